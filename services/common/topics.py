@@ -1,0 +1,90 @@
+"""Every Kafka topic the system uses, defined once; `python -m services.common.topics apply` creates or
+updates them on a broker (idempotent), and the Helm chart renders the same specs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+# A frame is at most 1 MiB of image after the gateway re-encodes, plus protobuf envelope.
+FRAME_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    cleanup_policy: str = "delete"
+    max_message_bytes: int = 1024 * 1024
+
+    def configs(self) -> dict[str, str]:
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            "max.message.bytes": str(self.max_message_bytes),
+        }
+
+
+FRAMES = TopicSpec("interarec.frames.v1", 4, HOUR_MS, max_message_bytes=FRAME_MAX_MESSAGE_BYTES)
+SUMMARIES = TopicSpec("interarec.summaries.v1", 4, 7 * DAY_MS)
+OPT_REQUESTS = TopicSpec("interarec.opt-requests.v1", 4, 7 * DAY_MS)
+# Compacted: the latest recommendation per session survives; 7 days bound abandoned sessions.
+RECOMMENDATIONS = TopicSpec("interarec.recommendations.v1", 4, 7 * DAY_MS, cleanup_policy="compact,delete")
+FEEDBACK = TopicSpec("interarec.feedback.v1", 4, 30 * DAY_MS)
+# Dead letters carry the original message whole, so they may be as large as a frame.
+DEAD_LETTERS = TopicSpec("interarec.dead-letters.v1", 1, 14 * DAY_MS, max_message_bytes=2 * FRAME_MAX_MESSAGE_BYTES)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK, DEAD_LETTERS)
+
+
+def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 30.0) -> list[str]:
+    """Create missing topics, bring configs of existing ones in line, grow partitions. Returns a log."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="interarec-topics",
+                             request_timeout_ms=int(timeout_s * 1000))
+    log: list[str] = []
+    try:
+        existing = set(admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            admin.create_topics([NewTopic(s.name, s.partitions, 1, topic_configs=s.configs()) for s in missing],
+                                timeout_ms=int(timeout_s * 1000))
+            log += [f"created {s.name} ({s.partitions} partitions)" for s in missing]
+        present = [s for s in specs if s.name in existing]
+        if present:
+            described = {t["topic"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])}
+            grow = {s.name: NewPartitions(s.partitions) for s in present if described.get(s.name, 0) < s.partitions}
+            if grow:
+                admin.create_partitions(grow)
+                log += [f"grew {name} to {np.total_count} partitions" for name, np in grow.items()]
+            admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, s.name, configs=s.configs()) for s in present])
+            log += [f"configured {s.name}" for s in present]
+    finally:
+        admin.close()
+    return log
+
+
+def main(argv: list[str] | None = None) -> int:
+    from services.common.config import kafka_bootstrap
+
+    parser = argparse.ArgumentParser(prog="python -m services.common.topics", description=__doc__)
+    parser.add_argument("command", choices=["apply", "list"])
+    parser.add_argument("--bootstrap", default=None, help="broker list (default: INTERAREC_KAFKA_BOOTSTRAP_SERVERS)")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for s in ALL_TOPICS:
+            print(f"{s.name}\tpartitions={s.partitions}\t" + "\t".join(f"{k}={v}" for k, v in s.configs().items()))
+        return 0
+    for line in apply_topics(args.bootstrap or kafka_bootstrap()):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
