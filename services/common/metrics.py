@@ -1,0 +1,25 @@
+"""Prometheus metrics shared by every stage. Names follow interarec_<service>_<what>_<unit>."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+# Stage latencies span sub-millisecond rule evaluation to multi-second OCR.
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 40, 80)
+
+
+def messages_total(service: str) -> Counter:
+    return Counter(f"interarec_{service}_messages_total", "Messages consumed, by outcome", ["outcome"])
+
+
+def processing_seconds(service: str) -> Histogram:
+    return Histogram(f"interarec_{service}_processing_seconds", "Time to process one message",
+                     buckets=LATENCY_BUCKETS)
+
+
+def dead_letters_total(service: str) -> Counter:
+    return Counter(f"interarec_{service}_dead_letters_total", "Messages sent to the dead-letter topic", ["error"])
+
+
+def exposition() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST

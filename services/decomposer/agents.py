@@ -1,0 +1,42 @@
+"""Faust wiring for the decomposer; the rules themselves live in rules.py (pure)."""
+
+from __future__ import annotations
+
+import logging
+
+from interarec.v1 import summaries_pb2
+from services.common.catalog import Catalog
+from services.common.config import catalog_path
+from services.common.messages import add_span, decode, now_ms
+from services.common.worker import Consumer
+from services.decomposer.app import K, app, last_window, opt_requests, summaries
+from services.decomposer.rules import decompose
+
+log = logging.getLogger("interarec.decomposer")
+catalog = Catalog.load(catalog_path())
+consumer = Consumer(app, "decomposer")
+
+
+async def handle(key: bytes, value: bytes) -> None:
+    started = now_ms()
+    summary = decode(summaries_pb2.BehaviourSummary, value)
+    ctx = {"session_id": summary.session_id, "window_seq": summary.window_seq}
+    if summary.window_seq <= last_window[summary.session_id]:
+        log.info("skipping duplicate or stale summary", extra=ctx)
+        return
+    request = decompose(summary, catalog, k=K)
+    request.trace.CopyFrom(summary.trace)
+    add_span(request.trace, "decomposer", started)
+    await opt_requests.send(key=summary.session_id.encode(), value=request.SerializeToString())
+    last_window[summary.session_id] = summary.window_seq
+    log.info("request: k=%d brands=%s categories=%s colours=%s price=[%s, %s] relaxations=%d", request.k,
+             list(request.constraints.brands), list(request.constraints.categories),
+             list(request.constraints.colours),
+             request.constraints.price_min if request.constraints.HasField("price_min") else "-",
+             request.constraints.price_max if request.constraints.HasField("price_max") else "-",
+             len(request.relaxations), extra=ctx)
+
+
+@app.agent(summaries)
+async def decompose_summaries(stream):
+    await consumer.run(stream, handle)

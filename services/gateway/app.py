@@ -1,0 +1,164 @@
+"""Gateway HTTP API: authenticate, validate and re-encode frames, answer 202 only after Kafka acked."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from kafka.errors import KafkaError
+from prometheus_client import Counter, Histogram
+from starlette.concurrency import run_in_threadpool
+
+from interarec.v1 import frames_pb2, trace_pb2
+from services.common import config, metrics
+from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
+from services.common.messages import now_ms
+from services.common.topics import FRAMES
+from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
+
+log = logging.getLogger("interarec.gateway")
+
+FRAMES_TOTAL = Counter("interarec_gateway_frames_total", "Frame requests, by outcome", ["outcome"])
+FRAME_BYTES = Histogram("interarec_gateway_frame_bytes", "Re-encoded frame size",
+                        buckets=(16e3, 64e3, 128e3, 256e3, 512e3, 1024e3))
+ACK_SECONDS = Histogram("interarec_gateway_broker_ack_seconds", "Time from send to broker acknowledgement",
+                        buckets=metrics.LATENCY_BUCKETS)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str
+    port: int
+    bootstrap: str
+    api_keys: dict[str, str]  # key -> tenant
+    max_upload_bytes: int
+    ack_timeout_s: float
+
+    @classmethod
+    def from_env(cls) -> GatewaySettings:
+        raw = config.env_str("INTERAREC_API_KEYS", "demo:demo-key")
+        keys: dict[str, str] = {}
+        for pair in raw.split(","):
+            tenant, sep, key = pair.strip().partition(":")
+            if not sep or not tenant or not key:
+                raise config.ConfigError("INTERAREC_API_KEYS must be 'tenant:key' pairs separated by commas")
+            keys[key] = tenant
+        return cls(
+            host=config.env_str("INTERAREC_GATEWAY_HOST", "127.0.0.1"),
+            port=config.env_int("INTERAREC_GATEWAY_PORT", 8500, minimum=1, maximum=65535),
+            bootstrap=config.kafka_bootstrap(),
+            api_keys=keys,
+            max_upload_bytes=config.env_int("INTERAREC_GATEWAY_MAX_UPLOAD_BYTES", 8 * 1024 * 1024,
+                                            minimum=1024, maximum=64 * 1024 * 1024),
+            ack_timeout_s=config.env_float("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0, minimum=0.1, maximum=120),
+        )
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    FRAMES_TOTAL.labels(outcome=code).inc()
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _int_header(request: Request, name: str, default: int) -> int:
+    raw = request.headers.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FrameRejected(400, "bad_header", f"header {name} must be an integer, got {raw[:40]!r}") from None
+    if value < 0:
+        raise FrameRejected(400, "bad_header", f"header {name} must not be negative")
+    return value
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise FrameRejected(413, "body_too_large", f"body of {declared} bytes exceeds the {limit}-byte upload limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise FrameRejected(413, "body_too_large", f"body exceeds the {limit}-byte upload limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None) -> FastAPI:
+    producer = producer or AsyncProducer(settings.bootstrap, client_id="interarec-gateway")
+    duplicates = DuplicateFilter()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        producer.start()
+        yield
+        await run_in_threadpool(producer.close)
+
+    app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
+
+    @app.post("/v1/sessions/{session_id}/frames", status_code=202)
+    async def post_frame(session_id: str, request: Request) -> Response:
+        received_ms = now_ms()
+        tenant = settings.api_keys.get(request.headers.get("x-api-key", ""))
+        if tenant is None:
+            return error(401, "unauthorized", "missing or unknown X-API-Key")
+        try:
+            check_session_id(session_id)
+            frame_seq = _int_header(request, "x-frame-seq", 0)
+            capture_ms = _int_header(request, "x-capture-time", received_ms)
+            page_url = request.headers.get("x-page-url", "")[:2048]
+            page_title = request.headers.get("x-page-title", "")[:512]
+            body = await _read_body(request, settings.max_upload_bytes)
+            digest = body_digest(body)
+            if duplicates.seen(session_id, digest):
+                FRAMES_TOTAL.labels(outcome="duplicate").inc()
+                return JSONResponse({"status": "duplicate", "frame_seq": frame_seq}, status_code=200)
+            # Decoding and re-encoding is CPU work: keep it off the event loop.
+            encoded = await run_in_threadpool(reencode, body, request.headers.get("content-type", ""))
+        except FrameRejected as rej:
+            return error(rej.status, rej.code, rej.message)
+
+        frame = frames_pb2.Frame(
+            session_id=session_id, tenant=tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
+            page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
+            width=encoded.width, height=encoded.height, sha256=encoded.sha256,
+            trace=trace_pb2.Trace(capture_unix_ms=capture_ms),
+        )
+        frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
+        started = time.perf_counter()
+        try:
+            md = await producer.send(FRAMES.name, session_id.encode(), frame.SerializeToString(),
+                                     timeout_s=settings.ack_timeout_s)
+        except BrokerUnavailable as exc:
+            return error(503, "broker_unavailable", str(exc))
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("frame not acknowledged by Kafka: %r", exc, extra={"session_id": session_id})
+            return error(503, "broker_unavailable", f"Kafka did not acknowledge the frame: {exc!r}")
+        ACK_SECONDS.observe(time.perf_counter() - started)
+        FRAME_BYTES.observe(len(encoded.image))
+        FRAMES_TOTAL.labels(outcome="accepted").inc()
+        duplicates.remember(session_id, digest)
+        return JSONResponse({"status": "accepted", "frame_seq": frame_seq, "partition": md.partition,
+                             "offset": md.offset, "bytes": len(encoded.image)}, status_code=202)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if producer.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "waiting for Kafka", "bootstrap": settings.bootstrap}, status_code=503)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    return app
