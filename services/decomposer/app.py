@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.common import config
-from services.common.worker import make_app
 from services.common.topics import OPT_REQUESTS, SUMMARIES
+from services.common.worker import make_app
 
 app = make_app("decomposer", default_web_port=8602)
 summaries = app.topic(SUMMARIES.name, key_type=bytes, value_type=bytes)

@@ -1,0 +1,239 @@
+"""Rules decomposer: summary -> grounded, satisfiable OptimizationRequest."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from interarec.v1 import optimization_pb2, summaries_pb2
+from services.common.catalog import Product
+from services.decomposer.rules import (
+    K_MAX,
+    MIN_RATING_VALUE,
+    PRICE_BAND_MARGIN,
+    decompose,
+    repair_request,
+    validate_request,
+)
+
+try:  # tests/unit may or may not become a package; support both import layouts
+    from tests.unit.catalog_factory import make_catalog
+except ImportError:  # pragma: no cover
+    from catalog_factory import make_catalog
+
+CATALOG = make_catalog(240, seed=2)
+
+
+def pick(n: int, taken: set[str] | None = None, **attrs) -> list[Product]:
+    """First n catalog products with the given attributes, each from a different category when possible."""
+    taken = set() if taken is None else taken
+    out: list[Product] = []
+    cats: set[str] = set()
+    for distinct in (True, False):
+        for p in CATALOG.products:
+            if len(out) == n:
+                return out
+            if p.product_id in taken or any(getattr(p, k) != v for k, v in attrs.items()):
+                continue
+            if distinct and p.category in cats:
+                continue
+            out.append(p)
+            taken.add(p.product_id)
+            cats.add(p.category)
+    assert len(out) == n, f"catalog has fewer than {n} products with {attrs}"
+    return out
+
+
+def summary_of(products: list[Product], session: str = "s-1", **overrides) -> summaries_pb2.BehaviourSummary:
+    """A summary as the summarizer writes it: weights are shares of the viewed products."""
+    s = summaries_pb2.BehaviourSummary(session_id=session, tenant="demo", window_seq=7, backend="embedded")
+    s.trace.capture_unix_ms = 1234
+    n = len(products)
+    for field, attr in (("brands", "brand"), ("product_types", "category"), ("colours", "colour")):
+        if field in overrides:
+            for value, weight in overrides[field]:
+                getattr(s, field).add(value=value, weight=weight)
+            continue
+        for value, count in Counter(getattr(p, attr) for p in products).most_common():
+            getattr(s, field).add(value=value, weight=count / n)
+    for p in products:
+        s.viewed_products.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category,
+                              colour=p.colour, price=p.price, frames=2, confidence=0.9)
+    if products:
+        s.price_range.low = min(p.price for p in products)
+        s.price_range.high = max(p.price for p in products)
+    return s
+
+
+def candidates(req: optimization_pb2.OptimizationRequest) -> int:
+    c = req.constraints
+    return int(CATALOG.mask(
+        categories=list(c.categories), brands=list(c.brands), colours=list(c.colours),
+        price_min=c.price_min if c.HasField("price_min") else None,
+        price_max=c.price_max if c.HasField("price_max") else None,
+        min_rating=c.min_rating if c.HasField("min_rating") else None,
+        exclude_ids=list(c.exclude_product_ids)).sum())
+
+
+def test_brand_heavy_summary_gives_brand_constraint_and_excludes_viewed():
+    viewed = pick(3, brand="Fjord") + pick(1, brand="Acme")
+    summary = summary_of(viewed)
+    req = decompose(summary, CATALOG, k=8)
+    assert list(req.constraints.brands) == ["Fjord"]  # Acme at 0.25 is below the companion weight
+    assert set(req.constraints.exclude_product_ids) == {p.product_id for p in viewed}
+    assert not req.constraints.categories  # each category was seen once
+    assert req.session_id == "s-1" and req.tenant == "demo" and req.window_seq == 7
+    assert req.backend == "rules" and req.objective == optimization_pb2.OBJECTIVE_EXPECTED_REVENUE
+    assert req.summary == summary and req.trace.capture_unix_ms == 1234
+    assert {t.value for t in req.preferences.brands} == {"Fjord", "Acme"}
+    assert req.preferences.price_anchor > 0
+    assert candidates(req) >= 8
+    assert validate_request(req, CATALOG) == []
+
+
+def test_companion_brand_joins_a_hard_brand():
+    viewed = pick(2, brand="Fjord") + pick(1, brand="Acme")
+    req = decompose(summary_of(viewed), CATALOG)  # Fjord 0.67, Acme 0.33
+    assert list(req.constraints.brands) == ["Fjord", "Acme"]
+
+
+def test_colour_heavy_summary_gives_colour_constraint():
+    viewed = [pick(1, colour="gold", brand=b)[0] for b in ("Fjord", "Granite", "Helix")]
+    req = decompose(summary_of(viewed), CATALOG)
+    assert list(req.constraints.colours) == ["gold"]
+    assert not req.constraints.brands
+    assert candidates(req) >= 8
+
+
+def test_single_view_is_not_enough_for_a_hard_constraint():
+    req = decompose(summary_of(pick(1, brand="Fjord")), CATALOG)  # weight 1.0 but only one product
+    assert not req.constraints.brands and not req.constraints.colours and not req.constraints.categories
+    assert [t.value for t in req.preferences.brands] == ["Fjord"]
+
+
+def test_unknown_brand_is_dropped_with_a_relaxation():
+    viewed = pick(3, brand="Fjord")
+    summary = summary_of(viewed, brands=[("Zorblax", 0.8), ("fjord", 0.6)])
+    req = decompose(summary, CATALOG)
+    reasons = [r for r in req.relaxations if r.constraint == "brands"]
+    assert len(reasons) == 1 and "not in catalog" in reasons[0].reason and "Zorblax" in reasons[0].reason
+    assert list(req.constraints.brands) == ["Fjord"]  # grounded to the catalog spelling
+    assert "Zorblax" not in {t.value for t in req.preferences.brands}
+    assert validate_request(req, CATALOG) == []
+
+
+def test_contradiction_relaxes_colour_and_keeps_brand():
+    # Fjord makes no black products; two black views of other brands make black a hard colour.
+    viewed = pick(2, brand="Fjord") + pick(1, brand="Acme", colour="black") + pick(1, brand="Helix", colour="black")
+    req = decompose(summary_of(viewed), CATALOG, k=8)
+    assert list(req.constraints.brands) == ["Fjord"]
+    assert not req.constraints.colours
+    relaxed = [r.constraint for r in req.relaxations]
+    assert "colours" in relaxed and "brands" not in relaxed
+    reason = next(r.reason for r in req.relaxations if r.constraint == "colours")
+    assert "only 0 candidates" in reason
+    assert candidates(req) >= 8
+    assert validate_request(req, CATALOG) == []
+
+
+def test_relaxation_order_never_drops_brand_first_and_restores_unneeded_steps():
+    req = optimization_pb2.OptimizationRequest(session_id="s", k=8)
+    req.constraints.brands.append("Fjord")
+    req.constraints.colours.append("black")  # impossible with Fjord
+    req.constraints.min_rating = 3.0  # harmless on its own
+    repair_request(req, CATALOG)
+    assert list(req.constraints.brands) == ["Fjord"]
+    assert req.constraints.HasField("min_rating")  # dropped on the way, then put back: it was not the cause
+    assert [r.constraint for r in req.relaxations] == ["colours"]
+    assert candidates(req) >= 8
+
+
+def test_everything_relaxed_when_catalog_cannot_fill_k():
+    req = optimization_pb2.OptimizationRequest(session_id="s", k=K_MAX)
+    req.constraints.brands.append("Fjord")
+    req.constraints.categories.append("Cameras")
+    repair_request(req, CATALOG)
+    assert [r.constraint for r in req.relaxations] == ["categories", "brands"]  # brand last
+    assert not req.constraints.brands and candidates(req) >= K_MAX
+
+
+def test_price_band_rule():
+    laptops = sorted((p for p in CATALOG.products if p.category == "Laptops"), key=lambda p: p.price)
+    lo = laptops[len(laptops) // 2]
+    band = [p for p in laptops if lo.price <= p.price <= lo.price * 1.5][:3]
+    assert len(band) == 3
+    req = decompose(summary_of(band), CATALOG)
+    prices = [p.price for p in band]
+    assert req.constraints.price_min == pytest.approx(min(prices) * (1 - PRICE_BAND_MARGIN), abs=0.01)
+    assert req.constraints.price_max == pytest.approx(max(prices) * (1 + PRICE_BAND_MARGIN), abs=0.01)
+    assert req.preferences.price_anchor == pytest.approx(sorted(prices)[1])
+
+    # one far-off view does not break the band (3 of 4 are still in it) ...
+    cheap = pick(1, category="Keyboards")
+    req = decompose(summary_of(band + cheap), CATALOG)
+    assert req.constraints.price_max == pytest.approx(max(prices) * (1 + PRICE_BAND_MARGIN), abs=0.01)
+    # ... but a spread of prices gives no band
+    spread = pick(1, category="Keyboards") + pick(1, category="Monitors") + pick(1, category="Laptops")
+    req = decompose(summary_of(spread), CATALOG)
+    assert not req.constraints.HasField("price_min") and not req.constraints.HasField("price_max")
+    # two views are too few
+    req = decompose(summary_of(band[:2]), CATALOG)
+    assert not req.constraints.HasField("price_min")
+
+
+def test_min_rating_rule():
+    good = [p for p in CATALOG.products if p.rating >= 4.0][:3]
+    req = decompose(summary_of(good), CATALOG)
+    assert req.constraints.min_rating == pytest.approx(MIN_RATING_VALUE)
+    mixed = good[:2] + [next(p for p in CATALOG.products if p.rating < 4.0)]
+    req = decompose(summary_of(mixed), CATALOG)
+    assert not req.constraints.HasField("min_rating")
+
+
+def test_empty_summary():
+    summary = summaries_pb2.BehaviourSummary(session_id="s-empty", window_seq=1)
+    req = decompose(summary, CATALOG)
+    c = req.constraints
+    assert not (c.brands or c.categories or c.colours or c.exclude_product_ids)
+    assert not (c.HasField("price_min") or c.HasField("price_max") or c.HasField("min_rating"))
+    assert len(req.relaxations) == 0
+    assert req.k == 8 and req.session_id == "s-empty"
+    assert validate_request(req, CATALOG) == []
+
+
+@pytest.mark.parametrize(("k", "expected"), [(0, 1), (-5, 1), (1, 1), (8, 8), (50, 50), (51, 50), (10_000, 50)])
+def test_k_bounds(k, expected):
+    req = decompose(summaries_pb2.BehaviourSummary(session_id="s"), CATALOG, k=k)
+    assert req.k == expected
+
+
+def test_validate_and_repair_a_bad_request():
+    req = optimization_pb2.OptimizationRequest(session_id="s", k=99, backend="vllm")
+    req.constraints.brands.extend(["Zorblax", "fjord"])
+    req.constraints.price_min = 900
+    req.constraints.price_max = 100
+    req.constraints.min_rating = 7
+    req.constraints.exclude_product_ids.append("NOPE")
+    req.preferences.colours.add(value="purple", weight=2.0)
+    req.preferences.price_anchor = -1
+    problems = validate_request(req, CATALOG)
+    text = "\n".join(problems)
+    for needle in ("k=99", "Zorblax", "fjord", "price_min=900 > price_max=100", "min_rating=7", "NOPE",
+                   "purple", "price_anchor", "objective"):
+        assert needle in text, needle
+    repair_request(req, CATALOG)
+    assert validate_request(req, CATALOG) == []
+    assert req.k == K_MAX
+    # "fjord" was grounded to "Fjord", but Fjord alone has fewer than k=50 products, so it went last
+    assert not req.constraints.brands
+    assert any("brands=['Fjord']" in r.reason for r in req.relaxations if r.constraint == "brands")
+    assert 0 < req.constraints.price_min <= req.constraints.price_max  # swapped, and kept: it was not the cause
+    assert {r.constraint for r in req.relaxations} >= {"k", "brands", "price_band", "min_rating"}
+
+
+def test_viewed_products_without_summary_weights_still_drive_rules():
+    viewed = pick(3, brand="Cobalt")
+    summary = summary_of(viewed, brands=[], product_types=[], colours=[])
+    req = decompose(summary, CATALOG)
+    assert list(req.constraints.brands) == ["Cobalt"]
