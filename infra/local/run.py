@@ -1,0 +1,189 @@
+"""`make run`: Kafka, the five services, the demo shop and one scripted shopper, on this machine.
+
+Prints each new recommendation with the summary that explains it. Ctrl-C stops everything it started;
+--exit-when-done exits by itself once the shopper's recommendations have arrived (for scripts)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+
+import httpx
+
+from infra.local.stack import REPO_ROOT, Stack, StackError
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def describe(rec: dict, started: float) -> str:
+    summary = rec.get("summary", {})
+    cons = rec.get("constraints", {})
+    parts = []
+    for key, label in (("brands", "brand"), ("categories", "category"), ("colours", "colour")):
+        if cons.get(key):
+            parts.append(f"{label} in {{{', '.join(cons[key])}}}")
+    if "price_min" in cons or "price_max" in cons:
+        parts.append(f"price ${cons.get('price_min', 0):.0f}-${cons.get('price_max', 0):.0f}")
+    if cons.get("exclude_product_ids"):
+        parts.append(f"excluding {len(cons['exclude_product_ids'])} viewed")
+    latency = ""
+    if rec.get("capture_unix_ms"):
+        latency = f", {(time.time() * 1000 - rec['capture_unix_ms']) / 1000:.1f}s after capture"
+    lines = [f"\n[{time.time() - started:6.1f}s] recommendation for window {rec['window_seq']} "
+             f"({rec['candidates']} candidates, expected revenue ${rec['expected_revenue']:.2f}{latency})",
+             f"  why: {summary.get('narrative', '(no summary)')}",
+             f"  constraints: {'; '.join(parts) or 'none'}"]
+    for rel in rec.get("relaxations", []):
+        lines.append(f"  relaxed: {rel.get('constraint')}: {rel.get('reason')}")
+    for n, item in enumerate(rec.get("items", []), 1):
+        lines.append(f"  {n:>2}. {item['title']:<44} {item['brand']:<10} {item['colour']:<7} "
+                     f"${item['price']:>8.2f}  p={item['choice_probability']:.3f}")
+    return "\n".join(lines)
+
+
+def watch(stack: Stack, session_id: str, started: float, latest: dict, stop: threading.Event) -> None:
+    """Follow the session's SSE stream and print every new recommendation."""
+    url = f"{stack.storefront_url}/v1/sessions/{session_id}/stream"
+    while not stop.is_set():
+        try:
+            with httpx.Client(timeout=httpx.Timeout(5.0, read=30.0)) as client, client.stream("GET", url) as resp:
+                event = None
+                for line in resp.iter_lines():
+                    if stop.is_set():
+                        return
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:") and event == "recommendation":
+                        rec = json.loads(line[5:])
+                        latest["rec"] = rec
+                        latest["count"] = latest.get("count", 0) + 1
+                        say(describe(rec, started))
+        except httpx.HTTPError:
+            stop.wait(1.0)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM gets the same clean shutdown as Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--scenario", default=os.environ.get("SCENARIO", "brand"), choices=["brand", "colour", "price"])
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("SEED", "0")) or None,
+                        help="shopper seed (default: random, so each run shows a different hidden preference)")
+    parser.add_argument("--exit-when-done", action="store_true", default=os.environ.get("EXIT_WHEN_DONE") == "1",
+                        help="exit once the scripted shopper's recommendations arrived (EXIT_WHEN_DONE=1)")
+    parser.add_argument("--headed", action="store_true", help="show the shopper's browser (needs a display)")
+    args = parser.parse_args(argv)
+
+    from services.common import config
+    from services.common.catalog import Catalog
+    from services.common.demo_catalog import generate
+    from services.common.topics import apply_topics
+
+    sys.path.insert(0, str(REPO_ROOT / "infra" / "kafka"))
+    import broker as kafka_broker  # infra/kafka/broker.py
+
+    started = time.time()
+    var = config.var_dir()
+    stack: Stack | None = None
+    kafka = None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        say("== InteraRec: local run ==")
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if bootstrap:
+            say(f"using the Kafka broker at {bootstrap}")
+        else:
+            kafka_broker.install(var)
+            kafka = kafka_broker.start(var / "kafka" / "data")
+            bootstrap = kafka.bootstrap
+            say(f"Kafka (KRaft, single node) ready at {bootstrap}")
+        for line in apply_topics(bootstrap):
+            say(f"  topics: {line}")
+        catalog_path = config.catalog_path()
+        generate(catalog_path.parent)
+        catalog = Catalog.load(catalog_path)
+        say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, {len(catalog.brands)} brands")
+
+        stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var)
+        say("starting services (logs in var/run/logs/) ...")
+        stack.start(progress=say)
+        ready_at = time.time()
+        session_id = f"demo-{uuid.uuid4().hex[:8]}"
+        say("\nOpen these while the shopper browses:")
+        say(f"  demo shop (live 'recommended for you' panel): {stack.shop_url}/?session={session_id}")
+        say(f"  latest recommendation (JSON):   {stack.storefront_url}/v1/sessions/{session_id}/recommendations")
+        say(f"  live stream (SSE):              {stack.storefront_url}/v1/sessions/{session_id}/stream")
+        ports = stack.ports
+        say(f"  metrics: gateway :{ports.gateway}/metrics, summarizer :{ports.summarizer}/metrics, "
+            f"decomposer :{ports.decomposer}/metrics, optimizer :{ports.optimizer}/metrics, "
+            f"storefront :{ports.storefront}/metrics")
+
+        latest: dict = {}
+        watcher = threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True)
+        watcher.start()
+
+        from services.capture.shopper import run_shopper
+
+        say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
+        result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id,
+                                         args.scenario, catalog, seed=args.seed, headless=not args.headed))
+        say(f"\nshopper done: hidden preference = {result.preference.describe()}; opened "
+            f"{len(result.opened_product_ids)} products; frames sent {result.frames_sent}, "
+            f"failed {result.frames_failed}")
+        if args.exit_when_done:
+            return wait_for_final(latest, result, ready_at)
+        say("\nserving until Ctrl-C ...")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("\nstopping ...")
+        return 0
+    except StackError as exc:
+        say(f"\nERROR: {exc}")
+        return 1
+    finally:
+        stop.set()
+        if stack is not None:
+            stack.stop()
+        if kafka is not None:
+            kafka.stop()
+        say("stopped everything this run started")
+
+
+def wait_for_final(latest: dict, result, ready_at: float, timeout_s: float = 60.0) -> int:
+    """Wait until a recommendation reflects every product the shopper opened (or time runs out)."""
+    deadline = time.time() + timeout_s
+    opened = set(result.opened_product_ids)
+    while time.time() < deadline:
+        rec = latest.get("rec")
+        if rec:
+            viewed = {v["product_id"] for v in rec.get("summary", {}).get("viewed_products", [])}
+            if opened <= viewed:
+                break
+        time.sleep(0.5)
+    rec = latest.get("rec")
+    if not rec:
+        say("\nFAILED: no recommendation arrived")
+        return 1
+    items = rec.get("items", [])
+    matching = sum(1 for item in items if result.preference.matches_item(item))
+    say(f"\nfinal recommendation: window {rec['window_seq']}, {matching}/{len(items)} items match the hidden "
+        f"preference ({result.preference.describe()}); {latest.get('count', 0)} recommendations in "
+        f"{time.time() - ready_at:.0f}s since the services were ready")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Start and stop the InteraRec processes on this machine: the five services and the demo shop.
+
+Used by `make run` (infra/local/run.py) and by the end-to-end tests, so both exercise the same wiring.
+Each process is its own process group with its log in <log_dir>/<name>.log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Ports:
+    gateway: int = 8500
+    storefront: int = 8600
+    summarizer: int = 8601
+    decomposer: int = 8602
+    optimizer: int = 8603
+    shop: int = 8700
+
+
+@dataclass
+class Service:
+    name: str
+    module: str
+    port: int
+    ready_path: str = "/readyz"
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class Stack:
+    bootstrap: str
+    catalog_path: Path
+    log_dir: Path
+    var_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    api_key: str = "demo-key"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def storefront_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.storefront}"
+
+    @property
+    def shop_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.shop}"
+
+    def env(self) -> dict[str, str]:
+        p = self.ports
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INTERAREC_")}
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "INTERAREC_CATALOG_PATH": str(self.catalog_path),
+            "INTERAREC_VAR_DIR": str(self.var_dir),
+            "INTERAREC_API_KEYS": f"demo:{self.api_key}",
+            "INTERAREC_GATEWAY_PORT": str(p.gateway),
+            "INTERAREC_STOREFRONT_PORT": str(p.storefront),
+            "INTERAREC_SUMMARIZER_PORT": str(p.summarizer),
+            "INTERAREC_DECOMPOSER_PORT": str(p.decomposer),
+            "INTERAREC_OPTIMIZER_PORT": str(p.optimizer),
+            "INTERAREC_SHOP_PORT": str(p.shop),
+            "INTERAREC_STOREFRONT_PUBLIC_URL": self.storefront_url,
+        })
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout_s: float = 120.0, progress=print) -> None:
+        p = self.ports
+        self.services = [
+            Service("gateway", "services.gateway", p.gateway),
+            Service("storefront-api", "services.storefront_api", p.storefront),
+            Service("summarizer", "services.summarizer", p.summarizer),
+            Service("decomposer", "services.decomposer", p.decomposer),
+            Service("optimizer", "services.optimizer", p.optimizer),
+            Service("demo-shop", "services.demo_shop", p.shop, ready_path="/healthz"),
+        ]
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        for svc in self.services:
+            svc.log_path = self.log_dir / f"{svc.name}.log"
+            with open(svc.log_path, "ab") as log:
+                svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=env,
+                                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               start_new_session=True)
+        try:
+            self.wait_ready(timeout_s, progress)
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout_s: float, progress=print) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = list(self.services)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for svc in list(pending):
+                    if svc.process is not None and svc.process.poll() is not None:
+                        raise StackError(f"{svc.name} exited with code {svc.process.returncode}; "
+                                         f"last log lines:\n{tail(svc.log_path)}")
+                    try:
+                        if client.get(f"http://127.0.0.1:{svc.port}{svc.ready_path}").status_code == 200:
+                            pending.remove(svc)
+                            progress(f"  ready: {svc.name:<15} http://127.0.0.1:{svc.port}")
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    names = ", ".join(s.name for s in pending)
+                    raise StackError(f"not ready after {timeout_s:.0f}s: {names}; last log lines:\n"
+                                     + "\n".join(f"--- {s.name}\n{tail(s.log_path)}" for s in pending))
+                if pending:
+                    time.sleep(0.5)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        running = [s for s in self.services if s.process is not None and s.process.poll() is None]
+        for svc in running:
+            _signal_group(svc.process, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for svc in running:
+            try:
+                svc.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(svc.process, signal.SIGKILL)
+                svc.process.wait(5)
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def tail(path: Path | None, lines: int = 25) -> str:
+    if path is None or not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
