@@ -17,7 +17,7 @@ import uuid
 
 import httpx
 
-from infra.local.stack import REPO_ROOT, Stack, StackError
+from infra.local.stack import Stack, StackError
 
 
 def say(msg: str) -> None:
@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from services.common.demo_catalog import generate
     from services.common.topics import apply_topics
 
-    sys.path.insert(0, str(REPO_ROOT / "infra" / "kafka"))
-    import broker as kafka_broker  # infra/kafka/broker.py
+    from infra.kafka import broker as kafka_broker
 
     started = time.time()
     var = config.var_dir()
@@ -105,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if bootstrap:
             say(f"using the Kafka broker at {bootstrap}")
         else:
-            kafka_broker.install(var)
-            kafka = kafka_broker.start(var / "kafka" / "data")
+            kafka = kafka_broker.start()  # installs from Maven Central on first use
             bootstrap = kafka.bootstrap
             say(f"Kafka (KRaft, single node) ready at {bootstrap}")
         for line in apply_topics(bootstrap):

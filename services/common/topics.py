@@ -57,7 +57,7 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, time
             log += [f"created {s.name} ({s.partitions} partitions)" for s in missing]
         present = [s for s in specs if s.name in existing]
         if present:
-            described = {t["topic"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])}
+            described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])}
             grow = {s.name: NewPartitions(s.partitions) for s in present if described.get(s.name, 0) < s.partitions}
             if grow:
                 admin.create_partitions(grow)

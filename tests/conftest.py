@@ -1,0 +1,52 @@
+"""Shared fixtures. `kafka_bootstrap` is a real broker for integration tests: KAFKA_BOOTSTRAP_SERVERS if set, else a
+single-node Kafka from infra/kafka started once per test session. Lazy: a unit-only run never starts Java."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BROKER_PY = REPO_ROOT / "infra" / "kafka" / "broker.py"
+_BROKER_MODULE = "interarec_infra_kafka_broker"
+
+
+def load_broker_module() -> ModuleType:
+    """infra/kafka/broker.py is a script, not a package: load it by path (once)."""
+    if _BROKER_MODULE in sys.modules:
+        return sys.modules[_BROKER_MODULE]
+    spec = importlib.util.spec_from_file_location(_BROKER_MODULE, BROKER_PY)
+    assert spec is not None and spec.loader is not None, BROKER_PY
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_BROKER_MODULE] = module  # before exec, so the module can be found by name while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def kafka_broker_module() -> ModuleType:
+    return load_broker_module()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap servers of a broker with the project's topics applied."""
+    from services.common.topics import apply_topics
+
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        apply_topics(external)
+        yield external
+        return
+    kb = load_broker_module()
+    port, controller_port = kb.free_ports(2)
+    # Data and logs (kafka.log, server.log) stay in pytest's tmp dir for post-mortems; pytest prunes old ones.
+    with kb.started(tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port) as broker:
+        apply_topics(broker.bootstrap)
+        yield broker.bootstrap
