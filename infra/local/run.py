@@ -85,12 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--headed", action="store_true", help="show the shopper's browser (needs a display)")
     args = parser.parse_args(argv)
 
+    from infra.kafka import broker as kafka_broker
     from services.common import config
     from services.common.catalog import Catalog
     from services.common.demo_catalog import generate
     from services.common.topics import apply_topics
-
-    from infra.kafka import broker as kafka_broker
 
     started = time.time()
     var = config.var_dir()

@@ -38,6 +38,7 @@ def make_app(service: str, default_web_port: int, **overrides) -> faust.App:
         web_bind=config.env_str("INTERAREC_WEB_BIND", "127.0.0.1"),
         web_port=config.env_int(f"INTERAREC_{service.upper()}_PORT", default_web_port, minimum=1, maximum=65535),
         autodiscover=False,
+        datadir=str(config.var_dir() / "faust" / service),  # Faust keeps local state here, not in the cwd
     )
     settings.update(overrides)
     app = faust.App(f"interarec-{service}", **settings)
