@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import signal
 import sys
 import threading
@@ -134,13 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         from services.capture.shopper import run_shopper
 
         say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
+        seed = args.seed if args.seed is not None else random.randrange(1, 10_000)
         result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id,
-                                         args.scenario, catalog, seed=args.seed, headless=not args.headed))
+                                         args.scenario, catalog, seed=seed, headless=not args.headed,
+                                         progress=lambda line: say(f"  shopper: {line}")))
         say(f"\nshopper done: hidden preference = {result.preference.describe()}; opened "
             f"{len(result.opened_product_ids)} products; frames sent {result.frames_sent}, "
             f"failed {result.frames_failed}")
         if args.exit_when_done:
-            return wait_for_final(latest, result, ready_at)
+            return wait_for_final(latest, result, catalog, ready_at)
         say("\nserving until Ctrl-C ...")
         while True:
             time.sleep(3600)
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         say("stopped everything this run started")
 
 
-def wait_for_final(latest: dict, result, ready_at: float, timeout_s: float = 60.0) -> int:
+def wait_for_final(latest: dict, result, catalog, ready_at: float, timeout_s: float = 60.0) -> int:
     """Wait until a recommendation reflects every product the shopper opened (or time runs out)."""
     deadline = time.time() + timeout_s
     opened = set(result.opened_product_ids)
@@ -175,7 +178,7 @@ def wait_for_final(latest: dict, result, ready_at: float, timeout_s: float = 60.
         say("\nFAILED: no recommendation arrived")
         return 1
     items = rec.get("items", [])
-    matching = sum(1 for item in items if result.preference.matches_item(item))
+    matching = sum(1 for item in items if result.preference.matches(catalog.by_id[item["product_id"]]))
     say(f"\nfinal recommendation: window {rec['window_seq']}, {matching}/{len(items)} items match the hidden "
         f"preference ({result.preference.describe()}); {latest.get('count', 0)} recommendations in "
         f"{time.time() - ready_at:.0f}s since the services were ready")

@@ -29,6 +29,7 @@ class AsyncProducer:
         self._producer: KafkaProducer | None = None
         self._stop = threading.Event()
         self._retry_s = connect_retry_s
+        self._last_send_failed = False
         self._thread = threading.Thread(target=self._connect_loop, name=f"{client_id}-connect", daemon=True)
 
     def start(self) -> None:
@@ -50,7 +51,8 @@ class AsyncProducer:
 
     @property
     def ready(self) -> bool:
-        return self._producer is not None and self._producer.bootstrap_connected()
+        # Constructing the producer already talked to the cluster; after that, the last send decides.
+        return self._producer is not None and not self._last_send_failed
 
     async def send(self, topic: str, key: bytes, value: bytes, timeout_s: float = 10.0):
         """Send and wait for the broker's acknowledgement (acks=all). Returns RecordMetadata."""
@@ -61,13 +63,18 @@ class AsyncProducer:
         done: asyncio.Future = loop.create_future()
 
         def settle(setter, value) -> None:
+            self._last_send_failed = setter == done.set_exception
             if not done.done():
                 setter(value)
 
         future = producer.send(topic, key=key, value=value)
         future.add_callback(lambda md: loop.call_soon_threadsafe(settle, done.set_result, md))
         future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, done.set_exception, exc))
-        return await asyncio.wait_for(done, timeout_s)
+        try:
+            return await asyncio.wait_for(done, timeout_s)
+        except TimeoutError:
+            self._last_send_failed = True
+            raise
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._stop.set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+import logging.config
 import time
 
 _CONTEXT_FIELDS = ("session_id", "window_seq", "tenant", "topic", "partition", "offset")
@@ -31,13 +31,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Library chatter (rebalances, fetches) at INFO drowns the session lines a user wants to read.
+QUIET_LOGGERS = ("aiokafka", "kafka", "faust", "mode", "uvicorn.access")
+
+
+def logging_config(service: str, level: str = "INFO") -> dict:
+    """A logging.config.dictConfig for JSON lines on stderr (also handed to Faust's worker)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter, "service": service}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {name: {"level": "WARNING"} for name in QUIET_LOGGERS},
+    }
+
+
 def setup_logging(service: str, level: str = "INFO") -> logging.Logger:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Library chatter (rebalances, fetches) at INFO drowns the session lines a user wants to read.
-    for noisy in ("aiokafka", "kafka", "faust", "mode", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.config.dictConfig(logging_config(service, level))
     return logging.getLogger(f"interarec.{service}")

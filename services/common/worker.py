@@ -8,17 +8,20 @@ import time
 from collections.abc import Awaitable, Callable
 
 import faust
+from faust.types import EventT
 
 from services.common import config, metrics
 from services.common.deadletters import dead_letter
 from services.common.topics import DEAD_LETTERS, FRAME_MAX_MESSAGE_BYTES
 
-Handler = Callable[[bytes, bytes], Awaitable[None]]
+Handler = Callable[[EventT], Awaitable[None]]
 
 
 def make_app(service: str, default_web_port: int, **overrides) -> faust.App:
     """A Faust app with the settings every InteraRec worker shares (see DESIGN.md, Known pitfalls)."""
     bootstrap = config.kafka_bootstrap()
+    datadir = config.var_dir() / "faust" / service  # Faust keeps local state here, not in the cwd
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     settings = dict(
         broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
         store="memory://",  # state is rebuilt from the changelog topics on start
@@ -32,18 +35,22 @@ def make_app(service: str, default_web_port: int, **overrides) -> faust.App:
         broker_max_poll_records=16,
         consumer_max_fetch_size=2 * FRAME_MAX_MESSAGE_BYTES,
         producer_max_request_size=2 * FRAME_MAX_MESSAGE_BYTES,
-        key_serializer="raw",
-        value_serializer="raw",
         web_host=config.env_str("INTERAREC_WEB_HOST", "127.0.0.1"),
         web_bind=config.env_str("INTERAREC_WEB_BIND", "127.0.0.1"),
         web_port=config.env_int(f"INTERAREC_{service.upper()}_PORT", default_web_port, minimum=1, maximum=65535),
         autodiscover=False,
-        datadir=str(config.var_dir() / "faust" / service),  # Faust keeps local state here, not in the cwd
+        datadir=str(datadir),
     )
     settings.update(overrides)
     app = faust.App(f"interarec-{service}", **settings)
     _add_pages(app)
     return app
+
+
+def raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    """A topic of protobuf bytes: we decode ourselves, so a poison message reaches our dead-letter path
+    instead of failing inside Faust's deserializer."""
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
 def _add_pages(app: faust.App) -> None:
@@ -71,7 +78,7 @@ class Consumer:
     def __init__(self, app: faust.App, service: str):
         self.service = service
         self.log = logging.getLogger(f"interarec.{service}")
-        self.dead_letters = app.topic(DEAD_LETTERS.name, key_type=bytes, value_type=bytes)
+        self.dead_letters = raw_topic(app, DEAD_LETTERS.name)
         self.outcomes = metrics.messages_total(service)
         self.seconds = metrics.processing_seconds(service)
         self.dlq_total = metrics.dead_letters_total(service)
@@ -81,7 +88,7 @@ class Consumer:
             message = event.message
             started = time.perf_counter()
             try:
-                await handler(event.key or b"", event.value or b"")
+                await handler(event)
                 self.outcomes.labels(outcome="ok").inc()
             except Exception as exc:  # one poison message must never stop the consumer
                 session = (event.key or b"").decode("utf-8", "replace")
@@ -102,7 +109,8 @@ def run_worker(app: faust.App, service: str) -> None:
     """Start the worker in the foreground (the `python -m services.<service>` entry point)."""
     from faust.worker import Worker
 
-    from services.common.logs import setup_logging
+    from services.common.logs import logging_config
 
-    setup_logging(service)
-    Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    worker = Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False, logging_config=logging_config(service))
+    worker.spinner = None  # a terminal spinner only garbles log files
+    worker.execute_from_commandline()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from faust.types import EventT
+
 from interarec.v1 import summaries_pb2
 from services.common.catalog import Catalog
 from services.common.config import catalog_path
@@ -17,9 +19,9 @@ catalog = Catalog.load(catalog_path())
 consumer = Consumer(app, "decomposer")
 
 
-async def handle(key: bytes, value: bytes) -> None:
+async def handle(event: EventT) -> None:
     started = now_ms()
-    summary = decode(summaries_pb2.BehaviourSummary, value)
+    summary = decode(summaries_pb2.BehaviourSummary, event.value)
     ctx = {"session_id": summary.session_id, "window_seq": summary.window_seq}
     if summary.window_seq <= last_window[summary.session_id]:
         log.info("skipping duplicate or stale summary", extra=ctx)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from services.common import config
 from services.common.topics import OPT_REQUESTS, SUMMARIES
-from services.common.worker import make_app
+from services.common.worker import make_app, raw_topic
 
 app = make_app("decomposer", default_web_port=8602)
-summaries = app.topic(SUMMARIES.name, key_type=bytes, value_type=bytes)
-opt_requests = app.topic(OPT_REQUESTS.name, key_type=bytes, value_type=bytes)
+summaries = raw_topic(app, SUMMARIES.name)
+opt_requests = raw_topic(app, OPT_REQUESTS.name)
 # Highest window_seq turned into a request, per session: duplicates and stale windows stop here.
-last_window = app.Table("decomposer-last-window", default=int, key_type=str, value_type=int,
-                        key_serializer="raw", value_serializer="json")
+last_window = app.Table("decomposer-last-window", default=int, key_type=str, value_type=int)
 
 K = config.env_int("INTERAREC_RECOMMENDATION_SIZE", 8, minimum=1, maximum=50)
 BACKEND = config.env_choice("INTERAREC_DECOMPOSER_BACKEND", "rules", ("rules",))

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from faust.types import EventT
 from prometheus_client import Histogram
 
 from interarec.v1 import optimization_pb2, recommendations_pb2
@@ -45,9 +46,9 @@ def build_recommendation(request: optimization_pb2.OptimizationRequest) -> recom
     return rec
 
 
-async def handle(key: bytes, value: bytes) -> None:
+async def handle(event: EventT) -> None:
     started = now_ms()
-    request = decode(optimization_pb2.OptimizationRequest, value)
+    request = decode(optimization_pb2.OptimizationRequest, event.value)
     ctx = {"session_id": request.session_id, "window_seq": request.window_seq}
     if request.window_seq <= last_window[request.session_id]:
         log.info("skipping duplicate or stale request", extra=ctx)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from services.common import config
 from services.common.topics import OPT_REQUESTS, RECOMMENDATIONS
-from services.common.worker import make_app
+from services.common.worker import make_app, raw_topic
 
 app = make_app("optimizer", default_web_port=8603)
-opt_requests = app.topic(OPT_REQUESTS.name, key_type=bytes, value_type=bytes)
-recommendations = app.topic(RECOMMENDATIONS.name, key_type=bytes, value_type=bytes)
+opt_requests = raw_topic(app, OPT_REQUESTS.name)
+recommendations = raw_topic(app, RECOMMENDATIONS.name)
 # Highest window_seq published per session: a recommendation never goes backwards or repeats.
-last_window = app.Table("optimizer-last-window", default=int, key_type=str, value_type=int,
-                        key_serializer="raw", value_serializer="json")
+last_window = app.Table("optimizer-last-window", default=int, key_type=str, value_type=int)
 
 SOLVER = config.env_choice("INTERAREC_OPTIMIZER_SOLVER", "pyomo", ("pyomo", "threshold"))

@@ -1,0 +1,166 @@
+"""The spine, end to end: a scripted shopper in real headless Chromium browses the demo shop; its
+screenshots go through the real gateway, a real Kafka broker and every service; the recommendations that
+come back must satisfy the shopper's hidden preference and carry the summary that explains them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from PIL import Image
+
+from infra.local.stack import Ports, Stack
+from interarec.v1 import dead_letters_pb2
+from services.common.catalog import Catalog
+from services.common.demo_catalog import generate
+from services.common.topics import DEAD_LETTERS, FRAMES, SUMMARIES
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def catalog_path(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("catalog"))
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_bootstrap, kafka_broker_module, catalog_path, tmp_path_factory):
+    var = tmp_path_factory.mktemp("var")
+    ports = Ports(*kafka_broker_module.free_ports(6))
+    s = Stack(bootstrap=kafka_bootstrap, catalog_path=catalog_path, log_dir=var / "logs", var_dir=var, ports=ports)
+    s.start(timeout_s=180, progress=print)
+    yield s
+    s.stop()
+
+
+def latest(stack: Stack, session_id: str) -> dict | None:
+    resp = httpx.get(f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations", timeout=5)
+    return resp.json() if resp.status_code == 200 else None
+
+
+def wait_for(predicate, timeout_s: float, interval_s: float = 0.5):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    return None
+
+
+def dead_letters_since(bootstrap: str, start_offset: int) -> list[dead_letters_pb2.DeadLetter]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             consumer_timeout_ms=1000)
+    tp = TopicPartition(DEAD_LETTERS.name, 0)
+    consumer.assign([tp])
+    consumer.seek(tp, start_offset)
+    out = []
+    for record in consumer:
+        dl = dead_letters_pb2.DeadLetter()
+        dl.ParseFromString(record.value)
+        out.append(dl)
+    consumer.close()
+    return out
+
+
+def dead_letter_end(bootstrap: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    tp = TopicPartition(DEAD_LETTERS.name, 0)
+    end = consumer.end_offsets([tp])[tp]
+    consumer.close()
+    return end
+
+
+def test_gateway_rejects_bad_requests_with_clear_errors(stack):
+    url = f"{stack.gateway_url}/v1/sessions/s-bad/frames"
+    png = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(png, format="PNG")
+    cases = [
+        ({"X-API-Key": "wrong", "Content-Type": "image/png"}, png.getvalue(), 401, "unauthorized"),
+        ({"X-API-Key": stack.api_key, "Content-Type": "image/gif"}, png.getvalue(), 415, "unsupported_media_type"),
+        ({"X-API-Key": stack.api_key, "Content-Type": "image/jpeg"}, png.getvalue(), 415, "content_type_mismatch"),
+        ({"X-API-Key": stack.api_key, "Content-Type": "image/png"}, b"garbage", 400, "undecodable_image"),
+        ({"X-API-Key": stack.api_key, "Content-Type": "image/png"}, b"x" * (9 * 1024 * 1024), 413, "body_too_large"),
+    ]
+    for headers, body, status, code in cases:
+        resp = httpx.post(url, headers=headers, content=body, timeout=30)
+        assert resp.status_code == status, resp.text
+        assert resp.json()["error"]["code"] == code
+    ok = httpx.post(url, headers={"X-API-Key": stack.api_key, "Content-Type": "image/png"}, content=png.getvalue())
+    assert ok.status_code == 202 and ok.json()["status"] == "accepted"
+    again = httpx.post(url, headers={"X-API-Key": stack.api_key, "Content-Type": "image/png"}, content=png.getvalue())
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+
+
+def test_poison_messages_go_to_dead_letters_and_consumers_keep_going(stack):
+    start = dead_letter_end(stack.bootstrap)
+    producer = KafkaProducer(bootstrap_servers=stack.bootstrap)
+    producer.send(FRAMES.name, key=b"poison-frame", value=b"\x08\x96\x01 not a frame")
+    producer.send(SUMMARIES.name, key=b"poison-summary", value=b"\xff\xff\xff")
+    producer.flush()
+    producer.close()
+    wanted = {"poison-frame", "poison-summary"}
+
+    def both_arrived():
+        letters = {d.session_id: d for d in dead_letters_since(stack.bootstrap, start) if d.session_id in wanted}
+        return letters if set(letters) == wanted else None
+
+    got = wait_for(both_arrived, 60)
+    assert got, "the poison messages did not reach the dead-letter topic"
+    assert got["poison-frame"].source_topic == FRAMES.name and got["poison-frame"].stage == "summarizer"
+    assert got["poison-frame"].value == b"\x08\x96\x01 not a frame"  # the original bytes, whole
+    assert got["poison-summary"].stage == "decomposer" and got["poison-summary"].error_message
+    for port in (stack.ports.summarizer, stack.ports.decomposer):
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("scenario,seed", [("brand", 11)])
+def test_browser_session_becomes_recommendations_matching_hidden_preference(stack, catalog_path, scenario, seed):
+    from services.capture.shopper import run_shopper
+
+    catalog = Catalog.load(catalog_path)
+    session_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id, scenario,
+                                     catalog, seed=seed, progress=print))
+    assert result.frames_sent >= 20 and result.frames_failed == 0
+    preferred = [pid for pid in result.opened_product_ids if result.preference.matches(catalog.by_id[pid])]
+    assert len(preferred) >= 4
+
+    def final():
+        rec = latest(stack, session_id)
+        viewed = {v["product_id"] for v in rec["summary"].get("viewed_products", [])} if rec else set()
+        return rec if rec and set(preferred) <= viewed else None
+
+    rec = wait_for(final, timeout_s=90)
+    last = json.dumps(latest(stack, session_id))[:2000]
+    assert rec is not None, f"no recommendation covering the opened products; last: {last}"
+    print(f"final recommendation after {time.monotonic() - started:.1f}s: window {rec['window_seq']}")
+
+    items = rec["items"]
+    assert 1 <= len(items) <= 8
+    for item in items:
+        product = catalog.by_id[item["product_id"]]
+        assert result.preference.matches(product), f"{product.title} does not match {result.preference.describe()}"
+        assert item["product_id"] not in result.opened_product_ids  # already seen: not recommended again
+    summary = rec["summary"]
+    assert summary["brands"][0]["value"] == result.preference.brand
+    assert summary["product_types"][0]["value"] == result.preference.category
+    assert result.preference.brand in summary["narrative"]
+    assert rec["constraints"]["brands"] == [result.preference.brand]
+    assert [s["stage"] for s in rec["stages"]] == ["summarizer", "decomposer", "optimizer"]
+    assert rec["capture_unix_ms"] > 0
+
+    # The SSE stream serves the same latest recommendation to a storefront that connects now.
+    with httpx.stream("GET", f"{stack.storefront_url}/v1/sessions/{session_id}/stream", timeout=10) as resp:
+        lines = resp.iter_lines()
+        assert next(lines) == "event: recommendation"
+        assert next(lines).startswith("id: ")
+        streamed = json.loads(next(lines).removeprefix("data: "))
+    assert streamed["window_seq"] >= rec["window_seq"]
