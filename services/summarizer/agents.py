@@ -19,7 +19,7 @@ from services.common.worker import Consumer
 from services.summarizer.app import IDLE_MS, OCR_WORKERS, WINDOW_FRAMES, app, frames, sessions, summaries
 from services.summarizer.grounding import Grounder
 from services.summarizer.imaging import decode_image, dhash
-from services.summarizer.ocr import ocr_lines
+from services.summarizer.ocr import OcrError, ocr_lines
 from services.summarizer.summary import summarize
 from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 
@@ -45,7 +45,8 @@ def read_frame(image_bytes: bytes) -> tuple:
 
 
 def observe(image, frame: frames_pb2.Frame, offset: int):
-    return grounder.observe(ocr_lines(image), page_url=frame.page_url, frame_seq=offset)
+    return grounder.observe(ocr_lines(image), page_url=frame.page_url, frame_seq=offset,
+                            capture_ms=frame.capture_unix_ms)
 
 
 async def emit(session_id: str, tenant: str, window: ClosedWindow) -> None:
@@ -68,9 +69,15 @@ async def handle(event: EventT) -> None:
     observation = None
     if should_process(SessionState.from_dict(sessions[sid].get("state")), meta, hash_):
         started = loop.time()
-        observation = await loop.run_in_executor(ocr_pool, observe, image, frame, event.message.offset)
+        try:
+            observation = await loop.run_in_executor(ocr_pool, observe, image, frame, event.message.offset)
+            FRAMES_TOTAL.labels(outcome="read").inc()
+        except OcrError as exc:
+            # The frame is fine, the OCR engine failed on it: it still counts towards the window (it
+            # shows the shopper was there) but adds no signals. The image itself stays in the frames topic.
+            log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": sid})
+            FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
         OCR_SECONDS.observe(loop.time() - started)
-        FRAMES_TOTAL.labels(outcome="read").inc()
     else:
         FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
     async with state_lock:

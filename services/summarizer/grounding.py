@@ -1,0 +1,347 @@
+"""Ground the OCR lines of one screenshot in the catalog: what kind of page, which product, what signals.
+
+Only a product page prints "SKU: <id>", so only a SKU (cross-checked with the heading) or a near-exact
+heading makes a product *viewed*. The shop's own "Recommended for you" panel is cut out before anything
+is read: products seen only there are our recommendations, and counting them would be a feedback loop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from urllib.parse import urlsplit
+
+from rapidfuzz import fuzz, process
+
+from services.common.catalog import Catalog
+
+from .ocr import OcrLine
+
+PAGE_KINDS = ("product", "listing", "search", "home", "other")
+
+# OCR confusions of letters for digits in the numeric part of a SKU.
+_DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "l": "1", "i": "1",
+                            "|": "1", "!": "1", "L": "1", "J": "1", "T": "7", "S": "5", "s": "5", "B": "8",
+                            "Z": "2", "z": "2", "G": "6", "b": "6", "g": "9", "q": "9", "A": "4"})
+_SKU_RE = re.compile(r"\b(?:SKU|5KU|SKV|5KV)\s*[:;.,]?\s*([A-Za-z0-9|!][A-Za-z0-9|! ]{2,16})", re.IGNORECASE)
+_SKU_LABEL_RE = re.compile(r"\b[S5]K[UV]\s*[:;]", re.IGNORECASE)
+_PRICE_RE = re.compile(r"(?<![\w.])\$\s?(\d{1,3}(?:,\d{3})+|\d{1,6})(?:[.,](\d{2}))?(?!\d)")
+_RANGE_RE = re.compile(r"\bPrice\s*[:;]?\s*\$?\s*(\d[\d,]*(?:\.\d+)?)\s*(?:[-–—~]|to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
+                       re.IGNORECASE)
+_PRICE_FROM_RE = re.compile(r"\bPrice\s*[:;]?\s*(from|up\s+to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
+_PRICE_LABEL_RE = re.compile(r"\bPrice\s*[:;]", re.IGNORECASE)
+_HOME_RE = re.compile(r"\b(?:shop\s+by\s+category|featured\s+products)\b", re.IGNORECASE)
+_RESULTS_RE = re.compile(r"\bresults?\s+for\s*[\"'“”‘’«»]*\s*(.+?)\s*[\"'“”‘’«»]*\s*(?:\(\d+\))?\s*$", re.IGNORECASE)
+_FILTER_KEYS_RE = re.compile(r"(?=\b(?:Brand|Colou?r|Category|Price)\s*[:;])", re.IGNORECASE)
+_FILTER_RE = re.compile(r"^(Brand|Colou?r|Category)\s*[:;]\s*([A-Za-z][A-Za-z ]{1,40})", re.IGNORECASE)
+_PROMO_RE = re.compile(
+    r"\b(?:sale|deals?|clearance|discount|coupon|promo(?:tion)?|bogo|bundle|limited[- ]time"
+    r"|free\s+(?:shipping|delivery|returns)|save\s+\$?\d+|\d{1,2}\s*%\s*off|buy\s+(?:one|\d)\s+get)\b",
+    re.IGNORECASE)
+_REVIEW_SUMMARY_RE = re.compile(r"\(\s*[\d,]+\s+reviews?\s*\)", re.IGNORECASE)
+_REVIEWS_RE = re.compile(r"\breviews?\b", re.IGNORECASE)
+_RATING_RE = re.compile(r"\bRating\s*[:;]?\s*([0-5](?:[.,]\d)?)\s*/\s*5", re.IGNORECASE)
+_PANEL_RE = re.compile(r"recommended\s+for\s+you", re.IGNORECASE)
+# "Home / Watches"; tesseract garbles the short breadcrumb often ("bome:/(Backpacks"), so be lenient and
+# ground the category word fuzzily.
+_BREADCRUMB_RE = re.compile(r"^\W{0,2}\w?ome\s*[:;.]?\s*[/>»|]\W{0,2}([A-Za-z][A-Za-z ]+)", re.IGNORECASE)
+_LABEL_RE = re.compile(r"[:$]|\b(?:rating|reviews?|results|recommended)\b", re.IGNORECASE)
+_PRODUCT_MARKS = (re.compile(r"^\s*Brand\s*[:;]", re.IGNORECASE), re.compile(r"^\s*Colou?r\s*[:;]", re.IGNORECASE),
+                  re.compile(r"\badd\s+to\s+(?:cart|bag|basket)\b", re.IGNORECASE), _RATING_RE)
+_WORD_RE = re.compile(r"[A-Za-z]+")
+
+TITLE_ONLY_MIN_SCORE = 95.0   # heading alone grounds a product only if nearly exact ...
+TITLE_ONLY_MIN_MARGIN = 3.0   # ... and clearly better than the next title (titles differ by a short code)
+TITLE_AGREE_MIN_SCORE = 80.0  # heading supports a SKU read
+LISTING_MIN_SCORE = 92.0
+MIN_LINE_CONF = 30.0
+
+
+@dataclass
+class Observation:
+    """What one screenshot shows, grounded in the catalog. Plain data: stored in a Faust table as JSON."""
+
+    kind: str = "other"
+    product_id: str | None = None
+    product_confidence: float = 0.0
+    sku_text: str | None = None             # SKU as read, before normalisation (diagnostics)
+    heading: str | None = None
+    category: str | None = None             # from the breadcrumb, grounded in catalog categories
+    prices: list[float] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
+    colours: list[str] = field(default_factory=list)
+    search_query: str | None = None
+    filters: list[str] = field(default_factory=list)   # "Brand: Norda", "Colour: Black", "Price: $50 – $120"
+    promotions: list[str] = field(default_factory=list)
+    reviews_visible: bool = False
+    rating_read: float | None = None
+    listing_product_ids: list[str] = field(default_factory=list)
+    recommended_product_ids: list[str] = field(default_factory=list)  # in our panel: never counted as viewed
+    page_url: str = ""
+    frame_seq: int = 0
+    capture_ms: int = 0
+
+    @property
+    def grounded(self) -> bool:
+        """Carries a signal worth keeping in the session's history."""
+        return bool(self.product_id or self.search_query or self.filters or self.listing_product_ids
+                    or self.category or self.promotions or self.brands or self.colours)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Observation:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def normalise_sku(token: str, prefix: str = "P", digits: int = 5) -> str | None:
+    """'PO1Z34' -> 'P01234': fix letter/digit confusions in the numeric part; None if it cannot be an id."""
+    token = token.replace(" ", "")  # OCR sometimes splits the code; trailing words are cut off below
+    if len(token) < len(prefix) + digits:
+        return None
+    head = token[: len(prefix)].upper().replace("0", "O").replace("8", "B").replace("5", "S")
+    tail = token[len(prefix): len(prefix) + digits].translate(_DIGIT_FIX)
+    if head != prefix or not tail.isdigit():
+        return None
+    return head + tail
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^\w ]+", " ", text.lower()).split())
+
+
+def _parse_price(whole: str, cents: str | None) -> float:
+    return float(whole.replace(",", "")) + (int(cents) / 100 if cents else 0.0)
+
+
+class Grounder:
+    """Catalog indexes built once; `observe` is then a few regexes and rapidfuzz calls per line."""
+
+    def __init__(self, catalog: Catalog, panel_left: int | None = None):
+        self.catalog = catalog
+        self.panel_left = panel_left  # x where the recommendation panel starts; learned from its header
+        self.ids = [p.product_id for p in catalog.products]
+        self.titles = [_norm(p.title) for p in catalog.products]
+        self.by_norm_title = {t: i for i, t in enumerate(self.titles)}
+        prefix = re.match(r"[A-Za-z]*", self.ids[0]).group(0)
+        self.id_prefix = prefix
+        self.id_digits = len(self.ids[0]) - len(prefix)
+        self.brand_words = {b.lower(): b for b in catalog.brands}
+        self.colour_words = {c.lower(): c for c in catalog.colours}
+        self.categories = {c.lower(): c for c in catalog.categories}
+        self._multiword = [(re.compile(rf"\b{re.escape(v.lower())}\b"), v)
+                           for v in (*catalog.brands, *catalog.colours) if " " in v]
+
+    # -------------------------------------------------------------- lines
+
+    def split_panel(self, lines: Sequence[OcrLine]) -> tuple[list[OcrLine], list[OcrLine]]:
+        """(main content, recommendation panel). The panel is everything below and right of its header.
+
+        The panel scrolls with the page, so its header can be off-screen while its items are not: the
+        panel's left edge, once seen, is remembered (one shop layout per Grounder) and used then.
+        """
+        header = next((ln for ln in lines if _PANEL_RE.search(ln.text) and ln.left > 200), None)
+        if header is not None:
+            self.panel_left = header.left - 24
+            top = header.top - 4
+        elif self.panel_left is not None:
+            top = -1
+        else:
+            return list(lines), []
+        main, panel = [], []
+        for ln in lines:
+            (panel if ln.left >= self.panel_left and ln.top >= top else main).append(ln)
+        return main, panel
+
+    def match_title(self, text: str) -> tuple[int | None, float, float]:
+        """(catalog index, score, margin over the runner-up) of the title best matching text."""
+        q = _norm(text)
+        if len(q) < 6:
+            return None, 0.0, 0.0
+        exact = self.by_norm_title.get(q)
+        if exact is not None:
+            return exact, 100.0, 100.0
+        best = process.extract(q, self.titles, scorer=fuzz.ratio, limit=2, score_cutoff=70)
+        if not best:
+            return None, 0.0, 0.0
+        second = best[1][1] if len(best) > 1 else 0.0
+        return best[0][2], best[0][1], best[0][1] - second
+
+    @staticmethod
+    def _heading_candidates(main: list[OcrLine]) -> list[str]:
+        """Lines that could be a product title, tallest first, plus pairs of wrapped lines (long titles wrap).
+
+        Height orders but does not filter: tesseract's word boxes swallow table rules and descenders, so a
+        bold table cell can measure taller than the real heading.
+        """
+        lines = [ln for ln in main if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 6 and " " in ln.text.strip()
+                 and not _LABEL_RE.search(ln.text)]
+        out = [ln.text for ln in sorted(lines, key=lambda ln: -ln.height)]
+        for a, b in zip(lines, lines[1:], strict=False):
+            if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height, b.height):
+                out.append(f"{a.text} {b.text}")
+        return out
+
+    # -------------------------------------------------------------- observe
+
+    def observe(self, lines: Sequence[OcrLine], *, page_url: str = "", frame_seq: int = 0,
+                capture_ms: int = 0) -> Observation:
+        main, panel = self.split_panel(lines)
+        obs = Observation(page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms)
+        obs.recommended_product_ids = self._titles_in(panel)
+        texts = [ln.text for ln in main]
+
+        sku_token, sku_label = None, False
+        for text in texts:
+            if _SKU_LABEL_RE.search(text) or _SKU_RE.search(text):
+                sku_label = True  # only product pages print a SKU, even when its code is unreadable
+                if m := _SKU_RE.search(text):
+                    sku_token = obs.sku_text = m.group(1).strip()
+                break
+
+        for text in texts:
+            if m := _BREADCRUMB_RE.match(text):
+                first = m.group(1).split("/")[0].strip().lower()
+                obs.category = self.categories.get(first) or self._fuzzy_word(first, self.categories)
+            if m := _RESULTS_RE.search(text):
+                obs.search_query = m.group(1).strip(" \"'“”‘’") or None
+            if m := _RATING_RE.search(text):
+                obs.rating_read = float(m.group(1).replace(",", "."))
+            if _PROMO_RE.search(text):
+                obs.promotions.append(text.strip())  # its amounts ("over $50") are not product prices
+            elif not _PRICE_LABEL_RE.search(text):  # nor are a price filter's bounds
+                obs.prices.extend(_parse_price(pm.group(1), pm.group(2)) for pm in _PRICE_RE.finditer(text))
+            if _REVIEWS_RE.search(text) and not _REVIEW_SUMMARY_RE.search(text):
+                obs.reviews_visible = True
+            self._mentions(text, obs)
+
+        headings = self._heading_candidates(main)
+        # Only product pages print a SKU; when it is unreadable, two product-page marks (Brand:/Colour:
+        # labels, "Add to cart", "Rating: x / 5") stand in for it.
+        marks = sum(any(mark.search(t) for t in texts) for mark in _PRODUCT_MARKS)
+        product_page = sku_label or marks >= 2
+        if product_page:
+            self._ground_product(obs, sku_token, headings)
+            obs.kind = "product"
+        else:
+            for text in texts:
+                for chunk in _FILTER_KEYS_RE.split(text):  # "Brand: Norda | Colour: Navy" -> one per key
+                    if fm := _FILTER_RE.match(chunk):
+                        value = self._ground_filter(fm.group(1), fm.group(2))
+                        if value and value not in obs.filters:
+                            obs.filters.append(value)
+            for text in texts:
+                if m := _RANGE_RE.search(text):
+                    obs.filters.append(f"Price: ${_num(m.group(1)):g} – ${_num(m.group(2)):g}")
+                elif m := _PRICE_FROM_RE.search(text):
+                    word = "from" if m.group(1).lower() == "from" else "up to"
+                    obs.filters.append(f"Price: {word} ${_num(m.group(2)):g}")
+            obs.listing_product_ids = self._titles_in(main)
+            if obs.search_query:
+                obs.kind = "search"
+            elif obs.category or obs.filters:
+                obs.kind = "listing"
+            elif any(_HOME_RE.search(t) for t in texts) or (page_url and urlsplit(page_url).path in ("", "/")):
+                obs.kind = "home"
+            elif obs.listing_product_ids:
+                obs.kind = "listing"
+        obs.prices = sorted(set(obs.prices))
+        return obs
+
+    def _ground_product(self, obs: Observation, sku_token: str | None, headings: list[str]) -> None:
+        title_idx, title_score, title_margin = None, 0.0, 0.0
+        for text in headings:
+            idx, score, margin = self.match_title(text)
+            if idx is not None and score > title_score:
+                title_idx, title_score, title_margin = idx, score, margin
+                obs.heading = text  # the big line that reads as a title (the tallest may be the shop's logo)
+        clear_title = (title_idx is not None and title_score >= TITLE_ONLY_MIN_SCORE
+                       and title_margin >= TITLE_ONLY_MIN_MARGIN)
+        sku = None
+        if sku_token:
+            raw = sku_token.split()[0].upper()
+            # as printed if it is an id (any id scheme), else with OCR confusions in the digits undone
+            sku = raw if raw in self.catalog.index else normalise_sku(sku_token, self.id_prefix, self.id_digits)
+        sku_idx = self.catalog.index.get(sku) if sku else None
+        if sku_idx is not None:
+            sku_title = self.titles[sku_idx]
+            sku_score = max((fuzz.ratio(_norm(h), sku_title) for h in headings), default=0.0)
+            if clear_title and title_idx != sku_idx and title_score > sku_score:
+                # A misread digit can land on another real id: a clear heading for a product whose id is one
+                # character from the read wins; any other disagreement grounds nothing rather than guess.
+                if _one_off(self.ids[title_idx], sku):
+                    obs.product_id, obs.product_confidence = self.ids[title_idx], 0.8
+                return
+            if sku_score >= TITLE_AGREE_MIN_SCORE:
+                obs.product_id, obs.product_confidence = self.ids[sku_idx], round(0.9 + sku_score / 1000, 3)
+            elif title_score < TITLE_AGREE_MIN_SCORE:  # heading off-screen or garbled: the SKU alone
+                obs.product_id, obs.product_confidence = self.ids[sku_idx], 0.7
+            return
+        if title_idx is None:
+            return
+        if sku and _one_off(self.ids[title_idx], sku) and title_score >= TITLE_AGREE_MIN_SCORE:
+            obs.product_id, obs.product_confidence = self.ids[title_idx], 0.85
+        elif clear_title:
+            # No usable SKU but a near-exact heading on a page with a SKU label, a price or a rating.
+            obs.product_id, obs.product_confidence = self.ids[title_idx], round(0.5 * title_score / 100 + 0.1, 3)
+
+    def _titles_in(self, lines: list[OcrLine]) -> list[str]:
+        """Catalog products whose title is a line, or a line and the one wrapped below it (card titles wrap)."""
+        found: list[str] = []
+        usable = [ln for ln in lines if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 3]
+        for ln in usable:
+            text = _PRICE_RE.sub("", ln.text).strip()
+            below = [b for b in usable if abs(b.left - ln.left) <= 12 and 0 < b.top - ln.top <= 2.2 * max(ln.height, 8)]
+            candidates = [text]
+            if below:
+                nxt = min(below, key=lambda b: b.top)
+                candidates.insert(0, f"{text} {_PRICE_RE.sub('', nxt.text).strip()}")
+            for cand in candidates:
+                idx, score, margin = self.match_title(cand)
+                if idx is not None and score >= LISTING_MIN_SCORE and margin > 0:
+                    if self.ids[idx] not in found:
+                        found.append(self.ids[idx])
+                    break
+        return found
+
+    def _mentions(self, text: str, obs: Observation) -> None:
+        for word in _WORD_RE.findall(text):
+            low = word.lower()
+            if (b := self.brand_words.get(low)) and b not in obs.brands:
+                obs.brands.append(b)
+            if (c := self.colour_words.get(low)) and c not in obs.colours:
+                obs.colours.append(c)
+        if self._multiword:
+            low = text.lower()
+            for pattern, value in self._multiword:
+                if pattern.search(low):
+                    target = obs.brands if value in self.catalog.brands else obs.colours
+                    if value not in target:
+                        target.append(value)
+
+    def _ground_filter(self, key: str, raw: str) -> str | None:
+        raw = raw.strip().lower()
+        if key.lower().startswith("brand"):
+            table, label = self.brand_words, "Brand"
+        elif key.lower().startswith("col"):
+            table, label = self.colour_words, "Colour"
+        else:
+            table, label = self.categories, "Category"
+        value = table.get(raw) or table.get(raw.split(" ")[0]) or self._fuzzy_word(raw, table)
+        return f"{label}: {value}" if value else None
+
+    @staticmethod
+    def _fuzzy_word(raw: str, table: dict[str, str]) -> str | None:
+        hit = process.extractOne(raw, list(table), scorer=fuzz.ratio, score_cutoff=85)
+        return table[hit[0]] if hit else None
+
+
+def _num(raw: str) -> float:
+    return float(raw.replace(",", ""))
+
+
+def _one_off(a: str, b: str | None) -> bool:
+    return b is not None and len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) == 1

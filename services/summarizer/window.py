@@ -1,0 +1,215 @@
+"""Per-session windowing of screenshots: a pure state machine whose state is plain JSON (a Faust table value).
+
+A window closes when it holds `max_frames` distinct frames, when the page URL changes, or when no distinct
+frame arrived for `idle_ms`. Near-duplicates are counted and dropped before OCR: a frame is one when it
+shows the same page URL as the last distinct frame and its perceptual hash is within a few bits of a
+recent frame of that page visit. The URL gate matters: a 64-bit dHash sees layout, not text, so two
+product pages of the same template hash alike (measured: 0-2 bits apart), while a new URL always means
+new content worth reading. Within a page, scrolling moves the layout and so the hash; a live update of
+the recommendation panel does not, and is rightly dropped (the panel is ignored by grounding anyway).
+Replayed frames (at-least-once redelivery: sequence number and capture time both not newer than the
+last seen) are ignored, so re-processing a frame never opens or closes a window twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .grounding import Observation
+from .imaging import NEAR_DUPLICATE_MAX_DISTANCE, is_near_duplicate
+
+RECENT_HASHES = 8      # the last few distinct views of this page visit: scrolling back up still dedups
+HISTORY_LIMIT = 40     # grounded observations kept per session for the summary
+DEFAULT_MAX_FRAMES = 8
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    frame_seq: int
+    capture_ms: int
+    page_url: str
+
+    @classmethod
+    def from_frame(cls, frame: Any) -> FrameMeta:
+        """From an interarec.v1.Frame protobuf (or anything with the same attributes)."""
+        return cls(int(frame.frame_seq), int(frame.capture_unix_ms), str(frame.page_url))
+
+
+@dataclass
+class OpenWindow:
+    page_url: str
+    opened_ms: int                       # processing clock when the first frame arrived
+    last_ms: int                         # processing clock of the newest distinct frame (idle timer)
+    frame_seqs: list[int] = field(default_factory=list)
+    hashes: list[int] = field(default_factory=list)
+    capture_ms: list[int] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    dropped_duplicates: int = 0
+
+    def to_dict(self) -> dict:
+        return {"page_url": self.page_url, "opened_ms": self.opened_ms, "last_ms": self.last_ms,
+                "frame_seqs": list(self.frame_seqs), "hashes": [f"{h:x}" for h in self.hashes],
+                "capture_ms": list(self.capture_ms), "observations": [o.to_dict() for o in self.observations],
+                "dropped_duplicates": self.dropped_duplicates}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> OpenWindow:
+        return cls(page_url=d["page_url"], opened_ms=d["opened_ms"], last_ms=d["last_ms"],
+                   frame_seqs=list(d["frame_seqs"]), hashes=[int(h, 16) for h in d["hashes"]],
+                   capture_ms=list(d["capture_ms"]),
+                   observations=[Observation.from_dict(o) for o in d["observations"]],
+                   dropped_duplicates=d.get("dropped_duplicates", 0))
+
+
+@dataclass
+class ClosedWindow:
+    """A finished window, ready to summarise. `history` is the session's earlier grounded observations."""
+
+    window_seq: int
+    reason: str                          # "frames", "idle", "page_change"
+    page_url: str
+    frame_seqs: list[int]
+    first_capture_ms: int
+    last_capture_ms: int                 # newest frame's capture time: the summary trace's capture time
+    opened_ms: int
+    closed_ms: int
+    observations: list[Observation]
+    history: list[Observation]
+    dropped_duplicates: int
+
+    @property
+    def frames(self) -> int:
+        return len(self.frame_seqs)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["observations"] = [o.to_dict() for o in self.observations]
+        d["history"] = [o.to_dict() for o in self.history]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ClosedWindow:
+        return cls(**{**d, "observations": [Observation.from_dict(o) for o in d["observations"]],
+                      "history": [Observation.from_dict(o) for o in d["history"]]})
+
+
+@dataclass
+class SessionState:
+    next_window_seq: int = 1
+    last_frame_seq: int = -1
+    last_capture_ms: int = -1
+    window: OpenWindow | None = None
+    recent_url: str = ""                 # page of recent_hashes; a new URL starts a fresh list
+    recent_hashes: list[int] = field(default_factory=list)
+    history: list[Observation] = field(default_factory=list)
+    frames_seen: int = 0
+    duplicates_dropped: int = 0
+    replays_ignored: int = 0
+
+    def to_dict(self) -> dict:
+        return {"next_window_seq": self.next_window_seq, "last_frame_seq": self.last_frame_seq,
+                "last_capture_ms": self.last_capture_ms,
+                "window": self.window.to_dict() if self.window else None,
+                # hashes as hex: 64-bit ints lose precision in JSON readers that use doubles
+                "recent_url": self.recent_url, "recent_hashes": [f"{h:x}" for h in self.recent_hashes],
+                "history": [o.to_dict() for o in self.history], "frames_seen": self.frames_seen,
+                "duplicates_dropped": self.duplicates_dropped, "replays_ignored": self.replays_ignored}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> SessionState:
+        """A new state for None/{} (a session's first frame), else the stored one."""
+        if not d:
+            return cls()
+        return cls(next_window_seq=d["next_window_seq"], last_frame_seq=d["last_frame_seq"],
+                   last_capture_ms=d.get("last_capture_ms", -1),
+                   window=OpenWindow.from_dict(d["window"]) if d.get("window") else None,
+                   recent_url=d.get("recent_url", ""), recent_hashes=[int(h, 16) for h in d["recent_hashes"]],
+                   history=[Observation.from_dict(o) for o in d["history"]],
+                   frames_seen=d.get("frames_seen", 0), duplicates_dropped=d.get("duplicates_dropped", 0),
+                   replays_ignored=d.get("replays_ignored", 0))
+
+
+def is_replay(state: SessionState, frame: FrameMeta) -> bool:
+    """A redelivered frame: neither its sequence number nor its capture time is newer than the last seen.
+
+    Both must regress: a client that restarts its counter (or never sends one: the gateway then uses 0)
+    still moves its capture clock forward, and so is not mistaken for a replay.
+    """
+    return frame.frame_seq <= state.last_frame_seq and frame.capture_ms <= state.last_capture_ms
+
+
+def page_key(url: str) -> str:
+    """A URL's page identity: the fragment (#reviews) does not make a new page."""
+    return url.split("#", 1)[0]
+
+
+def is_duplicate(state: SessionState, frame: FrameMeta, hash_: int,
+                 max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE) -> bool:
+    return (page_key(frame.page_url) == state.recent_url
+            and is_near_duplicate(hash_, state.recent_hashes, max_distance))
+
+
+def should_process(state: SessionState, frame: FrameMeta, hash_: int,
+                   max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE) -> bool:
+    """False for a replayed frame or a near-duplicate of a recent view: skip OCR, then add_frame(..., None, ...)."""
+    return not is_replay(state, frame) and not is_duplicate(state, frame, hash_, max_distance)
+
+
+def _close(state: SessionState, reason: str, now_ms: int) -> ClosedWindow:
+    w = state.window
+    assert w is not None and w.frame_seqs
+    closed = ClosedWindow(
+        window_seq=state.next_window_seq, reason=reason, page_url=w.page_url, frame_seqs=list(w.frame_seqs),
+        first_capture_ms=min(w.capture_ms), last_capture_ms=max(w.capture_ms), opened_ms=w.opened_ms,
+        closed_ms=now_ms, observations=list(w.observations), history=list(state.history),
+        dropped_duplicates=w.dropped_duplicates)
+    state.next_window_seq += 1
+    state.window = None
+    state.history = (state.history + [o for o in w.observations if o.grounded])[-HISTORY_LIMIT:]
+    return closed
+
+
+def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Observation | None, now_ms: int,
+              max_frames: int = DEFAULT_MAX_FRAMES,
+              max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE) -> list[ClosedWindow]:
+    """Feed one frame (observation None if it was a duplicate or OCR failed); returns windows it closed (0-2)."""
+    if max_frames < 1:
+        raise ValueError("max_frames must be >= 1")
+    if is_replay(state, frame):
+        state.replays_ignored += 1
+        return []
+    state.last_frame_seq = max(state.last_frame_seq, frame.frame_seq)
+    state.last_capture_ms = max(state.last_capture_ms, frame.capture_ms)
+    state.frames_seen += 1
+    if is_duplicate(state, frame, hash_, max_distance):
+        state.duplicates_dropped += 1
+        if state.window is not None:
+            state.window.dropped_duplicates += 1
+        return []
+
+    closed: list[ClosedWindow] = []
+    if state.window is not None and page_key(state.window.page_url) != page_key(frame.page_url):
+        closed.append(_close(state, "page_change", now_ms))
+    if state.window is None:
+        state.window = OpenWindow(page_url=frame.page_url, opened_ms=now_ms, last_ms=now_ms)
+    w = state.window
+    w.frame_seqs.append(frame.frame_seq)
+    w.hashes.append(hash_)
+    w.capture_ms.append(frame.capture_ms)
+    w.last_ms = now_ms
+    if observation is not None:
+        w.observations.append(observation)
+    if page_key(frame.page_url) != state.recent_url:
+        state.recent_url, state.recent_hashes = page_key(frame.page_url), []
+    state.recent_hashes = (state.recent_hashes + [hash_])[-RECENT_HASHES:]
+    if len(w.frame_seqs) >= max_frames:
+        closed.append(_close(state, "frames", now_ms))
+    return closed
+
+
+def close_idle(state: SessionState, now_ms: int, idle_ms: int) -> ClosedWindow | None:
+    """Close the open window if no distinct frame arrived for idle_ms (call from a periodic timer)."""
+    if state.window is None or now_ms - state.window.last_ms < idle_ms:
+        return None
+    return _close(state, "idle", now_ms)

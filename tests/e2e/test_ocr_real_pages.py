@@ -1,0 +1,189 @@
+"""The embedded summarizer backend on real demo-shop pages rendered by headless Chromium: tesseract OCR plus
+catalog grounding must name exactly the product on each product page, tell page kinds apart, and never count
+a product seen only in a listing or in our own "Recommended for you" panel as viewed."""
+
+from __future__ import annotations
+
+import random
+import socket
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from services.common.catalog import Catalog
+from services.common.demo_catalog import generate
+from services.demo_shop.app import create_app
+from services.summarizer import imaging
+from services.summarizer.grounding import Grounder
+from services.summarizer.ocr import ocr_lines
+from services.summarizer.summary import summarize
+from services.summarizer.window import FrameMeta, SessionState, add_frame, close_idle, should_process
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not Path("/usr/bin/tesseract").exists(), reason="needs Debian's tesseract-ocr"),
+]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+# What static/panel.js renders for a recommendation event; the storefront API is not running in this test.
+FILL_PANEL = """(items) => {
+  const list = document.getElementById('rec-items');
+  list.textContent = '';
+  for (const it of items) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.className = 'rec-card';
+    a.href = '/p/' + it.product_id;
+    const img = document.createElement('img');
+    img.src = '/images/' + it.image;
+    a.appendChild(img);
+    const text = document.createElement('span');
+    text.className = 'rec-text';
+    for (const [cls, value] of [['rec-title', it.title], ['rec-brand', it.brand], ['rec-price', it.price]]) {
+      const span = document.createElement('span');
+      span.className = cls;
+      span.textContent = value;
+      text.appendChild(span);
+    }
+    a.appendChild(text);
+    li.appendChild(a);
+    list.appendChild(li);
+  }
+  document.getElementById('rec-status').hidden = true;
+  const why = document.getElementById('rec-why');
+  why.textContent = 'Why: Viewed 2 products, mostly ' + items[0].brand + ' in ' + items[0].title;
+  why.hidden = false;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    return Catalog.load(generate(tmp_path_factory.mktemp("catalog"), seed=7, n_products=2400))
+
+
+@pytest.fixture(scope="module")
+def shop_url(catalog: Catalog):
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9"), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "demo shop did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        yield page
+        browser.close()
+
+
+def test_grounding_on_real_shop_pages(catalog: Catalog, shop_url: str, browser_page) -> None:
+    page = browser_page
+    rng = random.Random(11)
+    # one product page per category for six categories, plus recommendations from other categories
+    categories = rng.sample(catalog.categories, 6)
+    visited = [rng.choice([p for p in catalog.products if p.category == c]) for c in categories]
+    others = [p for p in catalog.products if p.category not in categories]
+    recommended = rng.sample(others, 4)
+    rec_ids = {p.product_id for p in recommended}
+    panel = [{"product_id": p.product_id, "title": p.title, "brand": p.brand, "price": f"${p.price:.2f}",
+              "image": p.image} for p in recommended]
+
+    grounder = Grounder(catalog)
+    state = SessionState()
+    closed = []
+    ocr_ms: list[float] = []
+
+    def frame(path: str, seq: int, scroll: int = 0):
+        page.goto(shop_url + path, wait_until="load")
+        page.evaluate(FILL_PANEL, panel)
+        if scroll:
+            page.evaluate(f"window.scrollTo(0, {scroll})")
+        image = imaging.decode_image(page.screenshot(type="jpeg", quality=80))
+        meta = FrameMeta(frame_seq=seq, capture_ms=seq * 500, page_url=page.url)
+        h = imaging.dhash(image)
+        assert should_process(state, meta, h), path
+        start = time.perf_counter()
+        lines = ocr_lines(image)
+        ocr_ms.append(1000 * (time.perf_counter() - start))
+        obs = grounder.observe(lines, page_url=page.url, frame_seq=seq, capture_ms=meta.capture_ms)
+        closed.extend(add_frame(state, meta, h, obs, now_ms=seq * 500, max_frames=8))
+        return obs, h
+
+    seq = 0
+    home, _ = frame("/", seq)
+    assert home.kind == "home" and home.product_id is None
+    assert "Free shipping on orders over $50" in home.promotions
+
+    correct = 0
+    for p in visited:
+        seq += 1
+        obs, h = frame(f"/p/{p.product_id}", seq)
+        assert obs.kind == "product", (p.product_id, obs)
+        assert obs.product_id == p.product_id, (p.product_id, p.title, obs.sku_text, obs.heading)
+        assert obs.product_confidence >= 0.9
+        assert obs.category == p.category and p.price in obs.prices and p.colour in obs.colours
+        assert p.brand in obs.brands
+        assert set(obs.recommended_product_ids) <= rec_ids
+        correct += 1
+        # the shopper clicks into the search box: caret and focus ring do not make a new view
+        page.click("#search-input")
+        again = imaging.dhash(imaging.decode_image(page.screenshot(type="jpeg", quality=80)))
+        dup_meta = FrameMeta(frame_seq=seq + 100_000, capture_ms=0, page_url=page.url)
+        assert not should_process(state, dup_meta, again), imaging.hamming(h, again)
+
+    seq += 1
+    listing, _ = frame("/c/Footwear?colour=Black&price_min=50&price_max=150", seq)
+    assert listing.kind == "listing" and listing.product_id is None and listing.category == "Footwear"
+    assert listing.filters == ["Colour: Black", "Price: $50 – $150"]
+    assert len(listing.listing_product_ids) >= 3
+    for pid in listing.listing_product_ids:
+        product = catalog.by_id[pid]
+        assert product.category == "Footwear" and product.colour == "Black" and 50 <= product.price <= 150
+    assert set(listing.recommended_product_ids) == rec_ids  # read in the panel ...
+    assert not set(listing.listing_product_ids) & rec_ids  # ... and kept apart from the page
+
+    seq += 1  # scrolled: the panel's header is off-screen but its items are not
+    scrolled, _ = frame("/c/Footwear?colour=Black&price_min=50&price_max=150&page=1", seq, scroll=330)
+    assert scrolled.kind == "listing" and not set(scrolled.listing_product_ids) & rec_ids
+
+    seq += 1
+    query = visited[0].title.split()[0].lower()
+    search, _ = frame(f"/search?q={query}", seq)
+    assert search.kind == "search" and search.search_query == query and search.product_id is None
+
+    closed.append(close_idle(state, now_ms=10**9, idle_ms=5_000))
+    assert [c.window_seq for c in closed] == list(range(1, len(closed) + 1))
+    summary = summarize("e2e-ocr", "demo", closed[-1], closed[-1].history, catalog)
+    assert [v.product_id for v in summary.viewed_products] == [p.product_id for p in visited]
+    assert not {v.product_id for v in summary.viewed_products} & rec_ids
+    assert list(summary.search_queries) == [query]
+    assert summary.narrative.startswith(f"Viewed {len(visited)} products")
+
+    print(f"\ngrounding: {correct}/{len(visited)} product pages exact; OCR per 1280x800 frame: "
+          f"median {statistics.median(ocr_ms):.0f} ms, max {max(ocr_ms):.0f} ms over {len(ocr_ms)} frames")
+    print("narrative:", summary.narrative)
