@@ -14,7 +14,7 @@ import numpy as np
 
 # column -> (arrow type name, meaning). Order is the documented order.
 SCHEMA: dict[str, tuple[str, str]] = {
-    "product_id": ("string", "unique id, also printed on the product page as 'SKU <id>'"),
+    "product_id": ("string", "unique id, shown on the product page as 'SKU: <id>'"),
     "title": ("string", "product name as shown in the shop, unique"),
     "brand": ("string", "brand name"),
     "category": ("string", "one of the shop's top-level categories"),

@@ -1,0 +1,171 @@
+"""Viewport screenshots at a fixed rate, posted to the gateway in capture order.
+
+Capturing and posting are separate tasks joined by a small queue, so a slow gateway never slows the
+capture cadence; if the queue fills up the oldest frame is dropped (counted), never the newest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import httpx
+
+log = logging.getLogger("interarec.capture")
+
+JPEG_QUALITY = 80
+RETRIES = 2  # extra attempts on connection errors / 5xx / 429
+QUEUE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Frame:
+    seq: int
+    capture_ms: int
+    url: str
+    title: str
+    jpeg: bytes
+
+
+def header_safe(text: str, limit: int = 300) -> str:
+    """HTTP headers carry latin-1 at best; keep printable ASCII so every gateway parses them the same."""
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)[:limit]
+
+
+class FrameUploader:
+    """POSTs frames to {gateway}/v1/sessions/{sid}/frames; counts accepted and failed frames."""
+
+    def __init__(self, client: httpx.AsyncClient, gateway_url: str, api_key: str, session_id: str):
+        self.client = client
+        self.url = f"{gateway_url.rstrip('/')}/v1/sessions/{session_id}/frames"
+        self.api_key = api_key
+        self.session_id = session_id
+        self.sent = 0
+        self.failed = 0
+
+    async def post(self, frame: Frame) -> bool:
+        headers = {
+            "Content-Type": "image/jpeg",
+            "X-API-Key": self.api_key,
+            "X-Frame-Seq": str(frame.seq),
+            "X-Capture-Time": str(frame.capture_ms),
+            "X-Page-Url": header_safe(frame.url, 2000),
+            "X-Page-Title": header_safe(frame.title),
+        }
+        problem = ""
+        for attempt in range(RETRIES + 1):
+            if attempt:
+                await asyncio.sleep(0.25 * 2 ** (attempt - 1))
+            try:
+                response = await self.client.post(self.url, content=frame.jpeg, headers=headers)
+            except httpx.HTTPError as exc:  # connection refused/reset, timeouts: worth a retry
+                problem = f"{type(exc).__name__}: {exc}"
+                continue
+            if 200 <= response.status_code < 300:
+                self.sent += 1
+                return True
+            problem = f"HTTP {response.status_code}: {response.text[:300]}"
+            if response.status_code < 500 and response.status_code != 429:
+                break  # a 4xx is about this frame or our key; repeating it will not help
+        self.failed += 1
+        if self.failed <= 3 or self.failed % 20 == 0:  # a dead gateway must not flood the log
+            log.warning("frame %d rejected (%d failed so far): %s", frame.seq, self.failed, problem,
+                        extra={"session_id": self.session_id})
+        return False
+
+
+class FrameStreamer:
+    """Screenshots `page` every 1/fps seconds and hands the frames to an uploader."""
+
+    def __init__(self, page, uploader: FrameUploader, fps: float = 2.0):
+        if fps <= 0:
+            raise ValueError("fps must be > 0")
+        self.page = page
+        self.uploader = uploader
+        self.interval = 1.0 / fps
+        self.seq = 0
+        self.dropped = 0
+        self._queue: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self._capture_task: asyncio.Task | None = None
+        self._send_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._send_task = asyncio.create_task(self._send_loop(), name="frame-sender")
+        self._capture_task = asyncio.create_task(self._capture_loop(), name="frame-capture")
+
+    async def stop(self, drain_timeout_s: float = 15.0) -> None:
+        """Stop capturing, then let queued frames go out (bounded wait)."""
+        if self._capture_task:
+            self._capture_task.cancel()
+            await asyncio.gather(self._capture_task, return_exceptions=True)
+        if self._send_task:
+            async def drain() -> None:
+                await self._queue.put(None)
+                await self._send_task
+
+            try:
+                await asyncio.wait_for(drain(), drain_timeout_s)
+            except TimeoutError:
+                self._send_task.cancel()
+                await asyncio.gather(self._send_task, return_exceptions=True)
+                left = sum(1 for f in self._drain_queue() if f is not None)
+                self.uploader.failed += left
+                log.warning("gave up on %d queued frames after %.0f s", left, drain_timeout_s,
+                            extra={"session_id": self.uploader.session_id})
+
+    def _drain_queue(self) -> list[Frame | None]:
+        items = []
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
+
+    async def _location(self) -> tuple[str, str]:
+        # one evaluate in the current document: URL and title always belong together
+        url, title = await asyncio.wait_for(self.page.evaluate("() => [location.href, document.title]"), 2.0)
+        return str(url), str(title)
+
+    async def capture_once(self) -> Frame | None:
+        before = await self._location()
+        capture_ms = int(time.time() * 1000)
+        jpeg = await self.page.screenshot(type="jpeg", quality=JPEG_QUALITY, full_page=False, timeout=5000)
+        if await self._location() != before:
+            return None  # navigated mid-shot: the picture may belong to either page
+        self.seq += 1
+        return Frame(self.seq, capture_ms, before[0], before[1], jpeg)
+
+    async def _capture_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_at += self.interval
+            if loop.time() > next_at + self.interval:  # fell behind (slow screenshot): skip, don't burst
+                next_at = loop.time() + self.interval
+            try:
+                frame = await self.capture_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # navigation in progress, page closed: try again next tick
+                log.debug("screenshot skipped: %s", exc)
+                continue
+            if frame is None:
+                continue
+            if self._queue.full():
+                self._queue.get_nowait()
+                self.dropped += 1
+            self._queue.put_nowait(frame)
+
+    async def _send_loop(self) -> None:
+        while True:
+            frame = await self._queue.get()
+            if frame is None:
+                return
+            try:
+                await self.uploader.post(frame)
+            except Exception:  # never let one frame kill the stream
+                self.uploader.failed += 1
+                log.exception("posting frame %d failed", frame.seq, extra={"session_id": self.uploader.session_id})

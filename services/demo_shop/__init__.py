@@ -1,0 +1,1 @@
+"""Demo shop: a browsable storefront over the catalog with a live recommendation panel."""

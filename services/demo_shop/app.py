@@ -1,0 +1,161 @@
+"""The demo shop: a browsable storefront over the catalog with a live "Recommended for you" panel.
+
+Pages are server-rendered (Jinja2); the panel is filled in the browser from the storefront API's SSE
+stream (static/panel.js), so the shop itself needs nothing but the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.catalog import Catalog
+from services.demo_shop.queries import (
+    SORTS,
+    CategoryFilters,
+    SearchIndex,
+    category_facets,
+    featured,
+    filter_category,
+    parse_price,
+)
+from services.demo_shop.session import COOKIE, COOKIE_MAX_AGE_S, resolve_session
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 36
+PROMOTION = "Free shipping on orders over $50"
+log = logging.getLogger("interarec.demo_shop")
+
+# Module level: prometheus-client refuses to register the same name twice (tests build several apps).
+PAGE_VIEWS = Counter("interarec_demo_shop_page_views_total", "Pages served by the demo shop", ["page"])
+
+
+def _money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def _plain_price(value: float | None) -> str:
+    """A price for a form field: '50' rather than '50.0'."""
+    if value is None:
+        return ""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def create_app(catalog: Catalog, storefront_url: str) -> FastAPI:
+    app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["money"] = _money
+    templates.env.globals.update(
+        shop_name="InteraShop", promotion=PROMOTION, storefront_url=storefront_url.rstrip("/"),
+        categories=catalog.categories,
+    )
+    index = SearchIndex(catalog)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def session_cookie(request: Request, call_next):
+        sid, set_cookie = resolve_session(request.query_params.get("session"), request.cookies.get(COOKIE))
+        request.state.session_id = sid
+        response = await call_next(request)
+        if set_cookie:
+            response.set_cookie(COOKIE, sid, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="lax", path="/")
+        return response
+
+    def render(request: Request, name: str, kind: str, status_code: int = 200, **context) -> HTMLResponse:
+        PAGE_VIEWS.labels(kind).inc()
+        return templates.TemplateResponse(request, name, {"session_id": request.state.session_id, **context},
+                                          status_code=status_code)
+
+    def category_name(raw: str) -> str:
+        for name in catalog.categories:
+            if name.lower() == raw.lower():
+                return name
+        raise HTTPException(404, f"No category called {raw!r}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not hasattr(request.state, "session_id"):  # raised outside the middleware (e.g. routing)
+            request.state.session_id = resolve_session(None, request.cookies.get(COOKIE))[0]
+        if exc.status_code == 404:
+            return render(request, "not_found.html", "not_found", status_code=404, message=str(exc.detail))
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> HTMLResponse:
+        covers = {c: next(p for p in catalog.products if p.category == c) for c in catalog.categories}
+        return render(request, "home.html", "home", featured=featured(catalog, 8), covers=covers)
+
+    @app.get("/search", response_class=HTMLResponse)
+    async def search(request: Request, q: str = "", page: int = 1) -> HTMLResponse:
+        results = index.search(q)
+        page, pages, shown = _paginate(results, page)
+        return render(request, "listing.html", "search", heading=f'Results for "{q}"' if q else "Search",
+                      query=q, products=shown, total=len(results), page=page, pages=pages,
+                      page_params={"q": q}, category=None)
+
+    @app.get("/c/{category}", response_class=HTMLResponse)
+    async def category(request: Request, category: str, brand: str | None = None, colour: str | None = None,
+                       price_min: str | None = None, price_max: str | None = None, sort: str = "popular",
+                       page: int = 1) -> HTMLResponse:
+        name = category_name(category)
+        brands, colours, (low, high) = category_facets(catalog, name)
+        filters = CategoryFilters(
+            brand=brand if brand in brands else None, colour=colour if colour in colours else None,
+            price_min=parse_price(price_min), price_max=parse_price(price_max),
+            sort=sort if sort in SORTS else "popular",
+        )
+        results = filter_category(catalog, name, filters)
+        page, pages, shown = _paginate(results, page)
+        params = {k: v for k, v in {"brand": filters.brand, "colour": filters.colour,
+                                    "price_min": _plain_price(filters.price_min),
+                                    "price_max": _plain_price(filters.price_max), "sort": filters.sort}.items() if v}
+        return render(request, "listing.html", "category", heading=name, query="", category=name,
+                      products=shown, total=len(results), page=page, pages=pages, page_params=params,
+                      filters=filters, brands=brands, colours=colours, sorts=SORTS, price_range=(low, high),
+                      price_min_value=_plain_price(filters.price_min),
+                      price_max_value=_plain_price(filters.price_max))
+
+    @app.get("/p/{product_id}", response_class=HTMLResponse)
+    async def product(request: Request, product_id: str) -> HTMLResponse:
+        p = catalog.by_id.get(product_id) or catalog.by_id.get(product_id.upper())
+        if p is None:
+            raise HTTPException(404, f"No product {product_id!r}")
+        return render(request, "product.html", "product", product=p)
+
+    @app.get("/images/{name}")
+    async def image(name: str) -> FileResponse:
+        images = catalog.images_dir
+        # only plain file names inside images_dir: no traversal, no hidden files
+        if images is None or "/" in name or "\\" in name or name.startswith("."):
+            raise HTTPException(404, "No such image")
+        path = images / name
+        if not path.is_file():
+            raise HTTPException(404, "No such image")
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "products": len(catalog)}
+
+    @app.get("/readyz")
+    async def readyz() -> dict:
+        return {"status": "ready", "products": len(catalog)}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _paginate(items: list, page: int) -> tuple[int, int, list]:
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    return page, pages, items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]

@@ -1,0 +1,168 @@
+"""The demo shop over a small generated catalog: pages render, search and filters really work."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.common.catalog import Catalog
+from services.common.demo_catalog import generate
+from services.demo_shop.app import PAGE_SIZE, create_app
+from services.demo_shop.session import COOKIE
+
+STOREFRONT = "http://storefront.test:8600"
+CARD_ID = re.compile(r'class="product-card" data-product-id="(P\d{5})"')
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory) -> Catalog:
+    return Catalog.load(generate(tmp_path_factory.mktemp("shop-catalog"), seed=7, n_products=600))
+
+
+@pytest.fixture()
+def client(catalog: Catalog) -> TestClient:
+    return TestClient(create_app(catalog, STOREFRONT))
+
+
+def _card_ids(html: str) -> list[str]:
+    return CARD_ID.findall(html)
+
+
+def test_home(client: TestClient, catalog: Catalog) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "Free shipping on orders over $50" in r.text
+    for category in catalog.categories:
+        assert f'href="/c/{category}"' in r.text
+    assert len(_card_ids(r.text)) == 8
+    assert "Recommended for you" in r.text
+    assert "Browsing… recommendations appear as we learn your taste." in r.text
+    assert f'data-storefront="{STOREFRONT}"' in r.text and "/static/panel.js" in r.text
+    assert "SKU:" not in r.text
+
+
+def test_search_finds_a_product_by_title_words(client: TestClient, catalog: Catalog) -> None:
+    product = catalog.products[17]
+    model = product.title.split()[1]
+    r = client.get("/search", params={"q": f"{product.brand.lower()} {model}"})
+    assert r.status_code == 200
+    ids = _card_ids(r.text)
+    assert product.product_id in ids
+    assert all(model in catalog.by_id[i].title and catalog.by_id[i].brand == product.brand for i in ids)
+    assert "SKU:" not in r.text  # only the product page names the product being viewed
+
+
+def test_search_by_brand_and_category(client: TestClient, catalog: Catalog) -> None:
+    p = catalog.products[3]
+    r = client.get("/search", params={"q": f"{p.brand} {p.category}"})
+    expected = int(catalog.mask(brands=[p.brand], categories=[p.category]).sum())
+    assert f"{expected} product" in r.text
+    assert all(catalog.by_id[i].brand == p.brand and catalog.by_id[i].category == p.category
+               for i in _card_ids(r.text))
+
+
+def test_search_without_hits(client: TestClient) -> None:
+    r = client.get("/search", params={"q": "zzzqqq"})
+    assert r.status_code == 200 and "No products match" in r.text and not _card_ids(r.text)
+
+
+def test_category_page_lists_only_that_category(client: TestClient, catalog: Catalog) -> None:
+    category = catalog.categories[0]
+    r = client.get(f"/c/{category}")
+    assert r.status_code == 200
+    ids = _card_ids(r.text)
+    assert len(ids) == min(PAGE_SIZE, int(catalog.mask(categories=[category]).sum()))
+    assert all(catalog.by_id[i].category == category for i in ids)
+    assert "Home</a> / <span>" in r.text and 'id="filters"' in r.text and "No filters applied" in r.text
+
+
+def test_category_filters_really_filter(client: TestClient, catalog: Catalog) -> None:
+    p = catalog.products[5]
+    r = client.get(f"/c/{p.category}", params={"brand": p.brand})
+    ids = _card_ids(r.text)
+    expected = catalog.mask(categories=[p.category], brands=[p.brand])
+    assert sorted(ids) == sorted(catalog.products[i].product_id for i in expected.nonzero()[0])
+    assert f"Brand: {p.brand}" in r.text
+
+    r = client.get(f"/c/{p.category}", params={"colour": p.colour, "price_min": "40", "price_max": "150"})
+    ids = _card_ids(r.text)
+    if 40 <= p.price <= 150:
+        assert p.product_id in ids
+    for i in ids:
+        q = catalog.by_id[i]
+        assert q.category == p.category and q.colour == p.colour and 40 <= q.price <= 150
+    assert f"Colour: {p.colour}" in r.text and "Price: $40.00 - $150.00" in r.text
+
+    # an empty price field (as the form submits it) means no bound
+    r = client.get(f"/c/{p.category}", params={"brand": p.brand, "colour": "", "price_min": "", "price_max": ""})
+    assert sorted(_card_ids(r.text)) == sorted(catalog.products[i].product_id for i in expected.nonzero()[0])
+
+
+def test_category_sort_and_pages(client: TestClient, catalog: Catalog) -> None:
+    category = catalog.categories[1]
+    r1 = client.get(f"/c/{category}", params={"sort": "price_asc"})
+    prices = [catalog.by_id[i].price for i in _card_ids(r1.text)]
+    assert prices == sorted(prices)
+    r2 = client.get(f"/c/{category}", params={"sort": "price_asc", "page": 2})
+    assert not set(_card_ids(r1.text)) & set(_card_ids(r2.text))
+    assert min(catalog.by_id[i].price for i in _card_ids(r2.text)) >= prices[-1]
+
+
+def test_product_page(client: TestClient, catalog: Catalog) -> None:
+    p = catalog.products[42]
+    r = client.get(f"/p/{p.product_id}")
+    assert r.status_code == 200
+    html = r.text
+    assert f'<h1 class="product-title">{p.title}</h1>' in html
+    assert "Home</a> / <a" in html and f">{p.category}</a>" in html
+    assert f"Brand: {p.brand}" in html
+    assert f"${p.price:,.2f}" in html
+    assert f"Colour: {p.colour}" in html
+    assert f"Rating: {p.rating:.1f} / 5 ({p.review_count} review" in html
+    assert f"SKU: {p.product_id}" in html
+    assert p.description in html
+    for key, value in p.spec_pairs:
+        assert f"<th>{key}</th><td>{value}</td>" in html
+    assert f'src="/images/{p.image}"' in html
+    assert f"<title>{p.title} | InteraShop</title>" in html
+
+
+def test_unknown_pages_are_404(client: TestClient) -> None:
+    for path in ("/p/P99999x", "/c/Spaceships", "/no/such/page", "/images/nope.png"):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert "Page not found" in r.text
+
+
+def test_images_are_served_without_traversal(client: TestClient, catalog: Catalog) -> None:
+    r = client.get(f"/images/{catalog.products[0].image}")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert client.get("/images/..%2Fcatalog.parquet").status_code == 404
+
+
+def test_session_from_query_then_cookie(client: TestClient) -> None:
+    r = client.get("/", params={"session": "shopper-42"})
+    assert r.cookies.get(COOKIE) == "shopper-42"
+    assert 'data-session="shopper-42"' in r.text
+    r = client.get("/search", params={"q": "boots"})  # cookie jar carries the session
+    assert 'data-session="shopper-42"' in r.text and COOKIE not in r.headers.get("set-cookie", "")
+    r = client.get("/", params={"session": "bad id!"})  # invalid ids are ignored, the cookie stays
+    assert 'data-session="shopper-42"' in r.text
+
+
+def test_new_visitor_gets_a_random_session(catalog: Catalog) -> None:
+    first = TestClient(create_app(catalog, STOREFRONT)).get("/")
+    second = TestClient(create_app(catalog, STOREFRONT)).get("/")
+    a, b = first.cookies.get(COOKIE), second.cookies.get(COOKIE)
+    assert a and b and a != b and f'data-session="{a}"' in first.text
+
+
+def test_health_and_panel_script(client: TestClient, catalog: Catalog) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "products": len(catalog)}
+    js = client.get("/static/panel.js")
+    assert js.status_code == 200
+    assert '"/v1/sessions/"' in js.text and '"recommendation"' in js.text and "EventSource" in js.text
+    assert "Why: " in js.text and "SKU" not in js.text
+    assert client.get("/static/shop.css").status_code == 200
