@@ -103,14 +103,3 @@ class Consumer:
                 self.dlq_total.labels(error=type(exc).__name__).inc()
             finally:
                 self.seconds.observe(time.perf_counter() - started)
-
-
-def run_worker(app: faust.App, service: str) -> None:
-    """Start the worker in the foreground (the `python -m services.<service>` entry point)."""
-    from faust.worker import Worker
-
-    from services.common.logs import logging_config
-
-    worker = Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False, logging_config=logging_config(service))
-    worker.spinner = None  # a terminal spinner only garbles log files
-    worker.execute_from_commandline()

@@ -1,8 +1,8 @@
-"""`python -m services.decomposer`: run the decomposer worker."""
+"""`python -m services.decomposer`: run the decomposer worker (configuration from INTERAREC_* variables)."""
 
-from services.common.worker import run_worker
-from services.decomposer import agents  # noqa: F401  (registers the agent)
-from services.decomposer.app import app
+import sys
+
+from services.common.serve import serve_worker
 
 if __name__ == "__main__":
-    run_worker(app, "decomposer")
+    sys.exit(serve_worker("decomposer", "services.decomposer.agents"))

@@ -1,8 +1,8 @@
-"""`python -m services.optimizer`: run the optimizer worker."""
+"""`python -m services.optimizer`: run the optimizer worker (configuration from INTERAREC_* variables)."""
 
-from services.common.worker import run_worker
-from services.optimizer import agents  # noqa: F401  (registers the agent)
-from services.optimizer.app import app
+import sys
+
+from services.common.serve import serve_worker
 
 if __name__ == "__main__":
-    run_worker(app, "optimizer")
+    sys.exit(serve_worker("optimizer", "services.optimizer.agents"))

@@ -2,23 +2,14 @@
 
 import sys
 
-import uvicorn
-
-from services.common.config import ConfigError
-from services.common.logs import setup_logging
+from services.common.serve import serve_http
 from services.storefront_api.app import StorefrontSettings, create_app
 
 
-def main() -> int:
-    setup_logging("storefront_api")
-    try:
-        settings = StorefrontSettings.from_env()
-    except ConfigError as exc:
-        print(f"storefront-api: configuration error: {exc}", file=sys.stderr)
-        return 2
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
-    return 0
+def build():
+    settings = StorefrontSettings.from_env()
+    return create_app(settings), settings.host, settings.port
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve_http("storefront_api", build))

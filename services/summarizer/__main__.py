@@ -1,8 +1,8 @@
-"""`python -m services.summarizer`: run the summarizer worker."""
+"""`python -m services.summarizer`: run the summarizer worker (configuration from INTERAREC_* variables)."""
 
-from services.common.worker import run_worker
-from services.summarizer import agents  # noqa: F401  (registers the agent and timer)
-from services.summarizer.app import app
+import sys
+
+from services.common.serve import serve_worker
 
 if __name__ == "__main__":
-    run_worker(app, "summarizer")
+    sys.exit(serve_worker("summarizer", "services.summarizer.agents"))

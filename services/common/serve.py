@@ -1,0 +1,44 @@
+"""Entry points shared by every service: configuration errors become one clear line and exit code 2
+instead of a traceback, then the HTTP service or Faust worker runs in the foreground."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+from services.common.catalog import CatalogError
+from services.common.config import ConfigError
+from services.common.logs import logging_config, setup_logging
+
+STARTUP_ERRORS = (ConfigError, CatalogError)
+
+
+def serve_http(service: str, build: Callable[[], tuple[object, str, int]]) -> int:
+    """build() reads the environment and returns (ASGI app, host, port)."""
+    import uvicorn
+
+    setup_logging(service)
+    try:
+        app, host, port = build()
+    except STARTUP_ERRORS as exc:
+        print(f"{service}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    return 0
+
+
+def serve_worker(service: str, agents_module: str) -> int:
+    """Import the module that registers the Faust agents (it loads config and catalog), then run the worker."""
+    from faust.worker import Worker
+
+    try:
+        module = importlib.import_module(agents_module)
+    except STARTUP_ERRORS as exc:
+        print(f"{service}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    worker = Worker(module.app, loglevel="INFO", quiet=True, redirect_stdouts=False,
+                    logging_config=logging_config(service))
+    worker.spinner = None  # a terminal spinner only garbles log files
+    worker.execute_from_commandline()
+    return 0
