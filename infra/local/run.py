@@ -25,7 +25,8 @@ def say(msg: str) -> None:
     print(msg, flush=True)
 
 
-def describe(rec: dict, started: float) -> str:
+def describe(rec: dict, started: float, previous: dict | None = None) -> str:
+    """A recommendation as the console shows it; items identical to the previous one are not repeated."""
     summary = rec.get("summary", {})
     cons = rec.get("constraints", {})
     parts = []
@@ -45,6 +46,11 @@ def describe(rec: dict, started: float) -> str:
              f"  constraints: {'; '.join(parts) or 'none'}"]
     for rel in rec.get("relaxations", []):
         lines.append(f"  relaxed: {rel.get('constraint')}: {rel.get('reason')}")
+    same = previous is not None and [i["product_id"] for i in previous.get("items", [])] == [
+        i["product_id"] for i in rec.get("items", [])]
+    if same:
+        lines.append("  items: unchanged")
+        return "\n".join(lines)
     for n, item in enumerate(rec.get("items", []), 1):
         lines.append(f"  {n:>2}. {item['title']:<44} {item['brand']:<10} {item['colour']:<7} "
                      f"${item['price']:>8.2f}  p={item['choice_probability']:.3f}")
@@ -65,9 +71,9 @@ def watch(stack: Stack, session_id: str, started: float, latest: dict, stop: thr
                         event = line[6:].strip()
                     elif line.startswith("data:") and event == "recommendation":
                         rec = json.loads(line[5:])
+                        say(describe(rec, started, latest.get("rec")))
                         latest["rec"] = rec
                         latest["count"] = latest.get("count", 0) + 1
-                        say(describe(rec, started))
         except httpx.HTTPError:
             stop.wait(1.0)
 
