@@ -101,6 +101,9 @@ async def close_idle_windows() -> None:
     async with state_lock:
         now = now_ms()
         for sid, value in list(sessions.items()):
+            open_window = (value.get("state") or {}).get("window")
+            if not open_window or now - open_window["last_ms"] < IDLE_MS:
+                continue  # cheap check first: most sessions have no open window most of the time
             state = SessionState.from_dict(value.get("state"))
             window = close_idle(state, now, IDLE_MS)
             if window is not None:
