@@ -15,11 +15,7 @@ from services.optimizer.mnl import (
     threshold_search,
     utilities,
 )
-
-try:  # tests/unit may or may not become a package; support both import layouts
-    from tests.unit.catalog_factory import make_catalog
-except ImportError:  # pragma: no cover
-    from catalog_factory import make_catalog
+from tests.unit.catalog_factory import make_catalog
 
 REL = 1e-6
 

@@ -16,11 +16,7 @@ from services.decomposer.rules import (
     repair_request,
     validate_request,
 )
-
-try:  # tests/unit may or may not become a package; support both import layouts
-    from tests.unit.catalog_factory import make_catalog
-except ImportError:  # pragma: no cover
-    from catalog_factory import make_catalog
+from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(240, seed=2)
 
