@@ -39,6 +39,9 @@ FEEDBACK = TopicSpec("interarec.feedback.v1", 4, 30 * DAY_MS)
 DEAD_LETTERS = TopicSpec("interarec.dead-letters.v1", 1, 14 * DAY_MS, max_message_bytes=2 * FRAME_MAX_MESSAGE_BYTES)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK, DEAD_LETTERS)
+# Keyed by session along the pipeline, so one partition owns a session in every stage and the Faust
+# table changelogs (created with the same count) line up with their source topics.
+assert len({t.partitions for t in (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK)}) == 1
 
 
 def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 30.0) -> list[str]:

@@ -12,12 +12,12 @@ from faust.types import EventT
 
 from services.common import config, metrics
 from services.common.deadletters import dead_letter
-from services.common.topics import DEAD_LETTERS, FRAME_MAX_MESSAGE_BYTES
+from services.common.topics import DEAD_LETTERS, FRAME_MAX_MESSAGE_BYTES, FRAMES
 
 Handler = Callable[[EventT], Awaitable[None]]
 
 
-def make_app(service: str, default_web_port: int, **overrides) -> faust.App:
+def make_app(service: str, default_web_port: int) -> faust.App:
     """A Faust app with the settings every InteraRec worker shares (see DESIGN.md, Known pitfalls)."""
     bootstrap = config.kafka_bootstrap()
     datadir = config.var_dir() / "faust" / service  # Faust keeps local state here, not in the cwd
@@ -27,7 +27,8 @@ def make_app(service: str, default_web_port: int, **overrides) -> faust.App:
         store="memory://",  # state is rebuilt from the changelog topics on start
         # At-least-once plus idempotent consumers: exactly-once has open duplicate/fencing reports.
         processing_guarantee="at_least_once",
-        topic_partitions=4,  # must equal the source topics' partitions (changelogs are co-partitioned)
+        # Table changelogs must have as many partitions as the topics they are keyed alongside.
+        topic_partitions=FRAMES.partitions,
         topic_replication_factor=config.env_int("INTERAREC_KAFKA_REPLICATION_FACTOR", 1, minimum=1),
         table_standby_replicas=0,
         # Slow stages (OCR, solving) must not hold thousands of prefetched events past the poll interval.
@@ -41,7 +42,6 @@ def make_app(service: str, default_web_port: int, **overrides) -> faust.App:
         autodiscover=False,
         datadir=str(datadir),
     )
-    settings.update(overrides)
     app = faust.App(f"interarec-{service}", **settings)
     _add_pages(app)
     return app
