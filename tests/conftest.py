@@ -50,3 +50,26 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with kb.started(tmp_path_factory.mktemp("kafka"), port=port, controller_port=controller_port) as broker:
         apply_topics(broker.bootstrap)
         yield broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The deterministic demo catalog, generated once per test session."""
+    from services.common.demo_catalog import generate
+
+    return generate(tmp_path_factory.mktemp("catalog"))
+
+
+@pytest.fixture(scope="session")
+def stack(kafka_bootstrap: str, kafka_broker_module: ModuleType, catalog_path: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """All five services and the demo shop as real processes on free ports, against the test broker.
+    Service logs stay in the pytest tmp dir (var*/logs/) for post-mortems."""
+    from infra.local.stack import Ports, Stack
+
+    var = tmp_path_factory.mktemp("var")
+    ports = Ports(*kafka_broker_module.free_ports(6))
+    s = Stack(bootstrap=kafka_bootstrap, catalog_path=catalog_path, log_dir=var / "logs", var_dir=var, ports=ports)
+    s.start(timeout_s=180, progress=print)
+    yield s
+    s.stop()

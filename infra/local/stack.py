@@ -96,22 +96,38 @@ class Stack:
             Service("demo-shop", "services.demo_shop", p.shop, ready_path="/healthz"),
         ]
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = self.env()
         for svc in self.services:
-            svc.log_path = self.log_dir / f"{svc.name}.log"
-            with open(svc.log_path, "ab") as log:
-                svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=env,
-                                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                               start_new_session=True)
+            self._spawn(svc)
         try:
             self.wait_ready(timeout_s, progress)
         except BaseException:
             self.stop()
             raise
 
-    def wait_ready(self, timeout_s: float, progress=print) -> None:
+    def _spawn(self, svc: Service) -> None:
+        svc.log_path = self.log_dir / f"{svc.name}.log"
+        with open(svc.log_path, "ab") as log:
+            svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=self.env(),
+                                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Stop one service abruptly (fault injection): no shutdown hooks, no final commits."""
+        svc = self.service(name)
+        _signal_group(svc.process, sig)
+        svc.process.wait(15)
+
+    def restart(self, name: str, timeout_s: float = 120.0, progress=print) -> None:
+        svc = self.service(name)
+        self._spawn(svc)
+        self.wait_ready(timeout_s, progress, only=[svc])
+
+    def wait_ready(self, timeout_s: float, progress=print, only: list[Service] | None = None) -> None:
         deadline = time.monotonic() + timeout_s
-        pending = list(self.services)
+        pending = list(only or self.services)
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for svc in list(pending):

@@ -15,7 +15,6 @@ import pytest
 import uvicorn
 
 from services.common.catalog import Catalog
-from services.common.demo_catalog import generate
 from services.demo_shop.app import create_app
 from services.summarizer import imaging
 from services.summarizer.grounding import Grounder
@@ -70,8 +69,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
-    return Catalog.load(generate(tmp_path_factory.mktemp("catalog"), seed=7, n_products=2400))
+def catalog(catalog_path) -> Catalog:
+    return Catalog.load(catalog_path)  # the session's demo catalog (seed 7, 2,400 products)
 
 
 @pytest.fixture(scope="module")

@@ -15,43 +15,12 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from PIL import Image
 
-from infra.local.stack import Ports, Stack
 from interarec.v1 import dead_letters_pb2, summaries_pb2
 from services.common.catalog import Catalog
-from services.common.demo_catalog import generate
 from services.common.topics import DEAD_LETTERS, FRAMES, RECOMMENDATIONS, SUMMARIES
+from tests.support import latest, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def catalog_path(tmp_path_factory):
-    return generate(tmp_path_factory.mktemp("catalog"))
-
-
-@pytest.fixture(scope="module")
-def stack(kafka_bootstrap, kafka_broker_module, catalog_path, tmp_path_factory):
-    var = tmp_path_factory.mktemp("var")
-    ports = Ports(*kafka_broker_module.free_ports(6))
-    s = Stack(bootstrap=kafka_bootstrap, catalog_path=catalog_path, log_dir=var / "logs", var_dir=var, ports=ports)
-    s.start(timeout_s=180, progress=print)
-    yield s
-    s.stop()
-
-
-def latest(stack: Stack, session_id: str) -> dict | None:
-    resp = httpx.get(f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations", timeout=5)
-    return resp.json() if resp.status_code == 200 else None
-
-
-def wait_for(predicate, timeout_s: float, interval_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    return None
 
 
 def dead_letters_since(bootstrap: str, start_offset: int) -> list[dead_letters_pb2.DeadLetter]:
