@@ -27,7 +27,10 @@ log = logging.getLogger("interarec.capture")
 
 VIEWPORT = {"width": 1280, "height": 800}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 # Paint holding shows the previous page until the next one paints, so a screenshot taken
+                 # just after a navigation would pair the new URL with the old page's pixels.
+                 "--disable-features=PaintHolding"]
 NAV_TIMEOUT_MS = 15_000
 
 

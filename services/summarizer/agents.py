@@ -49,8 +49,10 @@ def observe(image, frame: frames_pb2.Frame, offset: int):
                             capture_ms=frame.capture_unix_ms)
 
 
-async def emit(session_id: str, tenant: str, window: ClosedWindow) -> None:
+async def emit(session_id: str, tenant: str, window: ClosedWindow, gateway_span: list[int] | None) -> None:
     summary = summarize(session_id, tenant, window, window.history, catalog)
+    if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
+        add_span(summary.trace, "gateway", *gateway_span)
     add_span(summary.trace, "summarizer", window.opened_ms)
     await summaries.send(key=session_id.encode(), value=summary.SerializeToString())
     WINDOWS_TOTAL.labels(reason=window.reason).inc()
@@ -85,9 +87,13 @@ async def handle(event: EventT) -> None:
         closed = add_frame(state, meta, hash_, observation, now_ms(), max_frames=WINDOW_FRAMES)
         # Emit before saving: after a crash in between, the frame is redelivered and the same window_seq
         # is re-emitted (downstream drops the duplicate) instead of the summary being lost.
+        spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
+        this_span, previous_span = (spans[-1] if spans else None), sessions[sid].get("gateway")
         for window in closed:
-            await emit(sid, frame.tenant, window)
-        sessions[sid] = {"tenant": frame.tenant, "state": state.to_dict()}
+            # A page change closes the window before this frame; a full window closes with it.
+            newest_is_this = window.frame_seqs[-1] == meta.frame_seq
+            await emit(sid, frame.tenant, window, this_span if newest_is_this else previous_span)
+        sessions[sid] = {"tenant": frame.tenant, "state": state.to_dict(), "gateway": this_span}
 
 
 @app.agent(frames)
@@ -107,5 +113,5 @@ async def close_idle_windows() -> None:
             state = SessionState.from_dict(value.get("state"))
             window = close_idle(state, now, IDLE_MS)
             if window is not None:
-                await emit(sid, value.get("tenant", ""), window)
+                await emit(sid, value.get("tenant", ""), window, value.get("gateway"))
                 sessions[sid] = {**value, "state": state.to_dict()}

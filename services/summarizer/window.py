@@ -20,6 +20,9 @@ from .grounding import Observation
 from .imaging import NEAR_DUPLICATE_MAX_DISTANCE, is_near_duplicate
 
 RECENT_HASHES = 8      # the last few distinct views of this page visit: scrolling back up still dedups
+# The first frames after a navigation may still show the previous page (browsers hold its paint until the
+# new one renders) and same-template pages hash alike, so a visit's first reads are never skipped.
+MIN_READS_PER_VISIT = 2
 HISTORY_LIMIT = 40     # grounded observations kept per session for the summary
 DEFAULT_MAX_FRAMES = 8
 
@@ -147,6 +150,7 @@ def page_key(url: str) -> str:
 def is_duplicate(state: SessionState, frame: FrameMeta, hash_: int,
                  max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE) -> bool:
     return (page_key(frame.page_url) == state.recent_url
+            and len(state.recent_hashes) >= MIN_READS_PER_VISIT
             and is_near_duplicate(hash_, state.recent_hashes, max_distance))
 
 

@@ -123,7 +123,7 @@ def test_browser_session_becomes_recommendations_matching_hidden_preference(stac
     assert summary["product_types"][0]["value"] == result.preference.category
     assert result.preference.brand in summary["narrative"]
     assert rec["constraints"]["brands"] == [result.preference.brand]
-    assert [s["stage"] for s in rec["stages"]] == ["summarizer", "decomposer", "optimizer"]
+    assert [s["stage"] for s in rec["stages"]] == ["gateway", "summarizer", "decomposer", "optimizer"]
     assert rec["capture_unix_ms"] > 0
 
     # The SSE stream serves the same latest recommendation to a storefront that connects now.

@@ -171,10 +171,12 @@ def test_near_duplicates_small_changes_yes_other_product_no(catalog: Catalog) ->
     # ... so the window only calls a frame a duplicate on the same URL, and another product page is read.
     state = SessionState()
     add_frame(state, meta(1, "http://shop/p/P01234"), base, None, now_ms=0)
-    assert not should_process(state, meta(2, "http://shop/p/P01234"), caret)
-    assert not should_process(state, meta(2, "http://shop/p/P01234#specs"), scrolled)
-    assert should_process(state, meta(2, "http://shop/p/P05521"), other)
-    assert should_process(state, meta(2, "http://shop/p/P01234"), far)
+    assert should_process(state, meta(2, "http://shop/p/P01234"), caret)  # a visit's first two frames are read
+    add_frame(state, meta(2, "http://shop/p/P01234"), caret, None, now_ms=500)
+    assert not should_process(state, meta(3, "http://shop/p/P01234"), caret)
+    assert not should_process(state, meta(3, "http://shop/p/P01234#specs"), scrolled)
+    assert should_process(state, meta(3, "http://shop/p/P05521"), other)
+    assert should_process(state, meta(3, "http://shop/p/P01234"), far)
 
 
 def test_prepare_for_ocr_is_gray_and_capped() -> None:
@@ -344,20 +346,22 @@ def distinct_hash(i: int) -> int:
 
 def test_window_closes_after_n_distinct_frames_and_drops_duplicates() -> None:
     state = SessionState()
+    # a visit's first two frames are always read (the first may still show the previous page): warm up
+    add_frame(state, meta(0), 0x0F0F0F0F0F0F0F0F, obs_for("P01234", 0), now_ms=0, max_frames=5)
     hashes = [0, 2**64 - 1, 0x00000000FFFFFFFF, 0xFFFFFFFF00000000]
     closed = []
     for i, h in enumerate(hashes):
-        assert should_process(state, meta(2 * i), h)
-        closed += add_frame(state, meta(2 * i), h, obs_for("P01234", 2 * i), now_ms=100 * i, max_frames=4)
+        assert should_process(state, meta(2 * i + 1), h)
+        closed += add_frame(state, meta(2 * i + 1), h, obs_for("P01234", 2 * i + 1), now_ms=100 * i, max_frames=5)
         dup = h ^ 0b101  # two bits off: a blinking caret
-        assert not should_process(state, meta(2 * i + 1), dup)
-        closed += add_frame(state, meta(2 * i + 1), dup, None, now_ms=100 * i + 50, max_frames=4)
+        assert not should_process(state, meta(2 * i + 2), dup)
+        closed += add_frame(state, meta(2 * i + 2), dup, None, now_ms=100 * i + 50, max_frames=5)
     assert len(closed) == 1
     w = closed[0]
-    assert (w.window_seq, w.reason, w.frames, w.dropped_duplicates) == (1, "frames", 4, 3)
+    assert (w.window_seq, w.reason, w.frames, w.dropped_duplicates) == (1, "frames", 5, 3)
     # the last duplicate arrived after the close: counted for the session, not the closed window
     assert state.duplicates_dropped == 4 and state.window is None
-    assert [o.product_id for o in state.history] == ["P01234"] * 4
+    assert [o.product_id for o in state.history] == ["P01234"] * 5
 
 
 def test_page_change_closes_previous_window_first() -> None:
@@ -374,13 +378,27 @@ def test_page_change_closes_previous_window_first() -> None:
 def test_idle_close_and_duplicates_do_not_reset_idle() -> None:
     state = SessionState()
     add_frame(state, meta(1), 0, obs_for("P01234"), now_ms=1_000)
+    add_frame(state, meta(2), 2**64 - 1, obs_for("P01234"), now_ms=1_500)  # scrolled: a second distinct view
     assert close_idle(state, now_ms=3_000, idle_ms=5_000) is None
-    add_frame(state, meta(2), 1, None, now_ms=4_000)  # duplicate: the view did not change
-    closed = close_idle(state, now_ms=6_000, idle_ms=5_000)
-    assert closed is not None and closed.reason == "idle" and closed.frames == 1 and closed.dropped_duplicates == 1
+    add_frame(state, meta(3), 1, None, now_ms=4_000)  # duplicate: the view did not change
+    assert close_idle(state, now_ms=6_000, idle_ms=5_000) is None  # 4.5 s since the last distinct frame
+    closed = close_idle(state, now_ms=6_600, idle_ms=5_000)
+    assert closed is not None and closed.reason == "idle" and closed.frames == 2 and closed.dropped_duplicates == 1
     assert close_idle(state, now_ms=60_000, idle_ms=5_000) is None  # nothing open
     # the same static view after the idle close is still a duplicate: no new window
-    assert add_frame(state, meta(3), 0, None, now_ms=61_000) == [] and state.window is None
+    assert add_frame(state, meta(4), 0, None, now_ms=61_000) == [] and state.window is None
+
+
+def test_stale_paint_after_navigation_does_not_hide_the_new_page() -> None:
+    """Right after a navigation the browser may still show the previous page under the new URL; the
+    rendered page of the same template hashes alike, yet it must be read."""
+    state = SessionState()
+    add_frame(state, meta(1, "http://shop/p/P01234"), 0, obs_for("P01234"), now_ms=0)
+    assert should_process(state, meta(2, "http://shop/p/P05521"), 0)  # new URL, old pixels
+    add_frame(state, meta(2, "http://shop/p/P05521"), 0, obs_for("P01234"), now_ms=500)
+    assert should_process(state, meta(3, "http://shop/p/P05521"), 1)  # the real page: 1 bit away, still read
+    add_frame(state, meta(3, "http://shop/p/P05521"), 1, obs_for("P05521"), now_ms=1_000)
+    assert not should_process(state, meta(4, "http://shop/p/P05521"), 1)  # from now on, repeats are skipped
 
 
 def test_replayed_frames_are_ignored_and_seq_is_monotonic() -> None:
