@@ -16,6 +16,8 @@ from services.common.catalog import Catalog, Product
 
 KINDS = ("brand", "colour", "price")
 MIN_CANDIDATES = 10  # products of the preference in its category, so 4-5 can be opened and >= 8 remain
+# A budget is fuzzy: a shopper who keeps opening $120-$130 products is well served at $105 or $145 too.
+PRICE_TOLERANCE = 0.15
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,22 @@ class Preference:
             return (self.colour,)
         return (self.price_min, self.price_max)
 
+    def wants(self, product: Product) -> bool:
+        """Strictly inside the preference: what the scripted shopper opens."""
+        return self._fits(product, slack=0.0)
+
     def matches(self, product: Product) -> bool:
+        """Whether a recommended product honours the preference (a price band with PRICE_TOLERANCE)."""
+        return self._fits(product, slack=PRICE_TOLERANCE)
+
+    def _fits(self, product: Product, slack: float) -> bool:
         if product.category != self.category:
             return False
         if self.kind == "brand":
             return product.brand == self.brand
         if self.kind == "colour":
             return product.colour == self.colour
-        return self.price_min <= product.price <= self.price_max
+        return self.price_min * (1 - slack) <= product.price <= self.price_max * (1 + slack)
 
     def describe(self) -> str:
         if self.kind == "price":
@@ -105,7 +115,8 @@ def build_scenario(kind: str, catalog: Catalog, seed: int = 7) -> Scenario:
         else:
             raise ValueError("no category has a narrow price band with enough products")
 
-    matching = [p for p in products if pref.matches(p)]
+    matching = [p for p in products if pref.wants(p)]
+    # noise: clearly outside the taste, so it cannot pass for part of it
     others = [p for p in products if p.category == pref.category and not pref.matches(p)]
     chosen = [p.product_id for p in rng.sample(matching, rng.choice((4, 5)))]
     noise_id = None

@@ -125,7 +125,7 @@ class _Browse:
         if await card.count():
             return card
         p = self.catalog.by_id[pid]
-        if "/c/" in self.listing_url and not self.filtered and self.scenario.preference.matches(p):
+        if "/c/" in self.listing_url and not self.filtered and self.scenario.preference.wants(p):
             await self.apply_filter()  # too many products to scan: narrow down like a person would
         else:
             await self.search(" ".join(p.title.split()[:3]))

@@ -11,6 +11,7 @@ also meant for the vllm backend; `validate_request` lists what is still wrong wi
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections.abc import Iterable, Sequence
@@ -165,23 +166,17 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
 
 
 def _price_band(prices: list[float]) -> tuple[float, float] | None:
-    """Rule: the widest-populated window of viewed prices with high/low <= PRICE_BAND_MAX_RATIO, if it holds
-    >= PRICE_BAND_MIN_VIEWS prices and >= PRICE_BAND_MIN_SHARE of them; widened by PRICE_BAND_MARGIN."""
+    """Rule: the tightest run of sorted viewed prices that holds >= PRICE_BAND_MIN_VIEWS prices and
+    >= PRICE_BAND_MIN_SHARE of them, if its high/low <= PRICE_BAND_MAX_RATIO; widened by PRICE_BAND_MARGIN.
+    Tightest, not widest: one stray view must not stretch the shopper's budget."""
     prices = sorted(p for p in prices if p > 0)
-    if len(prices) < PRICE_BAND_MIN_VIEWS:
+    need = max(PRICE_BAND_MIN_VIEWS, math.ceil(PRICE_BAND_MIN_SHARE * len(prices) - 1e-9))
+    if len(prices) < need:
         return None
-    best: tuple[int, int, int] | None = None  # (count, lo index, hi index)
-    hi = 0
-    for lo in range(len(prices)):
-        hi = max(hi, lo)
-        while hi + 1 < len(prices) and prices[hi + 1] <= prices[lo] * PRICE_BAND_MAX_RATIO:
-            hi += 1
-        count = hi - lo + 1
-        if best is None or count > best[0]:  # strict: on ties the cheaper band wins, deterministically
-            best = (count, lo, hi)
-    assert best is not None
-    count, lo, hi = best
-    if count < PRICE_BAND_MIN_VIEWS or count < PRICE_BAND_MIN_SHARE * len(prices):
+    # strict <: on ties the cheaper band wins, deterministically
+    lo = min(range(len(prices) - need + 1), key=lambda i: (prices[i + need - 1] / prices[i], i))
+    hi = lo + need - 1
+    if prices[hi] > prices[lo] * PRICE_BAND_MAX_RATIO:
         return None
     return round(prices[lo] * (1 - PRICE_BAND_MARGIN), 2), round(prices[hi] * (1 + PRICE_BAND_MARGIN), 2)
 
@@ -291,48 +286,78 @@ def _widen_price(c: optimization_pb2.Constraints) -> None:
         c.price_max = round(c.price_max * PRICE_WIDEN_FACTOR, 2)
 
 
-# Fixed relaxation order, least informative constraint first; the brand goes only when nothing else is
-# left, because it is the signal shoppers act on most. (name, fields touched, how, applicable?)
-_RELAX_STEPS = (
-    ("min_rating", ("min_rating",), "dropped", lambda c: c.ClearField("min_rating")),
-    ("price_band", _PRICE, f"widened x{PRICE_WIDEN_FACTOR:g}", _widen_price),
-    ("colours", ("colours",), "dropped", lambda c: c.ClearField("colours")),
-    ("categories", ("categories",), "dropped", lambda c: c.ClearField("categories")),
-    ("price_band", _PRICE, "dropped", lambda c: (c.ClearField("price_min"), c.ClearField("price_max"))),
-    ("brands", ("brands",), "dropped", lambda c: c.ClearField("brands")),
-)
+# Relaxation is a greedy build-up: start from no hard constraint, then add the constraints back one at a
+# time, most important first, each at its strictest level that still leaves >= k candidates, else not at
+# all. Importance is support (the share of viewed products consistent with the constraint) times a weight
+# per kind, so a brand seen on half the views yields to a colour seen on nearly all, while an incidental
+# colour yields to the product type. The rating habit always comes last (derived, least informative).
+RELAX_IMPORTANCE = {
+    "colours": 1.0,     # often incidental to what the shopper is after
+    "price_band": 1.0,  # a budget inferred from a few prices
+    "brands": 1.5,      # the signal shoppers act on most, after the product type
+    "categories": 2.0,  # the product type itself
+}
+_RELAXABLE = ("categories", "brands", "colours", "price_band")  # tie order: earlier is kept first
+
+
+def _support(request: optimization_pb2.OptimizationRequest, name: str) -> float:
+    """Share of the viewed products consistent with a hard constraint (1.0 when views are unknown)."""
+    c, viewed = request.constraints, request.summary.viewed_products
+    if not viewed:
+        return 1.0
+    if name == "price_band":
+        lo = c.price_min if c.HasField("price_min") else 0.0
+        hi = c.price_max if c.HasField("price_max") else float("inf")
+        return sum(lo <= v.price <= hi for v in viewed) / len(viewed)
+    field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
+    allowed = {_norm(x) for x in getattr(c, name)}
+    return sum(_norm(getattr(v, field)) in allowed for v in viewed) / len(viewed)
+
+
+def _levels(name: str, c: optimization_pb2.Constraints) -> list[tuple[str, tuple]]:
+    """The constraint's settings from strictest to loosest, as (how, snapshot); loosest is 'absent'."""
+    if name == "price_band":
+        band = _snapshot(c, _PRICE)
+        wide = tuple(None if v is None else round(v / PRICE_WIDEN_FACTOR if i == 0 else v * PRICE_WIDEN_FACTOR, 2)
+                     for i, v in enumerate(band))
+        return [("kept", band), (f"widened x{PRICE_WIDEN_FACTOR:g}", wide)]
+    return [("kept", _snapshot(c, _FIELDS_OF[name]))]
+
+
+_FIELDS_OF = {"categories": ("categories",), "brands": ("brands",), "colours": ("colours",),
+              "price_band": _PRICE, "min_rating": ("min_rating",)}
 
 
 def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> list[optimization_pb2.Relaxation]:
-    """Relax hard constraints in _RELAX_STEPS order until >= k candidates remain (or nothing is left),
-    then put back any relaxed constraint that turned out unnecessary, newest first."""
     c, k = request.constraints, request.k
-    applied: list[tuple[str, Sequence[str], tuple, tuple, optimization_pb2.Relaxation]] = []
-    count = _candidates(catalog, c)
-    for name, fields, how, apply in _RELAX_STEPS:
-        if count >= k:
-            break
-        before = _snapshot(c, fields)
-        if all(v is None or v == () for v in before):
-            continue  # nothing to relax here
-        desc = _describe(c)
-        apply(c)
-        after = _snapshot(c, fields)
-        new_count = _candidates(catalog, c)
-        reason = f"only {count} candidates for k={k} with {desc}; {name} {how} -> {new_count} candidates"
-        applied.append((name, fields, before, after, optimization_pb2.Relaxation(constraint=name, reason=reason)))
-        count = new_count
-    if count < k:
-        return [a[4] for a in applied]
-    kept: list[optimization_pb2.Relaxation] = []
-    for _name, fields, before, after, relaxation in reversed(applied):
-        if _snapshot(c, fields) == after:  # a later, still-applied step has not touched these fields
-            _restore(c, fields, before)
-            if _candidates(catalog, c) >= k:
-                continue  # not needed after all
-            _restore(c, fields, after)
-        kept.append(relaxation)
-    return list(reversed(kept))
+    if _candidates(catalog, c) >= k:
+        return []
+    present = [n for n in _RELAXABLE if any(v not in (None, ()) for v in _snapshot(c, _FIELDS_OF[n]))]
+    order = sorted(present, key=lambda n: (-_support(request, n) * RELAX_IMPORTANCE[n], _RELAXABLE.index(n)))
+    if c.HasField("min_rating"):
+        order.append("min_rating")
+    wanted = {n: _levels(n, c) for n in order}
+    empty = {n: tuple(() if f in ("brands", "categories", "colours") else None for f in _FIELDS_OF[n]) for n in order}
+    for n in order:
+        _restore(c, _FIELDS_OF[n], empty[n])
+
+    relaxations = []
+    for n in order:
+        tried: list[str] = []
+        outcome = "dropped"
+        for how, values in wanted[n]:
+            _restore(c, _FIELDS_OF[n], values)
+            count = _candidates(catalog, c)
+            if count >= k:
+                outcome = how
+                break
+            tried.append(f"only {count} candidates for k={k} with {_describe(c)}")
+        else:
+            _restore(c, _FIELDS_OF[n], empty[n])
+        if tried:
+            reason = f"{'; then '.join(tried)}; {n} {outcome} -> {_candidates(catalog, c)} candidates"
+            relaxations.append(optimization_pb2.Relaxation(constraint=n, reason=reason))
+    return relaxations
 
 
 def repair_request(

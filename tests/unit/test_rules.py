@@ -119,21 +119,31 @@ def test_unknown_brand_is_dropped_with_a_relaxation():
     assert validate_request(req, CATALOG) == []
 
 
-def test_contradiction_relaxes_colour_and_keeps_brand():
-    # Fjord makes no black products; two black views of other brands make black a hard colour.
+def test_contradiction_relaxes_the_least_supported_constraint_first():
+    # Fjord makes no black products; two black views of other brands make black a hard colour. Brand,
+    # colour and category each cover half the views: the product type is kept first, then Fjord and black
+    # each leave too few candidates beside it (relaxations are listed in the order they were considered).
     viewed = pick(2, brand="Fjord") + pick(1, brand="Acme", colour="black") + pick(1, brand="Helix", colour="black")
     req = decompose(summary_of(viewed), CATALOG, k=8)
-    assert list(req.constraints.brands) == ["Fjord"]
-    assert not req.constraints.colours
-    relaxed = [r.constraint for r in req.relaxations]
-    assert "colours" in relaxed and "brands" not in relaxed
-    reason = next(r.reason for r in req.relaxations if r.constraint == "colours")
-    assert "only 0 candidates" in reason
+    assert [r.constraint for r in req.relaxations] == ["brands", "colours"]
+    assert list(req.constraints.categories) == ["Headphones"]
+    assert not req.constraints.colours and not req.constraints.brands
+    assert "only 0 candidates" in req.relaxations[1].reason
     assert candidates(req) >= 8
     assert validate_request(req, CATALOG) == []
 
 
-def test_relaxation_order_never_drops_brand_first_and_restores_unneeded_steps():
+def test_a_colour_seen_on_most_views_outlives_a_brand_seen_on_few():
+    viewed = pick(3, colour="black") + pick(1, brand="Fjord")  # black on 3 of 4 views, Fjord on 1
+    req = optimization_pb2.OptimizationRequest(session_id="s", k=8, summary=summary_of(viewed))
+    req.constraints.brands.append("Fjord")
+    req.constraints.colours.append("black")  # Fjord makes no black products: one of them must go
+    repair_request(req, CATALOG)
+    assert list(req.constraints.colours) == ["black"]
+    assert [r.constraint for r in req.relaxations] == ["brands"]
+
+
+def test_relaxation_drops_colour_before_brand_and_restores_unneeded_steps():
     req = optimization_pb2.OptimizationRequest(session_id="s", k=8)
     req.constraints.brands.append("Fjord")
     req.constraints.colours.append("black")  # impossible with Fjord
@@ -150,7 +160,7 @@ def test_everything_relaxed_when_catalog_cannot_fill_k():
     req.constraints.brands.append("Fjord")
     req.constraints.categories.append("Cameras")
     repair_request(req, CATALOG)
-    assert [r.constraint for r in req.relaxations] == ["categories", "brands"]  # brand last
+    assert [r.constraint for r in req.relaxations] == ["categories", "brands"]  # considered in this order
     assert not req.constraints.brands and candidates(req) >= K_MAX
 
 
