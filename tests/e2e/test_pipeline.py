@@ -89,7 +89,7 @@ def test_poison_messages_go_to_dead_letters_and_consumers_keep_going(stack):
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
 
 
-@pytest.mark.parametrize("scenario,seed", [("brand", 11)])
+@pytest.mark.parametrize("scenario,seed", [("brand", 11), ("colour", 4), ("price", 2)])
 def test_browser_session_becomes_recommendations_matching_hidden_preference(stack, catalog_path, scenario, seed):
     from services.capture.shopper import run_shopper
 
@@ -118,11 +118,19 @@ def test_browser_session_becomes_recommendations_matching_hidden_preference(stac
         product = catalog.by_id[item["product_id"]]
         assert result.preference.matches(product), f"{product.title} does not match {result.preference.describe()}"
         assert item["product_id"] not in result.opened_product_ids  # already seen: not recommended again
-    summary = rec["summary"]
-    assert summary["brands"][0]["value"] == result.preference.brand
-    assert summary["product_types"][0]["value"] == result.preference.category
-    assert result.preference.brand in summary["narrative"]
-    assert rec["constraints"]["brands"] == [result.preference.brand]
+    summary, pref, constraints = rec["summary"], result.preference, rec["constraints"]
+    assert summary["product_types"][0]["value"] == pref.category
+    assert constraints["categories"] == [pref.category]
+    if pref.kind == "brand":
+        assert summary["brands"][0]["value"] == pref.brand and pref.brand in summary["narrative"]
+        assert constraints["brands"] == [pref.brand]
+    elif pref.kind == "colour":
+        assert summary["colours"][0]["value"] == pref.colour and pref.colour in summary["narrative"]
+        assert constraints["colours"] == [pref.colour]
+    else:
+        # the inferred budget is a hard band around the shopper's (the noise view must not stretch it)
+        assert constraints["price_min"] <= pref.price_min and pref.price_max <= constraints["price_max"]
+        assert constraints["price_max"] / constraints["price_min"] < 2
     assert [s["stage"] for s in rec["stages"]] == ["gateway", "summarizer", "decomposer", "optimizer"]
     assert rec["capture_unix_ms"] > 0
 
