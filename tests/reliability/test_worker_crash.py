@@ -9,8 +9,10 @@ import threading
 import time
 import uuid
 
+import httpx
 import pytest
 
+from infra.local.stack import tail
 from services.common.catalog import Catalog
 from tests.support import latest, wait_for
 
@@ -51,7 +53,12 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
         return rec if preferred <= viewed else None
 
     rec = wait_for(complete, 120)
-    assert rec is not None, f"after the restart, the summary lost views: {latest(stack, session_id)}"
+    if rec is None:
+        counters = [line for line in httpx.get(f"http://127.0.0.1:{stack.ports.summarizer}/metrics").text.splitlines()
+                    if line.startswith(("interarec_summarizer_frames_total", "interarec_summarizer_messages_total"))]
+        pytest.fail(f"after the restart, the summary lost views; latest window "
+                    f"{(latest(stack, session_id) or {}).get('window_seq')}; summarizer counters {counters}; "
+                    f"log tail:\n{tail(stack.service(victim).log_path, 15)}")
     viewed = {v["product_id"] for v in rec["summary"]["viewed_products"]}
     assert set(opened_before_kill) <= viewed  # state from before the kill survived (changelog recovery)
     assert rec["items"] and all(shopper_result.preference.matches(catalog.by_id[i["product_id"]])
