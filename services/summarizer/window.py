@@ -23,6 +23,9 @@ RECENT_HASHES = 8      # the last few distinct views of this page visit: scrolli
 # The first frames after a navigation may still show the previous page (browsers hold its paint until the
 # new one renders) and same-template pages hash alike, so a visit's first reads are never skipped.
 MIN_READS_PER_VISIT = 2
+# Until a visit yields what its page is for (the product on a product page, any signal elsewhere), its
+# frames keep being read, since the first ones may be blank or half-rendered; this many reads at most.
+MAX_READS_UNSETTLED = 6
 HISTORY_LIMIT = 40     # grounded observations kept per session for the summary
 DEFAULT_MAX_FRAMES = 8
 
@@ -105,6 +108,7 @@ class SessionState:
     window: OpenWindow | None = None
     recent_url: str = ""                 # page of recent_hashes; a new URL starts a fresh list
     recent_hashes: list[int] = field(default_factory=list)
+    recent_settled: bool = False         # this page visit already yielded a grounded observation
     history: list[Observation] = field(default_factory=list)
     frames_seen: int = 0
     duplicates_dropped: int = 0
@@ -116,6 +120,7 @@ class SessionState:
                 "window": self.window.to_dict() if self.window else None,
                 # hashes as hex: 64-bit ints lose precision in JSON readers that use doubles
                 "recent_url": self.recent_url, "recent_hashes": [f"{h:x}" for h in self.recent_hashes],
+                "recent_settled": self.recent_settled,
                 "history": [o.to_dict() for o in self.history], "frames_seen": self.frames_seen,
                 "duplicates_dropped": self.duplicates_dropped, "replays_ignored": self.replays_ignored}
 
@@ -128,6 +133,7 @@ class SessionState:
                    last_capture_ms=d.get("last_capture_ms", -1),
                    window=OpenWindow.from_dict(d["window"]) if d.get("window") else None,
                    recent_url=d.get("recent_url", ""), recent_hashes=[int(h, 16) for h in d["recent_hashes"]],
+                   recent_settled=d.get("recent_settled", False),
                    history=[Observation.from_dict(o) for o in d["history"]],
                    frames_seen=d.get("frames_seen", 0), duplicates_dropped=d.get("duplicates_dropped", 0),
                    replays_ignored=d.get("replays_ignored", 0))
@@ -149,9 +155,16 @@ def page_key(url: str) -> str:
 
 def is_duplicate(state: SessionState, frame: FrameMeta, hash_: int,
                  max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE) -> bool:
+    reads = len(state.recent_hashes)
     return (page_key(frame.page_url) == state.recent_url
-            and len(state.recent_hashes) >= MIN_READS_PER_VISIT
+            and reads >= MIN_READS_PER_VISIT
+            and (state.recent_settled or reads >= MAX_READS_UNSETTLED)
             and is_near_duplicate(hash_, state.recent_hashes, max_distance))
+
+
+def settles(observation: Observation) -> bool:
+    """The observation shows what its page is for: the product on a product page, any signal elsewhere."""
+    return bool(observation.product_id) if observation.kind == "product" else observation.grounded
 
 
 def should_process(state: SessionState, frame: FrameMeta, hash_: int,
@@ -205,8 +218,9 @@ def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Ob
     if observation is not None:
         w.observations.append(observation)
     if page_key(frame.page_url) != state.recent_url:
-        state.recent_url, state.recent_hashes = page_key(frame.page_url), []
+        state.recent_url, state.recent_hashes, state.recent_settled = page_key(frame.page_url), [], False
     state.recent_hashes = (state.recent_hashes + [hash_])[-RECENT_HASHES:]
+    state.recent_settled = state.recent_settled or (observation is not None and settles(observation))
     if len(w.frame_seqs) >= max_frames:
         closed.append(_close(state, "frames", now_ms))
     return closed

@@ -15,6 +15,7 @@ from services.summarizer.grounding import Grounder, Observation, normalise_sku
 from services.summarizer.ocr import OcrLine, ocr_lines, parse_tsv
 from services.summarizer.summary import summarize
 from services.summarizer.window import (
+    MAX_READS_UNSETTLED,
     FrameMeta,
     SessionState,
     add_frame,
@@ -172,7 +173,7 @@ def test_near_duplicates_small_changes_yes_other_product_no(catalog: Catalog) ->
     state = SessionState()
     add_frame(state, meta(1, "http://shop/p/P01234"), base, None, now_ms=0)
     assert should_process(state, meta(2, "http://shop/p/P01234"), caret)  # a visit's first two frames are read
-    add_frame(state, meta(2, "http://shop/p/P01234"), caret, None, now_ms=500)
+    add_frame(state, meta(2, "http://shop/p/P01234"), caret, obs_for("P01234"), now_ms=500)
     assert not should_process(state, meta(3, "http://shop/p/P01234"), caret)
     assert not should_process(state, meta(3, "http://shop/p/P01234#specs"), scrolled)
     assert should_process(state, meta(3, "http://shop/p/P05521"), other)
@@ -491,3 +492,17 @@ def test_low_confidence_view_is_not_counted(catalog: Catalog) -> None:
     weak = Observation(kind="product", product_id="P01234", product_confidence=0.3)
     s = run_session([weak], catalog)
     assert len(s.viewed_products) == 0
+
+
+def test_a_visit_is_read_until_it_yields_its_product() -> None:
+    """A blank or half-rendered first frames must not make the rest of a product visit count as repeats."""
+    state = SessionState()
+    url = "http://shop/p/P05521"
+    for seq in range(1, MAX_READS_UNSETTLED + 1):
+        assert should_process(state, meta(seq, url), 0), seq  # unsettled: read even though it hashes alike
+        add_frame(state, meta(seq, url), 0, obs_for(None), now_ms=seq * 500)
+    assert not should_process(state, meta(99, url), 0)  # bounded: a page that never grounds stops costing OCR
+    other = SessionState()
+    add_frame(other, meta(1, url), 0, obs_for(None), now_ms=0)
+    add_frame(other, meta(2, url), 0, obs_for("P05521"), now_ms=500)
+    assert not should_process(other, meta(3, url), 0)  # settled: repeats are skipped
