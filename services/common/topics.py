@@ -44,6 +44,14 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDA
 assert len({t.partitions for t in (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK)}) == 1
 
 
+def session_partition(session_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as in the Java, kafka-python and aiokafka
+    clients) gives a session-keyed message: one partition owns a session in every session-keyed topic."""
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(session_id.encode()) & 0x7FFFFFFF) % partitions
+
+
 def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 30.0) -> list[str]:
     """Create missing topics, bring configs of existing ones in line, grow partitions. Returns a log."""
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from PIL import Image
 
 from interarec.v1 import feedback_pb2, frames_pb2, recommendations_pb2
-from services.common.topics import FEEDBACK, FRAMES, RECOMMENDATIONS
+from services.common.topics import FEEDBACK, FRAMES, RECOMMENDATIONS, session_partition
 from services.gateway.app import GatewaySettings, create_app
 from services.storefront_api.app import StorefrontSettings
 from services.storefront_api.app import create_app as create_storefront
@@ -67,6 +67,8 @@ def test_accepted_frame_is_on_the_frames_topic_reencoded(kafka_bootstrap):
     records = records_for(kafka_bootstrap, FRAMES.name, session.encode())
     assert len(records) == 1
     assert (records[0].partition, records[0].offset) == (body["partition"], body["offset"])
+    # the summarizer's session table computes the same partition without asking the broker
+    assert session_partition(session, FRAMES.partitions) == body["partition"]
     frame = frames_pb2.Frame()
     frame.ParseFromString(records[0].value)
     assert (frame.session_id, frame.tenant, frame.frame_seq) == (session, "acme", 7)
