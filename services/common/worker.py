@@ -72,6 +72,16 @@ def _add_pages(app: faust.App) -> None:
         return self.bytes(body, content_type=content_type.split(";")[0])
 
 
+def is_stale(last_window: faust.Table, message, log: logging.Logger) -> bool:
+    """At-least-once delivery: a window at or below the last one handled for its session is a redelivery or
+    arrived out of date; handling it again would repeat or roll back what the storefront shows."""
+    if message.window_seq <= last_window[message.session_id]:
+        log.info("skipping duplicate or stale %s", type(message).__name__,
+                 extra={"session_id": message.session_id, "window_seq": message.window_seq})
+        return True
+    return False
+
+
 class Consumer:
     """Runs a handler per event; failures are logged, counted and sent whole to the dead-letter topic."""
 

@@ -10,7 +10,7 @@ from interarec.v1 import summaries_pb2
 from services.common.catalog import Catalog
 from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
-from services.common.worker import Consumer
+from services.common.worker import Consumer, is_stale
 from services.decomposer.app import K, app, last_window, opt_requests, summaries
 from services.decomposer.rules import decompose
 
@@ -22,10 +22,9 @@ consumer = Consumer(app, "decomposer")
 async def handle(event: EventT) -> None:
     started = now_ms()
     summary = decode(summaries_pb2.BehaviourSummary, event.value)
-    ctx = {"session_id": summary.session_id, "window_seq": summary.window_seq}
-    if summary.window_seq <= last_window[summary.session_id]:
-        log.info("skipping duplicate or stale summary", extra=ctx)
+    if is_stale(last_window, summary, log):
         return
+    ctx = {"session_id": summary.session_id, "window_seq": summary.window_seq}
     request = decompose(summary, catalog, k=K)
     request.trace.CopyFrom(summary.trace)
     add_span(request.trace, "decomposer", started)

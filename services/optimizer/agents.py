@@ -14,7 +14,7 @@ from services.common.catalog import Catalog
 from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS
-from services.common.worker import Consumer
+from services.common.worker import Consumer, is_stale
 from services.optimizer.app import SOLVER, app, last_window, opt_requests, recommendations
 from services.optimizer.mnl import recommend
 
@@ -49,10 +49,9 @@ def build_recommendation(request: optimization_pb2.OptimizationRequest) -> recom
 async def handle(event: EventT) -> None:
     started = now_ms()
     request = decode(optimization_pb2.OptimizationRequest, event.value)
-    ctx = {"session_id": request.session_id, "window_seq": request.window_seq}
-    if request.window_seq <= last_window[request.session_id]:
-        log.info("skipping duplicate or stale request", extra=ctx)
+    if is_stale(last_window, request, log):
         return
+    ctx = {"session_id": request.session_id, "window_seq": request.window_seq}
     rec = await asyncio.get_running_loop().run_in_executor(solver_pool, build_recommendation, request)
     rec.trace.CopyFrom(request.trace)
     add_span(rec.trace, "optimizer", started)
