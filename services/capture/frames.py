@@ -152,12 +152,25 @@ class FrameStreamer:
             except Exception as exc:  # navigation in progress, page closed: try again next tick
                 log.debug("screenshot skipped: %s", exc)
                 continue
-            if frame is None:
-                continue
-            if self._queue.full():
-                self._queue.get_nowait()
-                self.dropped += 1
-            self._queue.put_nowait(frame)
+            if frame is not None:
+                self._enqueue(frame)
+
+    async def capture_now(self) -> None:
+        """Take a frame right away, besides the periodic ones: called once a page has rendered, so every page
+        visit is captured however short it is or however busy the machine (a missed visit is a lost view)."""
+        try:
+            frame = await self.capture_once()
+        except Exception as exc:  # navigation in progress, page closed
+            log.debug("screenshot skipped: %s", exc)
+            return
+        if frame is not None:
+            self._enqueue(frame)
+
+    def _enqueue(self, frame: Frame) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.dropped += 1
+        self._queue.put_nowait(frame)
 
     async def _send_loop(self) -> None:
         while True:

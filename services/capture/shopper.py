@@ -13,7 +13,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -53,8 +53,10 @@ class _Browse:
     """One scripted visit; every pause is drawn from the scenario's seeded RNG."""
 
     def __init__(self, page, shop_url: str, scenario: Scenario, catalog: Catalog, rng: random.Random,
-                 progress: Callable[[str], None], dwell: tuple[float, float]):
+                 progress: Callable[[str], None], dwell: tuple[float, float],
+                 on_page_ready: Callable[[], Awaitable[None]]):
         self.page = page
+        self.on_page_ready = on_page_ready
         self.shop = shop_url.rstrip("/")
         self.scenario = scenario
         self.catalog = catalog
@@ -141,6 +143,7 @@ class _Browse:
         else:
             await self.page.goto(f"{self.shop}/p/{pid}", wait_until="domcontentloaded")
         await self.page.locator("h1.product-title").wait_for(timeout=NAV_TIMEOUT_MS)
+        await self.on_page_ready()
         self.opened.append(pid)
         p = self.catalog.by_id[pid]
         note = " - noise" if brief else ""
@@ -190,7 +193,8 @@ async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id:
             uploader = FrameUploader(client, gateway_url, api_key, session_id)
             streamer = FrameStreamer(page, uploader, fps=fps)
             await streamer.start()
-            browse = _Browse(page, shop_url, plan, catalog, random.Random(f"browse:{scenario}:{seed}"), say, dwell)
+            browse = _Browse(page, shop_url, plan, catalog, random.Random(f"browse:{scenario}:{seed}"), say, dwell,
+                             on_page_ready=streamer.capture_now)
             try:
                 await browse.run()
                 if linger_s > 0:

@@ -108,7 +108,8 @@ def test_brand_shopper_streams_frames(tmp_path: Path) -> None:
     # frames: about 2 per second of browsing, all accepted
     assert result.frames_failed == 0
     assert result.frames_sent == len(frames)
-    assert 1.2 * elapsed <= len(frames) <= 2.0 * elapsed + 3, (len(frames), elapsed)
+    # plus one frame as each product page renders
+    assert 1.2 * elapsed <= len(frames) <= 2.0 * elapsed + 3 + len(result.opened_product_ids), (len(frames), elapsed)
     seqs = [int(f["x-frame-seq"]) for f in frames]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] == 1
     times = [int(f["x-capture-time"]) for f in frames]
