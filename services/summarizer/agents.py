@@ -85,10 +85,10 @@ async def handle(event: EventT) -> None:
     async with state_lock:
         state = SessionState.from_dict(sessions[sid].get("state"))
         closed = add_frame(state, meta, hash_, observation, now_ms(), max_frames=WINDOW_FRAMES)
-        # Emit before saving: after a crash in between, the frame is redelivered and the same window_seq
-        # is re-emitted (downstream drops the duplicate) instead of the summary being lost.
         spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
         this_span, previous_span = (spans[-1] if spans else None), sessions[sid].get("gateway")
+        # Emit before saving: after a crash in between, the frame is redelivered and the same window_seq
+        # is re-emitted (downstream drops the duplicate) instead of the summary being lost.
         for window in closed:
             # A page change closes the window before this frame; a full window closes with it.
             newest_is_this = window.frame_seqs[-1] == meta.frame_seq
