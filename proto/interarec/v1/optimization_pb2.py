@@ -26,21 +26,21 @@ from interarec.v1 import summaries_pb2 as interarec_dot_v1_dot_summaries__pb2
 from interarec.v1 import trace_pb2 as interarec_dot_v1_dot_trace__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1finterarec/v1/optimization.proto\x12\x0cinterarec.v1\x1a\x1cinterarec/v1/summaries.proto\x1a\x18interarec/v1/trace.proto\"\xd3\x01\n\x0b\x43onstraints\x12\x12\n\ncategories\x18\x01 \x03(\t\x12\x0e\n\x06\x62rands\x18\x02 \x03(\t\x12\x0f\n\x07\x63olours\x18\x03 \x03(\t\x12\x16\n\tprice_min\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tprice_max\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nmin_rating\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x1b\n\x13\x65xclude_product_ids\x18\x07 \x03(\tB\x0c\n\n_price_minB\x0c\n\n_price_maxB\r\n\x0b_min_rating\"\xc2\x01\n\x0bPreferences\x12.\n\ncategories\x18\x01 \x03(\x0b\x32\x1a.interarec.v1.WeightedTerm\x12*\n\x06\x62rands\x18\x02 \x03(\x0b\x32\x1a.interarec.v1.WeightedTerm\x12+\n\x07\x63olours\x18\x03 \x03(\x0b\x32\x1a.interarec.v1.WeightedTerm\x12\x19\n\x0cprice_anchor\x18\x04 \x01(\x01H\x00\x88\x01\x01\x42\x0f\n\r_price_anchor\"0\n\nRelaxation\x12\x12\n\nconstraint\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xf9\x02\n\x13OptimizationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x12\n\nwindow_seq\x18\x03 \x01(\x04\x12\t\n\x01k\x18\x04 \x01(\r\x12*\n\tobjective\x18\x05 \x01(\x0e\x32\x17.interarec.v1.Objective\x12.\n\x0b\x63onstraints\x18\x06 \x01(\x0b\x32\x19.interarec.v1.Constraints\x12.\n\x0bpreferences\x18\x07 \x01(\x0b\x32\x19.interarec.v1.Preferences\x12-\n\x0brelaxations\x18\x08 \x03(\x0b\x32\x18.interarec.v1.Relaxation\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\x12/\n\x07summary\x18\n \x01(\x0b\x32\x1e.interarec.v1.BehaviourSummary\x12\"\n\x05trace\x18\x0b \x01(\x0b\x32\x13.interarec.v1.Trace*e\n\tObjective\x12\x19\n\x15OBJECTIVE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aOBJECTIVE_EXPECTED_REVENUE\x10\x01\x12\x1d\n\x19OBJECTIVE_EXPECTED_MARGIN\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1finterarec/v1/optimization.proto\x12\x0cinterarec.v1\x1a\x1cinterarec/v1/summaries.proto\x1a\x18interarec/v1/trace.proto\"\xf0\x02\n\x0b\x43onstraints\x12\x12\n\ncategories\x18\x01 \x03(\t\x12\x0e\n\x06\x62rands\x18\x02 \x03(\t\x12\x0f\n\x07\x63olours\x18\x03 \x03(\t\x12\x16\n\tprice_min\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tprice_max\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nmin_rating\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x1b\n\x13\x65xclude_product_ids\x18\x07 \x03(\t\x12\x16\n\x0e\x65xclude_brands\x18\x08 \x03(\t\x12\x1b\n\x13include_product_ids\x18\t \x03(\t\x12\x1a\n\rmax_per_brand\x18\n \x01(\rH\x03\x88\x01\x01\x12 \n\x13min_distinct_brands\x18\x0b \x01(\rH\x04\x88\x01\x01\x42\x0c\n\n_price_minB\x0c\n\n_price_maxB\r\n\x0b_min_ratingB\x10\n\x0e_max_per_brandB\x16\n\x14_min_distinct_brands\"\xf9\x01\n\x0bPreferences\x12.\n\ncategories\x18\x01 \x03(\x0b\x32\x1a.interarec.v1.WeightedTerm\x12*\n\x06\x62rands\x18\x02 \x03(\x0b\x32\x1a.interarec.v1.WeightedTerm\x12+\n\x07\x63olours\x18\x03 \x03(\x0b\x32\x1a.interarec.v1.WeightedTerm\x12\x19\n\x0cprice_anchor\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x35\n\x11\x62oost_product_ids\x18\x05 \x03(\x0b\x32\x1a.interarec.v1.WeightedTermB\x0f\n\r_price_anchor\"0\n\nRelaxation\x12\x12\n\nconstraint\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa8\x03\n\x13OptimizationRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x12\n\nwindow_seq\x18\x03 \x01(\x04\x12\t\n\x01k\x18\x04 \x01(\r\x12*\n\tobjective\x18\x05 \x01(\x0e\x32\x17.interarec.v1.Objective\x12.\n\x0b\x63onstraints\x18\x06 \x01(\x0b\x32\x19.interarec.v1.Constraints\x12.\n\x0bpreferences\x18\x07 \x01(\x0b\x32\x19.interarec.v1.Preferences\x12-\n\x0brelaxations\x18\x08 \x03(\x0b\x32\x18.interarec.v1.Relaxation\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\x12/\n\x07summary\x18\n \x01(\x0b\x32\x1e.interarec.v1.BehaviourSummary\x12\"\n\x05trace\x18\x0b \x01(\x0b\x32\x13.interarec.v1.Trace\x12\x16\n\x0erevenue_weight\x18\x0c \x01(\x01\x12\x15\n\rapplied_rules\x18\r \x03(\t*\x9e\x01\n\tObjective\x12\x19\n\x15OBJECTIVE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aOBJECTIVE_EXPECTED_REVENUE\x10\x01\x12\x1d\n\x19OBJECTIVE_EXPECTED_MARGIN\x10\x02\x12\"\n\x1eOBJECTIVE_PURCHASE_PROBABILITY\x10\x03\x12\x13\n\x0fOBJECTIVE_BLEND\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'interarec.v1.optimization_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OBJECTIVE']._serialized_start=946
-  _globals['_OBJECTIVE']._serialized_end=1047
+  _globals['_OBJECTIVE']._serialized_start=1206
+  _globals['_OBJECTIVE']._serialized_end=1364
   _globals['_CONSTRAINTS']._serialized_start=106
-  _globals['_CONSTRAINTS']._serialized_end=317
-  _globals['_PREFERENCES']._serialized_start=320
-  _globals['_PREFERENCES']._serialized_end=514
-  _globals['_RELAXATION']._serialized_start=516
-  _globals['_RELAXATION']._serialized_end=564
-  _globals['_OPTIMIZATIONREQUEST']._serialized_start=567
-  _globals['_OPTIMIZATIONREQUEST']._serialized_end=944
+  _globals['_CONSTRAINTS']._serialized_end=474
+  _globals['_PREFERENCES']._serialized_start=477
+  _globals['_PREFERENCES']._serialized_end=726
+  _globals['_RELAXATION']._serialized_start=728
+  _globals['_RELAXATION']._serialized_end=776
+  _globals['_OPTIMIZATIONREQUEST']._serialized_start=779
+  _globals['_OPTIMIZATIONREQUEST']._serialized_end=1203
 # @@protoc_insertion_point(module_scope)

@@ -14,12 +14,16 @@ class Objective(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OBJECTIVE_UNSPECIFIED: _ClassVar[Objective]
     OBJECTIVE_EXPECTED_REVENUE: _ClassVar[Objective]
     OBJECTIVE_EXPECTED_MARGIN: _ClassVar[Objective]
+    OBJECTIVE_PURCHASE_PROBABILITY: _ClassVar[Objective]
+    OBJECTIVE_BLEND: _ClassVar[Objective]
 OBJECTIVE_UNSPECIFIED: Objective
 OBJECTIVE_EXPECTED_REVENUE: Objective
 OBJECTIVE_EXPECTED_MARGIN: Objective
+OBJECTIVE_PURCHASE_PROBABILITY: Objective
+OBJECTIVE_BLEND: Objective
 
 class Constraints(_message.Message):
-    __slots__ = ("categories", "brands", "colours", "price_min", "price_max", "min_rating", "exclude_product_ids")
+    __slots__ = ("categories", "brands", "colours", "price_min", "price_max", "min_rating", "exclude_product_ids", "exclude_brands", "include_product_ids", "max_per_brand", "min_distinct_brands")
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     BRANDS_FIELD_NUMBER: _ClassVar[int]
     COLOURS_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +31,10 @@ class Constraints(_message.Message):
     PRICE_MAX_FIELD_NUMBER: _ClassVar[int]
     MIN_RATING_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_BRANDS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_PER_BRAND_FIELD_NUMBER: _ClassVar[int]
+    MIN_DISTINCT_BRANDS_FIELD_NUMBER: _ClassVar[int]
     categories: _containers.RepeatedScalarFieldContainer[str]
     brands: _containers.RepeatedScalarFieldContainer[str]
     colours: _containers.RepeatedScalarFieldContainer[str]
@@ -34,19 +42,25 @@ class Constraints(_message.Message):
     price_max: float
     min_rating: float
     exclude_product_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ..., min_rating: _Optional[float] = ..., exclude_product_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    exclude_brands: _containers.RepeatedScalarFieldContainer[str]
+    include_product_ids: _containers.RepeatedScalarFieldContainer[str]
+    max_per_brand: int
+    min_distinct_brands: int
+    def __init__(self, categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ..., min_rating: _Optional[float] = ..., exclude_product_ids: _Optional[_Iterable[str]] = ..., exclude_brands: _Optional[_Iterable[str]] = ..., include_product_ids: _Optional[_Iterable[str]] = ..., max_per_brand: _Optional[int] = ..., min_distinct_brands: _Optional[int] = ...) -> None: ...
 
 class Preferences(_message.Message):
-    __slots__ = ("categories", "brands", "colours", "price_anchor")
+    __slots__ = ("categories", "brands", "colours", "price_anchor", "boost_product_ids")
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     BRANDS_FIELD_NUMBER: _ClassVar[int]
     COLOURS_FIELD_NUMBER: _ClassVar[int]
     PRICE_ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    BOOST_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
     categories: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
     brands: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
     colours: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
     price_anchor: float
-    def __init__(self, categories: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., brands: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., price_anchor: _Optional[float] = ...) -> None: ...
+    boost_product_ids: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
+    def __init__(self, categories: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., brands: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., price_anchor: _Optional[float] = ..., boost_product_ids: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ...) -> None: ...
 
 class Relaxation(_message.Message):
     __slots__ = ("constraint", "reason")
@@ -57,7 +71,7 @@ class Relaxation(_message.Message):
     def __init__(self, constraint: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class OptimizationRequest(_message.Message):
-    __slots__ = ("session_id", "tenant", "window_seq", "k", "objective", "constraints", "preferences", "relaxations", "backend", "summary", "trace")
+    __slots__ = ("session_id", "tenant", "window_seq", "k", "objective", "constraints", "preferences", "relaxations", "backend", "summary", "trace", "revenue_weight", "applied_rules")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +83,8 @@ class OptimizationRequest(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
+    REVENUE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_RULES_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     tenant: str
     window_seq: int
@@ -80,4 +96,6 @@ class OptimizationRequest(_message.Message):
     backend: str
     summary: _summaries_pb2.BehaviourSummary
     trace: _trace_pb2.Trace
-    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., k: _Optional[int] = ..., objective: _Optional[_Union[Objective, str]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ..., preferences: _Optional[_Union[Preferences, _Mapping]] = ..., relaxations: _Optional[_Iterable[_Union[Relaxation, _Mapping]]] = ..., backend: _Optional[str] = ..., summary: _Optional[_Union[_summaries_pb2.BehaviourSummary, _Mapping]] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ...) -> None: ...
+    revenue_weight: float
+    applied_rules: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., k: _Optional[int] = ..., objective: _Optional[_Union[Objective, str]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ..., preferences: _Optional[_Union[Preferences, _Mapping]] = ..., relaxations: _Optional[_Iterable[_Union[Relaxation, _Mapping]]] = ..., backend: _Optional[str] = ..., summary: _Optional[_Union[_summaries_pb2.BehaviourSummary, _Mapping]] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., revenue_weight: _Optional[float] = ..., applied_rules: _Optional[_Iterable[str]] = ...) -> None: ...

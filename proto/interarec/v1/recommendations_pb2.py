@@ -26,15 +26,17 @@ from interarec.v1 import optimization_pb2 as interarec_dot_v1_dot_optimization__
 from interarec.v1 import trace_pb2 as interarec_dot_v1_dot_trace__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"interarec/v1/recommendations.proto\x12\x0cinterarec.v1\x1a\x1finterarec/v1/optimization.proto\x1a\x18interarec/v1/trace.proto\"\xb6\x01\n\x12RecommendedProduct\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\r\n\x05\x62rand\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x0e\n\x06\x63olour\x18\x05 \x01(\t\x12\r\n\x05price\x18\x06 \x01(\x01\x12\x0e\n\x06rating\x18\x07 \x01(\x01\x12\x1a\n\x12\x63hoice_probability\x18\x08 \x01(\x01\x12\x11\n\timage_url\x18\t \x01(\t\"\xc2\x02\n\x0eRecommendation\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x12\n\nwindow_seq\x18\x03 \x01(\x04\x12/\n\x05items\x18\x04 \x03(\x0b\x32 .interarec.v1.RecommendedProduct\x12\x18\n\x10\x65xpected_revenue\x18\x05 \x01(\x01\x12\x1f\n\x17no_purchase_probability\x18\x06 \x01(\x01\x12\x0e\n\x06solver\x18\x07 \x01(\t\x12\x10\n\x08solve_ms\x18\x08 \x01(\x01\x12\x12\n\ncandidates\x18\t \x01(\r\x12\x32\n\x07request\x18\n \x01(\x0b\x32!.interarec.v1.OptimizationRequest\x12\"\n\x05trace\x18\x0b \x01(\x0b\x32\x13.interarec.v1.Traceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"interarec/v1/recommendations.proto\x12\x0cinterarec.v1\x1a\x1finterarec/v1/optimization.proto\x1a\x18interarec/v1/trace.proto\"m\n\nItemReason\x12\x1b\n\x13matched_preferences\x18\x01 \x03(\t\x12%\n\x1d\x65xpected_revenue_contribution\x18\x02 \x01(\x01\x12\r\n\x05rules\x18\x03 \x03(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"\xe0\x01\n\x12RecommendedProduct\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\r\n\x05\x62rand\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x0e\n\x06\x63olour\x18\x05 \x01(\t\x12\r\n\x05price\x18\x06 \x01(\x01\x12\x0e\n\x06rating\x18\x07 \x01(\x01\x12\x1a\n\x12\x63hoice_probability\x18\x08 \x01(\x01\x12\x11\n\timage_url\x18\t \x01(\t\x12(\n\x06reason\x18\n \x01(\x0b\x32\x18.interarec.v1.ItemReason\"\xf5\x02\n\x0eRecommendation\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x12\n\nwindow_seq\x18\x03 \x01(\x04\x12/\n\x05items\x18\x04 \x03(\x0b\x32 .interarec.v1.RecommendedProduct\x12\x18\n\x10\x65xpected_revenue\x18\x05 \x01(\x01\x12\x1f\n\x17no_purchase_probability\x18\x06 \x01(\x01\x12\x0e\n\x06solver\x18\x07 \x01(\t\x12\x10\n\x08solve_ms\x18\x08 \x01(\x01\x12\x12\n\ncandidates\x18\t \x01(\r\x12\x32\n\x07request\x18\n \x01(\x0b\x32!.interarec.v1.OptimizationRequest\x12\"\n\x05trace\x18\x0b \x01(\x0b\x32\x13.interarec.v1.Trace\x12\x1b\n\x13shaping_constraints\x18\x0c \x03(\t\x12\x14\n\x0csolve_status\x18\r \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'interarec.v1.recommendations_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECOMMENDEDPRODUCT']._serialized_start=112
-  _globals['_RECOMMENDEDPRODUCT']._serialized_end=294
-  _globals['_RECOMMENDATION']._serialized_start=297
-  _globals['_RECOMMENDATION']._serialized_end=619
+  _globals['_ITEMREASON']._serialized_start=111
+  _globals['_ITEMREASON']._serialized_end=220
+  _globals['_RECOMMENDEDPRODUCT']._serialized_start=223
+  _globals['_RECOMMENDEDPRODUCT']._serialized_end=447
+  _globals['_RECOMMENDATION']._serialized_start=450
+  _globals['_RECOMMENDATION']._serialized_end=823
 # @@protoc_insertion_point(module_scope)

@@ -8,8 +8,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ItemReason(_message.Message):
+    __slots__ = ("matched_preferences", "expected_revenue_contribution", "rules", "text")
+    MATCHED_PREFERENCES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_REVENUE_CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    matched_preferences: _containers.RepeatedScalarFieldContainer[str]
+    expected_revenue_contribution: float
+    rules: _containers.RepeatedScalarFieldContainer[str]
+    text: str
+    def __init__(self, matched_preferences: _Optional[_Iterable[str]] = ..., expected_revenue_contribution: _Optional[float] = ..., rules: _Optional[_Iterable[str]] = ..., text: _Optional[str] = ...) -> None: ...
+
 class RecommendedProduct(_message.Message):
-    __slots__ = ("product_id", "title", "brand", "category", "colour", "price", "rating", "choice_probability", "image_url")
+    __slots__ = ("product_id", "title", "brand", "category", "colour", "price", "rating", "choice_probability", "image_url", "reason")
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     BRAND_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +31,7 @@ class RecommendedProduct(_message.Message):
     RATING_FIELD_NUMBER: _ClassVar[int]
     CHOICE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     IMAGE_URL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     product_id: str
     title: str
     brand: str
@@ -28,10 +41,11 @@ class RecommendedProduct(_message.Message):
     rating: float
     choice_probability: float
     image_url: str
-    def __init__(self, product_id: _Optional[str] = ..., title: _Optional[str] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., colour: _Optional[str] = ..., price: _Optional[float] = ..., rating: _Optional[float] = ..., choice_probability: _Optional[float] = ..., image_url: _Optional[str] = ...) -> None: ...
+    reason: ItemReason
+    def __init__(self, product_id: _Optional[str] = ..., title: _Optional[str] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., colour: _Optional[str] = ..., price: _Optional[float] = ..., rating: _Optional[float] = ..., choice_probability: _Optional[float] = ..., image_url: _Optional[str] = ..., reason: _Optional[_Union[ItemReason, _Mapping]] = ...) -> None: ...
 
 class Recommendation(_message.Message):
-    __slots__ = ("session_id", "tenant", "window_seq", "items", "expected_revenue", "no_purchase_probability", "solver", "solve_ms", "candidates", "request", "trace")
+    __slots__ = ("session_id", "tenant", "window_seq", "items", "expected_revenue", "no_purchase_probability", "solver", "solve_ms", "candidates", "request", "trace", "shaping_constraints", "solve_status")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +57,8 @@ class Recommendation(_message.Message):
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
+    SHAPING_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_STATUS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     tenant: str
     window_seq: int
@@ -54,4 +70,6 @@ class Recommendation(_message.Message):
     candidates: int
     request: _optimization_pb2.OptimizationRequest
     trace: _trace_pb2.Trace
-    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., items: _Optional[_Iterable[_Union[RecommendedProduct, _Mapping]]] = ..., expected_revenue: _Optional[float] = ..., no_purchase_probability: _Optional[float] = ..., solver: _Optional[str] = ..., solve_ms: _Optional[float] = ..., candidates: _Optional[int] = ..., request: _Optional[_Union[_optimization_pb2.OptimizationRequest, _Mapping]] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ...) -> None: ...
+    shaping_constraints: _containers.RepeatedScalarFieldContainer[str]
+    solve_status: str
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., items: _Optional[_Iterable[_Union[RecommendedProduct, _Mapping]]] = ..., expected_revenue: _Optional[float] = ..., no_purchase_probability: _Optional[float] = ..., solver: _Optional[str] = ..., solve_ms: _Optional[float] = ..., candidates: _Optional[int] = ..., request: _Optional[_Union[_optimization_pb2.OptimizationRequest, _Mapping]] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., shaping_constraints: _Optional[_Iterable[str]] = ..., solve_status: _Optional[str] = ...) -> None: ...
