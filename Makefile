@@ -4,8 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VAR := var
+# Helm is built from the Go module proxy into var/bin once (skipped when present).
+HELM_VERSION := v3.19.0
+HELM := $(VAR)/bin/helm
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 
-.PHONY: help setup system-deps venv kafka catalog proto lint test test-unit test-extended run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka helm catalog proto chart lint test test-unit test-ops test-extended run kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
@@ -14,8 +18,10 @@ help:
 	@echo "make test-extended  colour/price shoppers and the worker-crash test (known intermittent)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
+	@echo "make chart      regenerate the chart's Kafka topics and Grafana dashboards from the code"
+	@echo "make test-ops   Dockerfile lint, chart lint/render/schema checks, alert rule tests (no Kafka)"
 
-setup: system-deps venv kafka
+setup: system-deps venv kafka helm
 
 system-deps:
 	@bash infra/setup/system-deps.sh
@@ -32,6 +38,14 @@ venv: $(VENV)/.installed
 kafka: venv
 	@$(PY) infra/kafka/broker.py install
 
+$(HELM):
+	@test -x "$(GO)" || { echo "helm: needs Go (https://go.dev/dl) to build helm $(HELM_VERSION)" >&2; exit 1; }
+	@mkdir -p $(VAR)/bin
+	@echo "helm $(HELM_VERSION): building from the Go module proxy into $(VAR)/bin (first time takes a few minutes)"
+	@cd $(VAR) && GOBIN=$(abspath $(VAR)/bin) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM)
+
 catalog: venv
 	@$(PY) -m services.common.demo_catalog
 
@@ -39,11 +53,18 @@ proto: venv
 	@$(PY) -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto proto/interarec/v1/*.proto
 	@echo "regenerated proto/interarec/v1/*_pb2.py"
 
+chart: venv
+	@$(PY) -m services.ops.chart_topics
+	@$(PY) infra/grafana/dashboards.py
+
 lint: venv
 	@$(PY) -m ruff check .
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit -q
+
+test-ops: venv helm
+	@$(PY) -m pytest tests/ops -q
 
 test: setup lint
 	@$(PY) -m pytest tests -q -ra -m "not extended"
