@@ -67,9 +67,10 @@ class LagReader:
         offsets = self._admin.list_consumer_group_offsets(self.group_id, partitions=tps)
         committed = {Partition(tp.topic, tp.partition): (om.offset if om.offset >= 0 else None)
                      for tp, om in offsets.items()}
-        end = {Partition(tp.topic, tp.partition): off for tp, off in self._consumer.end_offsets(tps).items()}
-        beginning = {Partition(tp.topic, tp.partition): off for tp, off in self._consumer.beginning_offsets(tps).items()}
-        return partition_lag(end, committed, beginning)
+        end = self._consumer.end_offsets(tps)
+        beginning = self._consumer.beginning_offsets(tps)
+        return partition_lag({Partition(*tp): off for tp, off in end.items()}, committed,
+                             {Partition(*tp): off for tp, off in beginning.items()})
 
     def close(self) -> None:
         for client in (self._admin, self._consumer):

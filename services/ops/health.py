@@ -97,7 +97,8 @@ def assess(reading: ComponentReading, max_lag: int, max_restarts: int) -> Compon
 
 def build_report(namespace: str, release: str, readings: list[ComponentReading], max_lag: int = 500,
                  max_restarts: int = 3) -> Report:
-    return Report(namespace, release, [assess(r, max_lag, max_restarts) for r in sorted(readings, key=lambda r: r.name)])
+    ordered = sorted(readings, key=lambda r: r.name)
+    return Report(namespace, release, [assess(r, max_lag, max_restarts) for r in ordered])
 
 
 def format_report(report: Report) -> str:

@@ -64,7 +64,8 @@ def test_default_values_render_no_custom_resources(default_objects):
     kinds = {o["kind"] for o in default_objects}
     assert not kinds & CRD_KINDS
     assert {"Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "ServiceAccount"} <= kinds
-    assert component_names(default_objects, "Deployment") == {"gateway", "storefront-api", "summarizer", "decomposer", "optimizer"}
+    assert component_names(default_objects, "Deployment") == {"gateway", "storefront-api", "summarizer",
+                                                              "decomposer", "optimizer"}
 
 
 def test_production_renders_every_custom_resource(production_objects):
