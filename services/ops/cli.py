@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--release", "-r", default=os.environ.get("INTERAREC_RELEASE", "interarec"))
     st.add_argument("--context", default=None, help="kubeconfig context (default: the current one)")
     st.add_argument("--max-lag", type=int, default=500, help="consumer lag above which a worker is degraded")
-    st.add_argument("--max-restarts", type=int, default=3, 
+    st.add_argument("--max-restarts", type=int, default=3,
                     help="container restarts above which a component is degraded")
     st.add_argument("--timeout", type=float, default=5.0, help="seconds per metrics/health request")
     st.add_argument("--json", action="store_true", help="print the report as JSON")
