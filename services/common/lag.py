@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -64,13 +65,27 @@ class LagReader:
             self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
                                            client_id=f"{self.group_id}-lag", request_timeout_ms=10_000)
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
-        offsets = self._admin.list_consumer_group_offsets(self.group_id, partitions=tps)
+        offsets = self._committed(tps)
         committed = {Partition(tp.topic, tp.partition): (om.offset if om.offset >= 0 else None)
                      for tp, om in offsets.items()}
         end = self._consumer.end_offsets(tps)
         beginning = self._consumer.beginning_offsets(tps)
         return partition_lag({Partition(*tp): off for tp, off in end.items()}, committed,
                              {Partition(*tp): off for tp, off in beginning.items()})
+
+    def _committed(self, tps: list, attempts: int = 5) -> dict:
+        """The group's committed offsets; retries what the broker calls retriable (a coordinator that is
+        still loading or moving, the offsets topic being created on a fresh cluster)."""
+        from kafka.errors import KafkaError
+
+        for attempt in range(attempts):
+            try:
+                return self._admin.list_group_offsets({self.group_id: tps}).get(self.group_id, {})
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        return {}
 
     def close(self) -> None:
         for client in (self._admin, self._consumer):
