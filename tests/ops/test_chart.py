@@ -193,3 +193,19 @@ def test_more_worker_replicas_than_partitions_is_refused():
     result = render(PRODUCTION_VALUES, sets=("components.summarizer.autoscaling.maxReplicas=8",), check=False)
     assert result.returncode != 0
     assert "exceeds the 4 partitions of interarec.frames.v1" in result.stderr
+
+
+def test_network_policies_open_only_what_is_needed(production_objects):
+    policies = {o["metadata"]["labels"]["app.kubernetes.io/name"]: o["spec"]
+                for o in by_kind(production_objects, "NetworkPolicy")}
+    vllm_from = policies["vllm"]["ingress"][0]["from"]
+    assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in vllm_from) == \
+        ["decomposer", "summarizer"]
+    for worker in WORKERS:
+        # Workers take no traffic but the metrics scrape (from the monitoring namespace).
+        (rule,) = policies[worker]["ingress"]
+        assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+        egress_ports = [p["port"] for r in policies[worker]["egress"] for p in r["ports"]]
+        assert 9093 in egress_ports and 53 in egress_ports
+    public = policies["gateway"]["ingress"][0]
+    assert public["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
