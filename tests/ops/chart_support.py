@@ -78,8 +78,9 @@ def strict_schema(schema: dict) -> dict:
                 close(value)
 
     close(schema)
-    # metadata is validated by the API server itself, not the CRD schema.
-    schema.get("properties", {}).pop("metadata", None)
+    # apiVersion, kind and metadata are the API server's to check, whatever the CRD schema declares.
+    schema.setdefault("properties", {}).update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                                "metadata": {"type": "object"}})
     return schema
 
 
