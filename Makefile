@@ -8,8 +8,9 @@ VAR := var
 HELM_VERSION := v3.19.0
 HELM := $(VAR)/bin/helm
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 
-.PHONY: help setup system-deps venv kafka helm catalog proto chart lint test test-unit test-ops test-extended run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-extended run kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
@@ -20,6 +21,7 @@ help:
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
 	@echo "make chart      regenerate the chart's Kafka topics and Grafana dashboards from the code"
 	@echo "make test-ops   Dockerfile lint, chart lint/render/schema checks, alert rule tests (no Kafka)"
+	@echo "make test-apiserver  \`interarec status\` against a real kube-apiserver + etcd (builds it first: slow)"
 
 setup: system-deps venv kafka helm
 
@@ -46,6 +48,19 @@ $(HELM):
 
 helm: $(HELM)
 
+# Not part of `make test`: building the API server takes 10+ minutes on 2 cores the first time.
+$(KUBE_APISERVER):
+	@test -x "$(GO)" || { echo "kube-apiserver: needs Go" >&2; exit 1; }
+	@mkdir -p $(VAR)/bin
+	@echo "kube-apiserver: building from the Go module proxy into $(VAR)/bin (first time takes 10+ minutes)"
+	@cd infra/kube-apiserver && $(GO) build -o $(abspath $(KUBE_APISERVER)) k8s.io/kubernetes/cmd/kube-apiserver
+
+kube-apiserver: $(KUBE_APISERVER)
+
+test-apiserver: venv kube-apiserver
+	@command -v etcd >/dev/null 2>&1 || { echo "installing etcd-server"; apt-get install -y -q --no-install-recommends etcd-server; }
+	@$(PY) -m pytest tests/apiserver -q -m apiserver
+
 catalog: venv
 	@$(PY) -m services.common.demo_catalog
 
@@ -67,7 +82,7 @@ test-ops: venv helm
 	@$(PY) -m pytest tests/ops -q
 
 test: setup lint
-	@$(PY) -m pytest tests -q -ra -m "not extended"
+	@$(PY) -m pytest tests -q -ra -m "not extended and not apiserver"
 
 test-extended: setup
 	@$(PY) -m pytest tests -q -ra -m extended
