@@ -102,8 +102,8 @@ def overview() -> Board:
     b.row("Failures")
     b.panel("Dead letters by stage", [rate(f"interarec_{s}_dead_letters_total", legend=s) for s in WORKERS], "ops")
     b.panel("Model fallbacks (vLLM not used)",
-            [rate("interarec_summarizer_model_fallbacks_total", legend="summarizer"),
-             rate("interarec_decomposer_model_fallbacks_total", legend="decomposer")], "ops")
+            [rate("interarec_summarizer_fallbacks_total", legend="summarizer"),
+             rate("interarec_decomposer_fallbacks_total", legend="decomposer")], "ops")
     b.panel("Services up", [q('sum by (service) (up{service=~"gateway|storefront-api|summarizer|decomposer|'
                               f'optimizer|vllm", {NS}}})', "{{service}}")], "short")
     b.panel("Consumer lag by stage", [lag(s) for s in WORKERS], "short")
@@ -146,7 +146,7 @@ def summarizer() -> Board:
     b.panel("Windows closed by reason", [rate("interarec_summarizer_windows_total", "reason")], "ops")
     b.panel("OCR + grounding time per distinct frame", [pct(0.5, "interarec_summarizer_ocr_seconds"),
                                                         pct(0.95, "interarec_summarizer_ocr_seconds")], "s")
-    b.panel("Model fallbacks", [rate("interarec_summarizer_model_fallbacks_total", legend="fallbacks")], "ops")
+    b.panel("Model fallbacks", [rate("interarec_summarizer_fallbacks_total", legend="fallbacks")], "ops")
     b.row("Consumer")
     worker_panels(b, "summarizer")
     process_panels(b, "summarizer")
@@ -157,7 +157,7 @@ def decomposer() -> Board:
     b = Board("interarec-decomposer", "InteraRec / Decomposer", "Summaries turned into optimization requests.")
     b.row("Consumer")
     worker_panels(b, "decomposer")
-    b.panel("Model fallbacks", [rate("interarec_decomposer_model_fallbacks_total", legend="fallbacks")], "ops")
+    b.panel("Model fallbacks", [rate("interarec_decomposer_fallbacks_total", legend="fallbacks")], "ops")
     process_panels(b, "decomposer")
     return b
 

@@ -148,7 +148,8 @@ def test_vllm_runs_on_a_gpu_with_generous_startup(production_objects):
     summarizer = next(d for d in by_kind(production_objects, "Deployment")
                       if d["metadata"]["labels"]["app.kubernetes.io/name"] == "summarizer")
     env = {e["name"]: e.get("value") for e in summarizer["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["INTERAREC_VLLM_URL"] == "http://shop-interarec-vllm:8000/v1"
+    assert env["INTERAREC_LLM_BASE_URL"] == "http://shop-interarec-vllm:8000/v1"
+    assert env["INTERAREC_LLM_MODEL"] == "interarec" and env["INTERAREC_LLM_MAX_IMAGES"] == "6"
 
 
 def test_keda_scales_workers_on_lag_and_vllm_on_its_queue(production_objects):
