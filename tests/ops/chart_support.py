@@ -45,7 +45,19 @@ def render(*values_files: Path, sets: tuple[str, ...] = (), release: str = "shop
     result = helm(*args, check=check)
     if not check:
         return result
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return [doc for doc in yaml.load_all(result.stdout, Loader=UniqueKeyLoader) if doc]
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; the API server's decoder rejects them. So do we."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        duplicates = {k for k in keys if keys.count(k) > 1}
+        if duplicates:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {sorted(duplicates)}",
+                                                    node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 @cache

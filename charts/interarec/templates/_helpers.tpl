@@ -29,7 +29,7 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 
 {{- define "interarec.componentLabels" -}}
 {{ include "interarec.labels" .root }}
-{{ include "interarec.selectorLabels" . }}
+app.kubernetes.io/name: {{ .name }}
 app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 
