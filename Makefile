@@ -7,6 +7,11 @@ VAR := var
 # Helm is built from the Go module proxy into var/bin once (skipped when present).
 HELM_VERSION := v3.19.0
 HELM := $(VAR)/bin/helm
+# As Helm's own release build sets them: its version, and the Kubernetes version `helm template` and
+# `helm lint` assume without a cluster (1.34 for Helm 3.19; a plain `go install` would say 1.20).
+HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=34 \
+  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=34
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 
@@ -44,7 +49,7 @@ $(HELM):
 	@test -x "$(GO)" || { echo "helm: needs Go (https://go.dev/dl) to build helm $(HELM_VERSION)" >&2; exit 1; }
 	@mkdir -p $(VAR)/bin
 	@echo "helm $(HELM_VERSION): building from the Go module proxy into $(VAR)/bin (first time takes a few minutes)"
-	@cd $(VAR) && GOBIN=$(abspath $(VAR)/bin) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@cd $(VAR) && GOBIN=$(abspath $(VAR)/bin) $(GO) install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 helm: $(HELM)
 
