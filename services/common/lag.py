@@ -105,20 +105,26 @@ def lag_gauge(service: str) -> Gauge:
     return _GAUGES[service]
 
 
-def publish(gauge: Gauge, lag: Mapping[Partition, int]) -> None:
-    """Set the gauge to exactly these partitions: ones moved to another worker disappear."""
-    wanted = {(tp.topic, str(tp.partition)): value for tp, value in lag.items()}
-    for labels in list(gauge._metrics):  # prometheus_client keeps children keyed by label values
-        if labels not in wanted:
-            gauge.remove(*labels)
-    for (topic, partition), value in wanted.items():
-        gauge.labels(topic=topic, partition=partition).set(value)
+class LagPublisher:
+    """Sets the gauge to exactly the partitions of the latest reading: ones moved to another worker disappear."""
+
+    def __init__(self, gauge: Gauge):
+        self.gauge = gauge
+        self.published: set[tuple[str, str]] = set()
+
+    def publish(self, lag: Mapping[Partition, int]) -> None:
+        wanted = {(tp.topic, str(tp.partition)): value for tp, value in lag.items()}
+        for labels in self.published - set(wanted):
+            self.gauge.remove(*labels)
+        for (topic, partition), value in wanted.items():
+            self.gauge.labels(topic=topic, partition=partition).set(value)
+        self.published = set(wanted)
 
 
 def export_consumer_lag(app, service: str) -> None:
     """Register a Faust timer that refreshes the lag gauge (INTERAREC_CONSUMER_LAG_INTERVAL_S, default 10)."""
     interval = config.env_int("INTERAREC_CONSUMER_LAG_INTERVAL_S", 10, minimum=1, maximum=3600)
-    gauge = lag_gauge(service)
+    publisher = LagPublisher(lag_gauge(service))
     reader = LagReader(config.kafka_bootstrap(), app.conf.id)
 
     @app.timer(interval, name=f"{service}.consumer_lag")
@@ -130,7 +136,7 @@ def export_consumer_lag(app, service: str) -> None:
             log.warning("consumer lag not refreshed: %s", exc)
             reader.close()
             return
-        publish(gauge, lag)
+        publisher.publish(lag)
 
     @app.on_before_shutdown.connect
     async def close_lag_reader(sender, **kwargs) -> None:

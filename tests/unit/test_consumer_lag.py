@@ -1,6 +1,6 @@
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from services.common.lag import Partition, input_partitions, partition_lag, publish
+from services.common.lag import LagPublisher, Partition, input_partitions, partition_lag
 
 FRAMES = "interarec.frames.v1"
 P0, P1, P2 = Partition(FRAMES, 0), Partition(FRAMES, 1), Partition(FRAMES, 2)
@@ -25,8 +25,9 @@ def test_only_input_topics_count_not_faust_internal_ones():
 def test_publish_drops_partitions_this_worker_no_longer_owns():
     registry = CollectorRegistry()
     gauge = Gauge("interarec_test_consumer_lag_messages", "lag", ["topic", "partition"], registry=registry)
-    publish(gauge, {P0: 5, P1: 7})
-    publish(gauge, {P1: 3, P2: 0})  # a rebalance moved partition 0 elsewhere
+    publisher = LagPublisher(gauge)
+    publisher.publish({P0: 5, P1: 7})
+    publisher.publish({P1: 3, P2: 0})  # a rebalance moved partition 0 elsewhere
     text = generate_latest(registry).decode()
     assert 'partition="0"' not in text
     assert 'interarec_test_consumer_lag_messages{partition="1",topic="interarec.frames.v1"} 3.0' in text
