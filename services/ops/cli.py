@@ -18,7 +18,7 @@ def status(args: argparse.Namespace) -> int:
     from services.ops.status import load_client, read_release
 
     try:
-        api = load_client(args.context)
+        api = load_client(args.kubeconfig, args.context)
         readings = read_release(api, args.namespace, args.release, timeout_s=args.timeout)
     except ConfigException as exc:
         print(f"interarec status: no Kubernetes configuration: {exc}", file=sys.stderr)
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
                         description="Exit code: 0 all ok, 1 degraded or down, 2 cannot reach the cluster.")
     st.add_argument("--namespace", "-n", default=os.environ.get("INTERAREC_NAMESPACE", "default"))
     st.add_argument("--release", "-r", default=os.environ.get("INTERAREC_RELEASE", "interarec"))
+    st.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, "
+                    "else the in-cluster service account)")
     st.add_argument("--context", default=None, help="kubeconfig context (default: the current one)")
     st.add_argument("--max-lag", type=int, default=500, help="consumer lag above which a worker is degraded")
     st.add_argument("--max-restarts", type=int, default=3,

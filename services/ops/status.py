@@ -9,13 +9,20 @@ from services.ops.health import ComponentReading
 PART_OF = "app.kubernetes.io/part-of=interarec"
 
 
-def load_client(context: str | None = None):
-    """The kubernetes ApiClient from the kubeconfig (KUBECONFIG / ~/.kube/config), else in-cluster config."""
+def load_client(kubeconfig: str | None = None, context: str | None = None):
+    """The kubernetes ApiClient from the kubeconfig (the argument, else $KUBECONFIG, else ~/.kube/config),
+    else the in-cluster service account."""
+    import os
+
     from kubernetes import client, config
 
+    # Read KUBECONFIG now: the kubernetes package reads it once, when it is first imported.
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     try:
-        config.load_kube_config(context=context)
+        config.load_kube_config(config_file=path, context=context)
     except config.ConfigException:
+        if kubeconfig or os.environ.get("KUBECONFIG"):
+            raise  # the operator named a kubeconfig: do not silently use another identity
         config.load_incluster_config()
     return client.ApiClient()
 

@@ -75,3 +75,23 @@ def test_cli_without_a_cluster_exits_2_with_a_clear_message(tmp_path, monkeypatc
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     assert cli.main(["status", "--namespace", "shop", "--release", "shop"]) == 2
     assert "no Kubernetes configuration" in capsys.readouterr().err
+
+
+def test_cli_with_an_unreachable_api_server_exits_2(tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    config = tmp_path / "kubeconfig"
+    config.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:{closed}", insecure-skip-tls-verify: true}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
+current-context: x
+""")
+    monkeypatch.setenv("KUBECONFIG", str(config))
+    assert cli.main(["status", "-n", "shop", "-r", "shop"]) == 2
+    err = capsys.readouterr().err
+    assert "Kubernetes API error" in err and str(closed) in err
