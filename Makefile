@@ -28,7 +28,7 @@ help:
 	@echo "make test-ops   Dockerfile lint, chart lint/render/schema checks, alert rule tests (no Kafka)"
 	@echo "make test-apiserver  \`interarec status\` against a real kube-apiserver + etcd (builds it first: slow)"
 
-setup: system-deps venv kafka helm
+setup: system-deps venv kafka
 
 system-deps:
 	@bash infra/setup/system-deps.sh
@@ -86,7 +86,7 @@ test-unit: venv
 test-ops: venv helm
 	@$(PY) -m pytest tests/ops -q
 
-test: setup lint
+test: setup helm lint
 	@$(PY) -m pytest tests -q -ra -m "not extended and not apiserver"
 
 test-extended: setup
