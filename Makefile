@@ -4,8 +4,18 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VAR := var
+# Helm is built from the Go module proxy into var/bin once (skipped when present).
+HELM_VERSION := v3.19.0
+HELM := $(VAR)/bin/helm
+# As Helm's own release build sets them: its version, and the Kubernetes version `helm template` and
+# `helm lint` assume without a cluster (1.34 for Helm 3.19; a plain `go install` would say 1.20).
+HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=34 \
+  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=34
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 
-.PHONY: help setup system-deps venv kafka catalog proto lint test test-unit test-extended run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-extended run kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
@@ -14,6 +24,9 @@ help:
 	@echo "make test-extended  colour/price shoppers and the worker-crash test (known intermittent)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
+	@echo "make chart      regenerate the chart's Kafka topics and Grafana dashboards from the code"
+	@echo "make test-ops   Dockerfile lint, chart lint/render/schema checks, alert rule tests (no Kafka)"
+	@echo "make test-apiserver  \`interarec status\` against a real kube-apiserver + etcd (builds it first: slow)"
 
 setup: system-deps venv kafka
 
@@ -32,6 +45,27 @@ venv: $(VENV)/.installed
 kafka: venv
 	@$(PY) infra/kafka/broker.py install
 
+$(HELM):
+	@test -x "$(GO)" || { echo "helm: needs Go (https://go.dev/dl) to build helm $(HELM_VERSION)" >&2; exit 1; }
+	@mkdir -p $(VAR)/bin
+	@echo "helm $(HELM_VERSION): building from the Go module proxy into $(VAR)/bin (first time takes a few minutes)"
+	@cd $(VAR) && GOBIN=$(abspath $(VAR)/bin) $(GO) install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM)
+
+# Not part of `make test`: building the API server takes 10+ minutes on 2 cores the first time.
+$(KUBE_APISERVER):
+	@test -x "$(GO)" || { echo "kube-apiserver: needs Go" >&2; exit 1; }
+	@mkdir -p $(VAR)/bin
+	@echo "kube-apiserver: building from the Go module proxy into $(VAR)/bin (first time takes 10+ minutes)"
+	@cd infra/kube-apiserver && $(GO) build -o $(abspath $(KUBE_APISERVER)) k8s.io/kubernetes/cmd/kube-apiserver
+
+kube-apiserver: $(KUBE_APISERVER)
+
+test-apiserver: venv kube-apiserver
+	@command -v etcd >/dev/null 2>&1 || { echo "installing etcd-server"; apt-get install -y -q --no-install-recommends etcd-server; }
+	@$(PY) -m pytest tests/apiserver -q -m apiserver
+
 catalog: venv
 	@$(PY) -m services.common.demo_catalog
 
@@ -39,14 +73,21 @@ proto: venv
 	@$(PY) -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto proto/interarec/v1/*.proto
 	@echo "regenerated proto/interarec/v1/*_pb2.py"
 
+chart: venv
+	@$(PY) -m services.ops.chart_topics
+	@$(PY) infra/grafana/dashboards.py
+
 lint: venv
 	@$(PY) -m ruff check .
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit -q
 
-test: setup lint
-	@$(PY) -m pytest tests -q -ra -m "not extended"
+test-ops: venv helm
+	@$(PY) -m pytest tests/ops -q
+
+test: setup helm lint
+	@$(PY) -m pytest tests -q -ra -m "not extended and not apiserver"
 
 test-extended: setup
 	@$(PY) -m pytest tests -q -ra -m extended

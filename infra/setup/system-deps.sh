@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages InteraRec needs when they are missing: Java 17 and Maven (Kafka from
-# Maven Central), Chromium (the shopper's browser), Tesseract (the embedded summarizer's OCR).
+# Maven Central), Chromium (the shopper's browser), Tesseract (the embedded summarizer's OCR), Prometheus
+# and promtool (alert rule tests and the real scrape test).
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
 [ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata 2>/dev/null)" ] || need+=(tesseract-ocr-eng)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"
@@ -24,3 +26,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+# Debian's prometheus package enables a system service on :9090; the tests start their own on free ports.
+if [[ " ${need[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

@@ -12,6 +12,7 @@ from faust.types import EventT
 
 from services.common import config, metrics
 from services.common.deadletters import dead_letter
+from services.common.lag import export_consumer_lag
 from services.common.topics import DEAD_LETTERS, FRAME_MAX_MESSAGE_BYTES, FRAMES
 
 Handler = Callable[[EventT], Awaitable[None]]
@@ -44,6 +45,7 @@ def make_app(service: str, default_web_port: int) -> faust.App:
     )
     app = faust.App(f"interarec-{service}", **settings)
     _add_pages(app)
+    export_consumer_lag(app, service)  # KEDA, the dashboards and the lag alert read it
     return app
 
 

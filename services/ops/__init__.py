@@ -1,0 +1,1 @@
+"""Operating InteraRec on Kubernetes: the Helm chart's generated files and the `interarec` CLI."""
