@@ -126,6 +126,7 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         await run_in_threadpool(producer.close)
 
     app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
+    app.state.producer = producer
 
     @app.post("/v1/sessions/{session_id}/frames", status_code=202)
     async def post_frame(session_id: str, request: Request) -> Response:
