@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import faust
 import pytest
+from aiokafka.errors import KafkaError
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from interarec.v1 import dead_letters_pb2
@@ -65,9 +66,9 @@ def test_send_and_wait_returns_the_ack_and_raises_when_the_broker_refuses(kafka_
         # larger than the topic's max.message.bytes: Faust's send() alone would return without error
         too_big = b"x" * (SUMMARIES.max_message_bytes + 1024)
         queued = await topic.send(key=b"acme/s-ack", value=too_big)
-        with pytest.raises(Exception) as refused:
+        with pytest.raises(KafkaError) as refused:
             await send_and_wait([(topic, b"acme/s-ack", too_big)])
-        with pytest.raises(Exception):
+        with pytest.raises(KafkaError):
             await queued  # the queued future carries the broker's refusal that send() did not report
         return md, refused.value
 
