@@ -41,8 +41,9 @@ CHANGELOG = "interarec-summarizer-summarizer-sessions-changelog"
 def sample_value(i: int, now: int) -> dict:
     state = SessionState(last_window_seq=1000 + i, last_frame_seq=999 + i, last_capture_ms=now, frames_seen=60,
                          history=[Observation(kind="product", product_id=f"P{(i * 7 + k) % 4000:05d}",
-                                              product_confidence=0.93, title=f"Trail runner {k}", brands=["Norda"],
-                                              colours=["Black"], category="Running shoes", price=129.0 + k,
+                                              product_confidence=0.93, heading=f"Norda Trail runner {k}",
+                                              sku_text=f"P{k:05d}", brands=["Norda"], colours=["Black"],
+                                              category="Running shoes", prices=[129.0 + k],
                                               page_url=f"http://shop/p/P{k:05d}", frame_seq=900 + k,
                                               capture_ms=now - 1000 * k)
                                   for k in range(20)])

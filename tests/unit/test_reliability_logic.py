@@ -110,3 +110,11 @@ def test_cli_rejects_a_bad_since_with_a_clear_error(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         deadletters.main(["list", "--since", "last week", "--bootstrap", "127.0.0.1:1"])
     assert exc.value.code == 2 and "--since" in capsys.readouterr().err
+
+
+def test_downstream_last_window_entries_expire_after_the_ttl() -> None:
+    from services.common.worker import is_expired
+
+    assert not is_expired({"seq": 9, "seen_ms": 1_000}, now=1_000 + 1_799_999, ttl_ms=1_800_000)
+    assert is_expired({"seq": 9, "seen_ms": 1_000}, now=1_000 + 1_800_000, ttl_ms=1_800_000)
+    assert is_expired(9, now=1, ttl_ms=1)  # a value from before entries carried their time: expires
