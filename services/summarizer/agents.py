@@ -189,8 +189,8 @@ async def rebuild_activity(owned: set[int]) -> None:
         tenant, _, sid = key.partition("/")
         activity.record(key, value.get("tenant", tenant), value.get("session_id", sid), value.get("seen_ms", now),
                         window["last_ms"] if window else None)
-        if i % 500 == 499:
-            await asyncio.sleep(0)  # a large table must not hold the event loop
+        if i % 100 == 99:
+            await asyncio.sleep(0)  # a large table must not hold the event loop (heartbeats share it)
 
 
 @app.timer(interval=TICK_INTERVAL_S)
