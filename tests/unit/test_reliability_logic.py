@@ -46,6 +46,15 @@ def test_retry_bound_and_dead_letter_reasons() -> None:
     assert policy.reason(KeyError("k")) == REASON_UNEXPECTED
 
 
+def test_an_error_can_carry_a_smaller_retry_bound() -> None:
+    class SlowOcr(TransientError):
+        max_attempts = 2
+
+    policy = RetryPolicy(max_attempts=8)
+    assert policy.should_retry(SlowOcr(), 1) and not policy.should_retry(SlowOcr(), 2)
+    assert policy.reason(SlowOcr()) == REASON_RETRIES_EXHAUSTED
+
+
 def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
     policy = RetryPolicy(max_attempts=10, base_s=0.5, max_s=4.0)
     low = [policy.delay_s(a, rand=lambda: 0.0) for a in range(1, 7)]
