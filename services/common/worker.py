@@ -56,7 +56,8 @@ def make_app(service: str, default_web_port: int) -> faust.App:
         except ImportError:
             raise config.ConfigError("INTERAREC_STATE_STORE=rocksdb needs the rocksdict package (make venv installs "
                                      "it), or set INTERAREC_STATE_STORE=memory") from None
-    session_timeout_s = config.env_float("INTERAREC_KAFKA_SESSION_TIMEOUT_S", 10.0, minimum=3.0, maximum=300.0)
+    # Kafka brokers reject sessions shorter than group.min.session.timeout.ms (6 s by default).
+    session_timeout_s = config.env_float("INTERAREC_KAFKA_SESSION_TIMEOUT_S", 10.0, minimum=6.0, maximum=300.0)
     settings = dict(
         broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
         # rocksdb: table state persists in datadir (with the changelog offset it reflects), so a restart reads
