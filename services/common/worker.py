@@ -24,8 +24,8 @@ from faust.types import EventT
 
 from services.common import config, metrics
 from services.common.deadletters import REPLAY_COUNT_HEADER, dead_letter, header
-from services.common.lag import export_consumer_lag
 from services.common.keys import session_key
+from services.common.lag import export_consumer_lag
 from services.common.messages import now_ms
 from services.common.retry import RetryPolicy
 from services.common.topics import FRAME_MAX_MESSAGE_BYTES, FRAMES, dead_letter_topic, session_partition
