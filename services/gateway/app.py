@@ -17,6 +17,7 @@ from interarec.v1 import frames_pb2, trace_pb2
 from services.common import config, metrics
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.messages import now_ms
+from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
 from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
 
@@ -34,24 +35,17 @@ class GatewaySettings:
     host: str
     port: int
     bootstrap: str
-    api_keys: dict[str, str]  # key -> tenant
+    api_keys: ApiKeys
     max_upload_bytes: int
     ack_timeout_s: float
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
-        raw = config.env_str("INTERAREC_API_KEYS", "demo:demo-key")
-        keys: dict[str, str] = {}
-        for pair in raw.split(","):
-            tenant, sep, key = pair.strip().partition(":")
-            if not sep or not tenant or not key:
-                raise config.ConfigError("INTERAREC_API_KEYS must be 'tenant:key' pairs separated by commas")
-            keys[key] = tenant
         return cls(
             host=config.env_str("INTERAREC_GATEWAY_HOST", "127.0.0.1"),
             port=config.env_int("INTERAREC_GATEWAY_PORT", 8500, minimum=1, maximum=65535),
             bootstrap=config.kafka_bootstrap(),
-            api_keys=keys,
+            api_keys=ApiKeys.from_env(),
             max_upload_bytes=config.env_int("INTERAREC_GATEWAY_MAX_UPLOAD_BYTES", 8 * 1024 * 1024,
                                             minimum=1024, maximum=64 * 1024 * 1024),
             ack_timeout_s=config.env_float("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0, minimum=0.1, maximum=120),
@@ -104,7 +98,7 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     @app.post("/v1/sessions/{session_id}/frames", status_code=202)
     async def post_frame(session_id: str, request: Request) -> Response:
         received_ms = now_ms()
-        tenant = settings.api_keys.get(request.headers.get("x-api-key", ""))
+        tenant = settings.api_keys.tenant_for(request.headers.get("x-api-key"))
         if tenant is None:
             return error(401, "unauthorized", "missing or unknown X-API-Key")
         try:
