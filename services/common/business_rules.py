@@ -128,17 +128,17 @@ def rules_that_changed(
     request: optimization_pb2.OptimizationRequest,
     rules: Iterable[Rule],
     solve: Callable[[optimization_pb2.OptimizationRequest], list[str]],
-    chosen: list[str],
 ) -> list[str]:
     """Names of the applied rules without which the assortment would differ (leave-one-out).
 
     `request` carries the merged rules' effects in its constraints, so each rule is left out by rebuilding
-    the request from its rule-free base plus the other rules. `solve` returns chosen product ids; `chosen`
-    is the answer with all rules."""
+    the request from its rule-free base plus the other rules. `solve` returns chosen product ids; every
+    variant, and the full request itself, goes through the same `solve`, so solver tie-breaks cancel out."""
     applied = [r for r in rules if r.name in request.applied_rules]
     if not applied:
         return []
     base = _without_rules(request, applied)
+    chosen = solve(request)
     changed = []
     for rule in applied:
         others = [r for r in applied if r is not rule]
@@ -183,3 +183,15 @@ def _keep(field, drop: set[str]) -> None:
     kept = [x for x in field if x not in drop]
     del field[:]
     field.extend(kept)
+
+
+def explain(catalog, request: optimization_pb2.OptimizationRequest,
+            rules_by_tenant: dict[str, tuple[Rule, ...]]) -> list[str]:
+    """rules_that_changed for the request's tenant, re-solving with the exact threshold search (fast)."""
+    from services.optimizer.mnl import recommend  # deferred: the optimizer imports this module
+
+    def chosen_ids(req: optimization_pb2.OptimizationRequest) -> list[str]:
+        found, candidates = recommend(catalog, req, solver="threshold")
+        return [catalog.products[i].product_id for i in found.catalog_indices(candidates)]
+
+    return rules_that_changed(request, rules_by_tenant.get(request.tenant, ()), chosen_ids)

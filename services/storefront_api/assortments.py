@@ -40,8 +40,7 @@ def solve(catalog: Catalog, request: optimization_pb2.OptimizationRequest,
         solver=assortment.solver, solve_ms=assortment.solve_ms, candidates=len(candidates), request=request,
         solve_status="optimal",
     )
-    changed = business_rules.rules_that_changed(request, rules, chosen_ids,
-                                                [catalog.products[i].product_id for i in rows])
+    changed = business_rules.rules_that_changed(request, rules, chosen_ids)
     rec.shaping_constraints.extend(f"rule {name}" for name in changed)
     for row, prob in zip(rows, assortment.choice_probabilities, strict=True):
         p = catalog.products[row]
