@@ -80,7 +80,7 @@ class Stack:
             "INTERAREC_DEMO_MODE": "1",
             "INTERAREC_API_KEYS": f"demo:{hash_key(self.api_key)}",
             "INTERAREC_SHOP_API_KEY": self.api_key,
-            "INTERAREC_STOREFRONT_CORS_ORIGINS": self.shop_url,
+            "INTERAREC_STOREFRONT_CORS_ORIGINS": f"{self.shop_url},http://localhost:{p.shop}",
             "INTERAREC_GATEWAY_PORT": str(p.gateway),
             "INTERAREC_STOREFRONT_PORT": str(p.storefront),
             "INTERAREC_SUMMARIZER_PORT": str(p.summarizer),
