@@ -19,6 +19,7 @@ from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.messages import now_ms
 from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
+from services.gateway import openapi
 from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
 
 log = logging.getLogger("interarec.gateway")
@@ -57,6 +58,9 @@ def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+MAX_HEADER_INT = 2**63 - 1  # fits the int64/uint64 proto fields it goes into
+
+
 def _int_header(request: Request, name: str, default: int) -> int:
     raw = request.headers.get(name)
     if raw is None or raw == "":
@@ -65,8 +69,8 @@ def _int_header(request: Request, name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise FrameRejected(400, "bad_header", f"header {name} must be an integer, got {raw[:40]!r}") from None
-    if value < 0:
-        raise FrameRejected(400, "bad_header", f"header {name} must not be negative")
+    if not 0 <= value <= MAX_HEADER_INT:
+        raise FrameRejected(400, "bad_header", f"header {name} must be between 0 and {MAX_HEADER_INT}")
     return value
 
 
@@ -95,7 +99,7 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
 
     app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
 
-    @app.post("/v1/sessions/{session_id}/frames", status_code=202)
+    @app.post("/v1/sessions/{session_id}/frames", status_code=202, **openapi.FRAMES)
     async def post_frame(session_id: str, request: Request) -> Response:
         received_ms = now_ms()
         tenant = settings.api_keys.tenant_for(request.headers.get("x-api-key"))
@@ -144,13 +148,13 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", **openapi.READYZ)
     async def readyz() -> Response:
         if producer.ready:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "waiting for Kafka", "bootstrap": settings.bootstrap}, status_code=503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, **openapi.METRICS)
     async def prometheus_metrics() -> Response:
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)

@@ -107,7 +107,9 @@ def test_browser_panel_streams_with_a_token_and_reports_impressions_and_clicks(s
 
     events = wait_for(reported, 20)
     assert events is not None, "the panel's impressions and click never reached the feedback topic"
-    impressions = sorted(e[2] for e in events if e[1] == feedback_pb2.FEEDBACK_EVENT_IMPRESSION)
-    assert impressions == sorted(shown)
+    # one impression per product per page view showing the panel (the product page the click opened shows
+    # the panel again, so it may add a second round)
+    impressions = [e[2] for e in events if e[1] == feedback_pb2.FEEDBACK_EVENT_IMPRESSION]
+    assert set(impressions) == set(shown) and len(impressions) % len(shown) == 0
     assert [(e[0], e[2]) for e in events if e[1] == feedback_pb2.FEEDBACK_EVENT_CLICK] == [("demo", shown[0])]
     assert {e[3] for e in events} == {rec["window_seq"]}
