@@ -96,6 +96,19 @@ def load_from_env() -> dict[str, tuple[Rule, ...]]:
     return parse_rules(document, "INTERAREC_BUSINESS_RULES_FILE")
 
 
+def check_against_catalog(rules_by_tenant: dict[str, tuple[Rule, ...]], catalog) -> None:
+    """A rule naming a product or brand the catalog does not have is a typo that would silently do nothing:
+    refuse to start instead."""
+    brands = set(catalog.brands)
+    for tenant, rules in rules_by_tenant.items():
+        for rule in rules:
+            unknown = [p for p in (*rule.products, *(pid for pid, _ in rule.boosts)) if p not in catalog.by_id]
+            unknown += [b for b in rule.brands if b not in brands]
+            if unknown:
+                raise config.ConfigError(f"business rule {rule.name!r} of tenant {tenant!r} names what the catalog "
+                                         f"does not have: {', '.join(unknown[:5])}")
+
+
 def merge(request: optimization_pb2.OptimizationRequest, rules: Iterable[Rule]) -> optimization_pb2.OptimizationRequest:
     """Merge rules into the request's constraints and preferences, in place (and return it). Idempotent:
     a rule already listed in applied_rules is not merged twice (at-least-once redelivery)."""

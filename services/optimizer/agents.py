@@ -22,6 +22,7 @@ from services.optimizer.mnl import recommend
 log = logging.getLogger("interarec.optimizer")
 catalog = Catalog.load(catalog_path())
 RULES = business_rules.load_from_env()  # per-tenant business rules, merged into each request as constraints
+business_rules.check_against_catalog(RULES, catalog)
 consumer = Consumer(app, "optimizer")
 # Solving is CPU-bound: keep it off the event loop so heartbeats and commits keep flowing.
 solver_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solver")

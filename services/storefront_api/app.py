@@ -144,6 +144,7 @@ class Caller:
 
 def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> FastAPI:
     catalog = catalog or Catalog.load(config.catalog_path())
+    business_rules.check_against_catalog(settings.rules, catalog)
     store = LatestRecommendations(history_size=settings.history_size)
     trending = Trending()
     tokens = SessionTokens(settings.token_secret, settings.token_ttl_s)

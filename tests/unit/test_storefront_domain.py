@@ -44,6 +44,14 @@ def test_rules_parse_with_clear_errors(tmp_path, monkeypatch):
         business_rules.load_from_env()
 
 
+def test_rules_naming_unknown_products_or_brands_refuse_to_start():
+    business_rules.check_against_catalog(rules({"acme": [{"name": "ok", "exclude_brands": ["Acme"]}]}), CATALOG)
+    for bad in ({"name": "typo", "exclude_brands": ["Acmee"]}, {"name": "gone", "pin_products": ["P99999"]},
+                {"name": "gone", "boost_products": {"P99999": 0.5}}):
+        with pytest.raises(config.ConfigError, match="catalog does not have"):
+            business_rules.check_against_catalog(rules({"acme": [bad]}), CATALOG)
+
+
 def test_rules_merge_into_constraints_once_and_only_for_their_tenant():
     by_tenant = rules({"acme": [
         {"name": "drop", "exclude_products": ["P00003"]}, {"name": "no-brand", "exclude_brands": ["Borealis"]},
