@@ -43,6 +43,8 @@ FRAMES = {
         401: _error("missing or unknown X-API-Key"),
         413: _error("body over the upload limit or image over 4096 px"),
         415: _error("content type not allowed, or the body is not of the declared type"),
+        429: {**_error("too busy (or over a rate limit): retry after Retry-After seconds"),
+              "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
         503: _error("Kafka unavailable: nothing was written"),
     },
 }
