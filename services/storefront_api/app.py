@@ -58,8 +58,8 @@ class StorefrontSettings:
     port: int
     bootstrap: str
     cors_origins: list[str]
-    api_keys: ApiKeys = field(default_factory=lambda: ApiKeys.parse([], demo=True))
-    token_secret: bytes = field(default_factory=lambda: os.urandom(32))
+    api_keys: ApiKeys
+    token_secret: bytes
     token_ttl_s: int = 900
     rate_per_s: float = 50.0
     rate_burst: int = 100

@@ -80,3 +80,25 @@ def test_stream_slots_cap_each_tenant():
     assert slots.try_open("globex")
     slots.close("acme")
     assert slots.open_count("acme") == 1 and slots.try_open("acme")
+
+
+def test_storefront_settings_refuse_unsafe_configuration(monkeypatch):
+    from services.storefront_api.app import StorefrontSettings
+
+    for name in list(__import__("os").environ):
+        if name.startswith("INTERAREC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("INTERAREC_API_KEYS", f"acme:{hash_key('k1')}")
+    with pytest.raises(config.ConfigError, match="TOKEN_SECRET is not set"):
+        StorefrontSettings.from_env()  # outside demo mode the token secret must be configured
+    monkeypatch.setenv("INTERAREC_STOREFRONT_TOKEN_SECRET", "short")
+    with pytest.raises(config.ConfigError, match="at least 32"):
+        StorefrontSettings.from_env()
+    monkeypatch.setenv("INTERAREC_STOREFRONT_TOKEN_SECRET", "s" * 40)
+    monkeypatch.setenv("INTERAREC_STOREFRONT_CORS_ORIGINS", "*")
+    with pytest.raises(config.ConfigError, match="not '\\*'"):
+        StorefrontSettings.from_env()
+    monkeypatch.setenv("INTERAREC_STOREFRONT_CORS_ORIGINS", "https://shop.example/, https://m.shop.example")
+    settings = StorefrontSettings.from_env()
+    assert settings.cors_origins == ["https://shop.example", "https://m.shop.example"]
+    assert settings.api_keys.tenant_for("k1") == "acme" and settings.api_keys.tenant_for(DEMO_KEY) is None
