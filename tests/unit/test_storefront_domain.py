@@ -192,3 +192,16 @@ def test_trending_counts_views_once_per_session_and_slides():
     assert [r["product_id"] for r in t.top("acme", 86_400, later, 10)[0]] == ["P00004"]
     t.view("acme", "e", "P00005", "Laptops", later + 2 * BUCKET_MS, later)  # from the future: ignored
     assert len(t.top("acme", 86_400, later, 10)[0]) == 1
+
+
+def test_optimizer_explanation_names_only_rules_that_changed_its_answer():
+    # what the optimizer agent calls after merging the tenant's rules into a pipeline request
+    request = similar_request(CATALOG, CATALOG.products[3], 4, "acme")
+    base = solve(CATALOG, similar_request(CATALOG, CATALOG.products[3], 4, "acme"))
+    shown, unseen = base.items[0].product_id, next(
+        p.product_id for p in CATALOG.products if p.category != CATALOG.products[3].category)
+    by_tenant = rules({"acme": [{"name": "hide-shown", "exclude_products": [shown]},
+                                {"name": "hide-other-type", "exclude_products": [unseen]}]})
+    business_rules.apply_for_tenant(request, by_tenant)
+    assert business_rules.explain(CATALOG, request, by_tenant) == ["hide-shown"]
+    assert business_rules.explain(CATALOG, request, {}) == []  # no rules for the tenant: nothing to name
