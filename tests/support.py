@@ -10,7 +10,8 @@ from infra.local.stack import Stack
 
 
 def latest(stack: Stack, session_id: str) -> dict | None:
-    resp = httpx.get(f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations", timeout=5)
+    resp = httpx.get(f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations", timeout=5,
+                     headers={"X-API-Key": stack.api_key})
     return resp.json() if resp.status_code == 200 else None
 
 

@@ -62,7 +62,8 @@ def watch(stack: Stack, session_id: str, started: float, latest: dict, stop: thr
     url = f"{stack.storefront_url}/v1/sessions/{session_id}/stream"
     while not stop.is_set():
         try:
-            with httpx.Client(timeout=httpx.Timeout(5.0, read=30.0)) as client, client.stream("GET", url) as resp:
+            with httpx.Client(timeout=httpx.Timeout(5.0, read=30.0), headers={"X-API-Key": stack.api_key}) as client, \
+                    client.stream("GET", url) as resp:
                 event = None
                 for line in resp.iter_lines():
                     if stop.is_set():
@@ -127,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         session_id = f"demo-{uuid.uuid4().hex[:8]}"
         say("\nOpen these while the shopper browses:")
         say(f"  demo shop (live 'recommended for you' panel): {stack.shop_url}/?session={session_id}")
-        say(f"  latest recommendation (JSON):   {stack.storefront_url}/v1/sessions/{session_id}/recommendations")
-        say(f"  live stream (SSE):              {stack.storefront_url}/v1/sessions/{session_id}/stream")
+        say(f"  latest recommendation (JSON):   curl -H 'X-API-Key: {stack.api_key}' "
+            f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
+        say(f"  live stream (SSE):              curl -N -H 'X-API-Key: {stack.api_key}' "
+            f"{stack.storefront_url}/v1/sessions/{session_id}/stream")
+        say(f"  storefront API docs (OpenAPI):  {stack.storefront_url}/docs")
         ports = stack.ports
         say(f"  metrics: gateway :{ports.gateway}/metrics, summarizer :{ports.summarizer}/metrics, "
             f"decomposer :{ports.decomposer}/metrics, optimizer :{ports.optimizer}/metrics, "

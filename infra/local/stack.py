@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from services.common.tenants import hash_key
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,7 +75,12 @@ class Stack:
             "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "INTERAREC_CATALOG_PATH": str(self.catalog_path),
             "INTERAREC_VAR_DIR": str(self.var_dir),
-            "INTERAREC_API_KEYS": f"demo:{self.api_key}",
+            # Demo mode: the demo key is accepted and session tokens are signed with a per-process secret.
+            # A real deployment configures hashed keys and a token secret instead.
+            "INTERAREC_DEMO_MODE": "1",
+            "INTERAREC_API_KEYS": f"demo:{hash_key(self.api_key)}",
+            "INTERAREC_SHOP_API_KEY": self.api_key,
+            "INTERAREC_STOREFRONT_CORS_ORIGINS": f"{self.shop_url},http://localhost:{p.shop}",
             "INTERAREC_GATEWAY_PORT": str(p.gateway),
             "INTERAREC_STOREFRONT_PORT": str(p.storefront),
             "INTERAREC_SUMMARIZER_PORT": str(p.summarizer),

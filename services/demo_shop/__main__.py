@@ -1,11 +1,12 @@
 """`python -m services.demo_shop`: serve the demo shop (INTERAREC_SHOP_HOST/PORT, INTERAREC_STOREFRONT_PUBLIC_URL,
-INTERAREC_CATALOG_PATH)."""
+INTERAREC_STOREFRONT_BACKEND_URL, INTERAREC_SHOP_API_KEY, INTERAREC_CATALOG_PATH)."""
 
 import sys
 
 from services.common import config
 from services.common.catalog import Catalog
 from services.common.serve import serve_http
+from services.common.tenants import DEMO_KEY, demo_mode
 from services.demo_shop.app import create_app
 
 
@@ -13,7 +14,10 @@ def build():
     host = config.env_str("INTERAREC_SHOP_HOST", "127.0.0.1")
     port = config.env_int("INTERAREC_SHOP_PORT", 8700, minimum=1, maximum=65535)
     storefront = config.env_str("INTERAREC_STOREFRONT_PUBLIC_URL", "http://127.0.0.1:8600")
-    return create_app(Catalog.load(config.catalog_path()), storefront), host, port
+    backend = config.env_str("INTERAREC_STOREFRONT_BACKEND_URL", storefront)
+    # The shop's tenant key for the storefront API (server side only); the demo key in demo mode.
+    api_key = config.env_str("INTERAREC_SHOP_API_KEY", DEMO_KEY if demo_mode() else "") or None
+    return create_app(Catalog.load(config.catalog_path()), storefront, api_key, backend), host, port
 
 
 if __name__ == "__main__":

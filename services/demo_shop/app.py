@@ -1,14 +1,19 @@
 """The demo shop: a browsable storefront over the catalog with a live "Recommended for you" panel.
 
 Pages are server-rendered (Jinja2); the panel is filled in the browser from the storefront API's SSE
-stream (static/panel.js), so the shop itself needs nothing but the catalog.
+stream (static/panel.js). Like a real shop's backend, the shop holds the tenant's API key server side: it
+mints a short-lived session token for the visitor's browser (`/panel-token`), and asks the storefront API
+for "similar products" (product pages) and for picks matching a typed search (search page). Without a
+key, or with the storefront down, the shop still works; those parts are just left out.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -48,8 +53,34 @@ def _plain_price(value: float | None) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def create_app(catalog: Catalog, storefront_url: str) -> FastAPI:
-    app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None)
+STOREFRONT_TIMEOUT_S = 2.0  # a slow storefront must not hold up a page: the extra panels are left out
+SIMILAR_K = 4
+
+
+def create_app(catalog: Catalog, storefront_url: str, api_key: str | None = None,
+               storefront_backend_url: str | None = None) -> FastAPI:
+    """storefront_url: where browsers reach the storefront API; storefront_backend_url: where this server
+    does (default: the same); api_key: the shop tenant's key, never sent to a browser."""
+    backend = (storefront_backend_url or storefront_url).rstrip("/")
+    http = httpx.AsyncClient(base_url=backend, timeout=STOREFRONT_TIMEOUT_S,
+                             headers={"X-API-Key": api_key} if api_key else {})
+
+    async def storefront(method: str, path: str, **kwargs) -> dict | None:
+        """A storefront API answer, or None (no key, unreachable, or an error status): pages degrade."""
+        if not api_key:
+            return None
+        try:
+            resp = await http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            log.warning("storefront API %s %s failed: %r", method, path, exc)
+            return None
+        if resp.status_code >= 300:
+            log.warning("storefront API %s %s answered %d", method, path, resp.status_code)
+            return None
+        return resp.json()
+
+    app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=_closing(http))
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["money"] = _money
     templates.env.globals.update(
@@ -96,9 +127,12 @@ def create_app(catalog: Catalog, storefront_url: str) -> FastAPI:
     async def search(request: Request, q: str = "", page: int = 1) -> HTMLResponse:
         results = index.search(q)
         page, pages, shown = _paginate(results, page)
+        picks = None
+        if q.strip() and page == 1:  # the typed query, understood by the storefront API's text query
+            picks = await storefront("POST", "/v1/query/text", json={"query": q.strip()[:200], "k": SIMILAR_K})
         return render(request, "listing.html", "search", heading=f'Results for "{q}"' if q else "Search",
                       query=q, products=shown, total=len(results), page=page, pages=pages,
-                      page_params={"q": q}, category=None)
+                      page_params={"q": q}, category=None, query_picks=picks)
 
     @app.get("/c/{category}", response_class=HTMLResponse)
     async def category(request: Request, category: str, brand: str | None = None, colour: str | None = None,
@@ -127,7 +161,18 @@ def create_app(catalog: Catalog, storefront_url: str) -> FastAPI:
         p = catalog.by_id.get(product_id) or catalog.by_id.get(product_id.upper())
         if p is None:
             raise HTTPException(404, f"No product {product_id!r}")
-        return render(request, "product.html", "product", product=p)
+        similar = await storefront("GET", f"/v1/products/{p.product_id}/similar", params={"k": SIMILAR_K})
+        return render(request, "product.html", "product", product=p, similar=similar)
+
+    @app.get("/panel-token")
+    async def panel_token(request: Request) -> Response:
+        """A session token for this visitor's browser: the panel's SSE stream and feedback use it."""
+        minted = await storefront("POST", f"/v1/sessions/{request.state.session_id}/token")
+        if minted is None:
+            return JSONResponse({"error": "recommendations unavailable"}, status_code=503,
+                                headers={"Cache-Control": "no-store"})
+        return JSONResponse({"token": minted["token"], "expires_at": minted["expires_at"]},
+                            headers={"Cache-Control": "no-store"})
 
     @app.get("/images/{name}")
     async def image(name: str) -> FileResponse:
@@ -153,6 +198,14 @@ def create_app(catalog: Catalog, storefront_url: str) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _closing(http: httpx.AsyncClient):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        await http.aclose()
+    return lifespan
 
 
 def _paginate(items: list, page: int) -> tuple[int, int, list]:

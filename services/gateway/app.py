@@ -22,7 +22,9 @@ from services.common import config, metrics
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
 from services.common.messages import now_ms
+from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
+from services.gateway import openapi
 from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
 
 log = logging.getLogger("interarec.gateway")
@@ -39,25 +41,18 @@ class GatewaySettings:
     host: str
     port: int
     bootstrap: str
-    api_keys: dict[str, str]  # key -> tenant
+    api_keys: ApiKeys
     max_upload_bytes: int
     ack_timeout_s: float
     max_decodes: int = 4
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
-        raw = config.env_str("INTERAREC_API_KEYS", "demo:demo-key")
-        keys: dict[str, str] = {}
-        for pair in raw.split(","):
-            tenant, sep, key = pair.strip().partition(":")
-            if not sep or not tenant or not key:
-                raise config.ConfigError("INTERAREC_API_KEYS must be 'tenant:key' pairs separated by commas")
-            keys[key] = tenant
         return cls(
             host=config.env_str("INTERAREC_GATEWAY_HOST", "127.0.0.1"),
             port=config.env_int("INTERAREC_GATEWAY_PORT", 8500, minimum=1, maximum=65535),
             bootstrap=config.kafka_bootstrap(),
-            api_keys=keys,
+            api_keys=ApiKeys.from_env(),
             max_upload_bytes=config.env_int("INTERAREC_GATEWAY_MAX_UPLOAD_BYTES", 8 * 1024 * 1024,
                                             minimum=1024, maximum=64 * 1024 * 1024),
             ack_timeout_s=config.env_float("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0, minimum=0.1, maximum=120),
@@ -87,6 +82,9 @@ class DecodeSlots:
         self.in_use -= 1
 
 
+MAX_HEADER_INT = 2**63 - 1  # fits the int64/uint64 proto fields it goes into
+
+
 def _int_header(request: Request, name: str, default: int) -> int:
     raw = request.headers.get(name)
     if raw is None or raw == "":
@@ -95,8 +93,8 @@ def _int_header(request: Request, name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise FrameRejected(400, "bad_header", f"header {name} must be an integer, got {raw[:40]!r}") from None
-    if value < 0:
-        raise FrameRejected(400, "bad_header", f"header {name} must not be negative")
+    if not 0 <= value <= MAX_HEADER_INT:
+        raise FrameRejected(400, "bad_header", f"header {name} must be between 0 and {MAX_HEADER_INT}")
     return value
 
 
@@ -128,10 +126,10 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
     app.state.producer = producer
 
-    @app.post("/v1/sessions/{session_id}/frames", status_code=202)
+    @app.post("/v1/sessions/{session_id}/frames", status_code=202, **openapi.FRAMES)
     async def post_frame(session_id: str, request: Request) -> Response:
         received_ms = now_ms()
-        tenant = settings.api_keys.get(request.headers.get("x-api-key", ""))
+        tenant = settings.api_keys.tenant_for(request.headers.get("x-api-key"))
         if tenant is None:
             return error(401, "unauthorized", "missing or unknown X-API-Key")
         try:
@@ -185,13 +183,13 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", **openapi.READYZ)
     async def readyz() -> Response:
         if producer.ready:
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "waiting for Kafka", "bootstrap": settings.bootstrap}, status_code=503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, **openapi.METRICS)
     async def prometheus_metrics() -> Response:
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)

@@ -10,6 +10,7 @@ from faust.types import EventT
 from prometheus_client import Histogram
 
 from interarec.v1 import optimization_pb2, recommendations_pb2
+from services.common import business_rules
 from services.common.catalog import Catalog
 from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
@@ -20,6 +21,8 @@ from services.optimizer.mnl import recommend
 
 log = logging.getLogger("interarec.optimizer")
 catalog = Catalog.load(catalog_path())
+RULES = business_rules.load_from_env()  # per-tenant business rules, merged into each request as constraints
+business_rules.check_against_catalog(RULES, catalog)
 consumer = Consumer(app, "optimizer")
 # Solving is CPU-bound: keep it off the event loop so heartbeats and commits keep flowing.
 solver_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="solver")
@@ -42,6 +45,7 @@ def build_recommendation(request: optimization_pb2.OptimizationRequest) -> recom
         p = catalog.products[int(candidates[idx])]
         rec.items.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category, colour=p.colour,
                       price=p.price, rating=p.rating, choice_probability=float(prob), image_url=f"/images/{p.image}")
+    rec.shaping_constraints.extend(f"rule {name}" for name in business_rules.explain(catalog, request, RULES))
     SOLVE_SECONDS.labels(solver=assortment.solver).observe(assortment.solve_ms / 1000)
     return rec
 
@@ -53,6 +57,7 @@ async def handle(event: EventT) -> None:
         return
     key = last_window.key(request)
     ctx = {"session_id": key, "window_seq": request.window_seq}
+    business_rules.apply_for_tenant(request, RULES)
     rec = await asyncio.get_running_loop().run_in_executor(solver_pool, build_recommendation, request)
     rec.trace.CopyFrom(request.trace)
     add_span(rec.trace, "optimizer", started)

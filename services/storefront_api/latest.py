@@ -1,69 +1,92 @@
-"""Latest recommendation per session, never going backwards, with live subscribers (pure, no I/O)."""
+"""Recommendations per (tenant, session): the latest, a bounded window history, and live subscribers
+(pure, no I/O). Every lookup takes the tenant, so one tenant's session is invisible to every other."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 from google.protobuf.json_format import MessageToDict
 
 from interarec.v1 import recommendations_pb2
+from services.common.keys import session_key
 
 
 class LatestRecommendations:
-    """Keeps the highest-window_seq recommendation per session (bounded LRU) and fans updates out.
+    """Keeps the newest `history_size` windows per session (bounded LRU over sessions) and fans updates out.
 
     Delivery is at-least-once and the topic is re-read from the start on boot, so a duplicate or a stale
-    window must neither replace a newer recommendation nor be pushed to a subscriber again."""
+    window must neither replace a newer recommendation nor be pushed to a subscriber again. Records
+    without a tenant belong to nobody and are refused."""
 
-    def __init__(self, max_sessions: int = 100_000, queue_size: int = 8):
+    def __init__(self, max_sessions: int = 20_000, queue_size: int = 8, history_size: int = 10):
         self.max_sessions = max_sessions
         self.queue_size = queue_size
-        self._latest: OrderedDict[str, recommendations_pb2.Recommendation] = OrderedDict()
+        self.history_size = history_size
+        self._history: OrderedDict[str, deque[recommendations_pb2.Recommendation]] = OrderedDict()
         self._subscribers: dict[str, set[asyncio.Queue]] = {}
 
-    def get(self, session_id: str) -> recommendations_pb2.Recommendation | None:
-        return self._latest.get(session_id)
+    def get(self, tenant: str, session_id: str) -> recommendations_pb2.Recommendation | None:
+        windows = self._history.get(session_key(tenant, session_id))
+        return windows[-1] if windows else None
+
+    def history(self, tenant: str, session_id: str) -> list[recommendations_pb2.Recommendation]:
+        """Oldest first."""
+        return list(self._history.get(session_key(tenant, session_id), ()))
+
+    def after(self, tenant: str, session_id: str, window_seq: int) -> list[recommendations_pb2.Recommendation]:
+        """Windows newer than window_seq still in the history, oldest first (SSE resume)."""
+        return [r for r in self.history(tenant, session_id) if r.window_seq > window_seq]
 
     def __len__(self) -> int:
-        return len(self._latest)
+        return len(self._history)
 
     def offer(self, rec: recommendations_pb2.Recommendation) -> bool:
         """Store if newer than what we have; notify subscribers. Returns whether it was newer."""
-        current = self._latest.get(rec.session_id)
-        if current is not None and rec.window_seq <= current.window_seq:
+        if not rec.tenant or not rec.session_id:
             return False
-        self._latest[rec.session_id] = rec
-        self._latest.move_to_end(rec.session_id)
-        if len(self._latest) > self.max_sessions:
-            self._latest.popitem(last=False)
-        for queue in self._subscribers.get(rec.session_id, ()):
+        key = session_key(rec.tenant, rec.session_id)
+        windows = self._history.get(key)
+        if windows and rec.window_seq <= windows[-1].window_seq:
+            return False
+        if windows is None:
+            windows = self._history[key] = deque(maxlen=self.history_size)
+        windows.append(rec)
+        self._history.move_to_end(key)
+        if len(self._history) > self.max_sessions:
+            self._history.popitem(last=False)
+        for queue in self._subscribers.get(key, ()):
             if queue.full():  # a slow reader only needs the newest state
                 queue.get_nowait()
             queue.put_nowait(rec)
         return True
 
-    def subscribe(self, session_id: str) -> asyncio.Queue:
+    def subscribe(self, tenant: str, session_id: str) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=self.queue_size)
-        self._subscribers.setdefault(session_id, set()).add(queue)
+        self._subscribers.setdefault(session_key(tenant, session_id), set()).add(queue)
         return queue
 
-    def unsubscribe(self, session_id: str, queue: asyncio.Queue) -> None:
-        queues = self._subscribers.get(session_id)
+    def unsubscribe(self, tenant: str, session_id: str, queue: asyncio.Queue) -> None:
+        key = session_key(tenant, session_id)
+        queues = self._subscribers.get(key)
         if queues is not None:
             queues.discard(queue)
             if not queues:
-                del self._subscribers[session_id]
+                del self._subscribers[key]
+
+
+def _dict(message) -> dict:
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def to_json(rec: recommendations_pb2.Recommendation) -> dict:
-    """The storefront's view of a recommendation: items, why (summary), and under which constraints."""
+    """The storefront's view of a recommendation: items with reasons, why (summary), and under which
+    constraints and business rules."""
     request = rec.request
     return {
         "session_id": rec.session_id,
         "window_seq": rec.window_seq,
-        "items": [MessageToDict(item, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-                  for item in rec.items],
+        "items": [_dict(item) for item in rec.items],
         "expected_revenue": round(rec.expected_revenue, 4),
         "no_purchase_probability": round(rec.no_purchase_probability, 4),
         "solver": rec.solver,
@@ -72,6 +95,8 @@ def to_json(rec: recommendations_pb2.Recommendation) -> dict:
         "summary": MessageToDict(request.summary, preserving_proto_field_name=True),
         "constraints": MessageToDict(request.constraints, preserving_proto_field_name=True),
         "relaxations": [MessageToDict(r, preserving_proto_field_name=True) for r in request.relaxations],
+        "applied_rules": list(request.applied_rules),
+        "shaping_constraints": list(rec.shaping_constraints),
         "capture_unix_ms": rec.trace.capture_unix_ms,
         "stages": [MessageToDict(s, preserving_proto_field_name=True) for s in rec.trace.stages],
     }

@@ -146,8 +146,9 @@ def test_browser_session_becomes_recommendations_matching_hidden_preference(stac
     assert rec["capture_unix_ms"] > 0
 
     # The SSE stream serves the same latest recommendation to a storefront that connects now.
-    with httpx.stream("GET", f"{stack.storefront_url}/v1/sessions/{session_id}/stream", timeout=10) as resp:
-        lines = resp.iter_lines()
+    with httpx.stream("GET", f"{stack.storefront_url}/v1/sessions/{session_id}/stream", timeout=10,
+                      headers={"X-API-Key": stack.api_key}) as resp:
+        lines = (line for line in resp.iter_lines() if line and not line.startswith("retry:"))
         assert next(lines) == "event: recommendation"
         assert next(lines).startswith("id: ")
         streamed = json.loads(next(lines).removeprefix("data: "))

@@ -166,3 +166,18 @@ def test_health_and_panel_script(client: TestClient, catalog: Catalog) -> None:
     assert '"/v1/sessions/"' in js.text and '"recommendation"' in js.text and "EventSource" in js.text
     assert "Why: " in js.text and "SKU" not in js.text
     assert client.get("/static/shop.css").status_code == 200
+
+
+def test_shop_degrades_when_the_storefront_api_is_down(catalog: Catalog) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with TestClient(create_app(catalog, closed, api_key="k")) as client:
+        product = catalog.products[0]
+        page = client.get(f"/p/{product.product_id}")
+        assert page.status_code == 200 and product.title in page.text and "similar-products" not in page.text
+        search = client.get("/search", params={"q": "black"})
+        assert search.status_code == 200 and "query-picks" not in search.text
+        assert client.get("/panel-token").status_code == 503

@@ -1,0 +1,115 @@
+"""The demo shop as a storefront API client, on the running stack: similar products on product pages, the
+text query behind the search box, and the browser panel on a server-minted session token, sending
+impressions and clicks that land on the feedback topic under the shop's tenant."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from kafka import KafkaProducer
+
+from interarec.v1 import feedback_pb2, summaries_pb2
+from services.common.catalog import Catalog
+from services.common.keys import session_key
+from services.common.topics import FEEDBACK, SUMMARIES
+from tests.integration.test_storefront_api import records_for
+from tests.support import latest, wait_for
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+]
+PICK_IDS = re.compile(r'<section class="rec-extra" id="{}">(.*?)</section>', re.S)
+CARD = re.compile(r'data-product-id="(P\d{5})"')
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def picks(html: str, section: str) -> list[str]:
+    m = re.search(PICK_IDS.pattern.format(section), html, re.S)
+    return CARD.findall(m.group(1)) if m else []
+
+
+def test_product_pages_show_similar_products_and_search_offers_the_text_query(stack, catalog_path):
+    catalog = Catalog.load(catalog_path)
+    product = catalog.products[5]
+    page = httpx.get(f"{stack.shop_url}/p/{product.product_id}", timeout=10)
+    similar = picks(page.text, "similar-products")
+    assert page.status_code == 200 and 1 <= len(similar) <= 4 and product.product_id not in similar
+    assert {catalog.by_id[pid].category for pid in similar} == {product.category}
+    search = httpx.get(f"{stack.shop_url}/search", params={"q": "black shoes under $120"}, timeout=10)
+    found = picks(search.text, "query-picks")
+    assert found and all(catalog.by_id[p].category == "Footwear" and catalog.by_id[p].colour == "Black"
+                         and catalog.by_id[p].price <= 120 for p in found)
+
+
+def test_panel_token_is_minted_by_the_shop_for_its_visitor_only(stack):
+    sid = f"tok-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=stack.shop_url, timeout=10) as shop:
+        minted = shop.get("/panel-token", params={"session": sid})
+        assert minted.status_code == 200 and minted.headers["cache-control"] == "no-store"
+        token = minted.json()["token"]
+    with httpx.stream("GET", f"{stack.storefront_url}/v1/sessions/{sid}/stream", params={"token": token},
+                      timeout=10) as resp:
+        assert resp.status_code == 200
+    other = httpx.get(f"{stack.storefront_url}/v1/sessions/someone-else/recommendations", params={"token": token})
+    assert other.status_code == 403
+
+
+def test_browser_panel_streams_with_a_token_and_reports_impressions_and_clicks(stack, catalog_path):
+    from playwright.sync_api import sync_playwright
+
+    catalog = Catalog.load(catalog_path)
+    sid = f"panel-{uuid.uuid4().hex[:8]}"
+    brand = catalog.brands[1]
+    viewed = [p for p in catalog.products if p.brand == brand][:3]
+    summary = summaries_pb2.BehaviourSummary(session_id=sid, tenant="demo", window_seq=1, backend="embedded",
+                                             narrative=f"viewed {brand}")
+    summary.brands.add(value=brand, weight=1.0)
+    for p in viewed:
+        summary.viewed_products.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category,
+                                    colour=p.colour, price=p.price, frames=2, confidence=1.0)
+    producer = KafkaProducer(bootstrap_servers=stack.bootstrap)
+    producer.send(SUMMARIES.name, key=session_key("demo", sid).encode(), value=summary.SerializeToString())
+    producer.flush()
+    producer.close()
+    rec = wait_for(lambda: latest(stack, sid), 60)
+    assert rec is not None and rec["items"]
+    shown = [i["product_id"] for i in rec["items"]]
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{stack.shop_url}/?session={sid}")
+            page.wait_for_selector("#rec-items a.rec-card", timeout=30_000)
+            assert page.eval_on_selector_all("#rec-items a.rec-card", "els => els.map(e => e.dataset.productId)") \
+                == shown
+            page.click("#rec-items a.rec-card >> nth=0")
+            page.wait_for_url(re.compile(r"/p/P\d{5}"), timeout=10_000)
+            time.sleep(1.0)  # the keepalive click report outlives the navigation; give it a moment
+        finally:
+            browser.close()
+
+    def reported():
+        events = []
+        for r in records_for(stack.bootstrap, FEEDBACK.name, session_key("demo", sid).encode(), timeout_s=3):
+            fb = feedback_pb2.Feedback()
+            fb.ParseFromString(r.value)
+            events.append((fb.tenant, fb.event, fb.product_id, fb.window_seq))
+        clicks = [e for e in events if e[1] == feedback_pb2.FEEDBACK_EVENT_CLICK]
+        return events if clicks and len(events) >= len(shown) + 1 else None
+
+    events = wait_for(reported, 20)
+    assert events is not None, "the panel's impressions and click never reached the feedback topic"
+    # one impression per product per page view showing the panel (the product page the click opened shows
+    # the panel again, so it may add a second round)
+    impressions = [e[2] for e in events if e[1] == feedback_pb2.FEEDBACK_EVENT_IMPRESSION]
+    assert set(impressions) == set(shown) and len(impressions) % len(shown) == 0
+    assert [(e[0], e[2]) for e in events if e[1] == feedback_pb2.FEEDBACK_EVENT_CLICK] == [("demo", shown[0])]
+    assert {e[3] for e in events} == {rec["window_seq"]}
