@@ -47,7 +47,8 @@ SERVED_MODEL = "tiny-vlm"
 
 def load_fixtures(folder: Path = FIXTURES) -> dict[str, dict]:
     out = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
-    out["metrics"] = {"response": {"status": 200, "content_type": "text/plain", "body": (folder / "metrics.txt").read_text()}}
+    metrics = (folder / "metrics.txt").read_text()
+    out["metrics"] = {"response": {"status": 200, "content_type": "text/plain", "body": metrics}}
     return out
 
 

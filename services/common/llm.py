@@ -45,7 +45,7 @@ SERVER_FAILURES = RETRYABLE
 
 class LlmError(Exception):
     """A failed model call. kind: timeout, connection, server_error, client_error, circuit_open, length,
-    empty, invalid_json, wrong_schema, no_tool_call."""
+    invalid_response (a 200 that is no completion), empty, invalid_json, wrong_schema, no_tool_call."""
 
     def __init__(self, kind: str, message: str):
         super().__init__(f"{kind}: {message}")
@@ -223,6 +223,8 @@ class LlmClient:
                 raise LlmError(kind, _error_message(exc)) from None
             except openai.APIResponseValidationError as exc:
                 raise LlmError("wrong_schema", f"unreadable response: {exc}"[:300]) from None
+            except (ValueError, AttributeError, TypeError) as exc:  # a 200 whose body is not a completion
+                raise LlmError("invalid_response", f"{type(exc).__name__}: {exc}"[:300]) from None
             finally:
                 self.in_flight -= 1
                 IN_FLIGHT.labels(caller=self.caller).dec()
