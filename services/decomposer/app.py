@@ -13,4 +13,4 @@ opt_requests = raw_topic(app, OPT_REQUESTS.name)
 last_window = app.Table("decomposer-last-window", default=int, key_type=str, value_type=int)
 
 K = config.env_int("INTERAREC_RECOMMENDATION_SIZE", 8, minimum=1, maximum=50)
-BACKEND = config.env_choice("INTERAREC_DECOMPOSER_BACKEND", "rules", ("rules",))
+BACKEND = config.env_choice("INTERAREC_DECOMPOSER_BACKEND", "rules", ("rules", "llm"))

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
-from services.common.llm import LlmClient, LlmError
+from services.common.llm import LlmClient, LlmError, LlmSettings
 from services.common.vocabulary import Vocabulary
 
 from . import rules, tool_schema
@@ -171,3 +171,10 @@ async def decompose_summary(backend: LlmDecomposer | None, summary: summaries_pb
             request.fallback_reason = str(exc)[:500]
             return request
     return rules.decompose(summary, catalog, k=k)
+
+
+def make_backend(name: str, catalog: Catalog, k: int) -> LlmDecomposer | None:
+    """The configured backend: an LlmDecomposer for "llm" (INTERAREC_LLM_* must be set), None for "rules"."""
+    if name != BACKEND:
+        return None
+    return LlmDecomposer(LlmClient(LlmSettings.from_env(), "decomposer"), catalog, k)

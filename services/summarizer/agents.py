@@ -16,7 +16,17 @@ from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS
 from services.common.worker import Consumer
-from services.summarizer.app import IDLE_MS, OCR_WORKERS, WINDOW_FRAMES, app, frames, sessions, summaries
+from services.summarizer.app import (
+    BACKEND,
+    IDLE_MS,
+    OCR_WORKERS,
+    WINDOW_FRAMES,
+    SessionTable,
+    app,
+    frames,
+    sessions,
+    summaries,
+)
 from services.summarizer.grounding import Grounder
 from services.summarizer.imaging import decode_image, dhash
 from services.summarizer.ocr import OcrError, ocr_lines
@@ -36,6 +46,22 @@ state_lock = asyncio.Lock()
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
                         buckets=LATENCY_BUCKETS)
+
+
+async def send_summary(session_id: str, summary) -> None:
+    """Send and wait for the broker's ack (send() alone returns once queued)."""
+    delivery = await summaries.send(key=session_id.encode(), value=summary.SerializeToString())
+    await delivery
+
+
+# Model path (issue 6): with INTERAREC_SUMMARIZER_BACKEND=vllm, closed windows go to model_path (pending table +
+# ordered concurrent dispatch, embedded fallback) instead of being summarised inline. None for "embedded".
+model_path = None
+if BACKEND == "vllm":
+    from services.summarizer.model_path import ModelPath
+
+    model_path = ModelPath(app, SessionTable, catalog, send_summary)
+
 WINDOWS_TOTAL = Counter("interarec_summarizer_windows_total", "Closed windows by reason", ["reason"])
 
 
@@ -50,6 +76,10 @@ def observe(image, frame: frames_pb2.Frame, offset: int):
 
 
 async def emit(session_id: str, tenant: str, window: ClosedWindow, gateway_span: list[int] | None) -> None:
+    if model_path is not None:  # model path (issue 6)
+        model_path.hand_over(session_id, tenant, window, gateway_span)
+        WINDOWS_TOTAL.labels(reason=window.reason).inc()
+        return
     summary = summarize(session_id, tenant, window, window.history, catalog)
     if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
         add_span(summary.trace, "gateway", *gateway_span)
@@ -68,8 +98,10 @@ async def handle(event: EventT) -> None:
     # partition owns a session) and survives client restarts, so redelivered frames are recognised.
     meta = FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url)
     image, hash_ = await loop.run_in_executor(ocr_pool, read_frame, frame.image)
-    observation = None
+    observation = url = None
     if should_process(SessionState.from_dict(sessions[sid].get("state")), meta, hash_):
+        if model_path is not None:  # model path (issue 6): the frame as the model will see it
+            url = await loop.run_in_executor(ocr_pool, model_path.frame_url, image)
         started = loop.time()
         try:
             observation = await loop.run_in_executor(ocr_pool, observe, image, frame, event.message.offset)
@@ -85,6 +117,8 @@ async def handle(event: EventT) -> None:
     async with state_lock:
         state = SessionState.from_dict(sessions[sid].get("state"))
         closed = add_frame(state, meta, hash_, observation, now_ms(), max_frames=WINDOW_FRAMES)
+        if model_path is not None:  # model path (issue 6)
+            model_path.remember(sid, meta.frame_seq, url, state, closed)
         spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
         this_span, previous_span = (spans[-1] if spans else None), sessions[sid].get("gateway")
         # Emit before saving: after a crash in between, the frame is redelivered and the same window_seq

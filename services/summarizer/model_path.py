@@ -1,0 +1,124 @@
+"""Faust wiring of the summarizer's model path (INTERAREC_SUMMARIZER_BACKEND=vllm); the domain parts are
+vllm_backend.py (prompt, grounding, fallback) and dispatch.py (ordering and concurrency).
+
+At-least-once with windows whose summary is still in flight:
+- each distinct frame's model-sized data URL is kept in the `summarizer-frames` table (key
+  "<session>/<frame offset>"), one changelog record per frame, so a session's state stays small;
+- a closed window goes into the `summarizer-pending` table (key = session) before the frame that closed it
+  counts as processed, and is handed to the OrderedDispatcher: many sessions' windows in flight, each
+  session's in window order;
+- once its summary is sent (and the send awaited), the window and its frames leave both tables;
+- a timer re-dispatches every pending window the dispatcher does not know: after a restart or rebalance
+  (the tables are recovered from their changelogs) and after a failed send. A summary sent just before a
+  crash is then sent again with the same window_seq, which downstream consumers drop as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import faust
+from prometheus_client import Gauge
+
+from interarec.v1 import summaries_pb2
+from services.common import config
+from services.common.catalog import Catalog
+from services.common.llm import LlmClient, LlmSettings
+from services.common.messages import add_span
+from services.common.topics import FRAMES, session_partition
+
+from .dispatch import OrderedDispatcher
+from .vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
+from .window import ClosedWindow, SessionState
+
+log = logging.getLogger("interarec.summarizer")
+PENDING = Gauge("interarec_summarizer_model_windows_pending", "Closed windows waiting for or in a model call")
+REDISPATCH_INTERVAL_S = 2.0
+
+
+def frame_key(session_id: str, frame_seq: int) -> str:
+    return f"{session_id}/{frame_seq}"
+
+
+class ModelPath:
+    def __init__(self, app: faust.App, table_cls: type[faust.Table], catalog: Catalog,
+                 send: Callable[[str, summaries_pb2.BehaviourSummary], Awaitable[None]],
+                 settings: LlmSettings | None = None):
+        self.settings = settings or LlmSettings.from_env()
+        self.catalog, self.send = catalog, send
+        self.backend = VllmSummarizer(LlmClient(self.settings, "summarizer"), catalog)
+        max_windows = config.env_int("INTERAREC_SUMMARIZER_MAX_IN_FLIGHT", self.settings.max_in_flight,
+                                     minimum=1, maximum=4096)
+        self.dispatcher: OrderedDispatcher | None = None
+        self._max_windows = max_windows
+        self.frames = app.tables.add(FrameTable(app, name="summarizer-frames", default=None, key_type=str,
+                                                partitions=FRAMES.partitions))
+        self.pending = app.tables.add(table_cls(app, name="summarizer-pending", default=list, key_type=str,
+                                                partitions=FRAMES.partitions))
+        app.timer(interval=REDISPATCH_INTERVAL_S)(self.redispatch)
+
+    def _dispatcher(self) -> OrderedDispatcher:
+        if self.dispatcher is None:  # created lazily: it belongs to the worker's running event loop
+            self.dispatcher = OrderedDispatcher(self._max_windows)
+        return self.dispatcher
+
+    def frame_url(self, image) -> str:
+        """CPU work (resize + JPEG): run it off the event loop."""
+        return data_url(image, self.settings.max_pixels)
+
+    def remember(self, session_id: str, frame_seq: int, url: str | None, state: SessionState,
+                 closed: list[ClosedWindow]) -> None:
+        """Keep a distinct frame's data URL if the window logic accepted it (open or just-closed window)."""
+        if url is None:
+            return
+        accepted = any(frame_seq in w.frame_seqs for w in closed) or (
+            state.window is not None and frame_seq in state.window.frame_seqs)
+        if accepted:
+            self.frames[frame_key(session_id, frame_seq)] = url
+
+    def hand_over(self, session_id: str, tenant: str, window: ClosedWindow, gateway_span: list[int] | None) -> None:
+        """Record the closed window as pending (before its frame counts as done), then dispatch it."""
+        entry = {"tenant": tenant, "window": window.to_dict(), "gateway": gateway_span}
+        self.pending[session_id] = [*self.pending[session_id], entry]
+        self._submit(session_id, entry)
+
+    def _submit(self, session_id: str, entry: dict) -> None:
+        seq = entry["window"]["window_seq"]
+        self._dispatcher().submit(session_id, seq, lambda: self._summarize(session_id, entry))
+        PENDING.set(len(self._dispatcher()))
+
+    async def _summarize(self, session_id: str, entry: dict) -> None:
+        window = ClosedWindow.from_dict(entry["window"])
+        urls = [u for s in window.frame_seqs if (u := self.frames.get(frame_key(session_id, s)))]
+        urls = [urls[i] for i in pick_frames(len(urls), self.settings.max_images)]
+        summary = await summarize_window(self.backend, session_id, entry["tenant"], window, urls, self.catalog)
+        if entry.get("gateway"):
+            add_span(summary.trace, "gateway", *entry["gateway"])
+        add_span(summary.trace, "summarizer", window.opened_ms)
+        await self.send(session_id, summary)
+        # Sent and acknowledged: only now does the window stop being pending (no await in between).
+        remaining = [e for e in self.pending[session_id] if e["window"]["window_seq"] != window.window_seq]
+        if remaining:
+            self.pending[session_id] = remaining
+        else:
+            self.pending.pop(session_id, None)
+        for s in window.frame_seqs:
+            self.frames.pop(frame_key(session_id, s), None)
+        PENDING.set(max(len(self._dispatcher()) - 1, 0))
+
+    async def redispatch(self) -> None:
+        """Dispatch pending windows nobody is working on (after recovery, or after a failed send)."""
+        for session_id, entries in list(self.pending.items()):
+            for entry in sorted(entries or [], key=lambda e: e["window"]["window_seq"]):
+                if not self._dispatcher().pending(session_id, entry["window"]["window_seq"]):
+                    log.info("re-dispatching pending window",
+                             extra={"session_id": session_id, "window_seq": entry["window"]["window_seq"]})
+                    self._submit(session_id, entry)
+
+
+class FrameTable(faust.Table):
+    """Frames are keyed "<session>/<offset>" but partitioned by the session, beside the session's state."""
+
+    def partition_for_key(self, key: str) -> int:
+        return session_partition(key.rsplit("/", 1)[0], FRAMES.partitions)
