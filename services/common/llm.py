@@ -160,6 +160,17 @@ def _error_message(exc: openai.APIStatusError) -> str:
     return f"HTTP {exc.status_code}: {msg or exc.message}"[:500]
 
 
+def _as_body(kwargs: dict) -> dict:
+    """Send the JSON schema / tool definitions as extra_body: the same JSON on the wire, but openai skips its
+    recursive per-call transform of them (measured: most of the client's CPU time per call with a catalog-
+    sized enum schema)."""
+    static = {k: kwargs[k] for k in ("response_format", "tools", "tool_choice") if k in kwargs}
+    rest = {k: v for k, v in kwargs.items() if k not in static}
+    if static:
+        rest["extra_body"] = {**rest.get("extra_body", {}), **static}
+    return rest
+
+
 class LlmClient:
     """Async chat-completions client with the safety rails above. One per replica and caller."""
 
@@ -240,7 +251,7 @@ class LlmClient:
 
     async def _once(self, messages: list[dict], max_tokens: int, kwargs: dict) -> LlmAnswer:
         response = await self._client.chat.completions.create(
-            model=self.settings.model, messages=messages, max_tokens=max_tokens, temperature=0, **kwargs)
+            model=self.settings.model, messages=messages, max_tokens=max_tokens, temperature=0, **_as_body(kwargs))
         if not getattr(response, "choices", None):
             raise LlmError("wrong_schema", "response has no choices")
         choice = response.choices[0]
@@ -256,7 +267,7 @@ class LlmClient:
         """Streamed completion assembled into one answer (vLLM sends usage in a last, choice-less chunk)."""
         stream = await self._client.chat.completions.create(
             model=self.settings.model, messages=messages, max_tokens=max_tokens, temperature=0, stream=True,
-            stream_options={"include_usage": True}, **kwargs)
+            stream_options={"include_usage": True}, **_as_body(kwargs))
         parts: list[str] = []
         finish, prompt_tokens, completion_tokens = "", 0, 0
         async for chunk in stream:
