@@ -15,6 +15,8 @@ Tests steer it through `ReplayState`:
   "length" (the recorded truncated answer, finish_reason "length"), "server_error" (HTTP 500 in vLLM's
   error envelope; vLLM has no recording of this, the body follows the recorded 4xx envelopes),
   or "error:<fixture>" for a recorded error (e.g. "error:error_context_too_long").
+- `exchange`: answer every chat request with this recorded exchange (e.g. one of the project's own
+  recordings in tests/fixtures/interarec-vllm-0.32.0/), whatever the request.
 - `delay_s` applies in every mode (the benchmark's fixed 1 s model), `max_concurrency` caps requests
   served at once (like vLLM's --max-num-seqs): the server's own throughput limit is max_concurrency/delay_s.
 """
@@ -60,6 +62,7 @@ class ReplayState:
     content: str | Callable[[dict], str] | None = None
     tool_arguments: str | Callable[[dict], str] | None = None
     served_model: str = SERVED_MODEL
+    exchange: dict | None = None    # a recorded exchange to answer every chat request with, as recorded
     requests: list[dict] = field(default_factory=list)   # every chat request received (JSON), in order
     keep_requests: bool = True
     answered: int = 0
@@ -137,6 +140,8 @@ def make_app(state: ReplayState, fixtures: dict[str, dict] | None = None) -> Fas
         if state.keep_requests:
             state.requests.append(body)
         mode = state.mode
+        if state.exchange is not None:
+            return _recorded(state.exchange)
         if mode.startswith("error:"):
             return _recorded(fx[mode.removeprefix("error:")])
         if mode == "server_error":

@@ -101,10 +101,11 @@ class ModelPath:
         remaining = [e for e in self.pending[session_id] if e["window"]["window_seq"] != window.window_seq]
         if remaining:
             self.pending[session_id] = remaining
-        else:
-            self.pending.pop(session_id, None)
+        elif session_id in self.pending:
+            del self.pending[session_id]
         for s in window.frame_seqs:
-            self.frames.pop(frame_key(session_id, s), None)
+            if frame_key(session_id, s) in self.frames:
+                del self.frames[frame_key(session_id, s)]
         PENDING.set(max(len(self._dispatcher()) - 1, 0))
 
     async def redispatch(self) -> None:

@@ -9,6 +9,7 @@ and error paths, and the client's behaviour on each."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from pathlib import Path
@@ -32,18 +33,22 @@ MAX_PIXELS = 320 * 200   # small frames: short prompts (the tiny model's context
 
 
 @pytest.fixture(scope="module")
-def engine():
+def engine_url():
+    """The engine this run starts, or an already running one serving tiny-vlm (INTERAREC_TEST_VLLM_URL)."""
+    if url := os.environ.get("INTERAREC_TEST_VLLM_URL"):
+        yield url
+        return
     from infra.vllm_cpu import engine as vllm_engine
 
     with vllm_engine.serve() as e:
         print(f"vLLM ready in {e.ready_s:.0f} s at {e.url}")
-        yield e
+        yield e.url
 
 
 @pytest.fixture(scope="module")
-def proxy(engine):
+def proxy(engine_url):
     shutil.rmtree(RECORDINGS, ignore_errors=True)
-    with RecordingProxy(engine.url, RECORDINGS) as p:
+    with RecordingProxy(engine_url, RECORDINGS) as p:
         yield p
 
 
