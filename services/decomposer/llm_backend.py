@@ -45,6 +45,9 @@ def _candidates(catalog: Catalog, c: optimization_pb2.Constraints) -> np.ndarray
 def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.BehaviourSummary, catalog: Catalog,
                   k_max: int) -> optimization_pb2.OptimizationRequest:
     """The tool call as an OptimizationRequest, validated and repaired; every change recorded."""
+    # Empty strings are how a grammar-bound model says "nothing" in a list: not a claim, no note.
+    args = args.model_copy(update={name: [v for v in getattr(args, name) if v.strip()] for name in (
+        "categories", "brands", "exclude_brands", "colours", "include_product_ids", "exclude_product_ids")})
     request = optimization_pb2.OptimizationRequest(
         session_id=summary.session_id, tenant=summary.tenant, window_seq=summary.window_seq, backend=BACKEND,
         prompt_version=tool_schema.PROMPT_VERSION)
@@ -69,7 +72,7 @@ def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.Behavi
     c.brands.extend(args.brands)
     c.colours.extend(args.colours)
     for name in ("price_min", "price_max", "min_rating"):
-        if (value := getattr(args, name)) is not None:
+        if (value := getattr(args, name)) is not None and value != 0:  # 0, like null, means "no bound"
             setattr(c, name, value)
     c.exclude_product_ids.extend(args.exclude_product_ids)
     dropped_ids = [pid for pid in args.exclude_product_ids if pid not in catalog.by_id]

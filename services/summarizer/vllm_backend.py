@@ -166,7 +166,7 @@ def ground_answer(answer: prompts.SummaryAnswer, g: CatalogGrounding, *, session
         for target, values in ((s.product_types, categories), (s.brands, brands), (s.colours, colours)):
             target.extend(summaries_pb2.WeightedTerm(value=v, weight=round(1 / len(values), 4)) for v in values)
         low, high = answer.price_low, answer.price_high
-        if low is not None or high is not None:
+        if low or high:  # None and 0 both mean "no price seen" (a grammar-bound model may not say null)
             low, high = low or 0.0, high if high is not None else g.catalog.price.max()
             if low > high:
                 notes.append(f"price range {low:g}..{high:g} reversed; swapped")
@@ -191,7 +191,7 @@ def ground_answer(answer: prompts.SummaryAnswer, g: CatalogGrounding, *, session
     if specs:
         s.specifications.extend(_weighted(specs, len(specs))[:MAX_SPECS])
     s.reviews.read_reviews = answer.read_reviews
-    for pair in answer.comparisons:
+    for pair in filter(str.strip, answer.comparisons):
         a, sep, b = pair.partition(" vs ")
         pa, pb = (g.product(a), g.product(b)) if sep else (None, None)
         if pa is not None and pb is not None and pa.product_id != pb.product_id:
