@@ -6,17 +6,19 @@ At-least-once with windows whose summary is still in flight:
   "<session>/<frame offset>"), one changelog record per frame, so a session's state stays small;
 - a closed window goes into the `summarizer-pending` table (key = session) before the frame that closed it
   counts as processed, and is handed to the OrderedDispatcher: many sessions' windows in flight, each
-  session's in window order;
+  session's in window order (a failed send is retried in place, so later windows wait for it);
 - once its summary is sent (and the send awaited), the window and its frames leave both tables;
 - a timer re-dispatches every pending window the dispatcher does not know: after a restart or rebalance
-  (the tables are recovered from their changelogs) and after a failed send. A summary sent just before a
+  (the tables are recovered from their changelogs). A summary sent just before a
   crash is then sent again with the same window_seq, which downstream consumers drop as a duplicate.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 
 import faust
 from prometheus_client import Gauge
@@ -35,28 +37,23 @@ from .window import ClosedWindow, SessionState
 log = logging.getLogger("interarec.summarizer")
 PENDING = Gauge("interarec_summarizer_model_windows_pending", "Closed windows waiting for or in a model call")
 REDISPATCH_INTERVAL_S = 2.0
+SEND_RETRY_S, SEND_RETRY_MAX_S = 0.2, 10.0
 
 
 def frame_key(session_id: str, frame_seq: int) -> str:
     return f"{session_id}/{frame_seq}"
 
 
-class ModelPath:
-    def __init__(self, app: faust.App, table_cls: type[faust.Table], catalog: Catalog,
-                 send: Callable[[str, summaries_pb2.BehaviourSummary], Awaitable[None]],
-                 settings: LlmSettings | None = None):
-        self.settings = settings or LlmSettings.from_env()
-        self.catalog, self.send = catalog, send
-        self.backend = VllmSummarizer(LlmClient(self.settings, "summarizer"), catalog)
-        max_windows = config.env_int("INTERAREC_SUMMARIZER_MAX_IN_FLIGHT", self.settings.max_in_flight,
-                                     minimum=1, maximum=4096)
+class PendingWindows:
+    """The at-least-once core, over any two mutable mappings (Faust tables in the worker, dicts in tests)."""
+
+    def __init__(self, pending: MutableMapping, frames: MutableMapping, backend: VllmSummarizer | None,
+                 catalog: Catalog, send: Callable[[str, summaries_pb2.BehaviourSummary], Awaitable[None]],
+                 settings: LlmSettings, max_windows: int):
+        self.pending, self.frames = pending, frames
+        self.backend, self.catalog, self.send, self.settings = backend, catalog, send, settings
         self.dispatcher: OrderedDispatcher | None = None
         self._max_windows = max_windows
-        self.frames = app.tables.add(FrameTable(app, name="summarizer-frames", default=None, key_type=str,
-                                                partitions=FRAMES.partitions))
-        self.pending = app.tables.add(table_cls(app, name="summarizer-pending", default=list, key_type=str,
-                                                partitions=FRAMES.partitions))
-        app.timer(interval=REDISPATCH_INTERVAL_S)(self.redispatch)
 
     def _dispatcher(self) -> OrderedDispatcher:
         if self.dispatcher is None:  # created lazily: it belongs to the worker's running event loop
@@ -80,7 +77,7 @@ class ModelPath:
     def hand_over(self, session_id: str, tenant: str, window: ClosedWindow, gateway_span: list[int] | None) -> None:
         """Record the closed window as pending (before its frame counts as done), then dispatch it."""
         entry = {"tenant": tenant, "window": window.to_dict(), "gateway": gateway_span}
-        self.pending[session_id] = [*self.pending[session_id], entry]
+        self.pending[session_id] = [*(self.pending.get(session_id) or []), entry]
         self._submit(session_id, entry)
 
     def _submit(self, session_id: str, entry: dict) -> None:
@@ -96,9 +93,17 @@ class ModelPath:
         if entry.get("gateway"):
             add_span(summary.trace, "gateway", *entry["gateway"])
         add_span(summary.trace, "summarizer", window.opened_ms)
-        await self.send(session_id, summary)
+        for attempt in itertools.count():
+            # Retried in place, not re-dispatched: the session's later windows wait, so its order holds.
+            try:
+                await self.send(session_id, summary)
+                break
+            except Exception as exc:  # a failed send of any kind is retried the same way
+                log.warning("summary send failed (attempt %d), retrying: %r", attempt + 1, exc,
+                            extra={"session_id": session_id, "window_seq": window.window_seq})
+                await asyncio.sleep(min(SEND_RETRY_S * 2 ** attempt, SEND_RETRY_MAX_S))
         # Sent and acknowledged: only now does the window stop being pending (no await in between).
-        remaining = [e for e in self.pending[session_id] if e["window"]["window_seq"] != window.window_seq]
+        remaining = [e for e in self.pending.get(session_id) or [] if e["window"]["window_seq"] != window.window_seq]
         if remaining:
             self.pending[session_id] = remaining
         elif session_id in self.pending:
@@ -116,6 +121,23 @@ class ModelPath:
                     log.info("re-dispatching pending window",
                              extra={"session_id": session_id, "window_seq": entry["window"]["window_seq"]})
                     self._submit(session_id, entry)
+
+
+class ModelPath(PendingWindows):
+    """PendingWindows over changelog-backed tables, with the model client from INTERAREC_LLM_*."""
+
+    def __init__(self, app: faust.App, table_cls: type[faust.Table], catalog: Catalog,
+                 send: Callable[[str, summaries_pb2.BehaviourSummary], Awaitable[None]]):
+        settings = LlmSettings.from_env()
+        max_windows = config.env_int("INTERAREC_SUMMARIZER_MAX_IN_FLIGHT", settings.max_in_flight,
+                                     minimum=1, maximum=4096)
+        frames = app.tables.add(FrameTable(app, name="summarizer-frames", default=None, key_type=str,
+                                           partitions=FRAMES.partitions))
+        pending = app.tables.add(table_cls(app, name="summarizer-pending", default=list, key_type=str,
+                                           partitions=FRAMES.partitions))
+        super().__init__(pending, frames, VllmSummarizer(LlmClient(settings, "summarizer"), catalog), catalog, send,
+                         settings, max_windows)
+        app.timer(interval=REDISPATCH_INTERVAL_S)(self.redispatch)
 
 
 class FrameTable(faust.Table):
