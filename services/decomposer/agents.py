@@ -19,6 +19,8 @@ catalog = Catalog.load(catalog_path())
 consumer = Consumer(app, "decomposer")
 # Model path (issue 6): an LlmDecomposer for INTERAREC_DECOMPOSER_BACKEND=llm (rules fallback), None for "rules".
 llm_backend = make_backend(BACKEND, catalog, K)
+if llm_backend is not None:
+    app.task(llm_backend.warm_up)
 
 
 async def handle(event: EventT) -> None:

@@ -147,6 +147,14 @@ class LlmDecomposer:
         self.client, self.catalog, self.k = client, catalog, k
         self.tool = tool_schema.tool(catalog, k)
 
+    async def warm_up(self) -> None:
+        """One throwaway call at start-up: vLLM compiles a named tool's grammar on its first use (seconds)."""
+        try:
+            await self.decompose(summaries_pb2.BehaviourSummary(session_id="warm-up", tenant="warm-up"))
+            log.info("model warm-up call done")
+        except LlmError as exc:
+            log.warning("model warm-up call failed (the rules fallback covers it): %s", exc)
+
     async def decompose(self, summary: summaries_pb2.BehaviourSummary) -> optimization_pb2.OptimizationRequest:
         """The model's request; raises LlmError when its call is unusable."""
         answer = await self.client.chat(tool_schema.messages(summary, self.k), tools=[self.tool],

@@ -138,6 +138,7 @@ class ModelPath(PendingWindows):
         super().__init__(pending, frames, VllmSummarizer(LlmClient(settings, "summarizer"), catalog), catalog, send,
                          settings, max_windows)
         app.timer(interval=REDISPATCH_INTERVAL_S)(self.redispatch)
+        app.task(self.backend.warm_up)
 
 
 class FrameTable(faust.Table):

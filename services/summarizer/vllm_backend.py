@@ -214,6 +214,18 @@ class VllmSummarizer:
         self.grounding = CatalogGrounding(catalog)
         self.response_format = prompts.response_format(catalog)
 
+    async def warm_up(self) -> None:
+        """One throwaway call at start-up: vLLM compiles the JSON schema's grammar on its first use."""
+        w = ClosedWindow(window_seq=0, reason="warm-up", page_url="", frame_seqs=[0], first_capture_ms=0,
+                         last_capture_ms=0, opened_ms=0, closed_ms=0, observations=[], history=[],
+                         dropped_duplicates=0)
+        url = data_url(Image.new("RGB", (64, 40), "white"), self.client.settings.max_pixels)
+        try:
+            await self.summarize("warm-up", "warm-up", w, [url], [])
+            log.info("model warm-up call done")
+        except LlmError as exc:
+            log.warning("model warm-up call failed (the embedded fallback covers it): %s", exc)
+
     async def summarize(self, session_id: str, tenant: str, window: ClosedWindow, image_urls: list[str],
                         history: Sequence[Observation]) -> summaries_pb2.BehaviourSummary:
         """The model's summary of the window; raises LlmError when there is none worth using."""

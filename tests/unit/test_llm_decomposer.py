@@ -151,3 +151,18 @@ def test_unparseable_arguments_fall_back(replay):
     replay.state.tool_arguments = '{"k": 8, "brands": ['
     req = run_backend(replay)
     assert req.backend == "rules" and req.fallback_reason.startswith("invalid_json")
+
+
+def test_warm_up_makes_one_named_call_and_never_raises(replay):
+    async def go(mode):
+        replay.state.mode = mode
+        client = LlmClient(LlmSettings(base_url=replay.url, model="tiny-vlm", retries=0, timeout_s=2), "warm-up")
+        try:
+            await LlmDecomposer(client, CATALOG, K).warm_up()
+        finally:
+            await client.close()
+
+    asyncio.run(go("ok"))
+    asyncio.run(go("server_error"))
+    assert len(replay.state.requests) == 2 and all(r["tool_choice"] == tool_schema.TOOL_CHOICE
+                                                   for r in replay.state.requests)

@@ -159,3 +159,18 @@ def test_invalid_json_content_and_missing_frames_fall_back(replay):
     replay.state.content = '{"product_types": ['
     assert run_backend(replay, window()).fallback_reason.startswith("invalid_json")
     assert run_backend(replay, window(), urls=[]).fallback_reason.startswith("no_images")
+
+
+def test_warm_up_makes_one_schema_call_and_never_raises(replay):
+    async def go(mode):
+        replay.state.mode = mode
+        client = LlmClient(LlmSettings(base_url=replay.url, model="tiny-vlm", retries=0, timeout_s=2), "warm-up")
+        try:
+            await VllmSummarizer(client, CATALOG).warm_up()
+        finally:
+            await client.close()
+
+    asyncio.run(go("ok"))
+    asyncio.run(go("length"))
+    assert len(replay.state.requests) == 2
+    assert all(r["response_format"]["type"] == "json_schema" for r in replay.state.requests)
