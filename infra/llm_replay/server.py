@@ -124,6 +124,12 @@ def make_app(state: ReplayState, fixtures: dict[str, dict] | None = None) -> Fas
         sem = slots.setdefault("chat", asyncio.Semaphore(state.max_concurrency))
         async with sem:
             raw = await request.body()
+            if state.keep_requests:  # on arrival, so a slow answer never lands in a later test's list
+                try:
+                    if isinstance(body := json.loads(raw), dict):
+                        state.requests.append(body)
+                except ValueError:
+                    pass
             if state.delay_s or state.mode == "slow":
                 await asyncio.sleep(state.delay_s)
             response = answer(raw)
@@ -137,8 +143,6 @@ def make_app(state: ReplayState, fixtures: dict[str, dict] | None = None) -> Fas
                 raise ValueError("not an object")
         except ValueError:
             return _recorded(fx["error_malformed_json"])
-        if state.keep_requests:
-            state.requests.append(body)
         mode = state.mode
         if state.exchange is not None:
             return _recorded(state.exchange)
