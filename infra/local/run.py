@@ -20,6 +20,9 @@ import httpx
 
 from infra.local.stack import Stack, StackError
 
+MODEL_ENV_PREFIXES = ("INTERAREC_LLM_", "INTERAREC_SUMMARIZER_BACKEND", "INTERAREC_DECOMPOSER_BACKEND",
+                      "INTERAREC_SUMMARIZER_MAX_IN_FLIGHT")
+
 
 def say(msg: str) -> None:
     print(msg, flush=True)
@@ -121,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         catalog = Catalog.load(catalog_path)
         say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, {len(catalog.brands)} brands")
 
-        stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var)
+        # The model path's settings pass through to the services (the stack sets the rest itself).
+        model_env = {k: v for k, v in os.environ.items() if k.startswith(MODEL_ENV_PREFIXES)}
+        stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var,
+                      extra_env=model_env)
         say("starting services (logs in var/run/logs/) ...")
         stack.start(progress=say)
         ready_at = time.time()

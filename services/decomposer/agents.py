@@ -11,12 +11,16 @@ from services.common.catalog import Catalog
 from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
 from services.common.worker import Consumer, send_and_wait
-from services.decomposer.app import K, app, last_window, opt_requests, summaries
-from services.decomposer.rules import decompose
+from services.decomposer.app import BACKEND, K, app, last_window, opt_requests, summaries
+from services.decomposer.llm_backend import decompose_summary, make_backend
 
 log = logging.getLogger("interarec.decomposer")
 catalog = Catalog.load(catalog_path())
 consumer = Consumer(app, "decomposer")
+# Model path (issue 6): an LlmDecomposer for INTERAREC_DECOMPOSER_BACKEND=llm (rules fallback), None for "rules".
+llm_backend = make_backend(BACKEND, catalog, K)
+if llm_backend is not None:
+    app.task(llm_backend.warm_up)
 
 
 async def handle(event: EventT) -> None:
@@ -32,7 +36,7 @@ async def handle(event: EventT) -> None:
         last_window.record(summary)
         log.info("window holds only duplicates: no new request", extra=ctx)
         return
-    request = decompose(summary, catalog, k=K)
+    request = await decompose_summary(llm_backend, summary, catalog, K)
     request.trace.CopyFrom(summary.trace)
     add_span(request.trace, "decomposer", started)
     await send_and_wait([(opt_requests, key.encode(), request.SerializeToString())])

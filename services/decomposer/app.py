@@ -14,4 +14,4 @@ last_window = LastWindows(app, "decomposer-last-window", SUMMARIES.name)
 add_expiry_timer(app, [last_window], "decomposer")
 
 K = config.env_int("INTERAREC_RECOMMENDATION_SIZE", 8, minimum=1, maximum=50)
-BACKEND = config.env_choice("INTERAREC_DECOMPOSER_BACKEND", "rules", ("rules",))
+BACKEND = config.env_choice("INTERAREC_DECOMPOSER_BACKEND", "rules", ("rules", "llm"))

@@ -24,9 +24,10 @@ from services.common.keys import check_tenant, session_key
 from services.common.messages import BadMessage, add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS, sessions_expired_total
 from services.common.topics import FRAMES, session_partition
-from services.common.worker import Consumer, owned_partitions, send_and_wait
+from services.common.worker import Consumer, SessionTable, owned_partitions, send_and_wait
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.app import (
+    BACKEND,
     IDLE_MS,
     OCR_WORKERS,
     SESSION_TTL_MS,
@@ -57,6 +58,21 @@ RETICK_MS = max(IDLE_MS, 15_000)
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
                         buckets=LATENCY_BUCKETS)
+
+
+async def send_summary(key: str, summary) -> None:
+    """Send one summary under its session key and wait for the broker's ack."""
+    await send_and_wait([(summaries, key.encode(), summary.SerializeToString())])
+
+
+# Model path (issue 6): with INTERAREC_SUMMARIZER_BACKEND=vllm, closed windows go to model_path (pending table +
+# ordered concurrent dispatch, embedded fallback) instead of being summarised inline. None for "embedded".
+model_path = None
+if BACKEND == "vllm":
+    from services.summarizer.model_path import ModelPath
+
+    model_path = ModelPath(app, SessionTable, catalog, send_summary)
+
 WINDOWS_TOTAL = Counter("interarec_summarizer_windows_total", "Closed windows by reason", ["reason"])
 SESSIONS = Gauge("interarec_summarizer_sessions", "Sessions in the table on the partitions this worker owns")
 EXPIRED = sessions_expired_total("summarizer")
@@ -81,7 +97,13 @@ def frame_key(frame: frames_pb2.Frame) -> str:
 
 async def emit(key: str, tenant: str, session_id: str, windows: list[ClosedWindow], gateway_spans: list,
                partition: int) -> None:
-    """Publish the summaries of closed windows and wait until Kafka acknowledged all of them."""
+    """Publish the summaries of closed windows and wait until Kafka acknowledged all of them (or, on the
+    model path, until they are recorded as pending: the model path sends them once the model answered)."""
+    if model_path is not None:  # model path (issue 6)
+        for window, gateway_span in zip(windows, gateway_spans, strict=True):
+            model_path.hand_over(key, tenant, session_id, window, gateway_span, partition)
+            WINDOWS_TOTAL.labels(reason=window.reason).inc()
+        return
     out = []
     for window, gateway_span in zip(windows, gateway_spans, strict=True):
         summary = summarize(session_id, tenant, window, window.history, catalog)
@@ -121,8 +143,10 @@ async def handle(event: EventT) -> None:
     # state between this read and the save below, though OCR and the sends await.
     value = sessions.get(key) or {}
     state = SessionState.from_dict(value.get("state"))
-    observation = None
+    observation = url = None
     if should_process(state, meta, hash_):
+        if model_path is not None:  # model path (issue 6): the frame as the model will see it
+            url = await loop.run_in_executor(ocr_pool, model_path.frame_url, image)
         started = loop.time()
         try:
             observation = await loop.run_in_executor(ocr_pool, observe, image, frame, event.message.offset)
@@ -137,6 +161,8 @@ async def handle(event: EventT) -> None:
         FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
     now = now_ms()
     closed = add_frame(state, meta, hash_, observation, now, max_frames=WINDOW_FRAMES)
+    if model_path is not None:  # model path (issue 6)
+        model_path.remember(key, meta.frame_seq, url, state, closed)
     spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
     this_span, previous_span = (spans[-1] if spans else None), value.get("gateway")
     # A page change closes the window before this frame; a full window closes with it.

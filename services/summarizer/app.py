@@ -14,7 +14,7 @@ summaries = raw_topic(app, SUMMARIES.name)
 # gateway span, "seen_ms": processing time of the session's newest record (TTL)}. Only the agent writes it.
 sessions = session_table(app, "summarizer-sessions", default=dict)
 
-BACKEND = config.env_choice("INTERAREC_SUMMARIZER_BACKEND", "embedded", ("embedded",))
+BACKEND = config.env_choice("INTERAREC_SUMMARIZER_BACKEND", "embedded", ("embedded", "vllm"))
 WINDOW_FRAMES = config.env_int("INTERAREC_SUMMARIZER_WINDOW_FRAMES", 6, minimum=1, maximum=64)
 IDLE_MS = config.env_int("INTERAREC_SUMMARIZER_IDLE_MS", 2500, minimum=100, maximum=600_000)
 OCR_WORKERS = config.env_int("INTERAREC_SUMMARIZER_OCR_WORKERS", 1, minimum=1, maximum=32)

@@ -71,7 +71,7 @@ class Relaxation(_message.Message):
     def __init__(self, constraint: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class OptimizationRequest(_message.Message):
-    __slots__ = ("session_id", "tenant", "window_seq", "k", "objective", "constraints", "preferences", "relaxations", "backend", "summary", "trace", "revenue_weight", "applied_rules")
+    __slots__ = ("session_id", "tenant", "window_seq", "k", "objective", "constraints", "preferences", "relaxations", "backend", "summary", "trace", "revenue_weight", "applied_rules", "prompt_version", "model", "fallback_reason")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,9 @@ class OptimizationRequest(_message.Message):
     TRACE_FIELD_NUMBER: _ClassVar[int]
     REVENUE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     APPLIED_RULES_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     tenant: str
     window_seq: int
@@ -98,4 +101,7 @@ class OptimizationRequest(_message.Message):
     trace: _trace_pb2.Trace
     revenue_weight: float
     applied_rules: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., k: _Optional[int] = ..., objective: _Optional[_Union[Objective, str]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ..., preferences: _Optional[_Union[Preferences, _Mapping]] = ..., relaxations: _Optional[_Iterable[_Union[Relaxation, _Mapping]]] = ..., backend: _Optional[str] = ..., summary: _Optional[_Union[_summaries_pb2.BehaviourSummary, _Mapping]] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., revenue_weight: _Optional[float] = ..., applied_rules: _Optional[_Iterable[str]] = ...) -> None: ...
+    prompt_version: str
+    model: str
+    fallback_reason: str
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., k: _Optional[int] = ..., objective: _Optional[_Union[Objective, str]] = ..., constraints: _Optional[_Union[Constraints, _Mapping]] = ..., preferences: _Optional[_Union[Preferences, _Mapping]] = ..., relaxations: _Optional[_Iterable[_Union[Relaxation, _Mapping]]] = ..., backend: _Optional[str] = ..., summary: _Optional[_Union[_summaries_pb2.BehaviourSummary, _Mapping]] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., revenue_weight: _Optional[float] = ..., applied_rules: _Optional[_Iterable[str]] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ..., fallback_reason: _Optional[str] = ...) -> None: ...

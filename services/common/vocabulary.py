@@ -1,0 +1,50 @@
+"""Map free text a model wrote onto the catalog's own spelling (brands, colours, categories, titles).
+
+Model output is untrusted: a value maps onto the catalog or is dropped, never passed through. Matching is
+exact after normalisation (case, punctuation, plural, grey/gray), then a close fuzzy match for a misread
+letter or two; anything further away is unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from rapidfuzz import fuzz, process
+
+SYNONYMS = {"gray": "grey", "grey": "gray"}
+FUZZY_MIN_SCORE = 90  # of 100: one wrong letter in a short word passes (Nordaa ~ Norda), another word does not
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", " ", str(text).casefold()).strip()
+
+
+def _singular(key: str) -> str:
+    return key[:-1] if key.endswith("s") and not key.endswith("ss") else key
+
+
+class Vocabulary:
+    def __init__(self, known: Iterable[str], *, fuzzy: bool = True):
+        self.exact: dict[str, str] = {}
+        self.loose: dict[str, str] = {}
+        for value in known:
+            self.exact.setdefault(norm(value), value)
+            self.loose.setdefault(_singular(norm(value)), value)
+        self.keys = list(self.exact)
+        self.fuzzy = fuzzy
+
+    def __call__(self, text: str) -> str | None:
+        key = norm(text)
+        if not key:
+            return None
+        for candidate in (key, SYNONYMS.get(key)):
+            if candidate and candidate in self.exact:
+                return self.exact[candidate]
+        if (hit := self.loose.get(_singular(key))) is not None:
+            return hit
+        if self.fuzzy and len(key) >= 4:
+            match = process.extractOne(key, self.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE)
+            if match is not None:
+                return self.exact[match[0]]
+        return None
