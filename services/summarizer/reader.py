@@ -90,14 +90,16 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
 
 def _merge_words(words: list[Box]) -> list[Box]:
     """Join word boxes on the same text line that are a word space apart (columns stay separate)."""
-    words.sort(key=lambda b: (b.top, b.left))
     lines: list[list[int]] = []  # [left, top, right, bottom]
     for b in sorted(words, key=lambda b: b.left):
         for ln in lines:
+            gap = b.left - ln[2]
+            if gap < 0 or gap > 70 or ln[3] <= b.top or ln[1] >= b.bottom:
+                continue  # cheap rejections first: this loop runs for every word
+            lh = ln[3] - ln[1]
+            h = min(lh, b.height)
             overlap = min(ln[3], b.bottom) - max(ln[1], b.top)
-            h = min(ln[3] - ln[1], b.height)
-            if overlap >= 0.55 * h and 0 <= b.left - ln[2] <= max(1.1 * h, 10) \
-                    and 0.5 <= b.height / (ln[3] - ln[1]) <= 2.0:
+            if overlap >= 0.55 * h and gap <= max(1.1 * h, 10) and 0.5 <= b.height / lh <= 2.0:
                 ln[0], ln[1] = min(ln[0], b.left), min(ln[1], b.top)
                 ln[2], ln[3] = max(ln[2], b.right), max(ln[3], b.bottom)
                 break
@@ -255,9 +257,10 @@ class RegionReader:
         self.panel_left: int | None = None
         self._panel_re = profile.regex("panel_cues")
 
-    def read(self, image: Image.Image) -> tuple[list[OcrLine], str | None]:
-        """(OCR lines of the chosen regions, colour of the biggest picture in the page body)."""
-        rgb = np.asarray(image.convert("RGB"))
+    def read(self, image: Image.Image) -> tuple[list[OcrLine], str | None, float | None]:
+        """(OCR lines of the chosen regions, colour of the biggest picture in the page body, median height of
+        all the page body's text lines, read or not)."""
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         lines, pictures = find_lines(gray)
         chosen = choose_lines(lines, pictures, self.profile, self.panel_left, gray.shape[1])
@@ -273,7 +276,8 @@ class RegionReader:
             biggest = max(body, key=lambda p: p.width * p.height)
             if biggest.width * biggest.height >= 120 * 120:
                 colour = picture_colour(rgb, biggest, self.profile.colours)
-        return ocr, colour
+        heights = sorted(b.height for b in lines if self.panel_left is None or b.left < self.panel_left)
+        return ocr, colour, (float(heights[len(heights) // 2]) if heights else None)
 
 
 class FrameReader:
@@ -293,6 +297,6 @@ class FrameReader:
     def observe(self, image: Image.Image, *, page_url: str = "", frame_seq: int = 0, capture_ms: int = 0):
         if self.regions.panel_left is None and self.grounder.panel_left is not None:
             self.regions.panel_left = self.grounder.panel_left
-        lines, colour = self.regions.read(image)
+        lines, colour, body_px = self.regions.read(image)
         return self.grounder.observe(lines, page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms,
-                                     picture_colour=colour)
+                                     picture_colour=colour, body_text_px=body_px)
