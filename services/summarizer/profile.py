@@ -37,7 +37,7 @@ class ShopProfile:
     read_budget: float = 70.0
     target_line_px: int = 28
     focus_below: float = 9.0
-    focus_above: float = 1.6
+    focus_above: float = 3.0
     product_page_cues: tuple[str, ...] = ()
     list_price_cues: tuple[str, ...] = ()
     brand_cues: tuple[str, ...] = ()
