@@ -32,8 +32,8 @@ from .ocr import OcrLine
 from .profile import ShopProfile
 
 INK_THRESHOLD = 40          # gray-level gradient that counts as a glyph edge
-MIN_LINE_PX, MAX_LINE_PX = 7, 64
-PICTURE_MIN_PX = 70         # a component at least this tall and wide is a picture, not text
+MIN_LINE_PX, MAX_LINE_PX = 7, 52
+PICTURE_MIN_PX = 56         # a component at least this tall and wide is a picture, not text (sunglasses: ~60 px)
 GAP = 14                    # blank rows between stacked lines in the strip
 PAD = 8
 CACHE_LINES = 4000
