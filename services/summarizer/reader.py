@@ -49,6 +49,7 @@ class Box:
     height: int
     ink: float = 0.5  # share of the box that is glyph edges: text ~0.45-0.9, a button or input ring less
     framed: bool = False  # drawn inside a frame (input, select, button, chip): a control, never a heading
+    tinted: bool = False  # on a band of colour unlike the page's (banners, bars): emphasised by the shop
 
     @property
     def right(self) -> int:
@@ -89,6 +90,7 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
             words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
     integral = cv2.integral(ink)
+    page_bg = int(np.bincount(gray[::4, ::4].ravel(), minlength=256).argmax())
     lines = []
     for b in _merge_words(words):
         total = (integral[b.bottom, b.right] - integral[b.top, b.right] - integral[b.bottom, b.left]
@@ -96,7 +98,11 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
         # a frame's top and bottom edges are ink almost all along; a text line's are only ascenders/descenders
         framed = bool(ink[b.top:b.top + 2, b.left:b.right].mean() > 0.5
                       and ink[b.bottom - 2:b.bottom, b.left:b.right].mean() > 0.5)
-        lines.append(Box(b.left, b.top, b.width, b.height, round(float(total) / (b.width * b.height), 3), framed))
+        mid = slice(b.top + b.height // 4, b.bottom - b.height // 4 + 1)
+        sides = [gray[mid, max(0, b.left - 7):max(0, b.left - 2)], gray[mid, b.right + 2:b.right + 7]]
+        tinted = all(side.size and abs(float(np.median(side)) - page_bg) > 8 for side in sides)
+        lines.append(Box(b.left, b.top, b.width, b.height, round(float(total) / (b.width * b.height), 3),
+                         framed, tinted))
     # a "picture" holding several lines of text is a panel or a card outline, not a product image
     pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
     return lines, pictures
@@ -123,7 +129,7 @@ def _merge_words(words: list[Box]) -> list[Box]:
 
 
 def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
-                 width: int, known: frozenset[Box] | set[Box] = frozenset()) -> list[Box]:
+                 width: int, known: frozenset[Box] | set[Box] = frozenset(), height: int = 800) -> list[Box]:
     """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
     were read before with exactly these pixels (the reader reuses their text), so they cost nothing."""
     body = [b for b in lines if not any(b.inside(p) for p in pictures) and b not in known]
@@ -141,12 +147,17 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
 
     if panel_left is None:
         # until our panel's heading has been read, read the headings on the right first to find it
-        for b in sorted((b for b in body if b.left > width * 0.6 and b.height >= 14), key=lambda b: b.top)[:4]:
+        # (below the masthead, whose cart and account links sit on the right too)
+        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and b.top > 0.1 * height)
+        for b in sorted(side, key=lambda b: b.top)[:2]:
             take(b)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
     big = sorted((b for b in anchors if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))
     for b in big[:4]:
+        take(b)
+    # text on a band of its own colour (a promotion, a notice) is what the shop wants seen
+    for b in sorted((b for b in main if b.tinted and not b.framed), key=lambda b: (-b.height, b.top))[:3]:
         take(b)
     if big:
         focus = big[0]
@@ -288,7 +299,7 @@ class RegionReader:
         lines, pictures = find_lines(gray)
         keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
-        chosen = choose_lines(lines, pictures, self.profile, self.panel_left, gray.shape[1], known)
+        chosen = choose_lines(lines, pictures, self.profile, self.panel_left, gray.shape[1], known, gray.shape[0])
         fresh = dict(recognise(gray, chosen, self.profile.target_line_px))
         if len(self._memo) > CACHE_LINES:
             self._memo.clear()  # pages change slowly; start afresh rather than track recency
