@@ -39,6 +39,7 @@ PAD = 8
 CACHE_LINES = 4000
 # Headings measured 0.42-0.55 on both demo layouts; a label merged with the control below it ~0.35.
 ANCHOR_MIN_INK = 0.38
+TINTED_SHARE = 0.45
 
 
 @dataclass(frozen=True)
@@ -156,11 +157,18 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     big = sorted((b for b in anchors if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))
     for b in big[:4]:
         take(b)
-    # text on a band of its own colour (a promotion, a notice) is what the shop wants seen
+    # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
+    # TINTED_SHARE of the budget, biggest first
+    tinted_spent = 0.0
     for b in sorted((b for b in main if b.tinted and not b.framed), key=lambda b: (-b.height, b.top))[:3]:
-        take(b)
-    if big:
-        focus = big[0]
+        if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget:
+            tinted_spent += b.cost
+            take(b)
+    # the block around the page's main heading: the longest big line below the masthead (a product title
+    # is longer than its price or the swatches beside it)
+    below_masthead = [b for b in big if b.top > 0.1 * height] or big
+    if below_masthead:
+        focus = max(below_masthead, key=lambda b: b.cost)
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
                 <= focus.bottom + profile.focus_below * focus.height and b.right > focus.left - 40
                 and b.left < focus.right + 400]
