@@ -180,3 +180,11 @@ def test_region_reader_grounds_real_screens(layout: str) -> None:
             assert obs.kind == "product" and p.price in obs.prices and p.brand in obs.brands
             assert obs.picture_colour in (p.colour, None)  # read from the pixels, or no picture on screen
     assert reader.regions.panel_left is not None  # learned from the panel's heading
+
+
+def test_boutique_filter_chips_read_as_filters(catalog: Catalog) -> None:
+    lines = [line("Shop > Footwear", 153, left=240), line("Footwear", 243, 24, left=240),
+             line("Brand: Norda ✕ Colour: Black ✕ Price: $50.00 - $150.00 ✕ Clear all", 290, left=240)]
+    obs = Grounder(catalog).observe(lines, page_url="http://shop/c/Footwear?brand=Norda")
+    assert obs.kind == "listing" and obs.category == "Footwear"
+    assert obs.filters == ["Brand: Norda", "Colour: Black", "Price: $50 – $150"]
