@@ -7,9 +7,11 @@ recommendation panel, the text inside product pictures) at whatever size it happ
    horizontally joins letters into words and words into lines; connected components are the line boxes.
    Components far taller than text are pictures. (~10 ms for 1280x800.)
 2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge); lines inside
-   pictures are skipped; then lines are taken in order of importance until the profile's read budget is
-   spent: the biggest text first (a product title, a page heading, a price), then the block around the
-   biggest text (the buy box: brand, price, rating, swatches), then everything else by size.
+   pictures, and lines read before with exactly the same pixels (header, navigation: their text is
+   reused), are skipped; then lines are taken in order of importance until the profile's read budget is
+   spent: the biggest text first (a product title, a page heading, a price), text on tinted bands
+   (promotions), then the block around the main heading (the buy box: brand, price, rating, swatches;
+   the breadcrumb), then everything else by size.
 3. `recognise`: the chosen lines are rescaled to `target_line_px`, polarity-normalised (dark text on
    white), stacked into one strip and recognised in one libtesseract call; word boxes are mapped back to
    the screenshot, so the grounding sees the same `OcrLine`s as from full-frame OCR.
@@ -20,7 +22,6 @@ recommendation panel, the text inside product pictures) at whatever size it happ
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 import cv2
@@ -278,9 +279,6 @@ def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, 
 
 def _is_dark(rgb: tuple[int, int, int]) -> bool:
     return max(rgb) < 60
-
-
-_WORDY = re.compile(r"[A-Za-z]{2,}")
 
 
 class RegionReader:
