@@ -146,6 +146,12 @@ def test_picture_colour(fill: tuple[int, int, int], expected: str) -> None:
 # ---------------------------------------------------------------- the region reader on real screenshots
 
 
+@pytest.fixture(scope="module")
+def demo_catalog() -> Catalog:
+    """The catalog the screenshots were taken from (rows only: the reader needs no images)."""
+    return Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+
+
 def _manifest() -> list[dict]:
     return json.loads((SCREENS / "manifest.json").read_text())["frames"]
 
@@ -164,10 +170,10 @@ def test_line_finder_and_budget_on_real_frames() -> None:
 
 @pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
 @pytest.mark.parametrize("layout", ["classic", "boutique"])
-def test_region_reader_grounds_real_screens(layout: str) -> None:
+def test_region_reader_grounds_real_screens(layout: str, demo_catalog: Catalog) -> None:
     from services.summarizer.reader import FrameReader
 
-    catalog = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+    catalog = demo_catalog
     frames = [f for f in _manifest() if f["layout"] == layout][:8]  # home, listing, search, compare, 4 products
     reader = FrameReader(catalog)
     for f in frames:
