@@ -1,5 +1,6 @@
 """`python -m services.demo_shop`: serve the demo shop (INTERAREC_SHOP_HOST/PORT, INTERAREC_STOREFRONT_PUBLIC_URL,
-INTERAREC_STOREFRONT_BACKEND_URL, INTERAREC_SHOP_API_KEY, INTERAREC_CATALOG_PATH)."""
+INTERAREC_STOREFRONT_BACKEND_URL, INTERAREC_SHOP_API_KEY, INTERAREC_CATALOG_PATH,
+INTERAREC_SHOP_LAYOUT=classic|boutique)."""
 
 import sys
 
@@ -7,7 +8,7 @@ from services.common import config
 from services.common.catalog import Catalog
 from services.common.serve import serve_http
 from services.common.tenants import DEMO_KEY, demo_mode
-from services.demo_shop.app import create_app
+from services.demo_shop.app import LAYOUTS, create_app
 
 
 def build():
@@ -17,7 +18,8 @@ def build():
     backend = config.env_str("INTERAREC_STOREFRONT_BACKEND_URL", storefront)
     # The shop's tenant key for the storefront API (server side only); the demo key in demo mode.
     api_key = config.env_str("INTERAREC_SHOP_API_KEY", DEMO_KEY if demo_mode() else "") or None
-    return create_app(Catalog.load(config.catalog_path()), storefront, api_key, backend), host, port
+    layout = config.env_choice("INTERAREC_SHOP_LAYOUT", "classic", LAYOUTS)
+    return create_app(Catalog.load(config.catalog_path()), storefront, api_key, backend, layout), host, port
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ stream (static/panel.js). Like a real shop's backend, the shop holds the tenant'
 mints a short-lived session token for the visitor's browser (`/panel-token`), and asks the storefront API
 for "similar products" (product pages) and for picks matching a typed search (search page). Without a
 key, or with the storefront down, the shop still works; those parts are just left out.
+
+Two layouts over the same routes (INTERAREC_SHOP_LAYOUT): `classic` (templates/classic: plain, prints
+"SKU: <id>") and `boutique` (templates/boutique: serif headings on cream, no product id anywhere on screen,
+sale price beside list price, "Visit the X store", colour swatches, stars with a count, reviews, a
+comparison page and promotional banners naming products). Both mark what the scripted shoppers click with
+hidden `data-role` attributes, so one set of selectors browses either.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.catalog import Catalog
+from services.demo_shop import merchandising
 from services.demo_shop.queries import (
     SORTS,
     CategoryFilters,
@@ -36,6 +43,9 @@ from services.demo_shop.session import COOKIE, COOKIE_MAX_AGE_S, resolve_session
 HERE = Path(__file__).parent
 PAGE_SIZE = 36
 PROMOTION = "Free shipping on orders over $50"
+LAYOUTS = ("classic", "boutique")
+SHOP_NAMES = {"classic": "InteraShop", "boutique": "Maison Verde"}
+MAX_COMPARE = 4
 log = logging.getLogger("interarec.demo_shop")
 
 # Module level: prometheus-client refuses to register the same name twice (tests build several apps).
@@ -58,9 +68,11 @@ SIMILAR_K = 4
 
 
 def create_app(catalog: Catalog, storefront_url: str, api_key: str | None = None,
-               storefront_backend_url: str | None = None) -> FastAPI:
+               storefront_backend_url: str | None = None, layout: str = "classic") -> FastAPI:
     """storefront_url: where browsers reach the storefront API; storefront_backend_url: where this server
     does (default: the same); api_key: the shop tenant's key, never sent to a browser."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     backend = (storefront_backend_url or storefront_url).rstrip("/")
     http = httpx.AsyncClient(base_url=backend, timeout=STOREFRONT_TIMEOUT_S,
                              headers={"X-API-Key": api_key} if api_key else {})
@@ -81,11 +93,12 @@ def create_app(catalog: Catalog, storefront_url: str, api_key: str | None = None
 
     app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=_closing(http))
-    templates = Jinja2Templates(directory=HERE / "templates")
+    # The layout's own templates first; shared partials (_picks.html) from the templates root.
+    templates = Jinja2Templates(directory=[HERE / "templates" / layout, HERE / "templates"])
     templates.env.filters["money"] = _money
     templates.env.globals.update(
-        shop_name="InteraShop", promotion=PROMOTION, storefront_url=storefront_url.rstrip("/"),
-        categories=catalog.categories,
+        shop_name=SHOP_NAMES[layout], promotion=PROMOTION, storefront_url=storefront_url.rstrip("/"),
+        categories=catalog.categories, layout=layout, m=merchandising, catalog=catalog,
     )
     index = SearchIndex(catalog)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -162,7 +175,8 @@ def create_app(catalog: Catalog, storefront_url: str, api_key: str | None = None
         if p is None:
             raise HTTPException(404, f"No product {product_id!r}")
         similar = await storefront("GET", f"/v1/products/{p.product_id}/similar", params={"k": SIMILAR_K})
-        return render(request, "product.html", "product", product=p, similar=similar)
+        return render(request, "product.html", "product", product=p, similar=similar,
+                      compare_with=merchandising.similar(p, catalog))
 
     @app.get("/panel-token")
     async def panel_token(request: Request) -> Response:
@@ -173,6 +187,15 @@ def create_app(catalog: Catalog, storefront_url: str, api_key: str | None = None
                                 headers={"Cache-Control": "no-store"})
         return JSONResponse({"token": minted["token"], "expires_at": minted["expires_at"]},
                             headers={"Cache-Control": "no-store"})
+
+    @app.get("/compare", response_class=HTMLResponse)
+    async def compare(request: Request, ids: str = "") -> HTMLResponse:
+        """Side-by-side comparison of up to MAX_COMPARE products: /compare?ids=P1,P2,P3."""
+        wanted = [i.strip().upper() for i in ids.split(",") if i.strip()][:MAX_COMPARE]
+        products = [catalog.by_id[i] for i in wanted if i in catalog.by_id]
+        if not products:
+            raise HTTPException(404, "No products to compare")
+        return render(request, "compare.html", "compare", products=products)
 
     @app.get("/images/{name}")
     async def image(name: str) -> FileResponse:

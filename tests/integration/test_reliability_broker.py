@@ -21,6 +21,7 @@ from interarec.v1 import dead_letters_pb2
 from services.common import deadletters
 from services.common.messages import BadMessage
 from services.common.retry import RetryPolicy
+from services.common.tenants import ApiKeys
 from services.common.topics import DEAD_LETTERS, FRAME_DEAD_LETTERS, FRAMES, SUMMARIES
 from services.common.worker import Consumer, raw_topic, send_and_wait
 
@@ -190,7 +191,8 @@ def test_gateway_bounds_concurrent_decodes_with_429(kafka_bootstrap, monkeypatch
         return real_reencode(body, content_type)
 
     monkeypatch.setattr(gateway_app, "reencode", slow_reencode)
-    settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_bootstrap, api_keys={"k1": "acme"},
+    settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_bootstrap,
+                               api_keys=ApiKeys.from_plain({"k1": "acme"}),
                                max_upload_bytes=8 * 1024 * 1024, ack_timeout_s=5, max_decodes=1)
     session = f"busy-{uuid.uuid4().hex[:6]}"
     headers = {"X-API-Key": "k1", "Content-Type": "image/png"}
