@@ -31,6 +31,7 @@ from services.optimizer.problem import (
     OPTIMAL,
     TIME_LIMIT,
     Assortment,
+    InfeasibleError,
     MnlSolverError,
     Problem,
     check_feasible,
@@ -41,7 +42,8 @@ from services.optimizer.problem import (
 # The w0 column is dense (it appears in every availability row): presolve + dual simplex was measured
 # 4-40x slower on this LP than primal simplex without presolve.
 HIGHS_LP_OPTIONS: dict[str, object] = {"presolve": "off", "solver": "simplex", "simplex_strategy": 4}
-HIGHS_MIP_OPTIONS: dict[str, object] = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-12}
+# exact: no relative gap; tight integrality so the big-M rows of general constraints cannot leak revenue
+HIGHS_MIP_OPTIONS: dict[str, object] = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-12, "mip_feasibility_tolerance": 1e-9}
 RECOVERY_TOL = 0.5  # a vertex has x_i in {0, 1}; anything above half-way counts as offered
 DEFAULT_TIME_LIMIT_S = 1.0
 
@@ -105,12 +107,29 @@ class Model:
         return lp
 
 
-def build(p: Problem) -> tuple[Model, np.ndarray]:
-    """The model and the column index of w (w0 is column 0)."""
+@dataclass
+class Columns:
+    w: np.ndarray  # purchase probabilities (w0 is column 0)
+    y: np.ndarray | None = None  # group-touched binaries
+    x: np.ndarray | None = None  # offer binaries (only with general rows)
+
+
+def w0_bounds(p: Problem) -> tuple[float, float]:
+    """Bounds on the no-purchase probability over nonempty feasible sets: at most k products offered,
+    and at least one (diversity asks for one or more)."""
+    a = p.v / p.v0
+    k = min(p.k, p.n)
+    top = np.partition(a, p.n - k)[p.n - k:].sum() if k else 0.0
+    return 1.0 / (1.0 + top), 1.0 / (1.0 + float(a.min()))
+
+
+def build(p: Problem) -> tuple[Model, Columns]:
+    """The model and where its columns are."""
     n, a = p.n, p.v / p.v0
     m = Model()
     w0 = int(m.cols(1, 0.0, 1.0)[0])
     w = m.cols(n, 0.0, np.minimum(a, 1.0), cost=p.r)
+    cols = Columns(w)
     # normalisation
     m.rows(1, 1.0, 1.0, np.zeros(n + 1, int), np.r_[w0, w], np.ones(n + 1))
     # availability: w_i - a_i w0 <= 0 (= 0 when pinned)
@@ -132,20 +151,25 @@ def build(p: Problem) -> tuple[Model, np.ndarray]:
             m.rows(binding.size, -math.inf, 0.0, np.r_[rowof[p.group[items]], np.arange(binding.size)],
                    np.r_[w[items], np.full(binding.size, w0)], np.r_[1.0 / a[items], -caps[binding]])
     if p.min_groups:
+        # McCormick on u_g = y_g w0 with w0 in [lo, hi]: exact for binary y, and the tighter [lo, hi] the
+        # stronger the relaxation (with [0, 1] it ignores diversity and the MILP branches for seconds)
+        lo, hi = w0_bounds(p)
+        m.col_lo[0], m.col_hi[0] = np.array([lo]), np.array([hi])
         g = p.n_groups
-        y = m.cols(g, 0.0, 1.0, integer=True)
-        u = m.cols(g, 0.0, 1.0)
+        y = cols.y = m.cols(g, 0.0, 1.0, integer=True)
+        u = m.cols(g, 0.0, hi)
         ag = np.arange(g)
-        m.rows(g, -math.inf, 0.0, np.r_[ag, ag], np.r_[u, np.full(g, w0)], np.r_[np.ones(g), -np.ones(g)])
-        m.rows(g, -math.inf, 0.0, np.r_[ag, ag], np.r_[u, y], np.r_[np.ones(g), -np.ones(g)])
-        # u_g >= w0 - (1 - y_g)  <=>  u_g - w0 - y_g >= -1
-        m.rows(g, -1.0, math.inf, np.r_[ag, ag, ag], np.r_[u, np.full(g, w0), y],
-               np.r_[np.ones(g), -np.ones(g), -np.ones(g)])
-        # u_g - sum_{i in g} w_i / a_i <= 0
-        m.rows(g, -math.inf, 0.0, np.r_[ag, p.group], np.r_[u, w], np.r_[np.ones(g), -1.0 / a])
-        m.rows(1, p.min_groups, math.inf, np.zeros(g, int), y, np.ones(g))
+        ones = np.ones(g)
+        w0s = np.full(g, w0)
+        m.rows(g, -math.inf, 0.0, np.r_[ag, ag], np.r_[u, y], np.r_[ones, -hi * ones])  # u <= hi y
+        m.rows(g, 0.0, math.inf, np.r_[ag, ag], np.r_[u, y], np.r_[ones, -lo * ones])  # u >= lo y
+        m.rows(g, -lo, math.inf, np.r_[ag, ag, ag], np.r_[w0s, u, y], np.r_[ones, -ones, -lo * ones])
+        m.rows(g, -math.inf, hi, np.r_[ag, ag, ag], np.r_[w0s, u, y], np.r_[ones, -ones, hi * ones])
+        # touched: u_g <= sum_{i in g} w_i / a_i  (i.e. y_g <= sum_{i in g} x_i)
+        m.rows(g, -math.inf, 0.0, np.r_[ag, p.group], np.r_[u, w], np.r_[ones, -1.0 / a])
+        m.rows(1, p.min_groups, math.inf, np.zeros(g, int), y, ones)
     if p.rows:
-        x = m.cols(n, 0.0, 1.0, integer=True)
+        x = cols.x = m.cols(n, 0.0, 1.0, integer=True)
         x_lo = np.zeros(n)
         x_lo[p.include] = 1.0
         m.col_lo[-1] = x_lo
@@ -154,15 +178,34 @@ def build(p: Problem) -> tuple[Model, np.ndarray]:
         m.rows(n, -a, math.inf, np.r_[ar, ar, ar], np.r_[w, np.full(n, w0), x], np.r_[np.ones(n), -a, -a])
         for row in p.rows:
             m.rows(1, row.lo, row.hi, np.zeros(len(row.idx), int), x[np.asarray(row.idx, int)], row.coef)
-    return m, w
+    return m, cols
 
 
-def _recover(p: Problem, col_value: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _recover(p: Problem, col_value: np.ndarray, cols: Columns) -> np.ndarray:
+    if cols.x is not None:  # binaries decide directly
+        return np.flatnonzero(col_value[cols.x] > RECOVERY_TOL)
     w0 = float(col_value[0])
     if w0 <= 0:
         raise MnlSolverError(f"HiGHS returned w0={w0}; expected a positive no-purchase mass")
-    ratio = col_value[w] / ((p.v / p.v0) * w0)
+    ratio = col_value[cols.w] / ((p.v / p.v0) * w0)
     return np.flatnonzero(ratio > RECOVERY_TOL)
+
+
+def _vertex_with_groups_fixed(h, cols: Columns, values: np.ndarray) -> np.ndarray:
+    """A MIP answer need not be a vertex (ties); with the group binaries fixed the rest is totally
+    unimodular, so re-solving it as an LP by simplex gives an integral vertex of equal value."""
+    import highspy
+
+    y = cols.y
+    fixed = np.round(values[y])
+    h.changeColsIntegrality(len(y), y.astype(np.int32), np.full(len(y), highspy.HighsVarType.kContinuous))
+    h.changeColsBounds(len(y), y.astype(np.int32), fixed, fixed)
+    for key, value in HIGHS_LP_OPTIONS.items():
+        h.setOptionValue(key, value)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise MnlSolverError("re-solving with the group binaries fixed did not reach an optimum")
+    return np.asarray(h.getSolution().col_value)
 
 
 def solve_highs(p: Problem, time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
@@ -174,7 +217,7 @@ def solve_highs(p: Problem, time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
     check_feasible(p)
     if p.n == 0 or p.k == 0:
         return make_assortment(p, [], "highs-lp", t0)
-    model, w = build(p)
+    model, cols = build(p)
     mip = model.is_mip()
     name = "highs-milp" if mip else "highs-lp"
     h = highspy.Highs()
@@ -193,23 +236,35 @@ def solve_highs(p: Problem, time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
     has_solution = h.getInfo().primal_solution_status == 2  # 2 = feasible
     if status == highspy.HighsModelStatus.kOptimal and has_solution:
         values = np.asarray(h.getSolution().col_value)
-        chosen = _recover(p, values, w)
-        objective = float(np.dot(p.r, values[w]))
+        chosen = _recover(p, values, cols)
+        objective = float(np.dot(p.r, values[cols.w]))
         got = revenue(p.r, p.v, p.v0, chosen)
-        if not p.is_feasible(chosen) or abs(got - objective) > 1e-6 * max(1.0, abs(objective)):
+        if cols.y is not None and cols.x is None and abs(got - objective) > 1e-6 * max(1.0, abs(objective)):
+            values = _vertex_with_groups_fixed(h, cols, values)
+            chosen = _recover(p, values, cols)
+            got = revenue(p.r, p.v, p.v0, chosen)
+        # with offer binaries the set is read off x (w then carries the MIP tolerances of the big-M rows)
+        tol = 1e-3 if cols.x is not None else 1e-6
+        if not p.is_feasible(chosen) or abs(got - objective) > tol * max(1.0, abs(objective)):
             raise MnlSolverError(f"HiGHS solution is not integral: value {objective:.9g}, recovered {got:.9g}")
         return make_assortment(p, chosen, name, t0, OPTIMAL)
     if status == highspy.HighsModelStatus.kInfeasible:
+        if p.rows:  # the structural checks above do not cover general rows
+            raise InfeasibleError("no assortment satisfies the general rows")
         raise MnlSolverError("HiGHS reports the model infeasible although the feasibility checks passed")
     if status == highspy.HighsModelStatus.kTimeLimit:
+        options = []
         if has_solution and mip:
-            chosen = _recover(p, np.asarray(h.getSolution().col_value), w)
+            chosen = _recover(p, np.asarray(h.getSolution().col_value), cols)
             if p.is_feasible(chosen):
-                return make_assortment(p, chosen, name, t0, TIME_LIMIT)
+                options.append((revenue(p.r, p.v, p.v0, chosen), name, chosen))
         from services.optimizer.threshold import solve_threshold  # exact for everything but general rows
 
         fallback = solve_threshold(Problem(p.r, p.v, p.v0, p.k, p.group, p.cap, p.include, p.min_groups))
         if p.is_feasible(fallback.indices):
-            return make_assortment(p, fallback.indices, f"{name}+threshold", t0, TIME_LIMIT)
+            options.append((fallback.expected_revenue, f"{name}+threshold", fallback.indices))
+        if options:
+            _, label, chosen = max(options, key=lambda o: o[0])
+            return make_assortment(p, chosen, label, t0, TIME_LIMIT)
     raise MnlSolverError(f"HiGHS stopped with {h.modelStatusToString(status)} and no usable answer")
 

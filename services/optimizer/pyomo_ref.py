@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from services.optimizer.highs_lp import HIGHS_LP_OPTIONS, HIGHS_MIP_OPTIONS, RECOVERY_TOL
+from services.optimizer.highs_lp import HIGHS_LP_OPTIONS, HIGHS_MIP_OPTIONS, RECOVERY_TOL, w0_bounds
 from services.optimizer.problem import (
     OPTIMAL,
     Assortment,
@@ -66,12 +66,16 @@ def solve_pyomo(p: Problem, solver: str = "highs", options: Mapping[str, object]
         m.cap = pyo.Constraint(m.G, rule=lambda mm, g: pyo.quicksum(mm.w[i] / a[i] for i in members[g])
                                - caps[g] * mm.w0 <= 0)
     if p.min_groups:
+        lo, hi = w0_bounds(p)  # tight McCormick bounds, as in highs_lp.build
+        m.w0.setlb(lo)
+        m.w0.setub(hi)
         m.T = pyo.Set(initialize=sorted(members))
         m.y = pyo.Var(m.T, domain=pyo.Binary)
-        m.u = pyo.Var(m.T, bounds=(0, 1))  # u_g = y_g * w0 (exact McCormick: w0 in [0, 1])
-        m.u_w0 = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] <= mm.w0)
-        m.u_y = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] <= mm.y[g])
-        m.u_lo = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] >= mm.w0 - (1 - mm.y[g]))
+        m.u = pyo.Var(m.T, bounds=(0, hi))  # u_g = y_g * w0
+        m.u_hi = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] <= hi * mm.y[g])
+        m.u_lo = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] >= lo * mm.y[g])
+        m.u_w0_lo = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] <= mm.w0 - lo * (1 - mm.y[g]))
+        m.u_w0_hi = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] >= mm.w0 - hi * (1 - mm.y[g]))
         m.touch = pyo.Constraint(m.T, rule=lambda mm, g: mm.u[g] <= pyo.quicksum(mm.w[i] / a[i] for i in members[g]))
         m.diverse = pyo.Constraint(expr=pyo.quicksum(m.y[g] for g in m.T) >= p.min_groups)
     if p.rows:
