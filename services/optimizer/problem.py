@@ -147,7 +147,7 @@ def revenue(r: np.ndarray, v: np.ndarray, v0: float, chosen) -> float:
 
 
 def make_assortment(p: Problem, chosen, solver: str, t0: float, status: str = OPTIMAL) -> Assortment:
-    idx = np.asarray(sorted(int(i) for i in chosen), dtype=int)
+    idx = np.sort(np.asarray(chosen, dtype=int).ravel())
     denom = p.v0 + float(p.v[idx].sum())
     probs = p.v[idx] / denom
     order = np.argsort(-probs, kind="stable")  # stable: ties keep index order, so output is deterministic

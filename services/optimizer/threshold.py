@@ -37,6 +37,7 @@ from services.optimizer.problem import (
     make_assortment,
 )
 
+SMALL = 64  # pool size below which the inner steps run in plain Python
 MAX_THRESHOLD_ITERATIONS = 10_000  # observed: at most ~12 passes, up to 100,000 products
 
 
@@ -54,52 +55,146 @@ def _top_k_positive(score: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.concatenate([above, ties]))
 
 
+def _run_starts(sorted_codes: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array."""
+    if not sorted_codes.size:
+        return np.empty(0, dtype=np.int64)
+    change = np.empty(sorted_codes.size, dtype=bool)
+    change[0] = True
+    np.not_equal(sorted_codes[1:], sorted_codes[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
+def _group_order(items: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`items` ordered by group (ascending index within a group) and where each group's run starts."""
+    codes = group[items]
+    if codes.size and codes.max() < 2**15:
+        codes = codes.astype(np.int16)  # a stable sort of 16-bit ints is a radix sort: O(n)
+    order = items[np.argsort(codes, kind="stable")]
+    gs = group[order]
+    starts = _run_starts(gs)
+    return order, starts
+
+
 class _Groups:
-    """Per-solve constant data for the grouped inner problem."""
+    """The grouped inner problem (caps, pins, diversity) at one threshold after another.
+
+    `pool` holds the free products with r_i > z: only they can have a positive weight, and z only grows
+    during the search, so the pool shrinks to the few products that still matter. The search starts at the
+    cardinality-only optimum (an upper bound, where the pool is smallest): its answer is feasible, so the
+    second threshold is a lower bound and Dinkelbach proceeds from there as usual.
+    """
 
     def __init__(self, p: Problem, free: np.ndarray):
         self.group = p.group
+        self.r = p.r
+        self.v = p.v
         g = p.n_groups
         inc_counts = np.bincount(p.group[p.include], minlength=g) if p.include.size else np.zeros(g, np.int64)
         self.cap_left = p.group_caps() - inc_counts
         self.covered = inc_counts > 0
         self.k_left = p.k - int(p.include.size)
         self.need = max(0, p.min_groups - int(self.covered.sum()))
-        # free products ordered by group (then index) so per-group maxima are one reduceat away
-        order = free[np.argsort(p.group[free], kind="stable")]
-        self.by_group = order
-        gs = p.group[order]
-        self.starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if order.size else np.empty(0, int)
-        self.start_group = gs[self.starts] if order.size else np.empty(0, int)
-        # a group can supply a red item if it is untouched by pins and has room
-        self.red_ok = ~self.covered[self.start_group] & (self.cap_left[self.start_group] >= 1)
+        self.red_ok = ~self.covered & (self.cap_left >= 1)  # groups that can still supply a red item
+        self.free = free
+        self.pool = free
+        self.pool_z = -np.inf
+        self.free_order: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def greedy(self, w: np.ndarray) -> list[int]:
-        """Laminar-matroid greedy over free products (w is -inf on pinned ones)."""
-        pos = np.flatnonzero(w > 0)
+    def at(self, z: float) -> None:
+        """Make `pool` the free products with r_i > z (shrinking it when z grew, as it does after the start)."""
+        base = self.pool if z >= self.pool_z else self.free
+        self.pool = base[self.r[base] > z]
+        self.pool_z = z
+
+    def weights(self, items: np.ndarray, z: float) -> np.ndarray:
+        return self.v[items] * (self.r[items] - z)
+
+    def greedy(self, z: float) -> list[int]:
+        """Laminar-matroid greedy over free products: best first, taken while its group and the total
+        have room, only positive weights (exactly the pool's)."""
+        pos = self.pool
         if self.k_left <= 0 or pos.size == 0:
             return []
+        wpos = self.weights(pos, z)
+        if pos.size <= SMALL:  # plain Python beats numpy's per-call overhead on a few dozen items
+            used: dict[int, int] = {}
+            out = []
+            for _, i, g in sorted(zip((-wpos).tolist(), pos.tolist(), self.group[pos].tolist(), strict=True)):
+                if used.get(g, 0) < self.cap_left[g]:
+                    used[g] = used.get(g, 0) + 1
+                    out.append(i)
+                    if len(out) == self.k_left:
+                        break
+            return out
         length = min(pos.size, 2 * self.k_left + 16)
         while True:
             if length < pos.size:
-                top = pos[np.argpartition(-w[pos], length - 1)[:length]]
+                sel = np.argpartition(-wpos, length - 1)[:length]
+                top, wtop = pos[sel], wpos[sel]
             else:
-                top = pos
-            top = top[np.lexsort((top, -w[top]))]  # best first, ties by index
-            chosen: list[int] = []
-            used: dict[int, int] = {}
-            for i in top.tolist():
-                g = int(self.group[i])
-                if used.get(g, 0) < self.cap_left[g]:
-                    used[g] = used.get(g, 0) + 1
-                    chosen.append(i)
-                    if len(chosen) == self.k_left:
-                        return chosen
+                top, wtop = pos, wpos
+            top = top[np.lexsort((top, -wtop))]  # best first, ties by index
+            # greedy in one pass: an item passes its group's cap iff its rank within the group (best
+            # first) is below the cap; greedy then takes the first k_left items that pass
+            gs = self.group[top]
+            by_group = np.argsort(gs, kind="stable")  # keeps best-first order inside each group
+            sorted_gs = gs[by_group]
+            run_start = _run_starts(sorted_gs)
+            run_len = np.diff(np.append(run_start, top.size))
+            rank = np.empty(top.size, dtype=np.int64)
+            rank[by_group] = np.arange(top.size) - np.repeat(run_start, run_len)
+            taken = top[rank < self.cap_left[gs]]
+            if taken.size >= self.k_left:
+                return taken[: self.k_left].tolist()
             if length >= pos.size:
-                return chosen
+                return taken.tolist()
             length = min(pos.size, length * 4)  # rare: caps rejected most of the prefix
 
-    def diversify(self, w: np.ndarray, chosen: list[int]) -> list[int]:
+    def _reds(self, items: np.ndarray | None, z: float, touched: np.ndarray, missing: int,
+              positive_only: bool) -> list[int] | None:
+        """The best item of each of the `missing` best untouched groups among `items` (None: every free
+        product, whose group order is computed once per solve). None when too few groups qualify."""
+        if items is None:
+            if self.free_order is None:
+                order, starts = _group_order(self.free, self.group)
+                self.free_order = (order, starts, self.v[order], self.r[order])
+            order, starts, v_order, r_order = self.free_order
+            w_order = v_order * (r_order - z)
+        elif items.size <= SMALL:
+            return self._reds_small(items, z, touched, missing)
+        else:
+            order, starts = _group_order(items, self.group)
+            w_order = self.weights(order, z)
+        if not starts.size:
+            return None
+        gmax = np.maximum.reduceat(w_order, starts)
+        start_group = self.group[order[starts]]
+        ok = self.red_ok[start_group] & ~touched[start_group]
+        if positive_only:
+            ok &= gmax > 0
+        cand = np.flatnonzero(ok)
+        if cand.size < missing:
+            return None
+        best = cand[np.lexsort((start_group[cand], -gmax[cand]))][:missing]
+        reds = []
+        for b in best.tolist():
+            lo = starts[b]
+            hi = starts[b + 1] if b + 1 < starts.size else order.size
+            reds.append(int(order[lo + int(np.argmax(w_order[lo:hi]))]))  # first max = lowest index
+        return reds
+
+    def _reds_small(self, items: np.ndarray, z: float, touched: np.ndarray, missing: int) -> list[int] | None:
+        """_reds on a few pool items (all of positive weight), in plain Python."""
+        best: dict[int, tuple[float, int]] = {}
+        for w, i, g in zip(self.weights(items, z).tolist(), items.tolist(), self.group[items].tolist(), strict=True):
+            if self.red_ok[g] and not touched[g] and (g not in best or (-w, i) < best[g]):
+                best[g] = (-w, i)
+        if len(best) < missing:
+            return None
+        return [i for _, i, _ in sorted((nw, i, g) for g, (nw, i) in best.items())[:missing]]
+
+    def diversify(self, z: float, chosen: list[int]) -> list[int]:
         """Best swaps until `need` untouched groups are touched (see the module docstring)."""
         touched = self.covered.copy()
         by_group: dict[int, list[int]] = {}
@@ -113,22 +208,29 @@ class _Groups:
         # blue = every chosen item except the best of an otherwise untouched group
         blues = [i for g, items in by_group.items() for i in (items if self.covered[g] else items[1:])]
         slots = self.k_left - len(chosen)
-        # red candidates: the best free item of each untouched group
-        gmax = np.maximum.reduceat(w[self.by_group], self.starts) if self.starts.size else np.empty(0)
-        ok = self.red_ok & ~touched[self.start_group]
-        cand = np.flatnonzero(ok)
-        if cand.size < missing or slots + len(blues) < missing:
+        # positive red items live in the pool; only when too few groups have one, look at every product
+        reds = self._reds(self.pool, z, touched, missing, positive_only=True)
+        if reds is None:
+            reds = self._reds(None, z, touched, missing, positive_only=False)
+        if reds is None or slots + len(blues) < missing:
             raise MnlSolverError("min_groups unreachable (the request mapping should have relaxed it)")
-        best = cand[np.lexsort((self.start_group[cand], -gmax[cand]))][:missing]
-        reds = []
-        for b in best.tolist():
-            lo = self.starts[b]
-            hi = self.starts[b + 1] if b + 1 < self.starts.size else self.by_group.size
-            reds.append(int(self.by_group[lo + int(np.argmax(w[self.by_group[lo:hi]]))]))
         # cheapest removals: empty slots (weight 0, blues are > 0) first, then blues, worst first
-        drop = sorted(blues, key=lambda i: (w[i], -i))[: max(0, missing - slots)]
+        drop = sorted(blues, key=lambda i: (float(self.weights(np.array([i]), z)[0]), -i))[: max(0, missing - slots)]
         keep = set(chosen) - set(drop)
         return sorted(keep | set(reds))
+
+
+def _plain_value(r: np.ndarray, v: np.ndarray, v0: float, k: int) -> float:
+    """max R(S) s.t. |S| <= k (cardinality only), by the same search."""
+    z = 0.0
+    while True:
+        chosen = _top_k_positive(v * (r - z), k)
+        if chosen.size == 0:
+            return z
+        z_new = float(np.dot(r[chosen], v[chosen]) / (v0 + v[chosen].sum()))
+        if z_new <= z + 1e-12 * max(1.0, abs(z)):
+            return z
+        z = z_new
 
 
 def solve_threshold(p: Problem, time_limit_s: float | None = None) -> Assortment:
@@ -143,7 +245,7 @@ def solve_threshold(p: Problem, time_limit_s: float | None = None) -> Assortment
     check_feasible(p)
     r, v, v0 = p.r, p.v, p.v0
     include = p.include
-    free = np.setdiff1d(np.arange(p.n), include, assume_unique=True)
+    free = np.setdiff1d(np.arange(p.n), include, assume_unique=True) if include.size else np.arange(p.n)
     grouped = p.group is not None and (p.cap is not None or p.min_groups > 0)
     groups = _Groups(p, free) if grouped else None
     k_left = p.k - int(include.size)
@@ -152,24 +254,28 @@ def solve_threshold(p: Problem, time_limit_s: float | None = None) -> Assortment
     deadline = None if time_limit_s is None else t0 + time_limit_s
 
     best = include
-    z = 0.0  # any start at or below the optimum works; every iterate after the first improves on it
+    # Any start works: the first iterate is feasible, so its value is at most the optimum, and from there
+    # every iterate improves. Without groups start at 0; with them at the cardinality-only optimum (see _Groups).
+    z = 0.0 if groups is None else _plain_value(r, v, v0, p.k)
     first = True
     status = OPTIMAL
     for _ in range(MAX_THRESHOLD_ITERATIONS):
-        w = v * (r - z)
-        if include.size:
-            w[pinned] = -np.inf
         if groups is None:
+            w = v * (r - z)
+            if include.size:
+                w[pinned] = -np.inf
             extra = _top_k_positive(w, k_left)
-        else:
-            chosen = groups.greedy(w)
+        else:  # weights on the pool only (pins are not in it)
+            groups.at(z)
+            chosen = groups.greedy(z)
             if groups.need:
-                chosen = groups.diversify(w, chosen)
+                chosen = groups.diversify(z, chosen)
             extra = np.asarray(chosen, dtype=int)
         chosen = np.concatenate([include, extra]) if include.size else extra
-        if chosen.size == 0:
+        if chosen.size == 0 and not first:
             break
-        z_new = float(np.dot(r[chosen], v[chosen]) / (v0 + v[chosen].sum()))
+        # (an empty first set, possible when starting above the optimum, is worth 0: restart from there)
+        z_new = float(np.dot(r[chosen], v[chosen]) / (v0 + v[chosen].sum())) if chosen.size else 0.0
         # relative tolerance: stop once the value stops increasing beyond float noise (the first iterate is
         # always kept: pins or diversity may force a set whose value is not above the start)
         if not first and z_new <= z + 1e-12 * max(1.0, abs(z)):
