@@ -15,6 +15,7 @@ from services.optimizer.highs_lp import HIGHS_LP_OPTIONS, HIGHS_MIP_OPTIONS, REC
 from services.optimizer.problem import (
     OPTIMAL,
     Assortment,
+    InfeasibleError,
     MnlSolverError,
     Problem,
     check_feasible,
@@ -104,6 +105,8 @@ def solve_pyomo(p: Problem, solver: str = "highs", options: Mapping[str, object]
         highs_time = getattr(results.timing_info, "highs_time", None)  # set by the highs interface only
         if isinstance(highs_time, float | int):
             stats["highs_ms"] = float(highs_time) * 1e3
+    if p.rows and results.termination_condition == TerminationCondition.provenInfeasible:
+        raise InfeasibleError("no assortment satisfies the general rows")
     if (results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied
             or results.solution_status != SolutionStatus.optimal):
         raise MnlSolverError(f"{solver} did not solve the MNL model to optimality (n={n}, k={p.k}): "
