@@ -1,8 +1,9 @@
 """Fast hard-constraint filtering of a large catalog: integer codes per text column, boolean numpy masks.
 
-Comparing object arrays of strings (np.isin) costs tens of milliseconds at a million products; looking up
-a small boolean table by each product's int code costs about a millisecond. The index is built once per
-catalog (catalogs are immutable) and cached.
+Comparing object arrays of strings (np.isin) costs tens of milliseconds at a million products. Instead each
+text column keeps int codes and a posting list per code (rows sorted by code): the most selective text
+filter yields its rows directly, and the remaining filters are evaluated on those rows only. The index is
+built once per catalog (catalogs are immutable) and cached.
 """
 
 from __future__ import annotations
@@ -22,6 +23,28 @@ def _codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
 
 
 @dataclass(frozen=True)
+class Postings:
+    """Rows grouped by code: rows[start[c]:start[c + 1]] are the rows with code c, ascending."""
+
+    rows: np.ndarray
+    start: np.ndarray
+
+    @classmethod
+    def build(cls, codes: np.ndarray, n_codes: int) -> Postings:
+        rows = np.argsort(codes, kind="stable")
+        return cls(rows, np.searchsorted(codes[rows], np.arange(n_codes + 1)))
+
+    def size(self, table: np.ndarray) -> int:
+        return int(np.diff(self.start)[table].sum())
+
+    def union(self, table: np.ndarray) -> np.ndarray:
+        parts = [self.rows[self.start[c]:self.start[c + 1]] for c in np.flatnonzero(table).tolist()]
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+
+
+@dataclass(frozen=True)
 class CatalogIndex:
     """Column arrays of a catalog with brand/category/colour as int codes into sorted name lists."""
 
@@ -34,6 +57,7 @@ class CatalogIndex:
     colour_names: list[str]
     colour: np.ndarray
     row_of_id: dict[str, int]
+    postings: tuple[Postings, Postings, Postings]  # brand, category, colour
 
     @classmethod
     def from_arrays(cls, *, price, rating, brand, category, colour, product_ids) -> CatalogIndex:
@@ -41,7 +65,9 @@ class CatalogIndex:
         cn, cc = _codes(np.asarray(category))
         on, oc = _codes(np.asarray(colour))
         row_of_id = {pid: i for i, pid in enumerate(product_ids)}
-        return cls(np.asarray(price, float), np.asarray(rating, float), bn, bc, cn, cc, on, oc, row_of_id)
+        postings = (Postings.build(bc, len(bn)), Postings.build(cc, len(cn)), Postings.build(oc, len(on)))
+        return cls(np.asarray(price, float), np.asarray(rating, float), bn, bc, cn, cc, on, oc, row_of_id,
+                   postings)
 
     def __len__(self) -> int:
         return int(self.price.size)
@@ -56,25 +82,42 @@ class CatalogIndex:
         want = set(wanted)
         return np.array([n.casefold() in want for n in names], dtype=bool)
 
-    def mask(self, c: optimization_pb2.Constraints) -> np.ndarray:
-        """Catalog rows satisfying every hard filter of the request (pins are handled by the caller)."""
-        keep = np.ones(len(self), dtype=bool)
-        for names, codes, wanted in ((self.category_names, self.category, c.categories),
-                                     (self.brand_names, self.brand, c.brands),
-                                     (self.colour_names, self.colour, c.colours)):
+    def candidates(self, c: optimization_pb2.Constraints) -> np.ndarray:
+        """Sorted catalog rows satisfying every hard filter of the request (pins are the caller's)."""
+        filters = []
+        for names, codes, post, wanted in ((self.brand_names, self.brand, self.postings[0], c.brands),
+                                           (self.category_names, self.category, self.postings[1], c.categories),
+                                           (self.colour_names, self.colour, self.postings[2], c.colours)):
             table = self._allowed(names, wanted)
             if table is not None:
-                keep &= table[codes]
+                filters.append((post.size(table), post, table, codes))
+        if filters:  # start from the most selective text filter's posting lists
+            filters.sort(key=lambda f: f[0])
+            _, post, table, _ = filters.pop(0)
+            rows = post.union(table)
+        else:
+            rows = np.arange(len(self))
+        # each filter shrinks the rows the next one looks at
+        for _, _, table, codes in filters:
+            rows = rows[table[codes[rows]]]
         banned = self._allowed(self.brand_names, c.exclude_brands)
         if banned is not None:
-            keep &= ~banned[self.brand]
+            rows = rows[~banned[self.brand[rows]]]
         if c.HasField("price_min"):
-            keep &= self.price >= c.price_min
+            rows = rows[self.price[rows] >= c.price_min]
         if c.HasField("price_max"):
-            keep &= self.price <= c.price_max
+            rows = rows[self.price[rows] <= c.price_max]
         if c.HasField("min_rating"):
-            keep &= self.rating >= c.min_rating
-        keep[self.rows(c.exclude_product_ids)] = False
+            rows = rows[self.rating[rows] >= c.min_rating]
+        excluded = self.rows(c.exclude_product_ids)
+        if excluded.size:
+            rows = rows[~np.isin(rows, excluded)]
+        return rows
+
+    def mask(self, c: optimization_pb2.Constraints) -> np.ndarray:
+        """Boolean mask form of `candidates`."""
+        keep = np.zeros(len(self), dtype=bool)
+        keep[self.candidates(c)] = True
         return keep
 
     def rows(self, product_ids) -> np.ndarray:

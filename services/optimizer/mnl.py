@@ -97,10 +97,8 @@ def solve_request(catalog: Catalog, request: optimization_pb2.OptimizationReques
         raise ValueError("max_per_brand must be at least 1 when set")
     index = catalog_index(catalog)
     notes: list[str] = []
-    mask = index.mask(c)
     pins = _pins(catalog, c, k, index.excluded(c), notes)
-    mask[pins] = True
-    candidates = np.flatnonzero(mask)
+    candidates = np.union1d(index.candidates(c), np.asarray(pins, dtype=np.int64))
     viewed = viewed_rows(catalog, request)
     r, v = utilities(catalog, candidates, request.preferences, request.objective, request.revenue_weight,
                      viewed, learned)

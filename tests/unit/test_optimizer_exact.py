@@ -136,3 +136,32 @@ def test_infeasible_pins_and_diversity_are_reported():
         solve_threshold(Problem(r, v, 1.0, 1, np.zeros(3, int), None, np.array([0, 1])))
     with pytest.raises(InfeasibleError):
         solve_threshold(Problem(r, v, 1.0, 3, np.array([0, 0, 1]), None, np.empty(0, int), 3))
+
+
+def test_candidate_index_matches_a_plain_scan():
+    from interarec.v1 import optimization_pb2
+    from services.optimizer.candidates import catalog_index
+    from tests.unit.catalog_factory import make_catalog
+
+    catalog = make_catalog(400, seed=2)
+    index = catalog_index(catalog)
+    cases = [
+        optimization_pb2.Constraints(),
+        optimization_pb2.Constraints(categories=["laptops", "Cameras"], brands=["Acme", "Fjord", "Nope"],
+                                     colours=["black", "silver"], price_min=100, price_max=2000, min_rating=3.0,
+                                     exclude_brands=["fjord"], exclude_product_ids=["P00000", "P00009"]),
+        optimization_pb2.Constraints(colours=["red"], price_max=300),
+        optimization_pb2.Constraints(brands=["NoSuchBrand"]),
+    ]
+    for c in cases:
+        def ok(p, c=c):
+            low = [{x.casefold() for x in values} for values in (c.categories, c.brands, c.colours)]
+            return ((not low[0] or p.category.casefold() in low[0]) and (not low[1] or p.brand.casefold() in low[1])
+                    and (not low[2] or p.colour.casefold() in low[2])
+                    and p.brand.casefold() not in {x.casefold() for x in c.exclude_brands}
+                    and (not c.HasField("price_min") or p.price >= c.price_min)
+                    and (not c.HasField("price_max") or p.price <= c.price_max)
+                    and (not c.HasField("min_rating") or p.rating >= c.min_rating)
+                    and p.product_id not in c.exclude_product_ids)
+        expected = [i for i, p in enumerate(catalog.products) if ok(p)]
+        assert index.candidates(c).tolist() == expected
