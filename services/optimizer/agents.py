@@ -8,7 +8,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from faust.types import EventT
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from interarec.v1 import feedback_pb2, optimization_pb2, recommendations_pb2
 from services.common.catalog import Catalog
@@ -52,6 +52,8 @@ SOLVE_SECONDS = Histogram("interarec_optimizer_solve_seconds", "Assortment solve
 TIME_LIMIT_FALLBACKS = Counter("interarec_optimizer_time_limit_fallbacks_total",
                                "Solves that hit the time limit and published the best feasible answer found",
                                ["solver"])
+FEEDBACK_PRODUCTS = Gauge("interarec_optimizer_feedback_products",
+                          "Tenant-product pairs with learned feedback, as loaded from the persisted table")
 FEEDBACK_EVENTS = Counter("interarec_optimizer_feedback_events_total", "Feedback events learned from", ["event"])
 
 
@@ -127,6 +129,7 @@ def _load_learner() -> None:
     for (tenant, row), counts in totals.items():
         learner.set_counts(tenant, row, counts)
     learner_loaded = True
+    FEEDBACK_PRODUCTS.set(len(totals))
     log.info("feedback learner loaded: %d products with feedback", len(totals))
 
 
@@ -144,8 +147,17 @@ async def handle_feedback(event: EventT) -> None:
     counts = Counts.from_dict(feedback_counts[key])
     counts.add(fb.event, prediction)
     feedback_counts[key] = counts.to_dict()
+    if fb.event == feedback_pb2.FEEDBACK_EVENT_IMPRESSION and counts.impressions == 1:
+        FEEDBACK_PRODUCTS.inc()
     learner.observe(tenant, row, fb.event, prediction)
     FEEDBACK_EVENTS.labels(event=feedback_pb2.FeedbackEvent.Name(fb.event)).inc()
+
+
+@app.timer(interval=1.0)
+async def load_learner_after_recovery() -> None:
+    """Restore what was learned before a restart as soon as the tables are recovered."""
+    if not learner_loaded and app.tables.recovery.completed.is_set():
+        _load_learner()
 
 
 @app.agent(opt_requests)

@@ -15,8 +15,7 @@ feedback = raw_topic(app, FEEDBACK.name)
 last_window = app.Table("optimizer-last-window", default=int, key_type=str, value_type=int)
 # Feedback counts (feedback.Counts as a dict) per "tenant/product_id@partition": each key is written only
 # from its own feedback partition, so the changelog replays to the same totals after a restart.
-feedback_counts = app.Table("optimizer-feedback", default=dict, key_type=str, value_type=dict,
-                            value_serializer="json")
+feedback_counts = app.Table("optimizer-feedback", default=dict, key_type=str, value_type=dict)  # json
 
 # threshold: exact fast path (default); highs: LP/MILP from arrays; pyomo: the reference model (slow)
 SOLVER = config.env_choice("INTERAREC_OPTIMIZER_SOLVER", "threshold", ("threshold", "highs", "pyomo"))
