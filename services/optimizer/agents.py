@@ -122,7 +122,7 @@ def _load_learner() -> None:
         row = catalog.index.get(product_id)
         if row is None:
             continue
-        c = Counts.from_dict(value)
+        c = Counts.from_json(value)
         t = totals.setdefault((tenant, row), Counts())
         t.exposure += c.exposure
         t.clicks += c.clicks
@@ -144,9 +144,9 @@ async def handle_feedback(event: EventT) -> None:
     tenant = fb.tenant or tenant
     prediction = predicted.get(fb.product_id, DEFAULT_PREDICTION)
     key = f"{tenant}/{fb.product_id}@{event.message.partition}"
-    counts = Counts.from_dict(feedback_counts[key])
+    counts = Counts.from_json(feedback_counts[key])
     counts.add(fb.event, prediction)
-    feedback_counts[key] = counts.to_dict()
+    feedback_counts[key] = counts.to_json()
     if fb.event == feedback_pb2.FEEDBACK_EVENT_IMPRESSION and counts.impressions == 1:
         FEEDBACK_PRODUCTS.inc()
     learner.observe(tenant, row, fb.event, prediction)

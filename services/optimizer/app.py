@@ -13,9 +13,9 @@ recommendations = raw_topic(app, RECOMMENDATIONS.name)
 feedback = raw_topic(app, FEEDBACK.name)
 # Highest window_seq published per session: a recommendation never goes backwards or repeats.
 last_window = app.Table("optimizer-last-window", default=int, key_type=str, value_type=int)
-# Feedback counts (feedback.Counts as a dict) per "tenant/product_id@partition": each key is written only
-# from its own feedback partition, so the changelog replays to the same totals after a restart.
-feedback_counts = app.Table("optimizer-feedback", default=dict, key_type=str, value_type=dict)  # json
+# Feedback counts (feedback.Counts as a JSON string) per "tenant/product_id@partition": each key is written
+# only from its own feedback partition, so the changelog replays to the same totals after a restart.
+feedback_counts = app.Table("optimizer-feedback", default=str, key_type=str, value_type=str)
 
 # threshold: exact fast path (default); highs: LP/MILP from arrays; pyomo: the reference model (slow)
 SOLVER = config.env_choice("INTERAREC_OPTIMIZER_SOLVER", "threshold", ("threshold", "highs", "pyomo"))

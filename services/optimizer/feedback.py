@@ -18,6 +18,7 @@ model describes, so they alone update theta.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -47,6 +48,13 @@ class Counts:
             self.clicks += 1
         elif event == feedback_pb2.FEEDBACK_EVENT_PURCHASE:
             self.purchases += 1
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> Counts:
+        return cls.from_dict(json.loads(text)) if text else cls()
 
     def to_dict(self) -> dict:
         return {"exposure": self.exposure, "impressions": self.impressions, "clicks": self.clicks,
