@@ -54,6 +54,7 @@ TIME_LIMIT_FALLBACKS = Counter("interarec_optimizer_time_limit_fallbacks_total",
                                ["solver"])
 FEEDBACK_PRODUCTS = Gauge("interarec_optimizer_feedback_products",
                           "Tenant-product pairs with learned feedback, as loaded from the persisted table")
+FEEDBACK_CLICKS = Gauge("interarec_optimizer_feedback_clicks", "Clicks the learner has counted (all tenants)")
 FEEDBACK_EVENTS = Counter("interarec_optimizer_feedback_events_total", "Feedback events learned from", ["event"])
 
 
@@ -130,6 +131,7 @@ def _load_learner() -> None:
         learner.set_counts(tenant, row, counts)
     learner_loaded = True
     FEEDBACK_PRODUCTS.set(len(totals))
+    FEEDBACK_CLICKS.set(sum(c.clicks for c in totals.values()))
     log.info("feedback learner loaded: %d products with feedback", len(totals))
 
 
@@ -145,8 +147,15 @@ async def handle_feedback(event: EventT) -> None:
     prediction = predicted.get(fb.product_id, DEFAULT_PREDICTION)
     key = f"{tenant}/{fb.product_id}@{event.message.partition}"
     counts = Counts.from_json(feedback_counts[key])
+    offset = event.message.offset
+    if offset <= counts.offset:  # at-least-once redelivery of an event already counted
+        log.info("skipping redelivered feedback at offset %d", offset, extra={"session_id": fb.session_id})
+        return
     counts.add(fb.event, prediction)
+    counts.offset = offset
     feedback_counts[key] = counts.to_json()
+    if fb.event == feedback_pb2.FEEDBACK_EVENT_CLICK:
+        FEEDBACK_CLICKS.inc()
     if fb.event == feedback_pb2.FEEDBACK_EVENT_IMPRESSION and counts.impressions == 1:
         FEEDBACK_PRODUCTS.inc()
     learner.observe(tenant, row, fb.event, prediction)

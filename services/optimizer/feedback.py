@@ -39,6 +39,7 @@ class Counts:
     impressions: int = 0
     clicks: int = 0
     purchases: int = 0
+    offset: int = -1  # last feedback-topic offset applied (the key's partition): redeliveries are skipped
 
     def add(self, event: int, prediction: float) -> None:
         if event == feedback_pb2.FEEDBACK_EVENT_IMPRESSION:
@@ -58,12 +59,12 @@ class Counts:
 
     def to_dict(self) -> dict:
         return {"exposure": self.exposure, "impressions": self.impressions, "clicks": self.clicks,
-                "purchases": self.purchases}
+                "purchases": self.purchases, "offset": self.offset}
 
     @classmethod
     def from_dict(cls, d: dict) -> Counts:
         return cls(float(d.get("exposure", 0.0)), int(d.get("impressions", 0)), int(d.get("clicks", 0)),
-                   int(d.get("purchases", 0)))
+                   int(d.get("purchases", 0)), int(d.get("offset", -1)))
 
 
 def posterior_mean(clicks, exposure, prior: float = PRIOR):

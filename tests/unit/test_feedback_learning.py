@@ -34,7 +34,7 @@ def test_learner_counts_per_tenant():
     for event in (feedback_pb2.FEEDBACK_EVENT_IMPRESSION, feedback_pb2.FEEDBACK_EVENT_CLICK,
                   feedback_pb2.FEEDBACK_EVENT_PURCHASE):
         c.add(event, 0.1)
-    assert Counts.from_json(c.to_json()) == c == Counts(0.1, 1, 1, 1)
+    assert Counts.from_json(c.to_json()) == c == Counts(0.1, 1, 1, 1, -1)
     assert Counts.from_json("") == Counts()
 
 
