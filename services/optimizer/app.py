@@ -1,9 +1,10 @@
-"""Optimizer worker: optimization requests in, revenue-maximising MNL assortments out."""
+"""Optimizer worker: optimization requests in, revenue-maximising MNL assortments out; feedback in, learned
+attraction out."""
 
 from __future__ import annotations
 
 from services.common import config
-from services.common.topics import OPT_REQUESTS, RECOMMENDATIONS
+from services.common.topics import FEEDBACK, OPT_REQUESTS, RECOMMENDATIONS
 from services.common.worker import LastWindows, add_expiry_timer, make_app, raw_topic
 
 app = make_app("optimizer", default_web_port=8603)
@@ -12,5 +13,13 @@ recommendations = raw_topic(app, RECOMMENDATIONS.name)
 # Highest window_seq published per tenant/session: a recommendation never goes backwards or repeats.
 last_window = LastWindows(app, "optimizer-last-window", OPT_REQUESTS.name)
 add_expiry_timer(app, [last_window], "optimizer")
+feedback = raw_topic(app, FEEDBACK.name)
+# Feedback counts (feedback.Counts as a JSON string) per "tenant/product_id@partition": each key is written
+# only from its own feedback partition, so the changelog replays to the same totals after a restart.
+feedback_counts = app.Table("optimizer-feedback", default=str, key_type=str, value_type=str)
 
-SOLVER = config.env_choice("INTERAREC_OPTIMIZER_SOLVER", "pyomo", ("pyomo", "threshold"))
+# threshold: exact fast path (default); highs: LP/MILP from arrays; pyomo: the reference model (slow)
+SOLVER = config.env_choice("INTERAREC_OPTIMIZER_SOLVER", "threshold", ("threshold", "highs", "pyomo"))
+SOLVER_THREADS = config.env_int("INTERAREC_OPTIMIZER_SOLVER_THREADS", 2, minimum=1, maximum=64)
+TIME_LIMIT_S = config.env_int("INTERAREC_OPTIMIZER_TIME_LIMIT_MS", 500, minimum=1, maximum=600_000) / 1000
+LEARN_FROM_FEEDBACK = config.env_choice("INTERAREC_OPTIMIZER_FEEDBACK", "on", ("on", "off")) == "on"

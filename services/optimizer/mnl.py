@@ -1,366 +1,209 @@
-"""Capacitated assortment optimization under the multinomial-logit (MNL) choice model.
+"""Request -> assortment: candidates, MNL model, side constraints, solve, and why each item is there.
 
-Products i have revenue r_i > 0 and preference weight v_i > 0; the no-purchase option has weight v0 > 0.
-Offering S, the shopper picks i in S with probability v_i / (v0 + sum_{j in S} v_j), so the expected
-revenue is R(S) = sum_{i in S} r_i v_i / (v0 + sum_{i in S} v_i). We solve max R(S) s.t. |S| <= K:
-
-- `threshold_search`: exact revenue-threshold (Dinkelbach) search on numpy arrays, the fast path.
-- `solve_lp_pyomo`: the Davis-Gallego-Topaloglu / Charnes-Cooper LP in Pyomo + HiGHS, the reference
-  formulation (its constraint matrix is totally unimodular for cardinality, so a vertex is an assortment).
-- `brute_force`: enumeration, for tests only.
-
-Pure domain code: no Kafka, no I/O. `recommend` maps an OptimizationRequest onto a Catalog.
+The pieces (pure domain code, no Kafka):
+- candidates.py: hard filters on a large catalog with numpy masks;
+- attraction.py: the documented MNL utility model and the objectives;
+- problem.py: the constrained problem and answer types;
+- threshold.py: the exact fast path (cardinality, brand caps, pins, minimum number of brands);
+- highs_lp.py: the general LP/MILP from arrays with a time limit; pyomo_ref.py: the Pyomo reference;
+- brute_force.py: enumeration, the ground truth in tests.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
-import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from interarec.v1 import optimization_pb2
+from interarec.v1 import optimization_pb2, recommendations_pb2
 from services.common.catalog import Catalog
+from services.optimizer.attraction import V0, matched_preferences, utilities, viewed_rows
+from services.optimizer.brute_force import brute_force
+from services.optimizer.candidates import catalog_index
+from services.optimizer.highs_lp import solve_highs
+from services.optimizer.problem import (
+    OPTIMAL,
+    TIME_LIMIT,
+    Assortment,
+    InfeasibleError,
+    MnlSolverError,
+    Problem,
+    make_assortment,
+    max_groups_reachable,
+    revenue,
+)
+from services.optimizer.pyomo_ref import solve_pyomo
+from services.optimizer.threshold import solve_threshold, threshold_search
 
+__all__ = ["Assortment", "InfeasibleError", "MnlSolverError", "OPTIMAL", "Problem", "SOLVERS", "Solved",
+           "TIME_LIMIT", "brute_force", "explain", "recommend", "revenue", "solve", "solve_request",
+           "threshold_search", "utilities"]
 
-class MnlSolverError(RuntimeError):
-    """The LP solver did not return a proven optimum (or its answer does not check out)."""
-
-
-@dataclass(frozen=True)
-class Assortment:
-    """An offered set. `indices` point into the r/v arrays it was solved on (for `recommend`: into
-    `candidate_idx`), sorted by choice probability, highest first (ties by index)."""
-
-    indices: tuple[int, ...]
-    expected_revenue: float
-    choice_probabilities: tuple[float, ...]  # aligned with `indices`
-    no_purchase_probability: float
-    solver: str
-    solve_ms: float
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def catalog_indices(self, candidate_idx: np.ndarray) -> list[int]:
-        """Catalog row numbers of the chosen products, in assortment order."""
-        return [int(candidate_idx[i]) for i in self.indices]
-
-
-def _check_inputs(r: np.ndarray, v: np.ndarray, v0: float, k: int) -> tuple[np.ndarray, np.ndarray]:
-    r = np.asarray(r, dtype=float)
-    v = np.asarray(v, dtype=float)
-    if r.ndim != 1 or r.shape != v.shape:
-        raise ValueError(f"r and v must be 1-D arrays of equal length, got {r.shape} and {v.shape}")
-    if not (v0 > 0 and math.isfinite(v0)):
-        raise ValueError(f"v0 must be positive and finite, got {v0}")
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
-    if r.size and (not np.all(np.isfinite(r)) or not np.all(np.isfinite(v)) or np.any(v <= 0)):
-        raise ValueError("r must be finite and v finite and positive")
-    return r, v
-
-
-def revenue(r: np.ndarray, v: np.ndarray, v0: float, chosen) -> float:
-    """R(S) for the index collection `chosen`."""
-    idx = np.asarray(list(chosen), dtype=int)
-    if idx.size == 0:
-        return 0.0
-    return float(np.dot(r[idx], v[idx]) / (v0 + v[idx].sum()))
-
-
-def _assortment(r: np.ndarray, v: np.ndarray, v0: float, chosen, solver: str, t0: float) -> Assortment:
-    idx = np.asarray(sorted(int(i) for i in chosen), dtype=int)
-    denom = v0 + float(v[idx].sum())
-    probs = v[idx] / denom
-    order = np.argsort(-probs, kind="stable")  # stable: ties keep index order, so output is deterministic
-    return Assortment(
-        indices=tuple(int(i) for i in idx[order]),
-        expected_revenue=float(np.dot(r[idx], probs)) if idx.size else 0.0,
-        choice_probabilities=tuple(float(p) for p in probs[order]),
-        no_purchase_probability=v0 / denom,
-        solver=solver,
-        solve_ms=(time.perf_counter() - t0) * 1e3,
-    )
-
-
-def _top_k_positive(score: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest strictly positive scores, ties broken by lowest index; sorted."""
-    pos = np.flatnonzero(score > 0)
-    if pos.size <= k:
-        return pos
-    if k == 0:
-        return pos[:0]
-    s = score[pos]
-    kth = np.partition(s, s.size - k)[s.size - k]  # O(n) instead of a full sort: this is the hot loop
-    above = pos[s > kth]
-    ties = pos[s == kth][: k - above.size]  # pos is ascending, so lowest indices win ties
-    return np.sort(np.concatenate([above, ties]))
-
-
-MAX_THRESHOLD_ITERATIONS = 10_000  # observed: at most ~12 passes, up to 100,000 products
-
-
-def threshold_search(r: np.ndarray, v: np.ndarray, v0: float, k: int) -> Assortment:
-    """Exact optimum of max R(S) s.t. |S| <= k by revenue-threshold (Dinkelbach) iteration.
-
-    For a threshold z, S(z) = top-k items by v_i (r_i - z) among those with v_i (r_i - z) > 0 maximises
-    sum_{i in S} v_i r_i - z (v0 + sum_{i in S} v_i). Setting z <- R(S(z)) strictly increases z until
-    that maximum is 0, which happens exactly at the optimal revenue z*; the number of distinct sets is
-    finite, so the loop ends (in practice in a handful of iterations).
-    """
-    t0 = time.perf_counter()
-    r, v = _check_inputs(r, v, v0, k)
-    best: np.ndarray = np.empty(0, dtype=int)
-    z = 0.0
-    for _ in range(MAX_THRESHOLD_ITERATIONS):
-        chosen = _top_k_positive(v * (r - z), k)
-        if chosen.size == 0:
-            break
-        z_new = float(np.dot(r[chosen], v[chosen]) / (v0 + v[chosen].sum()))
-        # relative tolerance: stop once the value stops increasing beyond float noise
-        if z_new <= z + 1e-12 * max(1.0, abs(z)):
-            break
-        best, z = chosen, z_new
-    else:  # unreachable in exact arithmetic (z strictly increases over finitely many sets); never return silently
-        raise MnlSolverError(f"threshold search did not converge in {MAX_THRESHOLD_ITERATIONS} iterations")
-    return _assortment(r, v, v0, best, "threshold", t0)
-
-
-# HiGHS options that are fast on this LP: the w0 column is dense (it appears in every availability row),
-# and presolve + dual simplex was measured 4-40x slower than primal simplex without presolve.
-HIGHS_LP_OPTIONS: dict[str, object] = {
-    "presolve": "off",
-    "solver": "simplex",
-    "simplex_strategy": 4,  # 4 = primal simplex
-}
-# A vertex of the LP has w_i in {0, v_i w0}; anything above half-way counts as offered.
-LP_RECOVERY_TOL = 0.5
-
-
-def solve_lp_pyomo(
-    r: np.ndarray,
-    v: np.ndarray,
-    v0: float,
-    k: int,
-    solver: str = "highs",
-    options: Mapping[str, object] | None = None,
-    stats: dict[str, float] | None = None,
-) -> Assortment:
-    """Solve the capacitated MNL problem as the Charnes-Cooper LP (Davis, Gallego & Topaloglu 2014):
-
-        max sum_i r_i w_i  s.t.  w0 + sum_i w_i = 1,  w_i <= (v_i / v0) w0,  sum_i w_i / (v_i / v0) <= k w0,
-        w >= 0.
-
-    w0 is the no-purchase probability and w_i the purchase probability of i (weights normalised by v0).
-    `solver` names a pyomo.contrib.solver solver ("highs" = the highspy interface); `options` are
-    passed through as solver options (default: HIGHS_LP_OPTIONS when solver is "highs").
-    If `stats` is given it receives build_ms (Pyomo model), solve_ms (translation + HiGHS, as Pyomo
-    reports it) and highs_ms (HiGHS alone), for benchmarks.
-    Raises MnlSolverError unless the solver proves optimality.
-    """
-    t0 = time.perf_counter()
-    r, v = _check_inputs(r, v, v0, k)
-    n = r.size
-    if n == 0 or k == 0:
-        return _assortment(r, v, v0, [], f"pyomo-{solver}-lp", t0)
-
-    import pyomo.environ as pyo  # deferred: importing Pyomo costs ~0.5 s and only this path needs it
-    from pyomo.contrib.solver.common.factory import SolverFactory
-    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
-
-    rl = r.tolist()
-    vl = (v / v0).tolist()  # normalise by v0 so the no-purchase weight is 1 in the LP
-    m = pyo.ConcreteModel()
-    m.I = pyo.RangeSet(0, n - 1)
-    m.w0 = pyo.Var(domain=pyo.NonNegativeReals)
-    m.w = pyo.Var(m.I, domain=pyo.NonNegativeReals)
-    m.obj = pyo.Objective(expr=pyo.quicksum(rl[i] * m.w[i] for i in range(n)), sense=pyo.maximize)
-    m.norm = pyo.Constraint(expr=m.w0 + pyo.quicksum(m.w[i] for i in range(n)) == 1)
-    m.avail = pyo.Constraint(m.I, rule=lambda mm, i: mm.w[i] - vl[i] * mm.w0 <= 0)
-    if k < n:  # redundant otherwise (w_i / v_i <= w0 already sums to n w0)
-        m.card = pyo.Constraint(expr=pyo.quicksum(m.w[i] / vl[i] for i in range(n)) - k * m.w0 <= 0)
-
-    t_built = time.perf_counter()
-    opt = SolverFactory(solver)
-    if options is None:
-        options = HIGHS_LP_OPTIONS if solver == "highs" else {}
-    results = opt.solve(
-        m,
-        load_solutions=False,
-        raise_exception_on_nonoptimal_result=False,
-        solver_options=dict(options),
-    )
-    if stats is not None:
-        stats["build_ms"] = (t_built - t0) * 1e3
-        stats["solve_ms"] = (time.perf_counter() - t_built) * 1e3
-        highs_time = getattr(results.timing_info, "highs_time", None)  # set by the highs interface only
-        if isinstance(highs_time, float | int):
-            stats["highs_ms"] = float(highs_time) * 1e3
-    if (
-        results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied
-        or results.solution_status != SolutionStatus.optimal
-    ):
-        raise MnlSolverError(
-            f"{solver} did not solve the MNL LP to optimality (n={n}, k={k}): "
-            f"termination={results.termination_condition.name}, solution={results.solution_status.name}"
-        )
-    results.solution_loader.load_vars()
-    w0 = float(pyo.value(m.w0))
-    w = np.array([pyo.value(m.w[i]) for i in range(n)], dtype=float)
-    if w0 <= 0:
-        raise MnlSolverError(f"{solver} returned w0={w0} for the MNL LP; expected a positive no-purchase mass")
-
-    ratio = w / (np.asarray(vl) * w0)  # 1 for offered products, 0 otherwise, at a vertex
-    chosen = np.flatnonzero(ratio > LP_RECOVERY_TOL)
-    if chosen.size > k:  # only possible off a vertex; keep the most-offered ones
-        chosen = np.sort(chosen[np.argsort(-ratio[chosen], kind="stable")[:k]])
-    lp_value = float(np.dot(r, w))
-    got = revenue(r, v, v0, chosen)
-    if abs(got - lp_value) > 1e-6 * max(1.0, abs(lp_value)):
-        raise MnlSolverError(
-            f"MNL LP solution is not integral: LP value {lp_value:.9g} but recovered set earns {got:.9g}"
-        )
-    return _assortment(r, v, v0, chosen, f"pyomo-{solver}-lp", t0)
-
-
-def brute_force(r: np.ndarray, v: np.ndarray, v0: float, k: int) -> Assortment:
-    """Enumerate every subset of size <= k (tests only; n <= 14)."""
-    t0 = time.perf_counter()
-    r, v = _check_inputs(r, v, v0, k)
-    if r.size > 14:
-        raise ValueError(f"brute_force is for n <= 14, got n={r.size}")
-    best: tuple[int, ...] = ()
-    best_value = 0.0
-    for size in range(1, min(k, r.size) + 1):
-        for subset in itertools.combinations(range(r.size), size):
-            value = revenue(r, v, v0, subset)
-            if value > best_value + 1e-15:
-                best, best_value = subset, value
-    return _assortment(r, v, v0, best, "brute-force", t0)
-
-
-# --- utilities: catalog + request -> (r, v) ---------------------------------------------------------
-
-# Calibration: with v0 = 1, a typical product has v ~ exp(-3.4) ~ 0.033, so an 8-item assortment of
-# typical products leaves a no-purchase probability ~ 0.75 (realistic for a recommendation panel), and
-# a strongly preferred one ~ 0.5. Small weights also keep the revenue threshold low, so K is mostly filled.
-V0 = 1.0
-BASE_UTILITY = -3.4  # sets the overall purchase propensity (see calibration above)
-RATING_COEF = 0.35  # per star above RATING_REF: better-rated products sell more, but ratings cluster at 4-5
-RATING_REF = 4.0  # typical catalog rating, so an average product gets no bonus
-REVIEWS_COEF = 0.08  # per e-fold of review count: social proof with diminishing returns
-REVIEWS_REF = 100.0  # a typical review count gets no bonus
-PRICE_COEF = 0.3  # per e-fold of price above its category median: dearer products sell less (kept mild;
-#                   revenue maximisation still leans towards expensive items, as it should)
-BRAND_COEF = 1.0  # per unit of brand preference weight: brand is the strongest on-screen signal
-CATEGORY_COEF = 0.8  # per unit of category weight: the product type being browsed
-COLOUR_COEF = 0.5  # per unit of colour weight: a weaker, often incidental signal
-ANCHOR_COEF = 0.8  # per e-fold of distance from the price anchor: shoppers favour their viewed price level
 DEFAULT_K = 8  # used when a request leaves k unset (0)
+SOLVERS = ("threshold", "highs", "pyomo")
 
 
-def _term_weights(values: np.ndarray, terms) -> np.ndarray:
-    """Per-product weight of the matching preference term (case-insensitive), clipped to [0, 1]."""
-    lookup: dict[str, float] = {}
-    for term in terms:
-        key = term.value.strip().casefold()
-        if key:
-            lookup[key] = max(lookup.get(key, 0.0), min(max(float(term.weight), 0.0), 1.0))
-    if not lookup:
-        return np.zeros(values.size)
-    return np.array([lookup.get(str(x).casefold(), 0.0) for x in values], dtype=float)
+def solve(p: Problem, solver: str = "threshold", time_limit_s: float | None = None) -> Assortment:
+    if solver == "threshold":
+        return solve_threshold(p, time_limit_s)
+    if solver == "highs":
+        return solve_highs(p, time_limit_s)
+    if solver == "pyomo":
+        return solve_pyomo(p)
+    raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
 
 
-_MEDIAN_PRICE: weakref.WeakKeyDictionary[Catalog, np.ndarray] = weakref.WeakKeyDictionary()
+@dataclass
+class Solved:
+    assortment: Assortment
+    candidates: np.ndarray  # catalog rows; assortment.indices point into this
+    problem: Problem
+    shaping: list[str] = field(default_factory=list)  # constraints/rules that changed the set, in words
+    item_rules: dict[int, list[str]] = field(default_factory=dict)  # assortment index -> what shaped it
+    viewed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
 
 
-def _category_median_price(catalog: Catalog) -> np.ndarray:
-    """Median price of each product's category (cached: catalogs are immutable)."""
-    cached = _MEDIAN_PRICE.get(catalog)
-    if cached is None:
-        cached = np.empty(len(catalog))
-        for cat in catalog.categories:
-            sel = catalog.category == cat
-            cached[sel] = np.median(catalog.price[sel])
-        _MEDIAN_PRICE[catalog] = cached
-    return cached
+def _pins(catalog: Catalog, c: optimization_pb2.Constraints, k: int, excluded: np.ndarray,
+          notes: list[str]) -> list[int]:
+    rows: list[int] = []
+    for pid in dict.fromkeys(c.include_product_ids):
+        row = catalog.index.get(pid)
+        if row is None:
+            notes.append(f"pinned product {pid} is not in the catalog: ignored")
+        elif excluded[row]:
+            notes.append(f"pinned product {pid} is also excluded: the exclusion wins")
+        elif len(rows) >= k:
+            notes.append(f"pinned product {pid} dropped: more pins than k={k}")
+        else:
+            rows.append(row)
+    return rows
 
 
-def utilities(
-    catalog: Catalog,
-    candidate_idx: np.ndarray,
-    preferences: optimization_pb2.Preferences,
-    objective: int = optimization_pb2.OBJECTIVE_EXPECTED_REVENUE,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Revenue r_i (per the objective) and MNL weight v_i = exp(u_i) of each candidate (v0 = V0)."""
-    idx = np.asarray(candidate_idx, dtype=int)
-    price = catalog.price[idx]
-    if objective == optimization_pb2.OBJECTIVE_EXPECTED_MARGIN:
-        r = price * catalog.margin[idx]
-    elif objective in (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE, optimization_pb2.OBJECTIVE_UNSPECIFIED):
-        r = price.copy()
-    else:
-        raise ValueError(f"unknown objective {objective}")
+def solve_request(catalog: Catalog, request: optimization_pb2.OptimizationRequest, solver: str = "threshold",
+                  learned: np.ndarray | None = None, time_limit_s: float | None = None) -> Solved:
+    """Hard filters -> candidates (+ pins) -> MNL model -> constrained solve -> what shaped the answer.
 
-    u = (
-        BASE_UTILITY
-        + RATING_COEF * (catalog.rating[idx] - RATING_REF)
-        + REVIEWS_COEF * (np.log1p(catalog.review_count[idx]) - math.log1p(REVIEWS_REF))
-        - PRICE_COEF * np.log(price / _category_median_price(catalog)[idx])
-        + BRAND_COEF * _term_weights(catalog.brand[idx], preferences.brands)
-        + CATEGORY_COEF * _term_weights(catalog.category[idx], preferences.categories)
-        + COLOUR_COEF * _term_weights(catalog.colour[idx], preferences.colours)
-    )
-    if preferences.HasField("price_anchor") and preferences.price_anchor > 0:
-        u = u - ANCHOR_COEF * np.abs(np.log(price / preferences.price_anchor))
-    return r, np.exp(u)
-
-
-def _canonical(values, known: list[str]) -> list[str]:
-    """Map constraint values onto the catalog's spelling (case-insensitive); unknown values stay as they
-    are, so they match nothing rather than being silently dropped."""
-    lookup = {k.casefold(): k for k in known}
-    return [lookup.get(x.strip().casefold(), x) for x in values]
-
-
-def candidate_mask(catalog: Catalog, constraints: optimization_pb2.Constraints) -> np.ndarray:
-    """Catalog rows satisfying every hard constraint of the request."""
-    return catalog.mask(
-        categories=_canonical(constraints.categories, catalog.categories),
-        brands=_canonical(constraints.brands, catalog.brands),
-        colours=_canonical(constraints.colours, catalog.colours),
-        price_min=constraints.price_min if constraints.HasField("price_min") else None,
-        price_max=constraints.price_max if constraints.HasField("price_max") else None,
-        min_rating=constraints.min_rating if constraints.HasField("min_rating") else None,
-        exclude_ids=list(constraints.exclude_product_ids),
-    )
-
-
-def recommend(
-    catalog: Catalog,
-    request: optimization_pb2.OptimizationRequest,
-    solver: str = "threshold",
-) -> tuple[Assortment, np.ndarray]:
-    """Revenue-maximising assortment for a request: hard constraints -> candidates -> utilities -> solve.
-
-    Returns the assortment (indices into `candidate_idx`) and `candidate_idx` (catalog rows that passed
-    the hard constraints). No candidate -> an empty assortment, never an exception.
-    solver: "threshold" (exact, fast path) or "pyomo" (the reference LP through HiGHS).
+    Pins bypass the session's filters (a pin is an explicit instruction) but not exclusions. Side
+    constraints that no assortment can meet are relaxed to the closest feasible level, and said so.
+    `learned` is the feedback multiplier per catalog row (feedback.py), or None.
     """
     t0 = time.perf_counter()
-    if solver not in ("threshold", "pyomo"):
-        raise ValueError(f"solver must be 'threshold' or 'pyomo', got {solver!r}")
-    candidate_idx = np.flatnonzero(candidate_mask(catalog, request.constraints))
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    c = request.constraints
     k = int(request.k) or DEFAULT_K
-    if candidate_idx.size == 0:
-        name = "threshold" if solver == "threshold" else "pyomo-highs-lp"
-        return _assortment(np.empty(0), np.empty(0), V0, [], name, t0), candidate_idx
-    r, v = utilities(catalog, candidate_idx, request.preferences, request.objective)
-    if solver == "threshold":
-        return threshold_search(r, v, V0, k), candidate_idx
-    return solve_lp_pyomo(r, v, V0, k), candidate_idx
+    if c.HasField("max_per_brand") and c.max_per_brand == 0:
+        raise ValueError("max_per_brand must be at least 1 when set")
+    index = catalog_index(catalog)
+    notes: list[str] = []
+    pins = _pins(catalog, c, k, index.excluded(c), notes)
+    candidates = np.union1d(index.candidates(c), np.asarray(pins, dtype=np.int64))
+    viewed = viewed_rows(catalog, request)
+    r, v = utilities(catalog, candidates, request.preferences, request.objective, request.revenue_weight,
+                     viewed, learned)
+    group = index.brand[candidates]
+    include = np.searchsorted(candidates, np.asarray(sorted(pins), dtype=int))
+    cap = None
+    if c.HasField("max_per_brand"):
+        cap = np.full(len(index.brand_names), int(c.max_per_brand), dtype=np.int64)
+        # pins beyond a brand's cap: keep the cap, drop the later pins of that brand
+        kept, count = [], {}
+        for row in pins:
+            b = int(index.brand[row])
+            if count.get(b, 0) < c.max_per_brand:
+                count[b] = count.get(b, 0) + 1
+                kept.append(row)
+            else:
+                notes.append(f"pinned product {catalog.products[row].product_id} dropped: brand "
+                             f"{index.brand_names[b]} already has {c.max_per_brand} pinned")
+        pins = kept
+        include = np.searchsorted(candidates, np.asarray(sorted(pins), dtype=int))
+    p = Problem(r, v, V0, k, group, cap, include, 0)
+    min_groups = int(c.min_distinct_brands) if c.HasField("min_distinct_brands") else 0
+    if min_groups:
+        reachable = max_groups_reachable(p)
+        if reachable < min_groups:
+            notes.append(f"min_distinct_brands {min_groups} relaxed to {reachable}: no more brands are reachable "
+                         "among the candidates")
+            min_groups = reachable
+        p = Problem(r, v, V0, k, group, cap, include, min_groups)
+    if candidates.size == 0:
+        a = make_assortment(p, [], solver, t0)
+    else:
+        a = solve(p, solver, time_limit_s)
+    solved = Solved(a, candidates, p, viewed=viewed)
+    _shaping(catalog, request, solved, notes, index)
+    return solved
+
+
+def _shaping(catalog: Catalog, request, s: Solved, notes: list[str], index) -> None:
+    """Record which side constraints or rules changed the set, overall and per item."""
+    c, p, a = request.constraints, s.problem, s.assortment
+    shaping = list(notes)
+    side = p.cap is not None or p.min_groups or p.include.size
+    if side and p.n:
+        plain = solve_threshold(Problem(p.r, p.v, p.v0, p.k))
+        unconstrained = set(plain.indices)
+        pins = set(p.include.tolist())
+        brands = [int(p.group[i]) for i in a.indices]
+        if pins - unconstrained:
+            shaping.append(f"include_product_ids: {len(pins)} pinned")
+        if p.cap is not None:
+            plain_counts = np.bincount(p.group[list(unconstrained)] if unconstrained else [],
+                                       minlength=p.n_groups)
+            if np.any(plain_counts > p.cap):
+                shaping.append(f"max_per_brand={int(c.max_per_brand)}")
+        if p.min_groups and len({int(p.group[i]) for i in unconstrained}) < p.min_groups:
+            shaping.append(f"min_distinct_brands={p.min_groups}")
+        for pos, i in enumerate(a.indices):
+            rules = []
+            if i in pins:
+                rules.append("pinned (include_product_ids)")
+            elif i not in unconstrained and p.min_groups and brands.count(brands[pos]) == 1:
+                rules.append(f"added for brand diversity (min_distinct_brands={p.min_groups})")
+            elif i not in unconstrained:
+                rules.append("took the place of a product a side constraint removed")
+            if p.cap is not None and brands.count(brands[pos]) >= int(c.max_per_brand):
+                rules.append(f"brand {index.brand_names[brands[pos]]} at its cap (max_per_brand="
+                             f"{int(c.max_per_brand)})")
+            if rules:
+                s.item_rules[i] = rules
+    if c.exclude_brands:
+        shaping.append("exclude_brands: " + ", ".join(c.exclude_brands))
+    if c.exclude_product_ids:
+        shaping.append(f"exclude_product_ids: {len(c.exclude_product_ids)} excluded")
+    shaping.extend(f"rule: {name}" for name in request.applied_rules)
+    if a.status == TIME_LIMIT:
+        shaping.append("time limit reached: best feasible assortment found")
+    s.shaping = shaping
+
+
+def explain(catalog: Catalog, request: optimization_pb2.OptimizationRequest,
+            s: Solved) -> list[recommendations_pb2.ItemReason]:
+    """One ItemReason per assortment item: matched preferences, choice probability, expected revenue
+    contribution (r_i x P(choose i)) and the constraints/rules that shaped it."""
+    reasons = []
+    for i, prob in zip(s.assortment.indices, s.assortment.choice_probabilities, strict=True):
+        row = int(s.candidates[i])
+        matched = matched_preferences(catalog, row, request.preferences, s.viewed)
+        # revenue contribution: price x P (x margin under the margin objective), whatever is optimised
+        contribution = float(catalog.price[row] * prob)
+        if request.objective == optimization_pb2.OBJECTIVE_EXPECTED_MARGIN:
+            contribution *= float(catalog.margin[row])
+        rules = s.item_rules.get(i, [])
+        text = (f"{prob:.1%} chance of being chosen, contributing {contribution:,.2f} to the objective"
+                + (f"; matches {', '.join(matched)}" if matched else "")
+                + (f"; {'; '.join(s.item_rules[i])}" if i in s.item_rules else ""))
+        reasons.append(recommendations_pb2.ItemReason(matched_preferences=matched,
+                                                      expected_revenue_contribution=contribution,
+                                                      rules=rules, text=text))
+    return reasons
+
+
+def recommend(catalog: Catalog, request: optimization_pb2.OptimizationRequest, solver: str = "threshold",
+              learned: np.ndarray | None = None, time_limit_s: float | None = None) -> tuple[Assortment, np.ndarray]:
+    """Revenue-maximising assortment for a request (see solve_request). Returns the assortment (indices
+    into `candidate_idx`) and `candidate_idx`. No candidate -> an empty assortment, never an exception."""
+    s = solve_request(catalog, request, solver, learned, time_limit_s)
+    return s.assortment, s.candidates

@@ -6,18 +6,21 @@ import numpy as np
 import pytest
 
 from interarec.v1 import optimization_pb2
-from services.optimizer.mnl import (
-    Assortment,
-    brute_force,
-    recommend,
-    revenue,
-    solve_lp_pyomo,
-    threshold_search,
-    utilities,
-)
+from services.optimizer.brute_force import brute_force as _brute_force
+from services.optimizer.mnl import Assortment, recommend, revenue, threshold_search, utilities
+from services.optimizer.problem import Problem
+from services.optimizer.pyomo_ref import solve_pyomo
 from tests.unit.catalog_factory import make_catalog
 
 REL = 1e-6
+
+
+def brute_force(r, v, v0, k):
+    return _brute_force(Problem(r, v, v0, k))
+
+
+def solve_lp_pyomo(r, v, v0, k):
+    return solve_pyomo(Problem(r, v, v0, k))
 
 
 def _instances():
