@@ -304,6 +304,8 @@ def utilities(
         r = price * catalog.margin[idx]
     elif objective in (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE, optimization_pb2.OBJECTIVE_UNSPECIFIED):
         r = price.copy()
+    elif objective == optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY:
+        r = np.ones(idx.size)  # every sale counts the same: the assortment most likely to be bought
     else:
         raise ValueError(f"unknown objective {objective}")
 
@@ -341,6 +343,26 @@ def candidate_mask(catalog: Catalog, constraints: optimization_pb2.Constraints) 
     )
 
 
+def _brand_capped(catalog: Catalog, candidate_idx: np.ndarray, r: np.ndarray, v: np.ndarray, k: int, cap: int,
+                  t0: float) -> tuple[Assortment, np.ndarray]:
+    """At most `cap` items per brand: keep each brand's best `cap` candidates by r*v, then solve as usual.
+    Exact when all r are equal (purchase probability: the best assortment is the k largest v, and a per-brand
+    cap is a partition matroid, so greedy is optimal); a feasible heuristic otherwise."""
+    cap = max(int(cap), 1)
+    order = np.argsort(-r * v, kind="stable")
+    kept: list[int] = []
+    per_brand: dict[str, int] = {}
+    for i in order:
+        brand = catalog.brand[candidate_idx[i]]
+        if per_brand.get(brand, 0) < cap:
+            per_brand[brand] = per_brand.get(brand, 0) + 1
+            kept.append(int(i))
+    kept_idx = np.array(sorted(kept), dtype=int)
+    sub = threshold_search(r[kept_idx], v[kept_idx], V0, k)
+    chosen = [int(kept_idx[i]) for i in sub.indices]
+    return _assortment(r, v, V0, chosen, "threshold+brand-cap", t0), candidate_idx
+
+
 def recommend(
     catalog: Catalog,
     request: optimization_pb2.OptimizationRequest,
@@ -361,6 +383,8 @@ def recommend(
         name = "threshold" if solver == "threshold" else "pyomo-highs-lp"
         return _assortment(np.empty(0), np.empty(0), V0, [], name, t0), candidate_idx
     r, v = utilities(catalog, candidate_idx, request.preferences, request.objective)
+    if request.constraints.HasField("max_per_brand"):
+        return _brand_capped(catalog, candidate_idx, r, v, k, request.constraints.max_per_brand, t0)
     if solver == "threshold":
         return threshold_search(r, v, V0, k), candidate_idx
     return solve_lp_pyomo(r, v, V0, k), candidate_idx

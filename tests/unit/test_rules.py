@@ -10,7 +10,6 @@ from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Product
 from services.decomposer.rules import (
     K_MAX,
-    MIN_RATING_VALUE,
     PRICE_BAND_MARGIN,
     decompose,
     repair_request,
@@ -143,16 +142,22 @@ def test_a_colour_seen_on_most_views_outlives_a_brand_seen_on_few():
     assert [r.constraint for r in req.relaxations] == ["brands"]
 
 
-def test_relaxation_drops_colour_before_brand_and_restores_unneeded_steps():
-    req = optimization_pb2.OptimizationRequest(session_id="s", k=8)
-    req.constraints.brands.append("Fjord")
-    req.constraints.colours.append("black")  # impossible with Fjord
-    req.constraints.min_rating = 3.0  # harmless on its own
-    repair_request(req, CATALOG)
-    assert list(req.constraints.brands) == ["Fjord"]
-    assert req.constraints.HasField("min_rating")  # dropped on the way, then put back: it was not the cause
-    assert [r.constraint for r in req.relaxations] == ["colours"]
-    assert candidates(req) >= 8
+def test_relaxation_keeps_the_stated_constraint_and_restores_unneeded_steps():
+    def request(stated: str | None):
+        req = optimization_pb2.OptimizationRequest(session_id="s", k=8)
+        req.constraints.brands.append("Fjord")
+        req.constraints.colours.append("black")  # impossible with Fjord
+        req.constraints.min_rating = 3.0  # harmless on its own
+        if stated:
+            req.summary.ui_filters.append(stated)
+        return repair_request(req, CATALOG)
+
+    for stated, kept, dropped in (("Brand: Fjord", "brands", "colours"), ("Colour: black", "colours", "brands")):
+        req = request(stated)
+        assert list(getattr(req.constraints, kept)) and not getattr(req.constraints, dropped), stated
+        assert req.constraints.HasField("min_rating")  # dropped on the way, then put back: it was not the cause
+        assert [r.constraint for r in req.relaxations] == [dropped]
+        assert candidates(req) >= 8
 
 
 def test_everything_relaxed_when_catalog_cannot_fill_k():
@@ -188,21 +193,25 @@ def test_price_band_rule():
     assert not req.constraints.HasField("price_min")
 
 
-def test_min_rating_rule():
-    good = [p for p in CATALOG.products if p.rating >= 4.0][:3]
-    req = decompose(summary_of(good), CATALOG)
-    assert req.constraints.min_rating == pytest.approx(MIN_RATING_VALUE)
-    mixed = good[:2] + [next(p for p in CATALOG.products if p.rating < 4.0)]
-    req = decompose(summary_of(mixed), CATALOG)
+def test_min_rating_is_inferred_from_what_was_viewed():
+    """A shopper who opens only highly rated products gets their own floor, not a fixed 3.8."""
+    top = sorted(CATALOG.products, key=lambda p: -p.rating)[:4]  # ratings near 5: unlikely by chance
+    req = decompose(summary_of(top), CATALOG)
+    floor = min(p.rating for p in top)
+    assert floor >= 4.8 and req.constraints.min_rating == pytest.approx(floor - 0.1)
+    # ratings the catalog commonly has are no habit: opening three of them is likely by chance
+    common = [p for p in CATALOG.products if 3.4 <= p.rating <= 3.8][:3]
+    req = decompose(summary_of(common), CATALOG)
     assert not req.constraints.HasField("min_rating")
 
 
-def test_empty_summary():
+def test_empty_summary_is_a_popular_diverse_cold_start():
     summary = summaries_pb2.BehaviourSummary(session_id="s-empty", window_seq=1)
     req = decompose(summary, CATALOG)
     c = req.constraints
     assert not (c.brands or c.categories or c.colours or c.exclude_product_ids)
     assert not (c.HasField("price_min") or c.HasField("price_max") or c.HasField("min_rating"))
+    assert req.objective == optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY and c.max_per_brand == 1
     assert len(req.relaxations) == 0
     assert req.k == 8 and req.session_id == "s-empty"
     assert validate_request(req, CATALOG) == []
