@@ -38,6 +38,10 @@ class Service:
     log_path: Path | None = None
 
 
+# Settings a developer may choose for the whole local stack (the rest is set per service below).
+PASSED_THROUGH = ("INTERAREC_SHOP_LAYOUT", "INTERAREC_SHOP_PROFILE")
+
+
 class StackError(RuntimeError):
     pass
 
@@ -67,7 +71,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         p = self.ports
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INTERAREC_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INTERAREC_") or k in PASSED_THROUGH}
         env.update({
             "PYTHONUNBUFFERED": "1",
             "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,

@@ -1,9 +1,11 @@
 """The scripted shopper: real headless Chromium browsing the demo shop like a person while its viewport
 is captured and streamed to the gateway.
 
-Selectors it relies on (services/demo_shop/templates): `#search-input`, `a.cat-link[data-category=..]`,
-`#filter-brand`, `#filter-colour`, `#filter-price-min`, `#filter-price-max`, `#filter-apply`,
-`a.product-card[data-product-id=..]`, `h1.product-title`.
+Selectors it relies on are the same in every demo-shop layout (services/demo_shop/templates/*) and never
+shown on screen: `#search-input`, `[data-role=category-link][data-category=..]`, `#filter-brand`,
+`#filter-colour`, `#filter-price-min`, `#filter-price-max`, `#filter-apply`,
+`[data-role=product-link][data-product-id=..]` (inside `main`, so the recommendation panel is never
+clicked), `[data-role=product-title]`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  # just after a navigation would pair the new URL with the old page's pixels.
                  "--disable-features=PaintHolding"]
 NAV_TIMEOUT_MS = 15_000
+PRODUCT_TITLE = "[data-role=product-title]"
+
+
+def product_link(product_id: str) -> str:
+    """A product's link in the page body (listing tile, comparison column), never the recommendation panel."""
+    return f'main [data-role=product-link][data-product-id="{product_id}"]'
 
 
 def chromium_path() -> str:
@@ -109,7 +117,7 @@ class _Browse:
             await self.search(sc.search_query)
             self.progress(f"searched {sc.search_query!r}")
         else:
-            await self.page.locator(f'nav a.cat-link[data-category="{pref.category}"]').click()
+            await self.page.locator(f'nav [data-role=category-link][data-category="{pref.category}"]').first.click()
             await self.page.wait_for_url(f"**/c/{quote(pref.category)}*", timeout=NAV_TIMEOUT_MS)
             self.progress(f"opened category {pref.category}")
             if sc.apply_filter:
@@ -123,7 +131,7 @@ class _Browse:
         """The product's card on the listing, narrowing the listing (filter, then search) if it is not there."""
         if self.page.url != self.listing_url:
             await self.page.goto(self.listing_url, wait_until="domcontentloaded")
-        card = self.page.locator(f'a.product-card[data-product-id="{pid}"]')
+        card = self.page.locator(product_link(pid))
         if await card.count():
             return card
         p = self.catalog.by_id[pid]
@@ -131,7 +139,7 @@ class _Browse:
             await self.apply_filter()  # too many products to scan: narrow down like a person would
         else:
             await self.search(" ".join(p.title.split()[:3]))
-        return self.page.locator(f'a.product-card[data-product-id="{pid}"]')
+        return self.page.locator(product_link(pid))
 
     async def open_product(self, pid: str, brief: bool) -> None:
         card = await self.find_card(pid)
@@ -142,7 +150,7 @@ class _Browse:
             await self.page.wait_for_url(f"**/p/{pid}", timeout=NAV_TIMEOUT_MS)
         else:
             await self.page.goto(f"{self.shop}/p/{pid}", wait_until="domcontentloaded")
-        await self.page.locator("h1.product-title").wait_for(timeout=NAV_TIMEOUT_MS)
+        await self.page.locator(PRODUCT_TITLE).wait_for(timeout=NAV_TIMEOUT_MS)
         await self.on_page_ready()
         self.opened.append(pid)
         p = self.catalog.by_id[pid]

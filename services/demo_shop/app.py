@@ -2,6 +2,12 @@
 
 Pages are server-rendered (Jinja2); the panel is filled in the browser from the storefront API's SSE
 stream (static/panel.js), so the shop itself needs nothing but the catalog.
+
+Two layouts over the same routes (INTERAREC_SHOP_LAYOUT): `classic` (templates/classic: plain, prints
+"SKU: <id>") and `boutique` (templates/boutique: serif headings on cream, no product id anywhere on screen,
+sale price beside list price, "Visit the X store", colour swatches, stars with a count, reviews, a
+comparison page and promotional banners naming products). Both mark what the scripted shoppers click with
+hidden `data-role` attributes, so one set of selectors browses either.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.catalog import Catalog
+from services.demo_shop import merchandising
 from services.demo_shop.queries import (
     SORTS,
     CategoryFilters,
@@ -31,6 +38,9 @@ from services.demo_shop.session import COOKIE, COOKIE_MAX_AGE_S, resolve_session
 HERE = Path(__file__).parent
 PAGE_SIZE = 36
 PROMOTION = "Free shipping on orders over $50"
+LAYOUTS = ("classic", "boutique")
+SHOP_NAMES = {"classic": "InteraShop", "boutique": "Maison Verde"}
+MAX_COMPARE = 4
 log = logging.getLogger("interarec.demo_shop")
 
 # Module level: prometheus-client refuses to register the same name twice (tests build several apps).
@@ -48,13 +58,15 @@ def _plain_price(value: float | None) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def create_app(catalog: Catalog, storefront_url: str) -> FastAPI:
+def create_app(catalog: Catalog, storefront_url: str, layout: str = "classic") -> FastAPI:
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None)
-    templates = Jinja2Templates(directory=HERE / "templates")
+    templates = Jinja2Templates(directory=HERE / "templates" / layout)
     templates.env.filters["money"] = _money
     templates.env.globals.update(
-        shop_name="InteraShop", promotion=PROMOTION, storefront_url=storefront_url.rstrip("/"),
-        categories=catalog.categories,
+        shop_name=SHOP_NAMES[layout], promotion=PROMOTION, storefront_url=storefront_url.rstrip("/"),
+        categories=catalog.categories, layout=layout, m=merchandising, catalog=catalog,
     )
     index = SearchIndex(catalog)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -127,7 +139,17 @@ def create_app(catalog: Catalog, storefront_url: str) -> FastAPI:
         p = catalog.by_id.get(product_id) or catalog.by_id.get(product_id.upper())
         if p is None:
             raise HTTPException(404, f"No product {product_id!r}")
-        return render(request, "product.html", "product", product=p)
+        return render(request, "product.html", "product", product=p,
+                      similar=merchandising.similar(p, catalog))
+
+    @app.get("/compare", response_class=HTMLResponse)
+    async def compare(request: Request, ids: str = "") -> HTMLResponse:
+        """Side-by-side comparison of up to MAX_COMPARE products: /compare?ids=P1,P2,P3."""
+        wanted = [i.strip().upper() for i in ids.split(",") if i.strip()][:MAX_COMPARE]
+        products = [catalog.by_id[i] for i in wanted if i in catalog.by_id]
+        if not products:
+            raise HTTPException(404, "No products to compare")
+        return render(request, "compare.html", "compare", products=products)
 
     @app.get("/images/{name}")
     async def image(name: str) -> FileResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 
 import pytest
@@ -9,11 +10,12 @@ from fastapi.testclient import TestClient
 
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
+from services.demo_shop import merchandising
 from services.demo_shop.app import PAGE_SIZE, create_app
 from services.demo_shop.session import COOKIE
 
 STOREFRONT = "http://storefront.test:8600"
-CARD_ID = re.compile(r'class="product-card" data-product-id="(P\d{5})"')
+CARD_ID = re.compile(r'data-role="product-link" data-product-id="(P\d{5})"')
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,7 @@ def test_product_page(client: TestClient, catalog: Catalog) -> None:
     r = client.get(f"/p/{p.product_id}")
     assert r.status_code == 200
     html = r.text
-    assert f'<h1 class="product-title">{p.title}</h1>' in html
+    assert f'<h1 class="product-title" data-role="product-title">{p.title}</h1>' in html
     assert "Home</a> / <a" in html and f">{p.category}</a>" in html
     assert f"Brand: {p.brand}" in html
     assert f"${p.price:,.2f}" in html
@@ -166,3 +168,65 @@ def test_health_and_panel_script(client: TestClient, catalog: Catalog) -> None:
     assert '"/v1/sessions/"' in js.text and '"recommendation"' in js.text and "EventSource" in js.text
     assert "Why: " in js.text and "SKU" not in js.text
     assert client.get("/static/shop.css").status_code == 200
+
+
+# ---------------------------------------------------------------- the boutique layout
+
+
+@pytest.fixture()
+def boutique(catalog: Catalog) -> TestClient:
+    return TestClient(create_app(catalog, STOREFRONT, layout="boutique"))
+
+
+def _visible_text(html: str) -> str:
+    """What a browser shows: no tags, attributes, head or scripts."""
+    html = re.sub(r"(?s)<(head|script)\b.*?</\1>", " ", html)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_unknown_layout_is_refused(catalog: Catalog) -> None:
+    with pytest.raises(ValueError, match="classic, boutique"):
+        create_app(catalog, STOREFRONT, layout="fancy")
+
+
+def test_boutique_product_page_shows_no_id(boutique: TestClient, catalog: Catalog) -> None:
+    on_sale = next(p for p in catalog.products if merchandising.list_price(p) and p.review_count > 3)
+    for p in (catalog.products[42], on_sale):
+        html = boutique.get(f"/p/{p.product_id}").text
+        text = _visible_text(html)
+        assert p.product_id not in text and "SKU" not in text
+        assert f'data-role="product-title">{p.title}</h1>' in html
+        assert f"Visit the {p.brand} store" in text and f"${p.price:,.2f}" in text
+        assert f"({p.review_count:,})" in text and merchandising.stars(p.rating) in text
+        assert "Colour:" not in text  # colour only as swatch names, the product's own among others
+        swatches = re.findall(r'<span class="swatch( selected)?">(\w+)</span>', html)
+        assert (" selected", p.colour) in swatches and len(swatches) >= 2
+        assert "Customer reviews" in text and "Maison Verde" in text
+    lp = merchandising.list_price(on_sale)
+    assert lp > on_sale.price and f"List: <s>${lp:,.2f}</s>" in boutique.get(f"/p/{on_sale.product_id}").text
+
+
+def test_boutique_listing_filters_and_promotion(boutique: TestClient, catalog: Catalog) -> None:
+    p = catalog.products[5]
+    r = boutique.get(f"/c/{p.category}", params={"brand": p.brand})
+    expected = catalog.mask(categories=[p.category], brands=[p.brand])
+    assert sorted(_card_ids(r.text)) == sorted(catalog.products[i].product_id for i in expected.nonzero()[0])
+    deal = merchandising.deal(catalog, p.category)
+    text = _visible_text(r.text)
+    assert f"Editor's pick: {deal.title} now ${deal.price:,.2f}" in text
+    assert f"Brand: {p.brand}" in text and not re.search(r"\bP\d{5}\b", text)
+    assert 'id="filter-colour"' in r.text and 'id="filter-apply"' in r.text  # the shoppers' selectors
+
+
+def test_boutique_compare_page(boutique: TestClient, catalog: Catalog) -> None:
+    p = catalog.products[9]
+    html = boutique.get(f"/p/{p.product_id}").text
+    link = re.search(r'href="(/compare\?ids=[^"]+)"', html).group(1)
+    r = boutique.get(link.replace("&amp;", "&"))
+    assert r.status_code == 200
+    ids = _card_ids(r.text)
+    assert ids[0] == p.product_id and len(ids) == 4
+    assert all(catalog.by_id[i].category == p.category for i in ids)
+    text = _visible_text(r.text)
+    assert all(catalog.by_id[i].title in text and catalog.by_id[i].product_id not in text for i in ids)
+    assert boutique.get("/compare", params={"ids": "nope"}).status_code == 404
