@@ -76,7 +76,7 @@ def record_session(persona: Persona, catalog: Catalog, out_dir: Path, shop_url: 
                    fps: float = 2.0, progress: Callable[[str], None] | None = None) -> Path:
     """Browse as the persona; save its frames and session.json under out_dir/<persona id>/."""
     directory = out_dir / persona.id
-    session_id = f"eval-{persona.id}-{uuid.uuid4().hex[:6]}"
+    session_id = f"eval-{uuid.uuid4().hex[:12]}"  # nothing about the persona: the pipeline sees this id
     say = progress or (lambda line: None)
     recs: list[dict] = []
     if storefront_url:

@@ -81,12 +81,15 @@ def _solve(summary, catalog: Catalog, k: int):
 
 
 def replay_session(directory: Path, catalog: Catalog, grounder: Grounder, k: int = PANEL_K,
-                   use_cache: bool = True) -> Replay:
+                   use_cache: bool = True, cache_key: str | None = None) -> Replay:
+    """Replay one saved session. The cache (observations-<key>.json) holds each frame's perceptual hash and
+    each read frame's observation; with a complete cache no image is decoded (`cache_key` pins a cache file,
+    e.g. a test fixture recorded without its images)."""
     directory = Path(directory)
     meta = json.loads((directory / SESSION_FILE).read_text())
     frames = [json.loads(line) for line in (directory / "frames.jsonl").read_text().splitlines() if line.strip()]
     frames.sort(key=lambda f: (f["capture_ms"], f["seq"]))
-    cache_path = directory / f"observations-{_reader_key()}.json"
+    cache_path = directory / f"observations-{cache_key or _reader_key()}.json"
     cache: dict[str, dict] = json.loads(cache_path.read_text()) if use_cache and cache_path.exists() else {}
     out = Replay(directory, meta, frames)
     sid, tenant = meta["session_id"], "eval"
@@ -111,20 +114,25 @@ def replay_session(directory: Path, catalog: Catalog, grounder: Grounder, k: int
         idle = close_idle(state, f["capture_ms"], IDLE_MS)  # the agent's idle timer, on the capture clock
         if idle is not None:
             emit(idle)
-        image = decode_image((directory / f["file"]).read_bytes())
-        h = dhash(image)
+        key = str(f["seq"])
+        entry = cache.setdefault(key, {})
+        image = None
+        if "hash" not in entry:
+            image = decode_image((directory / f["file"]).read_bytes())
+            entry["hash"] = f"{dhash(image):x}"
+        h = int(entry["hash"], 16)
         observation = None
         if should_process(state, meta_f, h):
-            key = str(f["seq"])
-            if key in cache:
-                observation = Observation.from_dict(cache[key]["observation"])
-                pending_ocr_ms += cache[key]["ms"]
+            if "observation" in entry:
+                observation = Observation.from_dict(entry["observation"])
+                pending_ocr_ms += entry["ms"]
             else:
+                image = image if image is not None else decode_image((directory / f["file"]).read_bytes())
                 t0 = time.perf_counter()
                 observation = read_frame(grounder, image, f["url"], f["seq"], f["capture_ms"])
                 ms = (time.perf_counter() - t0) * 1000
                 pending_ocr_ms += ms
-                cache[key] = {"observation": observation.to_dict(), "ms": round(ms, 1)}
+                entry.update(observation=observation.to_dict(), ms=round(ms, 1))
             out.observations[f["seq"]] = observation.to_dict()
         for window in add_frame(state, meta_f, h, observation, f["capture_ms"], max_frames=WINDOW_FRAMES):
             emit(window)

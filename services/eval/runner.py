@@ -231,7 +231,8 @@ def _plots(out: Path, overall: list[dict], lengths: list[dict], k: int) -> list[
 
 
 def evaluate(catalog: Catalog, sessions: list[Path], out: Path, *, k: int = 8, seed: int = 7,
-             personas_file: Path | None = None, progress: Callable | None = None, use_cache: bool = True) -> dict:
+             personas_file: Path | None = None, progress: Callable | None = None, use_cache: bool = True,
+             cache_key: str | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     kwargs = {"path": personas_file} if personas_file else {}
     personas = {p.id: p for p in library(catalog, **kwargs)}
@@ -241,7 +242,7 @@ def evaluate(catalog: Catalog, sessions: list[Path], out: Path, *, k: int = 8, s
     bar = progress(len(sessions), "replayed") if progress else (lambda *a: None)
     bar(0)
     for n, directory in enumerate(sessions, 1):
-        replay = replay_session(directory, catalog, grounder, use_cache=use_cache)
+        replay = replay_session(directory, catalog, grounder, use_cache=use_cache, cache_key=cache_key)
         persona = personas[replay.meta["persona"]]
         if [s.to_dict() for s in persona.steps] != replay.meta["steps"]:
             raise ValueError(f"{directory}: the saved plan differs from persona {persona.id} as resolved now "
