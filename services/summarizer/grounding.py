@@ -1,8 +1,12 @@
 """Ground the OCR lines of one screenshot in the catalog: what kind of page, which product, what signals.
 
-Only a product page prints "SKU: <id>", so only a SKU (cross-checked with the heading) or a near-exact
-heading makes a product *viewed*. The shop's own "Recommended for you" panel is cut out before anything
-is read: products seen only there are our recommendations, and counting them would be a feedback loop.
+A product is *viewed* when its page's heading reads as its catalog title: a SKU line (where a shop prints
+one) is cross-checked with the heading; without one, the heading is matched fuzzily and confirmed by the
+product's price (and brand) read elsewhere on the page, so a shop that shows no id works the same. The
+shop's wording (what marks a product page, a list price, a brand link, a rating, a promotion, our own panel)
+comes from the shop profile (profile.py), not from code. Our "Recommended for you" panel is cut out before
+anything is read: products seen only there are our recommendations, and counting them would be a feedback
+loop.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from rapidfuzz import fuzz, process
 from services.common.catalog import Catalog
 
 from .ocr import OcrLine
+from .profile import ShopProfile, load_profile
 
 PAGE_KINDS = ("product", "listing", "search", "home", "other")
 
@@ -31,8 +36,8 @@ _RANGE_RE = re.compile(r"\bPrice\s*[:;]?\s*\$?\s*(\d[\d,]*(?:\.\d+)?)\s*(?:[-–
                        re.IGNORECASE)
 _PRICE_FROM_RE = re.compile(r"\bPrice\s*[:;]?\s*(from|up\s+to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
 _PRICE_LABEL_RE = re.compile(r"\bPrice\s*[:;]", re.IGNORECASE)
-_HOME_RE = re.compile(r"\b(?:shop\s+by\s+category|featured\s+products)\b", re.IGNORECASE)
-_RESULTS_RE = re.compile(r"\bresults?\s+for\s*[\"'“”‘’«»]*\s*(.+?)\s*[\"'“”‘’«»]*\s*(?:\(\d+\))?\s*$", re.IGNORECASE)
+_RESULTS_RE = re.compile(r"\b(?:results?|search)\s+for\s*[\"'“”‘’«»]*\s*(.+?)\s*[\"'“”‘’«»]*\s*(?:\(\d+\))?\s*$",
+                         re.IGNORECASE)
 _FILTER_KEYS_RE = re.compile(r"(?=\b(?:Brand|Colou?r|Category|Price)\s*[:;])", re.IGNORECASE)
 _FILTER_RE = re.compile(r"^(Brand|Colou?r|Category)\s*[:;]\s*([A-Za-z][A-Za-z ]{1,40})", re.IGNORECASE)
 _PROMO_RE = re.compile(
@@ -43,10 +48,10 @@ _REVIEW_SUMMARY_RE = re.compile(r"\(\s*[\d,]+\s+reviews?\s*\)", re.IGNORECASE)
 _REVIEWS_RE = re.compile(r"\breviews?\b", re.IGNORECASE)
 _RATING_RE = re.compile(r"\bRating\s*[:;]?\s*([0-5](?:[.,]\d)?)\s*/\s*5", re.IGNORECASE)
 _PANEL_RE = re.compile(r"recommended\s+for\s+you", re.IGNORECASE)
-# "Home / Watches"; tesseract garbles the short breadcrumb often ("bome:/(Backpacks"), so be lenient and
-# ground the category word fuzzily.
-_BREADCRUMB_RE = re.compile(r"^\W{0,2}\w?ome\s*[:;.]?\s*[/>»|]\W{0,2}([A-Za-z][A-Za-z ]+)", re.IGNORECASE)
-_LABEL_RE = re.compile(r"[:$]|\b(?:rating|reviews?|results|recommended)\b", re.IGNORECASE)
+# A breadcrumb: a short first crumb ("Home", "Shop"), a separator, then the category; tesseract garbles the
+# short line often ("bome:/(Backpacks"), so be lenient and ground the category word fuzzily.
+_BREADCRUMB_RE = re.compile(r"^\W{0,2}[A-Za-z]{2,8}\s*[:;.]?\s*[/>»›|]+\W{0,2}([A-Za-z][A-Za-z ]+)")
+_LABEL_RE = re.compile(r"[:$]|\b(?:rating|ratings|reviews?|results|recommended|store)\b", re.IGNORECASE)
 _PRODUCT_MARKS = (re.compile(r"^\s*Brand\s*[:;]", re.IGNORECASE), re.compile(r"^\s*Colou?r\s*[:;]", re.IGNORECASE),
                   re.compile(r"\badd\s+to\s+(?:cart|bag|basket)\b", re.IGNORECASE), _RATING_RE)
 _WORD_RE = re.compile(r"[A-Za-z]+")
@@ -54,6 +59,9 @@ _WORD_RE = re.compile(r"[A-Za-z]+")
 TITLE_ONLY_MIN_SCORE = 95.0   # heading alone grounds a product only if nearly exact ...
 TITLE_ONLY_MIN_MARGIN = 3.0   # ... and clearly better than the next title (titles differ by a short code)
 TITLE_AGREE_MIN_SCORE = 80.0  # heading supports a SKU read
+TITLE_PRICED_MIN_SCORE = 85.0  # without a SKU: a heading this close plus the product's price on the page
+TITLE_CANDIDATE_MIN_SCORE = 75.0  # ... or one of the closest titles, the only one whose price is on the page
+HEADING_MIN_RATIO = 1.3       # a product heading is this much taller than the page's typical text
 LISTING_MIN_SCORE = 92.0
 MIN_LINE_CONF = 30.0
 
@@ -76,6 +84,11 @@ class Observation:
     promotions: list[str] = field(default_factory=list)
     reviews_visible: bool = False
     rating_read: float | None = None
+    rating_count: int | None = None         # "(123)" beside the stars
+    list_prices: list[float] = field(default_factory=list)  # struck-through "List:"/"Was" prices, not paid
+    picture_colour: str | None = None       # the product picture's colour, read from its pixels
+    compared_product_ids: list[str] = field(default_factory=list)  # columns of a comparison page
+    promoted_product_ids: list[str] = field(default_factory=list)  # named by a promotion: never viewed
     listing_product_ids: list[str] = field(default_factory=list)
     recommended_product_ids: list[str] = field(default_factory=list)  # in our panel: never counted as viewed
     page_url: str = ""
@@ -118,11 +131,16 @@ def _parse_price(whole: str, cents: str | None) -> float:
 
 
 class Grounder:
-    """Catalog indexes built once; `observe` is then a few regexes and rapidfuzz calls per line."""
+    """Catalog indexes built once; `observe` is then a few regexes and rapidfuzz calls per line.
 
-    def __init__(self, catalog: Catalog, panel_left: int | None = None):
+    One Grounder per shop: it remembers where the shop's recommendation panel starts, and reads the shop's
+    wording from its profile (INTERAREC_SHOP_PROFILE, else the default that reads both demo layouts).
+    """
+
+    def __init__(self, catalog: Catalog, panel_left: int | None = None, profile: ShopProfile | None = None):
         self.catalog = catalog
         self.panel_left = panel_left  # x where the recommendation panel starts; learned from its header
+        self.profile = profile or load_profile()
         self.ids = [p.product_id for p in catalog.products]
         self.titles = [_norm(p.title) for p in catalog.products]
         self.by_norm_title = {t: i for i, t in enumerate(self.titles)}
@@ -134,6 +152,15 @@ class Grounder:
         self.categories = {c.lower(): c for c in catalog.categories}
         self._multiword = [(re.compile(rf"\b{re.escape(v.lower())}\b"), v)
                            for v in (*catalog.brands, *catalog.colours) if " " in v]
+        prof = self.profile
+        self._panel_re = prof.regex("panel_cues") or _PANEL_RE
+        self._product_marks = [re.compile(c, re.IGNORECASE) for c in prof.product_page_cues] or list(_PRODUCT_MARKS)
+        self._list_price_re = prof.regex("list_price_cues")
+        self._brand_res = [re.compile(c, re.IGNORECASE) for c in prof.brand_cues]
+        self._rating_res = [re.compile(c, re.IGNORECASE) for c in prof.rating_cues] or [_RATING_RE]
+        self._promo_re = prof.regex("promotion_cues") or _PROMO_RE
+        self._home_re = prof.regex("home_cues")
+        self._compare_re = prof.regex("comparison_cues")
 
     # -------------------------------------------------------------- lines
 
@@ -143,7 +170,7 @@ class Grounder:
         The panel scrolls with the page, so its header can be off-screen while its items are not: the
         panel's left edge, once seen, is remembered (one shop layout per Grounder) and used then.
         """
-        header = next((ln for ln in lines if _PANEL_RE.search(ln.text) and ln.left > 200), None)
+        header = next((ln for ln in lines if self._panel_re.search(ln.text) and ln.left > 200), None)
         if header is not None:
             self.panel_left = header.left - 24
             top = header.top - 4
@@ -185,10 +212,28 @@ class Grounder:
                 out.append(f"{a.text} {b.text}")
         return out
 
+    @staticmethod
+    def _big_headings(main: list[OcrLine]) -> list[str]:
+        """Heading-sized lines (clearly taller than the page's typical text) and their wrapped pairs: where a
+        product page names its product. Card titles in a listing are body-sized, so they never qualify."""
+        usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 6 and " " in ln.text.strip()]
+        if not usable:
+            return []
+        heights = sorted(ln.height for ln in main)
+        typical = heights[len(heights) // 2]
+        big = [ln for ln in usable if ln.height >= HEADING_MIN_RATIO * typical and not _LABEL_RE.search(ln.text)]
+        out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
+        for a, b in zip(big, big[1:], strict=False):
+            if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height, b.height):
+                out.append(f"{a.text} {b.text}")
+        return out
+
     # -------------------------------------------------------------- observe
 
     def observe(self, lines: Sequence[OcrLine], *, page_url: str = "", frame_seq: int = 0,
-                capture_ms: int = 0) -> Observation:
+                capture_ms: int = 0, picture_colour: str | None = None) -> Observation:
+        """Ground one screenshot's OCR lines; `picture_colour` is the product picture's colour if the caller
+        read it from the pixels (reader.py)."""
         main, panel = self.split_panel(lines)
         obs = Observation(page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms)
         obs.recommended_product_ids = self._titles_in(panel)
@@ -202,30 +247,62 @@ class Grounder:
                     sku_token = obs.sku_text = m.group(1).strip()
                 break
 
+        labelled_colours: list[str] = []
         for text in texts:
             if m := _BREADCRUMB_RE.match(text):
-                first = m.group(1).split("/")[0].strip().lower()
-                obs.category = self.categories.get(first) or self._fuzzy_word(first, self.categories)
+                for crumb in re.split(r"\s*[/>»›|]+\s*", m.group(1)):
+                    crumb = crumb.strip().lower()
+                    if found := self.categories.get(crumb) or self._fuzzy_word(crumb, self.categories):
+                        obs.category = found
+                        break
             if m := _RESULTS_RE.search(text):
                 obs.search_query = m.group(1).strip(" \"'“”‘’") or None
-            if m := _RATING_RE.search(text):
-                obs.rating_read = float(m.group(1).replace(",", "."))
-            if _PROMO_RE.search(text):
+            for rating_re in self._rating_res:
+                if m := rating_re.search(text):
+                    obs.rating_read = float(m.group(1).replace(",", "."))
+                    if m.lastindex and m.lastindex >= 2 and m.group(2):
+                        obs.rating_count = int(m.group(2).replace(",", ""))
+                    break
+            if self._promo_re.search(text):
                 obs.promotions.append(text.strip())  # its amounts ("over $50") are not product prices
+                for pid in self._titles_mentioned(text):
+                    if pid not in obs.promoted_product_ids:
+                        obs.promoted_product_ids.append(pid)
+            elif self._list_price_re and (lm := self._list_price_re.search(text)):
+                # "$89.00 List: $119.99": what follows the cue is the struck-through price
+                head, tail = text[:lm.start()], text[lm.start():]
+                obs.prices.extend(_parse_price(pm.group(1), pm.group(2)) for pm in _PRICE_RE.finditer(head))
+                obs.list_prices.extend(_parse_price(pm.group(1), pm.group(2)) for pm in _PRICE_RE.finditer(tail))
             elif not _PRICE_LABEL_RE.search(text):  # nor are a price filter's bounds
                 obs.prices.extend(_parse_price(pm.group(1), pm.group(2)) for pm in _PRICE_RE.finditer(text))
             if _REVIEWS_RE.search(text) and not _REVIEW_SUMMARY_RE.search(text):
                 obs.reviews_visible = True
+            for brand_re in self._brand_res:
+                if (m := brand_re.search(text)) and m.lastindex:
+                    raw = m.group(1).strip().lower()
+                    if (b := self.brand_words.get(raw) or self._fuzzy_word(raw, self.brand_words)) \
+                            and b not in obs.brands:
+                        obs.brands.append(b)
+            if fm := _FILTER_RE.match(text.strip()):
+                if fm.group(1).lower().startswith("col") and (c := self._ground_filter("Colour", fm.group(2))):
+                    labelled_colours.append(c.partition(": ")[2])
             self._mentions(text, obs)
 
         headings = self._heading_candidates(main)
-        # Only product pages print a SKU; when it is unreadable, two product-page marks (Brand:/Colour:
-        # labels, "Add to cart", "Rating: x / 5") stand in for it.
-        marks = sum(any(mark.search(t) for t in texts) for mark in _PRODUCT_MARKS)
-        product_page = sku_label or marks >= 2
+        big = self._big_headings(main)
+        # Only product pages print a SKU; when it is unreadable or the shop prints none, the profile's
+        # product-page marks ("Add to cart", "Visit the X store", "Brand:" labels) stand in for it: two
+        # of them, or one beside a heading-sized catalog title.
+        marks = sum(any(mark.search(t) for t in texts) for mark in self._product_marks)
+        titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6]) if marks == 1 else False
+        product_page = sku_label or marks >= 2 or titled
         if product_page:
-            self._ground_product(obs, sku_token, headings)
+            self._ground_product(obs, sku_token, headings, big)
             obs.kind = "product"
+            # Text on a product page names other colours too (swatches, descriptions): keep what is labelled
+            # as the product's colour and what its picture shows.
+            obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
+            obs.colours = list(dict.fromkeys(([obs.picture_colour] if obs.picture_colour else []) + labelled_colours))
         else:
             for text in texts:
                 for chunk in _FILTER_KEYS_RE.split(text):  # "Brand: Norda | Colour: Navy" -> one per key
@@ -239,19 +316,30 @@ class Grounder:
                 elif m := _PRICE_FROM_RE.search(text):
                     word = "from" if m.group(1).lower() == "from" else "up to"
                     obs.filters.append(f"Price: {word} ${_num(m.group(2)):g}")
-            obs.listing_product_ids = self._titles_in(main)
+            # a promotion naming a product is not a listing of it
+            obs.listing_product_ids = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])
+            compare_page = self._compare_re and any(self._compare_re.search(t) for t in texts)
+            if compare_page and len(obs.listing_product_ids) >= 2:
+                obs.compared_product_ids = list(obs.listing_product_ids)
             if obs.search_query:
                 obs.kind = "search"
             elif obs.category or obs.filters:
                 obs.kind = "listing"
-            elif any(_HOME_RE.search(t) for t in texts) or (page_url and urlsplit(page_url).path in ("", "/")):
+            elif (self._home_re and any(self._home_re.search(t) for t in texts)) \
+                    or (page_url and urlsplit(page_url).path in ("", "/")):
                 obs.kind = "home"
             elif obs.listing_product_ids:
                 obs.kind = "listing"
         obs.prices = sorted(set(obs.prices))
+        obs.list_prices = sorted(set(obs.list_prices) - set(obs.prices))
         return obs
 
-    def _ground_product(self, obs: Observation, sku_token: str | None, headings: list[str]) -> None:
+    def _price_on_page(self, idx: int, obs: Observation) -> bool:
+        price = self.catalog.products[idx].price
+        return any(abs(price - p) < 0.006 for p in obs.prices)
+
+    def _ground_product(self, obs: Observation, sku_token: str | None, headings: list[str],
+                        big: list[str] | None = None) -> None:
         title_idx, title_score, title_margin = None, 0.0, 0.0
         for text in headings:
             idx, score, margin = self.match_title(text)
@@ -280,13 +368,56 @@ class Grounder:
             elif title_score < TITLE_AGREE_MIN_SCORE:  # heading off-screen or garbled: the SKU alone
                 obs.product_id, obs.product_confidence = self.ids[sku_idx], 0.7
             return
-        if title_idx is None:
-            return
-        if sku and _one_off(self.ids[title_idx], sku) and title_score >= TITLE_AGREE_MIN_SCORE:
+        if (sku and title_idx is not None and _one_off(self.ids[title_idx], sku)
+                and title_score >= TITLE_AGREE_MIN_SCORE):
             obs.product_id, obs.product_confidence = self.ids[title_idx], 0.85
-        elif clear_title:
-            # No usable SKU but a near-exact heading on a page with a SKU label, a price or a rating.
-            obs.product_id, obs.product_confidence = self.ids[title_idx], round(0.5 * title_score / 100 + 0.1, 3)
+            return
+        self._ground_by_title(obs, big if big is not None else headings)
+
+    def _ground_by_title(self, obs: Observation, headings: list[str]) -> None:
+        """No usable SKU: the heading matched fuzzily against catalog titles, confirmed by the product's price
+        on the page (titles of one model line differ by a short code that OCR may garble; prices rarely
+        coincide) and its brand (a "Visit the X store" link, a "Brand:" label or the title's own words)."""
+        scores: dict[int, tuple[float, str]] = {}
+        for text in headings[:8]:
+            q = _norm(text)
+            if len(q) < 6:
+                continue
+            for _, score, idx in process.extract(q, self.titles, scorer=fuzz.ratio, limit=5,
+                                                 score_cutoff=TITLE_CANDIDATE_MIN_SCORE):
+                if score > scores.get(idx, (0.0, ""))[0]:
+                    scores[idx] = (score, text)
+        if not scores:
+            return
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1][0])
+        best, (score, text) = ranked[0]
+        margin = score - (ranked[1][1][0] if len(ranked) > 1 else 0.0)
+        priced = self._price_on_page(best, obs)
+        branded = self.catalog.products[best].brand in obs.brands
+        chosen = None
+        if score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN:
+            chosen = best
+        elif score >= TITLE_PRICED_MIN_SCORE and priced:
+            chosen = best
+        else:
+            with_price = [idx for idx, _ in ranked if self._price_on_page(idx, obs)]
+            if len(with_price) == 1 and self.catalog.products[with_price[0]].brand in obs.brands:
+                chosen = with_price[0]
+                score, text = scores[chosen]
+                priced, branded = True, True
+        if chosen is None:
+            return
+        obs.heading = text
+        obs.product_id = self.ids[chosen]
+        obs.product_confidence = round(min(0.99, 0.45 * score / 100 + 0.1 + 0.3 * priced + 0.1 * branded), 3)
+
+    def _titles_mentioned(self, text: str) -> list[str]:
+        """Catalog products whose whole title appears inside a longer line (a promotion naming a product)."""
+        q = _norm(text)
+        if len(q) < 10:
+            return []
+        hits = process.extract(q, self.titles, scorer=fuzz.partial_ratio, limit=1, score_cutoff=92)
+        return [self.ids[idx] for _, _, idx in hits]
 
     def _titles_in(self, lines: list[OcrLine]) -> list[str]:
         """Catalog products whose title is a line, or a line and the one wrapped below it (card titles wrap)."""

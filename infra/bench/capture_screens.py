@@ -1,0 +1,136 @@
+"""Capture the reader's benchmark fixture: real Chromium screenshots of both demo-shop layouts.
+
+    python -m infra.bench.capture_screens [--out tests/fixtures/screens] [--products 12]
+
+Per layout: the home page, a filtered category listing, a search, a comparison page and product pages
+(some scrolled a little, all with our "Recommended for you" panel filled with other products), as JPEG q80
+at 1280x800 like the capture agent sends. `manifest.json` records the ground truth of every frame: the
+product being viewed (or none), the products in the panel and in promotional banners (which must never
+count as viewed). The demo catalog is the default one (seed 7, 2,400 products).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from services.common.catalog import Catalog
+from services.common.demo_catalog import generate
+from services.demo_shop import merchandising
+from services.demo_shop.app import LAYOUTS, create_app
+
+VIEWPORT = {"width": 1280, "height": 800}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# What static/panel.js renders for a recommendation event (the storefront API is not running here).
+FILL_PANEL = """(items) => {
+  const list = document.getElementById('rec-items');
+  list.textContent = '';
+  for (const it of items) {
+    const li = document.createElement('li');
+    const a = document.createElement('a');
+    a.className = 'rec-card';
+    a.href = '/p/' + it.product_id;
+    const img = document.createElement('img');
+    img.src = '/images/' + it.image;
+    a.appendChild(img);
+    const text = document.createElement('span');
+    text.className = 'rec-text';
+    for (const [cls, value] of [['rec-title', it.title], ['rec-brand', it.brand], ['rec-price', it.price]]) {
+      const span = document.createElement('span');
+      span.className = cls;
+      span.textContent = value;
+      text.appendChild(span);
+    }
+    a.appendChild(text);
+    li.appendChild(a);
+    list.appendChild(li);
+  }
+  document.getElementById('rec-status').hidden = true;
+  const why = document.getElementById('rec-why');
+  why.textContent = 'Why: Viewed 2 products, mostly ' + items[0].brand + ' in ' + items[0].title;
+  why.hidden = false;
+}"""
+
+
+def _serve(catalog: Catalog, layout: str) -> tuple[uvicorn.Server, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="off"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("demo shop did not start")
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    rng = random.Random(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    frames: list[dict] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport=VIEWPORT)
+        for layout in LAYOUTS:
+            server, url = _serve(catalog, layout)
+            viewed = rng.sample(catalog.products, n_products)
+            others = [p for p in catalog.products if p not in viewed]
+
+            def shot(path: str, name: str, product=None, scroll: int = 0, layout=layout, url=url,
+                     others=others) -> None:
+                panel = rng.sample(others, 4)
+                page.goto(url + path, wait_until="load")
+                page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
+                                            "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
+                if scroll:
+                    page.evaluate(f"window.scrollTo(0, {scroll})")
+                page.wait_for_timeout(120)
+                file = f"{layout}-{name}.jpg"
+                (out / file).write_bytes(page.screenshot(type="jpeg", quality=80))
+                promos = page.eval_on_selector_all("[data-promo-product]",
+                                                   "els => els.map(e => e.dataset.promoProduct)")
+                frames.append({"file": file, "layout": layout, "url": url.split(":")[0] + "://shop" + path,
+                               "scroll": scroll, "product_id": product.product_id if product else None,
+                               "panel_ids": [p.product_id for p in panel], "promo_ids": promos})
+
+            shot("/", "home")
+            first = viewed[0]
+            shot(f"/c/{first.category}?colour={first.colour}", "listing")
+            shot(f"/search?q={first.brand.lower()}", "search")
+            ids = [first] + merchandising.similar(first, catalog)
+            shot("/compare?ids=" + ",".join(p.product_id for p in ids), "compare")
+            for i, p in enumerate(viewed):
+                shot(f"/p/{p.product_id}", f"product-{i:02d}", product=p, scroll=rng.choice((0, 0, 0, 50, 100)))
+            server.should_exit = True
+        browser.close()
+    return frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("tests/fixtures/screens"))
+    parser.add_argument("--products", type=int, default=12, help="product pages per layout")
+    args = parser.parse_args()
+    catalog = Catalog.load(generate(Path("var/catalog")))
+    frames = capture(catalog, args.out, args.products)
+    (args.out / "manifest.json").write_text(json.dumps({"catalog": "demo seed 7, 2400 products", "viewport": VIEWPORT,
+                                                        "frames": frames}, indent=1) + "\n")
+    size = sum(f.stat().st_size for f in args.out.iterdir())
+    print(f"{len(frames)} frames, {size / 1e6:.1f} MB in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

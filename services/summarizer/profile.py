@@ -1,0 +1,107 @@
+"""What the reader needs to know about a shop, as data: INTERAREC_SHOP_PROFILE names a JSON file, else
+profiles/default.json (which reads both demo-shop layouts). A new shop is described here, never in code.
+
+Keys (all optional; a file states only what differs from the default):
+- panel_cues: text of our own recommendation panel's heading; it and everything below and right of it is
+  never read as the page (the system must not learn from its own output).
+- read_budget: how much text one frame may recognise, in line-length units (a text line's width over its
+  height, about its number of characters); the OCR cost per frame follows it.
+- target_line_px: text lines are rescaled to this height before recognition (Tesseract reads best with
+  capitals about 30 px tall; small print is enlarged, big headings shrunk).
+- focus_below / focus_above: how far below / above the page's biggest text (a product title) lines are
+  read first, in multiples of that text's height: the buy box (brand, price, rating, swatches).
+- product_page_cues / list_price_cues / brand_cues / rating_cues / promotion_cues / home_cues /
+  comparison_cues: regular expressions (case-insensitive) for the shop's wording: what marks a product page
+  ("Add to bag"), a struck-through price ("List:"), the brand ("Visit the (X) store": group 1), a rating
+  ("4.2 ... (123)": groups 1 and 2), a promotion, the home page, a comparison page.
+- colours: name -> [r, g, b] reference colours for reading a product's colour from its picture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from services.common.config import ConfigError
+
+DEFAULT_PATH = Path(__file__).parent / "profiles" / "default.json"
+
+
+@dataclass(frozen=True)
+class ShopProfile:
+    name: str = "default"
+    panel_cues: tuple[str, ...] = ("recommended for you",)
+    read_budget: float = 260.0
+    target_line_px: int = 36
+    focus_below: float = 9.0
+    focus_above: float = 2.5
+    product_page_cues: tuple[str, ...] = ()
+    list_price_cues: tuple[str, ...] = ()
+    brand_cues: tuple[str, ...] = ()
+    rating_cues: tuple[str, ...] = ()
+    promotion_cues: tuple[str, ...] = ()
+    home_cues: tuple[str, ...] = ()
+    comparison_cues: tuple[str, ...] = ()
+    colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    # compiled forms
+    def regex(self, name: str) -> re.Pattern | None:
+        pats = getattr(self, name)
+        return re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE) if pats else None
+
+
+def load_profile(path: str | Path | None = None) -> ShopProfile:
+    """The default profile, overlaid with the file at `path` (or INTERAREC_SHOP_PROFILE) if given."""
+    data = _read(DEFAULT_PATH)
+    chosen = path if path is not None else os.environ.get("INTERAREC_SHOP_PROFILE", "").strip()
+    if chosen:
+        data.update(_read(Path(chosen)))
+    known = {f.name: f for f in fields(ShopProfile)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"shop profile: unknown keys {unknown}; known: {sorted(known)}")
+    values = {}
+    for key, value in data.items():
+        if key == "colours":
+            try:
+                values[key] = {str(k): tuple(int(c) for c in v) for k, v in value.items()}
+            except (AttributeError, TypeError, ValueError):
+                raise ConfigError("shop profile: colours must map names to [r, g, b]") from None
+            if any(len(v) != 3 for v in values[key].values()):
+                raise ConfigError("shop profile: colours must map names to [r, g, b]")
+        elif key.endswith("_cues"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"shop profile: {key} must be a list of strings")
+            for pattern in value:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"shop profile: {key}: bad regular expression {pattern!r}: {exc}") from None
+            values[key] = tuple(value)
+        elif key == "name":
+            values[key] = str(value)
+        else:
+            try:
+                values[key] = type(getattr(ShopProfile, key))(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"shop profile: {key} must be a number, got {value!r}") from None
+    profile = ShopProfile(**values)
+    if profile.read_budget <= 0 or not 12 <= profile.target_line_px <= 80:
+        raise ConfigError("shop profile: read_budget must be > 0 and target_line_px within 12-80")
+    return profile
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"INTERAREC_SHOP_PROFILE: no such file {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"shop profile {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"shop profile {path} must be a JSON object")
+    data.pop("_comment", None)
+    return data
