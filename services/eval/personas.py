@@ -361,5 +361,6 @@ def library(catalog: Catalog, path: Path = LIBRARY, only: list[str] | None = Non
         missing = set(only) - {r["id"] for r in raws}
         if missing:
             raise PersonaError(f"unknown persona ids {sorted(missing)}")
-        raws = [r for r in raws if r["id"] in only]
+        by_id = {r["id"]: r for r in raws}
+        raws = [by_id[i] for i in dict.fromkeys(only)]  # in the order asked for
     return [resolve(r, catalog) for r in raws]

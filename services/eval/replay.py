@@ -18,9 +18,10 @@ from services.common.catalog import Catalog
 from services.decomposer.rules import decompose
 from services.eval.live import SESSION_FILE
 from services.optimizer.mnl import recommend
-from services.summarizer import grounding, ocr
-from services.summarizer.grounding import Grounder, Observation
+from services.summarizer import grounding, ocr, profile, reader, tesslib
+from services.summarizer.grounding import Observation
 from services.summarizer.imaging import decode_image, dhash
+from services.summarizer.reader import FrameReader
 from services.summarizer.summary import summarize
 from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 
@@ -55,14 +56,15 @@ class Replay:
 def _reader_key() -> str:
     """Changes whenever the OCR or grounding code changes, so cached reads are never stale."""
     h = hashlib.sha256()
-    for module in (ocr, grounding):
+    for module in (ocr, grounding, reader, tesslib, profile):
         h.update(Path(module.__file__).read_bytes())
+    h.update(Path(profile.DEFAULT_PATH).read_bytes())
     return h.hexdigest()[:12]
 
 
-def read_frame(grounder: Grounder, image, url: str, seq: int, capture_ms: int) -> Observation:
+def read_frame(frame_reader: FrameReader, image, url: str, seq: int, capture_ms: int) -> Observation:
     """What the summarizer's agent does with a distinct frame (services/summarizer/agents.py: observe)."""
-    return grounder.observe(ocr.ocr_lines(image), page_url=url, frame_seq=seq, capture_ms=capture_ms)
+    return frame_reader.observe(image, page_url=url, frame_seq=seq, capture_ms=capture_ms)
 
 
 def _describe(c) -> str:
@@ -80,7 +82,7 @@ def _solve(summary, catalog: Catalog, k: int):
     return request, [catalog.products[int(candidates[i])].product_id for i in chosen.indices]
 
 
-def replay_session(directory: Path, catalog: Catalog, grounder: Grounder, k: int = PANEL_K,
+def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: int = PANEL_K,
                    use_cache: bool = True, cache_key: str | None = None) -> Replay:
     """Replay one saved session. The cache (observations-<key>.json) holds each frame's perceptual hash and
     each read frame's observation; with a complete cache no image is decoded (`cache_key` pins a cache file,

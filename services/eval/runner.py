@@ -15,7 +15,7 @@ from services.eval import baselines as bl
 from services.eval import metrics as m
 from services.eval.personas import Persona, library, relevant
 from services.eval.replay import Replay, replay_session
-from services.summarizer.grounding import Grounder
+from services.summarizer.reader import FrameReader
 
 SATISFYING_SHARE = m.SATISFYING_SHARE
 LENGTHS = (1, 2, 4, 8)  # session-length study: metrics after this many windows
@@ -236,13 +236,15 @@ def evaluate(catalog: Catalog, sessions: list[Path], out: Path, *, k: int = 8, s
     out.mkdir(parents=True, exist_ok=True)
     kwargs = {"path": personas_file} if personas_file else {}
     personas = {p.id: p for p in library(catalog, **kwargs)}
-    grounder = Grounder(catalog)
+    readers: dict[str, FrameReader] = {}  # one per layout, like one summarizer per shop (it learns the panel)
     rows: list[Row] = []
     study: list[dict] = []
     bar = progress(len(sessions), "replayed") if progress else (lambda *a: None)
     bar(0)
     for n, directory in enumerate(sessions, 1):
-        replay = replay_session(directory, catalog, grounder, use_cache=use_cache, cache_key=cache_key)
+        layout = directory.parent.name
+        replay = replay_session(directory, catalog, readers.setdefault(layout, FrameReader(catalog)),
+                                use_cache=use_cache, cache_key=cache_key)
         persona = personas[replay.meta["persona"]]
         if [s.to_dict() for s in persona.steps] != replay.meta["steps"]:
             raise ValueError(f"{directory}: the saved plan differs from persona {persona.id} as resolved now "
