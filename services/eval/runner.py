@@ -173,6 +173,33 @@ def length_table(study: list[dict]) -> list[dict]:
     return out
 
 
+def targets(rows: list[Row]) -> list[dict]:
+    """The issue's targets, measured: InteraRec (replayed) against the thresholds and the web-log baseline."""
+    def mean(method: str, key: str, **where) -> float | None:
+        sel = [r for r in rows if r.method == method and all(getattr(r, a) in v for a, v in where.items())]
+        vals = [r.scores[key] if key in r.scores else getattr(r, key) for r in sel]
+        return _mean(vals)
+
+    layouts = sorted({r.layout for r in rows})
+    out = []
+    for layout in layouts:
+        out.append({"target": f"grounding precision >= 0.95 ({layout})", "measured": mean(
+            "interarec", "grounding_precision", layout={layout})})
+        out.append({"target": f"grounding recall >= 0.9 ({layout})", "measured": mean(
+            "interarec", "grounding_recall", layout={layout})})
+        out.append({"target": f"constraint satisfaction >= 0.85 ({layout})", "measured": mean(
+            "interarec", "satisfaction", layout={layout})})
+    hard = {"noisy", "intent-change"}
+    out.append({"target": "constraint satisfaction >= 0.7, noisy and intent-change", "measured": mean(
+        "interarec", "satisfaction", group=hard)})
+    out.append({"target": "NDCG: InteraRec >= web-log baseline (overall)", "measured": mean("interarec", "ndcg"),
+                "web-log": mean("weblog-content", "ndcg")})
+    on_screen = {"category+price", "cheap", "luxury"}  # budgets read from prices; compare pages
+    out.append({"target": "NDCG: InteraRec > web-log on price/compare personas", "measured": mean(
+        "interarec", "ndcg", group=on_screen), "web-log": mean("weblog-content", "ndcg", group=on_screen)})
+    return out
+
+
 def _md_table(lines: list[dict], columns: list[str]) -> str:
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
     return head + "".join("| " + " | ".join(_fmt(line.get(c)) for c in columns) + " |\n" for line in lines)
@@ -181,8 +208,9 @@ def _md_table(lines: list[dict], columns: list[str]) -> str:
 def _csv(path: Path, lines: list[dict]) -> None:
     if not lines:
         return
+    names = list(dict.fromkeys(key for line in lines for key in line))
     with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(lines[0]))
+        w = csv.DictWriter(fh, fieldnames=names)
         w.writeheader()
         w.writerows(lines)
 
@@ -274,7 +302,8 @@ def evaluate(catalog: Catalog, sessions: list[Path], out: Path, *, k: int = 8, s
     md = [f"# InteraRec evaluation (K={k}, seed={seed}, {len(sessions)} sessions)\n",
           "Ground truth per persona: catalog products meeting its hidden preference, ranked by its own utility;"
           f" a recommendation satisfies when >= {SATISFYING_SHARE:.0%} of its items meet the preference.\n",
-          "## By method\n", _md_table(overall, cols),
+          "## Targets (issue 9)\n", _md_table(targets(rows), ["target", "measured", "web-log"]),
+          "\n## By method\n", _md_table(overall, cols),
           "\n## Constraint satisfaction and NDCG by persona group\n", _md_table(groups, ["group", "method", "n",
                                                                                        "satisfaction", "ndcg"]),
           "\n## Session-length study (metrics after N windows)\n",
@@ -284,4 +313,5 @@ def evaluate(catalog: Catalog, sessions: list[Path], out: Path, *, k: int = 8, s
                          "latency_ms", "grounding_precision", "grounding_recall"]),
           "\n" + "".join(f"![{p}]({p})\n" for p in plots)]
     (out / "report.md").write_text("\n".join(md))
+    _csv(out / "targets.csv", targets(rows))
     return {"overall": overall, "groups": groups, "lengths": lengths, "rows": per_persona}
