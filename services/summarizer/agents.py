@@ -17,15 +17,15 @@ from services.common.messages import add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS
 from services.common.worker import Consumer
 from services.summarizer.app import IDLE_MS, OCR_WORKERS, WINDOW_FRAMES, app, frames, sessions, summaries
-from services.summarizer.grounding import Grounder
 from services.summarizer.imaging import decode_image, dhash
-from services.summarizer.ocr import OcrError, ocr_lines
+from services.summarizer.ocr import OcrError
+from services.summarizer.reader import FrameReader
 from services.summarizer.summary import summarize
 from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 
 log = logging.getLogger("interarec.summarizer")
 catalog = Catalog.load(catalog_path())
-grounder = Grounder(catalog)
+reader = FrameReader(catalog)  # region OCR + grounding, shop described by INTERAREC_SHOP_PROFILE
 consumer = Consumer(app, "summarizer")
 # OCR is CPU-bound (a tesseract subprocess per frame): never on the event loop.
 ocr_pool = ThreadPoolExecutor(max_workers=OCR_WORKERS, thread_name_prefix="ocr")
@@ -45,8 +45,7 @@ def read_frame(image_bytes: bytes) -> tuple:
 
 
 def observe(image, frame: frames_pb2.Frame, offset: int):
-    return grounder.observe(ocr_lines(image), page_url=frame.page_url, frame_seq=offset,
-                            capture_ms=frame.capture_unix_ms)
+    return reader.observe(image, page_url=frame.page_url, frame_seq=offset, capture_ms=frame.capture_unix_ms)
 
 
 async def emit(session_id: str, tenant: str, window: ClosedWindow, gateway_span: list[int] | None) -> None:

@@ -213,14 +213,16 @@ class Grounder:
         return out
 
     @staticmethod
-    def _big_headings(main: list[OcrLine]) -> list[str]:
+    def _big_headings(main: list[OcrLine], typical: float | None = None) -> list[str]:
         """Heading-sized lines (clearly taller than the page's typical text) and their wrapped pairs: where a
-        product page names its product. Card titles in a listing are body-sized, so they never qualify."""
+        product page names its product. Card titles in a listing are body-sized, so they never qualify.
+        `typical` is the median text height of the whole page when the caller read only part of it."""
         usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 6 and " " in ln.text.strip()]
         if not usable:
             return []
-        heights = sorted(ln.height for ln in main)
-        typical = heights[len(heights) // 2]
+        if typical is None:
+            heights = sorted(ln.height for ln in main)
+            typical = heights[len(heights) // 2]
         big = [ln for ln in usable if ln.height >= HEADING_MIN_RATIO * typical and not _LABEL_RE.search(ln.text)]
         out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
         for a, b in zip(big, big[1:], strict=False):
@@ -231,9 +233,10 @@ class Grounder:
     # -------------------------------------------------------------- observe
 
     def observe(self, lines: Sequence[OcrLine], *, page_url: str = "", frame_seq: int = 0,
-                capture_ms: int = 0, picture_colour: str | None = None) -> Observation:
-        """Ground one screenshot's OCR lines; `picture_colour` is the product picture's colour if the caller
-        read it from the pixels (reader.py)."""
+                capture_ms: int = 0, picture_colour: str | None = None,
+                body_text_px: float | None = None) -> Observation:
+        """Ground one screenshot's OCR lines. A caller that read only some regions (reader.py) passes the
+        product picture's colour read from its pixels and the page's median text height."""
         main, panel = self.split_panel(lines)
         obs = Observation(page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms)
         obs.recommended_product_ids = self._titles_in(panel)
@@ -248,6 +251,7 @@ class Grounder:
                 break
 
         labelled_colours: list[str] = []
+        labelled_brands: list[str] = []  # from the profile's brand cues ("Visit the X store", "Brand: X")
         for text in texts:
             if m := _BREADCRUMB_RE.match(text):
                 for crumb in re.split(r"\s*[/>»›|]+\s*", m.group(1)):
@@ -280,16 +284,17 @@ class Grounder:
             for brand_re in self._brand_res:
                 if (m := brand_re.search(text)) and m.lastindex:
                     raw = m.group(1).strip().lower()
-                    if (b := self.brand_words.get(raw) or self._fuzzy_word(raw, self.brand_words)) \
-                            and b not in obs.brands:
-                        obs.brands.append(b)
+                    if b := self.brand_words.get(raw) or self._fuzzy_word(raw, self.brand_words):
+                        labelled_brands.append(b)
+                        if b not in obs.brands:
+                            obs.brands.append(b)
             if fm := _FILTER_RE.match(text.strip()):
                 if fm.group(1).lower().startswith("col") and (c := self._ground_filter("Colour", fm.group(2))):
                     labelled_colours.append(c.partition(": ")[2])
             self._mentions(text, obs)
 
         headings = self._heading_candidates(main)
-        big = self._big_headings(main)
+        big = self._big_headings(main, body_text_px)
         # Only product pages print a SKU; when it is unreadable or the shop prints none, the profile's
         # product-page marks ("Add to cart", "Visit the X store", "Brand:" labels) stand in for it: two
         # of them, or one beside a heading-sized catalog title.
@@ -297,7 +302,7 @@ class Grounder:
         titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6]) if marks == 1 else False
         product_page = sku_label or marks >= 2 or titled
         if product_page:
-            self._ground_product(obs, sku_token, headings, big)
+            self._ground_product(obs, sku_token, headings, big, labelled_brands)
             obs.kind = "product"
             # Text on a product page names other colours too (swatches, descriptions): keep what is labelled
             # as the product's colour and what its picture shows.
@@ -339,7 +344,7 @@ class Grounder:
         return any(abs(price - p) < 0.006 for p in obs.prices)
 
     def _ground_product(self, obs: Observation, sku_token: str | None, headings: list[str],
-                        big: list[str] | None = None) -> None:
+                        big: list[str] | None = None, labelled_brands: Sequence[str] = ()) -> None:
         title_idx, title_score, title_margin = None, 0.0, 0.0
         for text in headings:
             idx, score, margin = self.match_title(text)
@@ -372,9 +377,9 @@ class Grounder:
                 and title_score >= TITLE_AGREE_MIN_SCORE):
             obs.product_id, obs.product_confidence = self.ids[title_idx], 0.85
             return
-        self._ground_by_title(obs, big if big is not None else headings)
+        self._ground_by_title(obs, big if big is not None else headings, labelled_brands)
 
-    def _ground_by_title(self, obs: Observation, headings: list[str]) -> None:
+    def _ground_by_title(self, obs: Observation, headings: list[str], labelled_brands: Sequence[str] = ()) -> None:
         """No usable SKU: the heading matched fuzzily against catalog titles, confirmed by the product's price
         on the page (titles of one model line differ by a short code that OCR may garble; prices rarely
         coincide) and its brand (a "Visit the X store" link, a "Brand:" label or the title's own words)."""
@@ -387,6 +392,8 @@ class Grounder:
                                                  score_cutoff=TITLE_CANDIDATE_MIN_SCORE):
                 if score > scores.get(idx, (0.0, ""))[0]:
                     scores[idx] = (score, text)
+        if labelled_brands:  # the page says whose product it is: other brands' titles are misreads
+            scores = {i: v for i, v in scores.items() if self.catalog.products[i].brand in labelled_brands}
         if not scores:
             return
         ranked = sorted(scores.items(), key=lambda kv: -kv[1][0])
@@ -409,7 +416,8 @@ class Grounder:
             return
         obs.heading = text
         obs.product_id = self.ids[chosen]
-        obs.product_confidence = round(min(0.99, 0.45 * score / 100 + 0.1 + 0.3 * priced + 0.1 * branded), 3)
+        # a near-exact heading alone scores 0.6 as before; price and brand raise it, never to a read SKU's 0.9+
+        obs.product_confidence = round(0.5 * score / 100 + 0.1 + 0.2 * priced + 0.09 * branded, 3)
 
     def _titles_mentioned(self, text: str) -> list[str]:
         """Catalog products whose whole title appears inside a longer line (a promotion naming a product)."""

@@ -34,10 +34,10 @@ DEFAULT_PATH = Path(__file__).parent / "profiles" / "default.json"
 class ShopProfile:
     name: str = "default"
     panel_cues: tuple[str, ...] = ("recommended for you",)
-    read_budget: float = 260.0
-    target_line_px: int = 36
+    read_budget: float = 70.0
+    target_line_px: int = 28
     focus_below: float = 9.0
-    focus_above: float = 2.5
+    focus_above: float = 1.6
     product_page_cues: tuple[str, ...] = ()
     list_price_cues: tuple[str, ...] = ()
     brand_cues: tuple[str, ...] = ()

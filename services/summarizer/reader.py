@@ -19,6 +19,7 @@ recommendation panel, the text inside product pictures) at whatever size it happ
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ MIN_LINE_PX, MAX_LINE_PX = 7, 64
 PICTURE_MIN_PX = 70         # a component at least this tall and wide is a picture, not text
 GAP = 14                    # blank rows between stacked lines in the strip
 PAD = 8
+CACHE_LINES = 4000
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Box:
     top: int
     width: int
     height: int
+    ink: float = 0.5  # share of the box that is glyph edges: text ~0.45-0.9, a button or input ring less
 
     @property
     def right(self) -> int:
@@ -82,7 +85,12 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
             continue  # an icon or thumbnail: big text is always wider than tall
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
             words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
-    lines = _merge_words(words)
+    integral = cv2.integral(ink)
+    lines = []
+    for b in _merge_words(words):
+        total = (integral[b.bottom, b.right] - integral[b.top, b.right] - integral[b.bottom, b.left]
+                 + integral[b.top, b.left])
+        lines.append(Box(b.left, b.top, b.width, b.height, round(float(total) / (b.width * b.height), 3)))
     # a "picture" holding several lines of text is a panel or a card outline, not a product image
     pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
     return lines, pictures
@@ -90,14 +98,16 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
 
 def _merge_words(words: list[Box]) -> list[Box]:
     """Join word boxes on the same text line that are a word space apart (columns stay separate)."""
-    words.sort(key=lambda b: (b.top, b.left))
     lines: list[list[int]] = []  # [left, top, right, bottom]
     for b in sorted(words, key=lambda b: b.left):
         for ln in lines:
+            gap = b.left - ln[2]
+            if gap < 0 or gap > 70 or ln[3] <= b.top or ln[1] >= b.bottom:
+                continue  # cheap rejections first: this loop runs for every word
+            lh = ln[3] - ln[1]
+            h = min(lh, b.height)
             overlap = min(ln[3], b.bottom) - max(ln[1], b.top)
-            h = min(ln[3] - ln[1], b.height)
-            if overlap >= 0.55 * h and 0 <= b.left - ln[2] <= max(1.1 * h, 10) \
-                    and 0.5 <= b.height / (ln[3] - ln[1]) <= 2.0:
+            if overlap >= 0.55 * h and gap <= max(1.1 * h, 10) and 0.5 <= b.height / lh <= 2.0:
                 ln[0], ln[1] = min(ln[0], b.left), min(ln[1], b.top)
                 ln[2], ln[3] = max(ln[2], b.right), max(ln[3], b.bottom)
                 break
@@ -107,14 +117,13 @@ def _merge_words(words: list[Box]) -> list[Box]:
 
 
 def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
-                 width: int) -> list[Box]:
-    """The lines worth reading, most important first, within the profile's read budget."""
-    body = [b for b in lines if not any(b.inside(p) for p in pictures)]
+                 width: int, known: frozenset[Box] | set[Box] = frozenset()) -> list[Box]:
+    """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
+    were read before with exactly these pixels (the reader reuses their text), so they cost nothing."""
+    body = [b for b in lines if not any(b.inside(p) for p in pictures) and b not in known]
     main = [b for b in body if panel_left is None or b.left < panel_left]
-    panel = [b for b in body if panel_left is not None and b.left >= panel_left]
     if not main:
         return []
-    tall = max(b.height for b in main)
     chosen: list[Box] = []
     spent = 0.0
 
@@ -128,7 +137,9 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         # until our panel's heading has been read, read the headings on the right first to find it
         for b in sorted((b for b in body if b.left > width * 0.6 and b.height >= 14), key=lambda b: b.top)[:4]:
             take(b)
-    big = sorted((b for b in main if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))
+    anchors = main
+    tall = max((b.height for b in anchors), default=0)
+    big = sorted((b for b in anchors if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))
     for b in big[:4]:
         take(b)
     if big:
@@ -140,12 +151,12 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
             take(b)
     for b in sorted(main, key=lambda b: (-b.height, b.top)):
         take(b)
-    del panel  # never read: our own recommendations
     return chosen
 
 
-def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[OcrLine]:
-    """OCR the boxes in one call: each rescaled to target_px tall, dark on white, stacked in a strip."""
+def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[Box, OcrLine]]:
+    """OCR the boxes in one call: each rescaled to target_px tall, dark on white, stacked in a strip.
+    Returns (box, line) for every box where text was found."""
     if not boxes:
         return []
     crops, slots = [], []
@@ -187,10 +198,9 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[OcrLin
         box = slots[i][5]
         heights = sorted(w[3] for w in ws)
         left = min(w[0] for w in ws)
-        out.append(OcrLine(text=" ".join(w[5] for w in ws), conf=sum(max(w[4], 0.0) for w in ws) / len(ws),
+        out.append((box, OcrLine(text=" ".join(w[5] for w in ws), conf=sum(max(w[4], 0.0) for w in ws) / len(ws),
                            height=float(max(heights[len(heights) // 2], box.height * 0.6)),
-                           left=left, top=box.top, width=max(w[0] + w[2] for w in ws) - left))
-    out.sort(key=lambda ln: (ln.top, ln.left))
+                           left=left, top=box.top, width=max(w[0] + w[2] for w in ws) - left)))
     return out
 
 
@@ -248,20 +258,37 @@ _WORDY = re.compile(r"[A-Za-z]{2,}")
 
 
 class RegionReader:
-    """One per shop (like the Grounder): remembers where our panel starts once its heading was read."""
+    """One per shop (like the Grounder): remembers where our panel starts once its heading was read, and the
+    text of lines already read, keyed by their exact pixels and position (the header, navigation and
+    banners repeat on every page: read once, then free)."""
 
     def __init__(self, profile: ShopProfile):
         self.profile = profile
         self.panel_left: int | None = None
         self._panel_re = profile.regex("panel_cues")
+        self._memo: dict[tuple, OcrLine | None] = {}
 
-    def read(self, image: Image.Image) -> tuple[list[OcrLine], str | None]:
-        """(OCR lines of the chosen regions, colour of the biggest picture in the page body)."""
-        rgb = np.asarray(image.convert("RGB"))
+    @staticmethod
+    def _key(gray: np.ndarray, b: Box) -> tuple:
+        crop = gray[b.top:b.bottom, b.left:b.right]
+        return b.left, b.top, b.width, b.height, hashlib.blake2b(crop.tobytes(), digest_size=12).digest()
+
+    def read(self, image: Image.Image) -> tuple[list[OcrLine], str | None, float | None]:
+        """(OCR lines of the chosen regions, colour of the biggest picture in the page body, median height of
+        all the page body's text lines, read or not)."""
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         lines, pictures = find_lines(gray)
-        chosen = choose_lines(lines, pictures, self.profile, self.panel_left, gray.shape[1])
-        ocr = recognise(gray, chosen, self.profile.target_line_px)
+        keys = {b: self._key(gray, b) for b in lines}
+        known = {b for b, k in keys.items() if k in self._memo}
+        chosen = choose_lines(lines, pictures, self.profile, self.panel_left, gray.shape[1], known)
+        fresh = dict(recognise(gray, chosen, self.profile.target_line_px))
+        if len(self._memo) > CACHE_LINES:
+            self._memo.clear()  # pages change slowly; start afresh rather than track recency
+        for b in chosen:
+            self._memo[keys[b]] = fresh.get(b)
+        ocr = [ln for ln in (*fresh.values(), *(self._memo.get(keys[b]) for b in known)) if ln is not None]
+        ocr.sort(key=lambda ln: (ln.top, ln.left))
         if self._panel_re:
             for ln in ocr:
                 if ln.left > 200 and self._panel_re.search(ln.text):
@@ -273,7 +300,8 @@ class RegionReader:
             biggest = max(body, key=lambda p: p.width * p.height)
             if biggest.width * biggest.height >= 120 * 120:
                 colour = picture_colour(rgb, biggest, self.profile.colours)
-        return ocr, colour
+        heights = sorted(b.height for b in lines if self.panel_left is None or b.left < self.panel_left)
+        return ocr, colour, (float(heights[len(heights) // 2]) if heights else None)
 
 
 class FrameReader:
@@ -293,6 +321,6 @@ class FrameReader:
     def observe(self, image: Image.Image, *, page_url: str = "", frame_seq: int = 0, capture_ms: int = 0):
         if self.regions.panel_left is None and self.grounder.panel_left is not None:
             self.regions.panel_left = self.grounder.panel_left
-        lines, colour = self.regions.read(image)
+        lines, colour, body_px = self.regions.read(image)
         return self.grounder.observe(lines, page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms,
-                                     picture_colour=colour)
+                                     picture_colour=colour, body_text_px=body_px)

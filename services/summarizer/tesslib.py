@@ -16,6 +16,8 @@ import threading
 
 import numpy as np
 
+from .ocr import OcrError
+
 # Tesseract's LSTM uses OpenMP; on a busy worker its threads spin and cost more CPU than they save (the
 # summarizer runs OCR for several sessions in parallel anyway). libgomp reads this when it is loaded.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -24,7 +26,7 @@ PSM_SINGLE_BLOCK = 6
 _LIB_NAMES = ("libtesseract.so.5", "libtesseract.so", ctypes.util.find_library("tesseract") or "")
 
 
-class TessLibError(RuntimeError):
+class TessLibError(OcrError):
     """libtesseract is missing or its English model cannot be loaded."""
 
 

@@ -137,3 +137,23 @@ def test_brand_shopper_streams_frames(tmp_path: Path) -> None:
     product_requests = [cookie for path, cookie in requests if path.startswith("/p/")]
     assert len(product_requests) >= len(result.opened_product_ids)
     assert all(f"{COOKIE}={SESSION}" in cookie for cookie in product_requests)
+
+
+def test_shopper_browses_the_boutique_layout(tmp_path: Path) -> None:
+    """The same scripted shopper on the second layout (filters in a sidebar, tiles, no ids on screen): its
+    selectors are hidden data attributes, so it browses both layouts unchanged."""
+    catalog = Catalog.load(generate(tmp_path / "catalog", seed=7, n_products=1200))
+    frames: list[dict] = []
+    lines: list[str] = []
+    shop_app = create_app(catalog, storefront_url=f"http://127.0.0.1:{_free_port()}", layout="boutique")
+    with _Server(shop_app) as shop, _Server(_gateway_stand_in(frames)) as gateway:
+        result = asyncio.run(run_shopper(shop.url, gateway.url, API_KEY, "e2e-capture-boutique", "price", catalog,
+                                         seed=7, fps=2.0, progress=lines.append, dwell=(1.0, 1.5)))
+    print("\n" + "; ".join(lines))
+    assert result.frames_failed == 0 and result.frames_sent == len(frames) > 0
+    assert any(line.startswith("filtered ") for line in lines)  # the price filter form in the sidebar
+    matching = [pid for pid in result.opened_product_ids if result.preference.wants(catalog.by_id[pid])]
+    assert len(matching) >= 4
+    captured = {f["x-page-url"].split("/p/")[1].split("?")[0] for f in frames if "/p/" in f["x-page-url"]}
+    assert set(result.opened_product_ids) <= captured
+    assert any(f["x-page-title"].endswith("· Maison Verde") for f in frames)

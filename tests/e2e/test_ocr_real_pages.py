@@ -1,6 +1,8 @@
 """The embedded summarizer backend on real demo-shop pages rendered by headless Chromium: tesseract OCR plus
 catalog grounding must name exactly the product on each product page, tell page kinds apart, and never count
-a product seen only in a listing or in our own "Recommended for you" panel as viewed."""
+a product seen only in a listing, a promotion or our own "Recommended for you" panel as viewed. The classic
+layout is read both ways (full-frame OCR and the region reader); the boutique layout, which shows no
+product id, with the region reader the summarizer uses."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from services.demo_shop.app import create_app
 from services.summarizer import imaging
 from services.summarizer.grounding import Grounder
 from services.summarizer.ocr import ocr_lines
+from services.summarizer.reader import FrameReader
 from services.summarizer.summary import summarize
 from services.summarizer.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 
@@ -73,11 +76,10 @@ def catalog(catalog_path) -> Catalog:
     return Catalog.load(catalog_path)  # the session's demo catalog (seed 7, 2,400 products)
 
 
-@pytest.fixture(scope="module")
-def shop_url(catalog: Catalog):
+def _serve(catalog: Catalog, layout: str):
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9"), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -87,6 +89,16 @@ def shop_url(catalog: Catalog):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shop_url(catalog: Catalog):
+    yield from _serve(catalog, "classic")
+
+
+@pytest.fixture(scope="module")
+def boutique_url(catalog: Catalog):
+    yield from _serve(catalog, "boutique")
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +200,40 @@ def test_grounding_on_real_shop_pages(catalog: Catalog, shop_url: str, browser_p
     print(f"\ngrounding: {correct}/{len(visited)} product pages exact; OCR per 1280x800 frame: "
           f"median {statistics.median(ocr_ms):.0f} ms, max {max(ocr_ms):.0f} ms over {len(ocr_ms)} frames")
     print("narrative:", summary.narrative)
+
+
+@pytest.mark.parametrize("layout", ["classic", "boutique"])
+def test_region_reader_on_real_shop_pages(layout: str, catalog: Catalog, request, browser_page) -> None:
+    """What the summarizer runs (reader.FrameReader): region OCR, SKU-free grounding, colour from pixels."""
+    from services.demo_shop import merchandising
+
+    url = request.getfixturevalue("shop_url" if layout == "classic" else "boutique_url")
+    page = browser_page
+    rng = random.Random(23)
+    visited = rng.sample(catalog.products, 6)
+    recommended = rng.sample([p for p in catalog.products if p not in visited], 4)
+    rec_ids = {p.product_id for p in recommended}
+    panel = [{"product_id": p.product_id, "title": p.title, "brand": p.brand, "price": f"${p.price:.2f}",
+              "image": p.image} for p in recommended]
+    reader = FrameReader(catalog)
+
+    def read(path: str):
+        page.goto(url + path, wait_until="load")
+        page.evaluate(FILL_PANEL, panel)
+        image = imaging.decode_image(page.screenshot(type="jpeg", quality=80))
+        return reader.observe(image, page_url=page.url)
+
+    home = read("/")
+    assert home.kind == "home" and home.product_id is None
+    if layout == "boutique":  # "Deal of the week: <title> ..." names a product that nobody opened
+        assert home.promoted_product_ids == [merchandising.deal(catalog).product_id]
+    assert reader.regions.panel_left is not None
+    for p in visited:
+        obs = read(f"/p/{p.product_id}")
+        assert obs.kind == "product" and obs.product_id == p.product_id, (p.title, obs.heading)
+        assert p.price in obs.prices and p.brand in obs.brands
+        assert obs.picture_colour == p.colour and obs.colours[0] == p.colour
+        assert not set(obs.recommended_product_ids) - rec_ids
+    listing = read(f"/c/{visited[0].category}?colour={visited[0].colour}")
+    assert listing.kind == "listing" and listing.product_id is None
+    assert not set(listing.listing_product_ids) & rec_ids

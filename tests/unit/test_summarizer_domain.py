@@ -272,9 +272,19 @@ def test_unreadable_sku_falls_back_to_exact_heading(grounder: Grounder) -> None:
 
 
 def test_unreadable_sku_and_ambiguous_heading_grounds_nothing(grounder: Grounder) -> None:
-    # "K4" is equally close to K47 and K49: guessing would be a coin toss.
-    obs = grounder.observe(product_lines("Norda Summit Sneakers K4", "P#?@"))
+    # "K4" is equally close to K47 and K49, and the price on the page is neither's: guessing would be a coin toss.
+    obs = grounder.observe(product_lines("Norda Summit Sneakers K4", "P#?@", price="$99.00"))
     assert obs.kind == "product" and obs.product_id is None
+
+
+def test_ambiguous_heading_is_settled_by_the_price_on_the_page(grounder: Grounder) -> None:
+    # K47 costs $129.00 and K49 $119.00: the price shown picks one, the brand label confirms it.
+    for price, expected in (("$129.00", "P01234"), ("$119.00", "P01239")):
+        obs = grounder.observe(product_lines("Norda Summit Sneakers K4", "P#?@", price=price))
+        assert obs.product_id == expected and 0.5 <= obs.product_confidence < 0.9
+    # the right price but another brand on the page: no confirmation, no guess
+    obs = grounder.observe(product_lines("Norda Summit Sneakers K4", "P#?@", brand="Velmont"))
+    assert obs.product_id is None
 
 
 def test_misread_sku_that_is_another_product_loses_to_clear_heading(grounder: Grounder) -> None:

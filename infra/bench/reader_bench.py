@@ -1,0 +1,152 @@
+"""Benchmark of the embedded reader on the committed screenshots of both demo-shop layouts.
+
+    python -m infra.bench.reader_bench [--screens tests/fixtures/screens] [--repeat 1]
+
+For every frame of tests/fixtures/screens/manifest.json (real Chromium captures, see capture_screens.py)
+it runs, in the same process and run:
+- the baseline: full-frame OCR with the tesseract CLI (services/summarizer/ocr.py) + grounding;
+- the region reader (services/summarizer/reader.py: FrameReader) + the same grounding;
+and prints CPU seconds per frame (this process plus its tesseract children) and viewed-product grounding
+precision / recall per layout. A frame's truth is the product whose page it shows (or none); the products
+in our recommendation panel and in promotional banners must never come out as viewed. The first frame
+of each reader (engine start-up, ~0.1 s once per OCR thread) is reported apart from the per-frame cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from services.common.catalog import Catalog
+from services.common.demo_catalog import generate
+from services.summarizer.grounding import Grounder
+from services.summarizer.ocr import ocr_lines
+from services.summarizer.reader import FrameReader
+
+TARGET_CPU_S = 0.15
+
+
+def cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@dataclass
+class Score:
+    cpu: list[float] = field(default_factory=list)
+    predicted: int = 0      # frames where a product came out as viewed
+    correct: int = 0        # ... and it is the frame's product
+    truth: int = 0          # frames showing a product page
+    leaked: int = 0         # a panel or promotion product came out as viewed
+    colour_ok: int = 0
+    colour_read: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def add(self, frame: dict, obs, catalog: Catalog, seconds: float) -> None:
+        self.cpu.append(seconds)
+        truth = frame["product_id"]
+        self.truth += truth is not None
+        if obs.product_id:
+            self.predicted += 1
+            self.correct += obs.product_id == truth
+            self.leaked += obs.product_id in frame["panel_ids"] or obs.product_id in frame["promo_ids"]
+        if obs.product_id != truth:
+            self.misses.append(f"{frame['file']}: got {obs.product_id} want {truth} (heading {obs.heading!r})")
+        if truth and obs.picture_colour:
+            self.colour_read += 1
+            self.colour_ok += obs.picture_colour == catalog.by_id[truth].colour
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.predicted if self.predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.truth if self.truth else 1.0
+
+
+def run(screens: Path, catalog: Catalog, repeat: int = 1) -> dict[tuple[str, str], Score]:
+    manifest = json.loads((screens / "manifest.json").read_text())
+    frames = manifest["frames"]
+    images = {}
+    for f in frames:
+        with Image.open(screens / f["file"]) as im:
+            images[f["file"]] = im.convert("RGB")
+    results: dict[tuple[str, str], Score] = {}
+    warmup: dict[str, float] = {}
+    for method in ("full-frame CLI", "region reader"):
+        for layout in sorted({f["layout"] for f in frames}):
+            # one reader per shop, fed its frames in capture order, as the summarizer does
+            if method == "region reader":
+                reader = FrameReader(catalog)
+                start = cpu_s()
+                reader.observe(images[frames[0]["file"]])  # engine start-up, paid once per OCR thread
+                warmup[layout] = cpu_s() - start
+                reader = FrameReader(catalog)  # fresh state (panel position), engine stays loaded
+
+                def observe(image, url, reader=reader):
+                    return reader.observe(image, page_url=url)
+            else:
+                grounder = Grounder(catalog)
+
+                def observe(image, url, grounder=grounder):
+                    return grounder.observe(ocr_lines(image), page_url=url)
+            score = results.setdefault((method, layout), Score())
+            for _ in range(repeat):
+                for f in (f for f in frames if f["layout"] == layout):
+                    start = cpu_s()
+                    obs = observe(images[f["file"]], f["url"])
+                    score.add(f, obs, catalog, cpu_s() - start)
+    for layout, seconds in warmup.items():
+        print(f"region reader start-up ({layout}): {seconds:.3f} s CPU once per OCR thread, not per frame")
+    return results
+
+
+def report(results: dict[tuple[str, str], Score]) -> str:
+    rows = ["| method | layout | frames | CPU s/frame mean | p90 | max | precision | recall | leaked | "
+            "picture colour |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (method, layout), s in results.items():
+        cpu = sorted(s.cpu)
+        p90 = cpu[min(len(cpu) - 1, int(0.9 * len(cpu)))]
+        colour = f"{s.colour_ok}/{s.colour_read}" if s.colour_read else "-"
+        rows.append(f"| {method} | {layout} | {len(cpu)} | {statistics.mean(cpu):.3f} | {p90:.3f} | {max(cpu):.3f} | "
+                    f"{s.precision:.3f} ({s.correct}/{s.predicted}) | {s.recall:.3f} ({s.correct}/{s.truth}) | "
+                    f"{s.leaked} | {colour} |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--screens", type=Path, default=Path("tests/fixtures/screens"))
+    parser.add_argument("--catalog-dir", type=Path, default=Path("var/catalog"))
+    parser.add_argument("--repeat", type=int, default=1, help="passes over the frames (steadier CPU figures)")
+    parser.add_argument("--profile", help="a shop profile JSON overlaid on the default (INTERAREC_SHOP_PROFILE)")
+    args = parser.parse_args()
+    if args.profile:
+        os.environ["INTERAREC_SHOP_PROFILE"] = args.profile
+    catalog = Catalog.load(generate(args.catalog_dir))
+    started = time.monotonic()
+    results = run(args.screens, catalog, args.repeat)
+    print(report(results))
+    for (method, layout), s in results.items():
+        for miss in s.misses:
+            print(f"  {method} / {layout}: {miss}")
+    region = [s for (m, _), s in results.items() if m == "region reader"]
+    mean_cpu = statistics.mean(c for s in region for c in s.cpu)
+    print(f"region reader: {mean_cpu:.3f} s CPU per frame overall (target <= {TARGET_CPU_S}); "
+          f"wall time of the whole benchmark {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

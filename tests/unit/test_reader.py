@@ -1,0 +1,182 @@
+"""The shop-agnostic reader: shop profiles, SKU-free grounding, colour from pixels, and the region reader on
+real Chromium screenshots of both demo-shop layouts (tests/fixtures/screens, see infra/bench)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from services.common.catalog import Catalog, Product
+from services.common.config import ConfigError
+from services.common.demo_catalog import build_rows
+from services.summarizer import reader as region
+from services.summarizer import tesslib
+from services.summarizer.grounding import Grounder
+from services.summarizer.ocr import OcrLine
+from services.summarizer.profile import load_profile
+
+SCREENS = Path(__file__).parents[1] / "fixtures" / "screens"
+
+ROWS = [
+    ("P01234", "Norda Summit Sneakers K47", "Norda", "Footwear", "Black", 129.0),
+    ("P01239", "Norda Summit Sneakers K49", "Norda", "Footwear", "Navy", 119.0),
+    ("P04410", "Velmont Harbor Boots T34", "Velmont", "Footwear", "Brown", 199.0),
+    ("P05521", "Brisco Nova Parka X7", "Brisco", "Outerwear", "Green", 249.0),
+    ("P09914", "Tavora Atlas Watch R4", "Tavora", "Watches", "Black", 349.0),
+]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog([Product(product_id=i, title=t, brand=b, category=c, colour=col, price=p, margin=0.3, rating=4.0,
+                            review_count=10, description="", specs="Material: Mesh", image=f"{i}.png")
+                    for i, t, b, c, col, p in ROWS])
+
+
+def line(text: str, top: int, height: float = 14, left: int = 400) -> OcrLine:
+    return OcrLine(text=text, conf=90, height=height, left=left, top=top, width=len(text) * 9)
+
+
+PANEL = [line("Recommended for you", 150, 16, left=980), line("Tavora Atlas Watch R4", 190, left=980)]
+
+
+def boutique_product(title: str, price: str, brand: str = "Norda") -> list[OcrLine]:
+    """A product page in the boutique style: no SKU, a store link, list price, stars, swatch names."""
+    return [line("Maison Verde", 55, 22, left=28), line("Shop > Footwear", 153, left=28),
+            line(f"Visit the {brand} store", 182), line(title, 219, 25),
+            line("4.3 ★★★★☆ (212) ratings", 267), line(f"-20% {price} List: $159.99", 305, 28),
+            line("Colour Black Grey Navy Red", 349), line("Add to bag", 396), *PANEL]
+
+
+# ---------------------------------------------------------------- profile
+
+
+def test_default_profile_and_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    default = load_profile()
+    assert default.name == "default" and default.read_budget > 0 and "Black" in default.colours
+    assert default.regex("panel_cues").search("Recommended for you")
+    shop = tmp_path / "shop.json"
+    shop.write_text(json.dumps({"name": "acme", "panel_cues": ["picked\\s+for\\s+you"], "read_budget": 40}))
+    monkeypatch.setenv("INTERAREC_SHOP_PROFILE", str(shop))
+    acme = load_profile()
+    assert acme.name == "acme" and acme.read_budget == 40.0 and acme.colours == default.colours
+    assert acme.regex("panel_cues").search("Picked for you") and not acme.regex("panel_cues").search("Recommended")
+
+
+@pytest.mark.parametrize("content, problem", [
+    ('{"panel_cue": ["x"]}', "unknown keys"), ('{"brand_cues": ["(unclosed"]}', "bad regular expression"),
+    ('{"read_budget": "lots"}', "must be a number"), ('{"colours": {"Red": [1, 2]}}', "r, g, b"),
+    ("[1, 2]", "JSON object"), ("{nope", "not valid JSON"), ('{"target_line_px": 5}', "target_line_px"),
+])
+def test_bad_profiles_are_refused_clearly(tmp_path: Path, content: str, problem: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=problem):
+        load_profile(path)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_profile(tmp_path / "missing.json")
+
+
+# ---------------------------------------------------------------- grounding without a SKU
+
+
+def test_product_grounded_without_sku(catalog: Catalog) -> None:
+    obs = Grounder(catalog).observe(boutique_product("Norda Summit Sneakers K47", "$129.00"), picture_colour="Black")
+    assert obs.kind == "product" and obs.product_id == "P01234" and 0.8 <= obs.product_confidence < 0.9
+    assert obs.prices == [129.0] and obs.list_prices == [159.99]  # the struck-through price is not paid
+    assert obs.brands == ["Norda"] and obs.rating_read == 4.3 and obs.rating_count == 212
+    assert obs.colours == ["Black"] and obs.picture_colour == "Black"  # swatch names are not the colour
+    assert obs.category == "Footwear" and obs.recommended_product_ids == ["P09914"]
+
+
+def test_misread_code_is_settled_by_price_and_a_wrong_brand_link_by_nothing(catalog: Catalog) -> None:
+    grounder = Grounder(catalog)
+    assert grounder.observe(boutique_product("Norda Summit Sneakers K4?", "$119.00")).product_id == "P01239"
+    assert grounder.observe(boutique_product("Norda Summit Sneakers K4?", "$99.00")).product_id is None
+    obs = grounder.observe(boutique_product("Norda Summit Sneakers K47", "$129.00", brand="Velmont"))
+    assert obs.kind == "product" and obs.product_id is None
+
+
+def test_listing_card_titles_and_promotions_are_never_viewed(catalog: Catalog) -> None:
+    lines = [line("Footwear", 243, 24, left=240), line("Editor's pick: Velmont Harbor Boots T34 now $199.00, save 20%",
+                                                        193, left=260),
+             line("Norda Summit Sneakers K47", 541, 18, left=252), line("3.6 ★★★★☆ (840)", 598, left=252),
+             line("$129.00 List: $159.99", 620, left=252), line("Add to bag", 650, left=252), *PANEL]
+    obs = Grounder(catalog).observe(lines, page_url="http://shop/c/Footwear")
+    assert obs.kind == "listing" and obs.product_id is None
+    assert obs.promoted_product_ids == ["P04410"] and obs.listing_product_ids == ["P01234"]
+
+
+def test_comparison_page(catalog: Catalog) -> None:
+    lines = [line("Side by side", 188, 24, left=30), line("Norda Summit Sneakers K47", 330, left=150),
+             line("Norda Summit Sneakers K49", 330, left=420), line("Velmont Harbor Boots T34", 330, left=690)]
+    obs = Grounder(catalog).observe(lines, page_url="http://shop/compare?ids=a,b,c")
+    assert obs.product_id is None and obs.compared_product_ids == ["P01234", "P01239", "P04410"]
+
+
+def test_panel_cue_comes_from_the_profile(catalog: Catalog, tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"panel_cues": ["picked\\s+for\\s+you"]}))
+    lines = [line("Footwear", 243, 24, left=240), line("Picked for you", 150, 16, left=980),
+             line("Tavora Atlas Watch R4", 190, left=980), line("Norda Summit Sneakers K47", 541, left=252)]
+    obs = Grounder(catalog, profile=load_profile(path)).observe(lines)
+    assert obs.recommended_product_ids == ["P09914"] and obs.listing_product_ids == ["P01234"]
+
+
+# ---------------------------------------------------------------- colour from pixels
+
+
+@pytest.mark.parametrize("fill, expected", [((200, 40, 45), "Red"), ((30, 30, 32), "Black"),
+                                             ((236, 236, 232), "White"), ((25, 40, 90), "Navy")])
+def test_picture_colour(fill: tuple[int, int, int], expected: str) -> None:
+    # a watch-like picture: a dark strap (bigger than the coloured case) and a brand printed below
+    img = Image.new("RGB", (320, 320), (247, 247, 245))
+    d = ImageDraw.Draw(img)
+    d.rectangle((135, 30, 185, 230), fill=(15, 15, 18))
+    d.ellipse((100, 70, 220, 190), fill=fill, outline=(15, 15, 18), width=3)
+    d.text((120, 260), "NORDA", fill=(20, 20, 24))
+    box = region.Box(0, 0, 320, 320)
+    assert region.picture_colour(np.asarray(img), box, load_profile().colours) == expected
+
+
+# ---------------------------------------------------------------- the region reader on real screenshots
+
+
+def _manifest() -> list[dict]:
+    return json.loads((SCREENS / "manifest.json").read_text())["frames"]
+
+
+def test_line_finder_and_budget_on_real_frames() -> None:
+    profile = load_profile()
+    frame = next(f for f in _manifest() if f["layout"] == "boutique" and f["product_id"])
+    gray = region.to_gray(Image.open(SCREENS / frame["file"]))
+    lines, pictures = region.find_lines(gray)
+    assert len(lines) >= 25 and pictures
+    chosen = region.choose_lines(lines, pictures, profile, panel_left=950, width=gray.shape[1])
+    assert chosen and sum(b.cost for b in chosen) <= profile.read_budget
+    assert all(b.left < 950 for b in chosen)  # never our own panel
+    assert not any(b.inside(p) for b in chosen for p in pictures)  # nor the print inside product pictures
+
+
+@pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
+@pytest.mark.parametrize("layout", ["classic", "boutique"])
+def test_region_reader_grounds_real_screens(layout: str) -> None:
+    from services.summarizer.reader import FrameReader
+
+    catalog = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+    frames = [f for f in _manifest() if f["layout"] == layout][:8]  # home, listing, search, compare, 4 products
+    reader = FrameReader(catalog)
+    for f in frames:
+        with Image.open(SCREENS / f["file"]) as im:
+            obs = reader.observe(im.convert("RGB"), page_url=f["url"])
+        assert obs.product_id == f["product_id"], (f["file"], obs.heading)
+        assert not set(obs.recommended_product_ids) - set(f["panel_ids"])
+        if f["product_id"]:
+            p = catalog.by_id[f["product_id"]]
+            assert obs.kind == "product" and p.price in obs.prices and p.brand in obs.brands
+            assert obs.picture_colour in (p.colour, None)  # read from the pixels, or no picture on screen
+    assert reader.regions.panel_left is not None  # learned from the panel's heading
