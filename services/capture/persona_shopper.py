@@ -21,7 +21,6 @@ import httpx
 from services.capture.frames import Frame, FrameStreamer, FrameUploader
 from services.capture.shopper import (
     CHROMIUM_ARGS,
-    NAV_TIMEOUT_MS,
     PRODUCT_TITLE,
     VIEWPORT,
     chromium_path,
@@ -31,6 +30,8 @@ from services.common.catalog import Catalog
 from services.eval.personas import LISTING_PAGES, Persona, Step
 
 FRAMES_INDEX = "frames.jsonl"
+# Evaluation runs share a busy machine: give navigations more time than the interactive shopper does.
+NAV_TIMEOUT_MS = 45_000
 
 
 class FrameRecorder:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import time
@@ -63,11 +64,23 @@ def capture(args, catalog: Catalog) -> Path:
         stack.start(progress=lambda line: None, only=None if args.live else ("demo-shop",))
         bar = _progress(len(personas), f"sessions ({args.layout}{', live' if args.live else ''})")
         bar(0)
+        failed = []
         for n, persona in enumerate(personas, 1):
-            record_session(persona, catalog, out, stack.shop_url, args.layout,
-                           gateway_url=stack.gateway_url if args.live else None, api_key=stack.api_key,
-                           storefront_url=stack.storefront_url if args.live else None, fps=args.fps)
+            for attempt in (1, 2):  # a browser timeout on a loaded machine is worth one more try
+                try:
+                    record_session(persona, catalog, out, stack.shop_url, args.layout,
+                                   gateway_url=stack.gateway_url if args.live else None, api_key=stack.api_key,
+                                   storefront_url=stack.storefront_url if args.live else None, fps=args.fps)
+                    break
+                except Exception as exc:  # noqa: BLE001 - one persona must not end the whole run
+                    print(f"\n{persona.id}: attempt {attempt} failed: {type(exc).__name__}: {exc}"[:400],
+                          file=sys.stderr)
+                    shutil.rmtree(out / persona.id, ignore_errors=True)
+            else:
+                failed.append(persona.id)
             bar(n, persona.id)
+        if failed:
+            print(f"not captured: {', '.join(failed)}", file=sys.stderr)
     finally:
         stack.stop()
         if kafka is not None:
