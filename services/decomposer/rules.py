@@ -460,7 +460,7 @@ def _widen_price(c: optimization_pb2.Constraints) -> None:
 # Relaxation is a greedy build-up: start from no hard constraint, then add the constraints back one at a
 # time, best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
 # The next constraint is the one with the strongest evidence given those already kept: support * ln(support /
-# base), where support is the share of viewed products consistent with the constraint (see _support) and
+# base), where support is the recency-weighted share of viewed products consistent with the constraint and
 # base the share of the remaining candidates that is (a colour on every view where one candidate in ten has
 # it is strong evidence; a brand that makes a third of the backpacks in a price band, seen on half the views,
 # is weak). A stated constraint (UI filter, searched word) adds a bonus. No kind of attribute outranks
@@ -473,13 +473,12 @@ CATEGORY_EVIDENCE_WEIGHT = 1.5
 
 
 def _support(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog | None = None) -> float:
-    """Share of the viewed products consistent with a hard constraint (1.0 without views). Price and rating
-    habits are relative to the product type, so with a category constraint only the views of those categories
-    count for them (after an intent change the old type's prices say nothing either way)."""
+    """Recency-weighted share of the viewed products consistent with a hard constraint (1.0 without views),
+    so support follows the newest intent as the hard terms do (a chance term is kept out of the hard
+    constraints by HARD_TERM_MIN_SHARE, not here). All views count for every constraint: a price band read
+    off one product type's views must not look better supported than that type itself."""
     c, viewed = request.constraints, list(request.summary.viewed_products)
-    cats = {_norm(x) for x in c.categories}
-    if name in ("price_band", "min_rating") and cats:
-        viewed = [v for v in viewed if _norm(v.category) in cats] or viewed
+    weights = recency_weights(len(viewed))  # oldest to newest: after an intent change the new intent counts
     if not viewed:
         return 1.0
     if name == "price_band":
@@ -493,7 +492,7 @@ def _support(request: optimization_pb2.OptimizationRequest, name: str, catalog: 
         field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
         allowed = {_norm(x) for x in getattr(c, name)}
         fits = [_norm(getattr(v, field)) in allowed for v in viewed]
-    return sum(fits) / len(fits)
+    return sum(w for w, ok in zip(weights, fits, strict=True) if ok) / sum(weights)
 
 
 def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog) -> float:

@@ -72,7 +72,7 @@ def candidates(req: optimization_pb2.OptimizationRequest) -> int:
 
 
 def test_brand_heavy_summary_gives_brand_constraint_and_excludes_viewed():
-    viewed = pick(3, brand="Fjord") + pick(1, brand="Acme")
+    viewed = pick(1, brand="Acme") + pick(3, brand="Fjord")  # views are oldest first
     summary = summary_of(viewed)
     req = decompose(summary, CATALOG, k=8)
     assert list(req.constraints.brands) == ["Fjord"]  # Acme at 0.25 is below the companion weight
@@ -119,14 +119,14 @@ def test_unknown_brand_is_dropped_with_a_relaxation():
 
 
 def test_contradiction_relaxes_the_least_supported_constraint_first():
-    # Fjord makes no black products; two black views of other brands make black a hard colour. Brand,
-    # colour and category each cover half the views: the product type is kept first, then Fjord and black
-    # each leave too few candidates beside it (relaxations are listed in the order they were considered).
+    # Fjord makes no black products. Black is on the two newest views (recency-weighted support 0.67), the
+    # Headphones on the second and the newest (0.59), Fjord on the two oldest (0.33): black is kept, and the
+    # product type and brand, which leave no black candidate beside it, go (in the order they were tried).
     viewed = pick(2, brand="Fjord") + pick(1, brand="Acme", colour="black") + pick(1, brand="Helix", colour="black")
     req = decompose(summary_of(viewed), CATALOG, k=8)
-    assert [r.constraint for r in req.relaxations] == ["brands", "colours"]
-    assert list(req.constraints.categories) == ["Headphones"]
-    assert not req.constraints.colours and not req.constraints.brands
+    assert [r.constraint for r in req.relaxations] == ["categories", "brands"]
+    assert list(req.constraints.colours) == ["black"]
+    assert not req.constraints.categories and not req.constraints.brands
     assert "only 0 candidates" in req.relaxations[1].reason
     assert candidates(req) >= 8
     assert validate_request(req, CATALOG) == []
