@@ -459,9 +459,10 @@ def _widen_price(c: optimization_pb2.Constraints) -> None:
 
 # Relaxation is a greedy build-up: start from no hard constraint, then add the constraints back one at a
 # time, best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
-# The next constraint is the one with the strongest evidence given those already kept: support * ln(support /
-# base), where support is the recency-weighted share of viewed products consistent with the constraint and
-# base the share of the remaining candidates that is (a colour on every view where one candidate in ten has
+# The next constraint is the one with the strongest evidence given those already kept: the KL divergence of
+# support from base (see _lift), where support is the recency-weighted share of viewed products consistent
+# with the constraint and base the share of the remaining candidates that is (a colour on every view where
+# one candidate in ten has
 # it is strong evidence; a brand that makes a third of the backpacks in a price band, seen on half the views,
 # is weak). A stated constraint (UI filter, searched word) adds a bonus. No kind of attribute outranks
 # another by itself; ties keep the order of _RELAXABLE.
@@ -510,8 +511,14 @@ def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: C
 
 
 def _lift(support: float, base: float) -> float:
-    """support * ln(support / base): how far the shopper's views depart from what chance would show."""
-    return support * math.log(support / max(base, 1e-6)) if support > 0 else 0.0
+    """How far the shopper's views depart from chance: the binary KL divergence between the share of views
+    consistent with the constraint (support) and the share of candidates that are (base). The views that
+    do not fit count against it, so a colour on most views does not outweigh a product type on all."""
+    b = min(max(base, 1e-6), 1 - 1e-6)
+    s = min(max(support, 0.0), 1.0)
+    fit = s * math.log(s / b) if s > 0 else 0.0
+    miss = (1 - s) * math.log((1 - s) / (1 - b)) if s < 1 else 0.0
+    return fit + miss
 
 
 def _levels(name: str, c: optimization_pb2.Constraints) -> list[tuple[str, tuple]]:
