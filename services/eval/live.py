@@ -22,6 +22,7 @@ from services.eval.personas import Persona
 
 SESSION_FILE = "session.json"
 FINAL_WAIT_S = 60.0  # after the shopper is done, how long the pipeline may take to reflect every view
+SESSION_TIMEOUT_S = 600.0  # a persona's whole browse; a browser that hangs must not stall the run
 
 
 class RecommendationLog:
@@ -81,12 +82,14 @@ def record_session(persona: Persona, catalog: Catalog, out_dir: Path, shop_url: 
     recs: list[dict] = []
     if storefront_url:
         with RecommendationLog(storefront_url, session_id) as log:
-            run = asyncio.run(run_persona(shop_url, persona, catalog, directory, session_id, gateway_url=gateway_url,
-                                          api_key=api_key, fps=fps, progress=say))
+            run = asyncio.run(asyncio.wait_for(run_persona(
+                shop_url, persona, catalog, directory, session_id, gateway_url=gateway_url, api_key=api_key, fps=fps,
+                progress=say), SESSION_TIMEOUT_S))
             log.wait_for(run.opened, FINAL_WAIT_S)
             recs = list(log.recs)
     else:
-        run = asyncio.run(run_persona(shop_url, persona, catalog, directory, session_id, fps=fps, progress=say))
+        run = asyncio.run(asyncio.wait_for(run_persona(shop_url, persona, catalog, directory, session_id, fps=fps,
+                                                       progress=say), SESSION_TIMEOUT_S))
     meta = {
         "persona": persona.id, "group": persona.group, "seed": persona.seed, "layout": layout,
         "session_id": session_id, "started_ms": run.started_ms, "elapsed_s": round(run.elapsed_s, 2),
