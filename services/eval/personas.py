@@ -260,10 +260,11 @@ def _filters_for(w: Wants, asked: list[str]) -> dict:
     if "colour" in asked and w.colour:
         out["colour"] = w.colour
     if "price" in asked and (w.price_min is not None or w.price_max is not None):
+        # people type whole dollars (and the shop's price fields only accept them)
         if w.price_min is not None:
-            out["price_min"] = w.price_min
+            out["price_min"] = float(math.floor(w.price_min))
         if w.price_max is not None:
-            out["price_max"] = w.price_max
+            out["price_max"] = float(math.ceil(w.price_max))
     if "sort" in asked:
         out["sort"] = ("price_asc" if w.price_mode == "cheap" else "price_desc" if w.price_mode == "luxury"
                        else "rating")
