@@ -198,7 +198,18 @@ def wait_for_final(latest: dict, result, catalog, ready_at: float, timeout_s: fl
     say(f"\nfinal recommendation: window {rec['window_seq']}, {matching}/{len(items)} items match the hidden "
         f"preference ({result.preference.describe()}); {latest.get('count', 0)} recommendations in "
         f"{time.time() - ready_at:.0f}s since the services were ready")
-    return 0
+    return final_exit_code(matching, len(items))
+
+
+def final_exit_code(matching: int, total: int) -> int:
+    """0 when the final recommendation satisfies the shopper: at least SATISFYING_SHARE of its items match the
+    hidden preference (the evaluation's definition); 1 otherwise, so scripts notice a wrong recommendation."""
+    from services.eval.metrics import SATISFYING_SHARE
+
+    if total and matching / total >= SATISFYING_SHARE:
+        return 0
+    say(f"FAILED: fewer than {SATISFYING_SHARE:.0%} of the final items match the shopper's preference")
+    return 1
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout_s: float = 120.0, progress=print) -> None:
+    def start(self, timeout_s: float = 120.0, progress=print, only: tuple[str, ...] | None = None) -> None:
+        """Start every service, or only the named ones (e.g. ("demo-shop",) to capture shopper sessions)."""
         p = self.ports
         self.services = [
             Service("gateway", "services.gateway", p.gateway),
@@ -106,6 +107,8 @@ class Stack:
             Service("optimizer", "services.optimizer", p.optimizer),
             Service("demo-shop", "services.demo_shop", p.shop, ready_path="/healthz"),
         ]
+        if only is not None:
+            self.services = [svc for svc in self.services if svc.name in only]
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for svc in self.services:
             self._spawn(svc)

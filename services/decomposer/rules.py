@@ -27,6 +27,9 @@ DEFAULT_K = 8
 # Hard-constraint rules (brand, category, colour alike).
 HARD_TERM_WEIGHT = 0.5  # at least half of the grounded views share the term: a clear focus
 HARD_TERM_MIN_VIEWS = 2  # and it was seen on two or more products, not one lingering glance
+# Term weights are recency-weighted, so the newest intent wins; but a term must also hold this share of the
+# views counted plainly, so a streak of two chance views at the end of a session is not taken for intent.
+HARD_TERM_MIN_SHARE = 0.4
 COMPANION_TERM_WEIGHT = 0.3  # once a term is hard, keep strong runners-up so "A or B" shoppers lose neither
 
 # Price band rule.
@@ -36,10 +39,27 @@ PRICE_BAND_MIN_SHARE = 2 / 3  # the band must hold most views, so one outlier vi
 PRICE_BAND_MARGIN = 0.15  # widen each side: the shopper's budget is fuzzier than the few prices seen
 PRICE_WIDEN_FACTOR = 2.0  # relaxation step: halve the lower bound, double the upper bound
 
-# Rating rule.
-MIN_RATING_TRIGGER = 4.0  # every viewed product rated at least this: the shopper filters on quality
+# Rating rule: the shopper's floor is inferred from the ratings of what they opened, when opening only
+# products that well rated would be unlikely by chance (binomial tail over the catalog's own ratings).
 MIN_RATING_MIN_VIEWS = 3  # fewer views than this say nothing about a rating habit
-MIN_RATING_VALUE = 3.8  # a little below the trigger, so a 3.9-star near-twin stays in
+MIN_RATING_CHANCE = 0.1  # at most this likely by chance -> a habit, not luck
+MIN_RATING_OUTLIER_SHARE = 0.25  # up to this share of views may fall below the floor (a noisy shopper)
+MIN_RATING_SLACK = 0.1  # a little below the lowest kept rating, so a near-twin stays in
+
+# Recency: each newer distinct product view multiplies the weight of older ones by this (the summarizer's
+# embedded backend weights its terms the same way), so the newest intent wins.
+RECENCY_DECAY = 0.7
+# Explicit signals: what the shopper typed or set in the UI, stronger than anything inferred from views.
+FILTER_EVIDENCE = 1.0  # a filter set in the shop's UI
+SEARCH_EVIDENCE = 0.5  # a term typed in the search box
+SEARCH_TERM_WEIGHT = 0.5  # soft preference weight of a searched term no view backs yet
+STALE_SHARE = 0.5  # an explicit signal is stale once less than this (recency-weighted) share of views fits it
+
+# Cold start (no signal at all): the most likely purchases, one per brand, instead of the dearest items.
+COLD_START_MAX_PER_BRAND = 1
+
+SUPPORTED_OBJECTIVES = (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE, optimization_pb2.OBJECTIVE_EXPECTED_MARGIN,
+                        optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY)
 
 COLOUR_SYNONYMS = {"gray": "grey", "grey": "gray"}  # spelling variants an MLLM may read off a page
 
@@ -102,24 +122,35 @@ class _View:
     colour: str
     price: float  # 0 when unknown
     rating: float | None  # catalog rating; None when not grounded
+    weight: float = 1.0  # recency weight: 1 for the newest view
+
+
+def recency_weights(n: int) -> list[float]:
+    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one RECENCY_DECAY less."""
+    return [RECENCY_DECAY ** (n - 1 - i) for i in range(n)]
 
 
 def _views(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> list[_View]:
-    """Viewed products, with catalog attributes when the id is grounded (they beat what was read off
-    a screenshot); duplicates of one product count once."""
-    views: list[_View] = []
-    seen: set[str] = set()
+    """Viewed products (oldest to newest), with catalog attributes when the id is grounded (they beat what
+    was read off a screenshot) and a recency weight; a product viewed twice counts once, at its last view."""
+    raw: list[_View] = []
     for vp in summary.viewed_products:
         product = catalog.by_id.get(vp.product_id)
         if product is not None:
-            if product.product_id in seen:
-                continue
-            seen.add(product.product_id)
-            views.append(_View(product.product_id, product.brand, product.category, product.colour,
-                               product.price, product.rating))
+            raw = [v for v in raw if v.product_id != product.product_id]
+            raw.append(_View(product.product_id, product.brand, product.category, product.colour,
+                             product.price, product.rating))
         elif vp.brand or vp.category or vp.colour or vp.price > 0:
-            views.append(_View(None, vp.brand, vp.category, vp.colour, max(vp.price, 0.0), None))
-    return views
+            raw.append(_View(None, vp.brand, vp.category, vp.colour, max(vp.price, 0.0), None))
+    weights = recency_weights(len(raw))
+    return [_View(v.product_id, v.brand, v.category, v.colour, v.price, v.rating, w)
+            for v, w in zip(raw, weights, strict=True)]
+
+
+def _share(views: Sequence[_View], fits) -> float:
+    """Recency-weighted share of the views for which fits(view) holds (1.0 when there are no views)."""
+    total = sum(v.weight for v in views)
+    return sum(v.weight for v in views if fits(v)) / total if total else 1.0
 
 
 def _terms(
@@ -133,12 +164,13 @@ def _terms(
     """Grounded term -> weight. Summary weights win; when the summary gives none, derive view shares."""
     raw: list[tuple[str, float]] = [(t.value, t.weight) for t in summary_terms if t.value.strip()]
     if not raw and views:
-        counts: dict[str, int] = {}
+        counts: dict[str, float] = {}
         for view in views:
             value = getattr(view, attr)
             if value:
-                counts[value] = counts.get(value, 0) + 1
-        raw = [(value, count / len(views)) for value, count in counts.items()]
+                counts[value] = counts.get(value, 0.0) + view.weight
+        total = sum(v.weight for v in views)
+        raw = [(value, count / total) for value, count in counts.items()]
     out: dict[str, float] = {}
     for value, weight in raw:
         canonical = ground(value)
@@ -151,14 +183,17 @@ def _terms(
 
 
 def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: _Grounder) -> list[str]:
-    """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products becomes
-    hard; then companions with weight >= COMPANION_TERM_WEIGHT join it. Strongest first."""
+    """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
+    least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT join
+    it. Strongest first."""
     backing: dict[str, int] = {}
     for view in views:
         canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
         if canonical is not None:
             backing[canonical] = backing.get(canonical, 0) + 1
-    primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= HARD_TERM_MIN_VIEWS]
+    n = len(views)
+    primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= HARD_TERM_MIN_VIEWS
+               and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
     if not primary:
         return []
     chosen = set(primary) | {t for t, w in terms.items() if w >= COMPANION_TERM_WEIGHT}
@@ -181,6 +216,81 @@ def _price_band(prices: list[float]) -> tuple[float, float] | None:
     return round(prices[lo] * (1 - PRICE_BAND_MARGIN), 2), round(prices[hi] * (1 + PRICE_BAND_MARGIN), 2)
 
 
+# --- explicit signals: UI filters and searches --------------------------------------------------------
+
+_FILTER_PRICE_RE = re.compile(
+    r"^Price\s*:\s*(?:\$?([\d,.]+)\s*[-–—]\s*\$?([\d,.]+)|from\s*\$?([\d,.]+)|up\s+to\s*\$?([\d,.]+))\s*$",
+    re.IGNORECASE)
+_FILTER_TERM_RE = re.compile(r"^(Brand|Colou?r|Category)\s*:\s*(.+?)\s*$", re.IGNORECASE)
+_FILTER_FIELD = {"brand": "brands", "colour": "colours", "color": "colours", "category": "categories"}
+
+
+def _money(raw: str) -> float:
+    return float(raw.replace(",", ""))
+
+
+@dataclass
+class _Explicit:
+    """What the shopper set or typed: field -> {catalog value: evidence}, plus a price filter."""
+
+    terms: dict[str, dict[str, float]]
+    price: tuple[float | None, float | None] | None = None
+    category: str | None = None  # the category the filters were set on
+
+
+def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Explicit:
+    out = _Explicit(terms={f.name: {} for f in FIELDS})
+    grounders = {f.name: _grounder(catalog, f) for f in FIELDS}
+    for raw in summary.ui_filters:
+        if m := _FILTER_PRICE_RE.match(raw.strip()):
+            lo, hi, frm, upto = m.groups()
+            try:
+                out.price = ((_money(lo), _money(hi)) if lo else (_money(frm), None) if frm else (None, _money(upto)))
+            except ValueError:
+                continue
+        elif m := _FILTER_TERM_RE.match(raw.strip()):
+            field = _FILTER_FIELD[m.group(1).casefold()]
+            if value := grounders[field](m.group(2)):
+                out.terms[field][value] = FILTER_EVIDENCE
+    out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
+    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers").
+    for i, query in enumerate(reversed(summary.search_queries)):  # newest first, older ones weigh less
+        words = _norm(query).split()
+        grams = words + [" ".join(words[j:j + 2]) for j in range(len(words) - 1)]
+        for f in FIELDS:
+            for gram in grams:
+                if value := grounders[f.name](gram):
+                    evidence = SEARCH_EVIDENCE * RECENCY_DECAY ** i
+                    out.terms[f.name][value] = max(out.terms[f.name].get(value, 0.0), evidence)
+    return out
+
+
+def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> float | None:
+    """The rating floor a shopper keeps to, inferred from the ratings of the products they opened.
+
+    Keep all but the lowest MIN_RATING_OUTLIER_SHARE of the viewed ratings; their minimum r is a floor
+    when opening that many products rated >= r would be unlikely by chance (binomial tail with p = the share
+    of the catalog rated >= r, below MIN_RATING_CHANCE). Returns r - MIN_RATING_SLACK, or None."""
+    ratings = sorted(v.rating for v in views if v.rating is not None)
+    n = len(ratings)
+    if n < MIN_RATING_MIN_VIEWS or not len(catalog_ratings):
+        return None
+    outliers = math.floor(n * MIN_RATING_OUTLIER_SHARE)
+    floor = ratings[outliers]
+    p = sum(r >= floor for r in catalog_ratings) / len(catalog_ratings)
+    need = n - outliers
+    chance = sum(math.comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(need, n + 1))
+    if chance > MIN_RATING_CHANCE:
+        return None
+    return round(floor - MIN_RATING_SLACK, 2)
+
+
+def _is_cold(summary: summaries_pb2.BehaviourSummary) -> bool:
+    """No signal at all yet: nothing viewed, browsed, filtered or searched."""
+    return not (summary.viewed_products or summary.product_types or summary.brands or summary.colours
+                or summary.ui_filters or summary.search_queries or summary.price_range.high > 0)
+
+
 # --- the backend ------------------------------------------------------------------------------------
 
 def decompose(
@@ -197,41 +307,102 @@ def decompose(
     )
     request.summary.CopyFrom(summary)
     request.trace.CopyFrom(summary.trace)  # later stages append their own spans
+    if _is_cold(summary):
+        # Rule: before any signal, show what most shoppers buy, one per brand: revenue maximisation with no
+        # preference would show the catalog's most expensive items, which few shoppers want.
+        request.objective = optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY
+        request.constraints.max_per_brand = COLD_START_MAX_PER_BRAND
+        return repair_request(request, catalog)
+
     relaxations: list[optimization_pb2.Relaxation] = []
     views = _views(summary, catalog)
+    explicit = _explicit(summary, catalog)
 
     sources = {"brands": summary.brands, "categories": summary.product_types, "colours": summary.colours}
     attrs = {"brands": "brand", "categories": "category", "colours": "colour"}
+    hard: dict[str, list[str]] = {}
+    terms_of: dict[str, dict[str, float]] = {}
+    for field in ("categories", "brands", "colours"):  # categories first: they decide if filters are stale
+        f = next(x for x in FIELDS if x.name == field)
+        ground = _grounder(catalog, f)
+        attr = attrs[field]
+        terms = _terms(sources[field], views, attr, ground, f, relaxations)
+        chosen = _hard_terms(terms, views, attr, ground)
+        # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
+        # (or, for a filter, the shopper left the category it was set on).
+        stale_filters = (explicit.category is not None and hard.get("categories")
+                         and explicit.category not in hard["categories"])
+        for value, evidence in sorted(explicit.terms[field].items(), key=lambda kv: (-kv[1], kv[0])):
+            is_filter = evidence >= FILTER_EVIDENCE
+            if is_filter and stale_filters:
+                continue
+            terms[value] = max(terms.get(value, 0.0), 1.0 if is_filter else SEARCH_TERM_WEIGHT)
+            fits = lambda v, value=value, ground=ground, attr=attr: ground(getattr(v, attr) or "") == value  # noqa: E731
+            if _share(views, fits) >= STALE_SHARE:
+                chosen = [value] if is_filter else list(dict.fromkeys([*chosen, value]))
+                if is_filter:
+                    break
+        hard[field] = chosen
+        terms_of[field] = terms
     for field in FIELDS:
-        ground = _grounder(catalog, field)
-        terms = _terms(sources[field.name], views, attrs[field.name], ground, field, relaxations)
-        getattr(request.constraints, field.name).extend(_hard_terms(terms, views, attrs[field.name], ground))
+        getattr(request.constraints, field.name).extend(hard[field.name])
         # All grounded terms stay soft preferences too: within a multi-term hard constraint they still
         # rank the stronger term first.
-        for value, weight in sorted(terms.items(), key=lambda kv: (-kv[1], kv[0])):
-            getattr(request.preferences, field.name).add(value=value, weight=weight)
+        for value, weight in sorted(terms_of[field.name].items(), key=lambda kv: (-kv[1], kv[0])):
+            getattr(request.preferences, field.name).add(value=value, weight=min(weight, 1.0))
 
-    prices = [v.price for v in views if v.price > 0]
+    # Price and rating habits belong to the product type: with the type settled, read them off its views only
+    # (after an intent change, the old type's prices say nothing about the new budget).
+    cats = set(hard["categories"])
+    relevant = [v for v in views if not cats or v.category in cats] or views
+    prices = [v.price for v in relevant if v.price > 0]
     band = _price_band(prices)
+    price_filter = explicit.price
+    if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
+        lo, hi = price_filter
+        inside = _share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
+        if inside >= STALE_SHARE:  # an explicit budget beats one inferred from a few prices
+            band = (lo, hi)
     if band is not None:
-        request.constraints.price_min, request.constraints.price_max = band
+        if band[0]:
+            request.constraints.price_min = band[0]
+        if band[1]:
+            request.constraints.price_max = band[1]
     if prices:
-        request.preferences.price_anchor = float(statistics.median(prices))
+        request.preferences.price_anchor = float(_weighted_median(
+            [(v.price, v.weight) for v in relevant if v.price > 0]))
+    elif band is not None and band[0] and band[1]:
+        request.preferences.price_anchor = (band[0] * band[1]) ** 0.5
     elif 0 < summary.price_range.low <= summary.price_range.high:
         # no views, but a price range was on screen (e.g. a filter): its geometric middle is the anchor
         request.preferences.price_anchor = (summary.price_range.low * summary.price_range.high) ** 0.5
 
-    # Rule: every viewed product (at least MIN_RATING_MIN_VIEWS, all grounded so ratings are known)
-    # rated >= MIN_RATING_TRIGGER -> the shopper sticks to well-rated products.
-    ratings = [v.rating for v in views if v.rating is not None]
-    if len(ratings) >= MIN_RATING_MIN_VIEWS and len(ratings) == len(views) and min(ratings) >= MIN_RATING_TRIGGER:
-        request.constraints.min_rating = MIN_RATING_VALUE
+    scope = catalog.mask(categories=sorted(cats)) if cats else None
+    catalog_ratings = catalog.rating[scope] if scope is not None else catalog.rating
+    floor = _rating_floor(relevant, list(catalog_ratings))
+    if floor is not None:
+        request.constraints.min_rating = floor
 
-    # Rule: the shopper has already seen these; recommending them again wastes panel slots.
-    request.constraints.exclude_product_ids.extend(v.product_id for v in views if v.product_id is not None)
+    # Rule: the shopper has already seen these; recommending them again wastes panel slots. The summary's
+    # seen_product_ids covers the whole session, viewed_products only its recent part.
+    seen = [*summary.seen_product_ids, *(v.product_id for v in views if v.product_id is not None)]
+    request.constraints.exclude_product_ids.extend(dict.fromkeys(seen))
 
     request.relaxations.extend(relaxations)
     return repair_request(request, catalog)
+
+
+def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
+    """The value at half of the total weight (pairs of value, weight); plain median for equal weights."""
+    ordered = sorted(pairs)
+    if all(w == ordered[0][1] for _, w in ordered):
+        return float(statistics.median(x for x, _ in ordered))
+    half, acc = sum(w for _, w in ordered) / 2, 0.0
+    for value, weight in ordered:
+        acc += weight
+        if acc >= half:
+            return value
+    return ordered[-1][0]
 
 
 def _candidates(catalog: Catalog, c: optimization_pb2.Constraints) -> int:
@@ -287,31 +458,67 @@ def _widen_price(c: optimization_pb2.Constraints) -> None:
 
 
 # Relaxation is a greedy build-up: start from no hard constraint, then add the constraints back one at a
-# time, most important first, each at its strictest level that still leaves >= k candidates, else not at
-# all. Importance is support (the share of viewed products consistent with the constraint) times a weight
-# per kind, so a brand seen on half the views yields to a colour seen on nearly all, while an incidental
-# colour yields to the product type. The rating habit always comes last (derived, least informative).
-RELAX_IMPORTANCE = {
-    "colours": 1.0,     # often incidental to what the shopper is after
-    "price_band": 1.0,  # a budget inferred from a few prices
-    "brands": 1.5,      # the signal shoppers act on most, after the product type
-    "categories": 2.0,  # the product type itself
-}
-_RELAXABLE = ("categories", "brands", "colours", "price_band")  # tie order: earlier is kept first
+# time, best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
+# The next constraint is the one with the strongest evidence given those already kept: the KL divergence of
+# support from base (see _lift), where support is the recency-weighted share of viewed products consistent
+# with the constraint and base the share of the remaining candidates that is (a colour on every view where
+# one candidate in ten has
+# it is strong evidence; a brand that makes a third of the backpacks in a price band, seen on half the views,
+# is weak). A stated constraint (UI filter, searched word) adds a bonus. No kind of attribute outranks
+# another by itself; ties keep the order of _RELAXABLE.
+_RELAXABLE = ("categories", "brands", "colours", "price_band", "min_rating")
+STATED_BONUS = {FILTER_EVIDENCE: 2.0, SEARCH_EVIDENCE: 1.0}  # evidence added per kind of statement
+# A product of another type fails the shopper outright, a wrong colour or brand only in part: the product
+# type's evidence counts this much more. A weight, not an order: a type seen on few views still yields.
+CATEGORY_EVIDENCE_WEIGHT = 1.5
 
 
-def _support(request: optimization_pb2.OptimizationRequest, name: str) -> float:
-    """Share of the viewed products consistent with a hard constraint (1.0 when views are unknown)."""
-    c, viewed = request.constraints, request.summary.viewed_products
+def _support(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog | None = None) -> float:
+    """Recency-weighted share of the viewed products consistent with a hard constraint (1.0 without views),
+    so support follows the newest intent as the hard terms do (a chance term is kept out of the hard
+    constraints by HARD_TERM_MIN_SHARE, not here). All views count for every constraint: a price band read
+    off one product type's views must not look better supported than that type itself."""
+    c, viewed = request.constraints, list(request.summary.viewed_products)
+    weights = recency_weights(len(viewed))  # oldest to newest: after an intent change the new intent counts
     if not viewed:
         return 1.0
     if name == "price_band":
         lo = c.price_min if c.HasField("price_min") else 0.0
         hi = c.price_max if c.HasField("price_max") else float("inf")
-        return sum(lo <= v.price <= hi for v in viewed) / len(viewed)
-    field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
-    allowed = {_norm(x) for x in getattr(c, name)}
-    return sum(_norm(getattr(v, field)) in allowed for v in viewed) / len(viewed)
+        fits = [lo <= v.price <= hi for v in viewed]
+    elif name == "min_rating":
+        by_id = catalog.by_id if catalog is not None else {}
+        fits = [v.product_id in by_id and by_id[v.product_id].rating >= c.min_rating for v in viewed]
+    else:
+        field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
+        allowed = {_norm(x) for x in getattr(c, name)}
+        fits = [_norm(getattr(v, field)) in allowed for v in viewed]
+    return sum(w for w, ok in zip(weights, fits, strict=True) if ok) / sum(weights)
+
+
+def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog) -> float:
+    """Bonus evidence for a constraint the shopper stated: through a UI filter or a searched word."""
+    explicit = _explicit(request.summary, catalog)
+    if name == "price_band":
+        return STATED_BONUS[FILTER_EVIDENCE] if explicit.price is not None else 0.0
+    if name == "min_rating":
+        return 0.0
+    values = set(getattr(request.constraints, name))
+    strongest = max((e for v, e in explicit.terms[name].items() if v in values), default=0.0)
+    if strongest >= FILTER_EVIDENCE:
+        return STATED_BONUS[FILTER_EVIDENCE]
+    return STATED_BONUS[SEARCH_EVIDENCE] * strongest / SEARCH_EVIDENCE
+
+
+def _lift(support: float, base: float) -> float:
+    """How far the shopper's views depart from chance: the binary KL divergence between the share of views
+    consistent with the constraint (support) and the share of candidates that are (base). The views that
+    do not fit count against it, so a colour on most views does not outweigh a product type on all."""
+    b = min(max(base, 1e-6), 1 - 1e-6)
+    s = min(max(support, 0.0), 1.0)
+    fit = s * math.log(s / b) if s > 0 else 0.0
+    miss = (1 - s) * math.log((1 - s) / (1 - b)) if s < 1 else 0.0
+    return fit + miss
 
 
 def _levels(name: str, c: optimization_pb2.Constraints) -> list[tuple[str, tuple]]:
@@ -333,16 +540,28 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     if _candidates(catalog, c) >= k:
         return []
     present = [n for n in _RELAXABLE if any(v not in (None, ()) for v in _snapshot(c, _FIELDS_OF[n]))]
-    order = sorted(present, key=lambda n: (-_support(request, n) * RELAX_IMPORTANCE[n], _RELAXABLE.index(n)))
-    if c.HasField("min_rating"):
-        order.append("min_rating")
-    wanted = {n: _levels(n, c) for n in order}
-    empty = {n: tuple(() if f in ("brands", "categories", "colours") else None for f in _FIELDS_OF[n]) for n in order}
-    for n in order:
+    support = {n: _support(request, n, catalog) for n in present}
+    stated = {n: _stated(request, n, catalog) for n in present}
+    wanted = {n: _levels(n, c) for n in present}
+    empty = {n: tuple(() if f in ("brands", "categories", "colours") else None for f in _FIELDS_OF[n]) for n in present}
+    for n in present:
         _restore(c, _FIELDS_OF[n], empty[n])
 
+    def evidence(n: str) -> float:
+        before = _candidates(catalog, c)
+        _restore(c, _FIELDS_OF[n], wanted[n][0][1])
+        after = _candidates(catalog, c)
+        _restore(c, _FIELDS_OF[n], empty[n])
+        if not after:
+            return -math.inf  # contradicts what is already kept: nothing to weigh
+        weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
+        return weight * _lift(support[n], after / before if before else 0.0) + stated[n]
+
     relaxations = []
-    for n in order:
+    remaining = list(present)
+    while remaining:
+        n = min(remaining, key=lambda x: (-evidence(x), _RELAXABLE.index(x)))
+        remaining.remove(n)
         tried: list[str] = []
         outcome = "dropped"
         for how, values in wanted[n]:
@@ -374,8 +593,7 @@ def repair_request(
         if request.k != 0:
             note("k", f"k={request.k} outside [{K_MIN}, {K_MAX}]; set to {bounded}")
         request.k = bounded
-    if request.objective not in (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE,
-                                 optimization_pb2.OBJECTIVE_EXPECTED_MARGIN):
+    if request.objective not in SUPPORTED_OBJECTIVES:
         request.objective = optimization_pb2.OBJECTIVE_EXPECTED_REVENUE
 
     c, p = request.constraints, request.preferences
@@ -426,8 +644,7 @@ def validate_request(request: optimization_pb2.OptimizationRequest, catalog: Cat
         problems.append("session_id is empty")
     if not K_MIN <= request.k <= K_MAX:
         problems.append(f"k={request.k} outside [{K_MIN}, {K_MAX}]")
-    if request.objective not in (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE,
-                                 optimization_pb2.OBJECTIVE_EXPECTED_MARGIN):
+    if request.objective not in SUPPORTED_OBJECTIVES:
         problems.append(f"objective {request.objective} is not a supported objective")
     c, p = request.constraints, request.preferences
     for field in FIELDS:

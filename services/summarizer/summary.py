@@ -10,19 +10,32 @@ from interarec.v1 import summaries_pb2
 from services.common.catalog import CURRENCY, Catalog, Product
 
 from .grounding import Observation
-from .window import ClosedWindow
+from .window import SEEN_MIN_CONFIDENCE, ClosedWindow
 
-MIN_VIEW_CONFIDENCE = 0.5
+MIN_VIEW_CONFIDENCE = SEEN_MIN_CONFIDENCE
+# Each newer distinct product view multiplies the weight of the older ones by this: a shopper who changes
+# intent halfway (three views of one thing, then three of another) ends with the new intent at about 3/4
+# of the weight, while one stray view among several still counts for little.
+RECENCY_DECAY = 0.7
 MAX_SPECS = 6
 MAX_COMPARISONS = 5
 MAX_PROMOTIONS = 5
 MAX_QUERIES = 5
 
 
-def _weighted(values: Sequence[str], total: int) -> list[summaries_pb2.WeightedTerm]:
-    counts = Counter(values)
+def _weighted(values: Sequence[str], total: float, weights: Sequence[float] | None = None
+              ) -> list[summaries_pb2.WeightedTerm]:
+    """Share of each value; with `weights`, each occurrence counts its weight (total = their sum)."""
+    counts: Counter[str] = Counter()
+    for i, v in enumerate(values):
+        counts[v] += 1.0 if weights is None else weights[i]
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [summaries_pb2.WeightedTerm(value=v, weight=round(n / total, 4)) for v, n in ordered]
+
+
+def recency_weights(n: int, decay: float = RECENCY_DECAY) -> list[float]:
+    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one `decay` times less."""
+    return [decay ** (n - 1 - i) for i in range(n)]
 
 
 def _unique(items) -> list:
@@ -44,14 +57,25 @@ def _join(words: list[str]) -> str:
 
 
 def _views(observations: Sequence[Observation], catalog: Catalog) -> list[tuple[Product, int, float]]:
-    """(product, frames, best confidence) for each product page grounded with enough confidence, first-seen order."""
+    """(product, frames, best confidence) for each product page grounded with enough confidence, ordered by
+    each product's last view (oldest first): going back to a product makes it recent again."""
     frames: dict[str, int] = {}
     conf: dict[str, float] = {}
-    for o in observations:
+    last: dict[str, int] = {}
+    for i, o in enumerate(observations):
         if o.kind == "product" and o.product_id in catalog.by_id and o.product_confidence >= MIN_VIEW_CONFIDENCE:
             frames[o.product_id] = frames.get(o.product_id, 0) + 1
             conf[o.product_id] = max(conf.get(o.product_id, 0.0), o.product_confidence)
-    return [(catalog.by_id[pid], n, conf[pid]) for pid, n in frames.items()]
+            last[o.product_id] = i
+    return [(catalog.by_id[pid], frames[pid], conf[pid]) for pid in sorted(last, key=last.__getitem__)]
+
+
+def _ui_filters(observations: Sequence[Observation]) -> tuple[list[str], str]:
+    """The filters on the newest listing that showed any, and that listing's category ('' if unread)."""
+    for o in reversed(observations):
+        if o.kind in ("listing", "search") and o.filters:
+            return _unique(o.filters), o.category or ""
+    return [], ""
 
 
 def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[str]:
@@ -115,9 +139,11 @@ def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Seque
     products = [p for p, _, _ in views]
     n = len(products)
     if n:
-        s.product_types.extend(_weighted([p.category for p in products], n))
-        s.brands.extend(_weighted([p.brand for p in products], n))
-        s.colours.extend(_weighted([p.colour for p in products], n))
+        w = recency_weights(n)
+        total = sum(w)
+        s.product_types.extend(_weighted([p.category for p in products], total, w))
+        s.brands.extend(_weighted([p.brand for p in products], total, w))
+        s.colours.extend(_weighted([p.colour for p in products], total, w))
         s.price_range.low = min(p.price for p in products)
         s.price_range.high = max(p.price for p in products)
         s.price_range.currency = CURRENCY
@@ -137,6 +163,10 @@ def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Seque
         if (rng := _price_filter(observations, catalog)) is not None:
             s.price_range.low, s.price_range.high = rng
             s.price_range.currency = CURRENCY
+    filters, filters_category = _ui_filters(observations)
+    s.ui_filters.extend(filters)
+    s.ui_filters_category = filters_category
+    s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
     s.reviews.read_reviews = any(o.reviews_visible for o in observations)
     s.comparisons.extend(_comparisons(observations, catalog))
     s.promotions.extend(_unique(p for o in observations for p in o.promotions)[-MAX_PROMOTIONS:])

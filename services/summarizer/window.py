@@ -35,6 +35,10 @@ MIN_READS_PER_VISIT = 2
 # frames keep being read, since the first ones may be blank or half-rendered; this many reads at most.
 MAX_READS_UNSETTLED = 6
 HISTORY_LIMIT = 40     # grounded observations kept per session for the summary
+# Products viewed in the whole session are kept apart from the bounded history, so a long session never
+# forgets what was already seen (the decomposer excludes them); bounded only against abuse.
+SEEN_LIMIT = 2000
+SEEN_MIN_CONFIDENCE = 0.5  # a product page grounded at least this well counts as viewed
 DEFAULT_MAX_FRAMES = 8
 
 
@@ -112,6 +116,7 @@ class ClosedWindow:
     history: list[Observation]
     dropped_duplicates: int
     frame_offsets: list[int] = field(default_factory=list)  # every frame accounted for (see module doc)
+    seen_product_ids: list[str] = field(default_factory=list)  # every product viewed so far, this window included
 
     @property
     def frames(self) -> int:
@@ -139,6 +144,7 @@ class SessionState:
     recent_hashes: list[int] = field(default_factory=list)
     recent_settled: bool = False         # this page visit already yielded a grounded observation
     history: list[Observation] = field(default_factory=list)
+    seen_product_ids: list[str] = field(default_factory=list)
     frames_seen: int = 0
     duplicates_dropped: int = 0
     replays_ignored: int = 0
@@ -152,7 +158,8 @@ class SessionState:
                 # hashes as hex: 64-bit ints lose precision in JSON readers that use doubles
                 "recent_url": self.recent_url, "recent_hashes": [f"{h:x}" for h in self.recent_hashes],
                 "recent_settled": self.recent_settled,
-                "history": [o.to_dict() for o in self.history], "frames_seen": self.frames_seen,
+                "history": [o.to_dict() for o in self.history], "seen_product_ids": list(self.seen_product_ids),
+                "frames_seen": self.frames_seen,
                 "duplicates_dropped": self.duplicates_dropped, "replays_ignored": self.replays_ignored}
 
     @classmethod
@@ -167,6 +174,7 @@ class SessionState:
                    recent_url=d.get("recent_url", ""), recent_hashes=[int(h, 16) for h in d["recent_hashes"]],
                    recent_settled=d.get("recent_settled", False),
                    history=[Observation.from_dict(o) for o in d["history"]],
+                   seen_product_ids=list(d.get("seen_product_ids", [])),
                    frames_seen=d.get("frames_seen", 0), duplicates_dropped=d.get("duplicates_dropped", 0),
                    replays_ignored=d.get("replays_ignored", 0))
 
@@ -213,12 +221,16 @@ def _close(state: SessionState, reason: str, now_ms: int) -> ClosedWindow:
     assert w is not None and w.offsets
     # max(): offsets only grow in production; the counter guards callers whose frame_seq is not an offset.
     window_seq = max(w.newest_seq + 1, state.last_window_seq + 1)
+    viewed = [o.product_id for o in w.observations
+              if o.kind == "product" and o.product_id and o.product_confidence >= SEEN_MIN_CONFIDENCE]
+    state.seen_product_ids = list(dict.fromkeys([*state.seen_product_ids, *viewed]))[-SEEN_LIMIT:]
     closed = ClosedWindow(
         window_seq=window_seq, reason=reason, page_url=w.page_url, frame_seqs=list(w.frame_seqs),
         first_capture_ms=min(w.capture_ms, default=w.newest_capture_ms),
         last_capture_ms=max(w.capture_ms, default=w.newest_capture_ms), opened_ms=w.opened_ms,
         closed_ms=now_ms, observations=list(w.observations), history=list(state.history),
-        dropped_duplicates=w.dropped_duplicates, frame_offsets=sorted(w.offsets))
+        dropped_duplicates=w.dropped_duplicates, frame_offsets=sorted(w.offsets),
+        seen_product_ids=list(state.seen_product_ids))
     state.last_window_seq = window_seq
     state.window = None
     state.history = (state.history + [o for o in w.observations if o.grounded])[-HISTORY_LIMIT:]

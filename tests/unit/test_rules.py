@@ -10,7 +10,6 @@ from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Product
 from services.decomposer.rules import (
     K_MAX,
-    MIN_RATING_VALUE,
     PRICE_BAND_MARGIN,
     decompose,
     repair_request,
@@ -73,7 +72,7 @@ def candidates(req: optimization_pb2.OptimizationRequest) -> int:
 
 
 def test_brand_heavy_summary_gives_brand_constraint_and_excludes_viewed():
-    viewed = pick(3, brand="Fjord") + pick(1, brand="Acme")
+    viewed = pick(1, brand="Acme") + pick(3, brand="Fjord")  # views are oldest first
     summary = summary_of(viewed)
     req = decompose(summary, CATALOG, k=8)
     assert list(req.constraints.brands) == ["Fjord"]  # Acme at 0.25 is below the companion weight
@@ -120,14 +119,14 @@ def test_unknown_brand_is_dropped_with_a_relaxation():
 
 
 def test_contradiction_relaxes_the_least_supported_constraint_first():
-    # Fjord makes no black products; two black views of other brands make black a hard colour. Brand,
-    # colour and category each cover half the views: the product type is kept first, then Fjord and black
-    # each leave too few candidates beside it (relaxations are listed in the order they were considered).
+    # Fjord makes no black products. Black is on the two newest views (recency-weighted support 0.67), the
+    # Headphones on the second and the newest (0.59), Fjord on the two oldest (0.33): black is kept, and the
+    # product type and brand, which leave no black candidate beside it, go (in the order they were tried).
     viewed = pick(2, brand="Fjord") + pick(1, brand="Acme", colour="black") + pick(1, brand="Helix", colour="black")
     req = decompose(summary_of(viewed), CATALOG, k=8)
-    assert [r.constraint for r in req.relaxations] == ["brands", "colours"]
-    assert list(req.constraints.categories) == ["Headphones"]
-    assert not req.constraints.colours and not req.constraints.brands
+    assert [r.constraint for r in req.relaxations] == ["categories", "brands"]
+    assert list(req.constraints.colours) == ["black"]
+    assert not req.constraints.categories and not req.constraints.brands
     assert "only 0 candidates" in req.relaxations[1].reason
     assert candidates(req) >= 8
     assert validate_request(req, CATALOG) == []
@@ -143,16 +142,22 @@ def test_a_colour_seen_on_most_views_outlives_a_brand_seen_on_few():
     assert [r.constraint for r in req.relaxations] == ["brands"]
 
 
-def test_relaxation_drops_colour_before_brand_and_restores_unneeded_steps():
-    req = optimization_pb2.OptimizationRequest(session_id="s", k=8)
-    req.constraints.brands.append("Fjord")
-    req.constraints.colours.append("black")  # impossible with Fjord
-    req.constraints.min_rating = 3.0  # harmless on its own
-    repair_request(req, CATALOG)
-    assert list(req.constraints.brands) == ["Fjord"]
-    assert req.constraints.HasField("min_rating")  # dropped on the way, then put back: it was not the cause
-    assert [r.constraint for r in req.relaxations] == ["colours"]
-    assert candidates(req) >= 8
+def test_relaxation_keeps_the_stated_constraint_and_restores_unneeded_steps():
+    def request(stated: str | None):
+        req = optimization_pb2.OptimizationRequest(session_id="s", k=8)
+        req.constraints.brands.append("Fjord")
+        req.constraints.colours.append("black")  # impossible with Fjord
+        req.constraints.min_rating = 3.0  # harmless on its own
+        if stated:
+            req.summary.ui_filters.append(stated)
+        return repair_request(req, CATALOG)
+
+    for stated, kept, dropped in (("Brand: Fjord", "brands", "colours"), ("Colour: black", "colours", "brands")):
+        req = request(stated)
+        assert list(getattr(req.constraints, kept)) and not getattr(req.constraints, dropped), stated
+        assert req.constraints.HasField("min_rating")  # dropped on the way, then put back: it was not the cause
+        assert [r.constraint for r in req.relaxations] == [dropped]
+        assert candidates(req) >= 8
 
 
 def test_everything_relaxed_when_catalog_cannot_fill_k():
@@ -177,7 +182,7 @@ def test_price_band_rule():
 
     # one far-off view does not break the band (3 of 4 are still in it) ...
     cheap = pick(1, category="Keyboards")
-    req = decompose(summary_of(band + cheap), CATALOG)
+    req = decompose(summary_of(cheap + band), CATALOG)  # (an older view: the newest views weigh most)
     assert req.constraints.price_max == pytest.approx(max(prices) * (1 + PRICE_BAND_MARGIN), abs=0.01)
     # ... but a spread of prices gives no band
     spread = pick(1, category="Keyboards") + pick(1, category="Monitors") + pick(1, category="Laptops")
@@ -188,21 +193,25 @@ def test_price_band_rule():
     assert not req.constraints.HasField("price_min")
 
 
-def test_min_rating_rule():
-    good = [p for p in CATALOG.products if p.rating >= 4.0][:3]
-    req = decompose(summary_of(good), CATALOG)
-    assert req.constraints.min_rating == pytest.approx(MIN_RATING_VALUE)
-    mixed = good[:2] + [next(p for p in CATALOG.products if p.rating < 4.0)]
-    req = decompose(summary_of(mixed), CATALOG)
+def test_min_rating_is_inferred_from_what_was_viewed():
+    """A shopper who opens only highly rated products gets their own floor, not a fixed 3.8."""
+    top = sorted(CATALOG.products, key=lambda p: -p.rating)[:4]  # ratings near 5: unlikely by chance
+    req = decompose(summary_of(top), CATALOG)
+    floor = min(p.rating for p in top)
+    assert floor >= 4.8 and req.constraints.min_rating == pytest.approx(floor - 0.1)
+    # ratings the catalog commonly has are no habit: opening three of them is likely by chance
+    common = [p for p in CATALOG.products if 3.4 <= p.rating <= 3.8][:3]
+    req = decompose(summary_of(common), CATALOG)
     assert not req.constraints.HasField("min_rating")
 
 
-def test_empty_summary():
+def test_empty_summary_is_a_popular_diverse_cold_start():
     summary = summaries_pb2.BehaviourSummary(session_id="s-empty", window_seq=1)
     req = decompose(summary, CATALOG)
     c = req.constraints
     assert not (c.brands or c.categories or c.colours or c.exclude_product_ids)
     assert not (c.HasField("price_min") or c.HasField("price_max") or c.HasField("min_rating"))
+    assert req.objective == optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY and c.max_per_brand == 1
     assert len(req.relaxations) == 0
     assert req.k == 8 and req.session_id == "s-empty"
     assert validate_request(req, CATALOG) == []

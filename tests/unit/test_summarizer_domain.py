@@ -472,9 +472,15 @@ def test_summary_weights_prices_and_narrative(catalog: Catalog) -> None:
                                     promotions=["Free shipping on orders over $50"]))
     s = run_session(observations, catalog)
     assert s.backend == "embedded" and s.session_id == "s-1" and s.tenant == "acme"
-    assert [(t.value, t.weight) for t in s.brands] == [("Norda", 0.75), ("Velmont", 0.25)]
+    # recency-weighted shares: the four products weigh 0.343, 0.49, 0.7 and 1 (newest), 2.533 in all
+    assert [(t.value, t.weight) for t in s.brands] == [("Norda", 0.6052), ("Velmont", 0.3948)]
     assert [(t.value, t.weight) for t in s.product_types] == [("Footwear", 1.0)]
-    assert [(t.value, t.weight) for t in s.colours] == [("Navy", 0.5), ("Black", 0.25), ("Brown", 0.25)]
+    colours = {t.value: t.weight for t in s.colours}
+    expected = {}
+    for pid, w in zip(["P01234", "P01239", "P07731", "P04410"], [0.343, 0.49, 0.7, 1.0], strict=True):
+        expected[catalog.by_id[pid].colour] = expected.get(catalog.by_id[pid].colour, 0) + w / 2.533
+    assert colours == pytest.approx(expected, abs=1e-4)
+    assert list(s.seen_product_ids) == ["P01234", "P01239", "P07731", "P04410"]
     assert (s.price_range.low, s.price_range.high, s.price_range.currency) == (89.5, 199.0, "USD")
     assert s.specifications[0].value in ("Material: Leather", "Material: Mesh") and s.specifications[0].weight == 0.5
     assert s.reviews.min_rating_viewed == 3.9 and s.reviews.mean_rating_viewed == pytest.approx(4.2)
@@ -487,7 +493,7 @@ def test_summary_weights_prices_and_narrative(catalog: Catalog) -> None:
                                    "Norda Trail Runners M6 vs Velmont Harbor Boots T34"]
     assert list(s.search_queries) == ["sneakers"] and list(s.promotions) == ["Free shipping on orders over $50"]
     n = s.narrative
-    assert n.startswith("Viewed 4 products, mostly Norda (75%) Footwear, priced $89.50–$199, in Navy, Black and Brown")
+    assert n.startswith("Viewed 4 products, mostly Norda (61%) Footwear, priced $89.50–$199, in Navy, Brown and Black")
     assert 'searched for "sneakers"' in n and "read reviews" in n and n.endswith(".")
     assert s.window_close_reason == "idle" and s.frames_in_window >= 1
 

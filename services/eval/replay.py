@@ -1,0 +1,147 @@
+"""Replay a saved session through the pipeline's own domain code, in process: decode, near-duplicate check,
+OCR + grounding, windowing (idle timer on the capture clock), summary, rules decomposer, MNL optimizer. No
+browser, no Kafka: the same functions the Faust agents call, in the same order, per frame.
+
+OCR results are cached next to the frames (keyed by the reader's source), so re-scoring is fast while any
+change to the reader re-reads the frames."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from services.common import config
+from services.common.catalog import Catalog
+from services.decomposer.rules import decompose
+from services.eval.live import SESSION_FILE
+from services.optimizer.mnl import recommend
+from services.summarizer import grounding, ocr, profile, reader, tesslib
+from services.summarizer.grounding import Observation
+from services.summarizer.imaging import decode_image, dhash
+from services.summarizer.reader import FrameReader
+from services.summarizer.summary import summarize
+from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
+
+# The summarizer's window settings (services/summarizer/app.py reads the same variables with the same defaults;
+# importing it would build a Faust app).
+WINDOW_FRAMES = config.env_int("INTERAREC_SUMMARIZER_WINDOW_FRAMES", 6, minimum=1, maximum=64)
+IDLE_MS = config.env_int("INTERAREC_SUMMARIZER_IDLE_MS", 2500, minimum=100, maximum=600_000)
+PANEL_K = 8  # the decomposer's default panel size; metrics at K > 8 then count the unfilled slots as misses
+
+
+@dataclass
+class WindowResult:
+    window_seq: int
+    capture_ms: int  # newest frame of the window (the recommendation's trace capture time)
+    compute_ms: float  # OCR of the window's frames + summary + decomposition + solve, measured here
+    items: list[str]
+    items_window_only: list[str]  # InteraRec without session context (this window's observations only)
+    viewed: list[str]
+    constraints: str
+    narrative: str
+
+
+@dataclass
+class Replay:
+    directory: Path
+    meta: dict
+    frames: list[dict]
+    windows: list[WindowResult] = field(default_factory=list)
+    observations: dict[int, dict] = field(default_factory=dict)  # frame seq -> Observation as dict
+
+
+def _reader_key() -> str:
+    """Changes whenever the OCR or grounding code changes, so cached reads are never stale."""
+    h = hashlib.sha256()
+    for module in (ocr, grounding, reader, tesslib, profile):
+        h.update(Path(module.__file__).read_bytes())
+    h.update(Path(profile.DEFAULT_PATH).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def read_frame(frame_reader: FrameReader, image, url: str, seq: int, capture_ms: int) -> Observation:
+    """What the summarizer's agent does with a distinct frame (services/summarizer/agents.py: observe)."""
+    return frame_reader.observe(image, page_url=url, frame_seq=seq, capture_ms=capture_ms)
+
+
+def _describe(c) -> str:
+    parts = [f"{n}={list(getattr(c, n))}" for n in ("categories", "brands", "colours") if getattr(c, n)]
+    if c.HasField("price_min") or c.HasField("price_max"):
+        parts.append(f"price={c.price_min:g}..{c.price_max:g}")
+    if c.HasField("min_rating"):
+        parts.append(f"min_rating={c.min_rating:g}")
+    return ", ".join(parts) or "none"
+
+
+def _solve(summary, catalog: Catalog, k: int):
+    request = decompose(summary, catalog, k=k)
+    chosen, candidates = recommend(catalog, request)
+    return request, [catalog.products[int(candidates[i])].product_id for i in chosen.indices]
+
+
+def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: int = PANEL_K,
+                   use_cache: bool = True, cache_key: str | None = None) -> Replay:
+    """Replay one saved session. The cache (observations-<key>.json) holds each frame's perceptual hash and
+    each read frame's observation; with a complete cache no image is decoded (`cache_key` pins a cache file,
+    e.g. a test fixture recorded without its images)."""
+    directory = Path(directory)
+    meta = json.loads((directory / SESSION_FILE).read_text())
+    frames = [json.loads(line) for line in (directory / "frames.jsonl").read_text().splitlines() if line.strip()]
+    frames.sort(key=lambda f: (f["capture_ms"], f["seq"]))
+    cache_path = directory / f"observations-{cache_key or _reader_key()}.json"
+    cache: dict[str, dict] = json.loads(cache_path.read_text()) if use_cache and cache_path.exists() else {}
+    out = Replay(directory, meta, frames)
+    sid, tenant = meta["session_id"], "eval"
+    state = SessionState()
+    pending_ocr_ms = 0.0
+
+    def emit(window: ClosedWindow) -> None:
+        nonlocal pending_ocr_ms
+        t0 = time.perf_counter()
+        summary = summarize(sid, tenant, window, window.history, catalog)
+        request, items = _solve(summary, catalog, k)
+        compute_ms = pending_ocr_ms + (time.perf_counter() - t0) * 1000
+        pending_ocr_ms = 0.0
+        alone = replace(window, history=[], seen_product_ids=[])
+        _, items_alone = _solve(summarize(sid, tenant, alone, [], catalog), catalog, k)
+        out.windows.append(WindowResult(window.window_seq, window.last_capture_ms, round(compute_ms, 1), items,
+                                        items_alone, [v.product_id for v in summary.viewed_products],
+                                        _describe(request.constraints), summary.narrative))
+
+    for f in frames:
+        meta_f = FrameMeta(frame_seq=f["seq"], capture_ms=f["capture_ms"], page_url=f["url"])
+        idle = close_idle(state, f["capture_ms"], IDLE_MS)  # the agent's idle timer, on the capture clock
+        if idle is not None:
+            emit(idle)
+        key = str(f["seq"])
+        entry = cache.setdefault(key, {})
+        image = None
+        if "hash" not in entry:
+            image = decode_image((directory / f["file"]).read_bytes())
+            entry["hash"] = f"{dhash(image):x}"
+        h = int(entry["hash"], 16)
+        observation = None
+        if should_process(state, meta_f, h):
+            if "observation" in entry:
+                observation = Observation.from_dict(entry["observation"])
+                pending_ocr_ms += entry["ms"]
+            else:
+                image = image if image is not None else decode_image((directory / f["file"]).read_bytes())
+                t0 = time.perf_counter()
+                observation = read_frame(grounder, image, f["url"], f["seq"], f["capture_ms"])
+                ms = (time.perf_counter() - t0) * 1000
+                pending_ocr_ms += ms
+                entry.update(observation=observation.to_dict(), ms=round(ms, 1))
+            out.observations[f["seq"]] = observation.to_dict()
+        for window in add_frame(state, meta_f, h, observation, f["capture_ms"], max_frames=WINDOW_FRAMES):
+            emit(window)
+    if frames:
+        last = close_idle(state, frames[-1]["capture_ms"] + IDLE_MS, IDLE_MS)
+        if last is not None:
+            emit(last)
+    if use_cache:
+        cache_path.write_text(json.dumps(cache))
+    return out
