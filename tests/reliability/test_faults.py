@@ -1,0 +1,179 @@
+"""Faults injected into the real system while a session streams real shop screenshots through the real capture
+client: the broker restarted, frozen for 20 s, each service SIGKILLed and restarted, poison on every input topic.
+
+After each, the test asserts the pipeline's promises:
+- every frame the gateway answered 202 for is accounted for: in a summary's window or in the dead letters with a
+  reason (nothing silently lost);
+- no recommendation is published twice and window_seq never goes backwards (topic), and what the storefront
+  shows never repeats or goes backwards (polled like a shop page);
+- the system recovers without manual action: a recommendation built from a frame captured after the fault was
+  lifted shows within RECOVERY_BOUND_S, and every service is ready again. The measured times are printed.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from kafka import KafkaProducer
+
+from infra.local.stack import tail
+from services.common.keys import session_key
+from services.common.topics import FEEDBACK, FRAMES, OPT_REQUESTS, RECOMMENDATIONS, SUMMARIES
+from tests.support import (
+    FrameSender,
+    StorefrontWatcher,
+    dead_letters,
+    first_problem_in_windows,
+    frames_accounted,
+    recommendation_windows,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
+
+# Stated recovery bound: from the moment a fault is lifted (process respawned, broker back) until the storefront
+# shows a recommendation built from a frame captured after that moment. It covers a Faust worker's start, group
+# rebalance and table recovery on a busy 2-core machine; measured figures are printed and in the README.
+RECOVERY_BOUND_S = 60.0
+ACCOUNTING_TIMEOUT_S = 60.0
+KILL_DOWNTIME_S = 3.0
+FREEZE_S = 20.0
+
+
+@dataclass
+class Fault:
+    name: str
+    inject: Callable  # (stack, broker, session_id) -> wall-clock ms at which the fault was lifted
+    settle_s: float = 0.0  # extra session time after the fault (for faults whose effect shows late)
+
+
+def kill_and_restart(service: str) -> Callable:
+    def inject(stack, broker, session_id) -> int:
+        stack.kill(service)
+        time.sleep(KILL_DOWNTIME_S)  # frames keep coming while it is down
+        lifted = int(time.time() * 1000)
+        stack.spawn(service)
+        return lifted
+    return inject
+
+
+def restart_broker(stack, broker, session_id) -> int:
+    broker.stop()  # SIGTERM: a controlled shutdown, as in a rolling restart
+    time.sleep(2.0)
+    started = broker.start()
+    print(f"broker answered again {started:.1f} s after its start")
+    return int(time.time() * 1000)
+
+
+def freeze_broker(stack, broker, session_id) -> int:
+    broker.pause()  # SIGSTOP: connections stay open but nothing answers, as with a network partition
+    try:
+        time.sleep(FREEZE_S)
+    finally:
+        broker.resume()
+    return int(time.time() * 1000)
+
+
+POISON = b"\x08\x96\x01\xff\xfe not a protobuf message"
+
+
+def poison_every_input(stack, broker, session_id) -> int:
+    """Undecodable bytes under the live session's own key on every topic a service consumes."""
+    key = session_key("demo", session_id).encode()
+    producer = KafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
+    for topic in (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK):
+        producer.send(topic.name, key=key, value=POISON)
+    producer.flush(30)
+    producer.close()
+    return int(time.time() * 1000)
+
+
+FAULTS = [
+    Fault("poison", poison_every_input),
+    Fault("kill-summarizer", kill_and_restart("summarizer")),
+    Fault("kill-decomposer", kill_and_restart("decomposer")),
+    Fault("kill-optimizer", kill_and_restart("optimizer")),
+    Fault("kill-storefront-api", kill_and_restart("storefront-api")),
+    Fault("kill-gateway", kill_and_restart("gateway")),
+    Fault("broker-restart", restart_broker),
+    Fault("broker-unreachable-20s", freeze_broker),
+]
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+def test_session_survives_fault(fault_stack, fault_broker, shop_visits, fault):
+    stack = fault_stack
+    session_id = f"{fault.name}-{uuid.uuid4().hex[:6]}"
+    watcher = StorefrontWatcher(stack, session_id).start()
+    sender = FrameSender(stack, session_id, shop_visits).start()
+    try:
+        # Mid-session: the session has state worth losing (a recommendation) when the fault hits.
+        assert wait_for(lambda: watcher.seen, 90), f"no recommendation before the fault; {_logs(stack)}"
+        lifted_ms = fault.inject(stack, fault_broker, session_id)
+        lifted = time.monotonic()
+        shown = wait_for(lambda: watcher.first_after(lifted_ms), RECOVERY_BOUND_S + 5, interval_s=0.2)
+        recovery_s = shown - lifted if shown else None
+        ready_in = wait_for(lambda: not stack.not_ready() and time.monotonic() - lifted, RECOVERY_BOUND_S)
+        time.sleep(fault.settle_s)
+    finally:
+        result = sender.stop()
+    try:
+        print(f"[{fault.name}] frames: {len(result.accepted)} accepted (202), {result.duplicates} exact duplicates, "
+              f"{result.failed} failed, {result.retried} retries; recovery "
+              + (f"{recovery_s:.1f} s" if recovery_s is not None else "NONE")
+              + (f", all services ready {ready_in:.1f} s after the fault was lifted" if ready_in else ""))
+        assert recovery_s is not None and recovery_s <= RECOVERY_BOUND_S, (
+            f"no recommendation from a frame captured after the fault within {RECOVERY_BOUND_S:.0f} s; "
+            f"not ready: {stack.not_ready()}; {_logs(stack)}")
+        assert ready_in, f"not ready {RECOVERY_BOUND_S:.0f} s after the fault: {stack.not_ready()}; {_logs(stack)}"
+        assert result.failed == 0, "the capture client gave up on frames (it must retry through the fault)"
+        assert result.accepted, "the gateway accepted no frame"
+
+        # Every 202'd frame is in a summary's window or in the dead letters with a reason.
+        def settled():
+            acc = frames_accounted(stack.bootstrap, session_id, result.accepted)
+            return acc if not acc.missing else None
+
+        acc = wait_for(settled, ACCOUNTING_TIMEOUT_S, interval_s=2.0)
+        if acc is None:
+            acc = frames_accounted(stack.bootstrap, session_id, result.accepted)
+            pytest.fail(f"{len(acc.missing)} of {len(result.accepted)} accepted frames are in no summary and no "
+                        f"dead letter: {[(a.seq, a.partition, a.offset) for a in acc.missing][:20]}; {_logs(stack)}")
+        print(f"[{fault.name}] accounted: {acc.in_summaries} in summaries, {acc.in_dead_letters} dead-lettered "
+              f"{acc.dead_letter_reasons}")
+    finally:
+        watcher.stop()
+
+    # No duplicate recommendation, window_seq never backwards: on the topic, and as the storefront showed it.
+    published = recommendation_windows(stack.bootstrap, session_id)
+    problem = first_problem_in_windows(published)
+    assert problem is None, problem
+    shown_seqs = [seq for seq, *_ in watcher.seen]
+    assert shown_seqs == sorted(set(shown_seqs)), f"the storefront showed {shown_seqs}"
+    if fault.name == "poison":
+        _assert_poison_dead_lettered(stack, session_id)
+
+
+def _assert_poison_dead_lettered(stack, session_id: str) -> None:
+    key = session_key("demo", session_id)
+    letters = [d for d in dead_letters(stack.bootstrap) if d.value == POISON and d.key.decode() == key]
+    by_topic = {d.source_topic: d for d in letters}
+    for topic, stage in ((FRAMES, "summarizer"), (SUMMARIES, "decomposer"), (OPT_REQUESTS, "optimizer")):
+        assert topic.name in by_topic, f"no dead letter for the poison on {topic.name}: {sorted(by_topic)}"
+        d = by_topic[topic.name]
+        assert d.stage == stage and d.error_type and d.error_message, d
+        assert d.reason == "bad_message" and d.attempts == 1, d  # permanent: not retried
+    # Every storefront replica reads the compacted recommendations topic: it counts and skips what it cannot read
+    # (re-dead-lettering it from every replica would multiply it).
+    metrics = httpx.get(f"{stack.storefront_url}/metrics", timeout=5).text
+    assert any(line.startswith('interarec_storefront_api_records_total{outcome="undecodable"}')
+               and float(line.split()[-1]) >= 1 for line in metrics.splitlines()), "storefront did not count it"
+
+
+def _logs(stack) -> str:
+    return "\n".join(f"--- {s.name}\n{tail(s.log_path, 8)}" for s in stack.services)
+
