@@ -58,8 +58,8 @@ async def _record(shop_url: str, paths: list[str], scroll_px: int) -> list[list[
                 shots = []
                 for dy in (0, scroll_px):
                     if dy:
-                        await page.mouse.wheel(0, dy)
-                        await page.wait_for_timeout(150)
+                        await page.evaluate(f"window.scrollTo(0, {dy})")
+                        await page.wait_for_timeout(100)
                     jpeg = await page.screenshot(type="jpeg", quality=80, full_page=False)
                     shots.append(Shot(page.url, await page.title(), jpeg))
                 visits.append(shots)
@@ -70,7 +70,10 @@ async def _record(shop_url: str, paths: list[str], scroll_px: int) -> list[list[
 
 def record_visits(shop_url: str, paths: list[str], scroll_px: int = 260) -> list[list[Shot]]:
     """Real headless-Chromium screenshots of the shop: per path, the top of the page and one scrolled view."""
-    return asyncio.run(_record(shop_url, paths, scroll_px))
+    visits = asyncio.run(_record(shop_url, paths, scroll_px))
+    distinct = {shot.jpeg for visit in visits for shot in visit}
+    assert len(distinct) == 2 * len(paths), f"expected {2 * len(paths)} distinct screenshots, got {len(distinct)}"
+    return visits
 
 
 # ------------------------------------------------------------------------------------------ frame sender
@@ -90,7 +93,9 @@ class SenderResult:
 class FrameSender:
     """Browses recorded visits in a loop at `fps` through the real capture client (FrameUploader, with its
     retries), in a background thread, until stop(). A deterministic stand-in for the browser where the browser
-    itself adds nothing to a fault: the pixels are the shop's own, the HTTP path is the capture agent's."""
+    itself adds nothing to a fault: the pixels are the shop's own, the HTTP path is the capture agent's.
+    The loop must hold more distinct screenshots than the gateway's per-session exact-duplicate memory, so a
+    revisited page is a new frame again."""
 
     def __init__(self, stack: Stack, session_id: str, visits: list[list[Shot]], fps: float = 2.0):
         self.stack = stack

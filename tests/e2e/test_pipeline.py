@@ -89,14 +89,7 @@ def test_poison_messages_go_to_dead_letters_and_consumers_keep_going(stack):
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
 
 
-# Colour and price shoppers pass the deterministic chain test (tests/unit/test_preference_chain.py) and
-# `make run --scenario ...`, but through OCR a product view is occasionally lost (about 1 session in 10):
-# they run in `make test-extended` until that is fixed.
-INTERMITTENT = pytest.mark.extended
-
-
-@pytest.mark.parametrize("scenario,seed", [("brand", 11), pytest.param("colour", 4, marks=INTERMITTENT),
-                                           pytest.param("price", 2, marks=INTERMITTENT)])
+@pytest.mark.parametrize("scenario,seed", [("brand", 11), ("colour", 4), ("price", 2)])
 def test_browser_session_becomes_recommendations_matching_hidden_preference(stack, catalog_path, scenario, seed):
     from services.capture.shopper import run_shopper
 

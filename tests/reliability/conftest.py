@@ -46,7 +46,8 @@ def fault_stack(fault_broker, kafka_broker_module: ModuleType, catalog_path: Pat
 
 @pytest.fixture(scope="session")
 def shop_visits(fault_stack, catalog_path: Path) -> list:
-    """Real screenshots of the demo shop: a brand's category listing and six of its product pages."""
+    """Real screenshots of the demo shop: a brand's category listing and twelve of its product pages (26 distinct
+    frames per loop, well above the gateway's exact-duplicate memory of 8 per session)."""
     from urllib.parse import quote
 
     from tests.support import record_visits
@@ -56,5 +57,5 @@ def shop_visits(fault_stack, catalog_path: Path) -> list:
     for p in sorted(catalog.products, key=lambda p: p.product_id):
         by_pair.setdefault((p.category, p.brand), []).append(p.product_id)
     (category, brand), pids = max(by_pair.items(), key=lambda kv: (len(kv[1]), kv[0]))
-    paths = [f"/c/{quote(category)}?brand={quote(brand)}", *(f"/p/{pid}" for pid in pids[:6])]
+    paths = [f"/c/{quote(category)}?brand={quote(brand)}", *(f"/p/{pid}" for pid in pids[:12])]
     return record_visits(fault_stack.shop_url, paths)

@@ -14,11 +14,15 @@ import pytest
 
 from infra.local.stack import tail
 from services.common.catalog import Catalog
-from tests.support import latest, wait_for
+from tests.support import (
+    first_problem_in_windows,
+    frames_accounted,
+    latest,
+    recommendation_windows,
+    wait_for,
+)
 
-# Known open defect: now and then the restarted summarizer handles one frame and then nothing more
-# (see the issue note); this test exposes it and runs in `make test-extended`, not in `make test`.
-pytestmark = [pytest.mark.e2e, pytest.mark.extended]
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
 
 @pytest.mark.parametrize("victim", ["summarizer"])
@@ -41,7 +45,7 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
     opened_before_kill[:] = [v["product_id"] for v in latest(stack, session_id)["summary"]["viewed_products"]]
     stack.kill(victim)
     time.sleep(2)  # frames keep arriving at the gateway while the worker is down
-    stack.restart(victim)
+    print(f"{victim} ready again {stack.restart(victim):.1f} s after its restart")
     shopper.join(timeout=180)
     shopper_result = result["r"]
     assert shopper_result.frames_failed == 0  # the gateway and Kafka never stopped accepting
@@ -65,3 +69,13 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
     assert set(opened_before_kill) <= viewed  # state from before the kill survived (changelog recovery)
     assert rec["items"] and all(shopper_result.preference.matches(catalog.by_id[i["product_id"]])
                                 for i in rec["items"])
+
+    # Nothing lost: every frame the gateway took is in a summary's window (or dead-lettered with a reason), and the
+    # session's recommendations were published once each, window_seq strictly increasing.
+    def accounted():
+        return frames_accounted(stack.bootstrap, session_id, shopper_result.accepted)
+
+    assert shopper_result.accepted
+    assert wait_for(lambda: not accounted().missing, 60, interval_s=2.0), f"frames in no summary: {accounted()}"
+    problem = first_problem_in_windows(recommendation_windows(stack.bootstrap, session_id))
+    assert problem is None, problem
