@@ -1,7 +1,13 @@
 """A kafka-python producer usable from asyncio: `await send(...)` resolves only once the broker acked.
 
-kafka-python's producer is thread-safe and batches in its own I/O thread; we bridge its futures to the
-event loop instead of blocking a worker thread per request."""
+kafka-python's `send()` can block its caller for up to `max_block_ms` (metadata not yet known, buffer full),
+so it never runs on the event loop: it is handed to a small bounded thread pool, and `max_block_ms` is the
+ack timeout. The acknowledgement itself arrives on the producer's I/O thread and is bridged to the loop.
+
+Readiness recovers on its own: a background probe asks the cluster for its metadata every couple of
+seconds. A failed send marks the producer not ready only until the next successful probe or send, so a pod
+taken out of a Service's endpoints comes back when the broker does, without needing traffic to prove it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import asyncio
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -22,20 +29,25 @@ class BrokerUnavailable(RuntimeError):
 
 class AsyncProducer:
     def __init__(self, bootstrap: str, client_id: str, max_request_size: int = 4 * 1024 * 1024,
-                 connect_retry_s: float = 2.0):
+                 connect_retry_s: float = 2.0, probe_interval_s: float = 2.0, max_block_s: float = 10.0,
+                 send_threads: int = 4):
         self.bootstrap = bootstrap
         self.client_id = client_id
         self.max_request_size = max_request_size
+        self.max_block_s = max_block_s
         self._producer: KafkaProducer | None = None
         self._stop = threading.Event()
         self._retry_s = connect_retry_s
+        self._probe_interval_s = probe_interval_s
+        self._probe_ok = False
         self._last_send_failed = False
-        self._thread = threading.Thread(target=self._connect_loop, name=f"{client_id}-connect", daemon=True)
+        self._send_pool = ThreadPoolExecutor(max_workers=send_threads, thread_name_prefix=f"{client_id}-send")
+        self._thread = threading.Thread(target=self._connect_and_probe, name=f"{client_id}-probe", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def _connect_loop(self) -> None:
+    def _connect_and_probe(self) -> None:
         # The service starts (and reports not-ready) even when the broker is not up yet.
         while not self._stop.is_set() and self._producer is None:
             try:
@@ -43,16 +55,42 @@ class AsyncProducer:
                     bootstrap_servers=self.bootstrap.split(","), client_id=self.client_id,
                     acks="all", enable_idempotence=True, linger_ms=2,
                     max_request_size=self.max_request_size, request_timeout_ms=15_000,
+                    max_block_ms=int(self.max_block_s * 1000),
                 )
                 log.info("connected to Kafka at %s", self.bootstrap)
             except KafkaError as exc:
                 log.warning("Kafka at %s not reachable yet (%s); retrying", self.bootstrap, exc)
                 self._stop.wait(self._retry_s)
+        admin = None
+        while not self._stop.is_set():
+            try:
+                if admin is None:
+                    from kafka.admin import KafkaAdminClient
+
+                    admin = KafkaAdminClient(bootstrap_servers=self.bootstrap.split(","),
+                                             client_id=f"{self.client_id}-probe", request_timeout_ms=5_000,
+                                             bootstrap_timeout_ms=5_000)
+                admin.describe_cluster()
+                if not self._probe_ok or self._last_send_failed:
+                    log.info("Kafka at %s reachable: ready", self.bootstrap)
+                self._probe_ok, self._last_send_failed = True, False
+            except Exception as exc:  # noqa: BLE001 -- any failure means: not ready, probe again soon
+                if self._probe_ok:
+                    log.warning("Kafka at %s not reachable (%r): not ready", self.bootstrap, exc)
+                self._probe_ok = False
+                if admin is not None:
+                    try:
+                        admin.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+                    admin = None
+            self._stop.wait(self._probe_interval_s)
+        if admin is not None:
+            admin.close()
 
     @property
     def ready(self) -> bool:
-        # Constructing the producer already talked to the cluster; after that, the last send decides.
-        return self._producer is not None and not self._last_send_failed
+        return self._producer is not None and self._probe_ok and not self._last_send_failed
 
     async def send(self, topic: str, key: bytes, value: bytes, timeout_s: float = 10.0):
         """Send and wait for the broker's acknowledgement (acks=all). Returns RecordMetadata."""
@@ -62,22 +100,27 @@ class AsyncProducer:
         loop = asyncio.get_running_loop()
         done: asyncio.Future = loop.create_future()
 
-        def settle(setter, value) -> None:
-            self._last_send_failed = setter == done.set_exception
+        def settle(ok: bool, value) -> None:
+            self._last_send_failed = not ok
             if not done.done():
-                setter(value)
+                (done.set_result if ok else done.set_exception)(value)
 
-        future = producer.send(topic, key=key, value=value)
-        future.add_callback(lambda md: loop.call_soon_threadsafe(settle, done.set_result, md))
-        future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, done.set_exception, exc))
+        def hand_off() -> None:  # on a pool thread: may block up to max_block_ms on metadata or a full buffer
+            future = producer.send(topic, key=key, value=value)
+            future.add_callback(lambda md: loop.call_soon_threadsafe(settle, True, md))
+            future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, False, exc))
+
+        started = time.monotonic()
         try:
-            return await asyncio.wait_for(done, timeout_s)
-        except TimeoutError:
+            await asyncio.wait_for(loop.run_in_executor(self._send_pool, hand_off), timeout_s)
+            return await asyncio.wait_for(done, max(0.01, timeout_s - (time.monotonic() - started)))
+        except (TimeoutError, KafkaError):
             self._last_send_failed = True
             raise
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
+        self._send_pool.shutdown(wait=False, cancel_futures=True)
         if self._producer is not None:
             started = time.monotonic()
             self._producer.flush(timeout=timeout_s)

@@ -21,5 +21,14 @@ def dead_letters_total(service: str) -> Counter:
     return Counter(f"interarec_{service}_dead_letters_total", "Messages sent to the dead-letter topic", ["error"])
 
 
+def retries_total(service: str) -> Counter:
+    return Counter(f"interarec_{service}_retries_total", "Handler attempts retried after a transient failure",
+                   ["error"])
+
+
+def sessions_expired_total(service: str) -> Counter:
+    return Counter(f"interarec_{service}_sessions_expired_total", "Sessions expired from the tables (idle past TTL)")
+
+
 def exposition() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -37,19 +37,29 @@ RECOMMENDATIONS = TopicSpec("interarec.recommendations.v1", 4, 7 * DAY_MS, clean
 FEEDBACK = TopicSpec("interarec.feedback.v1", 4, 30 * DAY_MS)
 # Dead letters carry the original message whole, so they may be as large as a frame.
 DEAD_LETTERS = TopicSpec("interarec.dead-letters.v1", 1, 14 * DAY_MS, max_message_bytes=2 * FRAME_MAX_MESSAGE_BYTES)
+# Dead-lettered frames carry screenshots: they expire with the frames topic's retention, not after 14 days.
+FRAME_DEAD_LETTERS = TopicSpec("interarec.dead-letters.frames.v1", 1, FRAMES.retention_ms,
+                               max_message_bytes=2 * FRAME_MAX_MESSAGE_BYTES)
+DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = (DEAD_LETTERS, FRAME_DEAD_LETTERS)
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK, DEAD_LETTERS)
+ALL_TOPICS: tuple[TopicSpec, ...] = (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK, DEAD_LETTERS,
+                                     FRAME_DEAD_LETTERS)
 # Keyed by session along the pipeline, so one partition owns a session in every stage and the Faust
 # table changelogs (created with the same count) line up with their source topics.
 assert len({t.partitions for t in (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK)}) == 1
 
 
-def session_partition(session_id: str, partitions: int) -> int:
+def dead_letter_topic(source_topic: str) -> TopicSpec:
+    return FRAME_DEAD_LETTERS if source_topic == FRAMES.name else DEAD_LETTERS
+
+
+def session_partition(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2, as in the Java, kafka-python and aiokafka
-    clients) gives a session-keyed message: one partition owns a session in every session-keyed topic."""
+    clients) gives a session-keyed message (key: keys.session_key): one partition owns a session in every
+    session-keyed topic."""
     from kafka.partitioner.default import murmur2
 
-    return (murmur2(session_id.encode()) & 0x7FFFFFFF) % partitions
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 30.0) -> list[str]:

@@ -1,20 +1,47 @@
-"""Shared wiring for the Faust stream workers: app settings, health/metrics pages, and a consume loop
-that turns any failure into a dead letter instead of a crashed consumer."""
+"""Shared wiring for the Faust stream workers: app settings, health/metrics pages, session-keyed tables, and a
+consume loop that retries transient failures and dead-letters only what cannot succeed.
+
+How end-to-end at-least-once is obtained with Faust (checked in faust-streaming's source, 0.15.x):
+- `await topic.send(...)` only queues the record (Topic.publish_message -> aiokafka send) and returns the
+  delivery future; awaiting that future waits for the broker's acknowledgement (acks=all) or raises.
+  `send_and_wait` below awaits it, so a handler returns only once every output it caused is acknowledged.
+- With processing_guarantee=at_least_once an event's offset becomes committable only when the agent takes
+  the next event, i.e. after our handler returned (or its failure was dead-lettered and that was acked).
+  Faust flushes its producer (table changelogs) before it commits (Consumer._commit_offsets).
+- A handler that keeps failing transiently is retried here, in place: the next event is not taken, so the
+  offset is not committed. Killing the worker meanwhile means the input is redelivered.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import faust
 from faust.types import EventT
 
 from services.common import config, metrics
-from services.common.deadletters import dead_letter
-from services.common.topics import DEAD_LETTERS, FRAME_MAX_MESSAGE_BYTES, FRAMES
+from services.common.deadletters import REPLAY_COUNT_HEADER, dead_letter, header
+from services.common.keys import session_key
+from services.common.messages import now_ms
+from services.common.retry import RetryPolicy
+from services.common.topics import FRAME_MAX_MESSAGE_BYTES, FRAMES, dead_letter_topic, session_partition
 
 Handler = Callable[[EventT], Awaitable[None]]
+log = logging.getLogger("interarec.worker")
+
+STATE_STORES = ("rocksdb", "memory")
+
+
+def session_ttl_ms() -> int:
+    """Sessions idle longer than this are expired from every table (INTERAREC_SESSION_TTL_S, default 30 min)."""
+    return 1000 * config.env_int("INTERAREC_SESSION_TTL_S", 1800, minimum=1, maximum=30 * 24 * 3600)
+
+
+def producer_timeout_s() -> float:
+    return config.env_float("INTERAREC_KAFKA_PRODUCER_TIMEOUT_S", 15.0, minimum=1.0, maximum=600.0)
 
 
 def make_app(service: str, default_web_port: int) -> faust.App:
@@ -22,9 +49,14 @@ def make_app(service: str, default_web_port: int) -> faust.App:
     bootstrap = config.kafka_bootstrap()
     datadir = config.var_dir() / "faust" / service  # Faust keeps local state here, not in the cwd
     datadir.parent.mkdir(parents=True, exist_ok=True)
+    store = config.env_choice("INTERAREC_STATE_STORE", "rocksdb", STATE_STORES)
+    session_timeout_s = config.env_float("INTERAREC_KAFKA_SESSION_TIMEOUT_S", 10.0, minimum=3.0, maximum=300.0)
     settings = dict(
         broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
-        store="memory://",  # state is rebuilt from the changelog topics on start
+        # rocksdb: table state persists in datadir (with the changelog offset it reflects), so a restart reads
+        # only the changelog's tail instead of replaying every session ever seen. memory: rebuilt from the
+        # changelogs on every start.
+        store=f"{store}://",
         # At-least-once plus idempotent consumers: exactly-once has open duplicate/fencing reports.
         processing_guarantee="at_least_once",
         # Table changelogs must have as many partitions as the topics they are keyed alongside.
@@ -36,6 +68,15 @@ def make_app(service: str, default_web_port: int) -> faust.App:
         broker_max_poll_records=16,
         consumer_max_fetch_size=2 * FRAME_MAX_MESSAGE_BYTES,
         producer_max_request_size=2 * FRAME_MAX_MESSAGE_BYTES,
+        # Explicit and short: Faust's default producer timeout is 20 minutes, during which one stuck send
+        # holds its input. A send that times out raises, is retried by Consumer, and blocks the commit.
+        producer_acks=-1,
+        producer_request_timeout=producer_timeout_s(),
+        # A SIGKILLed worker's partitions move to its replacement within about one session timeout
+        # (Faust's default is 60 s). The request timeout must not be below the session timeout.
+        broker_session_timeout=session_timeout_s,
+        broker_heartbeat_interval=config.env_float("INTERAREC_KAFKA_HEARTBEAT_S", 3.0, minimum=0.5, maximum=100.0),
+        broker_request_timeout=max(30.0, session_timeout_s + 5),
         web_host=config.env_str("INTERAREC_WEB_HOST", "127.0.0.1"),
         web_bind=config.env_str("INTERAREC_WEB_BIND", "127.0.0.1"),
         web_port=config.env_int(f"INTERAREC_{service.upper()}_PORT", default_web_port, minimum=1, maximum=65535),
@@ -51,6 +92,31 @@ def raw_topic(app: faust.App, name: str) -> faust.TopicT:
     """A topic of protobuf bytes: we decode ourselves, so a poison message reaches our dead-letter path
     instead of failing inside Faust's deserializer."""
     return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+class SessionTable(faust.Table):
+    """A table keyed by keys.session_key whose changelog partition is Kafka's default partitioner (murmur2)
+    on that key, computed here. Every session-keyed topic is partitioned the same way, so a session's state
+    and input share a partition number; and timers can write outside any stream event without Faust's
+    use_partitioner, which asks the producer's metadata and fails (TypeError) until that is loaded."""
+
+    def partition_for_key(self, key: str) -> int:
+        return session_partition(key, FRAMES.partitions)
+
+
+def session_table(app: faust.App, name: str, **kwargs) -> SessionTable:
+    return app.tables.add(SessionTable(app, name=name, key_type=str, partitions=FRAMES.partitions, **kwargs))
+
+
+def owned_partitions(app: faust.App, topic: str) -> set[int]:
+    """Partitions of `topic` this worker currently owns (is the active consumer of)."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
+def owns(app: faust.App, topic: str, key: str) -> bool:
+    """After a rebalance the previous owner must not write for sessions it no longer owns (its memory store
+    may still hold them): timers check this before acting on a session."""
+    return session_partition(key, FRAMES.partitions) in owned_partitions(app, topic)
 
 
 def _add_pages(app: faust.App) -> None:
@@ -72,44 +138,159 @@ def _add_pages(app: faust.App) -> None:
         return self.bytes(body, content_type=content_type.split(";")[0])
 
 
-def is_stale(last_window: faust.Table, message, log: logging.Logger) -> bool:
-    """At-least-once delivery: a window at or below the last one handled for its session is a redelivery or
-    arrived out of date; handling it again would repeat or roll back what the storefront shows."""
-    if message.window_seq <= last_window[message.session_id]:
-        log.info("skipping duplicate or stale %s", type(message).__name__,
-                 extra={"session_id": message.session_id, "window_seq": message.window_seq})
-        return True
-    return False
+async def send_and_wait(sends: Iterable[tuple[faust.TopicT, bytes, bytes]], timeout_s: float | None = None) -> list:
+    """Queue every (topic, key, value), then wait until the broker acknowledged all of them (acks=all).
+    Raises the first delivery error, or TimeoutError: the caller must not count its input as done."""
+    futures = [await topic.send(key=key, value=value) for topic, key, value in sends]
+    if not futures:
+        return []
+    # asyncio.wait does not cancel the delivery futures (the producer owns them) when it times out.
+    done, pending = await asyncio.wait(futures, timeout=timeout_s or producer_timeout_s() + 5)
+    if pending:
+        raise TimeoutError(f"{len(pending)} of {len(futures)} records not acknowledged by Kafka in time")
+    return [f.result() for f in futures]
+
+
+class LastWindows:
+    """Highest window_seq handled per session (tenant/session key) plus when it was seen, for idempotent
+    stages: a duplicate or stale (session, window_seq) stops here. Values are {"seq": int, "seen_ms": int}."""
+
+    def __init__(self, app: faust.App, name: str, source_topic: str):
+        self.app = app
+        self.source_topic = source_topic
+        self.table = session_table(app, name, default=dict)
+
+    @staticmethod
+    def key(message) -> str:
+        return session_key(message.tenant, message.session_id)
+
+    def last(self, key: str) -> int:
+        value = self.table.get(key)
+        if isinstance(value, int):  # written before values carried their time
+            return value
+        return int((value or {}).get("seq", 0))
+
+    def is_stale(self, message, log: logging.Logger) -> bool:
+        """At-least-once delivery: a window at or below the last one handled for its session is a redelivery
+        or arrived out of date; handling it again would repeat or roll back what the storefront shows."""
+        if message.window_seq <= self.last(self.key(message)):
+            log.info("skipping duplicate or stale %s", type(message).__name__,
+                     extra={"session_id": self.key(message), "window_seq": message.window_seq})
+            return True
+        return False
+
+    def record(self, message) -> None:
+        self.table[self.key(message)] = {"seq": int(message.window_seq), "seen_ms": now_ms()}
+
+    def expire(self, now: int, ttl_ms: int) -> int:
+        """Delete sessions idle longer than ttl_ms among those this worker owns (a tombstone in the changelog).
+        The scan and deletes never await, so the agent cannot interleave; an agent write for a session that
+        had just expired simply re-creates it with its new window."""
+        owned = owned_partitions(self.app, self.source_topic)
+        expired = [key for key, value in list(self.table.items())
+                   if session_partition(key, FRAMES.partitions) in owned and is_expired(value, now, ttl_ms)]
+        for key in expired:
+            del self.table[key]
+        return len(expired)
+
+
+def is_expired(value, now: int, ttl_ms: int) -> bool:
+    seen = value.get("seen_ms", 0) if isinstance(value, Mapping) else 0
+    return now - seen >= ttl_ms
+
+
+def add_expiry_timer(app: faust.App, tables: list[LastWindows], service: str) -> None:
+    ttl = session_ttl_ms()
+    expired_total = metrics.sessions_expired_total(service)
+
+    @app.timer(interval=max(1.0, min(60.0, ttl / 10_000)))
+    async def expire_sessions() -> None:
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return
+        now = now_ms()
+        for table in tables:
+            expired_total.inc(table.expire(now, ttl))
 
 
 class Consumer:
-    """Runs a handler per event; failures are logged, counted and sent whole to the dead-letter topic."""
+    """Runs a handler per event. Transient failures are retried with exponential backoff and jitter (the event
+    is not acknowledged meanwhile); permanent failures and exhausted retries go to the dead letters with stage,
+    reason, source topic/partition/offset and attempt count. The next event is taken only once this one is
+    done or its dead letter is acknowledged, so its offset is never committed before."""
 
-    def __init__(self, app: faust.App, service: str):
+    def __init__(self, app: faust.App, service: str, policy: RetryPolicy | None = None):
+        self.app = app
         self.service = service
+        self.policy = policy or RetryPolicy.from_env()
         self.log = logging.getLogger(f"interarec.{service}")
-        self.dead_letters = raw_topic(app, DEAD_LETTERS.name)
+        self._dead_letter_topics: dict[str, faust.TopicT] = {}
         self.outcomes = metrics.messages_total(service)
         self.seconds = metrics.processing_seconds(service)
         self.dlq_total = metrics.dead_letters_total(service)
+        self.retries = metrics.retries_total(service)
+
+    def _dlq(self, source_topic: str) -> faust.TopicT:
+        name = dead_letter_topic(source_topic).name
+        if name not in self._dead_letter_topics:
+            self._dead_letter_topics[name] = raw_topic(self.app, name)
+        return self._dead_letter_topics[name]
 
     async def run(self, stream, handler: Handler) -> None:
         async for event in stream.events():
-            message = event.message
-            started = time.perf_counter()
+            await self.process(event, handler)
+
+    async def process(self, event: EventT, handler: Handler) -> str:
+        message = event.message
+        ctx = {"session_id": (event.key or b"").decode("utf-8", "replace"), "topic": message.topic,
+               "partition": message.partition, "offset": message.offset}
+        started = time.perf_counter()
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                try:
+                    await handler(event)
+                    self.outcomes.labels(outcome="ok").inc()
+                    return "ok"
+                except Exception as exc:  # one poison message must never stop the consumer
+                    if self.policy.should_retry(exc, attempt):
+                        delay = self.policy.delay_s(attempt)
+                        self.retries.labels(error=type(exc).__name__).inc()
+                        self.log.warning("attempt %d failed (%r); retrying in %.2fs", attempt, exc, delay, extra=ctx)
+                        await asyncio.sleep(delay)
+                        continue
+                    await self._dead_letter(event, exc, attempt, ctx)
+                    return "dead_letter"
+        finally:
+            self.seconds.observe(time.perf_counter() - started)
+
+    async def _dead_letter(self, event: EventT, exc: Exception, attempts: int, ctx: dict) -> None:
+        message = event.message
+        reason = self.policy.reason(exc)
+        self.log.error("sending message to dead letters (%s after %d attempts): %r", reason, attempts, exc,
+                       extra=ctx, exc_info=exc)
+        record = dead_letter(source_topic=message.topic, partition=message.partition, offset=message.offset,
+                             key=event.key, value=event.value, stage=self.service, error=exc, reason=reason,
+                             attempts=attempts, replays=_replays(event.headers))
+        topic = self._dlq(message.topic)
+        tries = 0
+        while True:  # never commit an input that is neither processed nor safely dead-lettered
+            tries += 1
             try:
-                await handler(event)
-                self.outcomes.labels(outcome="ok").inc()
-            except Exception as exc:  # one poison message must never stop the consumer
-                session = (event.key or b"").decode("utf-8", "replace")
-                self.log.exception("sending message to dead letters: %s", exc,
-                                   extra={"session_id": session, "topic": message.topic,
-                                          "partition": message.partition, "offset": message.offset})
-                record = dead_letter(source_topic=message.topic, partition=message.partition,
-                                     offset=message.offset, key=event.key, value=event.value,
-                                     stage=self.service, error=exc)
-                await self.dead_letters.send(key=event.key or b"", value=record.SerializeToString())
-                self.outcomes.labels(outcome="dead_letter").inc()
-                self.dlq_total.labels(error=type(exc).__name__).inc()
-            finally:
-                self.seconds.observe(time.perf_counter() - started)
+                await send_and_wait([(topic, event.key or b"", record.SerializeToString())])
+                break
+            except Exception as send_exc:
+                delay = self.policy.delay_s(tries)
+                self.log.error("dead letter not acknowledged (%r); retrying in %.2fs", send_exc, delay, extra=ctx)
+                await asyncio.sleep(delay)
+        self.outcomes.labels(outcome="dead_letter").inc()
+        self.dlq_total.labels(error=type(exc).__name__).inc()
+
+
+def _replays(headers) -> int:
+    raw = header(headers, REPLAY_COUNT_HEADER)
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        return 0
+

@@ -10,7 +10,7 @@ from interarec.v1 import summaries_pb2
 from services.common.catalog import Catalog
 from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
-from services.common.worker import Consumer, is_stale
+from services.common.worker import Consumer, send_and_wait
 from services.decomposer.app import K, app, last_window, opt_requests, summaries
 from services.decomposer.rules import decompose
 
@@ -22,14 +22,21 @@ consumer = Consumer(app, "decomposer")
 async def handle(event: EventT) -> None:
     started = now_ms()
     summary = decode(summaries_pb2.BehaviourSummary, event.value)
-    if is_stale(last_window, summary, log):
+    if last_window.is_stale(summary, log):
         return
-    ctx = {"session_id": summary.session_id, "window_seq": summary.window_seq}
+    key = last_window.key(summary)
+    ctx = {"session_id": key, "window_seq": summary.window_seq}
+    if summary.frame_offsets and summary.frames_in_window == 0:
+        # A window of near-duplicates only (the shopper dwelt on a page): nothing new was seen, so the last
+        # recommendation stands; the summary exists to account for those frames.
+        last_window.record(summary)
+        log.info("window holds only duplicates: no new request", extra=ctx)
+        return
     request = decompose(summary, catalog, k=K)
     request.trace.CopyFrom(summary.trace)
     add_span(request.trace, "decomposer", started)
-    await opt_requests.send(key=summary.session_id.encode(), value=request.SerializeToString())
-    last_window[summary.session_id] = summary.window_seq
+    await send_and_wait([(opt_requests, key.encode(), request.SerializeToString())])
+    last_window.record(summary)
     log.info("request: k=%d brands=%s categories=%s colours=%s price=[%s, %s] relaxations=%d", request.k,
              list(request.constraints.brands), list(request.constraints.categories),
              list(request.constraints.colours),

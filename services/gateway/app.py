@@ -1,4 +1,8 @@
-"""Gateway HTTP API: authenticate, validate and re-encode frames, answer 202 only after Kafka acked."""
+"""Gateway HTTP API: authenticate, validate and re-encode frames, answer 202 only after Kafka acked.
+
+Never blocks the event loop: decoding runs on a thread, bounded by INTERAREC_GATEWAY_MAX_DECODES (beyond it a
+request gets 429 with Retry-After instead of queueing without bound), and the Kafka hand-off runs on the
+producer's own bounded threads (kafka_producer.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from interarec.v1 import frames_pb2, trace_pb2
 from services.common import config, metrics
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
+from services.common.keys import session_key
 from services.common.messages import now_ms
 from services.common.topics import FRAMES
 from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
@@ -37,6 +42,7 @@ class GatewaySettings:
     api_keys: dict[str, str]  # key -> tenant
     max_upload_bytes: int
     ack_timeout_s: float
+    max_decodes: int = 4
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -55,12 +61,30 @@ class GatewaySettings:
             max_upload_bytes=config.env_int("INTERAREC_GATEWAY_MAX_UPLOAD_BYTES", 8 * 1024 * 1024,
                                             minimum=1024, maximum=64 * 1024 * 1024),
             ack_timeout_s=config.env_float("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0, minimum=0.1, maximum=120),
+            max_decodes=config.env_int("INTERAREC_GATEWAY_MAX_DECODES", 4, minimum=1, maximum=256),
         )
 
 
-def error(status: int, code: str, message: str) -> JSONResponse:
+def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
     FRAMES_TOTAL.labels(outcome=code).inc()
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+class DecodeSlots:
+    """A bound on concurrent image decodes that never waits: a request either gets a slot or a 429."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.in_use = 0
+
+    def try_acquire(self) -> bool:
+        if self.in_use >= self.limit:
+            return False
+        self.in_use += 1
+        return True
+
+    def release(self) -> None:
+        self.in_use -= 1
 
 
 def _int_header(request: Request, name: str, default: int) -> int:
@@ -90,8 +114,10 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None) -> FastAPI:
-    producer = producer or AsyncProducer(settings.bootstrap, client_id="interarec-gateway")
+    producer = producer or AsyncProducer(settings.bootstrap, client_id="interarec-gateway",
+                                         max_block_s=settings.ack_timeout_s)
     duplicates = DuplicateFilter()
+    decodes = DecodeSlots(settings.max_decodes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -100,6 +126,7 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         await run_in_threadpool(producer.close)
 
     app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
+    app.state.producer = producer
 
     @app.post("/v1/sessions/{session_id}/frames", status_code=202)
     async def post_frame(session_id: str, request: Request) -> Response:
@@ -115,11 +142,18 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
             page_title = request.headers.get("x-page-title", "")[:512]
             body = await _read_body(request, settings.max_upload_bytes)
             digest = body_digest(body)
-            if duplicates.seen(session_id, digest):
+            key = session_key(tenant, session_id)
+            if duplicates.seen(key, digest):
                 FRAMES_TOTAL.labels(outcome="duplicate").inc()
                 return JSONResponse({"status": "duplicate", "frame_seq": frame_seq}, status_code=200)
-            # Decoding and re-encoding is CPU work: keep it off the event loop.
-            encoded = await run_in_threadpool(reencode, body, request.headers.get("content-type", ""))
+            if not decodes.try_acquire():
+                return error(429, "too_busy", f"{settings.max_decodes} frames are being decoded; retry shortly",
+                             headers={"Retry-After": "1"})
+            try:
+                # Decoding and re-encoding is CPU work: keep it off the event loop.
+                encoded = await run_in_threadpool(reencode, body, request.headers.get("content-type", ""))
+            finally:
+                decodes.release()
         except FrameRejected as rej:
             return error(rej.status, rej.code, rej.message)
 
@@ -132,17 +166,18 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
         started = time.perf_counter()
         try:
-            md = await producer.send(FRAMES.name, session_id.encode(), frame.SerializeToString(),
+            md = await producer.send(FRAMES.name, key.encode(), frame.SerializeToString(),
                                      timeout_s=settings.ack_timeout_s)
         except BrokerUnavailable as exc:
-            return error(503, "broker_unavailable", str(exc))
+            return error(503, "broker_unavailable", str(exc), headers={"Retry-After": "2"})
         except (TimeoutError, KafkaError) as exc:
             log.warning("frame not acknowledged by Kafka: %r", exc, extra={"session_id": session_id})
-            return error(503, "broker_unavailable", f"Kafka did not acknowledge the frame: {exc!r}")
+            return error(503, "broker_unavailable", f"Kafka did not acknowledge the frame: {exc!r}",
+                         headers={"Retry-After": "2"})
         ACK_SECONDS.observe(time.perf_counter() - started)
         FRAME_BYTES.observe(len(encoded.image))
         FRAMES_TOTAL.labels(outcome="accepted").inc()
-        duplicates.remember(session_id, digest)
+        duplicates.remember(key, digest)
         return JSONResponse({"status": "accepted", "frame_seq": frame_seq, "partition": md.partition,
                              "offset": md.offset, "bytes": len(encoded.image)}, status_code=202)
 

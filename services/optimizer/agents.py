@@ -14,7 +14,7 @@ from services.common.catalog import Catalog
 from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS
-from services.common.worker import Consumer, is_stale
+from services.common.worker import Consumer, send_and_wait
 from services.optimizer.app import SOLVER, app, last_window, opt_requests, recommendations
 from services.optimizer.mnl import recommend
 
@@ -49,14 +49,15 @@ def build_recommendation(request: optimization_pb2.OptimizationRequest) -> recom
 async def handle(event: EventT) -> None:
     started = now_ms()
     request = decode(optimization_pb2.OptimizationRequest, event.value)
-    if is_stale(last_window, request, log):
+    if last_window.is_stale(request, log):
         return
-    ctx = {"session_id": request.session_id, "window_seq": request.window_seq}
+    key = last_window.key(request)
+    ctx = {"session_id": key, "window_seq": request.window_seq}
     rec = await asyncio.get_running_loop().run_in_executor(solver_pool, build_recommendation, request)
     rec.trace.CopyFrom(request.trace)
     add_span(rec.trace, "optimizer", started)
-    await recommendations.send(key=request.session_id.encode(), value=rec.SerializeToString())
-    last_window[request.session_id] = request.window_seq
+    await send_and_wait([(recommendations, key.encode(), rec.SerializeToString())])
+    last_window.record(request)
     if rec.trace.capture_unix_ms:
         END_TO_END.observe(max(0, now_ms() - rec.trace.capture_unix_ms) / 1000)
     log.info("recommended %d of %d candidates, expected revenue %.2f (%s, %.1f ms)", len(rec.items),

@@ -1,5 +1,11 @@
 """Faust wiring for the summarizer: decode, near-duplicate check, OCR off the event loop, windowing,
-summary. The domain logic lives in imaging/ocr/grounding/window/summary (pure)."""
+summary. The domain logic lives in imaging/ocr/grounding/window/summary/activity (pure).
+
+One writer per session: only the agent reads-modifies-writes a session's state, one record at a time, and
+no lock is held anywhere (a lock held across a Kafka send once froze every session when one send stalled).
+Idle-window closes and TTL expiry reach the agent as control records on the frames topic (see activity.py),
+so they are ordered with the session's frames and follow the same at-least-once path.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,28 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from faust.types import EventT
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from interarec.v1 import frames_pb2
 from services.common.catalog import Catalog
 from services.common.config import catalog_path
-from services.common.messages import add_span, decode, now_ms
-from services.common.metrics import LATENCY_BUCKETS
-from services.common.worker import Consumer
-from services.summarizer.app import IDLE_MS, OCR_WORKERS, WINDOW_FRAMES, app, frames, sessions, summaries
+from services.common.deadletters import replay_of
+from services.common.keys import check_tenant, session_key
+from services.common.messages import BadMessage, add_span, decode, now_ms
+from services.common.metrics import LATENCY_BUCKETS, sessions_expired_total
+from services.common.topics import FRAMES, session_partition
+from services.common.worker import Consumer, owned_partitions, send_and_wait
+from services.summarizer.activity import ActivityIndex
+from services.summarizer.app import (
+    IDLE_MS,
+    OCR_WORKERS,
+    SESSION_TTL_MS,
+    WINDOW_FRAMES,
+    app,
+    frames,
+    sessions,
+    summaries,
+)
 from services.summarizer.grounding import Grounder
 from services.summarizer.imaging import decode_image, dhash
 from services.summarizer.ocr import OcrError, ocr_lines
@@ -29,14 +48,16 @@ grounder = Grounder(catalog)
 consumer = Consumer(app, "summarizer")
 # OCR is CPU-bound (a tesseract subprocess per frame): never on the event loop.
 ocr_pool = ThreadPoolExecutor(max_workers=OCR_WORKERS, thread_name_prefix="ocr")
-# Guards each session's read-modify-write-emit against the idle timer doing the same between awaits.
-# Critical sections are short (OCR happens before taking it), so one lock for all sessions is enough.
-state_lock = asyncio.Lock()
+activity = ActivityIndex()
+TICK_INTERVAL_S = 0.5
+RETICK_MS = max(IDLE_MS, 5_000)  # a tick lost on the way is re-sent after this long
 
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
                         buckets=LATENCY_BUCKETS)
 WINDOWS_TOTAL = Counter("interarec_summarizer_windows_total", "Closed windows by reason", ["reason"])
+SESSIONS = Gauge("interarec_summarizer_sessions", "Sessions in the table on the partitions this worker owns")
+EXPIRED = sessions_expired_total("summarizer")
 
 
 def read_frame(image_bytes: bytes) -> tuple:
@@ -49,27 +70,57 @@ def observe(image, frame: frames_pb2.Frame, offset: int):
                             capture_ms=frame.capture_unix_ms)
 
 
-async def emit(session_id: str, tenant: str, window: ClosedWindow, gateway_span: list[int] | None) -> None:
-    summary = summarize(session_id, tenant, window, window.history, catalog)
-    if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
-        add_span(summary.trace, "gateway", *gateway_span)
-    add_span(summary.trace, "summarizer", window.opened_ms)
-    await summaries.send(key=session_id.encode(), value=summary.SerializeToString())
-    WINDOWS_TOTAL.labels(reason=window.reason).inc()
-    log.info("summary: %s", summary.narrative,
-             extra={"session_id": session_id, "window_seq": window.window_seq})
+def frame_key(frame: frames_pb2.Frame) -> str:
+    try:
+        return session_key(check_tenant(frame.tenant), frame.session_id)
+    except ValueError as exc:
+        raise BadMessage(f"frame has no valid tenant: {exc}") from None
+
+
+async def emit(key: str, tenant: str, session_id: str, windows: list[ClosedWindow], gateway_spans: list,
+               partition: int) -> None:
+    """Publish the summaries of closed windows and wait until Kafka acknowledged all of them."""
+    out = []
+    for window, gateway_span in zip(windows, gateway_spans, strict=True):
+        summary = summarize(session_id, tenant, window, window.history, catalog)
+        summary.frame_offsets.extend(window.frame_offsets)
+        summary.frames_partition = partition
+        if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
+            add_span(summary.trace, "gateway", *gateway_span)
+        add_span(summary.trace, "summarizer", window.opened_ms)
+        out.append((summary, window))
+    await send_and_wait([(summaries, key.encode(), s.SerializeToString()) for s, _ in out])
+    for summary, window in out:
+        WINDOWS_TOTAL.labels(reason=window.reason).inc()
+        log.info("summary: %s", summary.narrative, extra={"session_id": key, "window_seq": window.window_seq})
+
+
+def save(key: str, tenant: str, session_id: str, state: SessionState, gateway, seen_ms: int) -> None:
+    sessions[key] = {"tenant": tenant, "session_id": session_id, "state": state.to_dict(), "gateway": gateway,
+                     "seen_ms": seen_ms}
+    activity.record(key, tenant, session_id, seen_ms, state.window.last_ms if state.window else None)
 
 
 async def handle(event: EventT) -> None:
     frame = decode(frames_pb2.Frame, event.value)
+    key = frame_key(frame)
+    if frame.control == frames_pb2.FRAME_CONTROL_TICK:
+        await on_tick(key, frame, event.message.partition)
+        return
     sid = frame.session_id
     loop = asyncio.get_running_loop()
+    original = replay_of(event.headers)
     # The Kafka offset, not the client's frame_seq, orders frames: it is monotonic per session (one
     # partition owns a session) and survives client restarts, so redelivered frames are recognised.
-    meta = FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url)
+    meta = FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
+                     replay_of=original[2] if original and original[0] == FRAMES.name else None)
     image, hash_ = await loop.run_in_executor(ocr_pool, read_frame, frame.image)
+    # The agent is this session's only writer and handles one record at a time: nothing else changes the
+    # state between this read and the save below, though OCR and the sends await.
+    value = sessions.get(key) or {}
+    state = SessionState.from_dict(value.get("state"))
     observation = None
-    if should_process(SessionState.from_dict(sessions[sid].get("state")), meta, hash_):
+    if should_process(state, meta, hash_):
         started = loop.time()
         try:
             observation = await loop.run_in_executor(ocr_pool, observe, image, frame, event.message.offset)
@@ -77,23 +128,45 @@ async def handle(event: EventT) -> None:
         except OcrError as exc:
             # The frame is fine, the OCR engine failed on it: it still counts towards the window (it
             # shows the shopper was there) but adds no signals. The image itself stays in the frames topic.
-            log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": sid})
+            log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
             FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
         OCR_SECONDS.observe(loop.time() - started)
     else:
         FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
-    async with state_lock:
-        state = SessionState.from_dict(sessions[sid].get("state"))
-        closed = add_frame(state, meta, hash_, observation, now_ms(), max_frames=WINDOW_FRAMES)
-        spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
-        this_span, previous_span = (spans[-1] if spans else None), sessions[sid].get("gateway")
-        # Emit before saving: after a crash in between, the frame is redelivered and the same window_seq
-        # is re-emitted (downstream drops the duplicate) instead of the summary being lost.
-        for window in closed:
-            # A page change closes the window before this frame; a full window closes with it.
-            newest_is_this = window.frame_seqs[-1] == meta.frame_seq
-            await emit(sid, frame.tenant, window, this_span if newest_is_this else previous_span)
-        sessions[sid] = {"tenant": frame.tenant, "state": state.to_dict(), "gateway": this_span}
+    now = now_ms()
+    closed = add_frame(state, meta, hash_, observation, now, max_frames=WINDOW_FRAMES)
+    spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
+    this_span, previous_span = (spans[-1] if spans else None), value.get("gateway")
+    # A page change closes the window before this frame; a full window closes with it.
+    gateway = [this_span if w.frame_seqs and w.frame_seqs[-1] == meta.frame_seq else previous_span for w in closed]
+    # Emit (and wait for the acks) before saving: after a crash in between, the frame is redelivered and the
+    # same window (same window_seq: it derives from offsets) is re-emitted, and downstream drops the
+    # duplicate, instead of the summary being lost. A failed send raises: Consumer retries the whole frame.
+    if closed:
+        await emit(key, frame.tenant, sid, closed, gateway, event.message.partition)
+    save(key, frame.tenant, sid, state, this_span, now)
+
+
+async def on_tick(key: str, tick: frames_pb2.Frame, partition: int) -> None:
+    """Close the session's window if it is still idle; expire the session if it is idle past its TTL."""
+    value = sessions.get(key)
+    if not value:
+        activity.forget(key)
+        return
+    now = now_ms()
+    state = SessionState.from_dict(value.get("state"))
+    window = close_idle(state, now, IDLE_MS)
+    if window is not None:
+        await emit(key, value.get("tenant", tick.tenant), value.get("session_id", tick.session_id), [window],
+                   [value.get("gateway")], partition)
+    if now - value.get("seen_ms", now) >= SESSION_TTL_MS:
+        del sessions[key]  # a tombstone in the changelog: the session's state is gone everywhere
+        activity.forget(key)
+        EXPIRED.inc()
+        log.info("session expired after %d s idle", SESSION_TTL_MS // 1000, extra={"session_id": key})
+    elif window is not None:
+        save(key, value.get("tenant", tick.tenant), value.get("session_id", tick.session_id), state,
+             value.get("gateway"), value.get("seen_ms", now))
 
 
 @app.agent(frames)
@@ -101,17 +174,40 @@ async def summarize_frames(stream):
     await consumer.run(stream, handle)
 
 
-@app.timer(interval=0.5)
-async def close_idle_windows() -> None:
-    """A window also closes when its session went quiet: the shopper is dwelling or has left."""
-    async with state_lock:
-        now = now_ms()
-        for sid, value in list(sessions.items()):
-            open_window = (value.get("state") or {}).get("window")
-            if not open_window or now - open_window["last_ms"] < IDLE_MS:
-                continue  # cheap check first: most sessions have no open window most of the time
-            state = SessionState.from_dict(value.get("state"))
-            window = close_idle(state, now, IDLE_MS)
-            if window is not None:
-                await emit(sid, value.get("tenant", ""), window, value.get("gateway"))
-                sessions[sid] = {**value, "state": state.to_dict()}
+async def rebuild_activity(owned: set[int]) -> None:
+    """After a rebalance: forget sessions on partitions no longer owned, learn those on newly owned ones."""
+    new = owned - (activity.partitions or set())
+    activity.retain(lambda key: session_partition(key, FRAMES.partitions) in owned)
+    activity.partitions = set(owned)
+    if not new:
+        return
+    keys = [k for k in list(sessions.keys()) if session_partition(k, FRAMES.partitions) in new]
+    now = now_ms()
+    for i, key in enumerate(keys):
+        value = sessions.get(key) or {}
+        window = (value.get("state") or {}).get("window")
+        tenant, _, sid = key.partition("/")
+        activity.record(key, value.get("tenant", tenant), value.get("session_id", sid), value.get("seen_ms", now),
+                        window["last_ms"] if window else None)
+        if i % 500 == 499:
+            await asyncio.sleep(0)  # a large table must not hold the event loop
+
+
+@app.timer(interval=TICK_INTERVAL_S)
+async def tick_idle_sessions() -> None:
+    """Ask the agent to close idle windows and expire idle sessions (see activity.py). Never writes state."""
+    if app.rebalancing or not app.tables.recovery.completed.is_set():
+        return
+    owned = owned_partitions(app, FRAMES.name)
+    if owned != activity.partitions:
+        await rebuild_activity(owned)
+    SESSIONS.set(len(activity))
+    for key in activity.due(now_ms(), IDLE_MS, SESSION_TTL_MS, RETICK_MS):
+        a = activity.sessions[key]
+        tick = frames_pb2.Frame(session_id=a.session_id, tenant=a.tenant, capture_unix_ms=now_ms(),
+                                control=frames_pb2.FRAME_CONTROL_TICK)
+        try:
+            await frames.send(key=key.encode(), value=tick.SerializeToString())  # a lost tick is re-sent
+        except Exception as exc:  # noqa: BLE001 -- the timer must keep running while the broker is away
+            log.warning("could not queue a tick: %r", exc, extra={"session_id": key})
+            return

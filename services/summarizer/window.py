@@ -9,6 +9,14 @@ new content worth reading. Within a page, scrolling moves the layout and so the 
 the recommendation panel does not, and is rightly dropped (the panel is ignored by grounding anyway).
 Replayed frames (at-least-once redelivery: sequence number and capture time both not newer than the
 last seen) are ignored, so re-processing a frame never opens or closes a window twice.
+
+Accounting: every frame is accounted for by exactly one window (`frame_offsets`): distinct frames, frames
+whose OCR failed, and near-duplicates -- a near-duplicate arriving when no window is open opens one that
+holds only duplicates, so a shopper dwelling after a close is still accounted for.
+`window_seq` is 1 + the newest frames-topic offset in the window (the agent passes the Kafka offset as
+frame_seq): strictly increasing per session (one partition owns a session), deterministic when a window is
+re-emitted after a crash, and it needs no counter, so a session whose state expired or was lost continues
+above every window_seq it had before instead of restarting at 1 and being dropped downstream as stale.
 """
 
 from __future__ import annotations
@@ -30,11 +38,19 @@ HISTORY_LIMIT = 40     # grounded observations kept per session for the summary
 DEFAULT_MAX_FRAMES = 8
 
 
+REPLAYED_REMEMBERED = 64  # original offsets of frames replayed from the dead letters, to ignore a second replay
+
+
 @dataclass(frozen=True)
 class FrameMeta:
-    frame_seq: int
+    frame_seq: int                       # ordering: the frame's frames-topic offset
     capture_ms: int
     page_url: str
+    replay_of: int | None = None         # a frame replayed from the dead letters: its original offset
+
+    @property
+    def accounted_offset(self) -> int:
+        return self.frame_seq if self.replay_of is None else self.replay_of
 
     @classmethod
     def from_frame(cls, frame: Any) -> FrameMeta:
@@ -52,12 +68,16 @@ class OpenWindow:
     capture_ms: list[int] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     dropped_duplicates: int = 0
+    offsets: list[int] = field(default_factory=list)      # accounted frames: distinct and near-duplicates
+    newest_seq: int = -1                                  # newest frame_seq (offset) of any accounted frame
+    newest_capture_ms: int = -1
 
     def to_dict(self) -> dict:
         return {"page_url": self.page_url, "opened_ms": self.opened_ms, "last_ms": self.last_ms,
                 "frame_seqs": list(self.frame_seqs), "hashes": [f"{h:x}" for h in self.hashes],
                 "capture_ms": list(self.capture_ms), "observations": [o.to_dict() for o in self.observations],
-                "dropped_duplicates": self.dropped_duplicates}
+                "dropped_duplicates": self.dropped_duplicates, "offsets": list(self.offsets),
+                "newest_seq": self.newest_seq, "newest_capture_ms": self.newest_capture_ms}
 
     @classmethod
     def from_dict(cls, d: dict) -> OpenWindow:
@@ -65,7 +85,15 @@ class OpenWindow:
                    frame_seqs=list(d["frame_seqs"]), hashes=[int(h, 16) for h in d["hashes"]],
                    capture_ms=list(d["capture_ms"]),
                    observations=[Observation.from_dict(o) for o in d["observations"]],
-                   dropped_duplicates=d.get("dropped_duplicates", 0))
+                   dropped_duplicates=d.get("dropped_duplicates", 0),
+                   offsets=list(d.get("offsets", d["frame_seqs"])),
+                   newest_seq=d.get("newest_seq", max(d["frame_seqs"], default=-1)),
+                   newest_capture_ms=d.get("newest_capture_ms", max(d["capture_ms"], default=-1)))
+
+    def account(self, frame: FrameMeta) -> None:
+        self.offsets.append(frame.accounted_offset)
+        self.newest_seq = max(self.newest_seq, frame.frame_seq)
+        self.newest_capture_ms = max(self.newest_capture_ms, frame.capture_ms)
 
 
 @dataclass
@@ -83,6 +111,7 @@ class ClosedWindow:
     observations: list[Observation]
     history: list[Observation]
     dropped_duplicates: int
+    frame_offsets: list[int] = field(default_factory=list)  # every frame accounted for (see module doc)
 
     @property
     def frames(self) -> int:
@@ -102,7 +131,7 @@ class ClosedWindow:
 
 @dataclass
 class SessionState:
-    next_window_seq: int = 1
+    last_window_seq: int = 0
     last_frame_seq: int = -1
     last_capture_ms: int = -1
     window: OpenWindow | None = None
@@ -113,9 +142,11 @@ class SessionState:
     frames_seen: int = 0
     duplicates_dropped: int = 0
     replays_ignored: int = 0
+    replayed: list[int] = field(default_factory=list)     # original offsets of dead-letter replays handled
 
     def to_dict(self) -> dict:
-        return {"next_window_seq": self.next_window_seq, "last_frame_seq": self.last_frame_seq,
+        return {"last_window_seq": self.last_window_seq, "replayed": list(self.replayed),
+                "last_frame_seq": self.last_frame_seq,
                 "last_capture_ms": self.last_capture_ms,
                 "window": self.window.to_dict() if self.window else None,
                 # hashes as hex: 64-bit ints lose precision in JSON readers that use doubles
@@ -129,7 +160,8 @@ class SessionState:
         """A new state for None/{} (a session's first frame), else the stored one."""
         if not d:
             return cls()
-        return cls(next_window_seq=d["next_window_seq"], last_frame_seq=d["last_frame_seq"],
+        return cls(last_window_seq=d.get("last_window_seq", d.get("next_window_seq", 1) - 1),
+                   replayed=list(d.get("replayed", [])), last_frame_seq=d["last_frame_seq"],
                    last_capture_ms=d.get("last_capture_ms", -1),
                    window=OpenWindow.from_dict(d["window"]) if d.get("window") else None,
                    recent_url=d.get("recent_url", ""), recent_hashes=[int(h, 16) for h in d["recent_hashes"]],
@@ -143,8 +175,11 @@ def is_replay(state: SessionState, frame: FrameMeta) -> bool:
     """A redelivered frame: neither its sequence number nor its capture time is newer than the last seen.
 
     Both must regress: a client that restarts its counter (or never sends one: the gateway then uses 0)
-    still moves its capture clock forward, and so is not mistaken for a replay.
+    still moves its capture clock forward, and so is not mistaken for a replay. A frame replayed from the
+    dead letters a second time is one too (its first replay already accounted for it).
     """
+    if frame.replay_of is not None and frame.replay_of in state.replayed:
+        return True
     return frame.frame_seq <= state.last_frame_seq and frame.capture_ms <= state.last_capture_ms
 
 
@@ -175,13 +210,16 @@ def should_process(state: SessionState, frame: FrameMeta, hash_: int,
 
 def _close(state: SessionState, reason: str, now_ms: int) -> ClosedWindow:
     w = state.window
-    assert w is not None and w.frame_seqs
+    assert w is not None and w.offsets
+    # max(): offsets only grow in production; the counter guards callers whose frame_seq is not an offset.
+    window_seq = max(w.newest_seq + 1, state.last_window_seq + 1)
     closed = ClosedWindow(
-        window_seq=state.next_window_seq, reason=reason, page_url=w.page_url, frame_seqs=list(w.frame_seqs),
-        first_capture_ms=min(w.capture_ms), last_capture_ms=max(w.capture_ms), opened_ms=w.opened_ms,
+        window_seq=window_seq, reason=reason, page_url=w.page_url, frame_seqs=list(w.frame_seqs),
+        first_capture_ms=min(w.capture_ms, default=w.newest_capture_ms),
+        last_capture_ms=max(w.capture_ms, default=w.newest_capture_ms), opened_ms=w.opened_ms,
         closed_ms=now_ms, observations=list(w.observations), history=list(state.history),
-        dropped_duplicates=w.dropped_duplicates)
-    state.next_window_seq += 1
+        dropped_duplicates=w.dropped_duplicates, frame_offsets=sorted(w.offsets))
+    state.last_window_seq = window_seq
     state.window = None
     state.history = (state.history + [o for o in w.observations if o.grounded])[-HISTORY_LIMIT:]
     return closed
@@ -199,10 +237,14 @@ def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Ob
     state.last_frame_seq = max(state.last_frame_seq, frame.frame_seq)
     state.last_capture_ms = max(state.last_capture_ms, frame.capture_ms)
     state.frames_seen += 1
+    if frame.replay_of is not None:
+        state.replayed = (state.replayed + [frame.replay_of])[-REPLAYED_REMEMBERED:]
     if is_duplicate(state, frame, hash_, max_distance):
         state.duplicates_dropped += 1
-        if state.window is not None:
-            state.window.dropped_duplicates += 1
+        if state.window is None:  # dwelling after a close: a window of duplicates only accounts for them
+            state.window = OpenWindow(page_url=frame.page_url, opened_ms=now_ms, last_ms=now_ms)
+        state.window.dropped_duplicates += 1
+        state.window.account(frame)
         return []
 
     closed: list[ClosedWindow] = []
@@ -211,6 +253,7 @@ def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Ob
     if state.window is None:
         state.window = OpenWindow(page_url=frame.page_url, opened_ms=now_ms, last_ms=now_ms)
     w = state.window
+    w.account(frame)
     w.frame_seqs.append(frame.frame_seq)
     w.hashes.append(hash_)
     w.capture_ms.append(frame.capture_ms)

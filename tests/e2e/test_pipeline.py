@@ -17,18 +17,20 @@ from PIL import Image
 
 from interarec.v1 import dead_letters_pb2, summaries_pb2
 from services.common.catalog import Catalog
-from services.common.topics import DEAD_LETTERS, FRAMES, RECOMMENDATIONS, SUMMARIES
+from services.common.keys import session_key
+from services.common.topics import DEAD_LETTERS, FRAME_DEAD_LETTERS, FRAMES, RECOMMENDATIONS, SUMMARIES
 from tests.support import latest, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-def dead_letters_since(bootstrap: str, start_offset: int) -> list[dead_letters_pb2.DeadLetter]:
+def dead_letters_since(bootstrap: str, start: dict[str, int]) -> list[dead_letters_pb2.DeadLetter]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             consumer_timeout_ms=1000)
-    tp = TopicPartition(DEAD_LETTERS.name, 0)
-    consumer.assign([tp])
-    consumer.seek(tp, start_offset)
+                             consumer_timeout_ms=1000, max_partition_fetch_bytes=8 * 1024 * 1024)
+    tps = [TopicPartition(topic, 0) for topic in start]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, start[tp.topic])
     out = []
     for record in consumer:
         dl = dead_letters_pb2.DeadLetter()
@@ -38,12 +40,13 @@ def dead_letters_since(bootstrap: str, start_offset: int) -> list[dead_letters_p
     return out
 
 
-def dead_letter_end(bootstrap: str) -> int:
+def dead_letter_end(bootstrap: str) -> dict[str, int]:
+    """End offsets of both dead-letter topics (frames have their own, with the frames topic's retention)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    tp = TopicPartition(DEAD_LETTERS.name, 0)
-    end = consumer.end_offsets([tp])[tp]
+    tps = [TopicPartition(t.name, 0) for t in (DEAD_LETTERS, FRAME_DEAD_LETTERS)]
+    ends = {tp.topic: offset for tp, offset in consumer.end_offsets(tps).items()}
     consumer.close()
-    return end
+    return ends
 
 
 def test_gateway_rejects_bad_requests_with_clear_errors(stack):
@@ -84,6 +87,7 @@ def test_poison_messages_go_to_dead_letters_and_consumers_keep_going(stack):
     assert got, "the poison messages did not reach the dead-letter topic"
     assert got["poison-frame"].source_topic == FRAMES.name and got["poison-frame"].stage == "summarizer"
     assert got["poison-frame"].value == b"\x08\x96\x01 not a frame"  # the original bytes, whole
+    assert got["poison-frame"].reason == "bad_message" and got["poison-frame"].attempts == 1  # permanent: no retry
     assert got["poison-summary"].stage == "decomposer" and got["poison-summary"].error_message
     for port in (stack.ports.summarizer, stack.ports.decomposer):
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
@@ -174,6 +178,6 @@ def test_duplicate_and_stale_windows_never_repeat_or_go_backwards(stack, catalog
     tps = [TopicPartition(RECOMMENDATIONS.name, p) for p in consumer.partitions_for_topic(RECOMMENDATIONS.name)]
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
-    published = [r for r in consumer if r.key == session_id.encode()]
+    published = [r for r in consumer if r.key == session_key("demo", session_id).encode()]
     consumer.close()
     assert len(published) == 1, f"expected one recommendation, the topic holds {len(published)}"

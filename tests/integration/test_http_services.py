@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from PIL import Image
 
 from interarec.v1 import feedback_pb2, frames_pb2, recommendations_pb2
+from services.common.keys import session_key
 from services.common.topics import FEEDBACK, FRAMES, RECOMMENDATIONS, session_partition
 from services.gateway.app import GatewaySettings, create_app
 from services.storefront_api.app import StorefrontSettings
@@ -64,11 +65,12 @@ def test_accepted_frame_is_on_the_frames_topic_reencoded(kafka_bootstrap):
         assert resp.status_code == 202, resp.text
         body = resp.json()
         metrics = client.get("/metrics").text
-    records = records_for(kafka_bootstrap, FRAMES.name, session.encode())
+    # keyed by tenant/session from the gateway on: two tenants' sessions of the same id never share state
+    records = records_for(kafka_bootstrap, FRAMES.name, session_key("acme", session).encode())
     assert len(records) == 1
     assert (records[0].partition, records[0].offset) == (body["partition"], body["offset"])
     # the summarizer's session table computes the same partition without asking the broker
-    assert session_partition(session, FRAMES.partitions) == body["partition"]
+    assert session_partition(session_key("acme", session), FRAMES.partitions) == body["partition"]
     frame = frames_pb2.Frame()
     frame.ParseFromString(records[0].value)
     assert (frame.session_id, frame.tenant, frame.frame_seq) == (session, "acme", 7)

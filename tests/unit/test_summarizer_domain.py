@@ -359,9 +359,12 @@ def test_window_closes_after_n_distinct_frames_and_drops_duplicates() -> None:
         closed += add_frame(state, meta(2 * i + 2), dup, None, now_ms=100 * i + 50, max_frames=5)
     assert len(closed) == 1
     w = closed[0]
-    assert (w.window_seq, w.reason, w.frames, w.dropped_duplicates) == (1, "frames", 5, 3)
-    # the last duplicate arrived after the close: counted for the session, not the closed window
-    assert state.duplicates_dropped == 4 and state.window is None
+    # window_seq is 1 + the newest offset (frame_seq) the window accounts for; duplicates are accounted too
+    assert (w.window_seq, w.reason, w.frames, w.dropped_duplicates) == (8, "frames", 5, 3)
+    assert w.frame_offsets == list(range(8))
+    # the last duplicate arrived after the close: it opens a window of duplicates only, which accounts for it
+    assert state.duplicates_dropped == 4 and state.window is not None
+    assert state.window.frame_seqs == [] and state.window.offsets == [8]
     assert [o.product_id for o in state.history] == ["P01234"] * 5
 
 
@@ -373,7 +376,7 @@ def test_page_change_closes_previous_window_first() -> None:
     assert state.window is not None and state.window.page_url == "http://shop/p/P04410"
     closed2 = add_frame(state, meta(3, "http://shop/"), 0x0F0F0F0F0F0F0F0F, None, now_ms=600, max_frames=1)
     assert [c.reason for c in closed2] == ["page_change", "frames"]
-    assert [c.window_seq for c in closed + closed2] == [1, 2, 3]
+    assert [c.window_seq for c in closed + closed2] == [2, 3, 4]
 
 
 def test_idle_close_and_duplicates_do_not_reset_idle() -> None:
@@ -386,8 +389,10 @@ def test_idle_close_and_duplicates_do_not_reset_idle() -> None:
     closed = close_idle(state, now_ms=6_600, idle_ms=5_000)
     assert closed is not None and closed.reason == "idle" and closed.frames == 2 and closed.dropped_duplicates == 1
     assert close_idle(state, now_ms=60_000, idle_ms=5_000) is None  # nothing open
-    # the same static view after the idle close is still a duplicate: no new window
-    assert add_frame(state, meta(4), 0, None, now_ms=61_000) == [] and state.window is None
+    # the same static view after the idle close is still a duplicate: not read, only accounted for
+    assert add_frame(state, meta(4), 0, None, now_ms=61_000) == [] and state.window.frame_seqs == []
+    dwell = close_idle(state, now_ms=70_000, idle_ms=5_000)
+    assert (dwell.frames, dwell.dropped_duplicates, dwell.frame_offsets, dwell.window_seq) == (0, 1, [4], 5)
 
 
 def test_stale_paint_after_navigation_does_not_hide_the_new_page() -> None:
@@ -506,3 +511,47 @@ def test_a_visit_is_read_until_it_yields_its_product() -> None:
     add_frame(other, meta(1, url), 0, obs_for(None), now_ms=0)
     add_frame(other, meta(2, url), 0, obs_for("P05521"), now_ms=500)
     assert not should_process(other, meta(3, url), 0)  # settled: repeats are skipped
+
+
+def test_every_frame_is_accounted_for_exactly_once() -> None:
+    """Distinct, duplicate and redelivered frames: each offset ends up in exactly one window's frame_offsets."""
+    state = SessionState()
+    pages = ["http://shop/p/P01234", "http://shop/p/P01234", "http://shop/p/P05521", "http://shop/"]
+    accounted: list[int] = []
+    for i in range(40):
+        url = pages[(i // 5) % len(pages)]
+        h = distinct_hash(i) if i % 3 else distinct_hash(i - 1 if i else 0)  # every third repeats the last view
+        for c in add_frame(state, meta(i, url), h, obs_for("P01234", i), now_ms=100 * i, max_frames=4):
+            accounted += c.frame_offsets
+        if i % 7 == 6:  # an at-least-once redelivery of an earlier frame
+            assert add_frame(state, meta(i - 2, url), h, None, now_ms=100 * i + 1) == []
+    last = close_idle(state, now_ms=10**9, idle_ms=1)
+    accounted += last.frame_offsets if last else []
+    assert sorted(accounted) == list(range(40))
+
+
+def test_window_seq_survives_state_loss() -> None:
+    """window_seq derives from the frames-topic offset: a session whose state expired or was lost continues
+    above every window it had, so downstream never drops its new windows as stale."""
+    state = SessionState()
+    before = [c.window_seq for i in range(6)
+              for c in add_frame(state, meta(100 + i), distinct_hash(i), obs_for("P01234"), now_ms=i, max_frames=2)]
+    lost = SessionState()  # state lost (or expired by TTL); the session's next frames come at higher offsets
+    after = [c.window_seq for i in range(6, 10)
+             for c in add_frame(lost, meta(100 + i), distinct_hash(i), obs_for("P01234"), now_ms=i, max_frames=2)]
+    assert before and after and min(after) > max(before)
+    assert before + after == sorted(set(before + after))
+
+
+def test_replayed_dead_letter_is_accounted_under_its_original_offset_once() -> None:
+    state = SessionState()
+    add_frame(state, meta(10), distinct_hash(1), obs_for("P01234"), now_ms=0)
+    replayed = FrameMeta(frame_seq=50, capture_ms=5_000, page_url="http://shop/p/P01234", replay_of=7)
+    assert should_process(state, replayed, distinct_hash(2))
+    add_frame(state, replayed, distinct_hash(2), obs_for("P01234"), now_ms=1)
+    again = FrameMeta(frame_seq=51, capture_ms=5_000, page_url="http://shop/p/P01234", replay_of=7)
+    assert not should_process(state, again, distinct_hash(2))
+    assert add_frame(state, again, distinct_hash(2), None, now_ms=2) == [] and state.replays_ignored == 1
+    closed = close_idle(state, now_ms=10**6, idle_ms=1)
+    assert closed.frame_offsets == [7, 10] and closed.window_seq == 51
+    assert SessionState.from_dict(state.to_dict()).replayed == [7]

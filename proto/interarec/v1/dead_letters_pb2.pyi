@@ -5,7 +5,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DeadLetter(_message.Message):
-    __slots__ = ("source_topic", "partition", "offset", "key", "value", "stage", "error_type", "error_message", "failed_unix_ms", "session_id")
+    __slots__ = ("source_topic", "partition", "offset", "key", "value", "stage", "error_type", "error_message", "failed_unix_ms", "session_id", "reason", "attempts", "replays")
     SOURCE_TOPIC_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +16,9 @@ class DeadLetter(_message.Message):
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     FAILED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    REPLAYS_FIELD_NUMBER: _ClassVar[int]
     source_topic: str
     partition: int
     offset: int
@@ -26,4 +29,7 @@ class DeadLetter(_message.Message):
     error_message: str
     failed_unix_ms: int
     session_id: str
-    def __init__(self, source_topic: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., stage: _Optional[str] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., failed_unix_ms: _Optional[int] = ..., session_id: _Optional[str] = ...) -> None: ...
+    reason: str
+    attempts: int
+    replays: int
+    def __init__(self, source_topic: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., key: _Optional[bytes] = ..., value: _Optional[bytes] = ..., stage: _Optional[str] = ..., error_type: _Optional[str] = ..., error_message: _Optional[str] = ..., failed_unix_ms: _Optional[int] = ..., session_id: _Optional[str] = ..., reason: _Optional[str] = ..., attempts: _Optional[int] = ..., replays: _Optional[int] = ...) -> None: ...

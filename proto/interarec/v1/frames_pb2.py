@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from interarec.v1 import trace_pb2 as interarec_dot_v1_dot_trace__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19interarec/v1/frames.proto\x12\x0cinterarec.v1\x1a\x18interarec/v1/trace.proto\"\xf2\x01\n\x05\x46rame\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tframe_seq\x18\x03 \x01(\x04\x12\x17\n\x0f\x63\x61pture_unix_ms\x18\x04 \x01(\x03\x12\x10\n\x08page_url\x18\x05 \x01(\t\x12\x12\n\npage_title\x18\x06 \x01(\t\x12\x11\n\tmime_type\x18\x07 \x01(\t\x12\r\n\x05image\x18\x08 \x01(\x0c\x12\r\n\x05width\x18\t \x01(\r\x12\x0e\n\x06height\x18\n \x01(\r\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\"\n\x05trace\x18\x0c \x01(\x0b\x32\x13.interarec.v1.Traceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19interarec/v1/frames.proto\x12\x0cinterarec.v1\x1a\x18interarec/v1/trace.proto\"\x9f\x02\n\x05\x46rame\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x11\n\tframe_seq\x18\x03 \x01(\x04\x12\x17\n\x0f\x63\x61pture_unix_ms\x18\x04 \x01(\x03\x12\x10\n\x08page_url\x18\x05 \x01(\t\x12\x12\n\npage_title\x18\x06 \x01(\t\x12\x11\n\tmime_type\x18\x07 \x01(\t\x12\r\n\x05image\x18\x08 \x01(\x0c\x12\r\n\x05width\x18\t \x01(\r\x12\x0e\n\x06height\x18\n \x01(\r\x12\x0e\n\x06sha256\x18\x0b \x01(\t\x12\"\n\x05trace\x18\x0c \x01(\x0b\x32\x13.interarec.v1.Trace\x12+\n\x07\x63ontrol\x18\x1e \x01(\x0e\x32\x1a.interarec.v1.FrameControl*>\n\x0c\x46rameControl\x12\x16\n\x12\x46RAME_CONTROL_NONE\x10\x00\x12\x16\n\x12\x46RAME_CONTROL_TICK\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'interarec.v1.frames_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_FRAMECONTROL']._serialized_start=359
+  _globals['_FRAMECONTROL']._serialized_end=421
   _globals['_FRAME']._serialized_start=70
-  _globals['_FRAME']._serialized_end=312
+  _globals['_FRAME']._serialized_end=357
 # @@protoc_insertion_point(module_scope)

@@ -56,7 +56,7 @@ class ViewedProduct(_message.Message):
     def __init__(self, product_id: _Optional[str] = ..., title: _Optional[str] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., colour: _Optional[str] = ..., price: _Optional[float] = ..., frames: _Optional[int] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class BehaviourSummary(_message.Message):
-    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace")
+    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace", "frame_offsets", "frames_partition")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +76,8 @@ class BehaviourSummary(_message.Message):
     FRAMES_DROPPED_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     WINDOW_CLOSE_REASON_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
+    FRAME_OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_PARTITION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     tenant: str
     window_seq: int
@@ -95,4 +97,6 @@ class BehaviourSummary(_message.Message):
     frames_dropped_duplicate: int
     window_close_reason: str
     trace: _trace_pb2.Trace
-    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ...) -> None: ...
+    frame_offsets: _containers.RepeatedScalarFieldContainer[int]
+    frames_partition: int
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., frame_offsets: _Optional[_Iterable[int]] = ..., frames_partition: _Optional[int] = ...) -> None: ...
