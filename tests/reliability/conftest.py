@@ -46,8 +46,8 @@ def fault_stack(fault_broker, kafka_broker_module: ModuleType, catalog_path: Pat
 
 @pytest.fixture(scope="session")
 def shop_visits(fault_stack, catalog_path: Path) -> list:
-    """Real screenshots of the demo shop: a brand's category listing and twelve of its product pages (26 distinct
-    frames per loop, well above the gateway's exact-duplicate memory of 8 per session)."""
+    """Real screenshots of the demo shop: a brand's category listing and twelve of its product pages (14 distinct
+    frames per loop, above the gateway's exact-duplicate memory of 8 per session, so each loop is new again)."""
     from urllib.parse import quote
 
     from tests.support import record_visits
