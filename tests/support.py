@@ -149,7 +149,8 @@ class FrameSender:
 def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list:
     """Every record now in `topic` (all partitions, from the beginning), in offset order per partition."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             client_id="interarec-test-reader", request_timeout_ms=15_000)
+                             client_id="interarec-test-reader", request_timeout_ms=15_000,
+                             max_partition_fetch_bytes=8 * 1024 * 1024)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(tps)
@@ -224,11 +225,10 @@ class Accounting:
 
 
 def keys_of(session_id: str, tenant: str = "demo") -> set[str]:
-    """Kafka keys a session's messages may carry: the tenant-scoped key (services/common/keys.py), or the bare
-    session id of messages written before the pipeline was keyed by tenant."""
+    """The Kafka key of a session's messages: tenant-scoped (services/common/keys.py)."""
     from services.common.keys import session_key
 
-    return {session_key(tenant, session_id), session_id}
+    return {session_key(tenant, session_id)}
 
 
 def frames_accounted(bootstrap: str, session_id: str, accepted: list[Accepted]) -> Accounting:
@@ -260,27 +260,14 @@ def summary_frames(summary, partition: int) -> set[tuple[int, int]]:
     return {(summary.frames_partition, int(o)) for o in summary.frame_offsets}
 
 
-# Dead letters of frames expire with the frames topic (1 h); every other stage's in the general topic.
-FRAME_DEAD_LETTERS = "interarec.dead-letters.frames.v1"
-
-
 def dead_letters(bootstrap: str) -> list:
-    """Every dead letter now stored, frames' and other stages', decoded."""
-    from kafka.admin import KafkaAdminClient
-
+    """Every dead letter now stored, decoded: frames' (kept as long as the frames topic) and other stages'."""
     from interarec.v1 import dead_letters_pb2
-    from services.common.topics import DEAD_LETTERS
+    from services.common.topics import DEAD_LETTER_TOPICS
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="interarec-test-topics")
-    try:
-        existing = set(admin.list_topics())
-    finally:
-        admin.close()
     out = []
-    for topic in (DEAD_LETTERS.name, FRAME_DEAD_LETTERS):
-        if topic not in existing:
-            continue
-        for r in read_topic(bootstrap, topic):
+    for topic in DEAD_LETTER_TOPICS:
+        for r in read_topic(bootstrap, topic.name):
             dl = dead_letters_pb2.DeadLetter()
             dl.ParseFromString(r.value)
             out.append(dl)
