@@ -5,13 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VAR := var
 
-.PHONY: help setup system-deps venv kafka catalog proto lint test test-unit test-extended run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka catalog proto lint test test-unit test-reliability run kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
 	@echo "make test       lint + unit, integration (real Kafka) and end-to-end (real Chromium) tests"
 	@echo "make test-unit  the fast unit tests only"
-	@echo "make test-extended  colour/price shoppers and the worker-crash test (known intermittent)"
+	@echo "make test-reliability  only the fault tests (broker restart/freeze, killed services, poison)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
 
@@ -46,10 +46,10 @@ test-unit: venv
 	@$(PY) -m pytest tests/unit -q
 
 test: setup lint
-	@$(PY) -m pytest tests -q -ra -m "not extended"
+	@$(PY) -m pytest tests -q -ra
 
-test-extended: setup
-	@$(PY) -m pytest tests -q -ra -m extended
+test-reliability: setup
+	@$(PY) -m pytest tests/reliability -q -ra -s
 
 run: setup
 	@$(PY) -m infra.local.run $(ARGS)
