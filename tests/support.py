@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import httpx
+from google.protobuf.message import DecodeError
 from kafka import KafkaConsumer, TopicPartition
 
 from infra.local.stack import Stack
@@ -99,11 +100,13 @@ class FrameSender:
     The loop must hold more distinct screenshots than the gateway's per-session exact-duplicate memory, so a
     revisited page is a new frame again."""
 
-    def __init__(self, stack: Stack, session_id: str, visits: list[list[Shot]], fps: float = 2.0):
+    def __init__(self, stack: Stack, session_id: str, visits: list[list[Shot]], fps: float = 2.0,
+                 dwell_frames: int = 6):
         self.stack = stack
         self.session_id = session_id
         self.visits = visits
         self.interval = 1.0 / fps
+        self.dwell_frames = dwell_frames
         self.result = SenderResult()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name=f"sender-{session_id}",
@@ -127,9 +130,10 @@ class FrameSender:
             try:
                 while not self._stop.is_set():
                     for visit in self.visits:
-                        # dwell: the top of the page twice (the second is an exact duplicate the gateway drops),
-                        # then the scrolled view if the page scrolls
-                        for shot in (visit[0], visit[0], *visit[1:]):
+                        # a shopper dwells a few seconds per page: the capture client keeps sending the same
+                        # screenshot (exact duplicates the gateway drops), then the scrolled view if the page scrolls
+                        dwell = [visit[0]] * (self.dwell_frames - len(visit) + 1) + visit[1:]
+                        for shot in dwell:
                             if self._stop.is_set():
                                 return
                             seq += 1
@@ -242,7 +246,10 @@ def frames_accounted(bootstrap: str, session_id: str, accepted: list[Accepted]) 
         if r.key is None or r.key.decode("utf-8", "replace") not in keys:
             continue
         s = summaries_pb2.BehaviourSummary()
-        s.ParseFromString(r.value)
+        try:
+            s.ParseFromString(r.value)
+        except DecodeError:  # poison a test put there under this key; the decomposer dead-letters it
+            continue
         covered.update(summary_frames(s, r.partition))
     dead: dict[tuple[int, int], str] = {}
     for dl in dead_letters(bootstrap):
@@ -284,7 +291,10 @@ def recommendation_windows(bootstrap: str, session_id: str) -> list[int]:
         if r.key is None or r.key.decode("utf-8", "replace") not in keys or r.value is None:
             continue
         rec = recommendations_pb2.Recommendation()
-        rec.ParseFromString(r.value)
+        try:
+            rec.ParseFromString(r.value)
+        except DecodeError:  # poison a test put there; the storefront counts and skips it
+            continue
         seqs.append(rec.window_seq)
     return seqs
 
