@@ -36,11 +36,15 @@ from tests.support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
-# Stated recovery bound: from the moment a fault is lifted (process respawned, broker back) until the storefront
-# shows a recommendation built from a frame captured after that moment. It covers a Faust worker's start, group
-# rebalance and table recovery on a busy 2-core machine; measured figures are printed and in the README.
-RECOVERY_BOUND_S = 60.0
-ACCOUNTING_TIMEOUT_S = 60.0
+# Stated recovery bounds, from the moment a fault is lifted (process respawned, broker back): every service
+# answers ready within READY_BOUND_S (a Faust worker's start, group rebalance and table recovery), and the
+# storefront shows a recommendation built from a frame captured after that moment within RECOVERY_BOUND_S (that
+# adds the pipeline's own latency, OCR first, which on a 2-core machine shared with other test runs was 30-40 s).
+# Measured figures are printed and in the README.
+READY_BOUND_S = 60.0
+RECOVERY_BOUND_S = 90.0
+# Accounting waits for the summarizer to work off its backlog; it proves nothing is lost, not how fast.
+ACCOUNTING_TIMEOUT_S = 300.0
 KILL_DOWNTIME_S = 3.0
 FREEZE_S = 20.0
 
@@ -127,7 +131,8 @@ def test_session_survives_fault(fault_stack, fault_broker, shop_visits, fault):
         assert recovery_s is not None and recovery_s <= RECOVERY_BOUND_S, (
             f"no recommendation from a frame captured after the fault within {RECOVERY_BOUND_S:.0f} s; "
             f"not ready: {stack.not_ready()}; {_logs(stack)}")
-        assert ready_in is not None, f"not ready after {RECOVERY_BOUND_S:.0f} s: {stack.not_ready()}; {_logs(stack)}"
+        assert ready_in is not None and ready_in <= READY_BOUND_S, (
+            f"not ready after {READY_BOUND_S:.0f} s: {stack.not_ready()}; {_logs(stack)}")
         assert result.failed == 0, "the capture client gave up on frames (it must retry through the fault)"
         assert result.accepted, "the gateway accepted no frame"
 
