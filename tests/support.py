@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import httpx
@@ -281,12 +280,12 @@ def dead_letters(bootstrap: str) -> list:
     return out
 
 
-def recommendation_windows(bootstrap: str, session_id: str) -> list[int]:
-    """window_seq of every recommendation published for the session, in publication order."""
+def recommendation_windows(bootstrap: str, session_id: str) -> list[tuple[int, tuple[str, ...]]]:
+    """(window_seq, product ids) of every recommendation published for the session, in publication order."""
     from interarec.v1 import recommendations_pb2
     from services.common.topics import RECOMMENDATIONS
 
-    keys, seqs = keys_of(session_id), []
+    keys, published = keys_of(session_id), []
     for r in read_topic(bootstrap, RECOMMENDATIONS.name):
         if r.key is None or r.key.decode("utf-8", "replace") not in keys or r.value is None:
             continue
@@ -295,19 +294,27 @@ def recommendation_windows(bootstrap: str, session_id: str) -> list[int]:
             rec.ParseFromString(r.value)
         except DecodeError:  # poison a test put there; the storefront counts and skips it
             continue
-        seqs.append(rec.window_seq)
-    return seqs
+        published.append((rec.window_seq, tuple(i.product_id for i in rec.items)))
+    return published
 
 
-def first_problem_in_windows(published: list[int]) -> str | None:
-    """A published sequence of window_seq must strictly increase: no repeat, never backwards."""
-    counts = defaultdict(int)
-    for seq in published:
-        counts[seq] += 1
-    repeated = sorted(s for s, n in counts.items() if n > 1)
-    if repeated:
-        return f"windows published more than once: {repeated} (all: {published})"
-    back = [(a, b) for a, b in zip(published, published[1:], strict=False) if b <= a]
-    if back:
-        return f"window_seq went backwards: {back} (all: {published})"
+def first_problem_in_windows(published: list[tuple[int, tuple[str, ...]]]) -> str | None:
+    """Publication is at-least-once: a worker killed after its output was acknowledged but before it recorded
+    the input as done publishes that window again on restart (the storefront drops it: not visible twice). So on
+    the topic each new window_seq must be higher than every earlier one, and a repeated window_seq must be the
+    same recommendation re-sent, never a different one under an old number."""
+    first: dict[int, tuple[str, ...]] = {}
+    highest = 0
+    for seq, items in published:
+        if seq in first:
+            if items != first[seq]:
+                return f"window {seq} published twice with different items: {first[seq]} then {items}"
+            continue
+        if seq <= highest:
+            return f"window_seq went backwards: {seq} after {highest} (all: {[s for s, _ in published]})"
+        first[seq], highest = items, seq
     return None
+
+
+def republished(published: list[tuple[int, tuple[str, ...]]]) -> int:
+    return len(published) - len({seq for seq, _ in published})
