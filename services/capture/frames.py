@@ -144,7 +144,7 @@ class FrameStreamer:
         self._send_task = asyncio.create_task(self._send_loop(), name="frame-sender")
         self._capture_task = asyncio.create_task(self._capture_loop(), name="frame-capture")
 
-    async def stop(self, drain_timeout_s: float = 15.0) -> None:
+    async def stop(self, drain_timeout_s: float = RETRY_BUDGET_S + 15.0) -> None:
         """Stop capturing, then let queued frames go out (bounded wait)."""
         if self._capture_task:
             self._capture_task.cancel()
