@@ -100,7 +100,7 @@ class FrameSender:
     revisited page is a new frame again."""
 
     def __init__(self, stack: Stack, session_id: str, visits: list[list[Shot]], fps: float = 2.0,
-                 dwell_frames: int = 6):
+                 dwell_frames: int = 10):
         self.stack = stack
         self.session_id = session_id
         self.visits = visits
@@ -129,8 +129,9 @@ class FrameSender:
             try:
                 while not self._stop.is_set():
                     for visit in self.visits:
-                        # a shopper dwells a few seconds per page: the capture client keeps sending the same
-                        # screenshot (exact duplicates the gateway drops), then the scrolled view if the page scrolls
+                        # a shopper dwells ~5 s per page: the capture client keeps sending the same screenshot
+                        # (exact duplicates the gateway drops), then the scrolled view if the page scrolls. One new
+                        # page per 5 s is OCR work a busy 2-core machine keeps up with, so a fault's backlog drains.
                         dwell = [visit[0]] * (self.dwell_frames - len(visit) + 1) + visit[1:]
                         for shot in dwell:
                             if self._stop.is_set():
