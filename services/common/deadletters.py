@@ -211,14 +211,20 @@ def main(argv: list[str] | None = None) -> int:
     flt = Filter(stage=args.stage, session=args.session, since_ms=since, reason=args.reason,
                  source_topic=args.source_topic)
     bootstrap = args.bootstrap or kafka_bootstrap()
-    entries = read_entries(bootstrap, [t.name for t in DEAD_LETTER_TOPICS], flt)
-    if args.command == "list" or args.dry_run:
-        for e in entries:
-            print(json.dumps(e.to_json()) if args.json else e.line())
-        print(f"{len(entries)} dead letter(s)" + (" would be replayed" if args.dry_run else ""), file=sys.stderr)
-        return 0
-    for e, partition, offset in replay(bootstrap, entries):
-        print(f"replayed {e.topic}@{e.offset} -> {e.letter.source_topic}:{partition}:{offset}")
+    from kafka.errors import KafkaError
+
+    try:
+        entries = read_entries(bootstrap, [t.name for t in DEAD_LETTER_TOPICS], flt)
+        if args.command == "list" or args.dry_run:
+            for e in entries:
+                print(json.dumps(e.to_json()) if args.json else e.line())
+            print(f"{len(entries)} dead letter(s)" + (" would be replayed" if args.dry_run else ""), file=sys.stderr)
+            return 0
+        for e, partition, offset in replay(bootstrap, entries):
+            print(f"replayed {e.topic}@{e.offset} -> {e.letter.source_topic}:{partition}:{offset}")
+    except (KafkaError, TimeoutError) as exc:
+        print(f"deadletters: Kafka at {bootstrap}: {exc}", file=sys.stderr)
+        return 1
     print(f"{len(entries)} dead letter(s) replayed", file=sys.stderr)
     return 0
 

@@ -78,7 +78,10 @@ class RetryPolicy:
         return step / 2 + rand() * step / 2
 
     def should_retry(self, exc: BaseException, attempt: int) -> bool:
-        return classify(exc) == TRANSIENT and attempt < self.max_attempts
+        """An exception may carry its own, smaller bound (`max_attempts` attribute): a slow local failure such
+        as an OCR timeout should not hold the partition for the whole Kafka-sized retry budget."""
+        bound = min(self.max_attempts, getattr(exc, "max_attempts", None) or self.max_attempts)
+        return classify(exc) == TRANSIENT and attempt < bound
 
     def reason(self, exc: BaseException) -> str:
         return REASON_RETRIES_EXHAUSTED if classify(exc) == TRANSIENT else permanent_reason(exc)

@@ -50,7 +50,14 @@ def make_app(service: str, default_web_port: int) -> faust.App:
     datadir = config.var_dir() / "faust" / service  # Faust keeps local state here, not in the cwd
     datadir.parent.mkdir(parents=True, exist_ok=True)
     store = config.env_choice("INTERAREC_STATE_STORE", "rocksdb", STATE_STORES)
-    session_timeout_s = config.env_float("INTERAREC_KAFKA_SESSION_TIMEOUT_S", 10.0, minimum=3.0, maximum=300.0)
+    if store == "rocksdb":
+        try:
+            import rocksdict  # noqa: F401 -- Faust's RocksDB store uses these bindings
+        except ImportError:
+            raise config.ConfigError("INTERAREC_STATE_STORE=rocksdb needs the rocksdict package (make venv installs "
+                                     "it), or set INTERAREC_STATE_STORE=memory") from None
+    # Kafka brokers reject sessions shorter than group.min.session.timeout.ms (6 s by default).
+    session_timeout_s = config.env_float("INTERAREC_KAFKA_SESSION_TIMEOUT_S", 10.0, minimum=6.0, maximum=300.0)
     settings = dict(
         broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
         # rocksdb: table state persists in datadir (with the changelog offset it reflects), so a restart reads

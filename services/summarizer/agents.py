@@ -50,7 +50,9 @@ consumer = Consumer(app, "summarizer")
 ocr_pool = ThreadPoolExecutor(max_workers=OCR_WORKERS, thread_name_prefix="ocr")
 activity = ActivityIndex()
 TICK_INTERVAL_S = 0.5
-RETICK_MS = max(IDLE_MS, 5_000)  # a tick lost on the way is re-sent after this long
+# A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first tick
+# may simply still be queued behind the session's frames.
+RETICK_MS = max(IDLE_MS, 15_000)
 
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
@@ -194,8 +196,8 @@ async def rebuild_activity(owned: set[int]) -> None:
         tenant, _, sid = key.partition("/")
         activity.record(key, value.get("tenant", tenant), value.get("session_id", sid), value.get("seen_ms", now),
                         window["last_ms"] if window else None)
-        if i % 500 == 499:
-            await asyncio.sleep(0)  # a large table must not hold the event loop
+        if i % 100 == 99:
+            await asyncio.sleep(0)  # a large table must not hold the event loop (heartbeats share it)
 
 
 @app.timer(interval=TICK_INTERVAL_S)

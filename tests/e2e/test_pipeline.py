@@ -182,7 +182,7 @@ def test_duplicate_and_stale_windows_never_repeat_or_go_backwards(stack, catalog
 
     producer = KafkaProducer(bootstrap_servers=stack.bootstrap)
     for seq in (5, 5, 3):
-        producer.send(SUMMARIES.name, key=session_id.encode(), value=summary(seq))
+        producer.send(SUMMARIES.name, key=session_key("demo", session_id).encode(), value=summary(seq))
     producer.flush()
     producer.close()
     rec = wait_for(lambda: latest(stack, session_id), 60)

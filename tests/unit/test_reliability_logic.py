@@ -46,6 +46,15 @@ def test_retry_bound_and_dead_letter_reasons() -> None:
     assert policy.reason(KeyError("k")) == REASON_UNEXPECTED
 
 
+def test_an_error_can_carry_a_smaller_retry_bound() -> None:
+    class SlowOcr(TransientError):
+        max_attempts = 2
+
+    policy = RetryPolicy(max_attempts=8)
+    assert policy.should_retry(SlowOcr(), 1) and not policy.should_retry(SlowOcr(), 2)
+    assert policy.reason(SlowOcr()) == REASON_RETRIES_EXHAUSTED
+
+
 def test_backoff_grows_exponentially_is_capped_and_jittered() -> None:
     policy = RetryPolicy(max_attempts=10, base_s=0.5, max_s=4.0)
     low = [policy.delay_s(a, rand=lambda: 0.0) for a in range(1, 7)]
@@ -110,3 +119,11 @@ def test_cli_rejects_a_bad_since_with_a_clear_error(capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         deadletters.main(["list", "--since", "last week", "--bootstrap", "127.0.0.1:1"])
     assert exc.value.code == 2 and "--since" in capsys.readouterr().err
+
+
+def test_downstream_last_window_entries_expire_after_the_ttl() -> None:
+    from services.common.worker import is_expired
+
+    assert not is_expired({"seq": 9, "seen_ms": 1_000}, now=1_000 + 1_799_999, ttl_ms=1_800_000)
+    assert is_expired({"seq": 9, "seen_ms": 1_000}, now=1_000 + 1_800_000, ttl_ms=1_800_000)
+    assert is_expired(9, now=1, ttl_ms=1)  # a value from before entries carried their time: expires
