@@ -25,6 +25,10 @@ class OcrTimeout(OcrError, TimeoutError):
     """tesseract did not finish in time. The machine was starved (measured: 20 s timeouts on 1280x800 frames at
     load average 25 on 2 cores), not the frame unreadable: a transient failure, worth another attempt."""
 
+    # Each attempt can cost the whole timeout while the summarizer's agent holds every partition it owns: a few
+    # attempts, then the frame goes to the dead letters (accounted for, replayable), never silently signal-less.
+    max_attempts = 3
+
 
 @dataclass(frozen=True)
 class OcrLine:
