@@ -23,6 +23,7 @@ from tests.support import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
+ACCOUNTING_TIMEOUT_S = 300.0  # the summarizer's backlog for one session under CPU contention
 
 
 @pytest.mark.parametrize("victim", ["summarizer"])
@@ -55,12 +56,21 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
     preferred = {pid for pid in shopper_result.opened_product_ids
                  if shopper_result.preference.matches(catalog.by_id[pid])}
 
+    # Nothing lost: every frame the gateway took ends up in a summary's window (or dead-lettered with a reason).
+    # Waiting for that first tells a lost view from an OCR backlog (minutes on a busy machine).
+    def accounted():
+        return frames_accounted(stack.bootstrap, session_id, shopper_result.accepted)
+
+    assert shopper_result.accepted
+    assert wait_for(lambda: not accounted().missing, ACCOUNTING_TIMEOUT_S, interval_s=2.0), (
+        f"frames in no summary: {accounted()}")
+
     def complete():
         rec = latest(stack, session_id)
         viewed = {v["product_id"] for v in rec["summary"].get("viewed_products", [])} if rec else set()
         return rec if preferred <= viewed else None
 
-    rec = wait_for(complete, 120)
+    rec = wait_for(complete, 60)  # every frame summarized: the last recommendation is two fast stages away
     if rec is None:
         counters = [line for line in httpx.get(f"http://127.0.0.1:{stack.ports.summarizer}/metrics").text.splitlines()
                     if line.startswith(("interarec_summarizer_frames_total", "interarec_summarizer_messages_total"))]
@@ -71,13 +81,7 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
     assert set(opened_before_kill) <= viewed  # state from before the kill survived (changelog recovery)
     assert rec["items"] and all(shopper_result.preference.matches(catalog.by_id[i["product_id"]])
                                 for i in rec["items"])
-
-    # Nothing lost: every frame the gateway took is in a summary's window (or dead-lettered with a reason), and the
-    # session's recommendations were published once each, window_seq strictly increasing.
-    def accounted():
-        return frames_accounted(stack.bootstrap, session_id, shopper_result.accepted)
-
-    assert shopper_result.accepted
-    assert wait_for(lambda: not accounted().missing, 60, interval_s=2.0), f"frames in no summary: {accounted()}"
+    # At-least-once publication: a window may be re-sent after the crash, but only as the same recommendation, and
+    # window_seq never goes backwards.
     problem = first_problem_in_windows(recommendation_windows(stack.bootstrap, session_id))
     assert problem is None, problem
