@@ -43,7 +43,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 # answers ready within READY_BOUND_S (a Faust worker's start, group rebalance and table recovery), and the
 # storefront shows a recommendation built from a frame captured after that moment within RECOVERY_BOUND_S. That
 # one includes working off the backlog the fault left (OCR first): on a 2-core machine shared with other test
-# runs (load average 25) it measured 30-100 s. Measured figures are printed and in the README.
+# runs (load average 20-25) it measured 9-25 s, and up to 62 s in an earlier, busier run. The figures are
+# printed and in the README.
 READY_BOUND_S = 60.0
 RECOVERY_BOUND_S = 150.0
 # Accounting waits for the summarizer to work off its backlog; it proves nothing is lost, not how fast.
