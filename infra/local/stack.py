@@ -134,10 +134,34 @@ class Stack:
         _signal_group(svc.process, sig)
         svc.process.wait(15)
 
-    def restart(self, name: str, timeout_s: float = 120.0, progress=print) -> None:
+    def spawn(self, name: str) -> None:
+        """Start a stopped service again without waiting for it (the caller measures its recovery)."""
         svc = self.service(name)
+        if svc.process is not None and svc.process.poll() is None:
+            raise StackError(f"{name} is still running (pid {svc.process.pid})")
         self._spawn(svc)
-        self.wait_ready(timeout_s, progress, only=[svc])
+
+    def restart(self, name: str, timeout_s: float = 120.0, progress=print) -> float:
+        """Start a stopped service again; returns the seconds until it answered ready."""
+        started = time.monotonic()
+        self.spawn(name)
+        self.wait_ready(timeout_s, progress, only=[self.service(name)])
+        return time.monotonic() - started
+
+    def not_ready(self) -> list[str]:
+        """Services whose readiness endpoint does not answer 200 right now (or whose process died)."""
+        down = []
+        with httpx.Client(timeout=2.0) as client:
+            for svc in self.services:
+                if svc.process is None or svc.process.poll() is not None:
+                    down.append(f"{svc.name} (exited)")
+                    continue
+                try:
+                    if client.get(f"http://127.0.0.1:{svc.port}{svc.ready_path}").status_code != 200:
+                        down.append(svc.name)
+                except httpx.HTTPError:
+                    down.append(svc.name)
+        return down
 
     def wait_ready(self, timeout_s: float, progress=print, only: list[Service] | None = None) -> None:
         deadline = time.monotonic() + timeout_s
@@ -178,6 +202,37 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class BrokerControl:
+    """Fault injection on a local broker from infra/kafka/broker.py (given as its loaded module, since that file
+    is a script): stop and start it again on the same ports and data, or freeze it (SIGSTOP) so clients find
+    it unreachable while it keeps its sockets and state."""
+
+    def __init__(self, broker_module, broker, controller_port: int):
+        self.module = broker_module
+        self.broker = broker
+        self.controller_port = controller_port
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
+    def stop(self) -> None:
+        self.broker.stop()
+
+    def start(self, timeout_s: float = 90.0) -> float:
+        """Start the stopped broker again (same data dir, ports, cluster id); returns seconds until it answered."""
+        b = self.broker
+        self.broker = self.module.start(b.data_dir, port=b.port, controller_port=self.controller_port, host=b.host,
+                                        timeout=timeout_s)
+        return self.broker.ready_seconds
+
+    def pause(self) -> None:
+        os.killpg(self.broker.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.broker.pid, signal.SIGCONT)
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

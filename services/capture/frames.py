@@ -16,7 +16,12 @@ import httpx
 log = logging.getLogger("interarec.capture")
 
 JPEG_QUALITY = 80
-RETRIES = 2  # extra attempts on connection errors / 5xx / 429
+# A frame the gateway could not take (connection refused/reset, 5xx, 429) is retried with capped exponential
+# backoff for up to this long: a restarting gateway or a broker outage (the gateway answers 503) then delays
+# frames instead of losing them. A 4xx other than 429 is about the frame itself and is never retried.
+RETRY_BUDGET_S = 60.0
+BACKOFF_FIRST_S = 0.25
+BACKOFF_MAX_S = 2.0
 QUEUE_SIZE = 16
 
 
@@ -34,16 +39,39 @@ def header_safe(text: str, limit: int = 300) -> str:
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)[:limit]
 
 
-class FrameUploader:
-    """POSTs frames to {gateway}/v1/sessions/{sid}/frames; counts accepted and failed frames."""
+@dataclass(frozen=True)
+class Accepted:
+    """A frame the gateway answered 202 for: where Kafka stored it."""
 
-    def __init__(self, client: httpx.AsyncClient, gateway_url: str, api_key: str, session_id: str):
+    seq: int
+    partition: int
+    offset: int
+
+
+def retry_after_s(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+class FrameUploader:
+    """POSTs frames to {gateway}/v1/sessions/{sid}/frames; counts accepted, duplicate and failed frames and
+    keeps where each accepted frame was stored (the gateway's 202 names its partition and offset)."""
+
+    def __init__(self, client: httpx.AsyncClient, gateway_url: str, api_key: str, session_id: str,
+                 retry_budget_s: float = RETRY_BUDGET_S):
         self.client = client
         self.url = f"{gateway_url.rstrip('/')}/v1/sessions/{session_id}/frames"
         self.api_key = api_key
         self.session_id = session_id
-        self.sent = 0
+        self.retry_budget_s = retry_budget_s
+        self.sent = 0        # 2xx: accepted or an exact duplicate the gateway already has
+        self.duplicates = 0  # 200 duplicate
         self.failed = 0
+        self.retried = 0     # extra attempts made (a measure of how long faults held frames up)
+        self.accepted: list[Accepted] = []
 
     async def post(self, frame: Frame) -> bool:
         headers = {
@@ -55,25 +83,46 @@ class FrameUploader:
             "X-Page-Title": header_safe(frame.title),
         }
         problem = ""
-        for attempt in range(RETRIES + 1):
-            if attempt:
-                await asyncio.sleep(0.25 * 2 ** (attempt - 1))
+        deadline = time.monotonic() + self.retry_budget_s
+        backoff = BACKOFF_FIRST_S
+        while True:
+            wait = backoff
             try:
                 response = await self.client.post(self.url, content=frame.jpeg, headers=headers)
             except httpx.HTTPError as exc:  # connection refused/reset, timeouts: worth a retry
                 problem = f"{type(exc).__name__}: {exc}"
-                continue
-            if 200 <= response.status_code < 300:
-                self.sent += 1
-                return True
-            problem = f"HTTP {response.status_code}: {response.text[:300]}"
-            if response.status_code < 500 and response.status_code != 429:
-                break  # a 4xx is about this frame or our key; repeating it will not help
+            else:
+                if 200 <= response.status_code < 300:
+                    self._record(frame, response)
+                    return True
+                problem = f"HTTP {response.status_code}: {response.text[:300]}"
+                if response.status_code < 500 and response.status_code != 429:
+                    break  # a 4xx is about this frame or our key; repeating it will not help
+                wait = max(wait, retry_after_s(response) or 0.0)
+            if time.monotonic() + wait > deadline:
+                break
+            if self.retried % 20 == 0:
+                log.info("gateway did not take frame %d (%s); retrying", frame.seq, problem,
+                         extra={"session_id": self.session_id})
+            self.retried += 1
+            await asyncio.sleep(wait)
+            backoff = min(BACKOFF_MAX_S, backoff * 2)
         self.failed += 1
         if self.failed <= 3 or self.failed % 20 == 0:  # a dead gateway must not flood the log
             log.warning("frame %d rejected (%d failed so far): %s", frame.seq, self.failed, problem,
                         extra={"session_id": self.session_id})
         return False
+
+    def _record(self, frame: Frame, response: httpx.Response) -> None:
+        self.sent += 1
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if body.get("status") == "duplicate":
+            self.duplicates += 1
+        elif "partition" in body and "offset" in body:
+            self.accepted.append(Accepted(frame.seq, int(body["partition"]), int(body["offset"])))
 
 
 class FrameStreamer:
@@ -95,7 +144,7 @@ class FrameStreamer:
         self._send_task = asyncio.create_task(self._send_loop(), name="frame-sender")
         self._capture_task = asyncio.create_task(self._capture_loop(), name="frame-capture")
 
-    async def stop(self, drain_timeout_s: float = 15.0) -> None:
+    async def stop(self, drain_timeout_s: float = RETRY_BUDGET_S + 15.0) -> None:
         """Stop capturing, then let queued frames go out (bounded wait)."""
         if self._capture_task:
             self._capture_task.cancel()

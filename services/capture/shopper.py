@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from services.capture.frames import FrameStreamer, FrameUploader
+from services.capture.frames import Accepted, FrameStreamer, FrameUploader
 from services.capture.scenarios import Preference, Scenario, build_scenario
 from services.common.catalog import Catalog
 
@@ -55,6 +55,7 @@ class ShopperResult:
     frames_failed: int = 0
     frames_dropped: int = 0
     elapsed_s: float = 0.0
+    accepted: list[Accepted] = field(default_factory=list)  # where Kafka stored each frame the gateway took
 
 
 class _Browse:
@@ -213,6 +214,7 @@ async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id:
                 result.opened_product_ids = browse.opened
                 result.frames_sent, result.frames_failed = uploader.sent, uploader.failed
                 result.frames_dropped = streamer.dropped
+                result.accepted = list(uploader.accepted)
         finally:
             await browser.close()
     result.elapsed_s = time.monotonic() - started

@@ -38,7 +38,7 @@ from services.summarizer.app import (
     summaries,
 )
 from services.summarizer.imaging import decode_image, dhash
-from services.summarizer.ocr import OcrError
+from services.summarizer.ocr import OcrError, OcrTimeout
 from services.summarizer.reader import FrameReader
 from services.summarizer.summary import summarize
 from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
@@ -150,6 +150,11 @@ async def handle(event: EventT) -> None:
         try:
             observation = await loop.run_in_executor(ocr_pool, observe, image, frame, event.message.offset)
             FRAMES_TOTAL.labels(outcome="read").inc()
+        except OcrTimeout:
+            # A starved engine, not an unreadable frame: retry the frame (Consumer backoff, then a dead letter
+            # with its reason). Taking it as "no signals" lost product views: the gateway drops exact repeats,
+            # so a page visit often has this one frame and nothing else to read.
+            raise
         except OcrError as exc:
             # The frame is fine, the OCR engine failed on it: it still counts towards the window (it
             # shows the shopper was there) but adds no signals. The image itself stays in the frames topic.

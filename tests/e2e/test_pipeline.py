@@ -19,9 +19,11 @@ from interarec.v1 import dead_letters_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.keys import session_key
 from services.common.topics import DEAD_LETTERS, FRAME_DEAD_LETTERS, FRAMES, RECOMMENDATIONS, SUMMARIES
-from tests.support import latest, wait_for
+from tests.support import frames_accounted, latest, wait_for
 
 pytestmark = pytest.mark.e2e
+# Bound on the summarizer's backlog for one session under CPU contention (2 cores shared by several test runs).
+ACCOUNTING_TIMEOUT_S = 300.0
 
 
 def dead_letters_since(bootstrap: str, start: dict[str, int]) -> list[dead_letters_pb2.DeadLetter]:
@@ -93,14 +95,7 @@ def test_poison_messages_go_to_dead_letters_and_consumers_keep_going(stack):
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
 
 
-# Colour and price shoppers pass the deterministic chain test (tests/unit/test_preference_chain.py) and
-# `make run --scenario ...`, but through OCR a product view is occasionally lost (about 1 session in 10):
-# they run in `make test-extended` until that is fixed.
-INTERMITTENT = pytest.mark.extended
-
-
-@pytest.mark.parametrize("scenario,seed", [("brand", 11), pytest.param("colour", 4, marks=INTERMITTENT),
-                                           pytest.param("price", 2, marks=INTERMITTENT)])
+@pytest.mark.parametrize("scenario,seed", [("brand", 11), ("colour", 4), ("price", 2)])
 def test_browser_session_becomes_recommendations_matching_hidden_preference(stack, catalog_path, scenario, seed):
     from services.capture.shopper import run_shopper
 
@@ -113,15 +108,28 @@ def test_browser_session_becomes_recommendations_matching_hidden_preference(stac
     preferred = [pid for pid in result.opened_product_ids if result.preference.matches(catalog.by_id[pid])]
     assert len(preferred) >= 4
 
+    # The summarizer is done with the session once every frame the gateway took is in a summary's window (or
+    # dead-lettered). Only then can a product missing from the summary be told apart from a backlog: on a busy
+    # machine OCR runs minutes behind the shopper (measured: the last view summarized 80 s after the shopper
+    # left at load average 25), and a fixed wait read that lag as a lost view.
+    ended = time.monotonic()
+    accounted = wait_for(lambda: (a := frames_accounted(stack.bootstrap, session_id, result.accepted))
+                         and not a.missing and a, timeout_s=ACCOUNTING_TIMEOUT_S, interval_s=2.0)
+    assert accounted, f"frames in no summary and no dead letter after {ACCOUNTING_TIMEOUT_S:.0f} s"
+    backlog_s = time.monotonic() - ended
+
     def final():
         rec = latest(stack, session_id)
         viewed = {v["product_id"] for v in rec["summary"].get("viewed_products", [])} if rec else set()
         return rec if rec and set(preferred) <= viewed else None
 
-    rec = wait_for(final, timeout_s=90)
+    # every frame summarized: the last summary's recommendation is a decomposer and an optimizer step away
+    rec = wait_for(final, timeout_s=60)
     last = json.dumps(latest(stack, session_id))[:2000]
-    assert rec is not None, f"no recommendation covering the opened products; last: {last}"
-    print(f"final recommendation after {time.monotonic() - started:.1f}s: window {rec['window_seq']}")
+    assert rec is not None, (f"no recommendation covering the opened products {preferred} although every frame was "
+                             f"summarized ({result.frames_dropped} dropped by the capture client); last: {last}")
+    print(f"final recommendation after {time.monotonic() - started:.1f}s: window {rec['window_seq']}; "
+          f"{len(result.accepted)} frames summarized {backlog_s:.1f} s after the shopper left")
 
     items = rec["items"]
     assert 1 <= len(items) <= 8

@@ -14,11 +14,16 @@ import pytest
 
 from infra.local.stack import tail
 from services.common.catalog import Catalog
-from tests.support import latest, wait_for
+from tests.support import (
+    first_problem_in_windows,
+    frames_accounted,
+    latest,
+    recommendation_windows,
+    wait_for,
+)
 
-# Known open defect: now and then the restarted summarizer handles one frame and then nothing more
-# (see the issue note); this test exposes it and runs in `make test-extended`, not in `make test`.
-pytestmark = [pytest.mark.e2e, pytest.mark.extended]
+pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
+ACCOUNTING_TIMEOUT_S = 300.0  # the summarizer's backlog for one session under CPU contention
 
 
 @pytest.mark.parametrize("victim", ["summarizer"])
@@ -36,12 +41,14 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
 
     shopper = threading.Thread(target=shop)
     shopper.start()
-    # Kill once the session has state worth losing: a recommendation built from at least one viewed product.
-    assert wait_for(lambda: (rec := latest(stack, session_id)) and rec["summary"].get("viewed_products"), 60)
+    # Kill once the session has state worth losing: a recommendation built from at least one viewed product. On a
+    # busy machine that can take minutes (OCR backlog); the session's frames then still wait in Kafka, so the
+    # restarted summarizer still has the rest of the session to process: the kill is mid-session either way.
+    assert wait_for(lambda: (rec := latest(stack, session_id)) and rec["summary"].get("viewed_products"), 180)
     opened_before_kill[:] = [v["product_id"] for v in latest(stack, session_id)["summary"]["viewed_products"]]
     stack.kill(victim)
     time.sleep(2)  # frames keep arriving at the gateway while the worker is down
-    stack.restart(victim)
+    print(f"{victim} ready again {stack.restart(victim):.1f} s after its restart")
     shopper.join(timeout=180)
     shopper_result = result["r"]
     assert shopper_result.frames_failed == 0  # the gateway and Kafka never stopped accepting
@@ -49,12 +56,21 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
     preferred = {pid for pid in shopper_result.opened_product_ids
                  if shopper_result.preference.matches(catalog.by_id[pid])}
 
+    # Nothing lost: every frame the gateway took ends up in a summary's window (or dead-lettered with a reason).
+    # Waiting for that first tells a lost view from an OCR backlog (minutes on a busy machine).
+    def accounted():
+        return frames_accounted(stack.bootstrap, session_id, shopper_result.accepted)
+
+    assert shopper_result.accepted
+    assert wait_for(lambda: not accounted().missing, ACCOUNTING_TIMEOUT_S, interval_s=2.0), (
+        f"frames in no summary: {accounted()}")
+
     def complete():
         rec = latest(stack, session_id)
         viewed = {v["product_id"] for v in rec["summary"].get("viewed_products", [])} if rec else set()
         return rec if preferred <= viewed else None
 
-    rec = wait_for(complete, 120)
+    rec = wait_for(complete, 60)  # every frame summarized: the last recommendation is two fast stages away
     if rec is None:
         counters = [line for line in httpx.get(f"http://127.0.0.1:{stack.ports.summarizer}/metrics").text.splitlines()
                     if line.startswith(("interarec_summarizer_frames_total", "interarec_summarizer_messages_total"))]
@@ -65,3 +81,7 @@ def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim)
     assert set(opened_before_kill) <= viewed  # state from before the kill survived (changelog recovery)
     assert rec["items"] and all(shopper_result.preference.matches(catalog.by_id[i["product_id"]])
                                 for i in rec["items"])
+    # At-least-once publication: a window may be re-sent after the crash, but only as the same recommendation, and
+    # window_seq never goes backwards.
+    problem = first_problem_in_windows(recommendation_windows(stack.bootstrap, session_id))
+    assert problem is None, problem

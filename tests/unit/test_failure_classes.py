@@ -10,7 +10,7 @@ from services.decomposer.rules import decompose
 from services.optimizer.mnl import recommend
 from services.summarizer.grounding import Observation
 from services.summarizer.summary import summarize
-from services.summarizer.window import HISTORY_LIMIT, SessionState, add_frame, close_idle
+from services.summarizer.window import HISTORY_LIMIT, FrameMeta, SessionState, add_frame, close_idle
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(480, seed=3)
@@ -27,7 +27,7 @@ def session_summary(observations: list[Observation]) -> summaries_pb2.BehaviourS
     state, closed = SessionState(), []
     for i, o in enumerate(observations):
         o.frame_seq = i
-        meta = type("M", (), {"frame_seq": i, "capture_ms": i * 1000, "page_url": o.page_url or f"http://shop/{i}"})
+        meta = FrameMeta(frame_seq=i, capture_ms=i * 1000, page_url=o.page_url or f"http://shop/{i}")
         closed += add_frame(state, meta, (i * 0x9E3779B97F4A7C15) & (2**64 - 1), o, now_ms=i * 1000, max_frames=4)
     closed.append(close_idle(state, now_ms=10**12, idle_ms=1))
     last = closed[-1]
