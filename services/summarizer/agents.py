@@ -41,6 +41,7 @@ from services.summarizer.imaging import decode_image, dhash
 from services.summarizer.ocr import OcrError, OcrTimeout
 from services.summarizer.reader import FrameReader
 from services.summarizer.summary import summarize
+from services.summarizer.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
 from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 
 log = logging.getLogger("interarec.summarizer")
