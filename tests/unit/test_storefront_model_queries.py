@@ -14,6 +14,7 @@ from PIL import Image
 
 from infra.llm_replay.server import ReplayServer
 from services.common.llm import LlmError, LlmSettings
+from services.common.tenants import hash_key
 from services.decomposer import rules, tool_schema
 from services.decomposer.llm_backend import side_constraint_problems
 from services.storefront_api.model_queries import ModelQueries, embedded_fallback
@@ -155,3 +156,24 @@ def test_image_query_failure_raises_and_the_embedded_answer_says_why(replay):
     match = embedded_fallback(CATALOG, png(), 4, "acme", failed.value)
     assert match.request.backend == "embedded-image" and match.request.fallback_reason.startswith("server_error")
     assert match.colour == "red"
+
+
+def test_query_backend_setting(monkeypatch):
+    from services.common import config
+    from services.storefront_api.app import StorefrontSettings
+
+    for name in list(__import__("os").environ):
+        if name.startswith("INTERAREC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("INTERAREC_API_KEYS", f"acme:{hash_key('k1')}")
+    monkeypatch.setenv("INTERAREC_STOREFRONT_TOKEN_SECRET", "s" * 40)
+    assert StorefrontSettings.from_env().query_llm is None  # default: rules
+    monkeypatch.setenv("INTERAREC_STOREFRONT_QUERY_BACKEND", "gpt")
+    with pytest.raises(config.ConfigError, match="INTERAREC_STOREFRONT_QUERY_BACKEND"):
+        StorefrontSettings.from_env()
+    monkeypatch.setenv("INTERAREC_STOREFRONT_QUERY_BACKEND", "llm")
+    with pytest.raises(config.ConfigError, match="INTERAREC_LLM_BASE_URL"):
+        StorefrontSettings.from_env()  # the model path needs its server
+    monkeypatch.setenv("INTERAREC_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("INTERAREC_LLM_MODEL", "tiny-vlm")
+    assert StorefrontSettings.from_env().query_llm.model == "tiny-vlm"
