@@ -174,8 +174,10 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
         producer.start()
         if settings.query_llm is not None:  # created on the serving loop (the client's semaphore binds to it)
             state["models"] = ModelQueries(settings.query_llm, catalog)
+            state["warm_up"] = asyncio.create_task(state["models"].warm_up())
         yield
         if "models" in state:
+            state.pop("warm_up").cancel()
             await state.pop("models").close()
         await run_in_threadpool(reader.stop)
         await run_in_threadpool(producer.close)

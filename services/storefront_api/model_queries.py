@@ -12,6 +12,7 @@ the same fallback counters as the pipeline. The answer's `backend` says which on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from PIL import Image
@@ -37,6 +38,11 @@ class ModelQueries:
         self.catalog = catalog
         self.decomposer = llm_backend.LlmDecomposer(LlmClient(settings, "storefront-query-text"), catalog, K_MAX)
         self.summarizer = vllm_backend.VllmSummarizer(LlmClient(settings, "storefront-query-image"), catalog)
+
+    async def warm_up(self) -> None:
+        """vLLM compiles a tool's / schema's grammar on first use (seconds): pay it at start-up, not on a
+        shopper's first query. Failures are logged by each backend; the fallbacks cover them."""
+        await asyncio.gather(self.decomposer.warm_up(), self.summarizer.warm_up())
 
     async def close(self) -> None:
         await self.decomposer.client.close()

@@ -351,6 +351,11 @@ def test_queries_with_the_model_backend_and_its_fallback(kafka_bootstrap, catalo
                 assert text.status_code == 200 and image.status_code == 200, (text.text, image.text)
                 return text.json(), image.json()
 
+            deadline = time.monotonic() + 20  # start-up warm-up: one tool call and one JSON-schema call
+            while len(replay.state.requests) < 2:
+                assert time.monotonic() < deadline, "no model warm-up at start-up"
+                time.sleep(0.1)
+            assert {"tools" in r for r in replay.state.requests[:2]} == {True, False}
             text, image = ask()
             assert (text["backend"], text["model"], text["fallback_reason"]) == ("llm", "tiny-vlm", None)
             assert text["constraints"]["categories"] == ["Footwear"] and text["constraints"]["colours"] == ["Black"]
