@@ -43,8 +43,10 @@ def _candidates(catalog: Catalog, c: optimization_pb2.Constraints) -> np.ndarray
 
 
 def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.BehaviourSummary, catalog: Catalog,
-                  k_max: int) -> optimization_pb2.OptimizationRequest:
-    """The tool call as an OptimizationRequest, validated and repaired; every change recorded."""
+                  k_max: int, preferences: optimization_pb2.Preferences | None = None
+                  ) -> optimization_pb2.OptimizationRequest:
+    """The tool call as an OptimizationRequest, validated and repaired; every change recorded. Soft
+    preferences: `preferences` when given, else the rules backend's reading of the summary."""
     # Empty strings are how a grammar-bound model says "nothing" in a list: not a claim, no note.
     args = args.model_copy(update={name: [v for v in getattr(args, name) if v.strip()] for name in (
         "categories", "brands", "exclude_brands", "colours", "include_product_ids", "exclude_product_ids")})
@@ -86,8 +88,9 @@ def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.Behavi
             note("exclude_brands", f"not in catalog: brand {value!r}")
         elif canonical not in c.exclude_brands:
             c.exclude_brands.append(canonical)
-    # Soft preferences: the rules backend's reading of the same summary (shares of grounded views).
-    request.preferences.CopyFrom(rules.decompose(summary, catalog, k=request.k).preferences)
+    # Soft preferences: the rules backend's reading of the same input (shares of grounded views).
+    request.preferences.CopyFrom(preferences if preferences is not None
+                                 else rules.decompose(summary, catalog, k=request.k).preferences)
 
     rules.repair_request(request, catalog)  # grounding, bounds, price/rating sanity, relaxation to >= k
 
@@ -155,15 +158,31 @@ class LlmDecomposer:
         except LlmError as exc:
             log.warning("model warm-up call failed (the rules fallback covers it): %s", exc)
 
-    async def decompose(self, summary: summaries_pb2.BehaviourSummary) -> optimization_pb2.OptimizationRequest:
-        """The model's request; raises LlmError when its call is unusable."""
-        answer = await self.client.chat(tool_schema.messages(summary, self.k), tools=[self.tool],
-                                        tool_choice=tool_schema.TOOL_CHOICE)
+    async def call_tool(self, messages: list[dict]) -> tool_schema.ToolArguments:
+        """The model's named tool call, parsed against the tool's shape; raises LlmError when unusable."""
+        answer = await self.client.chat(messages, tools=[self.tool], tool_choice=tool_schema.TOOL_CHOICE)
         try:
-            args = tool_schema.ToolArguments.model_validate(answer.tool_arguments(tool_schema.TOOL_NAME))
+            return tool_schema.ToolArguments.model_validate(answer.tool_arguments(tool_schema.TOOL_NAME))
         except ValidationError as exc:
             raise LlmError("wrong_schema", str(exc).replace("\n", " ")[:300]) from None
+
+    async def decompose(self, summary: summaries_pb2.BehaviourSummary) -> optimization_pb2.OptimizationRequest:
+        """The model's request; raises LlmError when its call is unusable."""
+        args = await self.call_tool(tool_schema.messages(summary, self.k))
         request = build_request(args, summary, self.catalog, self.k)
+        request.model = self.client.settings.model
+        return request
+
+    async def decompose_query(self, rules_request: optimization_pb2.OptimizationRequest,
+                              text: str) -> optimization_pb2.OptimizationRequest:
+        """A typed query through the same tool call and validation. `rules_request` is the rules' reading of
+        the text: its summary, k and soft preferences are kept (the caller chose k; the model picks hard
+        constraints only). Raises LlmError when the call is unusable."""
+        args = await self.call_tool(tool_schema.query_messages(text, rules_request.k))
+        args = args.model_copy(update={"k": rules_request.k})
+        request = build_request(args, rules_request.summary, self.catalog, self.k, rules_request.preferences)
+        request.session_id, request.tenant = rules_request.session_id, rules_request.tenant
+        request.prompt_version = tool_schema.QUERY_PROMPT_VERSION
         request.model = self.client.settings.model
         return request
 

@@ -28,6 +28,7 @@ from services.common import business_rules, config, metrics, tenants
 from services.common.catalog import Catalog
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
+from services.common.llm import LlmError, LlmSettings
 from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK
 from services.storefront_api import feedback as feedback_rules
@@ -36,10 +37,11 @@ from services.storefront_api.access import RateLimiter, SessionTokens, StreamSlo
 from services.storefront_api.assortments import InvalidRequest, solve
 from services.storefront_api.image_query import image_request
 from services.storefront_api.latest import LatestRecommendations, to_json
+from services.storefront_api.model_queries import BACKENDS, ModelQueries, embedded_fallback
 from services.storefront_api.queries import similar_request, text_request
 from services.storefront_api.reader import RecommendationReader
 from services.storefront_api.trending import WINDOWS_S, Trending
-from services.summarizer.imaging import ImageDecodeError
+from services.summarizer.imaging import ImageDecodeError, decode_image
 
 log = logging.getLogger("interarec.storefront_api")
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -68,6 +70,7 @@ class StorefrontSettings:
     history_size: int = 10
     rules: dict[str, tuple[business_rules.Rule, ...]] = field(default_factory=dict)
     solver: str = "threshold"
+    query_llm: LlmSettings | None = None  # set: text/image queries ask the model first (model_queries.py)
 
     @classmethod
     def from_env(cls) -> "StorefrontSettings":
@@ -86,6 +89,7 @@ class StorefrontSettings:
                    if o.strip()]
         if "*" in origins:
             raise config.ConfigError("INTERAREC_STOREFRONT_CORS_ORIGINS must list the shops' origins, not '*'")
+        query_backend = config.env_choice("INTERAREC_STOREFRONT_QUERY_BACKEND", "rules", BACKENDS)
         return cls(
             host=config.env_str("INTERAREC_STOREFRONT_HOST", "127.0.0.1"),
             port=config.env_int("INTERAREC_STOREFRONT_PORT", 8600, minimum=1, maximum=65535),
@@ -102,6 +106,7 @@ class StorefrontSettings:
             history_size=config.env_int("INTERAREC_STOREFRONT_HISTORY", 10, minimum=1, maximum=100),
             rules=business_rules.load_from_env(),
             solver=config.env_choice("INTERAREC_STOREFRONT_SOLVER", "threshold", ("threshold", "pyomo")),
+            query_llm=LlmSettings.from_env() if query_backend == "llm" else None,
         )
 
 
@@ -118,6 +123,12 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
                    details: list[str] | None = None) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _provenance(request) -> dict:
+    """Which backend answered a query, and why the model's answer was not used when it was not."""
+    return {"backend": request.backend, "model": request.model or None,
+            "fallback_reason": request.fallback_reason or None}
 
 
 def _errors(*codes: int) -> dict:
@@ -153,7 +164,7 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
     # Direct questions solve in-process; one thread bounds their CPU and keeps the event loop free.
     solver_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storefront-solve")
     producer = AsyncProducer(settings.bootstrap, client_id="interarec-storefront-api")
-    state: dict[str, RecommendationReader] = {}
+    state: dict = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -161,7 +172,13 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
                                                         trending=trending, catalog=catalog)
         reader.start()
         producer.start()
+        if settings.query_llm is not None:  # created on the serving loop (the client's semaphore binds to it)
+            state["models"] = ModelQueries(settings.query_llm, catalog)
+            state["warm_up"] = asyncio.create_task(state["models"].warm_up())
         yield
+        if "models" in state:
+            state.pop("warm_up").cancel()
+            await state.pop("models").close()
         await run_in_threadpool(reader.stop)
         await run_in_threadpool(producer.close)
         solver_pool.shutdown(wait=False, cancel_futures=True)
@@ -390,17 +407,21 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
         return JSONResponse(body)
 
     @app.post("/v1/query/text", response_model=models.QueryOut, responses=_errors(401, 422, 429), tags=["recommend"],
-              summary="A typed request, decomposed by the rules into constraints and solved by the MNL optimizer")
+              summary="A typed request, decomposed into constraints by the rules (or the model: "
+                      "INTERAREC_STOREFRONT_QUERY_BACKEND=llm) and solved by the MNL optimizer")
     async def query_text(body: models.TextQueryIn,
                          caller: Annotated[Caller, Depends(tenant_caller("query_text"))]) -> JSONResponse:
+        model_answer = await state["models"].text(body.query, body.k, caller.tenant) if "models" in state else None
+
         def build():
-            request, ignored = text_request(catalog, body.query, body.k, caller.tenant)
-            return request, {"query": body.query, "ignored_words": ignored}
+            request, ignored = model_answer or text_request(catalog, body.query, body.k, caller.tenant)
+            return request, {"query": body.query, "ignored_words": ignored, **_provenance(request)}
         return JSONResponse(await answer(build, caller, "query_text"))
 
     @app.post("/v1/query/image", response_model=models.ImageQueryOut, responses=_errors(400, 401, 413, 422, 429),
               tags=["recommend"], openapi_extra=IMAGE_BODY,
-              summary="A product photo or screenshot, matched to the catalog (OCR and colour), then recommended from")
+              summary="A product photo or screenshot, matched to the catalog (OCR and colour, or the vLLM model when "
+                      "configured), then recommended from")
     async def query_image(request: Request, caller: Annotated[Caller, Depends(tenant_caller("query_image"))],
                           k: Annotated[int, Query(ge=1, le=50)] = 8) -> JSONResponse:
         data = bytearray()
@@ -408,16 +429,20 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
             data += chunk
             if len(data) > MAX_IMAGE_BYTES:
                 raise ApiError(413, "body_too_large", f"image over {MAX_IMAGE_BYTES} bytes")
-        found = {}
-
-        def build():
-            match = image_request(catalog, bytes(data), k, caller.tenant)
-            found.update(matched_product_id=match.product_id, detected_colour=match.colour)
-            return match.request, found
         try:
-            return JSONResponse(await answer(build, caller, "query_image"))
+            image = await run_in_threadpool(decode_image, bytes(data))
         except ImageDecodeError as exc:
             raise ApiError(400, "bad_image", str(exc)) from None
+        try:
+            if "models" not in state:
+                match = await run_in_threadpool(image_request, catalog, bytes(data), k, caller.tenant)
+            else:
+                match = await state["models"].image(image, k, caller.tenant)
+        except LlmError as exc:
+            match = await run_in_threadpool(embedded_fallback, catalog, bytes(data), k, caller.tenant, exc)
+        extra = {"matched_product_id": match.product_id, "detected_colour": match.colour,
+                 **_provenance(match.request)}
+        return JSONResponse(await answer(lambda: (match.request, extra), caller, "query_image"))
 
     @app.get("/v1/trending", response_model=models.TrendingOut, responses=_errors(401, 422, 429), tags=["recommend"],
              summary="Products and categories trending across the tenant's sessions (views and clicks)")

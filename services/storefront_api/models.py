@@ -117,12 +117,18 @@ class TextQueryIn(BaseModel):
     k: int = Field(default=8, ge=1, le=50)
 
 
-class QueryOut(RecommendationOut):
+class QueryProvenance(BaseModel):
+    backend: str = Field(description="what turned the query into constraints: rules, llm, vllm or embedded-image")
+    model: str | None = Field(default=None, description="the served model, when the model answered")
+    fallback_reason: str | None = Field(default=None, description="why the model's answer was not used")
+
+
+class QueryOut(RecommendationOut, QueryProvenance):
     query: str
     ignored_words: list[str] = Field(description="words of the query not matched to the catalog")
 
 
-class ImageQueryOut(RecommendationOut):
+class ImageQueryOut(RecommendationOut, QueryProvenance):
     matched_product_id: str | None = Field(description="the catalog product recognised in the image, if any")
     detected_colour: str | None = Field(description="the catalog colour closest to the image's dominant colour")
 

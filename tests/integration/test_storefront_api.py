@@ -5,6 +5,7 @@ image queries, trending, rate limits, and state rebuilt from the compacted topic
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 import uuid
@@ -16,9 +17,11 @@ from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from PIL import Image
 
+from infra.llm_replay.server import ReplayServer
 from interarec.v1 import feedback_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.common.keys import session_key
+from services.common.llm import LlmSettings
 from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK, RECOMMENDATIONS
 from services.storefront_api.access import SessionTokens
@@ -308,6 +311,7 @@ def test_similar_text_and_image_queries(world, catalog):
                       json={"query": "black shoes under $120", "k": 5}).json()
     assert text["constraints"]["categories"] == ["Footwear"] and text["constraints"]["colours"] == ["Black"]
     assert text["items"] and all(i["category"] == "Footwear" and i["price"] <= 120 for i in text["items"])
+    assert text["backend"] == "rules" and text["fallback_reason"] is None
     img = Image.new("RGB", (240, 240), (250, 250, 250))
     img.paste((200, 40, 45), (60, 60, 180, 180))
     buf = io.BytesIO()
@@ -318,6 +322,55 @@ def test_similar_text_and_image_queries(world, catalog):
     assert image.json()["detected_colour"] == "Red" and {i["colour"] for i in image.json()["items"]} == {"Red"}
     bad = httpx.post(f"{served.url}/v1/query/image", headers={**ACME, "Content-Type": "image/png"}, content=b"no")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_image"
+
+
+def test_queries_with_the_model_backend_and_its_fallback(kafka_bootstrap, catalog, kafka_broker_module):
+    """INTERAREC_STOREFRONT_QUERY_BACKEND=llm against the replay server: the model's validated answer, then the
+    rules / embedded answer saying why once the model fails."""
+    product = catalog.products[0]
+    tool_args = {"k": 8, "objective": "expected_revenue", "categories": ["Footwear"], "brands": [],
+                 "exclude_brands": [], "colours": ["Black"], "price_min": None, "price_max": 120, "min_rating": None,
+                 "include_product_ids": ["NOT-A-PRODUCT"], "exclude_product_ids": [], "max_per_brand": None}
+    summary = {"product_types": [], "price_low": None, "price_high": None, "brands": [], "colours": [],
+               "specifications": [], "ratings_seen": [], "read_reviews": False, "viewed_products": [product.title],
+               "comparisons": [], "promotions": [], "search_queries": [], "narrative": ""}
+    img = Image.new("RGB", (240, 240), (250, 250, 250))
+    img.paste((200, 40, 45), (60, 60, 180, 180))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    (port,) = kafka_broker_module.free_ports(1)
+    with ReplayServer() as replay:
+        replay.state.tool_arguments, replay.state.content = json.dumps(tool_args), json.dumps(summary)
+        llm = LlmSettings(base_url=replay.url, model="tiny-vlm", timeout_s=5.0, retries=0)
+        with Served(create_app(settings(kafka_bootstrap, query_llm=llm), catalog), port) as served:
+            def ask():
+                text = httpx.post(f"{served.url}/v1/query/text", headers=ACME, timeout=30,
+                                  json={"query": "black shoes under $120", "k": 5})
+                image = httpx.post(f"{served.url}/v1/query/image?k=4", headers={**ACME, "Content-Type": "image/png"},
+                                   content=buf.getvalue(), timeout=60)
+                assert text.status_code == 200 and image.status_code == 200, (text.text, image.text)
+                return text.json(), image.json()
+
+            deadline = time.monotonic() + 20  # start-up warm-up: one tool call and one JSON-schema call
+            while len(replay.state.requests) < 2:
+                assert time.monotonic() < deadline, "no model warm-up at start-up"
+                time.sleep(0.1)
+            assert {"tools" in r for r in replay.state.requests[:2]} == {True, False}
+            text, image = ask()
+            assert (text["backend"], text["model"], text["fallback_reason"]) == ("llm", "tiny-vlm", None)
+            assert text["constraints"]["categories"] == ["Footwear"] and text["constraints"]["colours"] == ["Black"]
+            assert "include_product_ids" not in text["constraints"]  # not a catalog product: dropped, noted
+            assert any(r["constraint"] == "include_product_ids" for r in text["relaxations"])
+            assert all(i["category"] == "Footwear" and i["price"] <= 120 for i in text["items"])
+            assert image["backend"] == "vllm" and image["matched_product_id"] == product.product_id
+            assert all(i["category"] == product.category for i in image["items"])
+
+            replay.state.mode = "server_error"
+            text, image = ask()
+            assert text["backend"] == "rules" and text["fallback_reason"].startswith("server_error")
+            assert text["constraints"]["categories"] == ["Footwear"]
+            assert image["backend"] == "embedded-image" and image["fallback_reason"].startswith("server_error")
+            assert image["detected_colour"] == "Red"
 
 
 def test_trending_is_per_tenant(world, kafka_bootstrap):
