@@ -200,8 +200,9 @@ def test_network_policies_open_only_what_is_needed(production_objects):
     policies = {o["metadata"]["labels"]["app.kubernetes.io/name"]: o["spec"]
                 for o in by_kind(production_objects, "NetworkPolicy")}
     vllm_from = policies["vllm"]["ingress"][0]["from"]
+    # Only the model's clients: the two workers, and the storefront (typed and image queries, production values).
     assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in vllm_from) == \
-        ["decomposer", "summarizer"]
+        ["decomposer", "storefront-api", "summarizer"]
     for worker in WORKERS:
         # Workers take no traffic but the metrics scrape (from the monitoring namespace).
         (rule,) = policies[worker]["ingress"]
