@@ -64,7 +64,7 @@ def _serve(catalog: Catalog, layout: str) -> tuple[uvicorn.Server, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout=layout), host="127.0.0.1",
                                            port=port, log_level="warning", lifespan="off"))
     threading.Thread(target=server.run, daemon=True).start()
     deadline = time.monotonic() + 10

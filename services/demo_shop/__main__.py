@@ -19,7 +19,8 @@ def build():
     # The shop's tenant key for the storefront API (server side only); the demo key in demo mode.
     api_key = config.env_str("INTERAREC_SHOP_API_KEY", DEMO_KEY if demo_mode() else "") or None
     layout = config.env_choice("INTERAREC_SHOP_LAYOUT", "classic", LAYOUTS)
-    return create_app(Catalog.load(config.catalog_path()), storefront, api_key, backend, layout), host, port
+    return create_app(Catalog.load(config.catalog_path()), storefront, api_key=api_key,
+                      storefront_backend_url=backend, layout=layout), host, port
 
 
 if __name__ == "__main__":

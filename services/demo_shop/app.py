@@ -67,7 +67,7 @@ STOREFRONT_TIMEOUT_S = 2.0  # a slow storefront must not hold up a page: the ext
 SIMILAR_K = 4
 
 
-def create_app(catalog: Catalog, storefront_url: str, api_key: str | None = None,
+def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = None,
                storefront_backend_url: str | None = None, layout: str = "classic") -> FastAPI:
     """storefront_url: where browsers reach the storefront API; storefront_backend_url: where this server
     does (default: the same); api_key: the shop tenant's key, never sent to a browser."""

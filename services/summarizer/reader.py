@@ -149,10 +149,10 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
 
     if panel_left is None:
         # until our panel's heading has been read, read the headings on the right first to find it
-        # (below the masthead, whose cart and account links sit on the right too)
+        # (below the masthead, whose cart and account links sit on the right too). Finding the panel is a
+        # once-per-shop cost, so it does not eat into what this page's own content may spend.
         side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and b.top > 0.1 * height)
-        for b in sorted(side, key=lambda b: b.top)[:2]:
-            take(b)
+        chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
     big = sorted((b for b in anchors if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))

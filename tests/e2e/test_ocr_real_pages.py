@@ -78,7 +78,7 @@ def catalog(catalog_path) -> Catalog:
 
 def _serve(catalog: Catalog, layout: str):
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout), host="127.0.0.1",
+    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout=layout), host="127.0.0.1",
                                            port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
