@@ -199,7 +199,7 @@ class StorefrontWatcher:
 
     def _run(self) -> None:
         url = f"{self.stack.storefront_url}/v1/sessions/{self.session_id}/recommendations"
-        with httpx.Client(timeout=3.0) as client:
+        with httpx.Client(timeout=3.0, headers={"X-API-Key": self.stack.api_key}) as client:
             while not self._stop.is_set():
                 try:
                     resp = client.get(url)

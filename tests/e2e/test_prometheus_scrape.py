@@ -142,11 +142,11 @@ def test_prometheus_scrapes_the_key_series_with_sane_values(stack, prometheus, c
     assert 0 < mean < 300, mean
 
     # Consumer lag: every worker reports its input partitions, and once it has caught up the lag is 0.
-    for worker, topic in (("summarizer", "interarec.frames.v1"), ("decomposer", "interarec.summaries.v1"),
-                          ("optimizer", "interarec.opt-requests.v1")):
+    for worker, topics in (("summarizer", {"interarec.frames.v1"}), ("decomposer", {"interarec.summaries.v1"}),
+                           ("optimizer", {"interarec.opt-requests.v1", "interarec.feedback.v1"})):
         series = wait_for(lambda w=worker: query(prometheus, f"interarec_{w}_consumer_lag_messages"), timeout_s=60)
         assert series, f"{worker} exports no consumer lag"
-        assert {s["metric"]["topic"] for s in series} == {topic}
+        assert {s["metric"]["topic"] for s in series} == topics
         assert all(float(s["value"][1]) >= 0 for s in series)
         caught_up = wait_for(lambda w=worker: value(prometheus, f"sum(interarec_{w}_consumer_lag_messages)") == 0,
                              timeout_s=90)
