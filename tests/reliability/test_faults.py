@@ -187,8 +187,13 @@ def _assert_poison_dead_lettered(stack, session_id: str) -> None:
     # Every storefront replica reads the compacted recommendations topic: it counts and skips what it cannot read
     # (re-dead-lettering it from every replica would multiply it).
     metrics = httpx.get(f"{stack.storefront_url}/metrics", timeout=5).text
-    assert any(line.startswith('interarec_storefront_api_records_total{outcome="undecodable"}')
-               and float(line.split()[-1]) >= 1 for line in metrics.splitlines()), "storefront did not count it"
+    from prometheus_client.parser import text_string_to_metric_families
+
+    undecodable = sum(sample.value for family in text_string_to_metric_families(metrics)
+                      for sample in family.samples if sample.name == "interarec_storefront_api_records_total"
+                      and sample.labels.get("outcome") == "undecodable"
+                      and sample.labels.get("topic") == RECOMMENDATIONS.name)
+    assert undecodable >= 1, "storefront did not count it"
 
 
 def _logs(stack) -> str:
