@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from infra.bench.capture_screens import CHROMIUM_ARGS, FILL_PANEL  # what the reader fixture was captured with
 from services.common.catalog import Catalog
 from services.demo_shop.app import create_app
 from services.summarizer import imaging
@@ -30,39 +31,6 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
     pytest.mark.skipif(not Path("/usr/bin/tesseract").exists(), reason="needs Debian's tesseract-ocr"),
 ]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-# What static/panel.js renders for a recommendation event; the storefront API is not running in this test.
-FILL_PANEL = """(items) => {
-  const list = document.getElementById('rec-items');
-  list.textContent = '';
-  for (const it of items) {
-    const li = document.createElement('li');
-    const a = document.createElement('a');
-    a.className = 'rec-card';
-    a.href = '/p/' + it.product_id;
-    const img = document.createElement('img');
-    img.src = '/images/' + it.image;
-    a.appendChild(img);
-    const text = document.createElement('span');
-    text.className = 'rec-text';
-    for (const [cls, value] of [['rec-title', it.title], ['rec-brand', it.brand], ['rec-price', it.price]]) {
-      const span = document.createElement('span');
-      span.className = cls;
-      span.textContent = value;
-      text.appendChild(span);
-    }
-    a.appendChild(text);
-    li.appendChild(a);
-    list.appendChild(li);
-  }
-  document.getElementById('rec-status').hidden = true;
-  const why = document.getElementById('rec-why');
-  why.textContent = 'Why: Viewed 2 products, mostly ' + items[0].brand + ' in ' + items[0].title;
-  why.hidden = false;
-}"""
 
 
 def _free_port() -> int:
