@@ -1,7 +1,13 @@
-"""Reference formulation in Pyomo: the same LP / MILP as highs_lp.py (see its docstring), written as an
-algebraic model and solved with HiGHS through Pyomo. Building the model per request costs far more than
-solving it (bench_mnl.py), so the service never uses this path; it is the readable statement the fast
-paths are checked against.
+"""Reference formulation in Pyomo: the Charnes-Cooper LP of highs_lp.py (see its docstring), extended to a
+MILP for diversity and general rows, written as an algebraic model and solved with HiGHS through Pyomo.
+
+Diversity: binary y_g says group g is touched, u_g = y_g w0 (exact McCormick bounds since w0 lies in
+[lo, hi], w0_bounds), u_g <= sum_{i in g} w_i / a_i and sum_g y_g >= m. General rows on x need product
+binaries: w_i <= a_i x_i and w_i >= a_i (w0 - 1 + x_i).
+
+Building the model per request costs far more than solving it (bench_mnl.py), so the service never uses
+this path; it is the readable statement the fast paths (threshold.py, highs_lp.py, highs_milp.py) are
+checked against.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from services.optimizer.highs_lp import HIGHS_LP_OPTIONS, HIGHS_MIP_OPTIONS, RECOVERY_TOL, w0_bounds
+from services.optimizer.highs_lp import HIGHS_LP_OPTIONS, RECOVERY_TOL
 from services.optimizer.problem import (
     OPTIMAL,
     Assortment,
@@ -22,6 +28,18 @@ from services.optimizer.problem import (
     make_assortment,
     revenue,
 )
+
+# exact: no relative gap; tight integrality so the big-M rows of general constraints cannot leak revenue
+HIGHS_MIP_OPTIONS: dict[str, object] = {"mip_rel_gap": 1e-9, "mip_abs_gap": 1e-12, "mip_feasibility_tolerance": 1e-9}
+
+
+def w0_bounds(p: Problem) -> tuple[float, float]:
+    """Bounds on the no-purchase probability over nonempty feasible sets: at most k products offered,
+    and at least one (diversity asks for one or more)."""
+    a = p.v / p.v0
+    k = min(p.k, p.n)
+    top = np.partition(a, p.n - k)[p.n - k:].sum() if k else 0.0
+    return 1.0 / (1.0 + top), 1.0 / (1.0 + float(a.min()))
 
 
 def solve_pyomo(p: Problem, solver: str = "highs", options: Mapping[str, object] | None = None,
@@ -67,7 +85,7 @@ def solve_pyomo(p: Problem, solver: str = "highs", options: Mapping[str, object]
         m.cap = pyo.Constraint(m.G, rule=lambda mm, g: pyo.quicksum(mm.w[i] / a[i] for i in members[g])
                                - caps[g] * mm.w0 <= 0)
     if p.min_groups:
-        lo, hi = w0_bounds(p)  # tight McCormick bounds, as in highs_lp.build
+        lo, hi = w0_bounds(p)  # tight McCormick bounds: with [0, 1] the MILP branches for seconds
         m.w0.setlb(lo)
         m.w0.setub(hi)
         m.T = pyo.Set(initialize=sorted(members))

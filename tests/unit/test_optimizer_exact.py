@@ -110,6 +110,22 @@ def test_large_instances_match_the_pyomo_reference(seed):
             assert p.is_feasible(got.indices)
 
 
+def test_general_rows_on_a_larger_instance_match_the_pyomo_reference():
+    """Business rules as rows the threshold start breaks, so the search takes several 0-1 programs."""
+    r, v, g = _large(5, 300, brands=12)
+    premium = np.flatnonzero(r >= np.quantile(r, 0.9))
+    promoted = np.random.default_rng(5).choice(300, 20, replace=False)
+    rows = (Row(premium, np.ones(premium.size), hi=1.0), Row(promoted, np.ones(promoted.size), lo=2.0))
+    p = Problem(r, v, 1.0, 8, g, np.full(12, 2), np.array([3]), 5, rows)
+    unruled = solve_threshold(Problem(r, v, 1.0, 8, g, np.full(12, 2), np.array([3]), 5))
+    assert not p.is_feasible(unruled.indices)  # the rules bind
+    stats: dict[str, float] = {}
+    got = solve_highs(p, stats=stats)
+    assert p.is_feasible(got.indices)
+    assert got.expected_revenue == pytest.approx(solve_pyomo(p).expected_revenue, rel=1e-9)
+    assert stats["steps"] >= 2 and stats["kept"] < p.n  # pruned, and more than a verification step
+
+
 def test_threshold_time_limit_returns_a_feasible_best_so_far():
     r, v, g = _large(3, 20_000)
     p = Problem(r, v, 1.0, 10, g, np.full(40, 2), np.array([5, 6]), 6)
