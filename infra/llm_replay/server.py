@@ -67,6 +67,11 @@ class ReplayState:
     keep_requests: bool = True
     answered: int = 0
 
+    def reset(self) -> None:
+        """Back to answering every request as recorded, forgetting what was received (between tests)."""
+        self.mode, self.delay_s, self.content, self.tool_arguments = "ok", 0.0, None, None
+        self.requests.clear()
+
 
 def _recorded(fixture: dict) -> Response:
     resp = fixture["response"]

@@ -8,23 +8,10 @@ import socket
 
 import pytest
 
-from infra.llm_replay.server import ReplayServer
 from services.common.llm import CircuitBreaker, LlmClient, LlmError, LlmSettings
 
 MSG = [{"role": "user", "content": "hi"}]
 SCHEMA = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
-
-
-@pytest.fixture(scope="module")
-def replay():
-    with ReplayServer() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def reset(replay):
-    replay.state.mode, replay.state.delay_s, replay.state.content, replay.state.tool_arguments = "ok", 0.0, None, None
-    replay.state.requests.clear()
 
 
 def client(url: str, **kw) -> LlmClient:

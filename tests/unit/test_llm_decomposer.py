@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from infra.llm_replay.server import ReplayServer
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.llm import LlmClient, LlmSettings
 from services.decomposer import rules, tool_schema
@@ -35,18 +34,6 @@ def args(**over) -> str:
             "colours": [], "price_min": None, "price_max": None, "min_rating": None, "include_product_ids": [],
             "exclude_product_ids": [], "max_per_brand": None}
     return json.dumps({**base, **over})
-
-
-@pytest.fixture(scope="module")
-def replay():
-    with ReplayServer() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def reset(replay):
-    replay.state.mode, replay.state.delay_s, replay.state.tool_arguments = "ok", 0.0, None
-    replay.state.requests.clear()
 
 
 def run_backend(replay, s=None, **settings) -> optimization_pb2.OptimizationRequest:

@@ -12,7 +12,6 @@ import socket
 import pytest
 from PIL import Image
 
-from infra.llm_replay.server import ReplayServer
 from services.common.llm import LlmError, LlmSettings
 from services.common.tenants import hash_key
 from services.decomposer import rules, tool_schema
@@ -45,18 +44,6 @@ def png(colour=(200, 40, 45)) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def replay():
-    with ReplayServer() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def reset(replay):
-    replay.state.mode, replay.state.tool_arguments, replay.state.content = "ok", None, None
-    replay.state.requests.clear()
 
 
 def run(base_url: str, call):

@@ -11,7 +11,6 @@ import json
 import pytest
 from PIL import Image
 
-from infra.llm_replay.server import ReplayServer
 from services.common.llm import LlmClient, LlmSettings
 from services.summarizer import prompts
 from services.summarizer.grounding import Observation
@@ -38,18 +37,6 @@ def window(seq: int = 3, observations=(), history=()) -> ClosedWindow:
 
 def frame_urls(n: int = 2) -> list[str]:
     return [data_url(Image.new("RGB", (1280, 800), (i * 40, 100, 200)), 320 * 200) for i in range(n)]
-
-
-@pytest.fixture(scope="module")
-def replay():
-    with ReplayServer() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def reset(replay):
-    replay.state.mode, replay.state.delay_s, replay.state.content = "ok", 0.0, None
-    replay.state.requests.clear()
 
 
 def run_backend(replay, w: ClosedWindow, urls: list[str] | None = None, **settings):
