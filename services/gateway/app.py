@@ -22,6 +22,7 @@ from services.common import config, metrics
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
 from services.common.messages import now_ms
+from services.common.ratelimit import RateLimiter, retry_after_header
 from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
 from services.gateway import openapi
@@ -45,6 +46,8 @@ class GatewaySettings:
     max_upload_bytes: int
     ack_timeout_s: float
     max_decodes: int = 4
+    rate_per_s: float = 100.0  # frames per second per tenant, on average
+    rate_burst: int = 200
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -57,6 +60,8 @@ class GatewaySettings:
                                             minimum=1024, maximum=64 * 1024 * 1024),
             ack_timeout_s=config.env_float("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0, minimum=0.1, maximum=120),
             max_decodes=config.env_int("INTERAREC_GATEWAY_MAX_DECODES", 4, minimum=1, maximum=256),
+            rate_per_s=config.env_float("INTERAREC_GATEWAY_RATE_PER_S", 100.0, minimum=0.1, maximum=1_000_000),
+            rate_burst=config.env_int("INTERAREC_GATEWAY_RATE_BURST", 200, minimum=1, maximum=10_000_000),
         )
 
 
@@ -116,6 +121,7 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
                                          max_block_s=settings.ack_timeout_s)
     duplicates = DuplicateFilter()
     decodes = DecodeSlots(settings.max_decodes)
+    limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)  # per tenant: tenants kept apart
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -132,6 +138,10 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         tenant = settings.api_keys.tenant_for(request.headers.get("x-api-key"))
         if tenant is None:
             return error(401, "unauthorized", "missing or unknown X-API-Key")
+        wait = limiter.acquire(tenant, time.monotonic())
+        if wait:  # before reading the body: a flooding tenant costs the others next to nothing
+            return error(429, "rate_limited", f"tenant rate limit of {settings.rate_per_s:g} frames/s reached",
+                         headers={"Retry-After": retry_after_header(wait)})
         try:
             check_session_id(session_id)
             frame_seq = _int_header(request, "x-frame-seq", 0)

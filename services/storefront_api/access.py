@@ -1,4 +1,4 @@
-"""Browser session tokens, per-tenant rate limits and stream slots (pure: clocks are passed in).
+"""Browser session tokens and stream slots (pure: clocks are passed in). Rate limits: services/common/ratelimit.py.
 
 A session token lets a shopper's browser read and send feedback for exactly one session of one tenant
 for a few minutes, so the tenant's API key never reaches the browser. It is minted by the shop's backend
@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 
 TOKEN_VERSION = "v1"
 
@@ -60,29 +59,6 @@ class SessionTokens:
         if now_s >= expires:
             raise TokenError("session token expired")
         return tenant, session_id
-
-
-class RateLimiter:
-    """Token bucket per tenant: `rate` requests per second on average, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: int):
-        self.rate = rate
-        self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}  # tenant -> (tokens, last refill time)
-
-    def acquire(self, tenant: str, now: float) -> float:
-        """0 when the request may proceed, else the seconds to wait before retrying."""
-        tokens, last = self._buckets.get(tenant, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[tenant] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[tenant] = (tokens, now)
-        return (1.0 - tokens) / self.rate
-
-
-def retry_after_header(wait_s: float) -> str:
-    return str(max(1, math.ceil(wait_s)))
 
 
 class StreamSlots:

@@ -34,10 +34,10 @@ def records_for(bootstrap: str, topic: str, key: bytes, timeout_s: float = 10.0)
     return found
 
 
-def gateway(bootstrap: str) -> TestClient:
+def gateway(bootstrap: str, **limits) -> TestClient:
     settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=bootstrap,
-                               api_keys=ApiKeys.from_plain({"k1": "acme"}), max_upload_bytes=8 * 1024 * 1024,
-                               ack_timeout_s=5)
+                               api_keys=ApiKeys.from_plain({"k1": "acme", "k2": "globex"}),
+                               max_upload_bytes=8 * 1024 * 1024, ack_timeout_s=5, **limits)
     return TestClient(create_app(settings))
 
 
@@ -90,3 +90,27 @@ def test_unreachable_broker_gives_503_and_writes_nothing(kafka_broker_module):
                            headers={"X-API-Key": "k1", "Content-Type": "image/png"})
         assert resp.status_code == 503
         assert resp.json()["error"]["code"] == "broker_unavailable"
+
+
+def test_a_tenant_over_its_frame_rate_gets_429_and_the_others_keep_their_share(kafka_bootstrap):
+    run = uuid.uuid4().hex[:8]
+    frame = screenshot_png()
+
+    def post(client: TestClient, key: str, session: str, seq: int):
+        return client.post(f"/v1/sessions/{session}/frames", content=frame,
+                           headers={"X-API-Key": key, "Content-Type": "image/png", "X-Frame-Seq": str(seq)})
+
+    # one frame per 100 s on average, bursts of 2: the third frame in a row is over the limit
+    with gateway(kafka_bootstrap, rate_per_s=0.01, rate_burst=2) as client:
+        assert wait_ready(client) == 200
+        flood = [post(client, "k1", f"flood-{run}-{i}", i) for i in range(4)]
+        other = post(client, "k2", f"calm-{run}", 1)
+        metrics = client.get("/metrics").text
+    assert [r.status_code for r in flood] == [202, 202, 429, 429]
+    assert flood[2].json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(flood[2].headers["Retry-After"]) <= 100
+    assert other.status_code == 202, other.text  # the other tenant's bucket is untouched
+    assert "interarec_gateway_frames_total{outcome=\"rate_limited\"} 2.0" in metrics
+    # a 429'd frame was never written: the client keeps it and retries after Retry-After
+    assert records_for(kafka_bootstrap, FRAMES.name, session_key("acme", f"flood-{run}-2").encode(), 3) == []
+    assert len(records_for(kafka_bootstrap, FRAMES.name, session_key("globex", f"calm-{run}").encode())) == 1

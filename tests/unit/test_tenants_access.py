@@ -3,8 +3,9 @@
 import pytest
 
 from services.common import config
+from services.common.ratelimit import RateLimiter, retry_after_header
 from services.common.tenants import DEMO_KEY, ApiKeys, hash_key
-from services.storefront_api.access import RateLimiter, SessionTokens, StreamSlots, TokenError, retry_after_header
+from services.storefront_api.access import SessionTokens, StreamSlots, TokenError
 
 
 def test_keys_are_matched_by_hash_and_plain_keys_are_refused():
