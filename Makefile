@@ -15,10 +15,11 @@ HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 
-.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-reliability test-vllm vllm-cpu run kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-reliability test-vllm vllm-cpu run load-test kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
+	@echo "make load-test  start the stack and run Locust shoppers against it (ARGS=\"--users 20 --duration 60\")"
 	@echo "make test       lint + unit, integration (real Kafka) and end-to-end (real Chromium) tests"
 	@echo "make test-unit  the fast unit tests only"
 	@echo "make test-reliability  only the fault tests (broker restart/freeze, killed services, poison)"
@@ -102,6 +103,9 @@ test-vllm: vllm-cpu
 
 run: setup
 	@$(PY) -m infra.local.run $(ARGS)
+
+load-test: setup
+	@$(PY) load-tests/run.py $(ARGS)
 
 kafka-start: kafka
 	@$(PY) infra/kafka/broker.py start

@@ -18,7 +18,7 @@ import uuid
 
 import httpx
 
-from infra.local.stack import Stack, StackError
+from infra.local.stack import Stack, StackError, local_stack
 
 MODEL_ENV_PREFIXES = ("INTERAREC_LLM_", "INTERAREC_SUMMARIZER_BACKEND", "INTERAREC_DECOMPOSER_BACKEND",
                       "INTERAREC_SUMMARIZER_MAX_IN_FLIGHT")
@@ -96,73 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--headed", action="store_true", help="show the shopper's browser (needs a display)")
     args = parser.parse_args(argv)
 
-    from infra.kafka import broker as kafka_broker
-    from services.common import config
     from services.common.catalog import Catalog
-    from services.common.demo_catalog import generate
-    from services.common.topics import apply_topics
 
     started = time.time()
-    var = config.var_dir()
-    stack: Stack | None = None
-    kafka = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         say("== InteraRec: local run ==")
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        if bootstrap:
-            say(f"using the Kafka broker at {bootstrap}")
-        else:
-            kafka = kafka_broker.start()  # installs from Maven Central on first use
-            bootstrap = kafka.bootstrap
-            say(f"Kafka (KRaft, single node) ready at {bootstrap}")
-        for line in apply_topics(bootstrap):
-            say(f"  topics: {line}")
-        catalog_path = config.catalog_path()
-        generate(catalog_path.parent)
-        catalog = Catalog.load(catalog_path)
-        say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, {len(catalog.brands)} brands")
-
         # The model path's settings pass through to the services (the stack sets the rest itself).
         model_env = {k: v for k, v in os.environ.items() if k.startswith(MODEL_ENV_PREFIXES)}
-        stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var,
-                      extra_env=model_env)
-        say("starting services (logs in var/run/logs/) ...")
-        stack.start(progress=say)
-        ready_at = time.time()
-        session_id = f"demo-{uuid.uuid4().hex[:8]}"
-        say("\nOpen these while the shopper browses:")
-        say(f"  demo shop (live 'recommended for you' panel): {stack.shop_url}/?session={session_id}")
-        say(f"  latest recommendation (JSON):   curl -H 'X-API-Key: {stack.api_key}' "
-            f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
-        say(f"  live stream (SSE):              curl -N -H 'X-API-Key: {stack.api_key}' "
-            f"{stack.storefront_url}/v1/sessions/{session_id}/stream")
-        say(f"  storefront API docs (OpenAPI):  {stack.storefront_url}/docs")
-        ports = stack.ports
-        say(f"  metrics: gateway :{ports.gateway}/metrics, summarizer :{ports.summarizer}/metrics, "
-            f"decomposer :{ports.decomposer}/metrics, optimizer :{ports.optimizer}/metrics, "
-            f"storefront :{ports.storefront}/metrics")
-
-        latest: dict = {}
-        watcher = threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True)
-        watcher.start()
-
-        from services.capture.shopper import run_shopper
-
-        say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
-        seed = args.seed if args.seed is not None else random.randrange(1, 10_000)
-        result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id,
-                                         args.scenario, catalog, seed=seed, headless=not args.headed,
-                                         progress=lambda line: say(f"  shopper: {line}")))
-        say(f"\nshopper done: hidden preference = {result.preference.describe()}; opened "
-            f"{len(result.opened_product_ids)} products; frames sent {result.frames_sent}, "
-            f"failed {result.frames_failed}")
-        if args.exit_when_done:
-            return wait_for_final(latest, result, catalog, ready_at)
-        say("\nserving until Ctrl-C ...")
-        while True:
-            time.sleep(3600)
+        with local_stack(say, extra_env=model_env) as stack:
+            return show(stack, args, Catalog.load(stack.catalog_path), started, stop)
     except KeyboardInterrupt:
         say("\nstopping ...")
         return 0
@@ -171,11 +115,44 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop.set()
-        if stack is not None:
-            stack.stop()
-        if kafka is not None:
-            kafka.stop()
         say("stopped everything this run started")
+
+
+def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> int:
+    """Point the developer at what runs, let the scripted shopper browse, and print its recommendations."""
+    ready_at = time.time()
+    session_id = f"demo-{uuid.uuid4().hex[:8]}"
+    say("\nOpen these while the shopper browses:")
+    say(f"  demo shop (live 'recommended for you' panel): {stack.shop_url}/?session={session_id}")
+    say(f"  latest recommendation (JSON):   curl -H 'X-API-Key: {stack.api_key}' "
+        f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
+    say(f"  live stream (SSE):              curl -N -H 'X-API-Key: {stack.api_key}' "
+        f"{stack.storefront_url}/v1/sessions/{session_id}/stream")
+    say(f"  storefront API docs (OpenAPI):  {stack.storefront_url}/docs")
+    ports = stack.ports
+    say(f"  metrics: gateway :{ports.gateway}/metrics, summarizer :{ports.summarizer}/metrics, "
+        f"decomposer :{ports.decomposer}/metrics, optimizer :{ports.optimizer}/metrics, "
+        f"storefront :{ports.storefront}/metrics")
+
+    latest: dict = {}
+    watcher = threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True)
+    watcher.start()
+
+    from services.capture.shopper import run_shopper
+
+    say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
+    seed = args.seed if args.seed is not None else random.randrange(1, 10_000)
+    result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id,
+                                     args.scenario, catalog, seed=seed, headless=not args.headed,
+                                     progress=lambda line: say(f"  shopper: {line}")))
+    say(f"\nshopper done: hidden preference = {result.preference.describe()}; opened "
+        f"{len(result.opened_product_ids)} products; frames sent {result.frames_sent}, "
+        f"failed {result.frames_failed}")
+    if args.exit_when_done:
+        return wait_for_final(latest, result, catalog, ready_at)
+    say("\nserving until Ctrl-C ...")
+    while True:
+        time.sleep(3600)
 
 
 def wait_for_final(latest: dict, result, catalog, ready_at: float, timeout_s: float = 60.0) -> int:

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,6 +204,44 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextmanager
+def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Kafka (KAFKA_BOOTSTRAP_SERVERS if set, else a local broker installed from Maven Central on first use),
+    the topics, the demo catalog and every service, for `make run` and `make load-test`; all stopped on exit."""
+    from infra.kafka import broker as kafka_broker
+    from services.common import config
+    from services.common.catalog import Catalog
+    from services.common.demo_catalog import generate
+    from services.common.topics import apply_topics
+
+    var = config.var_dir()
+    kafka = stack = None
+    try:
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if bootstrap:
+            say(f"using the Kafka broker at {bootstrap}")
+        else:
+            kafka = kafka_broker.start()
+            bootstrap = kafka.bootstrap
+            say(f"Kafka (KRaft, single node) ready at {bootstrap}")
+        for line in apply_topics(bootstrap):
+            say(f"  topics: {line}")
+        catalog_path = config.catalog_path()
+        generate(catalog_path.parent)
+        catalog = Catalog.load(catalog_path)
+        say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, {len(catalog.brands)} brands")
+        stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var,
+                      extra_env=extra_env or {})
+        say("starting services (logs in var/run/logs/) ...")
+        stack.start(progress=say)
+        yield stack
+    finally:
+        if stack is not None:
+            stack.stop()
+        if kafka is not None:
+            kafka.stop()
 
 
 class BrokerControl:
