@@ -21,9 +21,9 @@ import httpx
 from services.capture.frames import Frame, FrameStreamer, FrameUploader
 from services.capture.shopper import (
     CHROMIUM_ARGS,
-    PRODUCT_TITLE,
     VIEWPORT,
     chromium_path,
+    open_product_page,
     product_link,
 )
 from services.common.catalog import Catalog
@@ -180,15 +180,7 @@ class _PersonaBrowse:
         await asyncio.sleep(total * 0.3)
 
     async def open(self, pid: str, brief: bool) -> None:
-        card = await self.find_card(pid)
-        if await card.count():
-            await card.first.scroll_into_view_if_needed()
-            await self.pause(0.3, 0.6)
-            await card.first.click()
-            await self.page.wait_for_url(f"**/p/{pid}", timeout=NAV_TIMEOUT_MS)
-        else:
-            await self.page.goto(f"{self.shop}/p/{pid}", wait_until="domcontentloaded")
-        await self.page.locator(PRODUCT_TITLE).wait_for(timeout=NAV_TIMEOUT_MS)
+        await open_product_page(self.page, self.shop, pid, await self.find_card(pid), self.pause, NAV_TIMEOUT_MS)
         await self.on_page_ready()
         self.run_info.opened.append(pid)
         p = self.catalog.by_id[pid]

@@ -46,6 +46,19 @@ def chromium_path() -> str:
     return os.environ.get("INTERAREC_CHROMIUM_PATH", "").strip() or "/usr/bin/chromium"
 
 
+async def open_product_page(page, shop_url: str, pid: str, card, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
+    """Open a product page as a person does: click its card when the page shows one, else go to its URL;
+    return once the product page is on screen."""
+    if await card.count():
+        await card.first.scroll_into_view_if_needed()
+        await pause(0.3, 0.6)
+        await card.first.click()
+        await page.wait_for_url(f"**/p/{pid}", timeout=timeout_ms)
+    else:
+        await page.goto(f"{shop_url}/p/{pid}", wait_until="domcontentloaded")
+    await page.locator(PRODUCT_TITLE).wait_for(timeout=timeout_ms)
+
+
 @dataclass
 class ShopperResult:
     session_id: str
@@ -143,15 +156,7 @@ class _Browse:
         return self.page.locator(product_link(pid))
 
     async def open_product(self, pid: str, brief: bool) -> None:
-        card = await self.find_card(pid)
-        if await card.count():
-            await card.first.scroll_into_view_if_needed()
-            await self.pause(0.3, 0.6)
-            await card.first.click()
-            await self.page.wait_for_url(f"**/p/{pid}", timeout=NAV_TIMEOUT_MS)
-        else:
-            await self.page.goto(f"{self.shop}/p/{pid}", wait_until="domcontentloaded")
-        await self.page.locator(PRODUCT_TITLE).wait_for(timeout=NAV_TIMEOUT_MS)
+        await open_product_page(self.page, self.shop, pid, await self.find_card(pid), self.pause)
         await self.on_page_ready()
         self.opened.append(pid)
         p = self.catalog.by_id[pid]
