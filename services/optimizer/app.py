@@ -14,8 +14,10 @@ recommendations = raw_topic(app, RECOMMENDATIONS.name)
 last_window = LastWindows(app, "optimizer-last-window", OPT_REQUESTS.name)
 add_expiry_timer(app, [last_window], "optimizer")
 feedback = raw_topic(app, FEEDBACK.name)
-# Feedback counts (feedback.Counts as a JSON string) per "tenant/product_id@partition": each key is written
-# only from its own feedback partition, so the changelog replays to the same totals after a restart.
+# Feedback counts (feedback.Counts as a JSON string) per "tenant/product_id@partition" (feedback.table_key):
+# each key is written only by the owner of its feedback partition, with the offset it has counted up to, so
+# redeliveries are skipped and the changelog replays to the same totals. Every replica also reads this
+# changelog in full (feedback_sync.py) to learn from the partitions it does not own.
 feedback_counts = app.Table("optimizer-feedback", default=str, key_type=str, value_type=str)
 
 # threshold: exact fast path (default); highs: LP/MILP from arrays; pyomo: the reference model (slow)
