@@ -103,8 +103,8 @@ def on_changelog_record(key: bytes | None, value: bytes | None) -> None:
         _publish_fold()
 
 
-follower = ChangelogFollower(feedback_counts.changelog_topic_name, kafka_bootstrap(), on_changelog_record,
-                             client_id="interarec-optimizer-feedback-sync")
+follower = ChangelogFollower(feedback_counts.changelog_topic_name, feedback_counts.partitions, kafka_bootstrap(),
+                             on_changelog_record, client_id="interarec-optimizer-feedback-sync")
 
 
 def build_recommendation(request: optimization_pb2.OptimizationRequest,

@@ -41,8 +41,10 @@ class ChangelogFollower:
     value) for each record (on the event loop, never awaiting in between). `caught_up` is set once the
     end offsets seen at start have been reached."""
 
-    def __init__(self, topic: str, bootstrap: str, on_record: OnRecord, client_id: str = "changelog-follower"):
+    def __init__(self, topic: str, partitions: int, bootstrap: str, on_record: OnRecord,
+                 client_id: str = "changelog-follower"):
         self.topic = topic
+        self.partitions = partitions  # as the table declares them (Faust creates the changelog with this many)
         self.bootstrap = bootstrap
         self.on_record = on_record
         self.client_id = client_id
@@ -68,13 +70,9 @@ class ChangelogFollower:
                 await consumer.stop()
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = None
-        while not partitions:  # Faust creates the changelog topic when the worker starts
-            await consumer.topics()  # refreshes metadata
-            partitions = consumer.partitions_for_topic(self.topic)
-            if not partitions:
-                await asyncio.sleep(1.0)
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        while self.topic not in await consumer.topics():  # Faust creates the changelog when a worker starts
+            await asyncio.sleep(1.0)
+        tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
         consumer.assign(tps)
         for tp in tps:
             if tp in self._positions:
