@@ -18,8 +18,10 @@ feedback = raw_topic(app, FEEDBACK.name)
 # each key is written only by the owner of its feedback partition, with the offset it has counted up to, so
 # redeliveries are skipped and the changelog replays to the same totals. Every replica also reads this
 # changelog in full (feedback_sync.py) to learn from the partitions it does not own.
+# Hourly segments: compaction (one record per key) only reaches closed segments, and every replica replays
+# the changelog at start. Faust applies topic configs when it creates the changelog.
 feedback_counts = app.Table("optimizer-feedback", default=str, key_type=str, value_type=str,
-                            partitions=FEEDBACK.partitions)
+                            partitions=FEEDBACK.partitions, extra_topic_configs={"segment.ms": str(3600 * 1000)})
 
 # threshold: exact fast path (default); highs: LP/MILP from arrays; pyomo: the reference model (slow)
 SOLVER = config.env_choice("INTERAREC_OPTIMIZER_SOLVER", "threshold", ("threshold", "highs", "pyomo"))

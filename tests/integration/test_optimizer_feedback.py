@@ -131,3 +131,5 @@ def test_every_replica_learns_feedback_consumed_by_another(stack, kafka_bootstra
         assert metric(b, "interarec_optimizer_feedback_products") >= len(products)
     finally:
         replica.stop()
+        # hand the shared stack back as found: its optimizer owns every partition again
+        wait_for(lambda: feedback_partitions(a) == set(range(FEEDBACK.partitions)))
