@@ -1,19 +1,28 @@
-"""Faust wiring for the optimizer; the MNL model, solvers and learner are pure modules (mnl.py, feedback.py)."""
+"""Faust wiring for the optimizer; the MNL model, solvers and learner are pure modules (mnl.py, feedback.py).
+
+Feedback: the agent counts the events of the feedback partitions this replica owns into the
+`feedback_counts` table (exactly, per tenant, product and partition) and folds them into its learner at
+once; every replica also follows that table's changelog (feedback_sync.py), so each learns from all
+feedback, whichever replica consumed it, and a restarted replica relearns everything from Kafka.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
+from faust.serializers import codecs
 from faust.types import EventT
 from prometheus_client import Counter, Gauge, Histogram
 
 from interarec.v1 import feedback_pb2, optimization_pb2, recommendations_pb2
 from services.common import business_rules
 from services.common.catalog import Catalog
-from services.common.config import catalog_path
+from services.common.config import catalog_path, kafka_bootstrap
+from services.common.keys import check_tenant
 from services.common.messages import add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS
 from services.common.worker import Consumer, send_and_wait
@@ -29,7 +38,8 @@ from services.optimizer.app import (
     opt_requests,
     recommendations,
 )
-from services.optimizer.feedback import DEFAULT_PREDICTION, Counts, Learner
+from services.optimizer.feedback import DEFAULT_PREDICTION, Counts, FeedbackFold, Learner, table_key
+from services.optimizer.feedback_sync import ChangelogFollower
 from services.optimizer.mnl import TIME_LIMIT, explain, solve_request
 
 log = logging.getLogger("interarec.optimizer")
@@ -41,7 +51,11 @@ consumer = Consumer(app, "optimizer")
 # (numpy and HiGHS release the GIL) and a time limit on every solve: one slow request cannot hold the rest.
 solver_pool = ThreadPoolExecutor(max_workers=SOLVER_THREADS, thread_name_prefix="solver")
 learner = Learner(n_products=len(catalog))
-learner_loaded = False
+fold = FeedbackFold(learner, catalog.index)
+# Before the changelog has been read to its end at start, a request waits at most this long for it, so the
+# first recommendations after a restart already use everything learned.
+STARTUP_SYNC_WAIT_S = 10.0
+_sync_wait_deadline: float | None = None
 # What the model predicted for each recommended item, so an impression adds the right exposure
 # (feedback.py). Bounded: feedback arrives within minutes of its recommendation.
 predictions: OrderedDict[tuple[str, int], tuple[str, dict[str, float]]] = OrderedDict()
@@ -56,9 +70,41 @@ TIME_LIMIT_FALLBACKS = Counter("interarec_optimizer_time_limit_fallbacks_total",
                                "Solves that hit the time limit and published the best feasible answer found",
                                ["solver"])
 FEEDBACK_PRODUCTS = Gauge("interarec_optimizer_feedback_products",
-                          "Tenant-product pairs with learned feedback, as loaded from the persisted table")
-FEEDBACK_CLICKS = Gauge("interarec_optimizer_feedback_clicks", "Clicks the learner has counted (all tenants)")
-FEEDBACK_EVENTS = Counter("interarec_optimizer_feedback_events_total", "Feedback events learned from", ["event"])
+                          "Tenant-product pairs with feedback in this replica's learner (from every replica)")
+FEEDBACK_CLICKS = Gauge("interarec_optimizer_feedback_clicks",
+                        "Clicks in this replica's learner, all tenants, whichever replica consumed them")
+FEEDBACK_EVENTS = Counter("interarec_optimizer_feedback_events_total",
+                          "Feedback events consumed and counted by this replica (its own partitions)", ["event"])
+FEEDBACK_SYNC_RECORDS = Counter("interarec_optimizer_feedback_sync_records_total",
+                                "Feedback-counts changelog records read by this replica", ["outcome"])
+FEEDBACK_SYNCED = Gauge("interarec_optimizer_feedback_synced",
+                        "1 once this replica has read the feedback-counts changelog to its end at start")
+
+
+def _publish_fold() -> None:
+    FEEDBACK_CLICKS.set(fold.clicks)
+    FEEDBACK_PRODUCTS.set(fold.products)
+
+
+def on_changelog_record(key: bytes | None, value: bytes | None) -> None:
+    """A feedback_counts changelog record (Faust's JSON encoding of the str key and value), from any replica."""
+    if key is None:
+        return
+    try:
+        text = codecs.loads(feedback_counts.key_serializer, key)
+        counts = None if value is None else Counts.from_json(codecs.loads(feedback_counts.value_serializer, value))
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("ignoring an undecodable feedback-counts record (%r)", exc)
+        FEEDBACK_SYNC_RECORDS.labels(outcome="undecodable").inc()
+        return
+    changed = fold.apply(text, counts)
+    FEEDBACK_SYNC_RECORDS.labels(outcome="applied" if changed else "unchanged").inc()
+    if changed:
+        _publish_fold()
+
+
+follower = ChangelogFollower(feedback_counts.changelog_topic_name, feedback_counts.partitions, kafka_bootstrap(),
+                             on_changelog_record, client_id="interarec-optimizer-feedback-sync")
 
 
 def build_recommendation(request: optimization_pb2.OptimizationRequest,
@@ -106,6 +152,7 @@ async def handle(event: EventT) -> None:
     key = last_window.key(request)
     ctx = {"session_id": key, "window_seq": request.window_seq}
     business_rules.apply_for_tenant(request, RULES)
+    await wait_for_feedback_sync()
     theta = learner.multipliers(request.tenant) if LEARN_FROM_FEEDBACK else None
     rec = await asyncio.get_running_loop().run_in_executor(solver_pool, build_recommendation, request, theta)
     remember_predictions(rec, theta)
@@ -119,39 +166,31 @@ async def handle(event: EventT) -> None:
              rec.candidates, rec.expected_revenue, rec.solver, rec.solve_ms, extra=ctx)
 
 
-def _load_learner() -> None:
-    """Rebuild the in-memory learner from the recovered feedback table (once, after recovery)."""
-    global learner_loaded
-    totals: dict[tuple[str, int], Counts] = {}
-    for key, value in feedback_counts.items():
-        tenant_product = key.rsplit("@", 1)[0]
-        tenant, _, product_id = tenant_product.partition("/")
-        row = catalog.index.get(product_id)
-        if row is None:
-            continue
-        c = Counts.from_json(value)
-        t = totals.setdefault((tenant, row), Counts())
-        t.exposure += c.exposure
-        t.clicks += c.clicks
-    for (tenant, row), counts in totals.items():
-        learner.set_counts(tenant, row, counts)
-    learner_loaded = True
-    FEEDBACK_PRODUCTS.set(len(totals))
-    FEEDBACK_CLICKS.set(sum(c.clicks for c in totals.values()))
-    log.info("feedback learner loaded: %d products with feedback", len(totals))
+async def wait_for_feedback_sync() -> None:
+    """At start, give the changelog follower a bounded time to restore what was learned before."""
+    global _sync_wait_deadline
+    if follower.caught_up.is_set():
+        return
+    if _sync_wait_deadline is None:
+        _sync_wait_deadline = time.monotonic() + STARTUP_SYNC_WAIT_S
+    remaining = _sync_wait_deadline - time.monotonic()
+    if remaining > 0:
+        try:
+            await asyncio.wait_for(follower.caught_up.wait(), remaining)
+        except TimeoutError:
+            log.warning("feedback learned before not fully restored after %.0f s; recommending meanwhile",
+                        STARTUP_SYNC_WAIT_S)
 
 
 async def handle_feedback(event: EventT) -> None:
-    if not learner_loaded:
-        _load_learner()
     fb = decode(feedback_pb2.Feedback, event.value)
     row = catalog.index.get(fb.product_id)
     if row is None:
         raise ValueError(f"feedback for unknown product {fb.product_id!r}")
     tenant, predicted = predictions.get((fb.session_id, fb.window_seq), (fb.tenant, {}))
-    tenant = fb.tenant or tenant
+    tenant = check_tenant(fb.tenant or tenant)
     prediction = predicted.get(fb.product_id, DEFAULT_PREDICTION)
-    key = f"{tenant}/{fb.product_id}@{event.message.partition}"
+    key = table_key(tenant, fb.product_id, event.message.partition)
     counts = Counts.from_json(feedback_counts[key])
     offset = event.message.offset
     if offset <= counts.offset:  # at-least-once redelivery of an event already counted
@@ -159,20 +198,22 @@ async def handle_feedback(event: EventT) -> None:
         return
     counts.add(fb.event, prediction)
     counts.offset = offset
-    feedback_counts[key] = counts.to_json()
-    if fb.event == feedback_pb2.FEEDBACK_EVENT_CLICK:
-        FEEDBACK_CLICKS.inc()
-    if fb.event == feedback_pb2.FEEDBACK_EVENT_IMPRESSION and counts.impressions == 1:
-        FEEDBACK_PRODUCTS.inc()
-    learner.observe(tenant, row, fb.event, prediction)
+    feedback_counts[key] = counts.to_json()  # the changelog record every other replica folds in
+    if fold.apply(key, counts):  # learnt here at once; the record's echo from the changelog is then a no-op
+        _publish_fold()
     FEEDBACK_EVENTS.labels(event=feedback_pb2.FeedbackEvent.Name(fb.event)).inc()
 
 
-@app.timer(interval=1.0)
-async def load_learner_after_recovery() -> None:
-    """Restore what was learned before a restart as soon as the tables are recovered."""
-    if not learner_loaded and app.tables.recovery.completed.is_set():
-        _load_learner()
+@app.task
+async def follow_feedback_counts() -> None:
+    """Every replica reads every partition's feedback counts (feedback_sync.py)."""
+    task = asyncio.ensure_future(follower.run())
+    try:
+        await follower.caught_up.wait()
+        FEEDBACK_SYNCED.set(1)
+        await task
+    finally:
+        task.cancel()
 
 
 @app.agent(opt_requests)

@@ -14,9 +14,14 @@ recommendations = raw_topic(app, RECOMMENDATIONS.name)
 last_window = LastWindows(app, "optimizer-last-window", OPT_REQUESTS.name)
 add_expiry_timer(app, [last_window], "optimizer")
 feedback = raw_topic(app, FEEDBACK.name)
-# Feedback counts (feedback.Counts as a JSON string) per "tenant/product_id@partition": each key is written
-# only from its own feedback partition, so the changelog replays to the same totals after a restart.
-feedback_counts = app.Table("optimizer-feedback", default=str, key_type=str, value_type=str)
+# Feedback counts (feedback.Counts as a JSON string) per "tenant/product_id@partition" (feedback.table_key):
+# each key is written only by the owner of its feedback partition, with the offset it has counted up to, so
+# redeliveries are skipped and the changelog replays to the same totals. Every replica also reads this
+# changelog in full (feedback_sync.py) to learn from the partitions it does not own.
+# Hourly segments: compaction (one record per key) only reaches closed segments, and every replica replays
+# the changelog at start. Faust applies topic configs when it creates the changelog.
+feedback_counts = app.Table("optimizer-feedback", default=str, key_type=str, value_type=str,
+                            partitions=FEEDBACK.partitions, extra_topic_configs={"segment.ms": str(3600 * 1000)})
 
 # threshold: exact fast path (default); highs: LP/MILP from arrays; pyomo: the reference model (slow)
 SOLVER = config.env_choice("INTERAREC_OPTIMIZER_SOLVER", "threshold", ("threshold", "highs", "pyomo"))
