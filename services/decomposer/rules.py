@@ -27,10 +27,13 @@ DEFAULT_K = 8
 # Hard-constraint rules (brand, category, colour alike).
 HARD_TERM_WEIGHT = 0.5  # at least half of the grounded views share the term: a clear focus
 HARD_TERM_MIN_VIEWS = 2  # and it was seen on two or more products, not one lingering glance
-# Term weights are recency-weighted, so the newest intent wins; but a term must also hold this share of the
-# views counted plainly, so a streak of two chance views at the end of a session is not taken for intent.
-HARD_TERM_MIN_SHARE = 0.4
-COMPANION_TERM_WEIGHT = 0.3  # once a term is hard, keep strong runners-up so "A or B" shoppers lose neither
+# Term weights are recency-weighted, so the newest intent wins; but a term must also hold at least half of the
+# views counted plainly: off-preference views (up to a third of a noisy session), even two in a row at the end,
+# can then never make a term hard on their own.
+HARD_TERM_MIN_SHARE = 0.5
+# Once a term is hard, keep strong runners-up so "A or B" shoppers lose neither; a runner-up needs this share
+# both recency-weighted and counted plainly, so one recent glance is not taken for a second taste.
+COMPANION_TERM_WEIGHT = 0.3
 
 # Price band rule.
 PRICE_BAND_MIN_VIEWS = 3  # need a few prices before claiming a budget
@@ -184,8 +187,8 @@ def _terms(
 
 def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: _Grounder) -> list[str]:
     """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
-    least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT join
-    it. Strongest first."""
+    least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT, seen
+    on at least that share of the viewed products too, join it. Strongest first."""
     backing: dict[str, int] = {}
     for view in views:
         canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
@@ -196,7 +199,8 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
                and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
     if not primary:
         return []
-    chosen = set(primary) | {t for t, w in terms.items() if w >= COMPANION_TERM_WEIGHT}
+    chosen = set(primary) | {t for t, w in terms.items()
+                             if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n}
     return sorted(chosen, key=lambda t: (-terms[t], t))
 
 

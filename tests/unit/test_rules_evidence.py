@@ -1,0 +1,55 @@
+"""Rules decomposer against the remaining failure classes of issue 9 (noise, intent change, few views, price
+bands), each on a synthetic session fed through the real summarizer: observations -> window -> summary ->
+rules decomposer."""
+
+from __future__ import annotations
+
+from interarec.v1 import summaries_pb2
+from services.decomposer.rules import decompose
+from services.summarizer.grounding import Observation
+from services.summarizer.summary import summarize
+from services.summarizer.window import FrameMeta, SessionState, add_frame, close_idle
+from tests.unit.catalog_factory import make_catalog
+
+CATALOG = make_catalog(480, seed=3)
+
+
+def pick(n: int, taken: set[str], where=lambda p: True, **attrs):
+    out = [p for p in CATALOG.products if p.product_id not in taken and where(p)
+           and all(getattr(p, k) == v for k, v in attrs.items())][:n]
+    assert len(out) == n, attrs
+    taken.update(p.product_id for p in out)
+    return out
+
+
+def session_summary(products) -> summaries_pb2.BehaviourSummary:
+    """One product page per view, oldest first, through the real window state machine; the last summary."""
+    state, closed = SessionState(), []
+    for i, p in enumerate(products):
+        o = Observation(kind="product", product_id=p.product_id, product_confidence=0.95, frame_seq=i,
+                        page_url=f"http://shop/p/{p.product_id}")
+        meta = FrameMeta(frame_seq=i, capture_ms=i * 1000, page_url=o.page_url)
+        closed += add_frame(state, meta, (i * 0x9E3779B97F4A7C15) & (2**64 - 1), o, now_ms=i * 1000, max_frames=4)
+    closed.append(close_idle(state, now_ms=10**12, idle_ms=1))
+    return summarize("s", "demo", closed[-1], closed[-1].history, CATALOG)
+
+
+def test_one_recent_off_preference_view_is_no_second_taste():
+    # A noisy shopper: four views of one brand in one category, two glances at other brands, the last one
+    # newest (recency weight about a third). The glance must not join the brand constraint as a companion.
+    taken: set[str] = set()
+    brand = pick(4, taken, category="Speakers", brand="Acme")
+    noise = pick(1, taken, category="Speakers", brand="Cobalt") + pick(1, taken, category="Speakers", brand="Dynamo")
+    request = decompose(session_summary([brand[0], noise[0], *brand[1:], noise[1]]), CATALOG, k=4)
+    assert list(request.constraints.brands) == ["Acme"]
+
+
+def test_two_chance_views_at_the_end_make_no_hard_term():
+    # Five views in several colours; the two newest happen to share a colour. Recency gives that colour most
+    # of the weight (0.61), but two of five views is not a habit.
+    taken: set[str] = set()
+    first = [pick(1, taken, colour=c)[0] for c in ("red", "blue", "white")]
+    last = pick(2, taken, colour="grey")
+    request = decompose(session_summary(first + last), CATALOG)
+    assert not request.constraints.colours
+    assert request.preferences.colours[0].value == "grey"  # still the strongest soft preference
