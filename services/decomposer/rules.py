@@ -561,10 +561,15 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
         weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
         return weight * _lift(support[n], after / before if before else 0.0) + stated[n]
 
+    # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
+    # views): it is weighed only once the type is settled, so it can never push out the type it came from.
+    waits = {n for n in ("price_band", "min_rating") if n in present and not stated[n]}
+
     relaxations = []
     remaining = list(present)
     while remaining:
-        n = min(remaining, key=lambda x: (-evidence(x), _RELAXABLE.index(x)))
+        eligible = [x for x in remaining if not (x in waits and "categories" in remaining)]
+        n = min(eligible, key=lambda x: (-evidence(x), _RELAXABLE.index(x)))
         remaining.remove(n)
         tried: list[str] = []
         outcome = "dropped"

@@ -53,3 +53,17 @@ def test_two_chance_views_at_the_end_make_no_hard_term():
     request = decompose(session_summary(first + last), CATALOG)
     assert not request.constraints.colours
     assert request.preferences.colours[0].value == "grey"  # still the strongest soft preference
+
+
+def test_a_budget_read_off_the_new_intent_never_pushes_out_its_product_type():
+    # Intent change: two views of one brand and type, then three of another brand's keyboards at close prices
+    # and high ratings. Type, brand, budget and rating floor cannot all hold (k=4): the budget and floor were
+    # read off the keyboards' views, so they yield before the keyboards do.
+    taken: set[str] = set()
+    new = sorted(pick(8, taken, brand="Dynamo", category="Keyboards"), key=lambda p: p.price)[:3]
+    other = next(p for p in CATALOG.products if p.brand != "Dynamo" and p.category != "Keyboards")
+    old = pick(2, taken, brand=other.brand, category=other.category)
+    request = decompose(session_summary(old + new), CATALOG, k=4)
+    assert list(request.constraints.categories) == ["Keyboards"]
+    assert list(request.constraints.brands) == ["Dynamo"]
+    assert {r.constraint for r in request.relaxations} <= {"price_band", "min_rating"}
