@@ -67,3 +67,43 @@ def test_a_budget_read_off_the_new_intent_never_pushes_out_its_product_type():
     assert list(request.constraints.categories) == ["Keyboards"]
     assert list(request.constraints.brands) == ["Dynamo"]
     assert {r.constraint for r in request.relaxations} <= {"price_band", "min_rating"}
+
+
+def _adjacent_in_price(category: str, n: int, start: float = 0.5):
+    """n products of a category next to each other by price, from the given quantile: a tight budget."""
+    ranked = sorted((p for p in CATALOG.products if p.category == category), key=lambda p: p.price)
+    i = int(len(ranked) * start)
+    return ranked[i:i + n]
+
+
+def test_two_views_at_nearly_the_same_price_make_a_budget():
+    # A short session: two products of one type whose prices sit next to each other in the catalog; two random
+    # products of the type would land that close only a few times in a hundred.
+    viewed = _adjacent_in_price("Speakers", 2)
+    request = decompose(session_summary(viewed), CATALOG, k=4)
+    c = request.constraints
+    assert c.HasField("price_min") and c.HasField("price_max")
+    assert c.price_min <= min(p.price for p in viewed) and c.price_max >= max(p.price for p in viewed)
+    # a budget that still leaves the whole price range of the type open is no budget
+    speakers = [p.price for p in CATALOG.products if p.category == "Speakers"]
+    assert c.price_max - c.price_min < (max(speakers) - min(speakers)) / 2
+
+
+def test_a_third_of_views_off_budget_does_not_hide_the_budget():
+    # Five views: three at adjacent prices, two far off (one of them the newest). The plain rule wants four of
+    # five in the band; the chance rule sees three so close prices as a budget.
+    band = _adjacent_in_price("Speakers", 3)
+    ranked = sorted((p for p in CATALOG.products if p.category == "Speakers"), key=lambda p: p.price)
+    dear, cheap = ranked[-1], ranked[0]
+    request = decompose(session_summary([band[0], dear, band[1], band[2], cheap]), CATALOG, k=4)
+    c = request.constraints
+    assert c.HasField("price_min") and c.HasField("price_max")
+    assert c.price_min > cheap.price and c.price_max < dear.price
+    assert all(c.price_min <= p.price <= c.price_max for p in band)
+
+
+def test_two_views_far_apart_in_price_make_no_budget():
+    ranked = sorted((p for p in CATALOG.products if p.category == "Speakers"), key=lambda p: p.price)
+    viewed = [ranked[len(ranked) // 3], ranked[len(ranked) // 2]]
+    request = decompose(session_summary(viewed), CATALOG, k=4)
+    assert not request.constraints.HasField("price_min") and not request.constraints.HasField("price_max")
