@@ -287,8 +287,11 @@ def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Exp
             if value := grounders[field](m.group(2)):
                 out.terms[field][value] = FILTER_EVIDENCE
     out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
-    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers").
-    for i, query in enumerate(reversed(summary.search_queries)):  # newest first, older ones weigh less
+    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers"). A query
+    # that names one product ("Norda Trail Runner") is a way to reach that product, not a stated taste: the
+    # view it leads to already counts as a view.
+    queries = [q for q in summary.search_queries if not _names_a_product(q, catalog, grounders)]
+    for i, query in enumerate(reversed(queries)):  # newest first, older ones weigh less
         words = _norm(query).split()
         grams = words + [" ".join(words[j:j + 2]) for j in range(len(words) - 1)]
         for f in FIELDS:
@@ -297,6 +300,24 @@ def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Exp
                     evidence = SEARCH_EVIDENCE * RECENCY_DECAY ** i
                     out.terms[f.name][value] = max(out.terms[f.name].get(value, 0.0), evidence)
     return out
+
+
+_TITLE_WORDS: dict[int, tuple[Catalog, list[frozenset[str]]]] = {}  # per catalog: each title's words
+
+
+def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, _Grounder]) -> bool:
+    """Whether a query names a product: it has words that are no brand, colour or category, and all of its
+    words are in one catalog title."""
+    words = _norm(query).split()
+    if not words or all(any(g(w) for g in grounders.values()) for w in words):
+        return False
+    cached = _TITLE_WORDS.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+        cached = (catalog, [frozenset(_norm(p.title).split()) for p in catalog.products])
+        _TITLE_WORDS.clear()  # one catalog per process in practice; never grow without bound
+        _TITLE_WORDS[id(catalog)] = cached
+    wanted = set(words)
+    return any(wanted <= title for title in cached[1])
 
 
 def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> float | None:

@@ -107,3 +107,18 @@ def test_two_views_far_apart_in_price_make_no_budget():
     viewed = [ranked[len(ranked) // 3], ranked[len(ranked) // 2]]
     request = decompose(session_summary(viewed), CATALOG, k=4)
     assert not request.constraints.HasField("price_min") and not request.constraints.HasField("price_max")
+
+
+def test_a_search_that_names_one_product_is_no_stated_brand():
+    # Five views, the two newest of one brand (a recency share of 0.61, but two of five plainly: no habit). The
+    # shopper reached the newest one by typing its name; that names the brand, but states no taste for it.
+    taken: set[str] = set()
+    first = [pick(1, taken, brand=b, category="Speakers")[0] for b in ("Cobalt", "Dynamo", "Everest")]
+    last = pick(2, taken, brand="Acme", category="Speakers")
+    summary = session_summary(first + last)
+    summary.search_queries.append(last[-1].title)  # e.g. "Acme Speaker 22"
+    assert not decompose(summary, CATALOG, k=4).constraints.brands
+    # a query of brand and type words is a stated taste, and the views back it
+    del summary.search_queries[:]
+    summary.search_queries.append("acme speakers")
+    assert list(decompose(summary, CATALOG, k=4).constraints.brands) == ["Acme"]
