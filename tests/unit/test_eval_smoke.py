@@ -42,10 +42,16 @@ def test_replay_two_personas_and_write_the_report(catalog, tmp_path: Path):
         # both products each short shopper opened were recognised from the screenshots alone
         assert float(r["grounding_precision"]) == 1.0 and float(r["grounding_recall"]) == 1.0
         assert len(r["items"].split()) == 8
-        for key in ("hr", "ndcg", "mrr", "precision", "recall", "f1", "satisfaction"):
+        for key in ("hr", "ndcg", "ndcg@10", "mrr", "precision", "recall", "f1", "satisfaction"):
             assert 0.0 <= float(r[key]) <= 1.0
+        # at K=10 the 8-item panel's two empty slots are misses: NDCG@10 can only fall short of NDCG@8's hits
+        assert float(r["ndcg@10"]) <= float(r["ndcg"]) + 1e-9 or float(r["ndcg"]) == 0.0
     for r in rows:  # nobody recommends back what the shopper already opened
         meta = json.loads((tmp_path / "sessions" / r["persona"] / "session.json").read_text())
         assert not set(meta["opened"]) & set(r["items"].split()), r["method"]
+    targets = {t["target"]: t for t in csv.DictReader(open(out / "targets.csv"))}
+    ndcg10 = targets["NDCG@10: InteraRec >= web-log baseline (overall)"]
+    assert float(ndcg10["measured"]) >= 0 and float(ndcg10["web-log"]) >= 0
+    assert "NDCG@8 (panel size): InteraRec >= web-log baseline (overall)" in targets
     lengths = {(line["method"], line["windows"]) for line in result["lengths"]}
     assert ("interarec", 1) in lengths and ("weblog-content", 8) in lengths
