@@ -27,17 +27,25 @@ DEFAULT_K = 8
 # Hard-constraint rules (brand, category, colour alike).
 HARD_TERM_WEIGHT = 0.5  # at least half of the grounded views share the term: a clear focus
 HARD_TERM_MIN_VIEWS = 2  # and it was seen on two or more products, not one lingering glance
-# Term weights are recency-weighted, so the newest intent wins; but a term must also hold this share of the
-# views counted plainly, so a streak of two chance views at the end of a session is not taken for intent.
-HARD_TERM_MIN_SHARE = 0.4
-COMPANION_TERM_WEIGHT = 0.3  # once a term is hard, keep strong runners-up so "A or B" shoppers lose neither
+# Term weights are recency-weighted, so the newest intent wins; but a term must also hold at least half of the
+# views counted plainly: off-preference views (up to a third of a noisy session), even two in a row at the end,
+# can then never make a term hard on their own.
+HARD_TERM_MIN_SHARE = 0.5
+# Once a term is hard, keep strong runners-up so "A or B" shoppers lose neither; a runner-up needs this share
+# both recency-weighted and counted plainly, so one recent glance is not taken for a second taste.
+COMPANION_TERM_WEIGHT = 0.3
 
 # Price band rule.
-PRICE_BAND_MIN_VIEWS = 3  # need a few prices before claiming a budget
+PRICE_BAND_MIN_VIEWS = 3  # need a few prices before claiming a budget by the plain rule
 PRICE_BAND_MAX_RATIO = 1.6  # high/low within the band: the prices must look like one budget
 PRICE_BAND_MIN_SHARE = 2 / 3  # the band must hold most views, so one outlier view neither makes nor breaks it
-PRICE_BAND_MARGIN = 0.15  # widen each side: the shopper's budget is fuzzier than the few prices seen
-PRICE_WIDEN_FACTOR = 2.0  # relaxation step: halve the lower bound, double the upper bound
+# Fewer or noisier views (two products; a third of views elsewhere) make a band when at least half of them
+# cluster so tightly that random products of the type would rarely do so: the same test as the rating floor.
+PRICE_BAND_CHANCE = 0.1
+# Relaxation widens a band in small steps (each side by this factor per step, up to PRICE_WIDEN_FACTOR), so
+# it stops at the tightest band around the shopper's prices that still fills the panel.
+PRICE_BAND_STEP = 1.02
+PRICE_WIDEN_FACTOR = 2.0  # the widest relaxation step: halve the lower bound, double the upper bound
 
 # Rating rule: the shopper's floor is inferred from the ratings of what they opened, when opening only
 # products that well rated would be unlikely by chance (binomial tail over the catalog's own ratings).
@@ -184,8 +192,8 @@ def _terms(
 
 def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: _Grounder) -> list[str]:
     """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
-    least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT join
-    it. Strongest first."""
+    least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT, seen
+    on at least that share of the viewed products too, join it. Strongest first."""
     backing: dict[str, int] = {}
     for view in views:
         canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
@@ -196,24 +204,50 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
                and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
     if not primary:
         return []
-    chosen = set(primary) | {t for t, w in terms.items() if w >= COMPANION_TERM_WEIGHT}
+    chosen = set(primary) | {t for t, w in terms.items()
+                             if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n}
     return sorted(chosen, key=lambda t: (-terms[t], t))
 
 
-def _price_band(prices: list[float]) -> tuple[float, float] | None:
+def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tuple[float, float] | None:
     """Rule: the tightest run of sorted viewed prices that holds >= PRICE_BAND_MIN_VIEWS prices and
-    >= PRICE_BAND_MIN_SHARE of them, if its high/low <= PRICE_BAND_MAX_RATIO; widened by PRICE_BAND_MARGIN.
-    Tightest, not widest: one stray view must not stretch the shopper's budget."""
+    >= PRICE_BAND_MIN_SHARE of them, if its high/low <= PRICE_BAND_MAX_RATIO. Else, from fewer or noisier
+    views: the largest tightest run holding at least half of them (and two) with that ratio, if that many of
+    the views landing in so narrow a price window is unlikely by chance (< PRICE_BAND_CHANCE) given the scope's
+    prices (the catalog's, of the product type). Tightest, not widest: one stray view must not stretch the
+    shopper's budget. The run's ends are widened by its spread / (views in it - 1), the unbiased estimate of a
+    range's ends from that many prices; relaxation widens further when too few products fit."""
     prices = sorted(p for p in prices if p > 0)
-    need = max(PRICE_BAND_MIN_VIEWS, math.ceil(PRICE_BAND_MIN_SHARE * len(prices) - 1e-9))
-    if len(prices) < need:
+    n = len(prices)
+    if n < 2:
         return None
-    # strict <: on ties the cheaper band wins, deterministically
-    lo = min(range(len(prices) - need + 1), key=lambda i: (prices[i + need - 1] / prices[i], i))
-    hi = lo + need - 1
-    if prices[hi] > prices[lo] * PRICE_BAND_MAX_RATIO:
+
+    def tightest(m: int) -> tuple[float, float]:
+        # strict <: on ties the cheaper run wins, deterministically
+        i = min(range(n - m + 1), key=lambda j: (prices[j + m - 1] / prices[j], j))
+        return prices[i], prices[i + m - 1]
+
+    def band(lo: float, hi: float, m: int) -> tuple[float, float]:
+        spread = (hi - lo) / (m - 1)
+        return round(lo - spread, 2), round(hi + spread, 2)
+
+    need = max(PRICE_BAND_MIN_VIEWS, math.ceil(PRICE_BAND_MIN_SHARE * n - 1e-9))
+    if n >= need:
+        lo, hi = tightest(need)
+        if hi <= lo * PRICE_BAND_MAX_RATIO:
+            return band(lo, hi, need)
+    scope = [p for p in scope_prices if p > 0]
+    if not scope:
         return None
-    return round(prices[lo] * (1 - PRICE_BAND_MARGIN), 2), round(prices[hi] * (1 + PRICE_BAND_MARGIN), 2)
+    for m in range(n, max(2, math.ceil(n / 2)) - 1, -1):
+        lo, hi = tightest(m)
+        if hi > lo * PRICE_BAND_MAX_RATIO:
+            continue
+        mass = max(sum(lo <= p <= hi for p in scope), 1) / len(scope)
+        # P(some m of n random prices fall in one window of this mass) <= C(n, m) * m * mass^(m-1)
+        if math.comb(n, m) * m * mass ** (m - 1) < PRICE_BAND_CHANCE:
+            return band(lo, hi, m)
+    return None
 
 
 # --- explicit signals: UI filters and searches --------------------------------------------------------
@@ -253,8 +287,11 @@ def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Exp
             if value := grounders[field](m.group(2)):
                 out.terms[field][value] = FILTER_EVIDENCE
     out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
-    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers").
-    for i, query in enumerate(reversed(summary.search_queries)):  # newest first, older ones weigh less
+    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers"). A query
+    # that names one product ("Norda Trail Runner") is a way to reach that product, not a stated taste: the
+    # view it leads to already counts as a view.
+    queries = [q for q in summary.search_queries if not _names_a_product(q, catalog, grounders)]
+    for i, query in enumerate(reversed(queries)):  # newest first, older ones weigh less
         words = _norm(query).split()
         grams = words + [" ".join(words[j:j + 2]) for j in range(len(words) - 1)]
         for f in FIELDS:
@@ -263,6 +300,24 @@ def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Exp
                     evidence = SEARCH_EVIDENCE * RECENCY_DECAY ** i
                     out.terms[f.name][value] = max(out.terms[f.name].get(value, 0.0), evidence)
     return out
+
+
+_TITLE_WORDS: dict[int, tuple[Catalog, list[frozenset[str]]]] = {}  # per catalog: each title's words
+
+
+def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, _Grounder]) -> bool:
+    """Whether a query names a product: it has words that are no brand, colour or category, and all of its
+    words are in one catalog title."""
+    words = _norm(query).split()
+    if not words or all(any(g(w) for g in grounders.values()) for w in words):
+        return False
+    cached = _TITLE_WORDS.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+        cached = (catalog, [frozenset(_norm(p.title).split()) for p in catalog.products])
+        _TITLE_WORDS.clear()  # one catalog per process in practice; never grow without bound
+        _TITLE_WORDS[id(catalog)] = cached
+    wanted = set(words)
+    return any(wanted <= title for title in cached[1])
 
 
 def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> float | None:
@@ -356,7 +411,8 @@ def decompose(
     cats = set(hard["categories"])
     relevant = [v for v in views if not cats or v.category in cats] or views
     prices = [v.price for v in relevant if v.price > 0]
-    band = _price_band(prices)
+    scope = catalog.mask(categories=sorted(cats)) if cats else None
+    band = _price_band(prices, catalog.price[scope] if scope is not None else catalog.price)
     price_filter = explicit.price
     if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
         lo, hi = price_filter
@@ -377,7 +433,6 @@ def decompose(
         # no views, but a price range was on screen (e.g. a filter): its geometric middle is the anchor
         request.preferences.price_anchor = (summary.price_range.low * summary.price_range.high) ** 0.5
 
-    scope = catalog.mask(categories=sorted(cats)) if cats else None
     catalog_ratings = catalog.rating[scope] if scope is not None else catalog.rating
     floor = _rating_floor(relevant, list(catalog_ratings))
     if floor is not None:
@@ -450,13 +505,6 @@ def _restore(c: optimization_pb2.Constraints, fields: Sequence[str], values: tup
             setattr(c, name, value)
 
 
-def _widen_price(c: optimization_pb2.Constraints) -> None:
-    if c.HasField("price_min"):
-        c.price_min = round(c.price_min / PRICE_WIDEN_FACTOR, 2)
-    if c.HasField("price_max"):
-        c.price_max = round(c.price_max * PRICE_WIDEN_FACTOR, 2)
-
-
 # Relaxation is a greedy build-up: start from no hard constraint, then add the constraints back one at a
 # time, best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
 # The next constraint is the one with the strongest evidence given those already kept: the KL divergence of
@@ -525,9 +573,11 @@ def _levels(name: str, c: optimization_pb2.Constraints) -> list[tuple[str, tuple
     """The constraint's settings from strictest to loosest, as (how, snapshot); loosest is 'absent'."""
     if name == "price_band":
         band = _snapshot(c, _PRICE)
-        wide = tuple(None if v is None else round(v / PRICE_WIDEN_FACTOR if i == 0 else v * PRICE_WIDEN_FACTOR, 2)
-                     for i, v in enumerate(band))
-        return [("kept", band), (f"widened x{PRICE_WIDEN_FACTOR:g}", wide)]
+        steps = math.ceil(math.log(PRICE_WIDEN_FACTOR) / math.log(PRICE_BAND_STEP))
+        factors = [PRICE_BAND_STEP ** j for j in range(1, steps)] + [PRICE_WIDEN_FACTOR]
+        return [("kept", band)] + [
+            (f"widened x{f:.3g}", tuple(None if v is None else round(v / f if i == 0 else v * f, 2)
+                                         for i, v in enumerate(band))) for f in factors]
     return [("kept", _snapshot(c, _FIELDS_OF[name]))]
 
 
@@ -557,10 +607,15 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
         weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
         return weight * _lift(support[n], after / before if before else 0.0) + stated[n]
 
+    # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
+    # views): it is weighed only once the type is settled, so it can never push out the type it came from.
+    waits = {n for n in ("price_band", "min_rating") if n in present and not stated[n]}
+
     relaxations = []
     remaining = list(present)
     while remaining:
-        n = min(remaining, key=lambda x: (-evidence(x), _RELAXABLE.index(x)))
+        eligible = [x for x in remaining if not (x in waits and "categories" in remaining)]
+        n = min(eligible, key=lambda x: (-evidence(x), _RELAXABLE.index(x)))
         remaining.remove(n)
         tried: list[str] = []
         outcome = "dropped"
@@ -574,6 +629,8 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
         else:
             _restore(c, _FIELDS_OF[n], empty[n])
         if tried:
+            if len(tried) > 2:  # a band widened step by step: the first failure says why, the outcome how far
+                tried = [tried[0], f"{len(tried) - 1} wider steps too few"]
             reason = f"{'; then '.join(tried)}; {n} {outcome} -> {_candidates(catalog, c)} candidates"
             relaxations.append(optimization_pb2.Relaxation(constraint=n, reason=reason))
     return relaxations

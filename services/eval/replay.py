@@ -42,6 +42,8 @@ class WindowResult:
     viewed: list[str]
     constraints: str
     narrative: str
+    items_model: list[str] | None = None  # the same window summarised by the model backend (interarec-vllm)
+    model_fallback: str = ""  # why the embedded summary stood in for the model's, if it did
 
 
 @dataclass
@@ -83,10 +85,11 @@ def _solve(summary, catalog: Catalog, k: int):
 
 
 def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: int = PANEL_K,
-                   use_cache: bool = True, cache_key: str | None = None) -> Replay:
+                   use_cache: bool = True, cache_key: str | None = None, model=None) -> Replay:
     """Replay one saved session. The cache (observations-<key>.json) holds each frame's perceptual hash and
     each read frame's observation; with a complete cache no image is decoded (`cache_key` pins a cache file,
-    e.g. a test fixture recorded without its images)."""
+    e.g. a test fixture recorded without its images). With `model` (services.eval.model_backend), each window
+    is also summarised by the model backend from its frames."""
     directory = Path(directory)
     meta = json.loads((directory / SESSION_FILE).read_text())
     frames = [json.loads(line) for line in (directory / "frames.jsonl").read_text().splitlines() if line.strip()]
@@ -94,6 +97,7 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
     cache_path = directory / f"observations-{cache_key or _reader_key()}.json"
     cache: dict[str, dict] = json.loads(cache_path.read_text()) if use_cache and cache_path.exists() else {}
     out = Replay(directory, meta, frames)
+    files = {f["seq"]: f["file"] for f in frames}
     sid, tenant = meta["session_id"], "eval"
     state = SessionState()
     pending_ocr_ms = 0.0
@@ -107,9 +111,15 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
         pending_ocr_ms = 0.0
         alone = replace(window, history=[], seen_product_ids=[])
         _, items_alone = _solve(summarize(sid, tenant, alone, [], catalog), catalog, k)
-        out.windows.append(WindowResult(window.window_seq, window.last_capture_ms, round(compute_ms, 1), items,
-                                        items_alone, [v.product_id for v in summary.viewed_products],
-                                        _describe(request.constraints), summary.narrative))
+        result = WindowResult(window.window_seq, window.last_capture_ms, round(compute_ms, 1), items, items_alone,
+                              [v.product_id for v in summary.viewed_products], _describe(request.constraints),
+                              summary.narrative)
+        if model is not None:
+            by_model = model.summarize(sid, tenant, window, [directory / files[s] for s in window.frame_seqs
+                                                             if s in files])
+            _, result.items_model = _solve(by_model, catalog, k)
+            result.model_fallback = by_model.fallback_reason
+        out.windows.append(result)
 
     for f in frames:
         meta_f = FrameMeta(frame_seq=f["seq"], capture_ms=f["capture_ms"], page_url=f["url"])

@@ -233,8 +233,31 @@ def _close(state: SessionState, reason: str, now_ms: int) -> ClosedWindow:
         seen_product_ids=list(state.seen_product_ids))
     state.last_window_seq = window_seq
     state.window = None
-    state.history = (state.history + [o for o in w.observations if o.grounded])[-HISTORY_LIMIT:]
+    state.history = trim_history([*state.history, *(o for o in w.observations if o.grounded)], HISTORY_LIMIT)
     return closed
+
+
+def _page_key(o: Observation) -> tuple:
+    return ("product", o.product_id) if o.kind == "product" and o.product_id else (o.kind, o.page_url)
+
+
+def trim_history(observations: list[Observation], limit: int) -> list[Observation]:
+    """At most `limit` observations, in order. Older reads of a page that has a newer read in the history go
+    first, then the oldest: a long dwell on one page then never pushes the other products the shopper opened
+    out of the summary."""
+    excess = len(observations) - limit
+    if excess <= 0:
+        return list(observations)
+    newest: set[tuple] = set()
+    redundant: list[int] = []  # indices of reads repeated later, newest first
+    for i in range(len(observations) - 1, -1, -1):
+        key = _page_key(observations[i])
+        if key in newest:
+            redundant.append(i)
+        newest.add(key)
+    drop = set(redundant[::-1][:excess])  # oldest redundant reads first
+    kept = [o for i, o in enumerate(observations) if i not in drop]
+    return kept[-limit:]
 
 
 def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Observation | None, now_ms: int,

@@ -104,7 +104,7 @@ def test_relaxation_follows_evidence_not_attribute_kind():
 
 def test_viewed_products_are_never_recommended_back_in_a_long_session():
     # The first views are older than the summary's bounded history; they must still be excluded.
-    speakers = products(40, category="Speakers")
+    speakers = products(HISTORY_LIMIT + 10, category="Speakers")
     views = [view(p.product_id) for p in speakers]
     views += [view(speakers[-1].product_id) for _ in range(HISTORY_LIMIT + 5)]  # dwell on the last one a long time
     for i, o in enumerate(views):
@@ -126,3 +126,15 @@ def test_cold_start_is_popular_and_diverse_not_the_dearest():
     assert not {CATALOG.index[p.product_id] for p in items} & dearest
     popularity = CATALOG.rating + 0.1 * np.log1p(CATALOG.review_count)
     assert np.mean([popularity[CATALOG.index[p.product_id]] for p in items]) > np.quantile(popularity, 0.75)
+
+
+def test_a_long_dwell_on_one_page_keeps_the_other_views_in_the_summary():
+    # Three products opened, then many reads of a fourth (scrolling, dwelling): the bounded history drops the
+    # repeated reads first, so the summary still knows every product the shopper opened.
+    opened = products(4, category="Speakers")
+    views = [view(p.product_id) for p in opened[:3]]
+    views += [view(opened[3].product_id) for _ in range(HISTORY_LIMIT + 5)]
+    for i, o in enumerate(views):
+        o.page_url = f"http://shop/p/{o.product_id}?read={i}"
+    summary = session_summary(views)
+    assert [v.product_id for v in summary.viewed_products] == [p.product_id for p in opened]

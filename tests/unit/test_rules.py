@@ -10,7 +10,8 @@ from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Product
 from services.decomposer.rules import (
     K_MAX,
-    PRICE_BAND_MARGIN,
+    PRICE_BAND_STEP,
+    PRICE_WIDEN_FACTOR,
     decompose,
     repair_request,
     validate_request,
@@ -176,21 +177,34 @@ def test_price_band_rule():
     assert len(band) == 3
     req = decompose(summary_of(band), CATALOG)
     prices = [p.price for p in band]
-    assert req.constraints.price_min == pytest.approx(min(prices) * (1 - PRICE_BAND_MARGIN), abs=0.01)
-    assert req.constraints.price_max == pytest.approx(max(prices) * (1 + PRICE_BAND_MARGIN), abs=0.01)
+    # the run's ends widened by its spread / (n - 1); then, as too few laptops fit, in PRICE_BAND_STEP steps
+    spread = (max(prices) - min(prices)) / 2
+    tight = (round(min(prices) - spread, 2), round(max(prices) + spread, 2))
+    steps = [(round(tight[0] / PRICE_BAND_STEP ** j, 2), round(tight[1] * PRICE_BAND_STEP ** j, 2))
+             for j in range(40) if PRICE_BAND_STEP ** j < PRICE_WIDEN_FACTOR]
+    first_fit = next(s for s in steps if candidates_in(req, s) >= 8)
+    assert (req.constraints.price_min, req.constraints.price_max) == pytest.approx(first_fit, abs=0.01)
     assert req.preferences.price_anchor == pytest.approx(sorted(prices)[1])
 
     # one far-off view does not break the band (3 of 4 are still in it) ...
     cheap = pick(1, category="Keyboards")
     req = decompose(summary_of(cheap + band), CATALOG)  # (an older view: the newest views weigh most)
-    assert req.constraints.price_max == pytest.approx(max(prices) * (1 + PRICE_BAND_MARGIN), abs=0.01)
+    assert req.constraints.price_max == pytest.approx(first_fit[1], abs=0.01)
     # ... but a spread of prices gives no band
     spread = pick(1, category="Keyboards") + pick(1, category="Monitors") + pick(1, category="Laptops")
     req = decompose(summary_of(spread), CATALOG)
     assert not req.constraints.HasField("price_min") and not req.constraints.HasField("price_max")
-    # two views are too few
+    # two views are too few when two random laptops would often be that close in price
     req = decompose(summary_of(band[:2]), CATALOG)
     assert not req.constraints.HasField("price_min")
+
+
+def candidates_in(req: optimization_pb2.OptimizationRequest, band: tuple[float, float]) -> int:
+    c = req.constraints
+    return int(CATALOG.mask(categories=list(c.categories), brands=list(c.brands), colours=list(c.colours),
+                            price_min=band[0], price_max=band[1],
+                            min_rating=c.min_rating if c.HasField("min_rating") else None,
+                            exclude_ids=list(c.exclude_product_ids)).sum())
 
 
 def test_min_rating_is_inferred_from_what_was_viewed():
