@@ -128,11 +128,37 @@ def _start(p: Problem) -> np.ndarray | None:
     return np.asarray(relaxed.indices, dtype=int) if p.is_feasible(relaxed.indices) else None
 
 
+def _solve_inner(p: Problem, idx: np.ndarray, w: np.ndarray, deadline: float | None) -> tuple[str, np.ndarray | None]:
+    """One step's 0-1 program over products idx: ("optimal" | "infeasible" | "time_limit", the chosen set
+    when it satisfies the constraints, else None)."""
+    import highspy
+
+    if idx.size == 0:  # nothing worth offering at this threshold: the empty set, if the rows allow it
+        return ("optimal", idx) if p.is_feasible([]) else ("infeasible", None)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for key, value in HIGHS_MIP_OPTIONS.items():
+        h.setOptionValue(key, value)
+    if deadline is not None:
+        h.setOptionValue("time_limit", max(1e-6, deadline - time.perf_counter()))
+    h.passModel(_inner_model(p, idx, w))
+    h.run()
+    status = h.getModelStatus()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return "infeasible", None
+    if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
+        raise MnlSolverError(f"HiGHS stopped with {h.modelStatusToString(status)}")
+    chosen = None
+    if h.getInfo().primal_solution_status == 2:  # 2 = feasible
+        chosen = idx[np.asarray(h.getSolution().col_value)[: idx.size] > 0.5]
+        if not p.is_feasible(chosen):
+            chosen = None
+    return ("optimal" if status == highspy.HighsModelStatus.kOptimal else "time_limit"), chosen
+
+
 def solve_milp(p: Problem, time_limit_s: float | None = None, stats: dict[str, float] | None = None) -> Assortment:
     """Exact optimum under any side constraints. Raises InfeasibleError, or MnlSolverError when HiGHS
     gives no usable answer. `stats` (optional) receives steps, kept products and HiGHS time."""
-    import highspy
-
     t0 = time.perf_counter()
     check_feasible(p)
     if p.n == 0 or p.k == 0:
@@ -151,34 +177,15 @@ def solve_milp(p: Problem, time_limit_s: float | None = None, stats: dict[str, f
         w = p.v * (p.r - (z if z is not None else 0.0))
         idx = _kept(p, w, fixed)
         kept = max(kept, idx.size)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        for key, value in HIGHS_MIP_OPTIONS.items():
-            h.setOptionValue(key, value)
-        if deadline is not None:
-            h.setOptionValue("time_limit", max(1e-6, deadline - time.perf_counter()))
-        h.passModel(_inner_model(p, idx, w))
         t_run = time.perf_counter()
-        h.run()
+        outcome, chosen = _solve_inner(p, idx, w, deadline)
         highs_ms += (time.perf_counter() - t_run) * 1e3
         steps += 1
-        model_status = h.getModelStatus()
-        has_solution = h.getInfo().primal_solution_status == 2  # 2 = feasible
-        if model_status == highspy.HighsModelStatus.kModelEmpty:  # nothing worth offering: the empty set
-            model_status, has_solution = (highspy.HighsModelStatus.kOptimal if p.is_feasible([])
-                                          else highspy.HighsModelStatus.kInfeasible), True
-        if model_status == highspy.HighsModelStatus.kInfeasible:
+        if outcome == "infeasible":
             if best is None:
                 raise InfeasibleError("no assortment satisfies the general rows")
             raise MnlSolverError("the inner 0-1 program became infeasible after a feasible step")
-        chosen = None
-        if has_solution:
-            chosen = idx[np.asarray(h.getSolution().col_value)[: idx.size] > 0.5] if idx.size else idx
-            if not p.is_feasible(chosen):
-                chosen = None
-        if model_status != highspy.HighsModelStatus.kOptimal:
-            if model_status != highspy.HighsModelStatus.kTimeLimit:
-                raise MnlSolverError(f"HiGHS stopped with {h.modelStatusToString(model_status)}")
+        if outcome == "time_limit":
             if chosen is not None and (z is None or revenue(p.r, p.v, p.v0, chosen) > z):
                 best, z = chosen, revenue(p.r, p.v, p.v0, chosen)
             status = TIME_LIMIT
