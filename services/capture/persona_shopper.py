@@ -25,6 +25,7 @@ from services.capture.shopper import (
     chromium_path,
     open_product_page,
     product_link,
+    type_search,
 )
 from services.common.catalog import Catalog
 from services.eval.personas import LISTING_PAGES, Persona, Step
@@ -117,13 +118,7 @@ class _PersonaBrowse:
         await self.browse_listing()
 
     async def search(self, text: str) -> None:
-        box = self.page.locator("#search-input")
-        await box.click()
-        await box.fill("")
-        await box.press_sequentially(text, delay=self.rng.randint(55, 95))
-        await self.pause(0.2, 0.4)
-        await box.press("Enter")
-        await self.page.wait_for_url("**/search?**", timeout=NAV_TIMEOUT_MS)
+        await type_search(self.page, text, self.rng, self.pause, NAV_TIMEOUT_MS)
         self.listing_url = self.page.url
         self.say(f"searched {text!r}")
         await self.browse_listing()

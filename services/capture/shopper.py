@@ -46,6 +46,17 @@ def chromium_path() -> str:
     return os.environ.get("INTERAREC_CHROMIUM_PATH", "").strip() or "/usr/bin/chromium"
 
 
+async def type_search(page, text: str, rng: random.Random, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
+    """Search as a person does: type into the search box at a human pace, press Enter, wait for the results."""
+    box = page.locator("#search-input")
+    await box.click()
+    await box.fill("")
+    await box.press_sequentially(text, delay=rng.randint(55, 95))
+    await pause(0.2, 0.4)
+    await box.press("Enter")
+    await page.wait_for_url("**/search?**", timeout=timeout_ms)
+
+
 async def open_product_page(page, shop_url: str, pid: str, card, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
     """Open a product page as a person does: click its card when the page shows one, else go to its URL;
     return once the product page is on screen."""
@@ -97,13 +108,7 @@ class _Browse:
         await self.page.mouse.wheel(0, dy)
 
     async def search(self, text: str) -> None:
-        box = self.page.locator("#search-input")
-        await box.click()
-        await box.fill("")
-        await box.press_sequentially(text, delay=self.rng.randint(55, 95))
-        await self.pause(0.2, 0.4)
-        await box.press("Enter")
-        await self.page.wait_for_url("**/search?**", timeout=NAV_TIMEOUT_MS)
+        await type_search(self.page, text, self.rng, self.pause)
 
     async def apply_filter(self) -> None:
         """Use the category page's filter form for the preference."""
