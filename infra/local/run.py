@@ -106,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         # The model path's settings pass through to the services (the stack sets the rest itself).
         model_env = {k: v for k, v in os.environ.items() if k.startswith(MODEL_ENV_PREFIXES)}
         with local_stack(say, extra_env=model_env) as stack:
-            return show(stack, args, Catalog.load(stack.catalog_path), started, stop)
+            catalog = Catalog.load(stack.catalog_path)
+            say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, "
+                f"{len(catalog.brands)} brands")
+            return show(stack, args, catalog, started, stop)
     except KeyboardInterrupt:
         say("\nstopping ...")
         return 0

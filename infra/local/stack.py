@@ -212,7 +212,6 @@ def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = N
     the topics, the demo catalog and every service, for `make run` and `make load-test`; all stopped on exit."""
     from infra.kafka import broker as kafka_broker
     from services.common import config
-    from services.common.catalog import Catalog
     from services.common.demo_catalog import generate
     from services.common.topics import apply_topics
 
@@ -230,8 +229,6 @@ def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = N
             say(f"  topics: {line}")
         catalog_path = config.catalog_path()
         generate(catalog_path.parent)
-        catalog = Catalog.load(catalog_path)
-        say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, {len(catalog.brands)} brands")
         stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var,
                       extra_env=extra_env or {})
         say("starting services (logs in var/run/logs/) ...")
