@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -302,7 +303,7 @@ def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Exp
     return out
 
 
-_TITLE_WORDS: dict[int, tuple[Catalog, list[frozenset[str]]]] = {}  # per catalog: each title's words
+_TITLE_WORDS: weakref.WeakKeyDictionary[Catalog, list[frozenset[str]]] = weakref.WeakKeyDictionary()
 
 
 def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, _Grounder]) -> bool:
@@ -311,13 +312,11 @@ def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, _Grounde
     words = _norm(query).split()
     if not words or all(any(g(w) for g in grounders.values()) for w in words):
         return False
-    cached = _TITLE_WORDS.get(id(catalog))
-    if cached is None or cached[0] is not catalog:
-        cached = (catalog, [frozenset(_norm(p.title).split()) for p in catalog.products])
-        _TITLE_WORDS.clear()  # one catalog per process in practice; never grow without bound
-        _TITLE_WORDS[id(catalog)] = cached
+    titles = _TITLE_WORDS.get(catalog)
+    if titles is None:  # each title's words, once per catalog (dropped with it)
+        titles = _TITLE_WORDS[catalog] = [frozenset(_norm(p.title).split()) for p in catalog.products]
     wanted = set(words)
-    return any(wanted <= title for title in cached[1])
+    return any(wanted <= title for title in titles)
 
 
 def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> float | None:
