@@ -19,8 +19,8 @@ import pytest
 
 from infra.llm_replay.server import ReplayServer, ReplayState
 from services.common.catalog import Catalog
-from services.decomposer import tool_schema
-from services.summarizer import prompts
+from services.core.decompose import tool_schema
+from services.core.reading import prompts
 from tests.support import latest, wait_for
 
 pytestmark = pytest.mark.e2e
