@@ -141,7 +141,7 @@ def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> 
     watcher = threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True)
     watcher.start()
 
-    from services.capture.shopper import run_shopper
+    from services.shoppers.shopper import run_shopper
 
     say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
     seed = args.seed if args.seed is not None else random.randrange(1, 10_000)

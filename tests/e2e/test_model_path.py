@@ -79,7 +79,7 @@ def model_stack(stack, catalog_path):
 
 
 def test_browser_session_through_both_model_backends(model_stack, catalog_path):
-    from services.capture.shopper import run_shopper
+    from services.shoppers.shopper import run_shopper
 
     stack, replay = model_stack
     catalog = Catalog.load(catalog_path)
