@@ -81,12 +81,8 @@ def producer_timeout_s() -> float:
     return from_env(WorkerSettings).producer_timeout_s
 
 
-def make_app(service: str, default_web_port: int, settings: WorkerSettings | None = None,
-             web_port: int | None = None) -> faust.App:
+def make_app(service: str, w: WorkerSettings, web_port: int) -> faust.App:
     """A Faust app with the settings every InteraRec worker shares (see DESIGN.md, Known pitfalls)."""
-    w = settings if settings is not None else from_env(WorkerSettings)
-    if web_port is None:
-        web_port = config.env_int(f"INTERAREC_{service.upper()}_PORT", default_web_port, minimum=1, maximum=65535)
     datadir = w.var_dir / "faust" / service  # Faust keeps local state here, not in the cwd
     datadir.parent.mkdir(parents=True, exist_ok=True)
     if w.state_store == "rocksdb":

@@ -14,7 +14,7 @@ from services.decomposer.settings import DecomposerSettings
 
 
 def build(settings: DecomposerSettings) -> faust.App:
-    app = make_app("decomposer", settings.port, settings.worker, web_port=settings.port)
+    app = make_app("decomposer", settings.worker, settings.port)
     summaries = raw_topic(app, SUMMARIES.name)
     opt_requests = raw_topic(app, OPT_REQUESTS.name)
     # Highest window_seq turned into a request, per tenant/session: duplicates and stale windows stop here.
