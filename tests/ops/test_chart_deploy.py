@@ -152,3 +152,14 @@ def test_autoscaling_does_not_rely_on_cooldown_above_zero(production):
         assert window["stabilizationWindowSeconds"] >= 300
     text = (REPO_ROOT / "charts" / "interarec" / "templates" / "scaledobject.yaml").read_text()
     assert "only to scaling" in text  # the comment says what KEDA does, not what it does not
+
+
+def test_the_prometheus_rule_guards_only_enabled_components(production):
+    def absent_guards(objects) -> set[str]:
+        (rule,) = by_kind(objects, "PrometheusRule")
+        return {r["labels"]["service"] for g in rule["spec"]["groups"] for r in g["rules"]
+                if r.get("expr", "").startswith("absent(")}
+
+    assert absent_guards(production) == {"gateway", "storefront-api", "summarizer", "decomposer", "optimizer",
+                                         "vllm"}
+    assert "vllm" not in absent_guards(render(PRODUCTION_VALUES, sets=("vllm.enabled=false",)))
