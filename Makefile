@@ -83,6 +83,7 @@ chart: venv
 
 lint: venv
 	@$(PY) -m ruff check .
+	@$(VENV)/bin/lint-imports --no-cache  # layering contracts in pyproject.toml [tool.importlinter]
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit -q
