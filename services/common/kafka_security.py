@@ -178,7 +178,7 @@ async def _try_connect(host: str, port: int, s: KafkaSecurity, timeout_s: float)
     except ssl.SSLCertVerificationError as exc:
         trust = f"INTERAREC_KAFKA_CA_FILE={s.ca_file}" if s.ca_file else "the system trust store"
         raise KafkaSecurityError(f"TLS: {where} presented a certificate not trusted by {trust} "
-                                 f"({exc.verify_message})") from None
+                                 f"(certificate verify failed: {exc.verify_message})") from None
     except ssl.SSLError as exc:
         raise KafkaSecurityError(f"TLS handshake with {where} failed ({exc.reason or exc}): is it a TLS "
                                  "listener (Strimzi: port 9093)?") from None
