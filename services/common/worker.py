@@ -24,7 +24,7 @@ from pathlib import Path
 import faust
 from faust.types import EventT
 
-from services.common import config, metrics
+from services.common import config, kafka_security, metrics
 from services.common.deadletters import REPLAY_COUNT_HEADER, dead_letter, header
 from services.common.keys import session_key
 from services.common.lag import export_consumer_lag
@@ -122,6 +122,7 @@ def make_app(service: str, w: WorkerSettings, web_port: int) -> faust.App:
         web_port=web_port,
         autodiscover=False,
         datadir=str(datadir),
+        **kafka_security.faust_kwargs(),  # TLS + SCRAM for every aiokafka client Faust builds
     )
     app = faust.App(f"interarec-{service}", **app_settings)
     _add_pages(app)
