@@ -125,6 +125,40 @@ def _price_filter(observations: Sequence[Observation], catalog: Catalog) -> tupl
     return None
 
 
+def add_views(s: summaries_pb2.BehaviourSummary, views: Sequence[tuple[Product, int, float]]) -> list[Product]:
+    """The fields every backend derives from grounded product views, ordered by last view (oldest first):
+    recency-weighted shares of type, brand and colour, price range, ratings and the viewed products.
+    Returns the products (empty: nothing set)."""
+    products = [p for p, _, _ in views]
+    n = len(products)
+    if not n:
+        return products
+    w = recency_weights(n)
+    total = sum(w)
+    s.product_types.extend(_weighted([p.category for p in products], total, w))
+    s.brands.extend(_weighted([p.brand for p in products], total, w))
+    s.colours.extend(_weighted([p.colour for p in products], total, w))
+    s.price_range.low = min(p.price for p in products)
+    s.price_range.high = max(p.price for p in products)
+    s.price_range.currency = CURRENCY
+    s.reviews.min_rating_viewed = min(p.rating for p in products)
+    s.reviews.mean_rating_viewed = round(sum(p.rating for p in products) / n, 2)
+    for p, frames, conf in views:
+        s.viewed_products.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category,
+                              colour=p.colour, price=p.price, frames=frames, confidence=round(conf, 3))
+    return products
+
+
+def add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow,
+                        observations: Sequence[Observation], products: Sequence[Product]) -> None:
+    """What the session itself knows, whichever backend read the frames: the UI filters on the newest
+    listing (the decomposer's hard constraints) and every product seen so far (its whole-session exclusion)."""
+    filters, filters_category = _ui_filters(observations)
+    s.ui_filters.extend(filters)
+    s.ui_filters_category = filters_category
+    s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
+
+
 def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Sequence[Observation],
               catalog: Catalog) -> summaries_pb2.BehaviourSummary:
     """Summary over the session's recent observations (history, then this window), grounded in the catalog."""
@@ -136,24 +170,10 @@ def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Seque
     s.trace.capture_unix_ms = window.last_capture_ms
 
     views = _views(observations, catalog)
-    products = [p for p, _, _ in views]
-    n = len(products)
-    if n:
-        w = recency_weights(n)
-        total = sum(w)
-        s.product_types.extend(_weighted([p.category for p in products], total, w))
-        s.brands.extend(_weighted([p.brand for p in products], total, w))
-        s.colours.extend(_weighted([p.colour for p in products], total, w))
-        s.price_range.low = min(p.price for p in products)
-        s.price_range.high = max(p.price for p in products)
-        s.price_range.currency = CURRENCY
-        specs = _weighted([f"{k}: {v}" for p in products for k, v in p.spec_pairs], n)
-        s.specifications.extend(specs[:MAX_SPECS])
-        s.reviews.min_rating_viewed = min(p.rating for p in products)
-        s.reviews.mean_rating_viewed = round(sum(p.rating for p in products) / n, 2)
-        for p, frames, conf in views:
-            s.viewed_products.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category,
-                                  colour=p.colour, price=p.price, frames=frames, confidence=round(conf, 3))
+    products = add_views(s, views)
+    if products:
+        s.specifications.extend(_weighted([f"{k}: {v}" for p in products for k, v in p.spec_pairs],
+                                          len(products))[:MAX_SPECS])
     else:
         # Nothing opened yet: what the shopper browsed to and filtered by is the only signal.
         cats, brands, colours = _browse_terms(observations)
@@ -163,10 +183,7 @@ def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Seque
         if (rng := _price_filter(observations, catalog)) is not None:
             s.price_range.low, s.price_range.high = rng
             s.price_range.currency = CURRENCY
-    filters, filters_category = _ui_filters(observations)
-    s.ui_filters.extend(filters)
-    s.ui_filters_category = filters_category
-    s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
+    add_session_context(s, window, observations, products)
     s.reviews.read_reviews = any(o.reviews_visible for o in observations)
     s.comparisons.extend(_comparisons(observations, catalog))
     s.promotions.extend(_unique(p for o in observations for p in o.promotions)[-MAX_PROMOTIONS:])

@@ -23,6 +23,7 @@ from pathlib import Path
 from interarec.v1 import optimization_pb2
 from services.common import config
 from services.common.keys import check_tenant
+from services.core.assortment.mnl import recommend
 
 KINDS = ("exclude_products", "exclude_brands", "pin_products", "boost_products", "max_per_brand")
 
@@ -198,13 +199,11 @@ def _keep(field, drop: set[str]) -> None:
     field.extend(kept)
 
 
-def explain(catalog, request: optimization_pb2.OptimizationRequest,
-            rules_by_tenant: dict[str, tuple[Rule, ...]]) -> list[str]:
-    """rules_that_changed for the request's tenant, re-solving with the exact threshold search (fast)."""
-    from services.optimizer.mnl import recommend  # deferred: the optimizer imports this module
+def explain(catalog, request: optimization_pb2.OptimizationRequest, rules: Iterable[Rule]) -> list[str]:
+    """rules_that_changed for `rules` (the request's tenant's), re-solving with the exact threshold search."""
 
     def chosen_ids(req: optimization_pb2.OptimizationRequest) -> list[str]:
         found, candidates = recommend(catalog, req, solver="threshold")
         return [catalog.products[i].product_id for i in found.catalog_indices(candidates)]
 
-    return rules_that_changed(request, rules_by_tenant.get(request.tenant, ()), chosen_ids)
+    return rules_that_changed(request, rules, chosen_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from services.optimizer.problem import Assortment, InfeasibleError, Problem, make_assortment, revenue
+from services.core.assortment.problem import Assortment, InfeasibleError, Problem, make_assortment, revenue
 
 MAX_N = 14
 

@@ -18,11 +18,11 @@ import numpy as np
 
 from interarec.v1 import optimization_pb2, recommendations_pb2
 from services.common.catalog import Catalog
-from services.optimizer.attraction import V0, matched_preferences, utilities, viewed_rows
-from services.optimizer.brute_force import brute_force
-from services.optimizer.candidates import catalog_index
-from services.optimizer.highs_lp import solve_highs
-from services.optimizer.problem import (
+from services.core.assortment.attraction import V0, matched_preferences, utilities, viewed_rows
+from services.core.assortment.brute_force import brute_force
+from services.core.assortment.candidates import catalog_index
+from services.core.assortment.highs_lp import solve_highs
+from services.core.assortment.problem import (
     OPTIMAL,
     TIME_LIMIT,
     Assortment,
@@ -33,8 +33,8 @@ from services.optimizer.problem import (
     max_groups_reachable,
     revenue,
 )
-from services.optimizer.pyomo_ref import solve_pyomo
-from services.optimizer.threshold import solve_threshold, threshold_search
+from services.core.assortment.pyomo_ref import solve_pyomo
+from services.core.assortment.threshold import solve_threshold, threshold_search
 
 __all__ = ["Assortment", "InfeasibleError", "MnlSolverError", "OPTIMAL", "Problem", "SOLVERS", "Solved",
            "TIME_LIMIT", "brute_force", "explain", "recommend", "revenue", "solve", "solve_request",
@@ -173,7 +173,6 @@ def _shaping(catalog: Catalog, request, s: Solved, notes: list[str], index) -> N
         shaping.append("exclude_brands: " + ", ".join(c.exclude_brands))
     if c.exclude_product_ids:
         shaping.append(f"exclude_product_ids: {len(c.exclude_product_ids)} excluded")
-    shaping.extend(f"rule: {name}" for name in request.applied_rules)
     if a.status == TIME_LIMIT:
         shaping.append("time limit reached: best feasible assortment found")
     s.shaping = shaping

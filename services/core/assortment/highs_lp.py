@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.optimizer.highs_milp import solve_milp
-from services.optimizer.problem import (
+from services.core.assortment.highs_milp import solve_milp
+from services.core.assortment.problem import (
     OPTIMAL,
     TIME_LIMIT,
     Assortment,
@@ -167,7 +167,7 @@ def solve_highs(p: Problem, time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
             raise MnlSolverError(f"HiGHS solution is not integral: value {objective:.9g}, recovered {got:.9g}")
         return make_assortment(p, chosen, "highs-lp", t0, OPTIMAL)
     if status == highspy.HighsModelStatus.kTimeLimit:  # the threshold path is exact here, and has no LP to wait on
-        from services.optimizer.threshold import solve_threshold
+        from services.core.assortment.threshold import solve_threshold
 
         fallback = solve_threshold(p)
         return make_assortment(p, fallback.indices, "highs-lp+threshold", t0, TIME_LIMIT)

@@ -1,9 +1,9 @@
-"""A persona from the library (services/eval/personas.py) browsing the demo shop in real headless Chromium:
+"""A persona from the library (services/shoppers/personas.py) browsing the demo shop in real headless Chromium:
 search, the filter form, scrolling listings, dwelling on product pages, the compare page, going back.
 
 Every viewport frame is saved to disk (so the session can be replayed without a browser) and, when a gateway
 is given, also streamed to it like any capture client. Selectors are the hidden data-role ones both shop
-layouts share (see services/capture/shopper.py)."""
+layouts share (see services/shoppers/shopper.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from urllib.parse import quote
 import httpx
 
 from services.capture.frames import Frame, FrameStreamer, FrameUploader
-from services.capture.shopper import (
+from services.common.catalog import Catalog
+from services.shoppers.personas import LISTING_PAGES, Persona, Step
+from services.shoppers.shopper import (
     CHROMIUM_ARGS,
     VIEWPORT,
     chromium_path,
@@ -27,8 +29,6 @@ from services.capture.shopper import (
     product_link,
     type_search,
 )
-from services.common.catalog import Catalog
-from services.eval.personas import LISTING_PAGES, Persona, Step
 
 FRAMES_INDEX = "frames.jsonl"
 # Evaluation runs share a busy machine: give navigations more time than the interactive shopper does.

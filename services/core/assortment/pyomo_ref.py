@@ -17,8 +17,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from services.optimizer.highs_lp import HIGHS_LP_OPTIONS, RECOVERY_TOL
-from services.optimizer.problem import (
+from services.core.assortment.highs_lp import HIGHS_LP_OPTIONS, RECOVERY_TOL
+from services.core.assortment.problem import (
     OPTIMAL,
     Assortment,
     InfeasibleError,

@@ -1,6 +1,6 @@
 """Regret of feedback learning on a simulated population of shoppers with known true attractions.
 
-    python services/optimizer/simulate_feedback.py [--rounds 20000] [--products 200] [--k 8]
+    python -m infra.bench.simulate_feedback [--rounds 20000] [--products 200] [--k 8]
         [--seed 0] [--plot var/feedback_regret.png]
 
 The optimizer believes attractions v_i (from its features); the truth is theta_i v_i with theta_i
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.core.assortment.problem import Problem, revenue
+from services.core.assortment.threshold import solve_threshold
 from services.optimizer.feedback import posterior_mean, ucb_multiplier
-from services.optimizer.problem import Problem, revenue
-from services.optimizer.threshold import solve_threshold
 
 
 @dataclass

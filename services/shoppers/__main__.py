@@ -1,4 +1,4 @@
-"""`python -m services.capture --scenario brand ...`: one scripted shopper streaming frames to the gateway."""
+"""`python -m services.shoppers --scenario brand ...`: one scripted shopper streaming frames to the gateway."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import sys
 import uuid
 from pathlib import Path
 
-from services.capture.scenarios import KINDS
-from services.capture.shopper import run_shopper
 from services.common import config
 from services.common.catalog import Catalog, CatalogError
+from services.shoppers.scenarios import KINDS
+from services.shoppers.shopper import run_shopper
 
 
 def _parser() -> argparse.ArgumentParser:
     env = os.environ.get
-    parser = argparse.ArgumentParser(prog="python -m services.capture", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m services.shoppers", description=__doc__)
     parser.add_argument("--shop-url", default=env("INTERAREC_SHOP_URL", "http://127.0.0.1:8700"))
     parser.add_argument("--gateway-url", default=env("INTERAREC_GATEWAY_URL", "http://127.0.0.1:8500"))
     parser.add_argument("--api-key", default=env("INTERAREC_API_KEY", ""))

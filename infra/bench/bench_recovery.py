@@ -1,6 +1,6 @@
 """Recovery time of the summarizer with N sessions in its table (default 10,000): prints the figures.
 
-    python -m services.summarizer.bench_recovery [--sessions 10000] [--bootstrap host:port]
+    python -m infra.bench.bench_recovery [--sessions 10000] [--bootstrap host:port]
 
 Writes N realistic session states (a 20-observation history, as after a few minutes of browsing) straight
 into the summarizer's table changelog, then starts the real summarizer process and measures the time from
@@ -32,8 +32,8 @@ from services.common.config import REPO_ROOT
 from services.common.keys import session_key
 from services.common.messages import now_ms
 from services.common.topics import FRAMES, apply_topics, session_partition
-from services.summarizer.grounding import Observation
-from services.summarizer.window import SessionState
+from services.core.reading.grounding import Observation
+from services.core.reading.window import SessionState
 
 CHANGELOG = "interarec-summarizer-summarizer-sessions-changelog"
 
@@ -143,7 +143,7 @@ def run(bootstrap: str, sessions: int, catalog: Path, work: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.summarizer.bench_recovery", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m infra.bench.bench_recovery", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--bootstrap", help="use this broker (default: start a throwaway one)")

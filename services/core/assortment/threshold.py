@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from services.optimizer.problem import (
+from services.core.assortment.problem import (
     OPTIMAL,
     TIME_LIMIT,
     Assortment,

@@ -22,8 +22,8 @@ from urllib.parse import quote
 import httpx
 
 from services.capture.frames import Accepted, FrameStreamer, FrameUploader
-from services.capture.scenarios import Preference, Scenario, build_scenario
 from services.common.catalog import Catalog
+from services.shoppers.scenarios import Preference, Scenario, build_scenario
 
 log = logging.getLogger("interarec.capture")
 

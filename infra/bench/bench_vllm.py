@@ -1,6 +1,6 @@
 """Throughput of one summarizer replica's model path against a slow OpenAI-compatible server.
 
-    python services/summarizer/bench_vllm.py [--sessions 50] [--windows 6] [--delay 1.0] [--server-concurrency 32]
+    python -m infra.bench.bench_vllm [--sessions 50] [--windows 6] [--delay 1.0] [--server-concurrency 32]
 
 The server is the replay server (recorded vLLM envelopes) answering every call after a fixed delay and
 serving at most --server-concurrency calls at once, so its own limit is concurrency / delay windows/s. The
@@ -28,9 +28,9 @@ from infra.llm_replay.server import ReplayServer, ReplayState  # noqa: E402
 from services.common.catalog import Catalog, Product  # noqa: E402
 from services.common.demo_catalog import build_rows  # noqa: E402
 from services.common.llm import LlmClient, LlmSettings  # noqa: E402
+from services.core.reading.vllm_backend import VllmSummarizer, data_url, summarize_window  # noqa: E402
+from services.core.reading.window import ClosedWindow  # noqa: E402
 from services.summarizer.dispatch import OrderedDispatcher  # noqa: E402
-from services.summarizer.vllm_backend import VllmSummarizer, data_url, summarize_window  # noqa: E402
-from services.summarizer.window import ClosedWindow  # noqa: E402
 
 
 async def bench(url: str, catalog: Catalog, sessions: int, windows: int, in_flight: int) -> dict:

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from services.optimizer.problem import (
+from services.core.assortment.problem import (
     OPTIMAL,
     TIME_LIMIT,
     Assortment,
@@ -122,7 +122,7 @@ def _inner_model(p: Problem, idx: np.ndarray, w: np.ndarray):
 
 def _start(p: Problem) -> np.ndarray | None:
     """The threshold path's optimum without the general rows, when it satisfies them (then it is optimal)."""
-    from services.optimizer.threshold import solve_threshold
+    from services.core.assortment.threshold import solve_threshold
 
     relaxed = solve_threshold(Problem(p.r, p.v, p.v0, p.k, p.group, p.cap, p.include, p.min_groups))
     return np.asarray(relaxed.indices, dtype=int) if p.is_feasible(relaxed.indices) else None

@@ -15,11 +15,12 @@ import math
 import re
 import statistics
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
+from services.common.vocabulary import Vocabulary, norm
 
 BACKEND = "rules"
 K_MIN, K_MAX = 1, 50  # K_MAX: a recommendation panel never shows more; keeps the optimizer fast
@@ -70,38 +71,12 @@ COLD_START_MAX_PER_BRAND = 1
 SUPPORTED_OBJECTIVES = (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE, optimization_pb2.OBJECTIVE_EXPECTED_MARGIN,
                         optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY)
 
-COLOUR_SYNONYMS = {"gray": "grey", "grey": "gray"}  # spelling variants an MLLM may read off a page
 
 
 # --- grounding --------------------------------------------------------------------------------------
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", " ", text.casefold()).strip()
-
-
-def _singular(key: str) -> str:
-    return key[:-1] if key.endswith("s") and not key.endswith("ss") else key
-
-
-class _Grounder:
-    """Maps free text onto the catalog's spelling: exact (normalised) match, then singular/plural."""
-
-    def __init__(self, known: Iterable[str], synonyms: dict[str, str] | None = None):
-        self.exact: dict[str, str] = {}
-        self.loose: dict[str, str] = {}
-        for value in known:
-            self.exact.setdefault(_norm(value), value)
-            self.loose.setdefault(_singular(_norm(value)), value)
-        self.synonyms = synonyms or {}
-
-    def __call__(self, text: str) -> str | None:
-        key = _norm(text)
-        if not key:
-            return None
-        for candidate in (key, self.synonyms.get(key)):
-            if candidate and candidate in self.exact:
-                return self.exact[candidate]
-        return self.loose.get(_singular(key))
+# One vocabulary (services/common/vocabulary.py) for every path; the rules match exactly (no fuzzy step):
+# a summary's values were grounded already, and a query word that is not a catalog word is left unmatched.
 
 
 @dataclass(frozen=True)
@@ -118,9 +93,9 @@ FIELDS = (
 )
 
 
-def _grounder(catalog: Catalog, field: _Field) -> _Grounder:
-    synonyms = COLOUR_SYNONYMS if field.name == "colours" else None
-    return _Grounder(getattr(catalog, field.catalog_attr), synonyms)
+def field_vocabulary(catalog: Catalog, field: _Field) -> Vocabulary:
+    """The catalog's spelling of one field (brands, categories, colours), matched exactly after normalising."""
+    return Vocabulary(getattr(catalog, field.catalog_attr), fuzzy=False)
 
 
 @dataclass(frozen=True)
@@ -166,7 +141,7 @@ def _terms(
     summary_terms: Sequence[summaries_pb2.WeightedTerm],
     views: list[_View],
     attr: str,
-    ground: _Grounder,
+    ground: Vocabulary,
     field: _Field,
     relaxations: list[optimization_pb2.Relaxation],
 ) -> dict[str, float]:
@@ -191,7 +166,7 @@ def _terms(
     return out
 
 
-def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: _Grounder) -> list[str]:
+def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: Vocabulary) -> list[str]:
     """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
     least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT, seen
     on at least that share of the viewed products too, join it. Strongest first."""
@@ -275,7 +250,7 @@ class _Explicit:
 
 def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Explicit:
     out = _Explicit(terms={f.name: {} for f in FIELDS})
-    grounders = {f.name: _grounder(catalog, f) for f in FIELDS}
+    grounders = {f.name: field_vocabulary(catalog, f) for f in FIELDS}
     for raw in summary.ui_filters:
         if m := _FILTER_PRICE_RE.match(raw.strip()):
             lo, hi, frm, upto = m.groups()
@@ -293,7 +268,7 @@ def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Exp
     # view it leads to already counts as a view.
     queries = [q for q in summary.search_queries if not _names_a_product(q, catalog, grounders)]
     for i, query in enumerate(reversed(queries)):  # newest first, older ones weigh less
-        words = _norm(query).split()
+        words = norm(query).split()
         grams = words + [" ".join(words[j:j + 2]) for j in range(len(words) - 1)]
         for f in FIELDS:
             for gram in grams:
@@ -306,15 +281,15 @@ def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Exp
 _TITLE_WORDS: weakref.WeakKeyDictionary[Catalog, list[frozenset[str]]] = weakref.WeakKeyDictionary()
 
 
-def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, _Grounder]) -> bool:
+def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, Vocabulary]) -> bool:
     """Whether a query names a product: it has words that are no brand, colour or category, and all of its
     words are in one catalog title."""
-    words = _norm(query).split()
+    words = norm(query).split()
     if not words or all(any(g(w) for g in grounders.values()) for w in words):
         return False
     titles = _TITLE_WORDS.get(catalog)
     if titles is None:  # each title's words, once per catalog (dropped with it)
-        titles = _TITLE_WORDS[catalog] = [frozenset(_norm(p.title).split()) for p in catalog.products]
+        titles = _TITLE_WORDS[catalog] = [frozenset(norm(p.title).split()) for p in catalog.products]
     wanted = set(words)
     return any(wanted <= title for title in titles)
 
@@ -378,7 +353,7 @@ def decompose(
     terms_of: dict[str, dict[str, float]] = {}
     for field in ("categories", "brands", "colours"):  # categories first: they decide if filters are stale
         f = next(x for x in FIELDS if x.name == field)
-        ground = _grounder(catalog, f)
+        ground = field_vocabulary(catalog, f)
         attr = attrs[field]
         terms = _terms(sources[field], views, attr, ground, f, relaxations)
         chosen = _hard_terms(terms, views, attr, ground)
@@ -538,8 +513,8 @@ def _support(request: optimization_pb2.OptimizationRequest, name: str, catalog: 
         fits = [v.product_id in by_id and by_id[v.product_id].rating >= c.min_rating for v in viewed]
     else:
         field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
-        allowed = {_norm(x) for x in getattr(c, name)}
-        fits = [_norm(getattr(v, field)) in allowed for v in viewed]
+        allowed = {norm(x) for x in getattr(c, name)}
+        fits = [norm(getattr(v, field)) in allowed for v in viewed]
     return sum(w for w, ok in zip(weights, fits, strict=True) if ok) / sum(weights)
 
 
@@ -654,7 +629,7 @@ def repair_request(
 
     c, p = request.constraints, request.preferences
     for field in FIELDS:
-        ground = _grounder(catalog, field)
+        ground = field_vocabulary(catalog, field)
         values: list[str] = []
         for value in getattr(c, field.name):
             canonical = ground(value)

@@ -1,6 +1,6 @@
 """Benchmark: every optimizer target of issue 10, measured in one run on this machine.
 
-    python services/optimizer/bench_mnl.py [--seed 0] [--quick]
+    python -m infra.bench.bench_mnl [--seed 0] [--quick]
 
 Prints, per target, the figures and the ratio it is judged by, and PASS/MISS:
 - exactness: zero gap against brute force (small random instances, every path) and the Pyomo reference;
@@ -23,12 +23,12 @@ import time
 import numpy as np
 
 from interarec.v1 import optimization_pb2
-from services.optimizer.brute_force import brute_force
-from services.optimizer.candidates import CatalogIndex
-from services.optimizer.highs_lp import solve_highs
-from services.optimizer.problem import InfeasibleError, Problem, Row
-from services.optimizer.pyomo_ref import solve_pyomo
-from services.optimizer.threshold import solve_threshold
+from services.core.assortment.brute_force import brute_force
+from services.core.assortment.candidates import CatalogIndex
+from services.core.assortment.highs_lp import solve_highs
+from services.core.assortment.problem import InfeasibleError, Problem, Row
+from services.core.assortment.pyomo_ref import solve_pyomo
+from services.core.assortment.threshold import solve_threshold
 
 
 def numpy_threshold(r: np.ndarray, v: np.ndarray, v0: float, k: int) -> float:

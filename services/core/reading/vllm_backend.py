@@ -33,7 +33,16 @@ from services.common.vocabulary import Vocabulary, norm
 
 from . import prompts
 from .grounding import Observation
-from .summary import MAX_COMPARISONS, MAX_PROMOTIONS, MAX_QUERIES, MAX_SPECS, narrative, summarize
+from .summary import (
+    MAX_COMPARISONS,
+    MAX_PROMOTIONS,
+    MAX_QUERIES,
+    MAX_SPECS,
+    add_session_context,
+    add_views,
+    narrative,
+    summarize,
+)
 from .window import ClosedWindow
 
 BACKEND = "vllm"
@@ -131,8 +140,8 @@ def ground_answer(answer: prompts.SummaryAnswer, g: CatalogGrounding, *, session
     viewed: dict[str, tuple[Product, int, float]] = {}
     for o in history:
         if o.kind == "product" and o.product_id in g.catalog.by_id:
-            p, n, c = viewed.get(o.product_id, (g.catalog.by_id[o.product_id], 0, 0.0))
-            viewed[o.product_id] = (p, n + 1, max(c, o.product_confidence))
+            p, n, c = viewed.pop(o.product_id, (g.catalog.by_id[o.product_id], 0, 0.0))
+            viewed[o.product_id] = (p, n + 1, max(c, o.product_confidence))  # re-inserted: last view order
     for title in answer.viewed_products:
         product = g.product(title)
         if product is None:
@@ -140,28 +149,15 @@ def ground_answer(answer: prompts.SummaryAnswer, g: CatalogGrounding, *, session
                 notes.append(f"dropped viewed product {_clean_text(title)!r}: no catalog title matches")
             continue
         exact = norm(title) == norm(product.title)
-        p, n, c = viewed.get(product.product_id, (product, 0, 0.0))
+        p, n, c = viewed.pop(product.product_id, (product, 0, 0.0))
         viewed[product.product_id] = (p, n + 1, max(c, 1.0 if exact else 0.9))
-    products = [p for p, _, _ in viewed.values()]
+    # Shares of grounded views with the embedded backend's recency weighting: catalog attributes beat the screen.
+    products = add_views(s, list(viewed.values()))
 
     categories = _terms(answer.product_types, g.category, "product type", notes)
     brands = _terms(answer.brands, g.brand, "brand", notes)
     colours = _terms(answer.colours, g.colour, "colour", notes)
-    if products:
-        # Shares of grounded views, as in the embedded backend: catalog attributes beat the screen.
-        n = len(products)
-        s.product_types.extend(_weighted([p.category for p in products], n))
-        s.brands.extend(_weighted([p.brand for p in products], n))
-        s.colours.extend(_weighted([p.colour for p in products], n))
-        s.price_range.low = min(p.price for p in products)
-        s.price_range.high = max(p.price for p in products)
-        s.price_range.currency = CURRENCY
-        s.reviews.min_rating_viewed = min(p.rating for p in products)
-        s.reviews.mean_rating_viewed = round(sum(p.rating for p in products) / n, 2)
-        for p, frames, conf in viewed.values():
-            s.viewed_products.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category,
-                                   colour=p.colour, price=p.price, frames=frames, confidence=round(conf, 3))
-    else:
+    if not products:
         # No product page: what was listed or filtered is the signal, each named term weighted equally.
         for target, values in ((s.product_types, categories), (s.brands, brands), (s.colours, colours)):
             target.extend(summaries_pb2.WeightedTerm(value=v, weight=round(1 / len(values), 4)) for v in values)
@@ -201,6 +197,7 @@ def ground_answer(answer: prompts.SummaryAnswer, g: CatalogGrounding, *, session
     del s.comparisons[:-MAX_COMPARISONS]
     s.promotions.extend(list(dict.fromkeys(t for t in map(_clean_text, answer.promotions) if t))[:MAX_PROMOTIONS])
     s.search_queries.extend(list(dict.fromkeys(t for t in map(_clean_text, answer.search_queries) if t))[:MAX_QUERIES])
+    add_session_context(s, window, [*history, *window.observations], products)
     s.narrative = narrative(s)
     s.grounding_notes.extend(notes)
     return s
