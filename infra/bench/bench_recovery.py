@@ -56,12 +56,15 @@ def fill_changelog(bootstrap: str, sessions: int) -> int:
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    from services.common.kafka_security import kafka_python_kwargs
+
+    auth = kafka_python_kwargs()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **auth)
     with contextlib.suppress(Exception):  # already there
         admin.create_topics([NewTopic(CHANGELOG, FRAMES.partitions, 1, topic_configs={"cleanup.policy": "compact"})])
     admin.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=512 * 1024,
-                             compression_type=None)
+                             compression_type=None, **auth)
     now, size = now_ms(), 0
     for i in range(sessions):
         value = sample_value(i, now)

@@ -72,6 +72,7 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     api_key: str = "demo-key"
     extra_env: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per service name, e.g. its Kafka user
     services: list[Service] = field(default_factory=list)
 
     @property
@@ -136,7 +137,8 @@ class Stack:
     def _spawn(self, svc: Service) -> None:
         svc.log_path = self.log_dir / f"{svc.name}.log"
         with open(svc.log_path, "ab") as log:
-            svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=self.env(),
+            env = self.env() | self.service_env.get(svc.name, {})
+            svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=env,
                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True)
 
