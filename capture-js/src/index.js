@@ -35,11 +35,15 @@ const state = {
   settle: 0,
   sent: 0,
   skipped: 0,
+  lastError: '',
   queue: new FrameQueue(DEFAULTS.queueSize),
 };
 const listeners = { error: new Set(), frame: new Set(), skip: new Set() };
 
 function emit(event, detail) {
+  if (event === 'error') {
+    state.lastError = `${detail.stage}: ${detail.error ? String(detail.error) : `HTTP ${detail.status}`}`;
+  }
   for (const fn of listeners[event] || []) {
     try {
       fn(detail);
@@ -231,7 +235,7 @@ export function off(event, fn) {
 
 export function stats() {
   return { started: state.started, consent: state.consent, sent: state.sent, skipped: state.skipped,
-    queued: state.queue.length, dropped: state.queue.dropped, seq: state.seq };
+    queued: state.queue.length, dropped: state.queue.dropped, seq: state.seq, lastError: state.lastError };
 }
 
 export { flush, capture };

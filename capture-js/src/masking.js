@@ -26,13 +26,31 @@ const digitCount = (s) => (s.match(/\d/g) || []).length;
 const block = (s) => s.replace(/\S/g, MASK_CHAR);
 
 /** The text with every e-mail address, Luhn-valid card number and phone number drawn as blocks
- * (same length, so the page's layout does not move). Returns the input itself when nothing matched. */
+ * (same length). Returns the input itself when nothing matched. */
 export function maskText(text) {
   if (!text || !/[@\d]/.test(text)) return text;
   let out = text.replace(EMAIL, block);
   out = out.replace(CARD, (m) => (luhnValid(m.replace(/\D/g, '')) ? block(m) : m));
   out = out.replace(PHONE, (m) => (digitCount(m) >= PHONE_MIN_DIGITS ? block(m) : m));
   return out;
+}
+
+/** [start, end) ranges of the personal data in a text, in order, not overlapping (what the renderer paints
+ * over in place, so the page's layout does not move). */
+export function personalRanges(text) {
+  const masked = maskText(text);
+  const ranges = [];
+  if (masked === text) return ranges;
+  for (let i = 0; i < text.length; i++) {
+    if (masked[i] === text[i]) continue;
+    let end = i;
+    // one range per match: blocks replace non-space characters only, so bridge the spaces inside it
+    while (end < text.length && (masked[end] !== text[end] || /\s/.test(text[end]))) end++;
+    while (end > i && /\s/.test(text[end - 1])) end--;
+    ranges.push([i, end]);
+    i = end;
+  }
+  return ranges;
 }
 
 export function looksPersonal(text) {

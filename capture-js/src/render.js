@@ -2,7 +2,7 @@
 // measurement in the README) draws a clone of the page; personal data is removed from that clone and then
 // painted over with solid boxes at the live page's positions, so neither the pixels nor the clone hold it.
 import { domToCanvas } from 'modern-screenshot';
-import { DEFAULT_MASK_SELECTOR, isFormField, maskText } from './masking.js';
+import { DEFAULT_MASK_SELECTOR, isFormField, personalRanges } from './masking.js';
 import { dHash, luminance } from './client.js';
 
 const MASK_FILL = '#6b7280';
@@ -16,8 +16,30 @@ function maskedElements(root, selector) {
   return root.querySelectorAll(`input, textarea, select, ${selector}`);
 }
 
+const BOX_STYLE = `color: transparent !important; -webkit-text-fill-color: transparent !important;
+  text-shadow: none !important; background: ${MASK_FILL} !important;`;
+
+/** Personal-looking parts of a text node become solid boxes of the same size (the text is kept but
+ * transparent, so the layout, and the live page's boxes painted on top, stay where they are). */
+function boxText(node, ranges) {
+  const doc = node.ownerDocument;
+  const text = node.nodeValue;
+  const parts = doc.createDocumentFragment();
+  let at = 0;
+  for (const [start, end] of ranges) {
+    if (start > at) parts.append(doc.createTextNode(text.slice(at, start)));
+    const span = doc.createElement('span');
+    span.setAttribute('style', BOX_STYLE);
+    span.textContent = text.slice(start, end);
+    parts.append(span);
+    at = end;
+  }
+  if (at < text.length) parts.append(doc.createTextNode(text.slice(at)));
+  node.replaceWith(parts);
+}
+
 /** The clone the renderer draws: form values emptied, masked elements invisible (their boxes keep the
- * layout), personal-looking text replaced by blocks. */
+ * layout), personal-looking text drawn as boxes. */
 export function scrubClone(clone, selector = DEFAULT_MASK_SELECTOR) {
   if (!(clone instanceof Element)) return;
   for (const el of maskedElements(clone, selector)) {
@@ -30,10 +52,12 @@ export function scrubClone(clone, selector = DEFAULT_MASK_SELECTOR) {
     for (const node of [el, ...el.querySelectorAll('*')]) node.style.setProperty('visibility', 'hidden', 'important');
   }
   const walker = clone.ownerDocument.createTreeWalker(clone, NodeFilter.SHOW_TEXT);
+  const found = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const masked = maskText(node.nodeValue);
-    if (masked !== node.nodeValue) node.nodeValue = masked;
+    const ranges = personalRanges(node.nodeValue);
+    if (ranges.length) found.push([node, ranges]);
   }
+  for (const [node, ranges] of found) boxText(node, ranges);
 }
 
 function visible(rect, w, h) {
@@ -53,9 +77,11 @@ export function maskRects(doc, selector = DEFAULT_MASK_SELECTOR) {
   const walker = doc.createTreeWalker(doc.body, NodeFilter.SHOW_TEXT);
   const range = doc.createRange();
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (maskText(node.nodeValue) === node.nodeValue) continue;
-    range.selectNodeContents(node);
-    for (const r of range.getClientRects()) if (visible(r, w, h)) rects.push(r);
+    for (const [start, end] of personalRanges(node.nodeValue)) {
+      range.setStart(node, start);
+      range.setEnd(node, end);
+      for (const r of range.getClientRects()) if (visible(r, w, h)) rects.push(r);
+    }
   }
   return rects;
 }
@@ -68,14 +94,14 @@ export async function renderViewport(doc, { selector = DEFAULT_MASK_SELECTOR, sc
   const x = win.scrollX;
   const y = win.scrollY;
   const rects = maskRects(doc, selector);
-  const canvas = await domToCanvas(doc.body, {
+  const canvas = await domToCanvas(doc.documentElement, {
     width: w,
     height: h,
     scale,
-    backgroundColor: win.getComputedStyle(doc.body).backgroundColor || '#ffffff',
+    backgroundColor: '#ffffff',
     timeout: timeoutMs,
     // The clone is laid out from the page's top: shift it so the visible part lands in the frame.
-    style: { margin: '0', transform: `translate(${-x}px, ${-y}px)`, transformOrigin: '0 0' },
+    style: { transform: `translate(${-x}px, ${-y}px)`, transformOrigin: '0 0' },
     fetch: { placeholderImage: MISSING_IMAGE, requestInit: { mode: 'cors', credentials: 'omit' } },
     onCloneNode: (clone) => scrubClone(clone, selector),
   });

@@ -42,3 +42,11 @@ test('checkout and account pages are never captured, other pages are', () => {
   assert.ok(pageBlocked('https://shop.example/my/secret', [/^\/my\//]));
   assert.ok(pageBlocked('not a url'));
 });
+
+test('personal ranges cover each match whole, spaces inside included, and nothing else', async () => {
+  const { personalRanges } = await import('../src/masking.js');
+  const text = 'Call +1 (415) 555-0134 or write jane@example.com, SKU P00042';
+  const ranges = personalRanges(text);
+  assert.deepEqual(ranges.map(([s, e]) => text.slice(s, e)), ['+1 (415) 555-0134', 'jane@example.com']);
+  assert.deepEqual(personalRanges('List: $2,499.99'), []);
+});
