@@ -113,9 +113,9 @@ def servers(kafka_bootstrap):
     producer.close()
 
 
-def frames_of(bootstrap: str, session: str, settle_s: float = 3.0) -> list[frames_pb2.Frame]:
+def frames_of(bootstrap: str, session: str, settle_s: float = 3.0, tenant: str = TENANT) -> list[frames_pb2.Frame]:
     """Every frame of the session on the topic (read until nothing new arrives for settle_s)."""
-    key = session_key(TENANT, session).encode()
+    key = session_key(tenant, session).encode()
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, consumer_timeout_ms=int(settle_s * 1000))
     tps = [TopicPartition(FRAMES.name, p) for p in consumer.partitions_for_topic(FRAMES.name)]
     consumer.assign(tps)
