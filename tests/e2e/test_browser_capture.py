@@ -225,3 +225,11 @@ def test_unchanged_pixels_are_not_sent_again(servers, kafka_bootstrap):
     # 2 frames/s for 4 s on a page that never changes: one frame, the rest skipped in the browser
     assert stats["sent"] == 1 and stats["skipped"] >= 4, stats
     assert len(frames_of(kafka_bootstrap, session)) == 1
+
+
+def test_global_privacy_control_means_no_capture_even_with_consent(servers, kafka_bootstrap):
+    session = f"gpc-{uuid.uuid4().hex[:8]}"
+    gpc = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
+    stats = browse(f"{servers.origin}/plain/{session}", seconds=3, init_script=gpc)
+    assert stats["consent"] and stats["seq"] == 0
+    assert frames_of(kafka_bootstrap, session) == []

@@ -48,8 +48,9 @@ def test_page_captured_session_becomes_a_matching_recommendation(stack, catalog_
                                      progress=print, page_capture=True))
     assert result.frames_sent >= 10 and result.frames_failed == 0, result
     on_topic = frames_of(stack.bootstrap, session_id, tenant="demo")
-    # the browser reports every answer but those to the keepalive flush as a page unloads: one more per page left
-    assert result.frames_sent <= len(on_topic) <= result.frames_sent + len(result.opened_product_ids) + 2
+    # frames_sent counts 2xx answers the browser saw: exact repeats (200, dropped by the gateway) are in it, the
+    # keepalive flush as a page unloads (one per page left at most) is not
+    assert 10 <= len(on_topic) <= result.frames_sent + len(result.opened_product_ids) + 2
     assert all(f.tenant == "demo" and f.page_url.startswith(stack.shop_url) for f in on_topic)
     preferred = [pid for pid in result.opened_product_ids if result.preference.matches(catalog.by_id[pid])]
     assert len(preferred) >= 4
