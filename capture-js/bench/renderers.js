@@ -1,5 +1,5 @@
 // Benchmark-only bundle (not shipped): the same viewport rendered by each candidate DOM renderer, so
-// services/capture/bench_page_render.py can time them interleaved on the same pages.
+// services/eval/bench_page_render.py can time them interleaved on the same pages.
 import { toCanvas } from 'html-to-image';
 import { maskRects, renderViewport, toJpeg } from '../src/render.js';
 

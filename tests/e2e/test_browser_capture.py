@@ -20,9 +20,9 @@ from services.common.keys import session_key
 from services.common.session_tokens import SessionTokens
 from services.common.tenants import ApiKeys, TenantOrigins
 from services.common.topics import FRAMES
+from services.core.reading.ocr import ocr_lines
 from services.demo_shop.capture import BUNDLE
 from services.gateway.app import GatewaySettings, create_app
-from services.summarizer.ocr import ocr_lines
 from tests.e2e.test_capture import _free_port, _Server
 
 pytestmark = [

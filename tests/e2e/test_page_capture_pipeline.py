@@ -38,7 +38,7 @@ def page_capturing_shop(stack):
 @pytest.mark.parametrize("layout,scenario,seed", [("classic", "brand", 11), ("boutique", "colour", 4)])
 def test_page_captured_session_becomes_a_matching_recommendation(stack, catalog_path, page_capturing_shop,
                                                                   layout, scenario, seed):
-    from services.capture.shopper import run_shopper
+    from services.shoppers.shopper import run_shopper
 
     page_capturing_shop(True, layout)
     catalog = Catalog.load(catalog_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.common import privacy
-from services.summarizer.ocr import OcrLine
+from services.core.reading.ocr import OcrLine
 
 
 @pytest.mark.parametrize("text, kind", [
