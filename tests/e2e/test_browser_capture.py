@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from kafka import KafkaConsumer, TopicPartition
 from PIL import Image
 
@@ -74,6 +74,14 @@ class PageServer:
         async def script():
             return FileResponse(BUNDLE, media_type="text/javascript")
 
+        @app.get("/img/{kind}.png")
+        async def image(kind: str):
+            buf = io.BytesIO()
+            Image.new("RGB", (200, 200), (200, 30, 30)).save(buf, format="PNG")
+            # "cors": a CDN that allows the shop's origin; anything else: one that sends no CORS header
+            headers = {"Access-Control-Allow-Origin": self.origin} if kind == "cors" else {}
+            return Response(buf.getvalue(), media_type="image/png", headers=headers)
+
         @app.get("/token/{session}")
         async def token(session: str):
             return JSONResponse({"token": self.tokens.mint(TENANT, session, time.time())[0]})
@@ -85,6 +93,11 @@ class PageServer:
                      f"tokenUrl: '/token/{session}', fps: 2, settleMs: 200}});")
             if kind != "noconsent":
                 start += "InteraRec.consent(true);"
+            if kind == "images":  # product pictures from another origin (localhost vs 127.0.0.1)
+                cdn = f"http://localhost:{self.port}/img"
+                body = (f'<h1>Pictures</h1><img id="cors" src="{cdn}/cors.png" width="200" height="200">'
+                        f'<img id="nocors" src="{cdn}/nocors.png" width="200" height="200" style="margin-left:40px">')
+                return _page(body, start)
             return _page(FORM if kind in ("form", "checkout") else PLAIN, start)
 
         self.app = app
@@ -233,3 +246,16 @@ def test_global_privacy_control_means_no_capture_even_with_consent(servers, kafk
     stats = browse(f"{servers.origin}/plain/{session}", seconds=3, init_script=gpc)
     assert stats["consent"] and stats["seq"] == 0
     assert frames_of(kafka_bootstrap, session) == []
+
+
+def test_cross_origin_images_render_when_the_cdn_allows_the_shop_and_are_grey_boxes_when_not(servers, kafka_bootstrap):
+    session = f"img-{uuid.uuid4().hex[:8]}"
+    stats = browse(f"{servers.origin}/images/{session}", seconds=3)
+    frames = frames_of(kafka_bootstrap, session)
+    assert stats["sent"] >= 1 and frames, str(stats)
+    image = Image.open(io.BytesIO(frames[-1].image)).convert("RGB")
+    # the two 200x200 pictures sit below the heading, 40 px apart (body margin 40 px)
+    allowed = image.getpixel((40 + 100, 140 + 100))
+    refused = image.getpixel((40 + 200 + 40 + 100 + 4, 140 + 100))
+    assert abs(allowed[0] - 200) < 30 and allowed[1] < 70 and allowed[2] < 70, allowed
+    assert all(abs(c - ref) < 20 for c, ref in zip(refused, (209, 213, 219), strict=True)), refused
