@@ -60,7 +60,7 @@ capture-js: $(CAPTURE_JS)
 
 # Masking rules, client logic and the bundle size budget (node's own test runner).
 test-capture-js: capture-js
-	@cd capture-js && node --test test/
+	@cd capture-js && node --test test/*.test.js
 
 kafka: venv
 	@$(PY) infra/kafka/broker.py install
