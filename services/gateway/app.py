@@ -137,6 +137,7 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     duplicates = DuplicateFilter()
     decodes = DecodeSlots(settings.max_decodes)
     limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)  # per tenant: tenants kept apart
+    # verify only (the storefront API mints): no lifetime of its own
     tokens = SessionTokens(settings.token_secret, ttl_s=0) if settings.token_secret else None
     auth = FrameAuth(settings.api_keys, tokens, settings.origins)
     token_limits = TokenLimits(settings.token_rate_per_s, settings.token_rate_burst)
