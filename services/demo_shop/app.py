@@ -24,10 +24,13 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.catalog import Catalog
+from services.common.http_errors import error_response, http_error_handler, install_error_handlers
+from services.common.http_metrics import instrument
+from services.common.http_ops import ops_router
 from services.demo_shop import merchandising
 from services.demo_shop.queries import (
     SORTS,
@@ -93,6 +96,8 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
 
     app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=_closing(http))
+    install_error_handlers(app)  # the envelope for everything but a missing page (an HTML page, below)
+    instrument(app, "demo_shop")
     # The layout's own templates first; shared partials (_picks.html) from the templates root.
     templates = Jinja2Templates(directory=[HERE / "templates" / layout, HERE / "templates"])
     templates.env.filters["money"] = _money
@@ -129,7 +134,7 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
             request.state.session_id = resolve_session(None, request.cookies.get(COOKIE))[0]
         if exc.status_code == 404:
             return render(request, "not_found.html", "not_found", status_code=404, message=str(exc.detail))
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return await http_error_handler(request, exc)
 
     @app.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> HTMLResponse:
@@ -183,8 +188,8 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
         """A session token for this visitor's browser: the panel's SSE stream and feedback use it."""
         minted = await storefront("POST", f"/v1/sessions/{request.state.session_id}/token")
         if minted is None:
-            return JSONResponse({"error": "recommendations unavailable"}, status_code=503,
-                                headers={"Cache-Control": "no-store"})
+            return error_response(503, "unavailable", "recommendations unavailable",
+                                  headers={"Cache-Control": "no-store"})
         return JSONResponse({"token": minted["token"], "expires_at": minted["expires_at"]},
                             headers={"Cache-Control": "no-store"})
 
@@ -208,18 +213,8 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
             raise HTTPException(404, "No such image")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok", "products": len(catalog)}
-
-    @app.get("/readyz")
-    async def readyz() -> dict:
-        return {"status": "ready", "products": len(catalog)}
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    products = {"products": len(catalog)}
+    app.include_router(ops_router(lambda: (True, {"status": "ready", **products}), health=lambda: products))
     return app
 
 

@@ -19,6 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from interarec.v1 import frames_pb2, trace_pb2
 from services.common import config, metrics
+from services.common.http_errors import error_response, install_error_handlers
+from services.common.http_metrics import instrument
+from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
 from services.common.messages import now_ms
@@ -26,7 +29,13 @@ from services.common.ratelimit import RateLimiter, retry_after_header
 from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
 from services.gateway import openapi
-from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
+from services.gateway.frames import (
+    DuplicateFilter,
+    FrameRejected,
+    body_digest,
+    check_session_id,
+    reencode,
+)
 
 log = logging.getLogger("interarec.gateway")
 
@@ -67,7 +76,7 @@ class GatewaySettings:
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
     FRAMES_TOTAL.labels(outcome=code).inc()
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return error_response(status, code, message, headers)
 
 
 class DecodeSlots:
@@ -130,6 +139,8 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         await run_in_threadpool(producer.close)
 
     app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
+    install_error_handlers(app)
+    instrument(app, "gateway")
     app.state.producer = producer
 
     @app.post("/v1/sessions/{session_id}/frames", status_code=202, **openapi.FRAMES)
@@ -189,19 +200,6 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         return JSONResponse({"status": "accepted", "frame_seq": frame_seq, "partition": md.partition,
                              "offset": md.offset, "bytes": len(encoded.image)}, status_code=202)
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
-    @app.get("/readyz", **openapi.READYZ)
-    async def readyz() -> Response:
-        if producer.ready:
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "waiting for Kafka", "bootstrap": settings.bootstrap}, status_code=503)
-
-    @app.get("/metrics", response_class=Response, **openapi.METRICS)
-    async def prometheus_metrics() -> Response:
-        body, content_type = metrics.exposition()
-        return Response(body, media_type=content_type)
-
+    app.include_router(ops_router(lambda: (True, {"status": "ready"}) if producer.ready else
+                                  (False, {"status": "waiting for Kafka", "bootstrap": settings.bootstrap})))
     return app

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import warnings
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from PIL import Image
+
+from services.common.images import ImageDecodeError, decode_image
 
 ALLOWED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 MAX_FRAME_BYTES = 1024 * 1024
@@ -53,29 +54,11 @@ def reencode(data: bytes, content_type: str) -> EncodedFrame:
     if not data:
         raise FrameRejected(400, "empty_body", "the request body is empty; send the image bytes as the body")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            fmt = img.format
-            width, height = img.size
-            if fmt != ALLOWED_TYPES[media_type]:
-                raise FrameRejected(415, "content_type_mismatch",
-                                    f"the body is {fmt or 'not an image'} but Content-Type says {media_type}")
-            if max(width, height) > MAX_SIDE:
-                raise FrameRejected(413, "image_too_large",
-                                    f"{width}x{height} exceeds the {MAX_SIDE}px limit per side")
-            if min(width, height) < MIN_SIDE:
-                raise FrameRejected(400, "image_too_small", f"{width}x{height} is below {MIN_SIDE}px per side")
-            img.load()
-    except FrameRejected:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise FrameRejected(413, "image_too_large", "image has too many pixels") from None
-    except Exception as exc:  # Pillow raises many types for corrupt data
-        raise FrameRejected(400, "undecodable_image",
-                            f"the body is not a decodable {media_type} image: {exc}") from None
+        rgb = decode_image(data, expected_format=ALLOWED_TYPES[media_type], max_side=MAX_SIDE, min_side=MIN_SIDE,
+                           max_pixels=MAX_SIDE * MAX_SIDE)
+    except ImageDecodeError as exc:
+        raise FrameRejected(exc.status, exc.code, str(exc)) from None
 
-    rgb = img.convert("RGB")
     out = _jpeg(rgb)
     # Rare (huge, noisy screenshots): shrink until the re-encoded frame fits the topic's size budget.
     while len(out) > MAX_FRAME_BYTES:
