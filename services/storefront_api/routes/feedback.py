@@ -34,11 +34,11 @@ SessionId = Annotated[str, session_path()]
 
 async def record_feedback(ctx: Context, caller: Caller, session_id: str,
                           events: list[models.FeedbackIn]) -> models.FeedbackAccepted:
-    windows = ctx.store.history(caller.tenant, session_id)
-    if not windows:
+    shown = ctx.store.shown(caller.tenant, session_id)
+    if not shown:
         raise not_found(session_id)
     problems = [f"events[{i}]: {p}" for i, e in enumerate(events)
-                if (p := feedback_rules.problem(ctx.catalog, windows, e.product_id, e.event, e.window_seq))]
+                if (p := feedback_rules.problem(ctx.catalog, shown, e.product_id, e.event, e.window_seq))]
     if problems:
         REQUESTS.labels(endpoint="feedback", outcome="invalid").inc()
         raise ApiError(422, "invalid_feedback", problems[0] if len(problems) == 1 else
