@@ -33,6 +33,8 @@ from services.gateway.frames import (
     DuplicateFilter,
     FrameRejected,
     body_digest,
+    check_capture_time,
+    check_page_url,
     check_session_id,
     reencode,
 )
@@ -157,7 +159,8 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
             check_session_id(session_id)
             frame_seq = _int_header(request, "x-frame-seq", 0)
             capture_ms = _int_header(request, "x-capture-time", received_ms)
-            page_url = request.headers.get("x-page-url", "")[:2048]
+            check_capture_time(capture_ms, received_ms)
+            page_url = check_page_url(request.headers.get("x-page-url", ""))
             page_title = request.headers.get("x-page-title", "")[:512]
             body = await _read_body(request, settings.max_upload_bytes)
             digest = body_digest(body)

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from PIL import Image
 
 from services.common.images import ImageDecodeError, decode_image
+from services.common.keys import SESSION_ID_RULE, valid_session_id
 
 ALLOWED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 MAX_FRAME_BYTES = 1024 * 1024
 MIN_SIDE = 64
 MAX_SIDE = 4096
 JPEG_QUALITY = 85
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A capture clock this far ahead of ours is wrong, not skewed: such a time would make the end-to-end
+# latency negative (clamped to 0 s), so the frame is refused and counted instead.
+MAX_CAPTURE_AHEAD_MS = 5 * 60 * 1000
+MAX_PAGE_URL = 2048
+PAGE_URL_SCHEMES = ("http", "https")
 
 
 class FrameRejected(Exception):
@@ -40,9 +45,30 @@ class EncodedFrame:
 
 
 def check_session_id(session_id: str) -> None:
-    if not SESSION_ID_RE.match(session_id):
-        raise FrameRejected(400, "bad_session_id",
-                            "session id must be 1-64 characters of letters, digits, '.', '_' or '-'")
+    if not valid_session_id(session_id):
+        raise FrameRejected(400, "bad_session_id", f"session id must be {SESSION_ID_RULE}")
+
+
+def check_capture_time(capture_ms: int, received_ms: int) -> None:
+    if capture_ms > received_ms + MAX_CAPTURE_AHEAD_MS:
+        raise FrameRejected(400, "capture_time_in_future",
+                            f"X-Capture-Time is {(capture_ms - received_ms) / 1000:.0f} s ahead of the gateway's "
+                            f"clock (at most {MAX_CAPTURE_AHEAD_MS // 1000} s allowed)")
+
+
+def check_page_url(url: str) -> str:
+    """The page URL as sent, if it is an absolute http(s) URL of printable ASCII; '' when none was sent.
+    Anything else (javascript:, data:, file:, control characters) is refused: it travels to the model."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url) if url.isascii() and url.isprintable() and " " not in url else None
+    except ValueError:  # e.g. a malformed IPv6 host
+        parts = None
+    if len(url) > MAX_PAGE_URL or parts is None or parts.scheme.lower() not in PAGE_URL_SCHEMES or not parts.netloc:
+        raise FrameRejected(400, "bad_page_url",
+                            f"X-Page-Url must be an absolute http(s) URL of at most {MAX_PAGE_URL} characters")
+    return url
 
 
 def reencode(data: bytes, content_type: str) -> EncodedFrame:

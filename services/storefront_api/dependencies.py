@@ -17,6 +17,7 @@ from services.common.catalog import Catalog
 from services.common.http_errors import ApiError, error_responses
 from services.common.http_limits import before_body
 from services.common.kafka_producer import AsyncProducer
+from services.common.keys import SESSION_ID_PATTERN, SESSION_ID_RULE
 from services.common.ratelimit import RateLimiter, retry_after_header
 from services.storefront_api.access import SessionTokens, StreamSlots, TokenError
 from services.storefront_api.latest import LatestRecommendations
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from services.storefront_api.app import StorefrontSettings
     from services.storefront_api.model_queries import ModelQueries
 
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 PRODUCT_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 REQUESTS = Counter("interarec_storefront_api_requests_total", "Authenticated requests, by endpoint and outcome",
                    ["endpoint", "outcome"])
@@ -68,7 +68,7 @@ class Caller:
 
 def session_path():
     return Path(pattern=SESSION_ID_PATTERN, max_length=64, examples=["abc123"],
-                description="the shop's visitor session id")
+                description=f"the shop's visitor session id: {SESSION_ID_RULE}")
 
 
 def product_path():

@@ -86,8 +86,8 @@ async def query_image(request: Request, ctx: Ctx, caller: Annotated[Caller, Depe
             raise ApiError(413, "body_too_large", f"image over {MAX_IMAGE_BYTES} bytes")
     try:
         image = await run_in_threadpool(decode_image, bytes(data))
-    except ImageDecodeError as exc:
-        raise ApiError(400, "bad_image", str(exc)) from None
+    except ImageDecodeError as exc:  # a decompression bomb is 413, like at the gateway; anything else 400
+        raise ApiError(exc.status, "bad_image" if exc.status == 400 else exc.code, str(exc)) from None
     try:
         if ctx.models is None:
             match = await run_in_threadpool(image_request, ctx.catalog, bytes(data), k, caller.tenant)

@@ -66,8 +66,9 @@ async def history(session_id: SessionId, ctx: Ctx,
 
 
 def last_event_id(header: str) -> int:
-    """The window_seq a reconnecting browser last saw."""
-    if not header.isdigit() or len(header) > 19:
+    """The window_seq a reconnecting browser last saw. ASCII digits only: str.isdigit() is also true for
+    superscripts and other scripts' digits, which int() then refuses (that was a 500)."""
+    if not (header.isascii() and header.isdigit()) or len(header) > 19 or int(header) > MAX_EVENT_ID:
         raise ApiError(422, "invalid_request", "Last-Event-ID must be a window_seq (an integer)")
     return int(header)
 
