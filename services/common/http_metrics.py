@@ -52,4 +52,6 @@ class HttpMetrics:
 
 
 def instrument(app: FastAPI, service: str) -> None:
+    """service: the component name as the chart calls it (gateway, storefront-api, demo-shop), so the label
+    agrees with the `service` target label Prometheus adds when it scrapes."""
     app.add_middleware(HttpMetrics, service=service)

@@ -97,7 +97,7 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
     app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=_closing(http))
     install_error_handlers(app)  # the envelope for everything but a missing page (an HTML page, below)
-    instrument(app, "demo_shop")
+    instrument(app, "demo-shop")
     # The layout's own templates first; shared partials (_picks.html) from the templates root.
     templates = Jinja2Templates(directory=[HERE / "templates" / layout, HERE / "templates"])
     templates.env.filters["money"] = _money

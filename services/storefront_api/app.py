@@ -129,7 +129,7 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
                               '`{"error": {"code", "message", "details"}}`.')
     app.state.ctx = ctx
     install_error_handlers(app)
-    instrument(app, "storefront_api")
+    instrument(app, "storefront-api")
     if settings.cors_origins:
         # Only what a browser needs: a token, never an API key, so X-API-Key is not an allowed header.
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

@@ -50,7 +50,8 @@ def test_every_alert_the_issue_asks_for_exists():
 
     alerts = {r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"] if "alert" in r}
     assert alerts == {"InteraRecEndToEndLatencySLO", "InteraRecConsumerLagHigh", "InteraRecDeadLetters",
-                      "InteraRecModelFallbacks", "InteraRecVllmQueue", "InteraRecServiceDown"}
+                      "InteraRecModelFallbacks", "InteraRecVllmQueue", "InteraRecServiceDown",
+                      "InteraRecHttpServerErrors"}
     tested = RULE_TESTS.read_text()
     for alert in alerts:
         assert f"alertname: {alert}" in tested, f"{alert} has no promtool unit test"

@@ -207,14 +207,14 @@ def test_body_limits_per_route(storefront):
 
 def test_responses_are_counted_by_route_template_and_status(storefront):
     route = "/v1/sessions/{session_id}/recommendations"
-    before = counted("interarec_http_requests_total", service="storefront_api", route=route, status="404")
+    before = counted("interarec_http_requests_total", service="storefront-api", route=route, status="404")
     for sid in ("one", "two", "three"):  # three raw paths, one series
         storefront.get(f"/v1/sessions/{sid}/recommendations", headers=KEY)
-    assert counted("interarec_http_requests_total", service="storefront_api", route=route, status="404") \
+    assert counted("interarec_http_requests_total", service="storefront-api", route=route, status="404") \
         == before + 3
-    unmatched = counted("interarec_http_requests_total", service="storefront_api", route="unmatched", status="404")
+    unmatched = counted("interarec_http_requests_total", service="storefront-api", route="unmatched", status="404")
     storefront.get("/made/up/path-1234")
-    assert counted("interarec_http_requests_total", service="storefront_api", route="unmatched",
+    assert counted("interarec_http_requests_total", service="storefront-api", route="unmatched",
                    status="404") == unmatched + 1
 
 
@@ -224,7 +224,7 @@ def test_an_unhandled_exception_is_a_500_in_the_envelope_and_counted(storefront,
 
     monkeypatch.setattr(storefront.app.state.ctx.store, "get", broken)
     route = "/v1/sessions/{session_id}/recommendations"
-    labels = {"service": "storefront_api", "route": route}
+    labels = {"service": "storefront-api", "route": route}
     before = counted("interarec_http_exceptions_total", **labels, exception="RuntimeError")
     before_500 = counted("interarec_http_requests_total", **labels, status="500")
     resp = storefront.get("/v1/sessions/abc/recommendations", headers=KEY)
