@@ -126,7 +126,7 @@ def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> 
     ready_at = time.time()
     session_id = f"demo-{uuid.uuid4().hex[:8]}"
     say("\nOpen these while the shopper browses:")
-    say(f"  demo shop (live 'recommended for you' panel): {stack.shop_url}/?session={session_id}")
+    say(f"  demo shop (your own session and panel):   {stack.shop_url}/")
     say(f"  latest recommendation (JSON):   curl -H 'X-API-Key: {stack.api_key}' "
         f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
     say(f"  live stream (SSE):              curl -N -H 'X-API-Key: {stack.api_key}' "

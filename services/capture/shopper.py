@@ -207,8 +207,9 @@ async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id:
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
             page = await context.new_page()
             page.set_default_timeout(NAV_TIMEOUT_MS)
-            # the session parameter makes the shop set its cookie, so its live panel follows this session
-            await page.goto(f"{shop_url.rstrip('/')}/?session={quote(session_id)}", wait_until="domcontentloaded")
+            # The shop issues its own visitor session (a signed cookie); the frames carry session_id, so the
+            # pipeline never depends on what only our shop shows.
+            await page.goto(f"{shop_url.rstrip('/')}/", wait_until="domcontentloaded")
             uploader = FrameUploader(client, gateway_url, api_key, session_id)
             streamer = FrameStreamer(page, uploader, fps=fps)
             await streamer.start()

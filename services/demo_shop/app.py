@@ -16,6 +16,7 @@ hidden `data-role` attributes, so one set of selectors browses either.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from services.demo_shop.queries import (
     filter_category,
     parse_price,
 )
-from services.demo_shop.session import COOKIE, COOKIE_MAX_AGE_S, resolve_session
+from services.demo_shop.session import COOKIE, COOKIE_MAX_AGE_S, SessionCookies
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 36
@@ -71,12 +72,15 @@ SIMILAR_K = 4
 
 
 def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = None,
-               storefront_backend_url: str | None = None, layout: str = "classic") -> FastAPI:
+               storefront_backend_url: str | None = None, layout: str = "classic",
+               session_secret: bytes | None = None) -> FastAPI:
     """storefront_url: where browsers reach the storefront API; storefront_backend_url: where this server
-    does (default: the same); api_key: the shop tenant's key, never sent to a browser."""
+    does (default: the same); api_key: the shop tenant's key, never sent to a browser; session_secret: signs
+    the visitor's session cookie (default: random per process, so visitors get new sessions on a restart)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     backend = (storefront_backend_url or storefront_url).rstrip("/")
+    sessions = SessionCookies(session_secret or os.urandom(32))
     http = httpx.AsyncClient(base_url=backend, timeout=STOREFRONT_TIMEOUT_S,
                              headers={"X-API-Key": api_key} if api_key else {})
 
@@ -110,11 +114,12 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
 
     @app.middleware("http")
     async def session_cookie(request: Request, call_next):
-        sid, set_cookie = resolve_session(request.query_params.get("session"), request.cookies.get(COOKIE))
+        sid, set_cookie = sessions.resolve(request.cookies.get(COOKIE))  # never from the URL
         request.state.session_id = sid
         response = await call_next(request)
         if set_cookie:
-            response.set_cookie(COOKIE, sid, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="lax", path="/")
+            response.set_cookie(COOKIE, sessions.sign(sid), max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="lax",
+                                path="/")
         return response
 
     def render(request: Request, name: str, kind: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -131,7 +136,7 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not hasattr(request.state, "session_id"):  # raised outside the middleware (e.g. routing)
-            request.state.session_id = resolve_session(None, request.cookies.get(COOKIE))[0]
+            request.state.session_id = sessions.resolve(request.cookies.get(COOKIE))[0]
         if exc.status_code == 404:
             return render(request, "not_found.html", "not_found", status_code=404, message=str(exc.detail))
         return await http_error_handler(request, exc)
