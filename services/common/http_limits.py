@@ -58,6 +58,9 @@ class GuardedRoute(APIRoute):
         return int((self.openapi_extra or {}).get(LIMIT_KEY, self.default_max_body_bytes))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:  # a 405 needs no credentials
+            await super().handle(scope, receive, send)
+            return
         request = Request(scope, receive)
         for dep in self.dependant.dependencies:
             if getattr(dep.call, "before_body", False):

@@ -175,6 +175,7 @@ def test_json_nested_10000_deep_is_answered_in_the_envelope(storefront):
 def test_framework_errors_are_in_the_envelope(storefront, gateway):
     envelope(storefront.get("/no/such/route"), 404, "not_found")
     envelope(storefront.delete("/v1/trending", headers=KEY), 405, "method_not_allowed")
+    envelope(storefront.delete("/v1/trending"), 405, "method_not_allowed")  # not 401: nothing to authenticate
     envelope(storefront.post("/v1/query/text", json={"query": ""}, headers=KEY), 422, "invalid_request")
     envelope(storefront.post("/v1/query/text", content=b"{", headers={**KEY, "Content-Type": "application/json"}),
              422, "invalid_request")
