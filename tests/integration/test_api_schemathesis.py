@@ -4,7 +4,7 @@ server error or break the documented schema (status code, content type, body).
 
 The example count per operation is bounded (EXAMPLES) so the run takes well under a minute. The risky
 operations (feedback, text and image queries) get more examples (RISKY_EXAMPLES), of valid and of invalid
-data, where only "no server error, answered in the envelope" is asked. The SSE stream never ends by design,
+data, where only "no server error, answered in the envelope" is asked of the invalid ones. The SSE stream never ends by design,
 so schemathesis leaves it out; its query and Last-Event-ID header are fuzzed here by Hypothesis, reading
 only the status of each answer."""
 
@@ -38,7 +38,7 @@ from tests.integration.test_storefront_api import settings as storefront_setting
 pytestmark = pytest.mark.integration
 
 EXAMPLES = 12
-RISKY_EXAMPLES = 40
+RISKY_EXAMPLES = 20
 RISKY_PATHS = r"(/feedback(/batch)?|/v1/query/(text|image))$"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -119,8 +119,11 @@ def test_storefront_risky_operations_with_more_and_invalid_examples(storefront_s
     fuzz(risky, ACME, mode=GenerationMode.NEGATIVE, examples=RISKY_EXAMPLES, checks=(not_a_server_error,))
 
 
-# Any header value HTTP can carry (no CR, LF or NUL), including latin-1 digits such as b"\xb2" ("²").
-HEADER_VALUES = st.binary(min_size=1, max_size=24).filter(lambda b: not set(b) & {0, 10, 13} and b.strip())
+# Any header value HTTP/1.1 can carry (visible ASCII and latin-1 bytes, inner spaces), digits and latin-1
+# superscript digits such as b"\xb2" ("²", which str.isdigit() accepts) drawn often.
+HEADER_BYTE = st.one_of(st.sampled_from(b"0123456789\xb2\xb3\xb9 "),
+                        st.integers(0x21, 0xFF).filter(lambda b: b != 0x7F))
+HEADER_VALUES = st.lists(HEADER_BYTE, min_size=1, max_size=24).map(bytes).map(bytes.strip).filter(bool)
 
 
 def test_stream_headers_and_query_are_fuzzed(storefront_schema):
