@@ -4,9 +4,9 @@ server error or break the documented schema (status code, content type, body).
 
 The example count per operation is bounded (EXAMPLES) so the run takes well under a minute. The risky
 operations (feedback, text and image queries) get more examples (RISKY_EXAMPLES), of valid and of invalid
-data, where only "no server error, answered in the envelope" is asked of the invalid ones. The SSE stream never ends by design,
-so schemathesis leaves it out; its query and Last-Event-ID header are fuzzed here by Hypothesis, reading
-only the status of each answer."""
+data; of the invalid ones only "no server error, answered in the envelope" is asked. The SSE stream never
+ends by design, so schemathesis leaves it out; its query and Last-Event-ID header are fuzzed here by
+Hypothesis, reading only the status of each answer."""
 
 from __future__ import annotations
 
