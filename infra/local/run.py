@@ -1,4 +1,5 @@
-"""`make run`: Kafka, the five services, the demo shop and one scripted shopper, on this machine.
+"""`make run`: Kafka, the five services, the demo shop and one scripted shopper, on this machine. The shopper
+only browses: the frames come from the demo shop's pages (the capture script, capture-js/).
 
 Prints each new recommendation with the summary that explains it. Ctrl-C stops everything it started;
 --exit-when-done exits by itself once the shopper's recommendations have arrived (for scripts)."""
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import os
 import random
@@ -15,13 +17,11 @@ import sys
 import threading
 import time
 import uuid
+from typing import IO
 
 import httpx
 
 from infra.local.stack import Stack, StackError, local_stack
-
-MODEL_ENV_PREFIXES = ("INTERAREC_LLM_", "INTERAREC_SUMMARIZER_BACKEND", "INTERAREC_DECOMPOSER_BACKEND",
-                      "INTERAREC_SUMMARIZER_MAX_IN_FLIGHT")
 
 
 def say(msg: str) -> None:
@@ -82,6 +82,29 @@ def watch(stack: Stack, session_id: str, started: float, latest: dict, stop: thr
             stop.wait(1.0)
 
 
+def acquire_run_lock() -> IO[str]:
+    """One `make run` at a time per var dir: an earlier one that is still stopping holds this lock (and the
+    broker's data dir and the ports) until its process has exited. The lock lasts as long as the returned file."""
+    from services.common import config
+
+    path = config.var_dir() / "run" / "make-run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(path, "a+")  # noqa: SIM115 -- held open for the life of the run
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        pid = lock.read().strip() or "?"
+        lock.close()
+        raise StackError(f"an earlier `make run` (pid {pid}) is still running or stopping; wait until it has "
+                         "exited, then start again") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM gets the same clean shutdown as Ctrl-C
 
@@ -98,14 +121,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from services.common.catalog import Catalog
 
+    try:
+        lock = acquire_run_lock()
+    except StackError as exc:
+        say(f"make run: {exc}")
+        return 1
     started = time.time()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         say("== InteraRec: local run ==")
-        # The model path's settings pass through to the services (the stack sets the rest itself).
-        model_env = {k: v for k, v in os.environ.items() if k.startswith(MODEL_ENV_PREFIXES)}
-        with local_stack(say, extra_env=model_env) as stack:
+        with local_stack(say, page_capture=True) as stack:
             catalog = Catalog.load(stack.catalog_path)
             say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, "
                 f"{len(catalog.brands)} brands")
@@ -119,18 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop.set()
         say("stopped everything this run started")
+        lock.close()
 
 
 def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> int:
     """Point the developer at what runs, let the scripted shopper browse, and print its recommendations."""
     ready_at = time.time()
-    session_id = f"demo-{uuid.uuid4().hex[:8]}"
+    run_name = f"demo-{uuid.uuid4().hex[:8]}"
     say("\nOpen these while the shopper browses:")
     say(f"  demo shop (your own session and panel):   {stack.shop_url}/")
-    say(f"  latest recommendation (JSON):   curl -H 'X-API-Key: {stack.api_key}' "
-        f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
-    say(f"  live stream (SSE):              curl -N -H 'X-API-Key: {stack.api_key}' "
-        f"{stack.storefront_url}/v1/sessions/{session_id}/stream")
     say(f"  storefront API docs (OpenAPI):  {stack.storefront_url}/docs")
     ports = stack.ports
     say(f"  metrics: gateway :{ports.gateway}/metrics, summarizer :{ports.summarizer}/metrics, "
@@ -138,16 +161,23 @@ def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> 
         f"storefront :{ports.storefront}/metrics")
 
     latest: dict = {}
-    watcher = threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True)
-    watcher.start()
 
-    from services.capture.shopper import run_shopper
+    def follow(session_id: str) -> None:
+        """The shop issued the shopper's session (the page's frames carry it): watch that one."""
+        say(f"  the shopper's latest recommendation (JSON): curl -H 'X-API-Key: {stack.api_key}' "
+            f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
+        say(f"  its live stream (SSE):          curl -N -H 'X-API-Key: {stack.api_key}' "
+            f"{stack.storefront_url}/v1/sessions/{session_id}/stream")
+        threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True).start()
 
-    say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
+    from services.shoppers.shopper import run_shopper
+
+    say(f"\nscripted shopper '{run_name}' starts browsing (scenario: {args.scenario}) ...")
     seed = args.seed if args.seed is not None else random.randrange(1, 10_000)
-    result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id,
+    result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, run_name,
                                      args.scenario, catalog, seed=seed, headless=not args.headed,
-                                     progress=lambda line: say(f"  shopper: {line}")))
+                                     progress=lambda line: say(f"  shopper: {line}"), page_capture=True,
+                                     on_session=follow))
     say(f"\nshopper done: hidden preference = {result.preference.describe()}; opened "
         f"{len(result.opened_product_ids)} products; frames sent {result.frames_sent}, "
         f"failed {result.frames_failed}")

@@ -32,7 +32,7 @@ from services.common.catalog import Catalog
 from services.common.http_errors import error_response, http_error_handler, install_error_handlers
 from services.common.http_metrics import instrument
 from services.common.http_ops import ops_router
-from services.demo_shop import merchandising
+from services.demo_shop import capture, merchandising
 from services.demo_shop.queries import (
     SORTS,
     CategoryFilters,
@@ -73,10 +73,12 @@ SIMILAR_K = 4
 
 def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = None,
                storefront_backend_url: str | None = None, layout: str = "classic",
-               session_secret: bytes | None = None) -> FastAPI:
+               capture_gateway_url: str | None = None, session_secret: bytes | None = None) -> FastAPI:
     """storefront_url: where browsers reach the storefront API; storefront_backend_url: where this server
-    does (default: the same); api_key: the shop tenant's key, never sent to a browser; session_secret: signs
-    the visitor's session cookie (default: random per process, so visitors get new sessions on a restart)."""
+    does (default: the same); api_key: the shop tenant's key, never sent to a browser; capture_gateway_url:
+    where browsers reach the gateway (set: every page carries the capture script, capture.py); session_secret:
+    signs the visitor's session cookie (default: random per process, so visitors get new sessions on a
+    restart)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     backend = (storefront_backend_url or storefront_url).rstrip("/")
@@ -110,6 +112,7 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
         categories=catalog.categories, layout=layout, m=merchandising, catalog=catalog,
     )
     index = SearchIndex(catalog)
+    capture.install(app, templates, capture_gateway_url)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from services.common import business_rules, config, tenants
+from services.common import config, tenants
 from services.common.catalog import Catalog
 from services.common.http_errors import install_error_handlers
 from services.common.http_metrics import instrument
@@ -23,8 +23,10 @@ from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer
 from services.common.llm import LlmSettings
 from services.common.ratelimit import RateLimiter
+from services.common.session_tokens import SessionTokens
 from services.common.tenants import ApiKeys
-from services.storefront_api.access import SessionTokens, StreamSlots
+from services.core import business_rules
+from services.storefront_api.access import StreamSlots
 from services.storefront_api.dependencies import Context
 from services.storefront_api.latest import LatestRecommendations
 from services.storefront_api.model_queries import BACKENDS, ModelQueries

@@ -19,7 +19,8 @@ from services.common.http_limits import before_body
 from services.common.kafka_producer import AsyncProducer
 from services.common.keys import SESSION_ID_PATTERN, SESSION_ID_RULE
 from services.common.ratelimit import RateLimiter, retry_after_header
-from services.storefront_api.access import SessionTokens, StreamSlots, TokenError
+from services.common.session_tokens import SessionTokens, TokenError
+from services.storefront_api.access import StreamSlots
 from services.storefront_api.latest import LatestRecommendations
 from services.storefront_api.trending import Trending
 

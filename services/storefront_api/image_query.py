@@ -16,9 +16,9 @@ from PIL import Image
 from interarec.v1 import optimization_pb2
 from services.common.catalog import Catalog
 from services.common.images import decode_image
+from services.core.reading.grounding import Grounder
+from services.core.reading.ocr import OcrError, ocr_lines
 from services.storefront_api.queries import similar_request, text_request
-from services.summarizer.grounding import Grounder
-from services.summarizer.ocr import OcrError, ocr_lines
 
 # Reference RGB of plain colour words (a catalog's colours are words; only those present are used).
 COLOUR_RGB = {

@@ -25,24 +25,25 @@ from services.common.messages import BadMessage, add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS, sessions_expired_total
 from services.common.topics import FRAMES, session_partition
 from services.common.worker import Consumer, SessionTable, owned_partitions, send_and_wait
+from services.core.reading.imaging import decode_image, dhash
+from services.core.reading.ocr import OcrError, OcrTimeout
+from services.core.reading.reader import FrameReader
+from services.core.reading.summary import summarize
+from services.core.reading.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
+from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.app import (
     BACKEND,
     IDLE_MS,
     OCR_WORKERS,
     SESSION_TTL_MS,
+    SETTINGS,
     WINDOW_FRAMES,
     app,
     frames,
     sessions,
     summaries,
 )
-from services.summarizer.imaging import decode_image, dhash
-from services.summarizer.ocr import OcrError, OcrTimeout
-from services.summarizer.reader import FrameReader
-from services.summarizer.summary import summarize
-from services.summarizer.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
-from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 
 log = logging.getLogger("interarec.summarizer")
 catalog = Catalog.load(catalog_path())
@@ -72,7 +73,7 @@ model_path = None
 if BACKEND == "vllm":
     from services.summarizer.model_path import ModelPath
 
-    model_path = ModelPath(app, SessionTable, catalog, send_summary)
+    model_path = ModelPath(app, SessionTable, catalog, send_summary, SETTINGS.max_in_flight)
 
 WINDOWS_TOTAL = Counter("interarec_summarizer_windows_total", "Closed windows by reason", ["reason"])
 SESSIONS = Gauge("interarec_summarizer_sessions", "Sessions in the table on the partitions this worker owns")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from interarec.v1 import optimization_pb2, summaries_pb2
-from services.decomposer.rules import decompose
-from services.optimizer.mnl import recommend
-from services.summarizer.grounding import Observation
-from services.summarizer.summary import summarize
-from services.summarizer.window import HISTORY_LIMIT, FrameMeta, SessionState, add_frame, close_idle
+from services.core.assortment.mnl import recommend
+from services.core.decompose.rules import decompose
+from services.core.reading.grounding import Observation
+from services.core.reading.summary import summarize
+from services.core.reading.window import HISTORY_LIMIT, FrameMeta, SessionState, add_frame, close_idle
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(480, seed=3)
@@ -62,6 +62,8 @@ def test_ui_filters_stay_explicit_after_products_are_viewed():
                           filters=["Price: $200.00 - $320.00"], listing_product_ids=[p.product_id for p in seen])
     summary = session_summary([listing, *(view(p.product_id) for p in seen)])
     assert list(summary.ui_filters) == ["Price: $200.00 - $320.00"] and summary.ui_filters_category == "Monitors"
+    (price,) = summary.ui_filter_fields  # the contract: structured fields, no shop wording to re-parse
+    assert (price.field, price.price_low, price.price_high) == (summaries_pb2.UiFilter.FIELD_PRICE, 200.0, 320.0)
     request = decompose(summary, CATALOG)
     c = request.constraints
     assert (c.price_min, c.price_max) == (200.0, 320.0)  # the stated budget, not one inferred from 3 prices
@@ -97,7 +99,7 @@ def test_relaxation_follows_evidence_not_attribute_kind():
     request.constraints.brands.append(brand)
     request.constraints.colours.append("red")
     request.constraints.categories.append(viewed[0].category)  # too narrow together: something must go
-    from services.decomposer.rules import repair_request
+    from services.core.decompose.rules import repair_request
     repair_request(request, CATALOG)
     assert list(request.constraints.colours) == ["red"]
 

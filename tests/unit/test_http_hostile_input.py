@@ -16,11 +16,11 @@ from prometheus_client import REGISTRY
 
 from services.common.http_errors import ApiError
 from services.common.keys import valid_session_id
+from services.common.session_tokens import SessionTokens
 from services.common.tenants import ApiKeys
 from services.gateway.app import GatewaySettings
 from services.gateway.app import create_app as create_gateway
 from services.gateway.frames import FrameRejected, check_page_url
-from services.storefront_api.access import SessionTokens
 from services.storefront_api.app import StorefrontSettings
 from services.storefront_api.app import create_app as create_storefront
 from services.storefront_api.routes.sessions import last_event_id
@@ -238,7 +238,7 @@ def test_an_unhandled_exception_is_a_500_in_the_envelope_and_counted(storefront,
 # ---------------------------------------------------------------- page URLs in the model prompt
 
 def _prompt_text(page_url: str) -> str:
-    from services.summarizer import prompts
+    from services.core.reading import prompts
 
     msgs = prompts.messages(["data:image/jpeg;base64,AAAA"], window_seq=3, page_url=page_url, earlier_views=[])
     return msgs[1]["content"][0]["text"]

@@ -1,0 +1,353 @@
+"""Region reader: find the text lines of a screenshot with cheap image operations, recognise only the ones
+that matter, each at the size Tesseract reads best, and read the product's colour from its picture.
+
+Full-frame OCR spends most of its time recognising text nobody needs (navigation, footers, our own
+recommendation panel, the text inside product pictures) at whatever size it happens to be. Here:
+1. `find_lines`: a morphological gradient marks ink (dark-on-light and light-on-dark alike); closing it
+   horizontally joins letters into words and words into lines; connected components are the line boxes.
+   Components far taller than text are pictures. (~10 ms for 1280x800.)
+2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge); lines inside
+   pictures, and lines read before with exactly the same pixels (header, navigation: their text is
+   reused), are skipped; then lines are taken in order of importance until the profile's read budget is
+   spent: the biggest text first (a product title, a page heading, a price), text on tinted bands
+   (promotions), then the block around the main heading (the buy box: brand, price, rating, swatches;
+   the breadcrumb), then everything else by size.
+3. `recognise`: the chosen lines are rescaled to `target_line_px`, polarity-normalised (dark text on
+   white), stacked into one strip and recognised in one libtesseract call; word boxes are mapped back to
+   the screenshot, so the grounding sees the same `OcrLine`s as from full-frame OCR.
+4. `picture_colour`: the biggest picture in the page body (the product image on a product page) is
+   quantised to the profile's reference colours, ignoring its background.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from services.common import privacy
+
+from . import tesslib
+from .ocr import OcrLine
+from .profile import ShopProfile
+
+INK_THRESHOLD = 40          # gray-level gradient that counts as a glyph edge
+MIN_LINE_PX, MAX_LINE_PX = 7, 52
+PICTURE_MIN_PX = 56         # a component at least this tall and wide is a picture, not text (sunglasses: ~60 px)
+GAP = 14                    # blank rows between stacked lines in the strip
+PAD = 8
+CACHE_LINES = 4000
+# Headings measured 0.42-0.55 on both demo layouts; a label merged with the control below it ~0.35.
+ANCHOR_MIN_INK = 0.38
+TINTED_SHARE = 0.45
+
+
+@dataclass(frozen=True)
+class Box:
+    left: int
+    top: int
+    width: int
+    height: int
+    ink: float = 0.5  # share of the box that is glyph edges: text ~0.45-0.9, a button or input ring less
+    framed: bool = False  # drawn inside a frame (input, select, button, chip): a control, never a heading
+    tinted: bool = False  # on a band of colour unlike the page's (banners, bars): emphasised by the shop
+
+    @property
+    def right(self) -> int:
+        return self.left + self.width
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+    def inside(self, other: Box, slack: int = 2) -> bool:
+        return (self.left >= other.left - slack and self.right <= other.right + slack
+                and self.top >= other.top - slack and self.bottom <= other.bottom + slack)
+
+    @property
+    def cost(self) -> float:
+        """Recognition work: LSTM time grows with the line's length at normalised height."""
+        return self.width / max(self.height, 1)
+
+
+def to_gray(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("L"))
+
+
+def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
+    """(text line boxes, picture boxes) of a grayscale screenshot."""
+    grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    ink = (grad > INK_THRESHOLD).astype(np.uint8)
+    joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((3, 9), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    words: list[Box] = []
+    pictures: list[Box] = []
+    for x, y, w, h, area in stats[1:]:
+        box = Box(int(x), int(y), int(w), int(h))
+        if h >= PICTURE_MIN_PX and w >= PICTURE_MIN_PX:
+            pictures.append(box)
+        elif h >= 28 and w < 1.3 * h:
+            continue  # an icon or thumbnail: big text is always wider than tall
+        elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
+            words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
+    integral = cv2.integral(ink)
+    page_bg = int(np.bincount(gray[::4, ::4].ravel(), minlength=256).argmax())
+    lines = []
+    for b in _merge_words(words):
+        total = (integral[b.bottom, b.right] - integral[b.top, b.right] - integral[b.bottom, b.left]
+                 + integral[b.top, b.left])
+        # a frame's top and bottom edges are ink almost all along; a text line's are only ascenders/descenders
+        framed = bool(ink[b.top:b.top + 2, b.left:b.right].mean() > 0.5
+                      and ink[b.bottom - 2:b.bottom, b.left:b.right].mean() > 0.5)
+        mid = slice(b.top + b.height // 4, b.bottom - b.height // 4 + 1)
+        sides = [gray[mid, max(0, b.left - 7):max(0, b.left - 2)], gray[mid, b.right + 2:b.right + 7]]
+        tinted = all(side.size and abs(float(np.median(side)) - page_bg) > 8 for side in sides)
+        lines.append(Box(b.left, b.top, b.width, b.height, round(float(total) / (b.width * b.height), 3),
+                         framed, tinted))
+    # a "picture" holding several lines of text is a panel or a card outline, not a product image
+    pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
+    return lines, pictures
+
+
+def _merge_words(words: list[Box]) -> list[Box]:
+    """Join word boxes on the same text line that are a word space apart (columns stay separate)."""
+    lines: list[list[int]] = []  # [left, top, right, bottom]
+    for b in sorted(words, key=lambda b: b.left):
+        for ln in lines:
+            gap = b.left - ln[2]
+            if gap < 0 or gap > 70 or ln[3] <= b.top or ln[1] >= b.bottom:
+                continue  # cheap rejections first: this loop runs for every word
+            lh = ln[3] - ln[1]
+            h = min(lh, b.height)
+            overlap = min(ln[3], b.bottom) - max(ln[1], b.top)
+            if overlap >= 0.55 * h and gap <= max(1.1 * h, 10) and 0.5 <= b.height / lh <= 2.0:
+                ln[0], ln[1] = min(ln[0], b.left), min(ln[1], b.top)
+                ln[2], ln[3] = max(ln[2], b.right), max(ln[3], b.bottom)
+                break
+        else:
+            lines.append([b.left, b.top, b.right, b.bottom])
+    return sorted((Box(a, t, r - a, btm - t) for a, t, r, btm in lines), key=lambda b: (b.top, b.left))
+
+
+def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
+                 width: int, known: frozenset[Box] | set[Box] = frozenset(), height: int = 800) -> list[Box]:
+    """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
+    were read before with exactly these pixels (the reader reuses their text), so they cost nothing."""
+    body = [b for b in lines if not any(b.inside(p) for p in pictures) and b not in known]
+    main = [b for b in body if panel_left is None or b.left < panel_left]
+    if not main:
+        return []
+    chosen: list[Box] = []
+    spent = 0.0
+
+    def take(box: Box) -> None:
+        nonlocal spent
+        if box not in chosen and spent + box.cost <= profile.read_budget:
+            chosen.append(box)
+            spent += box.cost
+
+    if panel_left is None:
+        # until our panel's heading has been read, read the headings on the right first to find it
+        # (below the masthead, whose cart and account links sit on the right too). Finding the panel is a
+        # once-per-shop cost, so it does not eat into what this page's own content may spend.
+        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and b.top > 0.1 * height)
+        chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
+    anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
+    tall = max((b.height for b in anchors), default=0)
+    big = sorted((b for b in anchors if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))
+    for b in big[:4]:
+        take(b)
+    # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
+    # TINTED_SHARE of the budget, biggest first
+    tinted_spent = 0.0
+    for b in sorted((b for b in main if b.tinted and not b.framed), key=lambda b: (-b.height, b.top))[:3]:
+        if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget:
+            tinted_spent += b.cost
+            take(b)
+    # the block around the page's main heading: the longest big line below the masthead (a product title
+    # is longer than its price or the swatches beside it)
+    below_masthead = [b for b in big if b.top > 0.1 * height] or big
+    if below_masthead:
+        focus = max(below_masthead, key=lambda b: b.cost)
+        near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
+                <= focus.bottom + profile.focus_below * focus.height and b.right > focus.left - 40
+                and b.left < focus.right + 400]
+        # nearest first; what is above the heading (navigation, breadcrumb) counts as twice as far
+        for b in sorted(near, key=lambda b: b.top - focus.top if b.top >= focus.top else 2 * (focus.top - b.top)):
+            take(b)
+    for b in sorted(main, key=lambda b: (-b.height, b.top)):
+        take(b)
+    return chosen
+
+
+def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[Box, OcrLine]]:
+    """OCR the boxes in one call: each rescaled to target_px tall, dark on white, stacked in a strip.
+    Returns (box, line) for every box where text was found."""
+    if not boxes:
+        return []
+    crops, slots = [], []
+    y = PAD
+    for b in boxes:
+        t, btm = max(0, b.top - 2), min(gray.shape[0], b.bottom + 2)
+        left, right = max(0, b.left - 3), min(gray.shape[1], b.right + 3)
+        crop = gray[t:btm, left:right]
+        scale = min(3.0, max(0.5, target_px / max(b.height, 1)))
+        crop = cv2.resize(crop, None, fx=scale, fy=scale,
+                          interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+        if _dark_background(crop):
+            crop = 255 - crop
+        crops.append(crop)
+        slots.append((y, y + crop.shape[0], scale, left, t, b))
+        y += crop.shape[0] + GAP
+    strip = np.full((y + PAD, max(c.shape[1] for c in crops) + 2 * PAD), 255, np.uint8)
+    for crop, (y0, y1, *_rest) in zip(crops, slots, strict=True):
+        strip[y0:y1, PAD:PAD + crop.shape[1]] = crop
+    words: dict[int, list[tuple[int, int, int, int, float, str]]] = {}
+    for row in tesslib.recognize_tsv(strip).splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) < 12 or cols[0] != "5" or not cols[11].strip():
+            continue
+        try:
+            wl, wt, ww, wh = (int(c) for c in cols[6:10])
+            conf = float(cols[10])
+        except ValueError:
+            continue
+        mid = wt + wh / 2
+        for i, (y0, y1, scale, ox, oy, _b) in enumerate(slots):
+            if y0 - GAP / 2 <= mid < y1 + GAP / 2:
+                words.setdefault(i, []).append((round((wl - PAD) / scale) + ox, round((wt - y0) / scale) + oy,
+                                                round(ww / scale), round(wh / scale), conf, cols[11].strip()))
+                break
+    out = []
+    for i, ws in words.items():
+        ws.sort(key=lambda w: w[0])
+        box = slots[i][5]
+        heights = sorted(w[3] for w in ws)
+        left = min(w[0] for w in ws)
+        out.append((box, OcrLine(text=" ".join(w[5] for w in ws), conf=sum(max(w[4], 0.0) for w in ws) / len(ws),
+                           height=float(max(heights[len(heights) // 2], box.height * 0.6)),
+                           left=left, top=box.top, width=max(w[0] + w[2] for w in ws) - left)))
+    return out
+
+
+def _dark_background(crop: np.ndarray) -> bool:
+    """Light text on a dark button, chip or bar: most of a text line's pixels are its background."""
+    return float(np.median(crop)) < 110
+
+
+# ------------------------------------------------------------------ colour from pixels
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.reshape(-1, 1, 3).astype(np.uint8), cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+
+
+def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, int, int]]) -> str | None:
+    """The named colour of the object in a picture: its pixels quantised to the palette, the picture's own
+    background (the commonest colour along its border) left out. Outlines and print are dark, so a dark
+    majority gives way to a clearly present other colour."""
+    if not palette:
+        return None
+    crop = rgb[picture.top:picture.bottom:2, picture.left:picture.right:2].reshape(-1, 3)
+    if crop.size == 0:
+        return None
+    names = list(palette)
+    ref = _lab(np.array([palette[n] for n in names]))
+    lab = _lab(crop)
+    t, b, left, r = picture.top, picture.bottom, picture.left, picture.right
+    border = np.concatenate([rgb[t, left:r], rgb[b - 1, left:r], rgb[t:b, left], rgb[t:b, r - 1]])
+    bg = _lab(np.median(border, axis=0, keepdims=True))[0]
+    keep = np.linalg.norm(lab - bg, axis=1) > 6.0
+    if keep.sum() < 50:
+        return None
+    dist = np.linalg.norm(lab[keep][:, None, :] - ref[None, :, :], axis=2)
+    nearest = dist.argmin(axis=1)
+    close = dist[np.arange(len(nearest)), nearest] < 30.0
+    counts = np.bincount(nearest[close], minlength=len(names))
+    order = np.argsort(-counts)
+    top = names[order[0]]
+    if counts[order[0]] == 0:
+        return None
+    dark = _is_dark(palette[top])
+    if dark:
+        for j in order[1:]:
+            if counts[j] >= 0.25 * counts[order[0]] and not _is_dark(palette[names[j]]):
+                return names[j]
+    return top
+
+
+def _is_dark(rgb: tuple[int, int, int]) -> bool:
+    return max(rgb) < 60
+
+
+class RegionReader:
+    """One per shop (like the Grounder): remembers where our panel starts once its heading was read, and the
+    text of lines already read, keyed by their exact pixels and position (the header, navigation and
+    banners repeat on every page: read once, then free)."""
+
+    def __init__(self, profile: ShopProfile):
+        self.profile = profile
+        self.panel_left: int | None = None
+        self._panel_re = profile.regex("panel_cues")
+        self._memo: dict[tuple, OcrLine | None] = {}
+
+    @staticmethod
+    def _key(gray: np.ndarray, b: Box) -> tuple:
+        crop = gray[b.top:b.bottom, b.left:b.right]
+        return b.left, b.top, b.width, b.height, hashlib.blake2b(crop.tobytes(), digest_size=12).digest()
+
+    def read(self, image: Image.Image) -> tuple[list[OcrLine], str | None, float | None]:
+        """(OCR lines of the chosen regions, colour of the biggest picture in the page body, median height of
+        all the page body's text lines, read or not)."""
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        lines, pictures = find_lines(gray)
+        keys = {b: self._key(gray, b) for b in lines}
+        known = {b for b, k in keys.items() if k in self._memo}
+        chosen = choose_lines(lines, pictures, self.profile, self.panel_left, gray.shape[1], known, gray.shape[0])
+        fresh = dict(recognise(gray, chosen, self.profile.target_line_px))
+        if len(self._memo) > CACHE_LINES:
+            self._memo.clear()  # pages change slowly; start afresh rather than track recency
+        for b in chosen:
+            self._memo[keys[b]] = fresh.get(b)
+        ocr = [ln for ln in (*fresh.values(), *(self._memo.get(keys[b]) for b in known)) if ln is not None]
+        ocr.sort(key=lambda ln: (ln.top, ln.left))
+        if self._panel_re:
+            for ln in ocr:
+                if ln.left > 200 and self._panel_re.search(ln.text):
+                    self.panel_left = ln.left - 24
+                    break
+        body = [p for p in pictures if self.panel_left is None or p.left < self.panel_left]
+        colour = None
+        if body:
+            biggest = max(body, key=lambda p: p.width * p.height)
+            if biggest.width * biggest.height >= 120 * 120:
+                colour = picture_colour(rgb, biggest, self.profile.colours)
+        heights = sorted(b.height for b in lines if self.panel_left is None or b.left < self.panel_left)
+        return ocr, colour, (float(heights[len(heights) // 2]) if heights else None)
+
+
+class FrameReader:
+    """Screenshot -> Observation with the region reader: what the summarizer's embedded backend calls.
+
+    Shares one shop profile between the region reader and the grounding; one per shop (both remember
+    where our recommendation panel starts)."""
+
+    def __init__(self, catalog, profile: ShopProfile | None = None):
+        from .grounding import Grounder
+        from .profile import load_profile
+
+        self.profile = profile or load_profile()
+        self.grounder = Grounder(catalog, profile=self.profile)
+        self.regions = RegionReader(self.profile)
+
+    def observe(self, image: Image.Image, *, page_url: str = "", frame_seq: int = 0, capture_ms: int = 0):
+        if self.regions.panel_left is None and self.grounder.panel_left is not None:
+            self.regions.panel_left = self.grounder.panel_left
+        lines, colour, body_px = self.regions.read(image)
+        lines = privacy.clean_lines(lines)  # no e-mail, phone or card number read off a frame goes further
+        return self.grounder.observe(lines, page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms,
+                                     picture_colour=colour, body_text_px=body_px)
