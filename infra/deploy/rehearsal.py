@@ -101,7 +101,8 @@ def start(plan: ContainerPlan, root: Path, venv: Path, claims: dict[str, Path],
 
 
 def wait_ready(running: list[Running], timeout_s: float) -> dict[str, float]:
-    """Each container through its own probes, in the kubelet's order: startup first, then readiness.
+    """Each container through its own probes, in the kubelet's order: startup first, then readiness and
+    liveness.
     Returns the seconds each took; raises with the logs of those that exited or never got ready."""
     t0 = time.monotonic()
     pending = {r.plan.deployment: r for r in running}
@@ -114,7 +115,7 @@ def wait_ready(running: list[Running], timeout_s: float) -> dict[str, float]:
                     raise RehearsalError(f"{name} exited with {r.process.returncode} before it was ready:\n"
                                          f"{r.log_tail()}")
                 for probe in r.plan.probes:
-                    if probe.kind in passed[name] or probe.kind == "liveness":
+                    if probe.kind in passed[name]:
                         continue
                     try:
                         ok = client.get(f"http://127.0.0.1:{probe.port}{probe.path}").status_code < 400
@@ -123,7 +124,7 @@ def wait_ready(running: list[Running], timeout_s: float) -> dict[str, float]:
                     if not ok:
                         break
                     passed[name].add(probe.kind)
-                if {p.kind for p in r.plan.probes if p.kind != "liveness"} <= passed[name]:
+                if {p.kind for p in r.plan.probes} <= passed[name]:
                     took[name] = time.monotonic() - t0
                     del pending[name]
             time.sleep(0.5)

@@ -75,7 +75,9 @@ def wheel_venv(var_dir: Path = REPO_ROOT / "var", root: Path = REPO_ROOT, progre
             str(src))
         wheels = list(dist.glob("interarec-*.whl"))
         assert len(wheels) == 1, wheels
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        # --no-compile: the image deletes every __pycache__ after installing, so it ships no bytecode either.
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+               "--no-compile"]
         if fresh:
             shutil.rmtree(venv, ignore_errors=True)
             run(sys.executable, "-m", "venv", str(venv))
