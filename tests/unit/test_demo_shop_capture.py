@@ -3,6 +3,8 @@ a same-origin token URL and no API key; without a gateway URL there is no tag at
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -27,11 +29,16 @@ def test_every_page_carries_the_script_for_its_session(catalog, tmp_path, monkey
     client = TestClient(create_app(catalog, "http://127.0.0.1:9", api_key="secret-key", layout=layout,
                                    capture_gateway_url=GATEWAY + "/"))
     pid = catalog.products[0].product_id
+    tag = re.compile(rf'<script src="{SCRIPT_PATH}" data-gateway="{GATEWAY}" data-session-id="([A-Za-z0-9_.-]+)"')
+    seen = set()
     for path in ("/", f"/p/{pid}", f"/c/{catalog.categories[0]}", "/search?q=bag"):
-        page = client.get(path, params={"session": "visitor-1"}).text
-        assert f'<script src="{SCRIPT_PATH}" data-gateway="{GATEWAY}" data-session-id="visitor-1"' in page, path
+        page = client.get(path).text
+        found = tag.search(page)
+        assert found, path
+        seen.add(found.group(1))
         assert 'data-token-url="/panel-token"' in page and "InteraRec.consent(true)" in page
         assert "secret-key" not in page  # the tenant's key never reaches a page
+    assert len(seen) == 1  # the session the shop issued (its signed cookie), the same on every page
     script = client.get(SCRIPT_PATH)
     assert script.status_code == 200 and script.text.startswith("window.InteraRec")
     assert script.headers["content-type"].startswith("text/javascript")
