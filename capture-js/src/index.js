@@ -2,7 +2,7 @@
 // Nothing is captured before consent(true); see the README's "Browser capture" and "Privacy" sections.
 import { captureAllowed, FrameQueue, hamming, outcome, retryDelayMs } from './client.js';
 import { DEFAULT_BLOCKED_PATHS, DEFAULT_MASK_SELECTOR, maskText, pageBlocked } from './masking.js';
-import { renderViewport, toJpeg } from './render.js';
+import { toJpeg, ViewportRenderer } from './render.js';
 
 const DEFAULTS = {
   gateway: '', // e.g. https://gateway.example.com (CORS: the shop's origin must be configured for the tenant)
@@ -37,6 +37,7 @@ const state = {
   skipped: 0,
   lastError: '',
   queue: new FrameQueue(DEFAULTS.queueSize),
+  renderer: null,
 };
 const listeners = { error: new Set(), frame: new Set(), skip: new Set() };
 
@@ -83,10 +84,10 @@ async function token(refresh) {
 async function capture(reason) {
   if (state.busy || !allowed()) return;
   state.busy = true;
+  const renderer = state.renderer;
   try {
     performance.mark('interarec-frame-start');
-    const { canvas, hash } = await renderViewport(document, { selector: state.options.maskSelector,
-      scale: state.options.scale });
+    const { canvas, hash } = await renderer.render();
     // Consent withdrawn, tab hidden or page left while rendering: the frame is thrown away.
     if (!allowed()) return;
     if (state.lastHash && hamming(hash, state.lastHash) === 0 && location.href === state.lastUrl) {
@@ -105,6 +106,8 @@ async function capture(reason) {
     emit('error', { stage: 'render', error: err });
   } finally {
     state.busy = false;
+    // stopped (or restarted) while this frame rendered: its context is released only now
+    if (!state.started || renderer !== state.renderer) renderer.destroy();
   }
 }
 
@@ -167,9 +170,17 @@ function flush() {
   }
 }
 
+// A frame is rendered when the page is idle (requestIdleCallback, where the browser has it), so it does not
+// land between a shopper's input and the page's answer to it; at the latest one frame interval later.
+function whenIdle(fn) {
+  const wait = 1000 / state.options.fps;
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(fn, { timeout: wait });
+  else setTimeout(fn, 0);
+}
+
 function soon(reason) {
   clearTimeout(state.settle);
-  state.settle = setTimeout(() => capture(reason), state.options.settleMs);
+  state.settle = setTimeout(() => whenIdle(() => capture(reason)), state.options.settleMs);
 }
 
 const onScroll = () => soon('scroll');
@@ -180,7 +191,7 @@ const onVisibility = () => {
 };
 
 function tick() {
-  capture('periodic');
+  whenIdle(() => capture('periodic'));
   send();
 }
 
@@ -193,6 +204,7 @@ export function start(options = {}) {
   }
   state.options = o;
   state.queue = new FrameQueue(o.queueSize);
+  state.renderer = new ViewportRenderer(document, { selector: o.maskSelector, scale: o.scale });
   state.started = true;
   state.timer = setInterval(tick, 1000 / o.fps);
   addEventListener('scroll', onScroll, { passive: true });
@@ -212,6 +224,7 @@ export function stop() {
   removeEventListener('hashchange', onNavigate);
   removeEventListener('pagehide', flush);
   document.removeEventListener('visibilitychange', onVisibility);
+  if (!state.busy) state.renderer?.destroy();
 }
 
 /** The shopper's choice. Until consent(true) nothing is rendered or sent; consent(false) stops at once and

@@ -1,7 +1,7 @@
 // Viewport -> JPEG in the page. The DOM renderer (modern-screenshot: SVG foreignObject, chosen by the
 // measurement in the README) draws a clone of the page; personal data is removed from that clone and then
 // painted over with solid boxes at the live page's positions, so neither the pixels nor the clone hold it.
-import { domToCanvas } from 'modern-screenshot';
+import { createContext, destroyContext, domToCanvas } from 'modern-screenshot';
 import { DEFAULT_MASK_SELECTOR, isFormField, personalRanges } from './masking.js';
 import { dHash, luminance } from './client.js';
 
@@ -86,31 +86,99 @@ export function maskRects(doc, selector = DEFAULT_MASK_SELECTOR) {
   return rects;
 }
 
-/** {canvas, hash} of the visible viewport, masked. `scale` < 1 renders fewer pixels (cheaper). */
-export async function renderViewport(doc, { selector = DEFAULT_MASK_SELECTOR, scale = 1, timeoutMs = 5000,
-  embedFonts = true } = {}) {
-  const win = doc.defaultView;
-  const w = win.innerWidth;
-  const h = win.innerHeight;
-  const x = win.scrollX;
-  const y = win.scrollY;
-  const rects = maskRects(doc, selector);
-  const canvas = await domToCanvas(doc.documentElement, {
-    width: w,
-    height: h,
-    scale,
-    backgroundColor: '#ffffff',
-    timeout: timeoutMs,
+// Grid of points probed with elementsFromPoint: whatever is drawn at one of them (and its ancestors) is kept
+// in the clone even when its own box lies below the viewport (e.g. a fixed banner inside the footer).
+const PROBE_COLS = 16;
+const PROBE_ROWS = 10;
+
+/** Elements (with their ancestors) painted somewhere in the viewport, sampled on a grid. */
+export function paintedElements(doc) {
+  const w = doc.defaultView.innerWidth;
+  const h = doc.defaultView.innerHeight;
+  const keep = new Set();
+  for (let i = 0; i < PROBE_COLS; i++) {
+    for (let j = 0; j < PROBE_ROWS; j++) {
+      for (let el of doc.elementsFromPoint(((i + 0.5) * w) / PROBE_COLS, ((j + 0.5) * h) / PROBE_ROWS)) {
+        while (el && !keep.has(el)) {
+          keep.add(el);
+          el = el.parentElement;
+        }
+      }
+    }
+  }
+  return keep;
+}
+
+/** Whether the clone may leave out a live node: an element whose box starts below the viewport and that is
+ * not painted inside it. Later content never moves what is above it in flow, so the visible part renders
+ * the same while the cloning (the renderer's main-thread cost, per node) skips the rest of a long page. */
+export function offscreen(node, viewportHeight, painted) {
+  if (node.nodeType !== 1 || painted.has(node)) return false;
+  const r = node.getBoundingClientRect();
+  return r.height > 0 && r.top >= viewportHeight;
+}
+
+// A context is reused across frames (fonts, images and the browser's default styles are fetched or computed
+// once) and started afresh after this many frames, so what it caches stays bounded on a long SPA session.
+const CONTEXT_FRAMES = 30;
+
+/** Renders the visible viewport, masked, frame after frame with one modern-screenshot context.
+ * `scale` < 1 renders fewer pixels (cheaper). */
+export class ViewportRenderer {
+  constructor(doc, { selector = DEFAULT_MASK_SELECTOR, scale = 1, timeoutMs = 5000, embedFonts = true,
+    clipToViewport = true } = {}) {
+    Object.assign(this, { doc, selector, scale, timeoutMs, embedFonts, clipToViewport });
+    this.context = null;
+    this.frames = 0;
+    this.size = '';
+    this.painted = new Set();
+  }
+
+  async contextFor(w, h) {
+    const size = `${w}x${h}`;
+    if (this.context && (this.size !== size || this.frames >= CONTEXT_FRAMES)) this.destroy();
+    if (!this.context) {
+      this.context = await createContext(this.doc.documentElement, {
+        width: w,
+        height: h,
+        scale: this.scale,
+        backgroundColor: '#ffffff',
+        timeout: this.timeoutMs,
+        fetch: { placeholderImage: MISSING_IMAGE, requestInit: { mode: 'cors', credentials: 'omit' } },
+        onCloneNode: (clone) => scrubClone(clone, this.selector),
+        filter: this.clipToViewport ? (node) => !offscreen(node, h, this.painted) : null,
+        ...(this.embedFonts ? {} : { font: false }),
+      });
+      this.size = size;
+      this.frames = 0;
+    }
+    this.frames += 1;
+    return this.context;
+  }
+
+  /** {canvas, hash} of the visible viewport, masked. */
+  async render() {
+    const win = this.doc.defaultView;
+    const w = win.innerWidth;
+    const h = win.innerHeight;
+    const rects = maskRects(this.doc, this.selector);
+    const context = await this.contextFor(w, h);
     // The clone is laid out from the page's top: shift it so the visible part lands in the frame.
-    style: { transform: `translate(${-x}px, ${-y}px)`, transformOrigin: '0 0' },
-    fetch: { placeholderImage: MISSING_IMAGE, requestInit: { mode: 'cors', credentials: 'omit' } },
-    onCloneNode: (clone) => scrubClone(clone, selector),
-    ...(embedFonts ? {} : { font: false }),
-  });
-  const ctx = canvas.getContext('2d');
-  ctx.fillStyle = MASK_FILL;
-  for (const r of rects) ctx.fillRect(r.left * scale, r.top * scale, r.width * scale, r.height * scale);
-  return { canvas, hash: hashCanvas(canvas) };
+    context.style = { transform: `translate(${-win.scrollX}px, ${-win.scrollY}px)`, transformOrigin: '0 0' };
+    this.painted = this.clipToViewport ? paintedElements(this.doc) : new Set();
+    const canvas = await domToCanvas(context);
+    this.painted = new Set();
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = MASK_FILL;
+    const s = this.scale;
+    for (const r of rects) ctx.fillRect(r.left * s, r.top * s, r.width * s, r.height * s);
+    return { canvas, hash: hashCanvas(canvas) };
+  }
+
+  destroy() {
+    if (this.context) destroyContext(this.context);
+    this.context = null;
+  }
 }
 
 export function hashCanvas(canvas) {

@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import uvicorn
-from PIL import Image
+from PIL import Image, ImageChops
 
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
@@ -33,7 +33,12 @@ from services.demo_shop.app import create_app
 from services.shoppers.shopper import CHROMIUM_ARGS, VIEWPORT, chromium_path
 
 BENCH_BUNDLE = Path(__file__).resolve().parents[2] / "capture-js" / "dist" / "bench-renderers.js"
-CANDIDATES = ("modern-screenshot", "html-to-image", "modern-screenshot, no font embedding")
+CANDIDATES = (
+    "modern-screenshot, fresh context, whole page (before)",
+    "modern-screenshot, reused context, whole page",
+    "modern-screenshot, reused context, viewport clip (shipped)",
+    "html-to-image",
+)
 REFERENCE = "playwright"
 VISIBLE_TILES = """() => [...document.querySelectorAll('main [data-role=product-link][data-product-id]')]
   .filter((a) => { const r = a.getBoundingClientRect();
@@ -88,14 +93,26 @@ async def measure(shop: str, pages: list[tuple[str, int]], rounds: int) -> dict:
             shot = Image.open(io.BytesIO(await page.screenshot(type="jpeg", quality=70)))
             frames[REFERENCE].append((shop + path, shot, ids))
             for r in range(rounds):  # interleaved, order alternating: the machine's noise hits both alike
-                for name in (CANDIDATES if r % 2 == 0 else CANDIDATES[::-1]):
+                for name in CANDIDATES if r % 2 == 0 else CANDIDATES[::-1]:
                     got = await page.evaluate("(n) => window.benchRender(n)", name)
+                    got["first"] = r == 0  # first frame on a freshly loaded page: every cache cold
                     cost[name].append(got)
                     if r == 0:
                         raw = base64.b64decode(got["dataUrl"].split(",", 1)[1])
                         frames[name].append((shop + path, Image.open(io.BytesIO(raw)), ids))
         await browser.close()
     return {"frames": frames, "cost": cost}
+
+
+def pixel_difference(
+    frames: list[tuple[str, Image.Image, set[str]]], reference: list[tuple[str, Image.Image, set[str]]]
+) -> float:
+    """Median over page states of the mean absolute grey-level difference (0-255) from the reference."""
+    diffs = []
+    for (_, image, _), (_, ref, _) in zip(frames, reference, strict=True):
+        a = image.convert("L").resize(ref.size)
+        diffs.append(statistics.fmean(ImageChops.difference(a, ref.convert("L")).getdata()))
+    return statistics.median(diffs)
 
 
 def score(catalog: Catalog, frames: list[tuple[str, Image.Image, set[str]]]) -> tuple[float, float]:
@@ -128,20 +145,41 @@ def main(argv: list[str] | None = None) -> int:
             for name in (*CANDIDATES, REFERENCE):
                 precision, recall = score(catalog, got["frames"][name])
                 c = got["cost"].get(name, [])
-                rows.append((layout, name,
-                             statistics.median(x["longTaskMs"] for x in c) if c else None,
-                             statistics.median(x["wallMs"] for x in c) if c else None,
-                             statistics.mean(x["bytes"] for x in c) if c else None,
-                             precision, recall, len(got["frames"][name])))
-    print("| layout | renderer | long tasks / frame (median ms) | wall / frame (median ms) | KB / frame | "
-          "MB / shopper-minute at 1 fps | grounding precision | grounding recall | frames |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for layout, name, lt, wall, size, p, r, n in rows:
+                first = [x for x in c if x["first"]]
+                diff = pixel_difference(got["frames"][name], got["frames"][REFERENCE])
+                rows.append(
+                    (
+                        layout,
+                        name,
+                        statistics.median(x["longTaskMs"] for x in c) if c else None,
+                        statistics.median(x["maxTaskMs"] for x in c) if c else None,
+                        statistics.median(x["maxTaskMs"] for x in first) if first else None,
+                        statistics.median(x["wallMs"] for x in c) if c else None,
+                        statistics.mean(x["bytes"] for x in c) if c else None,
+                        precision,
+                        recall,
+                        diff,
+                        len(got["frames"][name]),
+                    )
+                )
+    print(
+        "| layout | renderer | long tasks / frame (median ms) | longest task / frame (median ms) | "
+        "longest task, first frame on a page (median ms) | wall / frame (median ms) | KB / frame | "
+        "MB / shopper-minute at 1 fps | grounding precision | grounding recall | "
+        "grey-level difference from the screenshot | frames |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for layout, name, lt, longest, first, wall, size, p, r, diff, n in rows:
         kb = f"{size / 1024:.0f}" if size else "n/a"
         mb_min = f"{size * 60 / 1e6:.1f}" if size else "n/a"
         lt_ms = f"{lt:.0f}" if lt is not None else "n/a"
+        longest_ms = f"{longest:.0f}" if longest is not None else "n/a"
+        first_ms = f"{first:.0f}" if first is not None else "n/a"
         wall_ms = f"{wall:.0f}" if wall is not None else "n/a"
-        print(f"| {layout} | {name} | {lt_ms} | {wall_ms} | {kb} | {mb_min} | {p:.2f} | {r:.2f} | {n} |")
+        print(
+            f"| {layout} | {name} | {lt_ms} | {longest_ms} | {first_ms} | {wall_ms} | {kb} | {mb_min} | "
+            f"{p:.2f} | {r:.2f} | {diff:.1f} | {n} |"
+        )
     return 0
 
 
