@@ -109,13 +109,30 @@ export function paintedElements(doc) {
   return keep;
 }
 
-/** Whether the clone may leave out a live node: an element whose box starts below the viewport and that is
- * not painted inside it. Later content never moves what is above it in flow, so the visible part renders
- * the same while the cloning (the renderer's main-thread cost, per node) skips the rest of a long page. */
-export function offscreen(node, viewportHeight, painted) {
+const BLOCK_FLOW = new Set(['block', 'flow-root', 'list-item']);
+const START = new Set(['normal', 'start', 'flex-start', 'stretch', 'left']);
+
+/** Whether, in a container with this computed style, leaving out trailing children cannot move the earlier
+ * ones: block flow, and flex or grid containers packing from the start. Not tables (a row's cells size
+ * every column), reversed or centred flex, or `display: contents` (its children belong to the grandparent). */
+export function trailingChildrenDroppable(style) {
+  if (BLOCK_FLOW.has(style.display)) return true;
+  if (!/^(inline-)?(flex|grid)$/.test(style.display)) return false;
+  if (/reverse/.test(`${style.flexDirection} ${style.flexWrap}`)) return false;
+  if (/dense/.test(style.gridAutoFlow || '')) return false;
+  return START.has(style.justifyContent) && START.has(style.alignContent);
+}
+
+/** Whether the clone may leave out a live node: an element whose box starts below the viewport, is not
+ * painted inside it, and sits in a container where dropping it moves nothing above it. Later content then
+ * does not change the visible part, while the cloning (the renderer's main-thread cost, per node) skips the
+ * rest of a long page. `parentStyle(el)` gives a parent's computed style (cached per frame). */
+export function offscreen(node, viewportHeight, painted, parentStyle) {
   if (node.nodeType !== 1 || painted.has(node)) return false;
   const r = node.getBoundingClientRect();
-  return r.height > 0 && r.top >= viewportHeight;
+  if (!(r.height > 0 && r.top >= viewportHeight)) return false;
+  const parent = node.parentElement;
+  return !parent || trailingChildrenDroppable(parentStyle(parent));
 }
 
 // A context is reused across frames (fonts, images and the browser's default styles are fetched or computed
@@ -132,6 +149,12 @@ export class ViewportRenderer {
     this.frames = 0;
     this.size = '';
     this.painted = new Set();
+    this.styles = new Map();
+    this.parentStyle = (el) => {
+      let style = this.styles.get(el);
+      if (!style) this.styles.set(el, (style = this.doc.defaultView.getComputedStyle(el)));
+      return style;
+    };
   }
 
   async contextFor(w, h) {
@@ -146,7 +169,7 @@ export class ViewportRenderer {
         timeout: this.timeoutMs,
         fetch: { placeholderImage: MISSING_IMAGE, requestInit: { mode: 'cors', credentials: 'omit' } },
         onCloneNode: (clone) => scrubClone(clone, this.selector),
-        filter: this.clipToViewport ? (node) => !offscreen(node, h, this.painted) : null,
+        filter: this.clipToViewport ? (node) => !offscreen(node, h, this.painted, this.parentStyle) : null,
         ...(this.embedFonts ? {} : { font: false }),
       });
       this.size = size;
@@ -166,8 +189,13 @@ export class ViewportRenderer {
     // The clone is laid out from the page's top: shift it so the visible part lands in the frame.
     context.style = { transform: `translate(${-win.scrollX}px, ${-win.scrollY}px)`, transformOrigin: '0 0' };
     this.painted = this.clipToViewport ? paintedElements(this.doc) : new Set();
-    const canvas = await domToCanvas(context);
-    this.painted = new Set();
+    let canvas;
+    try {
+      canvas = await domToCanvas(context);
+    } finally {
+      this.painted = new Set();
+      this.styles.clear();
+    }
     const ctx = canvas.getContext('2d');
     ctx.fillStyle = MASK_FILL;
     const s = this.scale;

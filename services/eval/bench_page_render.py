@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import uvicorn
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageStat
 
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
@@ -111,7 +111,7 @@ def pixel_difference(
     diffs = []
     for (_, image, _), (_, ref, _) in zip(frames, reference, strict=True):
         a = image.convert("L").resize(ref.size)
-        diffs.append(statistics.fmean(ImageChops.difference(a, ref.convert("L")).getdata()))
+        diffs.append(ImageStat.Stat(ImageChops.difference(a, ref.convert("L"))).mean[0])
     return statistics.median(diffs)
 
 
