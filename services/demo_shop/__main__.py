@@ -1,6 +1,6 @@
 """`python -m services.demo_shop`: serve the demo shop (INTERAREC_SHOP_HOST/PORT, INTERAREC_STOREFRONT_PUBLIC_URL,
 INTERAREC_STOREFRONT_BACKEND_URL, INTERAREC_SHOP_API_KEY, INTERAREC_CATALOG_PATH,
-INTERAREC_SHOP_LAYOUT=classic|boutique)."""
+INTERAREC_SHOP_LAYOUT=classic|boutique|theme-<n>)."""
 
 import sys
 
@@ -9,6 +9,7 @@ from services.common.catalog import Catalog
 from services.common.serve import serve_http
 from services.common.tenants import DEMO_KEY, demo_mode
 from services.demo_shop.app import LAYOUTS, create_app
+from services.demo_shop.themes import theme_number
 
 
 def build():
@@ -18,7 +19,9 @@ def build():
     backend = config.env_str("INTERAREC_STOREFRONT_BACKEND_URL", storefront)
     # The shop's tenant key for the storefront API (server side only); the demo key in demo mode.
     api_key = config.env_str("INTERAREC_SHOP_API_KEY", DEMO_KEY if demo_mode() else "") or None
-    layout = config.env_choice("INTERAREC_SHOP_LAYOUT", "classic", LAYOUTS)
+    layout = config.env_str("INTERAREC_SHOP_LAYOUT", "classic")
+    if layout not in LAYOUTS and theme_number(layout) is None:
+        raise config.ConfigError(f"INTERAREC_SHOP_LAYOUT={layout!r} must be one of {', '.join(LAYOUTS)} or theme-<n>")
     return create_app(Catalog.load(config.catalog_path()), storefront, api_key=api_key,
                       storefront_backend_url=backend, layout=layout), host, port
 
