@@ -228,7 +228,7 @@ def _draw_shape(draw, shape: str, fill: tuple[int, int, int], outline: tuple[int
         draw.rounded_rectangle((65, 120, 115, 210), radius=18, **kw)
         draw.rounded_rectangle((205, 120, 255, 210), radius=18, **kw)
     elif shape == "watch":
-        draw.rectangle((135, 30, 185, 230), fill=outline)
+        draw.rectangle((135, 30, 185, 230), **kw)  # the strap in the watch's colour: a red watch looks red
         draw.ellipse((100, 70, 220, 190), **kw)
         draw.ellipse((118, 88, 202, 172), fill=(245, 245, 240), outline=outline, width=2)
         draw.line((160, 130, 160, 100), fill=outline, width=4)

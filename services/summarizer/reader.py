@@ -246,21 +246,30 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, int, int]]) -> str | None:
-    """The named colour of the object in a picture: its pixels quantised to the palette, the picture's own
-    background (the commonest colour along its border) left out. Outlines and print are dark, so a dark
-    majority gives way to a clearly present other colour."""
+    """The named colour of the object in a picture: the pixels inside its flat regions quantised to the
+    palette, the picture's own background (the commonest colour just inside its border) left out.
+
+    Only pixels whose neighbourhood is flat count: outlines, print and anti-aliased edges are thin, the
+    object's own colour fills an area. The box of a picture found by its edges can reach a pixel or two
+    past the picture (onto a dark page, say), so its border is sampled a few pixels inside."""
     if not palette:
         return None
-    crop = rgb[picture.top:picture.bottom:2, picture.left:picture.right:2].reshape(-1, 3)
-    if crop.size == 0:
+    inset = 4
+    t, b = picture.top + inset, picture.bottom - inset
+    left, r = picture.left + inset, picture.right - inset
+    if b - t < 20 or r - left < 20:
         return None
+    region = rgb[t:b, left:r]
+    gray = cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_RGB2GRAY)
+    edges = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8))
+    flat = (edges < 24)[::2, ::2].reshape(-1)
+    crop = region[::2, ::2].reshape(-1, 3)
     names = list(palette)
     ref = _lab(np.array([palette[n] for n in names]))
-    lab = _lab(crop)
-    t, b, left, r = picture.top, picture.bottom, picture.left, picture.right
-    border = np.concatenate([rgb[t, left:r], rgb[b - 1, left:r], rgb[t:b, left], rgb[t:b, r - 1]])
+    border = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]])
     bg = _lab(np.median(border, axis=0, keepdims=True))[0]
-    keep = np.linalg.norm(lab - bg, axis=1) > 6.0
+    lab = _lab(crop)
+    keep = (np.linalg.norm(lab - bg, axis=1) > 6.0) & flat
     if keep.sum() < 50:
         return None
     dist = np.linalg.norm(lab[keep][:, None, :] - ref[None, :, :], axis=2)
@@ -268,19 +277,9 @@ def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, 
     close = dist[np.arange(len(nearest)), nearest] < 30.0
     counts = np.bincount(nearest[close], minlength=len(names))
     order = np.argsort(-counts)
-    top = names[order[0]]
     if counts[order[0]] == 0:
         return None
-    dark = _is_dark(palette[top])
-    if dark:
-        for j in order[1:]:
-            if counts[j] >= 0.25 * counts[order[0]] and not _is_dark(palette[names[j]]):
-                return names[j]
-    return top
-
-
-def _is_dark(rgb: tuple[int, int, int]) -> bool:
-    return max(rgb) < 60
+    return names[order[0]]
 
 
 class RegionReader:
