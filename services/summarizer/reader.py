@@ -99,7 +99,7 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
                  + integral[b.top, b.left])
         # a frame's top and bottom edges are ink almost all along; a text line's are only ascenders/descenders
         framed = bool(ink[b.top:b.top + 2, b.left:b.right].mean() > 0.5
-                      and ink[b.bottom - 2:b.bottom, b.left:b.right].mean() > 0.5)
+                      and ink[b.bottom - 2:b.bottom, b.left:b.right].mean() > 0.5) or _bordered(ink, b)
         mid = slice(b.top + b.height // 4, b.bottom - b.height // 4 + 1)
         sides = [gray[mid, max(0, b.left - 7):max(0, b.left - 2)], gray[mid, b.right + 2:b.right + 7]]
         tinted = all(side.size and abs(float(np.median(side)) - page_bg) > 8 for side in sides)
@@ -108,6 +108,22 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     # a "picture" holding several lines of text is a panel or a card outline, not a product image
     pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
     return lines, pictures
+
+
+def _bordered(ink: np.ndarray, b: Box) -> bool:
+    """A row of chips or buttons: from top to bottom, a border (ink across much of the box), the padding
+    inside it (almost none), the labels, padding again, the bottom border. A text line, even in capitals,
+    has at most two dense bands (the tops and the feet of its letters) with its stems between."""
+    rows = ink[b.top:b.bottom, b.left:b.right].mean(axis=1)
+    peak = float(rows.max())
+    if peak <= 0.4:
+        return False
+    bands: list[str] = []
+    for v in rows:
+        kind = "H" if v > 0.5 * peak else "L" if v < 0.3 * peak else ""
+        if kind and (not bands or bands[-1] != kind):
+            bands.append(kind)
+    return "".join(bands).strip("L").count("H") >= 3
 
 
 def _merge_words(words: list[Box]) -> list[Box]:
@@ -225,10 +241,11 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
     for i, ws in words.items():
         ws.sort(key=lambda w: w[0])
         box = slots[i][5]
-        heights = sorted(w[3] for w in ws)
         left = min(w[0] for w in ws)
+        # the line box's height, the same measure as the page's median text height the reader reports, so
+        # "clearly taller than the body text" compares like with like (word boxes are tighter than lines)
         out.append((box, OcrLine(text=" ".join(w[5] for w in ws), conf=sum(max(w[4], 0.0) for w in ws) / len(ws),
-                           height=float(max(heights[len(heights) // 2], box.height * 0.6)),
+                           height=float(box.height),
                            left=left, top=box.top, width=max(w[0] + w[2] for w in ws) - left)))
     return out
 
@@ -247,11 +264,12 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, int, int]]) -> str | None:
     """The named colour of the object in a picture: the pixels inside its flat regions quantised to the
-    palette, the picture's own background (the commonest colour just inside its border) left out.
+    palette, the picture's own background (the colour of most of its corners) left out.
 
     Only pixels whose neighbourhood is flat count: outlines, print and anti-aliased edges are thin, the
-    object's own colour fills an area. The box of a picture found by its edges can reach a pixel or two
-    past the picture (onto a dark page, say), so its border is sampled a few pixels inside."""
+    object's own colour fills an area. The box found by edges is either the whole picture, reaching a pixel
+    or two past it (onto a dark page, say), or the object's silhouette on a faint backdrop: a few pixels
+    inside its corners is the backdrop either way (a silhouette rarely fills three corners of its box)."""
     if not palette:
         return None
     inset = 4
@@ -266,8 +284,8 @@ def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, 
     crop = region[::2, ::2].reshape(-1, 3)
     names = list(palette)
     ref = _lab(np.array([palette[n] for n in names]))
-    border = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]])
-    bg = _lab(np.median(border, axis=0, keepdims=True))[0]
+    corners = np.concatenate([region[:3, :3], region[:3, -3:], region[-3:, :3], region[-3:, -3:]]).reshape(-1, 3)
+    bg = _lab(np.median(corners, axis=0, keepdims=True))[0]
     lab = _lab(crop)
     keep = (np.linalg.norm(lab - bg, axis=1) > 6.0) & flat
     if keep.sum() < 50:
