@@ -440,12 +440,12 @@ class Grounder:
         found: list[str] = []
         usable = [ln for ln in lines if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 3]
         for ln in usable:
-            text = prices.strip(ln.text).strip()
+            text = prices.without(ln.text).strip()
             below = [b for b in usable if abs(b.left - ln.left) <= 12 and 0 < b.top - ln.top <= 2.2 * max(ln.height, 8)]
             candidates = [text]
             if below:
                 nxt = min(below, key=lambda b: b.top)
-                candidates.insert(0, f"{text} {prices.strip(nxt.text).strip()}")
+                candidates.insert(0, f"{text} {prices.without(nxt.text).strip()}")
             for cand in candidates:
                 idx, score, margin = self.match_title(cand)
                 if idx is not None and score >= LISTING_MIN_SCORE and margin > 0:

@@ -42,6 +42,6 @@ def values(text: str) -> list[float]:
     return [v for _, _, v in find(text)]
 
 
-def strip(text: str) -> str:
+def without(text: str) -> str:
     """text without its money amounts (a card title followed by its price)."""
     return MONEY_RE.sub("", text)

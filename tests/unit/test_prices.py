@@ -34,5 +34,5 @@ def test_numbers_without_a_currency_are_not_prices(text: str) -> None:
     assert prices.values(text) == []
 
 
-def test_strip_leaves_the_title() -> None:
-    assert prices.strip("Norda Summit Boots K47 USD 83.00").strip() == "Norda Summit Boots K47"
+def test_without_leaves_the_title() -> None:
+    assert prices.without("Norda Summit Boots K47 USD 83.00").strip() == "Norda Summit Boots K47"
