@@ -48,13 +48,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-m", "services.ops.healthcheck", "INTERAREC_GATEWAY_PORT", "8500"]
 CMD ["python", "-m", "services.gateway"]
 
-FROM runtime AS storefront-api
-ENV INTERAREC_STOREFRONT_HOST=0.0.0.0 INTERAREC_STOREFRONT_PORT=8600
-EXPOSE 8600
-HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-m", "services.ops.healthcheck", "INTERAREC_STOREFRONT_PORT", "8600"]
-CMD ["python", "-m", "services.storefront_api"]
-
 FROM runtime AS decomposer
 ENV INTERAREC_WEB_BIND=0.0.0.0 INTERAREC_DECOMPOSER_PORT=8602
 EXPOSE 8602
@@ -76,15 +69,24 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-m", "services.ops.healthcheck", "INTERAREC_SHOP_PORT", "8700"]
 CMD ["python", "-m", "services.demo_shop"]
 
-# The summarizer's embedded backend runs Tesseract OCR.
-FROM base AS summarizer
+# Tesseract OCR: the summarizer's embedded backend and the storefront's image query (/v1/query/image) run it.
+FROM base AS ocr-runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tesseract-ocr=5.3.0-2 tesseract-ocr-eng=1:4.1.0-2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
+
+FROM ocr-runtime AS summarizer
 ENV INTERAREC_WEB_BIND=0.0.0.0 INTERAREC_SUMMARIZER_PORT=8601
 EXPOSE 8601
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-m", "services.ops.healthcheck", "INTERAREC_SUMMARIZER_PORT", "8601"]
 CMD ["python", "-m", "services.summarizer"]
+
+FROM ocr-runtime AS storefront-api
+ENV INTERAREC_STOREFRONT_HOST=0.0.0.0 INTERAREC_STOREFRONT_PORT=8600
+EXPOSE 8600
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-m", "services.ops.healthcheck", "INTERAREC_STOREFRONT_PORT", "8600"]
+CMD ["python", "-m", "services.storefront_api"]

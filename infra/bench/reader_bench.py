@@ -5,8 +5,8 @@
 
 For every frame of tests/fixtures/screens/manifest.json (real Chromium captures, see capture_screens.py)
 it runs, in the same process and run:
-- the baseline: full-frame OCR with the tesseract CLI (services/summarizer/ocr.py) + grounding;
-- the region reader (services/summarizer/reader.py: FrameReader) + the same grounding;
+- the baseline: full-frame OCR with the tesseract CLI (services/core/reading/ocr.py) + grounding;
+- the region reader (services/core/reading/reader.py: FrameReader) + the same grounding;
 and prints CPU seconds per frame (this process plus its tesseract children) and viewed-product grounding
 precision / recall per layout. A frame's truth is the product whose page it shows (or none); the products
 in our recommendation panel and in promotional banners must never come out as viewed. The first frame
@@ -35,9 +35,9 @@ from PIL import Image
 
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
-from services.summarizer.grounding import Grounder
-from services.summarizer.ocr import ocr_lines
-from services.summarizer.reader import FrameReader
+from services.core.reading.grounding import Grounder
+from services.core.reading.ocr import ocr_lines
+from services.core.reading.reader import FrameReader
 
 TARGET_CPU_S = 0.15
 THEME_TARGETS = {"precision": 0.97, "recall": 0.9, "colour": 0.95}

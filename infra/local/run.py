@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import os
 import random
@@ -15,13 +16,11 @@ import sys
 import threading
 import time
 import uuid
+from typing import IO
 
 import httpx
 
 from infra.local.stack import Stack, StackError, local_stack
-
-MODEL_ENV_PREFIXES = ("INTERAREC_LLM_", "INTERAREC_SUMMARIZER_BACKEND", "INTERAREC_DECOMPOSER_BACKEND",
-                      "INTERAREC_SUMMARIZER_MAX_IN_FLIGHT")
 
 
 def say(msg: str) -> None:
@@ -82,6 +81,29 @@ def watch(stack: Stack, session_id: str, started: float, latest: dict, stop: thr
             stop.wait(1.0)
 
 
+def acquire_run_lock() -> IO[str]:
+    """One `make run` at a time per var dir: an earlier one that is still stopping holds this lock (and the
+    broker's data dir and the ports) until its process has exited. The lock lasts as long as the returned file."""
+    from services.common import config
+
+    path = config.var_dir() / "run" / "make-run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(path, "a+")  # noqa: SIM115 -- held open for the life of the run
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        pid = lock.read().strip() or "?"
+        lock.close()
+        raise StackError(f"an earlier `make run` (pid {pid}) is still running or stopping; wait until it has "
+                         "exited, then start again") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM gets the same clean shutdown as Ctrl-C
 
@@ -98,14 +120,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from services.common.catalog import Catalog
 
+    try:
+        lock = acquire_run_lock()
+    except StackError as exc:
+        say(f"make run: {exc}")
+        return 1
     started = time.time()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         say("== InteraRec: local run ==")
-        # The model path's settings pass through to the services (the stack sets the rest itself).
-        model_env = {k: v for k, v in os.environ.items() if k.startswith(MODEL_ENV_PREFIXES)}
-        with local_stack(say, extra_env=model_env) as stack:
+        with local_stack(say) as stack:
             catalog = Catalog.load(stack.catalog_path)
             say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, "
                 f"{len(catalog.brands)} brands")
@@ -119,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop.set()
         say("stopped everything this run started")
+        lock.close()
 
 
 def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> int:
@@ -141,7 +167,7 @@ def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> 
     watcher = threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True)
     watcher.start()
 
-    from services.capture.shopper import run_shopper
+    from services.shoppers.shopper import run_shopper
 
     say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
     seed = args.seed if args.seed is not None else random.randrange(1, 10_000)

@@ -44,6 +44,19 @@ class Service:
 
 # Settings a developer may choose for the whole local stack (the rest is set per service below).
 PASSED_THROUGH = ("INTERAREC_SHOP_LAYOUT", "INTERAREC_SHOP_PROFILE")
+# The stack's own wiring: it picks these (ports, where the broker is, the URL it tells the shop), so a value
+# from the user's environment would point a service away from what the stack waits for.
+STACK_WIRING = ("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", "INTERAREC_GATEWAY_PORT", "INTERAREC_STOREFRONT_PORT",
+                "INTERAREC_SUMMARIZER_PORT", "INTERAREC_DECOMPOSER_PORT", "INTERAREC_OPTIMIZER_PORT",
+                "INTERAREC_SHOP_PORT", "INTERAREC_STOREFRONT_PUBLIC_URL")
+
+
+def user_settings(environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Every INTERAREC_* variable the user set, for `make run` and `make load-test` to pass to the services
+    (they override the stack's demo defaults), and the names left out because the stack wires them itself."""
+    chosen = {k: v for k, v in environ.items() if k.startswith("INTERAREC_")}
+    ignored = sorted(k for k in chosen if k in STACK_WIRING)
+    return {k: v for k, v in chosen.items() if k not in STACK_WIRING}, ignored
 
 
 class StackError(RuntimeError):
@@ -59,6 +72,7 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     api_key: str = "demo-key"
     extra_env: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per service name, e.g. its Kafka user
     services: list[Service] = field(default_factory=list)
 
     @property
@@ -123,7 +137,8 @@ class Stack:
     def _spawn(self, svc: Service) -> None:
         svc.log_path = self.log_dir / f"{svc.name}.log"
         with open(svc.log_path, "ab") as log:
-            svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=self.env(),
+            env = self.env() | self.service_env.get(svc.name, {})
+            svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=env,
                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True)
 
@@ -209,7 +224,10 @@ class Stack:
 @contextmanager
 def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """Kafka (KAFKA_BOOTSTRAP_SERVERS if set, else a local broker installed from Maven Central on first use),
-    the topics, the demo catalog and every service, for `make run` and `make load-test`; all stopped on exit."""
+    the topics, the demo catalog and every service, for `make run` and `make load-test`; all stopped on exit.
+
+    Every INTERAREC_* variable of this process's environment reaches the services (user_settings), then
+    `extra_env`; a broker that cannot start is a StackError with one clear line."""
     from infra.kafka import broker as kafka_broker
     from services.common import config
     from services.common.demo_catalog import generate
@@ -222,15 +240,23 @@ def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = N
         if bootstrap:
             say(f"using the Kafka broker at {bootstrap}")
         else:
-            kafka = kafka_broker.start()
+            try:
+                kafka = kafka_broker.start()
+            except kafka_broker.BrokerError as exc:
+                raise StackError(f"Kafka cannot start: {exc}") from None
             bootstrap = kafka.bootstrap
             say(f"Kafka (KRaft, single node) ready at {bootstrap}")
         for line in apply_topics(bootstrap):
             say(f"  topics: {line}")
         catalog_path = config.catalog_path()
         generate(catalog_path.parent)
+        chosen, ignored = user_settings(dict(os.environ))
+        if chosen:
+            say("passing your settings to the services: " + ", ".join(sorted(chosen)))
+        if ignored:
+            say("ignoring (the local stack sets these itself): " + ", ".join(ignored))
         stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var,
-                      extra_env=extra_env or {})
+                      extra_env={**chosen, **(extra_env or {})})
         say("starting services (logs in var/run/logs/) ...")
         stack.start(progress=say)
         yield stack

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from interarec.v1 import dead_letters_pb2
+from services.common.kafka_security import kafka_python_kwargs
 from services.common.messages import now_ms
 
 REPLAY_OF_HEADER = "interarec-replay-of"
@@ -138,7 +139,7 @@ def read_entries(bootstrap: str, topics: Iterable[str], flt: Filter, timeout_s: 
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False,
                              client_id="interarec-deadletters", max_partition_fetch_bytes=8 * 1024 * 1024,
-                             fetch_max_bytes=64 * 1024 * 1024)
+                             fetch_max_bytes=64 * 1024 * 1024, **kafka_python_kwargs())
     entries: list[Entry] = []
     try:
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
@@ -173,7 +174,8 @@ def replay(bootstrap: str, entries: list[Entry], timeout_s: float = 30.0) -> lis
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True,
-                             client_id="interarec-deadletters", max_request_size=8 * 1024 * 1024)
+                             client_id="interarec-deadletters", max_request_size=8 * 1024 * 1024,
+                             **kafka_python_kwargs())
     try:
         futures = [(e, producer.send(e.letter.source_topic, key=e.letter.key or None, value=e.letter.value,
                                      headers=replay_headers(e.letter)))
@@ -213,6 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap = args.bootstrap or kafka_bootstrap()
     from kafka.errors import KafkaError
 
+    from services.common.config import ConfigError
+    from services.common.kafka_security import preflight
+
+    try:
+        preflight(bootstrap)  # a refused login or certificate: one line, not a minute of reconnects
+    except ConfigError as exc:
+        print(f"deadletters: {exc}", file=sys.stderr)
+        return 2
     try:
         entries = read_entries(bootstrap, [t.name for t in DEAD_LETTER_TOPICS], flt)
         if args.command == "list" or args.dry_run:

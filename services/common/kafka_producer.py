@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from services.common import kafka_security
+
 log = logging.getLogger(__name__)
 
 
@@ -30,8 +32,9 @@ class BrokerUnavailable(RuntimeError):
 class AsyncProducer:
     def __init__(self, bootstrap: str, client_id: str, max_request_size: int = 4 * 1024 * 1024,
                  connect_retry_s: float = 2.0, probe_interval_s: float = 2.0, max_block_s: float = 10.0,
-                 send_threads: int = 4):
+                 send_threads: int = 4, security: kafka_security.KafkaSecurity | None = None):
         self.bootstrap = bootstrap
+        self._auth = kafka_security.kafka_python_kwargs(security)  # read and checked now, at start-up
         self.client_id = client_id
         self.max_request_size = max_request_size
         self.max_block_s = max_block_s
@@ -55,7 +58,7 @@ class AsyncProducer:
                     bootstrap_servers=self.bootstrap.split(","), client_id=self.client_id,
                     acks="all", enable_idempotence=True, linger_ms=2,
                     max_request_size=self.max_request_size, request_timeout_ms=15_000,
-                    max_block_ms=int(self.max_block_s * 1000),
+                    max_block_ms=int(self.max_block_s * 1000), **self._auth,
                 )
                 log.info("connected to Kafka at %s", self.bootstrap)
             except KafkaError as exc:
@@ -69,7 +72,7 @@ class AsyncProducer:
 
                     admin = KafkaAdminClient(bootstrap_servers=self.bootstrap.split(","),
                                              client_id=f"{self.client_id}-probe", request_timeout_ms=5_000,
-                                             bootstrap_timeout_ms=5_000)
+                                             bootstrap_timeout_ms=5_000, **self._auth)
                 admin.describe_cluster()
                 if not self._probe_ok or self._last_send_failed:
                     log.info("Kafka at %s reachable: ready", self.bootstrap)

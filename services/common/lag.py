@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from prometheus_client import Gauge
 
-from services.common import config
+from services.common import config, kafka_security
 
 log = logging.getLogger("interarec.lag")
 
@@ -60,10 +60,11 @@ class LagReader:
         if not partitions:
             return {}
         if self._admin is None:
+            auth = kafka_security.kafka_python_kwargs()
             self._admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.group_id}-lag",
-                                           request_timeout_ms=10_000)
+                                           request_timeout_ms=10_000, **auth)
             self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                           client_id=f"{self.group_id}-lag", request_timeout_ms=10_000)
+                                           client_id=f"{self.group_id}-lag", request_timeout_ms=10_000, **auth)
         tps = [TopicPartition(p.topic, p.partition) for p in partitions]
         offsets = self._committed(tps)
         committed = {Partition(tp.topic, tp.partition): (om.offset if om.offset >= 0 else None)

@@ -1,5 +1,6 @@
-"""Entry points shared by every service: configuration errors become one clear line and exit code 2
-instead of a traceback, then the HTTP service or Faust worker runs in the foreground."""
+"""Entry points shared by every service: configuration errors (including a Kafka broker refusing our TLS or
+SASL credentials) become one clear line and exit code 2 instead of a traceback or an endless reconnect loop,
+then the HTTP service or Faust worker runs in the foreground."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import importlib
 import sys
 from collections.abc import Callable
 
+from services.common import kafka_security
 from services.common.catalog import CatalogError
-from services.common.config import ConfigError
+from services.common.config import ConfigError, kafka_bootstrap
 from services.common.logs import logging_config, setup_logging
 
 STARTUP_ERRORS = (ConfigError, CatalogError)
@@ -21,6 +23,7 @@ def serve_http(service: str, build: Callable[[], tuple[object, str, int]]) -> in
     setup_logging(service)
     try:
         app, host, port = build()
+        kafka_security.preflight(kafka_bootstrap())  # no-op for PLAINTEXT (and services without Kafka settings)
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -34,6 +37,7 @@ def serve_worker(service: str, agents_module: str) -> int:
 
     try:
         module = importlib.import_module(agents_module)
+        kafka_security.preflight(kafka_bootstrap())
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -66,8 +66,10 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, time
     """Create missing topics, bring configs of existing ones in line, grow partitions. Returns a log."""
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
 
+    from services.common.kafka_security import kafka_python_kwargs
+
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="interarec-topics",
-                             request_timeout_ms=int(timeout_s * 1000))
+                             request_timeout_ms=int(timeout_s * 1000), **kafka_python_kwargs())
     log: list[str] = []
     try:
         existing = set(admin.list_topics())
@@ -102,7 +104,16 @@ def main(argv: list[str] | None = None) -> int:
         for s in ALL_TOPICS:
             print(f"{s.name}\tpartitions={s.partitions}\t" + "\t".join(f"{k}={v}" for k, v in s.configs().items()))
         return 0
-    for line in apply_topics(args.bootstrap or kafka_bootstrap()):
+    from services.common.config import ConfigError
+    from services.common.kafka_security import preflight
+
+    bootstrap = args.bootstrap or kafka_bootstrap()
+    try:
+        preflight(bootstrap)
+    except ConfigError as exc:
+        print(f"topics: {exc}", file=sys.stderr)
+        return 2
+    for line in apply_topics(bootstrap):
         print(line)
     return 0
 

@@ -20,7 +20,8 @@ def norm(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", " ", str(text).casefold()).strip()
 
 
-def _singular(key: str) -> str:
+def singular(key: str) -> str:
+    """'shoes' -> 'shoe', 'glass' stays: enough for catalog words, which are short nouns."""
     return key[:-1] if key.endswith("s") and not key.endswith("ss") else key
 
 
@@ -30,7 +31,7 @@ class Vocabulary:
         self.loose: dict[str, str] = {}
         for value in known:
             self.exact.setdefault(norm(value), value)
-            self.loose.setdefault(_singular(norm(value)), value)
+            self.loose.setdefault(singular(norm(value)), value)
         self.keys = list(self.exact)
         self.fuzzy = fuzzy
 
@@ -41,7 +42,7 @@ class Vocabulary:
         for candidate in (key, SYNONYMS.get(key)):
             if candidate and candidate in self.exact:
                 return self.exact[candidate]
-        if (hit := self.loose.get(_singular(key))) is not None:
+        if (hit := self.loose.get(singular(key))) is not None:
             return hit
         if self.fuzzy and len(key) >= 4:
             match = process.extractOne(key, self.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE)

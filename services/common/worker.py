@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 import faust
 from faust.types import EventT
 
-from services.common import config, metrics
+from services.common import config, kafka_security, metrics
 from services.common.deadletters import REPLAY_COUNT_HEADER, dead_letter, header
 from services.common.keys import session_key
 from services.common.lag import export_consumer_lag
@@ -90,6 +90,7 @@ def make_app(service: str, default_web_port: int) -> faust.App:
         web_port=config.env_int(f"INTERAREC_{service.upper()}_PORT", default_web_port, minimum=1, maximum=65535),
         autodiscover=False,
         datadir=str(datadir),
+        **kafka_security.faust_kwargs(),  # TLS + SCRAM for every aiokafka client Faust builds
     )
     app = faust.App(f"interarec-{service}", **settings)
     _add_pages(app)

@@ -11,8 +11,8 @@ from services.common.catalog import Catalog
 from services.common.config import catalog_path
 from services.common.messages import add_span, decode, now_ms
 from services.common.worker import Consumer, send_and_wait
+from services.core.decompose.llm_backend import decompose_summary, make_backend
 from services.decomposer.app import BACKEND, K, app, last_window, opt_requests, summaries
-from services.decomposer.llm_backend import decompose_summary, make_backend
 
 log = logging.getLogger("interarec.decomposer")
 catalog = Catalog.load(catalog_path())

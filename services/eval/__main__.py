@@ -41,7 +41,7 @@ def capture(args, catalog: Catalog) -> Path:
     from infra.kafka import broker as kafka_broker
     from infra.local.stack import Ports, Stack
     from services.eval.live import record_session
-    from services.eval.personas import library
+    from services.shoppers.personas import library
 
     personas = library(catalog, Path(args.personas), args.only)
     out = Path(args.sessions) / args.layout

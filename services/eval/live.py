@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from services.capture.persona_shopper import run_persona
 from services.common.catalog import Catalog
-from services.eval.personas import Persona
+from services.shoppers.persona_shopper import run_persona
+from services.shoppers.personas import Persona
 
 SESSION_FILE = "session.json"
 FINAL_WAIT_S = 60.0  # after the shopper is done, how long the pipeline may take to reflect every view

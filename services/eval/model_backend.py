@@ -17,9 +17,9 @@ from pathlib import Path
 from interarec.v1 import summaries_pb2
 from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmSettings
-from services.summarizer.imaging import decode_image
-from services.summarizer.vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
-from services.summarizer.window import ClosedWindow
+from services.core.reading.imaging import decode_image
+from services.core.reading.vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
+from services.core.reading.window import ClosedWindow
 
 METHOD = "interarec-vllm"
 

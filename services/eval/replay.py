@@ -15,15 +15,15 @@ from pathlib import Path
 
 from services.common import config
 from services.common.catalog import Catalog
-from services.decomposer.rules import decompose
+from services.core.assortment.mnl import recommend
+from services.core.decompose.rules import decompose
+from services.core.reading import grounding, ocr, profile, reader, tesslib
+from services.core.reading.grounding import Observation
+from services.core.reading.imaging import decode_image, dhash
+from services.core.reading.reader import FrameReader
+from services.core.reading.summary import summarize
+from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.eval.live import SESSION_FILE
-from services.optimizer.mnl import recommend
-from services.summarizer import grounding, ocr, profile, reader, tesslib
-from services.summarizer.grounding import Observation
-from services.summarizer.imaging import decode_image, dhash
-from services.summarizer.reader import FrameReader
-from services.summarizer.summary import summarize
-from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 
 # The summarizer's window settings (services/summarizer/app.py reads the same variables with the same defaults;
 # importing it would build a Faust app).

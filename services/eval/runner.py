@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.catalog import Catalog
+from services.core.reading.reader import FrameReader
 from services.eval import baselines as bl
 from services.eval import insession as ins
 from services.eval import metrics as m
 from services.eval import model_backend
-from services.eval.personas import Persona, library, relevant
 from services.eval.replay import Replay, replay_session
-from services.summarizer.reader import FrameReader
+from services.shoppers.personas import Persona, library, relevant
 
 SATISFYING_SHARE = m.SATISFYING_SHARE
 LENGTHS = (1, 2, 4, 8)  # session-length study: metrics after this many windows

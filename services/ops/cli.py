@@ -19,7 +19,8 @@ def status(args: argparse.Namespace) -> int:
 
     try:
         api = load_client(args.kubeconfig, args.context)
-        readings = read_release(api, args.namespace, args.release, timeout_s=args.timeout)
+        readings = read_release(api, args.namespace, args.release, timeout_s=args.timeout,
+                                prometheus_url=args.prometheus_url or None)
     except ConfigException as exc:
         print(f"interarec status: no Kubernetes configuration: {exc}", file=sys.stderr)
         return 2
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="container restarts above which a component is degraded")
     st.add_argument("--timeout", type=float, default=5.0, help="seconds per metrics/health request")
     st.add_argument("--json", action="store_true", help="print the report as JSON")
+    st.add_argument("--prometheus-url", default=os.environ.get("INTERAREC_PROMETHEUS_URL", ""),
+                    help="read consumer lag from this Prometheus (every pod as scraped) instead of each pod's "
+                         "/metrics through the API server's pod proxy")
     st.set_defaults(func=status)
     args = parser.parse_args(argv)
     return args.func(args)

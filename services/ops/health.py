@@ -1,7 +1,8 @@
 """What `interarec status` concludes from what it read: pure, so it is tested without a cluster.
 
-Input: per component, the Deployment's replica counts, its pods' container restarts, and the text of its
-/metrics (or vLLM's /health). Output: one line per component and an overall verdict."""
+Input: per component, the Deployment's replica counts, its pods' container restarts, and every ready pod's
+/metrics (or vLLM's /health), or the lag per partition as Prometheus has it. Output: one line per component and
+an overall verdict."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ class ComponentReading:
     desired: int
     ready: int
     restarts: int = 0
-    metrics_text: str | None = None  # the service's /metrics, when it could be read
-    health_ok: bool | None = None  # vLLM's /health answer; None when not asked or unreachable
-    error: str | None = None  # why metrics/health could not be read
+    pod_metrics: dict[str, str] = field(default_factory=dict)  # ready pod -> its /metrics, when it could be read
+    # Lag per (topic, partition) from Prometheus, when status reads it there instead of from the pods.
+    partition_lag: dict[tuple[str, str], float] | None = None
+    health_ok: bool | None = None  # every ready vLLM pod's /health answered; None when not asked or unreachable
+    error: str | None = None  # why metrics/health could not be read (from one pod or all)
 
 
 @dataclass
@@ -49,15 +52,19 @@ class Report:
         return "down" if "down" in states else "degraded" if "degraded" in states else "ok"
 
 
-def metric_sum(metrics_text: str, name: str) -> float | None:
-    """Sum of every sample of one metric family (None when the service does not export it)."""
-    total, seen = 0.0, False
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if sample.name == name:
-                total += sample.value
-                seen = True
-    return total if seen else None
+def lag_by_partition(pod_metrics: dict[str, str], name: str) -> dict[tuple[str, str], float] | None:
+    """Each worker reports the partitions it owns; during a rebalance two may report one. Max per partition,
+    as the alert rules do. None when no pod exports the metric."""
+    lag: dict[tuple[str, str], float] = {}
+    seen = False
+    for text in pod_metrics.values():
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name:
+                    seen = True
+                    key = (sample.labels.get("topic", ""), sample.labels.get("partition", ""))
+                    lag[key] = max(lag.get(key, 0.0), sample.value)
+    return lag if seen else None
 
 
 def assess(reading: ComponentReading, max_lag: int, max_restarts: int) -> ComponentStatus:
@@ -77,12 +84,14 @@ def assess(reading: ComponentReading, max_lag: int, max_restarts: int) -> Compon
         state = "degraded" if state == "ok" else state
         notes.append(f"{reading.restarts} container restarts")
     lag = None
-    if reading.name in WORKERS and reading.metrics_text is not None:
-        value = metric_sum(reading.metrics_text, f"interarec_{reading.name}_consumer_lag_messages")
-        if value is None:
+    if reading.name in WORKERS and (reading.pod_metrics or reading.partition_lag is not None):
+        partitions = reading.partition_lag
+        if partitions is None:
+            partitions = lag_by_partition(reading.pod_metrics, f"interarec_{reading.name}_consumer_lag_messages")
+        if partitions is None:
             notes.append("no consumer-lag metric")
         else:
-            lag = int(value)
+            lag = int(sum(partitions.values()))
             if lag > max_lag:
                 state = "degraded" if state == "ok" else state
                 notes.append(f"consumer lag {lag} > {max_lag}")

@@ -19,13 +19,15 @@ from faust.types import EventT
 from prometheus_client import Counter, Gauge, Histogram
 
 from interarec.v1 import feedback_pb2, optimization_pb2, recommendations_pb2
-from services.common import business_rules
 from services.common.catalog import Catalog
 from services.common.config import catalog_path, kafka_bootstrap
 from services.common.keys import check_tenant
 from services.common.messages import add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS
 from services.common.worker import Consumer, send_and_wait
+from services.core import business_rules
+from services.core.assortment import recommendation
+from services.core.assortment.mnl import TIME_LIMIT
 from services.optimizer.app import (
     LEARN_FROM_FEEDBACK,
     SOLVER,
@@ -40,7 +42,6 @@ from services.optimizer.app import (
 )
 from services.optimizer.feedback import DEFAULT_PREDICTION, Counts, FeedbackFold, Learner, table_key
 from services.optimizer.feedback_sync import ChangelogFollower
-from services.optimizer.mnl import TIME_LIMIT, explain, solve_request
 
 log = logging.getLogger("interarec.optimizer")
 catalog = Catalog.load(catalog_path())
@@ -110,25 +111,11 @@ follower = ChangelogFollower(feedback_counts.changelog_topic_name, feedback_coun
 def build_recommendation(request: optimization_pb2.OptimizationRequest,
                          theta=None) -> recommendations_pb2.Recommendation:
     """Runs in a solver thread; `theta` is the learned multiplier per catalog row (a private copy)."""
-    solved = solve_request(catalog, request, solver=SOLVER, learned=theta, time_limit_s=TIME_LIMIT_S)
-    assortment, candidates = solved.assortment, solved.candidates
-    rec = recommendations_pb2.Recommendation(
-        session_id=request.session_id, tenant=request.tenant, window_seq=request.window_seq,
-        expected_revenue=assortment.expected_revenue, no_purchase_probability=assortment.no_purchase_probability,
-        solver=assortment.solver, solve_ms=assortment.solve_ms, candidates=len(candidates), request=request,
-        shaping_constraints=solved.shaping, solve_status=assortment.status,
-    )
-    reasons = explain(catalog, request, solved)
-    for idx, prob, reason in zip(assortment.indices, assortment.choice_probabilities, reasons, strict=True):
-        row = int(candidates[idx])
-        p = catalog.products[row]
-        rec.items.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category, colour=p.colour,
-                      price=p.price, rating=p.rating, choice_probability=float(prob), image_url=f"/images/{p.image}",
-                      reason=reason)
-    rec.shaping_constraints.extend(f"rule {name}" for name in business_rules.explain(catalog, request, RULES))
-    SOLVE_SECONDS.labels(solver=assortment.solver).observe(assortment.solve_ms / 1000)
-    if assortment.status == TIME_LIMIT:
-        TIME_LIMIT_FALLBACKS.labels(solver=assortment.solver).inc()
+    rec = recommendation.build_recommendation(catalog, request, RULES.get(request.tenant, ()), solver=SOLVER,
+                                              learned=theta, time_limit_s=TIME_LIMIT_S)
+    SOLVE_SECONDS.labels(solver=rec.solver).observe(rec.solve_ms / 1000)
+    if rec.solve_status == TIME_LIMIT:
+        TIME_LIMIT_FALLBACKS.labels(solver=rec.solver).inc()
     return rec
 
 

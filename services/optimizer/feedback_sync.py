@@ -31,6 +31,8 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from services.common.kafka_security import aiokafka_kwargs
+
 log = logging.getLogger("interarec.optimizer.feedback_sync")
 
 BATCH_RECORDS = 500
@@ -51,6 +53,7 @@ class ChangelogFollower:
         self.bootstrap = bootstrap
         self.on_record = on_record
         self.client_id = client_id
+        self._auth = aiokafka_kwargs()  # read and checked at construction, not at the first reconnect
         self.caught_up = asyncio.Event()
         self.records = 0
         self._positions: dict[TopicPartition, int] = {}  # next offset per partition, kept across reconnects
@@ -60,7 +63,7 @@ class ChangelogFollower:
         """Follow until cancelled; a failed connection is retried, resuming where it stopped."""
         while True:
             consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                        auto_offset_reset="earliest", client_id=self.client_id)
+                                        auto_offset_reset="earliest", client_id=self.client_id, **self._auth)
             try:
                 await consumer.start()
                 await self._follow(consumer)

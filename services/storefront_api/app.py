@@ -24,7 +24,7 @@ from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from interarec.v1 import feedback_pb2
-from services.common import business_rules, config, metrics, tenants
+from services.common import config, metrics, tenants
 from services.common.catalog import Catalog
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
@@ -32,6 +32,8 @@ from services.common.llm import LlmError, LlmSettings
 from services.common.ratelimit import RateLimiter, retry_after_header
 from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK
+from services.core import business_rules
+from services.core.reading.imaging import ImageDecodeError, decode_image
 from services.storefront_api import feedback as feedback_rules
 from services.storefront_api import models
 from services.storefront_api.access import SessionTokens, StreamSlots, TokenError
@@ -42,7 +44,6 @@ from services.storefront_api.model_queries import BACKENDS, ModelQueries, embedd
 from services.storefront_api.queries import similar_request, text_request
 from services.storefront_api.reader import RecommendationReader
 from services.storefront_api.trending import WINDOWS_S, Trending
-from services.summarizer.imaging import ImageDecodeError, decode_image
 
 log = logging.getLogger("interarec.storefront_api")
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"

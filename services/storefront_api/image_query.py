@@ -15,10 +15,10 @@ from PIL import Image
 
 from interarec.v1 import optimization_pb2
 from services.common.catalog import Catalog
+from services.core.reading.grounding import Grounder
+from services.core.reading.imaging import decode_image
+from services.core.reading.ocr import OcrError, ocr_lines
 from services.storefront_api.queries import similar_request, text_request
-from services.summarizer.grounding import Grounder
-from services.summarizer.imaging import decode_image
-from services.summarizer.ocr import OcrError, ocr_lines
 
 # Reference RGB of plain colour words (a catalog's colours are words; only those present are used).
 COLOUR_RGB = {

@@ -20,11 +20,11 @@ from PIL import Image
 from interarec.v1 import optimization_pb2
 from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmError, LlmSettings
-from services.decomposer import llm_backend
+from services.core.decompose import llm_backend
+from services.core.reading import vllm_backend
+from services.core.reading.window import ClosedWindow
 from services.storefront_api.image_query import ImageMatch, dominant_colour, image_request
 from services.storefront_api.queries import similar_request, text_request
-from services.summarizer import vllm_backend
-from services.summarizer.window import ClosedWindow
 
 BACKENDS = ("rules", "llm")
 K_MAX = 50  # the API's largest k

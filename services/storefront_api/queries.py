@@ -13,7 +13,8 @@ import re
 
 from interarec.v1 import optimization_pb2
 from services.common.catalog import Catalog, Product
-from services.decomposer.rules import FIELDS, _grounder, _norm, _singular
+from services.common.vocabulary import norm, singular
+from services.core.decompose.rules import FIELDS, field_vocabulary
 
 SIMILAR_BRAND_WEIGHT = 0.6  # same brand: a strong but not exclusive signal of similarity
 SIMILAR_COLOUR_WEIGHT = 0.5
@@ -71,11 +72,11 @@ def text_request(catalog: Catalog, text: str, k: int, tenant: str) -> tuple[opti
     price_words = set()
     for pattern, _ in _PRICE_PATTERNS:
         for m in pattern.finditer(text.casefold()):
-            price_words.update(_norm(m.group(0)).split())
-    words = [w for w in _norm(text).split() if w not in price_words]
+            price_words.update(norm(m.group(0)).split())
+    words = [w for w in norm(text).split() if w not in price_words]
     used: set[int] = set()
     for field in FIELDS:
-        ground = _grounder(catalog, field)
+        ground = field_vocabulary(catalog, field)
         for size in (2, 1):
             for i in range(len(words) - size + 1):
                 span = range(i, i + size)
@@ -114,8 +115,8 @@ def _match_category_words(catalog: Catalog, words: list[str], used: set[int],
     for i, word in enumerate(words):
         if i in used or word in _STOPWORDS or len(word) < 3:
             continue
-        key = _singular(word)
-        cats = {p.category for p in catalog.products if key in {_singular(w) for w in _norm(p.title).split()}}
+        key = singular(word)
+        cats = {p.category for p in catalog.products if key in {singular(w) for w in norm(p.title).split()}}
         if not cats and PRODUCT_TYPE_WORDS.get(key.removesuffix("e")) in catalog.categories:  # "glasses"
             cats = {PRODUCT_TYPE_WORDS[key.removesuffix("e")]}
         elif not cats and PRODUCT_TYPE_WORDS.get(key) in catalog.categories:

@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from interarec.v1 import feedback_pb2, recommendations_pb2
 from services.common.catalog import Catalog
+from services.common.kafka_security import kafka_python_kwargs
 from services.common.messages import BadMessage, decode
 from services.common.topics import FEEDBACK, RECOMMENDATIONS
 from services.storefront_api.latest import LatestRecommendations
@@ -37,6 +38,7 @@ class RecommendationReader:
         self.loop = loop
         self.trending = trending
         self.catalog = catalog
+        self._auth = kafka_python_kwargs()
         self.caught_up = threading.Event()  # readiness: the backlog present at start-up is loaded
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recommendation-reader", daemon=True)
@@ -58,7 +60,7 @@ class RecommendationReader:
 
     def _consume(self) -> None:
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap.split(","), group_id=None,
-                                 enable_auto_commit=False, client_id="interarec-storefront-api")
+                                 enable_auto_commit=False, client_id="interarec-storefront-api", **self._auth)
         try:
             topics = [RECOMMENDATIONS.name] + ([FEEDBACK.name] if self.trending is not None else [])
             tps: list[TopicPartition] = []

@@ -25,6 +25,12 @@ from services.common.messages import BadMessage, add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS, sessions_expired_total
 from services.common.topics import FRAMES, session_partition
 from services.common.worker import Consumer, SessionTable, owned_partitions, send_and_wait
+from services.core.reading.imaging import decode_image, dhash
+from services.core.reading.ocr import OcrError, OcrTimeout
+from services.core.reading.reader import FrameReader
+from services.core.reading.summary import summarize
+from services.core.reading.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
+from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.app import (
     BACKEND,
@@ -37,12 +43,6 @@ from services.summarizer.app import (
     sessions,
     summaries,
 )
-from services.summarizer.imaging import decode_image, dhash
-from services.summarizer.ocr import OcrError, OcrTimeout
-from services.summarizer.reader import FrameReader
-from services.summarizer.summary import summarize
-from services.summarizer.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
-from services.summarizer.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 
 log = logging.getLogger("interarec.summarizer")
 catalog = Catalog.load(catalog_path())

@@ -29,10 +29,9 @@ from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmSettings
 from services.common.messages import add_span
 from services.common.topics import FRAMES, session_partition
-
-from .dispatch import OrderedDispatcher
-from .vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
-from .window import ClosedWindow, SessionState
+from services.core.reading.vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
+from services.core.reading.window import ClosedWindow, SessionState
+from services.summarizer.dispatch import OrderedDispatcher
 
 log = logging.getLogger("interarec.summarizer")
 PENDING = Gauge("interarec_summarizer_model_windows_pending", "Closed windows waiting for or in a model call")

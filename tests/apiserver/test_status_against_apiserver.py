@@ -1,12 +1,16 @@
 """`interarec status` against a real Kubernetes API server: the Deployments and pods of a release as the API
-serves them, the metrics/health reads through the API server's service proxy (which answers 503 here:
-no kubelet runs pods behind the Services), and the CLI's verdict and exit code.
+serves them, every ready pod's /metrics read through the API server's pod proxy (two summarizer pods served
+by real HTTP servers on this machine's address: the API server refuses to proxy to loopback), and the CLI's
+verdict and exit code.
 
 Not yet run: see infra/kube-apiserver/README.md (the API server's build did not finish on the shared machine)."""
 
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -25,8 +29,50 @@ def deployment(name: str, replicas: int) -> dict:
                                   "spec": {"containers": [{"name": name, "image": f"interarec-{name}:test"}]}}}}
 
 
+def host_address() -> str:
+    """This machine's non-loopback address (no packet is sent: UDP connect only picks the route)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))
+        return s.getsockname()[0]
+
+
+def lag_exposition(partitions: dict[int, int]) -> bytes:
+    """What a summarizer pod exports: the real lag gauge's exposition, for the partitions it owns."""
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    registry = CollectorRegistry()
+    gauge = Gauge("interarec_summarizer_consumer_lag_messages", "lag", ["topic", "partition"], registry=registry)
+    for partition, lag in partitions.items():
+        gauge.labels(topic="interarec.frames.v1", partition=str(partition)).set(lag)
+    return generate_latest(registry)
+
+
 @pytest.fixture(scope="module")
-def release(kubeconfig):
+def pod_servers():
+    """Two summarizer pods' /metrics: partitions 0-1 on one, 2-3 on the other (600 in all)."""
+    servers = []
+    for partitions in ({0: 100, 1: 200}, {2: 50, 3: 250}):
+        body = lag_exposition(partitions)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self, body=body):
+                self.send_response(200 if self.path == "/metrics" else 404)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer((host_address(), 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    yield [(s.server_address[0], s.server_address[1]) for s in servers]
+    for s in servers:
+        s.shutdown()
+
+
+@pytest.fixture(scope="module")
+def release(kubeconfig, pod_servers):
     """A release as the cluster would report it: gateway 2/2 ready, summarizer 1/1 with 5 restarts,
     optimizer 0/1 ready, and an unrelated Deployment of another release."""
     from kubernetes import client, config
@@ -34,7 +80,7 @@ def release(kubeconfig):
     config.load_kube_config(config_file=str(kubeconfig))
     core, apps = client.CoreV1Api(), client.AppsV1Api()
     core.create_namespace({"metadata": {"name": NAMESPACE}})
-    for name, replicas, ready in (("gateway", 2, 2), ("summarizer", 1, 1), ("optimizer", 1, 0)):
+    for name, replicas, ready in (("gateway", 2, 2), ("summarizer", 2, 2), ("optimizer", 1, 0)):
         body = deployment(name, replicas)
         apps.create_namespaced_deployment(NAMESPACE, body)
         # What the deployment controller would write.
@@ -42,13 +88,19 @@ def release(kubeconfig):
             "replicas": replicas, "readyReplicas": ready, "availableReplicas": ready, "updatedReplicas": replicas}})
         core.create_namespaced_service(NAMESPACE, {"metadata": {"name": body["metadata"]["name"]}, "spec": {
             "selector": body["spec"]["selector"]["matchLabels"], "ports": [{"name": "http", "port": 8500}]}})
-        pod = core.create_namespaced_pod(NAMESPACE, {"metadata": {"name": f"{name}-0", "labels":
-                                                                   body["metadata"]["labels"]},
-                                                     "spec": body["spec"]["template"]["spec"]})
-        # What the kubelet would write.
-        core.patch_namespaced_pod_status(pod.metadata.name, NAMESPACE, {"status": {"containerStatuses": [{
-            "name": name, "image": f"interarec-{name}:test", "imageID": "", "ready": ready > 0,
-            "restartCount": 5 if name == "summarizer" else 0, "state": {"running": {}}}]}})
+        for i in range(replicas):
+            ip, port = pod_servers[i] if name == "summarizer" else (host_address(), 1)
+            spec = json.loads(json.dumps(body["spec"]["template"]["spec"]))
+            spec["containers"][0]["ports"] = [{"name": "http", "containerPort": port}]
+            pod = core.create_namespaced_pod(NAMESPACE, {"metadata": {"name": f"{name}-{i}", "labels":
+                                                                       body["metadata"]["labels"]}, "spec": spec})
+            # What the kubelet would write.
+            core.patch_namespaced_pod_status(pod.metadata.name, NAMESPACE, {"status": {
+                "podIP": ip, "podIPs": [{"ip": ip}],
+                "conditions": [{"type": "Ready", "status": "True" if ready > i else "False"}],
+                "containerStatuses": [{
+                    "name": name, "image": f"interarec-{name}:test", "imageID": "", "ready": ready > i,
+                    "restartCount": 5 if name == "summarizer" and i == 0 else 0, "state": {"running": {}}}]}})
     other = deployment("gateway", 1)
     other["metadata"]["name"] = "other-interarec-gateway"
     for labels in (other["metadata"]["labels"], other["spec"]["selector"]["matchLabels"],
@@ -73,8 +125,12 @@ def test_status_reads_the_release_from_the_api_server(release, monkeypatch, caps
     assert by_name["summarizer"]["state"] == "degraded"
     assert "5 container restarts" in by_name["summarizer"]["notes"]
     assert by_name["optimizer"]["state"] == "down" and "no ready replica" in by_name["optimizer"]["notes"]
-    # The service proxy really was asked: with no pod behind the Service it answers 503.
-    assert any(n.startswith("metrics unreadable: HTTP 503") for n in by_name["summarizer"]["notes"]), by_name
+    # Both summarizer pods were read through the pod proxy: their partitions add up (one pod would show
+    # 300 or 300, never 600), and the lag is over --max-lag 500.
+    assert by_name["summarizer"]["lag"] == 600, by_name
+    assert "consumer lag 600 > 500" in by_name["summarizer"]["notes"]
+    # The gateway's pods point at a closed port: each failure is reported, not raised.
+    assert any("metrics unreadable from 2 of 2 ready pod(s)" in n for n in by_name["gateway"]["notes"]), by_name
 
 
 def test_status_of_an_unknown_release_is_down(release, monkeypatch, capsys):

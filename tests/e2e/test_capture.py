@@ -16,11 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
 
-from services.capture import run_shopper
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.demo_shop.app import create_app
 from services.demo_shop.session import COOKIE
+from services.shoppers.shopper import run_shopper
 
 pytestmark = [
     pytest.mark.e2e,

@@ -19,8 +19,8 @@ import pytest
 
 from infra.llm_replay.server import ReplayServer, ReplayState
 from services.common.catalog import Catalog
-from services.decomposer import tool_schema
-from services.summarizer import prompts
+from services.core.decompose import tool_schema
+from services.core.reading import prompts
 from tests.support import latest, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -79,7 +79,7 @@ def model_stack(stack, catalog_path):
 
 
 def test_browser_session_through_both_model_backends(model_stack, catalog_path):
-    from services.capture.shopper import run_shopper
+    from services.shoppers.shopper import run_shopper
 
     stack, replay = model_stack
     catalog = Catalog.load(catalog_path)

@@ -18,13 +18,13 @@ import uvicorn
 
 from infra.bench.capture_screens import CHROMIUM_ARGS, FILL_PANEL  # what the reader fixture was captured with
 from services.common.catalog import Catalog
+from services.core.reading import imaging
+from services.core.reading.grounding import Grounder
+from services.core.reading.ocr import ocr_lines
+from services.core.reading.reader import FrameReader
+from services.core.reading.summary import summarize
+from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.demo_shop.app import create_app
-from services.summarizer import imaging
-from services.summarizer.grounding import Grounder
-from services.summarizer.ocr import ocr_lines
-from services.summarizer.reader import FrameReader
-from services.summarizer.summary import summarize
-from services.summarizer.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 
 pytestmark = [
     pytest.mark.e2e,

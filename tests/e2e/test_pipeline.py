@@ -97,7 +97,7 @@ def test_poison_messages_go_to_dead_letters_and_consumers_keep_going(stack):
 
 @pytest.mark.parametrize("scenario,seed", [("brand", 11), ("colour", 4), ("price", 2)])
 def test_browser_session_becomes_recommendations_matching_hidden_preference(stack, catalog_path, scenario, seed):
-    from services.capture.shopper import run_shopper
+    from services.shoppers.shopper import run_shopper
 
     catalog = Catalog.load(catalog_path)
     session_id = f"e2e-{uuid.uuid4().hex[:8]}"

@@ -204,9 +204,11 @@ def test_network_policies_open_only_what_is_needed(production_objects):
     assert sorted(p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in vllm_from) == \
         ["decomposer", "storefront-api", "summarizer"]
     for worker in WORKERS:
-        # Workers take no traffic but the metrics scrape (from the monitoring namespace).
-        (rule,) = policies[worker]["ingress"]
-        assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+        # Workers take no traffic but the metrics scrape (from the monitoring namespace) and the API server's
+        # pod proxy (`interarec status`, from the control plane's addresses).
+        scrape, proxy = policies[worker]["ingress"]
+        assert scrape["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+        assert proxy["from"] == [{"ipBlock": {"cidr": "10.0.0.0/28"}}]
         egress_ports = [p["port"] for r in policies[worker]["egress"] for p in r["ports"]]
         assert 9093 in egress_ports and 53 in egress_ports
     public = policies["gateway"]["ingress"][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from services.ops import cli
-from services.ops.health import ComponentReading, build_report, format_report, metric_sum, report_dict
+from services.ops.health import ComponentReading, build_report, format_report, lag_by_partition, report_dict
 
 WORKER_METRICS = """# HELP interarec_summarizer_consumer_lag_messages lag
 # TYPE interarec_summarizer_consumer_lag_messages gauge
@@ -22,15 +22,31 @@ def reading(name, desired=1, ready=1, restarts=0, **kw) -> ComponentReading:
                             restarts=restarts, **kw)
 
 
-def test_metric_sum_adds_every_partition():
-    assert metric_sum(WORKER_METRICS, "interarec_summarizer_consumer_lag_messages") == 550
-    assert metric_sum(WORKER_METRICS, "interarec_decomposer_consumer_lag_messages") is None
+def test_lag_adds_every_partition_of_every_pod_once():
+    lag = "interarec_summarizer_consumer_lag_messages"
+    # Two workers own different partitions: the Service would have shown one of them at random.
+    pod_b = WORKER_METRICS.replace('partition="0"', 'partition="2"').replace('partition="1"', 'partition="3"')
+    assert sum(lag_by_partition({"a": WORKER_METRICS, "b": pod_b}, lag).values()) == 1100
+    # During a rebalance two pods report one partition: counted once (the larger reading).
+    assert sum(lag_by_partition({"a": WORKER_METRICS, "b": WORKER_METRICS}, lag).values()) == 550
+    assert lag_by_partition({"a": WORKER_METRICS}, "interarec_decomposer_consumer_lag_messages") is None
+
+
+def test_a_worker_is_judged_on_all_its_pods():
+    pod_b = WORKER_METRICS.replace('partition="0"', 'partition="2"').replace('partition="1"', 'partition="3"')
+    one = build_report("shop", "shop", [reading("summarizer", 2, 2, pod_metrics={"a": WORKER_METRICS})])
+    both = build_report("shop", "shop", [reading("summarizer", 2, 2, pod_metrics={"a": WORKER_METRICS, "b": pod_b})],
+                        max_lag=1000)
+    assert one.components[0].lag == 550
+    assert both.components[0].lag == 1100 and both.components[0].state == "degraded"
+    from_prometheus = build_report("shop", "shop", [reading("summarizer", partition_lag={("t", "0"): 7.0})])
+    assert from_prometheus.components[0].lag == 7
 
 
 def test_healthy_release_is_ok():
     report = build_report("shop", "shop", [
         reading("gateway", 2, 2),
-        reading("summarizer", metrics_text=WORKER_METRICS.replace("300.0", "3.0").replace("250.0", "0.0")),
+        reading("summarizer", pod_metrics={"s": WORKER_METRICS.replace("300.0", "3.0").replace("250.0", "0.0")}),
         reading("vllm", health_ok=True),
     ])
     assert report.state == "ok"
@@ -40,10 +56,10 @@ def test_healthy_release_is_ok():
 
 def test_lag_restarts_and_missing_replicas_degrade_and_no_ready_replica_is_down():
     report = build_report("shop", "shop", [
-        reading("summarizer", metrics_text=WORKER_METRICS),
+        reading("summarizer", pod_metrics={"s": WORKER_METRICS}),
         reading("gateway", 3, 2),
-        reading("optimizer", restarts=7, metrics_text=WORKER_METRICS.replace("summarizer", "optimizer")
-                .replace("300.0", "0.0").replace("250.0", "0.0")),
+        reading("optimizer", restarts=7, pod_metrics={"o": WORKER_METRICS.replace("summarizer", "optimizer")
+                .replace("300.0", "0.0").replace("250.0", "0.0")}),
     ], max_lag=500, max_restarts=3)
     states = {c.name: (c.state, c.notes) for c in report.components}
     assert states["summarizer"] == ("degraded", ["consumer lag 550 > 500"])
@@ -56,12 +72,12 @@ def test_lag_restarts_and_missing_replicas_degrade_and_no_ready_replica_is_down(
 
 
 def test_a_worker_without_the_lag_metric_says_so():
-    report = build_report("shop", "shop", [reading("decomposer", metrics_text="")])
+    report = build_report("shop", "shop", [reading("decomposer", pod_metrics={"d": ""})])
     assert report.components[0].notes == ["no consumer-lag metric"]
 
 
 def test_format_and_json():
-    report = build_report("shop", "prod", [reading("summarizer", metrics_text=WORKER_METRICS)], max_lag=100)
+    report = build_report("shop", "prod", [reading("summarizer", pod_metrics={"s": WORKER_METRICS})], max_lag=100)
     text = format_report(report)
     assert text.splitlines()[0] == "release prod in namespace shop: degraded"
     assert "summarizer" in text and "550" in text and "consumer lag 550 > 100" in text

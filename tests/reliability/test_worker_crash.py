@@ -28,7 +28,7 @@ ACCOUNTING_TIMEOUT_S = 300.0  # the summarizer's backlog for one session under C
 
 @pytest.mark.parametrize("victim", ["summarizer"])
 def test_killed_worker_recovers_and_nothing_is_lost(stack, catalog_path, victim):
-    from services.capture.shopper import run_shopper
+    from services.shoppers.shopper import run_shopper
 
     catalog = Catalog.load(catalog_path)
     session_id = f"crash-{uuid.uuid4().hex[:8]}"

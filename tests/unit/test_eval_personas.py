@@ -9,7 +9,7 @@ import pytest
 from infra.local.run import final_exit_code
 from services.common.catalog import Catalog
 from services.eval import baselines as bl
-from services.eval.personas import PersonaError, library, load, relevant, resolve
+from services.shoppers.personas import PersonaError, library, load, relevant, resolve
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from interarec.v1 import optimization_pb2, summaries_pb2
-from services.decomposer.rules import decompose
-from services.optimizer.mnl import recommend
-from services.summarizer.grounding import Observation
-from services.summarizer.summary import summarize
-from services.summarizer.window import HISTORY_LIMIT, FrameMeta, SessionState, add_frame, close_idle
+from services.core.assortment.mnl import recommend
+from services.core.decompose.rules import decompose
+from services.core.reading.grounding import Observation
+from services.core.reading.summary import summarize
+from services.core.reading.window import HISTORY_LIMIT, FrameMeta, SessionState, add_frame, close_idle
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(480, seed=3)
@@ -97,7 +97,7 @@ def test_relaxation_follows_evidence_not_attribute_kind():
     request.constraints.brands.append(brand)
     request.constraints.colours.append("red")
     request.constraints.categories.append(viewed[0].category)  # too narrow together: something must go
-    from services.decomposer.rules import repair_request
+    from services.core.decompose.rules import repair_request
     repair_request(request, CATALOG)
     assert list(request.constraints.colours) == ["red"]
 

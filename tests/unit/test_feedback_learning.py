@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from infra.bench.simulate_feedback import make_world, simulate
 from interarec.v1 import feedback_pb2
 from services.optimizer.feedback import (
     Counts,
@@ -15,7 +16,6 @@ from services.optimizer.feedback import (
     table_key,
     ucb_multiplier,
 )
-from services.optimizer.simulate_feedback import make_world, simulate
 
 
 def test_prior_keeps_model_attraction_and_evidence_moves_it():

@@ -10,8 +10,8 @@ import pytest
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.llm import LlmClient, LlmSettings
-from services.decomposer import rules, tool_schema
-from services.decomposer.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
+from services.core.decompose import rules, tool_schema
+from services.core.decompose.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(240, seed=2)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from interarec.v1 import optimization_pb2
-from services.optimizer.brute_force import brute_force as _brute_force
-from services.optimizer.mnl import Assortment, recommend, revenue, threshold_search, utilities
-from services.optimizer.problem import Problem
-from services.optimizer.pyomo_ref import solve_pyomo
+from services.core.assortment.brute_force import brute_force as _brute_force
+from services.core.assortment.mnl import Assortment, recommend, revenue, threshold_search, utilities
+from services.core.assortment.problem import Problem
+from services.core.assortment.pyomo_ref import solve_pyomo
 from tests.unit.catalog_factory import make_catalog
 
 REL = 1e-6

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.optimizer.brute_force import brute_force
-from services.optimizer.highs_lp import solve_highs
-from services.optimizer.problem import TIME_LIMIT, InfeasibleError, Problem, Row, revenue
-from services.optimizer.pyomo_ref import solve_pyomo
-from services.optimizer.threshold import solve_threshold
+from services.core.assortment.brute_force import brute_force
+from services.core.assortment.highs_lp import solve_highs
+from services.core.assortment.problem import TIME_LIMIT, InfeasibleError, Problem, Row, revenue
+from services.core.assortment.pyomo_ref import solve_pyomo
+from services.core.assortment.threshold import solve_threshold
 
 REL = 1e-7
 
@@ -156,7 +156,7 @@ def test_infeasible_pins_and_diversity_are_reported():
 
 def test_candidate_index_matches_a_plain_scan():
     from interarec.v1 import optimization_pb2
-    from services.optimizer.candidates import catalog_index
+    from services.core.assortment.candidates import catalog_index
     from tests.unit.catalog_factory import make_catalog
 
     catalog = make_catalog(400, seed=2)

@@ -12,9 +12,9 @@ from PIL import Image
 
 from infra.llm_replay.server import ReplayServer, ReplayState
 from services.common.llm import LlmClient, LlmSettings
+from services.core.reading.vllm_backend import VllmSummarizer, data_url
+from services.core.reading.window import ClosedWindow, SessionState
 from services.summarizer.model_path import PendingWindows, frame_key
-from services.summarizer.vllm_backend import VllmSummarizer, data_url
-from services.summarizer.window import ClosedWindow, SessionState
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(240, seed=2)

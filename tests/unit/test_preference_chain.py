@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.capture.scenarios import build_scenario
 from services.common.catalog import Catalog
-from services.decomposer.rules import decompose
-from services.optimizer.mnl import recommend
-from services.summarizer.grounding import Observation
-from services.summarizer.summary import summarize
-from services.summarizer.window import ClosedWindow
+from services.core.assortment.mnl import recommend
+from services.core.decompose.rules import decompose
+from services.core.reading.grounding import Observation
+from services.core.reading.summary import summarize
+from services.core.reading.window import ClosedWindow
+from services.shoppers.scenarios import build_scenario
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from PIL import Image, ImageDraw
 from services.common.catalog import Catalog, Product
 from services.common.config import ConfigError
 from services.common.demo_catalog import build_rows
-from services.summarizer import reader as region
-from services.summarizer import tesslib
-from services.summarizer.grounding import Grounder
-from services.summarizer.ocr import OcrLine
-from services.summarizer.profile import load_profile
+from services.core.reading import reader as region
+from services.core.reading import tesslib
+from services.core.reading.grounding import Grounder
+from services.core.reading.ocr import OcrLine
+from services.core.reading.profile import load_profile
 
 SCREENS = Path(__file__).parents[1] / "fixtures" / "screens"
 
@@ -171,7 +171,7 @@ def test_line_finder_and_budget_on_real_frames() -> None:
 @pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
 @pytest.mark.parametrize("layout", ["classic", "boutique"])
 def test_region_reader_grounds_real_screens(layout: str, demo_catalog: Catalog) -> None:
-    from services.summarizer.reader import FrameReader
+    from services.core.reading.reader import FrameReader
 
     catalog = demo_catalog
     frames = [f for f in _manifest() if f["layout"] == layout][:8]  # home, listing, search, compare, 4 products

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from interarec.v1 import optimization_pb2
-from services.optimizer.mnl import explain, solve_request
+from services.core.assortment.mnl import explain, solve_request
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(240, seed=1)

@@ -13,11 +13,11 @@ import pytest
 from infra.llm_replay.server import ReplayServer, ReplayState
 from interarec.v1 import summaries_pb2
 from services.common.llm import LlmClient, LlmError, LlmSettings
-from services.decomposer import rules, tool_schema
-from services.decomposer.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
-from services.summarizer import prompts
-from services.summarizer.vllm_backend import VllmSummarizer, summarize_window
-from services.summarizer.window import ClosedWindow
+from services.core.decompose import rules, tool_schema
+from services.core.decompose.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
+from services.core.reading import prompts
+from services.core.reading.vllm_backend import VllmSummarizer, summarize_window
+from services.core.reading.window import ClosedWindow
 from tests.unit.catalog_factory import make_catalog
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "interarec-vllm-0.32.0"

@@ -8,7 +8,7 @@ import pytest
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Product
-from services.decomposer.rules import (
+from services.core.decompose.rules import (
     K_MAX,
     PRICE_BAND_STEP,
     PRICE_WIDEN_FACTOR,

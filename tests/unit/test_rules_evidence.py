@@ -5,10 +5,10 @@ rules decomposer."""
 from __future__ import annotations
 
 from interarec.v1 import summaries_pb2
-from services.decomposer.rules import decompose
-from services.summarizer.grounding import Observation
-from services.summarizer.summary import summarize
-from services.summarizer.window import FrameMeta, SessionState, add_frame, close_idle
+from services.core.decompose.rules import decompose
+from services.core.reading.grounding import Observation
+from services.core.reading.summary import summarize
+from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(480, seed=3)

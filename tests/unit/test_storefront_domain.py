@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from interarec.v1 import optimization_pb2, recommendations_pb2
-from services.common import business_rules, config
+from services.common import config
+from services.core import business_rules
 from services.storefront_api import feedback
 from services.storefront_api.assortments import InvalidRequest, solve
 from services.storefront_api.image_query import dominant_colour, image_request
@@ -92,8 +93,8 @@ def test_rules_go_through_the_real_optimizer_and_are_explained():
     assert top not in [i.product_id for i in rec.items]
     assert list(rec.request.applied_rules) == ["hide-top", "hide-unseen"] or "P00239" in [i.product_id for i in
                                                                                           base.items]
-    assert "rule hide-top" in rec.shaping_constraints
-    assert ("rule hide-unseen" in rec.shaping_constraints) == ("P00239" in [i.product_id for i in base.items])
+    assert "rule: hide-top" in rec.shaping_constraints
+    assert ("rule: hide-unseen" in rec.shaping_constraints) == ("P00239" in [i.product_id for i in base.items])
 
 
 def test_similar_products_share_the_type_and_carry_reasons():
@@ -104,7 +105,7 @@ def test_similar_products_share_the_type_and_carry_reasons():
     assert all(product.price / 2 <= i.price <= product.price * 2 for i in rec.items)
     for item in rec.items:
         reason = item.reason
-        assert f"category {product.category}" in reason.matched_preferences
+        assert f"type {product.category}" in reason.matched_preferences
         assert reason.expected_revenue_contribution == pytest.approx(item.price * item.choice_probability)
         assert f"{item.choice_probability:.1%}" in reason.text
     assert sum(i.reason.expected_revenue_contribution for i in rec.items) == pytest.approx(rec.expected_revenue)
@@ -203,5 +204,5 @@ def test_optimizer_explanation_names_only_rules_that_changed_its_answer():
     by_tenant = rules({"acme": [{"name": "hide-shown", "exclude_products": [shown]},
                                 {"name": "hide-other-type", "exclude_products": [unseen]}]})
     business_rules.apply_for_tenant(request, by_tenant)
-    assert business_rules.explain(CATALOG, request, by_tenant) == ["hide-shown"]
-    assert business_rules.explain(CATALOG, request, {}) == []  # no rules for the tenant: nothing to name
+    assert business_rules.explain(CATALOG, request, by_tenant["acme"]) == ["hide-shown"]
+    assert business_rules.explain(CATALOG, request, ()) == []  # no rules for the tenant: nothing to name

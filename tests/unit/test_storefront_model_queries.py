@@ -14,8 +14,8 @@ from PIL import Image
 
 from services.common.llm import LlmError, LlmSettings
 from services.common.tenants import hash_key
-from services.decomposer import rules, tool_schema
-from services.decomposer.llm_backend import side_constraint_problems
+from services.core.decompose import rules, tool_schema
+from services.core.decompose.llm_backend import side_constraint_problems
 from services.storefront_api.model_queries import ModelQueries, embedded_fallback
 from tests.unit.catalog_factory import make_catalog
 

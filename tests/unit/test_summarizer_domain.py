@@ -11,11 +11,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from services.common.catalog import Catalog, Product
 from services.common.retry import TRANSIENT, RetryPolicy, classify
-from services.summarizer import imaging, ocr
-from services.summarizer.grounding import Grounder, Observation, normalise_sku
-from services.summarizer.ocr import OcrLine, ocr_lines, parse_tsv
-from services.summarizer.summary import summarize
-from services.summarizer.window import (
+from services.core.reading import imaging, ocr
+from services.core.reading.grounding import Grounder, Observation, normalise_sku
+from services.core.reading.ocr import OcrLine, ocr_lines, parse_tsv
+from services.core.reading.summary import summarize
+from services.core.reading.window import (
     MAX_READS_UNSETTLED,
     FrameMeta,
     SessionState,

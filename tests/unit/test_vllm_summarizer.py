@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from services.common.llm import LlmClient, LlmSettings
-from services.summarizer import prompts
-from services.summarizer.grounding import Observation
-from services.summarizer.vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
-from services.summarizer.window import ClosedWindow
+from services.core.reading import prompts
+from services.core.reading.grounding import Observation
+from services.core.reading.vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
+from services.core.reading.window import ClosedWindow
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(240, seed=2)
@@ -161,3 +161,27 @@ def test_warm_up_makes_one_schema_call_and_never_raises(replay):
     asyncio.run(go("length"))
     assert len(replay.state.requests) == 2
     assert all(r["response_format"]["type"] == "json_schema" for r in replay.state.requests)
+
+
+def test_model_summary_carries_seen_products_and_ui_filters_like_the_embedded_one(replay):
+    # Drift bug (issue 16): the vllm backend built its own summary and never set seen_product_ids or
+    # ui_filters, so the decomposer lost the UI-filter constraints and the whole-session exclusion.
+    listing = Observation(kind="listing", category=P0.category, filters=[f"Brand: {P0.brand}", "Price: $10 – $90"])
+    replay.state.content = answer(viewed_products=[P8.title])
+    w = window(observations=[listing])
+    w.seen_product_ids = ["P00077", P8.product_id]  # earlier windows' views, kept apart from the history
+    s = run_backend(replay, w)
+    assert s.backend == "vllm" and not s.fallback_reason
+    assert list(s.ui_filters) == [f"Brand: {P0.brand}", "Price: $10 – $90"] and s.ui_filters_category == P0.category
+    assert list(s.seen_product_ids) == ["P00077", P8.product_id]
+
+
+def test_model_summary_weights_recent_views_more_like_the_embedded_one(replay):
+    # Drift bug (issue 16): the vllm backend weighted every view equally; a shopper who moved from P0's
+    # brand to P8's showed no direction. Both backends now share one recency weighting.
+    replay.state.content = answer(viewed_products=[P8.title])
+    earlier = Observation(kind="product", product_id=P0.product_id, product_confidence=0.9)
+    s = run_backend(replay, window(history=[earlier]))
+    brands = {t.value: t.weight for t in s.brands}
+    assert brands[P8.brand] > brands[P0.brand]
+    assert brands[P8.brand] == pytest.approx(1 / 1.7, abs=1e-4)  # newest 1, older RECENCY_DECAY = 0.7

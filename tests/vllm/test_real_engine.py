@@ -20,10 +20,10 @@ from PIL import Image, ImageDraw
 from infra.llm_replay.recorder import RecordingProxy
 from interarec.v1 import summaries_pb2
 from services.common.llm import LlmClient, LlmError, LlmSettings
-from services.decomposer import rules
-from services.decomposer.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
-from services.summarizer.vllm_backend import VllmSummarizer, data_url, summarize_window
-from services.summarizer.window import ClosedWindow
+from services.core.decompose import rules
+from services.core.decompose.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
+from services.core.reading.vllm_backend import VllmSummarizer, data_url, summarize_window
+from services.core.reading.window import ClosedWindow
 from tests.unit.catalog_factory import make_catalog
 
 pytestmark = pytest.mark.vllm

@@ -54,3 +54,17 @@ app.kubernetes.io/component: {{ .name }}
 {{- define "interarec.topics" -}}
 {{- (.Files.Get "files/kafka-topics.yaml" | fromYaml).topics | toJson -}}
 {{- end -}}
+
+
+{{/* topologySpreadConstraints, each selecting the component's own pods unless it names a labelSelector.
+Call with (dict "ctx" (dict "root" $ "name" $name) "constraints" $list). */}}
+{{- define "interarec.topologySpread" -}}
+{{- $out := list }}
+{{- range .constraints }}
+{{- $out = append $out (merge (deepCopy .) (dict "labelSelector" (dict "matchLabels" (include "interarec.selectorLabels" $.ctx | fromYaml)))) }}
+{{- end }}
+{{- with $out }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

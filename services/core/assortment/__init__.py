@@ -1,0 +1,1 @@
+"""Optimization request -> MNL assortment -> Recommendation (recommendation.py is the only builder)."""

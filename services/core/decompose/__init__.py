@@ -1,0 +1,1 @@
+"""Behaviour summary -> validated OptimizationRequest (rules backend, LLM backend with the rules as fallback)."""

@@ -1,0 +1,707 @@
+"""The "rules" decomposer backend: BehaviourSummary -> validated OptimizationRequest, no LLM.
+
+Summary weights are shares of grounded product views (0..1). Strong, repeated signals become hard
+constraints; everything else becomes soft MNL preferences, which only re-weight candidates. The rules
+are deliberately conservative: a wrong hard constraint hides what the shopper wants, a missing one only
+makes the ranking a little less sharp.
+
+`repair_request` is the backend-independent half (grounding, bounds, contradiction relaxation) and is
+also meant for the vllm backend; `validate_request` lists what is still wrong with a request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from interarec.v1 import optimization_pb2, summaries_pb2
+from services.common.catalog import Catalog
+from services.common.vocabulary import Vocabulary, norm
+
+BACKEND = "rules"
+K_MIN, K_MAX = 1, 50  # K_MAX: a recommendation panel never shows more; keeps the optimizer fast
+DEFAULT_K = 8
+
+# Hard-constraint rules (brand, category, colour alike).
+HARD_TERM_WEIGHT = 0.5  # at least half of the grounded views share the term: a clear focus
+HARD_TERM_MIN_VIEWS = 2  # and it was seen on two or more products, not one lingering glance
+# Term weights are recency-weighted, so the newest intent wins; but a term must also hold at least half of the
+# views counted plainly: off-preference views (up to a third of a noisy session), even two in a row at the end,
+# can then never make a term hard on their own.
+HARD_TERM_MIN_SHARE = 0.5
+# Once a term is hard, keep strong runners-up so "A or B" shoppers lose neither; a runner-up needs this share
+# both recency-weighted and counted plainly, so one recent glance is not taken for a second taste.
+COMPANION_TERM_WEIGHT = 0.3
+
+# Price band rule.
+PRICE_BAND_MIN_VIEWS = 3  # need a few prices before claiming a budget by the plain rule
+PRICE_BAND_MAX_RATIO = 1.6  # high/low within the band: the prices must look like one budget
+PRICE_BAND_MIN_SHARE = 2 / 3  # the band must hold most views, so one outlier view neither makes nor breaks it
+# Fewer or noisier views (two products; a third of views elsewhere) make a band when at least half of them
+# cluster so tightly that random products of the type would rarely do so: the same test as the rating floor.
+PRICE_BAND_CHANCE = 0.1
+# Relaxation widens a band in small steps (each side by this factor per step, up to PRICE_WIDEN_FACTOR), so
+# it stops at the tightest band around the shopper's prices that still fills the panel.
+PRICE_BAND_STEP = 1.02
+PRICE_WIDEN_FACTOR = 2.0  # the widest relaxation step: halve the lower bound, double the upper bound
+
+# Rating rule: the shopper's floor is inferred from the ratings of what they opened, when opening only
+# products that well rated would be unlikely by chance (binomial tail over the catalog's own ratings).
+MIN_RATING_MIN_VIEWS = 3  # fewer views than this say nothing about a rating habit
+MIN_RATING_CHANCE = 0.1  # at most this likely by chance -> a habit, not luck
+MIN_RATING_OUTLIER_SHARE = 0.25  # up to this share of views may fall below the floor (a noisy shopper)
+MIN_RATING_SLACK = 0.1  # a little below the lowest kept rating, so a near-twin stays in
+
+# Recency: each newer distinct product view multiplies the weight of older ones by this (the summarizer's
+# embedded backend weights its terms the same way), so the newest intent wins.
+RECENCY_DECAY = 0.7
+# Explicit signals: what the shopper typed or set in the UI, stronger than anything inferred from views.
+FILTER_EVIDENCE = 1.0  # a filter set in the shop's UI
+SEARCH_EVIDENCE = 0.5  # a term typed in the search box
+SEARCH_TERM_WEIGHT = 0.5  # soft preference weight of a searched term no view backs yet
+STALE_SHARE = 0.5  # an explicit signal is stale once less than this (recency-weighted) share of views fits it
+
+# Cold start (no signal at all): the most likely purchases, one per brand, instead of the dearest items.
+COLD_START_MAX_PER_BRAND = 1
+
+SUPPORTED_OBJECTIVES = (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE, optimization_pb2.OBJECTIVE_EXPECTED_MARGIN,
+                        optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY)
+
+
+
+# --- grounding --------------------------------------------------------------------------------------
+
+# One vocabulary (services/common/vocabulary.py) for every path; the rules match exactly (no fuzzy step):
+# a summary's values were grounded already, and a query word that is not a catalog word is left unmatched.
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str  # Constraints / Preferences field name
+    noun: str  # for messages
+    catalog_attr: str  # Catalog property listing known values
+
+
+FIELDS = (
+    _Field("brands", "brand", "brands"),
+    _Field("categories", "category", "categories"),
+    _Field("colours", "colour", "colours"),
+)
+
+
+def field_vocabulary(catalog: Catalog, field: _Field) -> Vocabulary:
+    """The catalog's spelling of one field (brands, categories, colours), matched exactly after normalising."""
+    return Vocabulary(getattr(catalog, field.catalog_attr), fuzzy=False)
+
+
+@dataclass(frozen=True)
+class _View:
+    product_id: str | None  # None when the product is not in the catalog
+    brand: str
+    category: str
+    colour: str
+    price: float  # 0 when unknown
+    rating: float | None  # catalog rating; None when not grounded
+    weight: float = 1.0  # recency weight: 1 for the newest view
+
+
+def recency_weights(n: int) -> list[float]:
+    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one RECENCY_DECAY less."""
+    return [RECENCY_DECAY ** (n - 1 - i) for i in range(n)]
+
+
+def _views(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> list[_View]:
+    """Viewed products (oldest to newest), with catalog attributes when the id is grounded (they beat what
+    was read off a screenshot) and a recency weight; a product viewed twice counts once, at its last view."""
+    raw: list[_View] = []
+    for vp in summary.viewed_products:
+        product = catalog.by_id.get(vp.product_id)
+        if product is not None:
+            raw = [v for v in raw if v.product_id != product.product_id]
+            raw.append(_View(product.product_id, product.brand, product.category, product.colour,
+                             product.price, product.rating))
+        elif vp.brand or vp.category or vp.colour or vp.price > 0:
+            raw.append(_View(None, vp.brand, vp.category, vp.colour, max(vp.price, 0.0), None))
+    weights = recency_weights(len(raw))
+    return [_View(v.product_id, v.brand, v.category, v.colour, v.price, v.rating, w)
+            for v, w in zip(raw, weights, strict=True)]
+
+
+def _share(views: Sequence[_View], fits) -> float:
+    """Recency-weighted share of the views for which fits(view) holds (1.0 when there are no views)."""
+    total = sum(v.weight for v in views)
+    return sum(v.weight for v in views if fits(v)) / total if total else 1.0
+
+
+def _terms(
+    summary_terms: Sequence[summaries_pb2.WeightedTerm],
+    views: list[_View],
+    attr: str,
+    ground: Vocabulary,
+    field: _Field,
+    relaxations: list[optimization_pb2.Relaxation],
+) -> dict[str, float]:
+    """Grounded term -> weight. Summary weights win; when the summary gives none, derive view shares."""
+    raw: list[tuple[str, float]] = [(t.value, t.weight) for t in summary_terms if t.value.strip()]
+    if not raw and views:
+        counts: dict[str, float] = {}
+        for view in views:
+            value = getattr(view, attr)
+            if value:
+                counts[value] = counts.get(value, 0.0) + view.weight
+        total = sum(v.weight for v in views)
+        raw = [(value, count / total) for value, count in counts.items()]
+    out: dict[str, float] = {}
+    for value, weight in raw:
+        canonical = ground(value)
+        if canonical is None:
+            relaxations.append(optimization_pb2.Relaxation(
+                constraint=field.name, reason=f"not in catalog: {field.noun} {value!r} (weight {weight:.2f})"))
+            continue
+        out[canonical] = max(out.get(canonical, 0.0), min(max(float(weight), 0.0), 1.0))
+    return out
+
+
+def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: Vocabulary) -> list[str]:
+    """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
+    least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT, seen
+    on at least that share of the viewed products too, join it. Strongest first."""
+    backing: dict[str, int] = {}
+    for view in views:
+        canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
+        if canonical is not None:
+            backing[canonical] = backing.get(canonical, 0) + 1
+    n = len(views)
+    primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= HARD_TERM_MIN_VIEWS
+               and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
+    if not primary:
+        return []
+    chosen = set(primary) | {t for t, w in terms.items()
+                             if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n}
+    return sorted(chosen, key=lambda t: (-terms[t], t))
+
+
+def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tuple[float, float] | None:
+    """Rule: the tightest run of sorted viewed prices that holds >= PRICE_BAND_MIN_VIEWS prices and
+    >= PRICE_BAND_MIN_SHARE of them, if its high/low <= PRICE_BAND_MAX_RATIO. Else, from fewer or noisier
+    views: the largest tightest run holding at least half of them (and two) with that ratio, if that many of
+    the views landing in so narrow a price window is unlikely by chance (< PRICE_BAND_CHANCE) given the scope's
+    prices (the catalog's, of the product type). Tightest, not widest: one stray view must not stretch the
+    shopper's budget. The run's ends are widened by its spread / (views in it - 1), the unbiased estimate of a
+    range's ends from that many prices; relaxation widens further when too few products fit."""
+    prices = sorted(p for p in prices if p > 0)
+    n = len(prices)
+    if n < 2:
+        return None
+
+    def tightest(m: int) -> tuple[float, float]:
+        # strict <: on ties the cheaper run wins, deterministically
+        i = min(range(n - m + 1), key=lambda j: (prices[j + m - 1] / prices[j], j))
+        return prices[i], prices[i + m - 1]
+
+    def band(lo: float, hi: float, m: int) -> tuple[float, float]:
+        spread = (hi - lo) / (m - 1)
+        return round(lo - spread, 2), round(hi + spread, 2)
+
+    need = max(PRICE_BAND_MIN_VIEWS, math.ceil(PRICE_BAND_MIN_SHARE * n - 1e-9))
+    if n >= need:
+        lo, hi = tightest(need)
+        if hi <= lo * PRICE_BAND_MAX_RATIO:
+            return band(lo, hi, need)
+    scope = [p for p in scope_prices if p > 0]
+    if not scope:
+        return None
+    for m in range(n, max(2, math.ceil(n / 2)) - 1, -1):
+        lo, hi = tightest(m)
+        if hi > lo * PRICE_BAND_MAX_RATIO:
+            continue
+        mass = max(sum(lo <= p <= hi for p in scope), 1) / len(scope)
+        # P(some m of n random prices fall in one window of this mass) <= C(n, m) * m * mass^(m-1)
+        if math.comb(n, m) * m * mass ** (m - 1) < PRICE_BAND_CHANCE:
+            return band(lo, hi, m)
+    return None
+
+
+# --- explicit signals: UI filters and searches --------------------------------------------------------
+
+_FILTER_PRICE_RE = re.compile(
+    r"^Price\s*:\s*(?:\$?([\d,.]+)\s*[-–—]\s*\$?([\d,.]+)|from\s*\$?([\d,.]+)|up\s+to\s*\$?([\d,.]+))\s*$",
+    re.IGNORECASE)
+_FILTER_TERM_RE = re.compile(r"^(Brand|Colou?r|Category)\s*:\s*(.+?)\s*$", re.IGNORECASE)
+_FILTER_FIELD = {"brand": "brands", "colour": "colours", "color": "colours", "category": "categories"}
+
+
+def _money(raw: str) -> float:
+    return float(raw.replace(",", ""))
+
+
+@dataclass
+class _Explicit:
+    """What the shopper set or typed: field -> {catalog value: evidence}, plus a price filter."""
+
+    terms: dict[str, dict[str, float]]
+    price: tuple[float | None, float | None] | None = None
+    category: str | None = None  # the category the filters were set on
+
+
+def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Explicit:
+    out = _Explicit(terms={f.name: {} for f in FIELDS})
+    grounders = {f.name: field_vocabulary(catalog, f) for f in FIELDS}
+    for raw in summary.ui_filters:
+        if m := _FILTER_PRICE_RE.match(raw.strip()):
+            lo, hi, frm, upto = m.groups()
+            try:
+                out.price = ((_money(lo), _money(hi)) if lo else (_money(frm), None) if frm else (None, _money(upto)))
+            except ValueError:
+                continue
+        elif m := _FILTER_TERM_RE.match(raw.strip()):
+            field = _FILTER_FIELD[m.group(1).casefold()]
+            if value := grounders[field](m.group(2)):
+                out.terms[field][value] = FILTER_EVIDENCE
+    out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
+    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers"). A query
+    # that names one product ("Norda Trail Runner") is a way to reach that product, not a stated taste: the
+    # view it leads to already counts as a view.
+    queries = [q for q in summary.search_queries if not _names_a_product(q, catalog, grounders)]
+    for i, query in enumerate(reversed(queries)):  # newest first, older ones weigh less
+        words = norm(query).split()
+        grams = words + [" ".join(words[j:j + 2]) for j in range(len(words) - 1)]
+        for f in FIELDS:
+            for gram in grams:
+                if value := grounders[f.name](gram):
+                    evidence = SEARCH_EVIDENCE * RECENCY_DECAY ** i
+                    out.terms[f.name][value] = max(out.terms[f.name].get(value, 0.0), evidence)
+    return out
+
+
+_TITLE_WORDS: weakref.WeakKeyDictionary[Catalog, list[frozenset[str]]] = weakref.WeakKeyDictionary()
+
+
+def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, Vocabulary]) -> bool:
+    """Whether a query names a product: it has words that are no brand, colour or category, and all of its
+    words are in one catalog title."""
+    words = norm(query).split()
+    if not words or all(any(g(w) for g in grounders.values()) for w in words):
+        return False
+    titles = _TITLE_WORDS.get(catalog)
+    if titles is None:  # each title's words, once per catalog (dropped with it)
+        titles = _TITLE_WORDS[catalog] = [frozenset(norm(p.title).split()) for p in catalog.products]
+    wanted = set(words)
+    return any(wanted <= title for title in titles)
+
+
+def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> float | None:
+    """The rating floor a shopper keeps to, inferred from the ratings of the products they opened.
+
+    Keep all but the lowest MIN_RATING_OUTLIER_SHARE of the viewed ratings; their minimum r is a floor
+    when opening that many products rated >= r would be unlikely by chance (binomial tail with p = the share
+    of the catalog rated >= r, below MIN_RATING_CHANCE). Returns r - MIN_RATING_SLACK, or None."""
+    ratings = sorted(v.rating for v in views if v.rating is not None)
+    n = len(ratings)
+    if n < MIN_RATING_MIN_VIEWS or not len(catalog_ratings):
+        return None
+    outliers = math.floor(n * MIN_RATING_OUTLIER_SHARE)
+    floor = ratings[outliers]
+    p = sum(r >= floor for r in catalog_ratings) / len(catalog_ratings)
+    need = n - outliers
+    chance = sum(math.comb(n, j) * p ** j * (1 - p) ** (n - j) for j in range(need, n + 1))
+    if chance > MIN_RATING_CHANCE:
+        return None
+    return round(floor - MIN_RATING_SLACK, 2)
+
+
+def _is_cold(summary: summaries_pb2.BehaviourSummary) -> bool:
+    """No signal at all yet: nothing viewed, browsed, filtered or searched."""
+    return not (summary.viewed_products or summary.product_types or summary.brands or summary.colours
+                or summary.ui_filters or summary.search_queries or summary.price_range.high > 0)
+
+
+# --- the backend ------------------------------------------------------------------------------------
+
+def decompose(
+    summary: summaries_pb2.BehaviourSummary, catalog: Catalog, k: int = DEFAULT_K
+) -> optimization_pb2.OptimizationRequest:
+    """Turn a behaviour summary into a grounded, bounded, satisfiable OptimizationRequest."""
+    request = optimization_pb2.OptimizationRequest(
+        session_id=summary.session_id,
+        tenant=summary.tenant,
+        window_seq=summary.window_seq,
+        k=min(max(int(k), K_MIN), K_MAX),
+        objective=optimization_pb2.OBJECTIVE_EXPECTED_REVENUE,
+        backend=BACKEND,
+    )
+    request.summary.CopyFrom(summary)
+    request.trace.CopyFrom(summary.trace)  # later stages append their own spans
+    if _is_cold(summary):
+        # Rule: before any signal, show what most shoppers buy, one per brand: revenue maximisation with no
+        # preference would show the catalog's most expensive items, which few shoppers want.
+        request.objective = optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY
+        request.constraints.max_per_brand = COLD_START_MAX_PER_BRAND
+        return repair_request(request, catalog)
+
+    relaxations: list[optimization_pb2.Relaxation] = []
+    views = _views(summary, catalog)
+    explicit = _explicit(summary, catalog)
+
+    sources = {"brands": summary.brands, "categories": summary.product_types, "colours": summary.colours}
+    attrs = {"brands": "brand", "categories": "category", "colours": "colour"}
+    hard: dict[str, list[str]] = {}
+    terms_of: dict[str, dict[str, float]] = {}
+    for field in ("categories", "brands", "colours"):  # categories first: they decide if filters are stale
+        f = next(x for x in FIELDS if x.name == field)
+        ground = field_vocabulary(catalog, f)
+        attr = attrs[field]
+        terms = _terms(sources[field], views, attr, ground, f, relaxations)
+        chosen = _hard_terms(terms, views, attr, ground)
+        # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
+        # (or, for a filter, the shopper left the category it was set on).
+        stale_filters = (explicit.category is not None and hard.get("categories")
+                         and explicit.category not in hard["categories"])
+        for value, evidence in sorted(explicit.terms[field].items(), key=lambda kv: (-kv[1], kv[0])):
+            is_filter = evidence >= FILTER_EVIDENCE
+            if is_filter and stale_filters:
+                continue
+            terms[value] = max(terms.get(value, 0.0), 1.0 if is_filter else SEARCH_TERM_WEIGHT)
+            fits = lambda v, value=value, ground=ground, attr=attr: ground(getattr(v, attr) or "") == value  # noqa: E731
+            if _share(views, fits) >= STALE_SHARE:
+                chosen = [value] if is_filter else list(dict.fromkeys([*chosen, value]))
+                if is_filter:
+                    break
+        hard[field] = chosen
+        terms_of[field] = terms
+    for field in FIELDS:
+        getattr(request.constraints, field.name).extend(hard[field.name])
+        # All grounded terms stay soft preferences too: within a multi-term hard constraint they still
+        # rank the stronger term first.
+        for value, weight in sorted(terms_of[field.name].items(), key=lambda kv: (-kv[1], kv[0])):
+            getattr(request.preferences, field.name).add(value=value, weight=min(weight, 1.0))
+
+    # Price and rating habits belong to the product type: with the type settled, read them off its views only
+    # (after an intent change, the old type's prices say nothing about the new budget).
+    cats = set(hard["categories"])
+    relevant = [v for v in views if not cats or v.category in cats] or views
+    prices = [v.price for v in relevant if v.price > 0]
+    scope = catalog.mask(categories=sorted(cats)) if cats else None
+    band = _price_band(prices, catalog.price[scope] if scope is not None else catalog.price)
+    price_filter = explicit.price
+    if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
+        lo, hi = price_filter
+        inside = _share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
+        if inside >= STALE_SHARE:  # an explicit budget beats one inferred from a few prices
+            band = (lo, hi)
+    if band is not None:
+        if band[0]:
+            request.constraints.price_min = band[0]
+        if band[1]:
+            request.constraints.price_max = band[1]
+    if prices:
+        request.preferences.price_anchor = float(_weighted_median(
+            [(v.price, v.weight) for v in relevant if v.price > 0]))
+    elif band is not None and band[0] and band[1]:
+        request.preferences.price_anchor = (band[0] * band[1]) ** 0.5
+    elif 0 < summary.price_range.low <= summary.price_range.high:
+        # no views, but a price range was on screen (e.g. a filter): its geometric middle is the anchor
+        request.preferences.price_anchor = (summary.price_range.low * summary.price_range.high) ** 0.5
+
+    catalog_ratings = catalog.rating[scope] if scope is not None else catalog.rating
+    floor = _rating_floor(relevant, list(catalog_ratings))
+    if floor is not None:
+        request.constraints.min_rating = floor
+
+    # Rule: the shopper has already seen these; recommending them again wastes panel slots. The summary's
+    # seen_product_ids covers the whole session, viewed_products only its recent part.
+    seen = [*summary.seen_product_ids, *(v.product_id for v in views if v.product_id is not None)]
+    request.constraints.exclude_product_ids.extend(dict.fromkeys(seen))
+
+    request.relaxations.extend(relaxations)
+    return repair_request(request, catalog)
+
+
+def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
+    """The value at half of the total weight (pairs of value, weight); plain median for equal weights."""
+    ordered = sorted(pairs)
+    if all(w == ordered[0][1] for _, w in ordered):
+        return float(statistics.median(x for x, _ in ordered))
+    half, acc = sum(w for _, w in ordered) / 2, 0.0
+    for value, weight in ordered:
+        acc += weight
+        if acc >= half:
+            return value
+    return ordered[-1][0]
+
+
+def _candidates(catalog: Catalog, c: optimization_pb2.Constraints) -> int:
+    return int(catalog.mask(
+        categories=list(c.categories), brands=list(c.brands), colours=list(c.colours),
+        price_min=c.price_min if c.HasField("price_min") else None,
+        price_max=c.price_max if c.HasField("price_max") else None,
+        min_rating=c.min_rating if c.HasField("min_rating") else None,
+        exclude_ids=list(c.exclude_product_ids),
+    ).sum())
+
+
+def _describe(c: optimization_pb2.Constraints) -> str:
+    parts = [f"{f.name}={list(getattr(c, f.name))}" for f in FIELDS if getattr(c, f.name)]
+    if c.HasField("price_min") or c.HasField("price_max"):
+        lo = f"{c.price_min:g}" if c.HasField("price_min") else ""
+        hi = f"{c.price_max:g}" if c.HasField("price_max") else ""
+        parts.append(f"price={lo}..{hi}")
+    if c.HasField("min_rating"):
+        parts.append(f"min_rating={c.min_rating:g}")
+    return ", ".join(parts) or "no constraints"
+
+
+_PRICE = ("price_min", "price_max")
+
+
+def _snapshot(c: optimization_pb2.Constraints, fields: Sequence[str]) -> tuple:
+    out = []
+    for name in fields:
+        if name in ("brands", "categories", "colours"):
+            out.append(tuple(getattr(c, name)))
+        else:
+            out.append(getattr(c, name) if c.HasField(name) else None)
+    return tuple(out)
+
+
+def _restore(c: optimization_pb2.Constraints, fields: Sequence[str], values: tuple) -> None:
+    for name, value in zip(fields, values, strict=True):
+        if name in ("brands", "categories", "colours"):
+            del getattr(c, name)[:]
+            getattr(c, name).extend(value)
+        elif value is None:
+            c.ClearField(name)
+        else:
+            setattr(c, name, value)
+
+
+# Relaxation is a greedy build-up: start from no hard constraint, then add the constraints back one at a
+# time, best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
+# The next constraint is the one with the strongest evidence given those already kept: the KL divergence of
+# support from base (see _lift), where support is the recency-weighted share of viewed products consistent
+# with the constraint and base the share of the remaining candidates that is (a colour on every view where
+# one candidate in ten has
+# it is strong evidence; a brand that makes a third of the backpacks in a price band, seen on half the views,
+# is weak). A stated constraint (UI filter, searched word) adds a bonus. No kind of attribute outranks
+# another by itself; ties keep the order of _RELAXABLE.
+_RELAXABLE = ("categories", "brands", "colours", "price_band", "min_rating")
+STATED_BONUS = {FILTER_EVIDENCE: 2.0, SEARCH_EVIDENCE: 1.0}  # evidence added per kind of statement
+# A product of another type fails the shopper outright, a wrong colour or brand only in part: the product
+# type's evidence counts this much more. A weight, not an order: a type seen on few views still yields.
+CATEGORY_EVIDENCE_WEIGHT = 1.5
+
+
+def _support(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog | None = None) -> float:
+    """Recency-weighted share of the viewed products consistent with a hard constraint (1.0 without views),
+    so support follows the newest intent as the hard terms do (a chance term is kept out of the hard
+    constraints by HARD_TERM_MIN_SHARE, not here). All views count for every constraint: a price band read
+    off one product type's views must not look better supported than that type itself."""
+    c, viewed = request.constraints, list(request.summary.viewed_products)
+    weights = recency_weights(len(viewed))  # oldest to newest: after an intent change the new intent counts
+    if not viewed:
+        return 1.0
+    if name == "price_band":
+        lo = c.price_min if c.HasField("price_min") else 0.0
+        hi = c.price_max if c.HasField("price_max") else float("inf")
+        fits = [lo <= v.price <= hi for v in viewed]
+    elif name == "min_rating":
+        by_id = catalog.by_id if catalog is not None else {}
+        fits = [v.product_id in by_id and by_id[v.product_id].rating >= c.min_rating for v in viewed]
+    else:
+        field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
+        allowed = {norm(x) for x in getattr(c, name)}
+        fits = [norm(getattr(v, field)) in allowed for v in viewed]
+    return sum(w for w, ok in zip(weights, fits, strict=True) if ok) / sum(weights)
+
+
+def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog) -> float:
+    """Bonus evidence for a constraint the shopper stated: through a UI filter or a searched word."""
+    explicit = _explicit(request.summary, catalog)
+    if name == "price_band":
+        return STATED_BONUS[FILTER_EVIDENCE] if explicit.price is not None else 0.0
+    if name == "min_rating":
+        return 0.0
+    values = set(getattr(request.constraints, name))
+    strongest = max((e for v, e in explicit.terms[name].items() if v in values), default=0.0)
+    if strongest >= FILTER_EVIDENCE:
+        return STATED_BONUS[FILTER_EVIDENCE]
+    return STATED_BONUS[SEARCH_EVIDENCE] * strongest / SEARCH_EVIDENCE
+
+
+def _lift(support: float, base: float) -> float:
+    """How far the shopper's views depart from chance: the binary KL divergence between the share of views
+    consistent with the constraint (support) and the share of candidates that are (base). The views that
+    do not fit count against it, so a colour on most views does not outweigh a product type on all."""
+    b = min(max(base, 1e-6), 1 - 1e-6)
+    s = min(max(support, 0.0), 1.0)
+    fit = s * math.log(s / b) if s > 0 else 0.0
+    miss = (1 - s) * math.log((1 - s) / (1 - b)) if s < 1 else 0.0
+    return fit + miss
+
+
+def _levels(name: str, c: optimization_pb2.Constraints) -> list[tuple[str, tuple]]:
+    """The constraint's settings from strictest to loosest, as (how, snapshot); loosest is 'absent'."""
+    if name == "price_band":
+        band = _snapshot(c, _PRICE)
+        steps = math.ceil(math.log(PRICE_WIDEN_FACTOR) / math.log(PRICE_BAND_STEP))
+        factors = [PRICE_BAND_STEP ** j for j in range(1, steps)] + [PRICE_WIDEN_FACTOR]
+        return [("kept", band)] + [
+            (f"widened x{f:.3g}", tuple(None if v is None else round(v / f if i == 0 else v * f, 2)
+                                         for i, v in enumerate(band))) for f in factors]
+    return [("kept", _snapshot(c, _FIELDS_OF[name]))]
+
+
+_FIELDS_OF = {"categories": ("categories",), "brands": ("brands",), "colours": ("colours",),
+              "price_band": _PRICE, "min_rating": ("min_rating",)}
+
+
+def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> list[optimization_pb2.Relaxation]:
+    c, k = request.constraints, request.k
+    if _candidates(catalog, c) >= k:
+        return []
+    present = [n for n in _RELAXABLE if any(v not in (None, ()) for v in _snapshot(c, _FIELDS_OF[n]))]
+    support = {n: _support(request, n, catalog) for n in present}
+    stated = {n: _stated(request, n, catalog) for n in present}
+    wanted = {n: _levels(n, c) for n in present}
+    empty = {n: tuple(() if f in ("brands", "categories", "colours") else None for f in _FIELDS_OF[n]) for n in present}
+    for n in present:
+        _restore(c, _FIELDS_OF[n], empty[n])
+
+    def evidence(n: str) -> float:
+        before = _candidates(catalog, c)
+        _restore(c, _FIELDS_OF[n], wanted[n][0][1])
+        after = _candidates(catalog, c)
+        _restore(c, _FIELDS_OF[n], empty[n])
+        if not after:
+            return -math.inf  # contradicts what is already kept: nothing to weigh
+        weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
+        return weight * _lift(support[n], after / before if before else 0.0) + stated[n]
+
+    # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
+    # views): it is weighed only once the type is settled, so it can never push out the type it came from.
+    waits = {n for n in ("price_band", "min_rating") if n in present and not stated[n]}
+
+    relaxations = []
+    remaining = list(present)
+    while remaining:
+        eligible = [x for x in remaining if not (x in waits and "categories" in remaining)]
+        n = min(eligible, key=lambda x: (-evidence(x), _RELAXABLE.index(x)))
+        remaining.remove(n)
+        tried: list[str] = []
+        outcome = "dropped"
+        for how, values in wanted[n]:
+            _restore(c, _FIELDS_OF[n], values)
+            count = _candidates(catalog, c)
+            if count >= k:
+                outcome = how
+                break
+            tried.append(f"only {count} candidates for k={k} with {_describe(c)}")
+        else:
+            _restore(c, _FIELDS_OF[n], empty[n])
+        if tried:
+            if len(tried) > 2:  # a band widened step by step: the first failure says why, the outcome how far
+                tried = [tried[0], f"{len(tried) - 1} wider steps too few"]
+            reason = f"{'; then '.join(tried)}; {n} {outcome} -> {_candidates(catalog, c)} candidates"
+            relaxations.append(optimization_pb2.Relaxation(constraint=n, reason=reason))
+    return relaxations
+
+
+def repair_request(
+    request: optimization_pb2.OptimizationRequest, catalog: Catalog
+) -> optimization_pb2.OptimizationRequest:
+    """Make any backend's request valid in place (and return it): k bounded, objective set, constraint and
+    preference terms grounded in the catalog, prices and ratings sane, contradictions relaxed. Every
+    change to a hard constraint is recorded as a Relaxation."""
+    def note(constraint: str, reason: str) -> None:
+        request.relaxations.add(constraint=constraint, reason=reason)
+
+    if not K_MIN <= request.k <= K_MAX:
+        bounded = DEFAULT_K if request.k == 0 else min(max(request.k, K_MIN), K_MAX)
+        if request.k != 0:
+            note("k", f"k={request.k} outside [{K_MIN}, {K_MAX}]; set to {bounded}")
+        request.k = bounded
+    if request.objective not in SUPPORTED_OBJECTIVES:
+        request.objective = optimization_pb2.OBJECTIVE_EXPECTED_REVENUE
+
+    c, p = request.constraints, request.preferences
+    for field in FIELDS:
+        ground = field_vocabulary(catalog, field)
+        values: list[str] = []
+        for value in getattr(c, field.name):
+            canonical = ground(value)
+            if canonical is None:
+                note(field.name, f"not in catalog: {field.noun} {value!r}")
+            elif canonical not in values:
+                values.append(canonical)
+        del getattr(c, field.name)[:]
+        getattr(c, field.name).extend(values)
+        terms: dict[str, float] = {}
+        for term in getattr(p, field.name):
+            canonical = ground(term.value)
+            if canonical is not None:  # soft terms are dropped silently: they never remove candidates
+                terms[canonical] = max(terms.get(canonical, 0.0), min(max(term.weight, 0.0), 1.0))
+        del getattr(p, field.name)[:]
+        for value, weight in terms.items():
+            getattr(p, field.name).add(value=value, weight=weight)
+
+    for name in _PRICE:
+        if c.HasField(name) and not getattr(c, name) > 0:
+            note(name, f"{name}={getattr(c, name):g} is not positive; dropped")
+            c.ClearField(name)
+    if c.HasField("price_min") and c.HasField("price_max") and c.price_min > c.price_max:
+        note("price_band", f"price_min={c.price_min:g} > price_max={c.price_max:g}; swapped")
+        c.price_min, c.price_max = c.price_max, c.price_min
+    if c.HasField("min_rating") and not 0 <= c.min_rating <= 5:
+        note("min_rating", f"min_rating={c.min_rating:g} outside [0, 5]; dropped")
+        c.ClearField("min_rating")
+    if p.HasField("price_anchor") and not p.price_anchor > 0:
+        p.ClearField("price_anchor")
+    known_ids = [pid for pid in c.exclude_product_ids if pid in catalog.by_id]
+    del c.exclude_product_ids[:]
+    c.exclude_product_ids.extend(dict.fromkeys(known_ids))  # unknown ids exclude nothing; dedupe in order
+
+    request.relaxations.extend(_relax(request, catalog))
+    return request
+
+
+def validate_request(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> list[str]:
+    """Problems that make a request unfit for the optimizer; empty when it is valid."""
+    problems: list[str] = []
+    if not request.session_id:
+        problems.append("session_id is empty")
+    if not K_MIN <= request.k <= K_MAX:
+        problems.append(f"k={request.k} outside [{K_MIN}, {K_MAX}]")
+    if request.objective not in SUPPORTED_OBJECTIVES:
+        problems.append(f"objective {request.objective} is not a supported objective")
+    c, p = request.constraints, request.preferences
+    for field in FIELDS:
+        known = set(getattr(catalog, field.catalog_attr))
+        for value in getattr(c, field.name):
+            if value not in known:
+                problems.append(f"constraints.{field.name}: {value!r} is not a catalog {field.noun}")
+        for term in getattr(p, field.name):
+            if term.value not in known:
+                problems.append(f"preferences.{field.name}: {term.value!r} is not a catalog {field.noun}")
+            if not 0 <= term.weight <= 1:
+                problems.append(f"preferences.{field.name}: weight {term.weight:g} of {term.value!r} outside [0, 1]")
+    for name in _PRICE:
+        if c.HasField(name) and not getattr(c, name) > 0:
+            problems.append(f"{name}={getattr(c, name):g} is not positive")
+    if c.HasField("price_min") and c.HasField("price_max") and c.price_min > c.price_max:
+        problems.append(f"price_min={c.price_min:g} > price_max={c.price_max:g}")
+    if c.HasField("min_rating") and not 0 <= c.min_rating <= 5:
+        problems.append(f"min_rating={c.min_rating:g} outside [0, 5]")
+    if p.HasField("price_anchor") and not p.price_anchor > 0:
+        problems.append(f"price_anchor={p.price_anchor:g} is not positive")
+    unknown = [pid for pid in c.exclude_product_ids if pid not in catalog.by_id]
+    if unknown:
+        problems.append(f"exclude_product_ids not in catalog: {unknown[:5]}")
+    if not problems:
+        count = _candidates(catalog, c)
+        if count < request.k:
+            problems.append(f"only {count} candidates satisfy the constraints ({_describe(c)}), k={request.k}")
+    return problems

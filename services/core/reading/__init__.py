@@ -1,0 +1,1 @@
+"""Frames -> grounded observations -> one behaviour summary (embedded OCR and vllm backends share the builder)."""

@@ -1,0 +1,246 @@
+"""Behaviour summary of a session from its grounded observations (embedded backend). Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from interarec.v1 import summaries_pb2
+from services.common.catalog import CURRENCY, Catalog, Product
+
+from .grounding import Observation
+from .window import SEEN_MIN_CONFIDENCE, ClosedWindow
+
+MIN_VIEW_CONFIDENCE = SEEN_MIN_CONFIDENCE
+# Each newer distinct product view multiplies the weight of the older ones by this: a shopper who changes
+# intent halfway (three views of one thing, then three of another) ends with the new intent at about 3/4
+# of the weight, while one stray view among several still counts for little.
+RECENCY_DECAY = 0.7
+MAX_SPECS = 6
+MAX_COMPARISONS = 5
+MAX_PROMOTIONS = 5
+MAX_QUERIES = 5
+
+
+def _weighted(values: Sequence[str], total: float, weights: Sequence[float] | None = None
+              ) -> list[summaries_pb2.WeightedTerm]:
+    """Share of each value; with `weights`, each occurrence counts its weight (total = their sum)."""
+    counts: Counter[str] = Counter()
+    for i, v in enumerate(values):
+        counts[v] += 1.0 if weights is None else weights[i]
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [summaries_pb2.WeightedTerm(value=v, weight=round(n / total, 4)) for v, n in ordered]
+
+
+def recency_weights(n: int, decay: float = RECENCY_DECAY) -> list[float]:
+    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one `decay` times less."""
+    return [decay ** (n - 1 - i) for i in range(n)]
+
+
+def _unique(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+def _money(x: float) -> str:
+    return f"${x:,.0f}" if x == int(x) else f"${x:,.2f}"
+
+
+def _pct(w: float) -> str:
+    return f"{round(w * 100)}%"
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 2:
+        return " and ".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _views(observations: Sequence[Observation], catalog: Catalog) -> list[tuple[Product, int, float]]:
+    """(product, frames, best confidence) for each product page grounded with enough confidence, ordered by
+    each product's last view (oldest first): going back to a product makes it recent again."""
+    frames: dict[str, int] = {}
+    conf: dict[str, float] = {}
+    last: dict[str, int] = {}
+    for i, o in enumerate(observations):
+        if o.kind == "product" and o.product_id in catalog.by_id and o.product_confidence >= MIN_VIEW_CONFIDENCE:
+            frames[o.product_id] = frames.get(o.product_id, 0) + 1
+            conf[o.product_id] = max(conf.get(o.product_id, 0.0), o.product_confidence)
+            last[o.product_id] = i
+    return [(catalog.by_id[pid], frames[pid], conf[pid]) for pid in sorted(last, key=last.__getitem__)]
+
+
+def _ui_filters(observations: Sequence[Observation]) -> tuple[list[str], str]:
+    """The filters on the newest listing that showed any, and that listing's category ('' if unread)."""
+    for o in reversed(observations):
+        if o.kind in ("listing", "search") and o.filters:
+            return _unique(o.filters), o.category or ""
+    return [], ""
+
+
+def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[str]:
+    """Consecutive views of two different products of the same category: the shopper weighing them up."""
+    seq = [o.product_id for o in observations
+           if o.kind == "product" and o.product_id in catalog.by_id and o.product_confidence >= MIN_VIEW_CONFIDENCE]
+    pairs: list[str] = []
+    seen: set[frozenset[str]] = set()
+    prev = None
+    for pid in seq:
+        if prev is not None and pid != prev:
+            a, b = catalog.by_id[prev], catalog.by_id[pid]
+            key = frozenset((a.product_id, b.product_id))
+            if a.category == b.category and key not in seen:
+                seen.add(key)
+                pairs.append(f"{a.title} vs {b.title}")
+        prev = pid
+    return pairs[-MAX_COMPARISONS:]
+
+
+def _browse_terms(observations: Sequence[Observation]) -> tuple[list[str], list[str], list[str]]:
+    """Categories, brands and colours the shopper filtered or browsed to, for a session with no product views."""
+    cats, brands, colours = [], [], []
+    for o in observations:
+        if o.kind in ("listing", "search") and o.category:
+            cats.append(o.category)
+        for f in o.filters:
+            key, _, value = f.partition(": ")
+            {"Category": cats, "Brand": brands, "Colour": colours}.get(key, []).append(value)
+    return cats, brands, colours
+
+
+_PRICE_FILTER_RE = re.compile(r"Price: (?:\$([\d.]+) – \$([\d.]+)|from \$([\d.]+)|up to \$([\d.]+))$")
+
+
+def _price_filter(observations: Sequence[Observation], catalog: Catalog) -> tuple[float, float] | None:
+    """The newest price filter as (low, high); an open end is the catalog's own bound."""
+    for o in reversed(observations):
+        for f in o.filters:
+            if m := _PRICE_FILTER_RE.match(f):
+                lo, hi, frm, upto = m.groups()
+                if frm:
+                    return float(frm), float(catalog.price.max())
+                if upto:
+                    return 0.0, float(upto)
+                return float(lo), float(hi)
+    return None
+
+
+def add_views(s: summaries_pb2.BehaviourSummary, views: Sequence[tuple[Product, int, float]]) -> list[Product]:
+    """The fields every backend derives from grounded product views, ordered by last view (oldest first):
+    recency-weighted shares of type, brand and colour, price range, ratings and the viewed products.
+    Returns the products (empty: nothing set)."""
+    products = [p for p, _, _ in views]
+    n = len(products)
+    if not n:
+        return products
+    w = recency_weights(n)
+    total = sum(w)
+    s.product_types.extend(_weighted([p.category for p in products], total, w))
+    s.brands.extend(_weighted([p.brand for p in products], total, w))
+    s.colours.extend(_weighted([p.colour for p in products], total, w))
+    s.price_range.low = min(p.price for p in products)
+    s.price_range.high = max(p.price for p in products)
+    s.price_range.currency = CURRENCY
+    s.reviews.min_rating_viewed = min(p.rating for p in products)
+    s.reviews.mean_rating_viewed = round(sum(p.rating for p in products) / n, 2)
+    for p, frames, conf in views:
+        s.viewed_products.add(product_id=p.product_id, title=p.title, brand=p.brand, category=p.category,
+                              colour=p.colour, price=p.price, frames=frames, confidence=round(conf, 3))
+    return products
+
+
+def add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow,
+                        observations: Sequence[Observation], products: Sequence[Product]) -> None:
+    """What the session itself knows, whichever backend read the frames: the UI filters on the newest
+    listing (the decomposer's hard constraints) and every product seen so far (its whole-session exclusion)."""
+    filters, filters_category = _ui_filters(observations)
+    s.ui_filters.extend(filters)
+    s.ui_filters_category = filters_category
+    s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
+
+
+def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Sequence[Observation],
+              catalog: Catalog) -> summaries_pb2.BehaviourSummary:
+    """Summary over the session's recent observations (history, then this window), grounded in the catalog."""
+    observations = [*history, *window.observations]
+    s = summaries_pb2.BehaviourSummary(
+        session_id=session_id, tenant=tenant, window_seq=window.window_seq, backend="embedded",
+        frames_in_window=window.frames, frames_dropped_duplicate=window.dropped_duplicates,
+        window_close_reason=window.reason)
+    s.trace.capture_unix_ms = window.last_capture_ms
+
+    views = _views(observations, catalog)
+    products = add_views(s, views)
+    if products:
+        s.specifications.extend(_weighted([f"{k}: {v}" for p in products for k, v in p.spec_pairs],
+                                          len(products))[:MAX_SPECS])
+    else:
+        # Nothing opened yet: what the shopper browsed to and filtered by is the only signal.
+        cats, brands, colours = _browse_terms(observations)
+        for target, values in ((s.product_types, cats), (s.brands, brands), (s.colours, colours)):
+            if values:
+                target.extend(_weighted(values, len(values)))
+        if (rng := _price_filter(observations, catalog)) is not None:
+            s.price_range.low, s.price_range.high = rng
+            s.price_range.currency = CURRENCY
+    add_session_context(s, window, observations, products)
+    s.reviews.read_reviews = any(o.reviews_visible for o in observations)
+    s.comparisons.extend(_comparisons(observations, catalog))
+    s.promotions.extend(_unique(p for o in observations for p in o.promotions)[-MAX_PROMOTIONS:])
+    s.search_queries.extend(_unique(o.search_query for o in observations if o.search_query)[-MAX_QUERIES:])
+    s.narrative = narrative(s)
+    return s
+
+
+def _share_phrase(brand: summaries_pb2.WeightedTerm, types: Sequence[summaries_pb2.WeightedTerm]) -> str:
+    """'mostly Norda (75%) Footwear', 'all Norda Footwear (50%) and Outerwear', '3 brands across 2 categories'."""
+    cat = types[0]
+    if brand.weight == 1:
+        who = f"all {brand.value}"
+    elif brand.weight >= 0.5:
+        who = f"mostly {brand.value} ({_pct(brand.weight)})"
+    else:
+        who = f"top brand {brand.value} ({_pct(brand.weight)})"
+    if cat.weight == 1:
+        return f"{who} {cat.value}"
+    if cat.weight >= 0.5:
+        return f"{who}, mostly {cat.value} ({_pct(cat.weight)})"
+    return f"{who}, across {len(types)} categories"
+
+
+def narrative(s: summaries_pb2.BehaviourSummary) -> str:
+    """One plain-English paragraph that explains the summary's fields."""
+    parts: list[str] = []
+    n = len(s.viewed_products)
+    if n:
+        price = (_money(s.price_range.low) if s.price_range.low == s.price_range.high
+                 else f"{_money(s.price_range.low)}–{_money(s.price_range.high)}")
+        if n == 1:
+            v = s.viewed_products[0]
+            parts.append(f"Viewed 1 product, {v.title} ({v.brand} {v.category}, {price}, {v.colour})")
+            parts.append(f"rated {s.reviews.mean_rating_viewed:.1f} stars")
+        else:
+            what = _share_phrase(s.brands[0], s.product_types)
+            colours = _join([c.value for c in s.colours[:3]])
+            parts.append(f"Viewed {n} products, {what}, priced {price}, in {colours}")
+            parts.append(f"ratings {s.reviews.min_rating_viewed:.1f} lowest, {s.reviews.mean_rating_viewed:.1f} mean")
+    else:
+        browse = []
+        if s.product_types:
+            browse.append(_join([t.value for t in s.product_types[:2]]))
+        if s.brands:
+            browse.append("filtered to " + _join([b.value for b in s.brands[:2]]))
+        if s.colours:
+            browse.append("in " + _join([c.value for c in s.colours[:2]]))
+        if s.price_range.high:
+            browse.append(f"priced {_money(s.price_range.low)}–{_money(s.price_range.high)}")
+        parts.append("No product pages viewed yet" + (f"; browsing {' '.join(browse)}" if browse else ""))
+    if s.search_queries:
+        parts.append("searched for " + _join([f'"{q}"' for q in s.search_queries]))
+    if s.comparisons:
+        parts.append(f"compared {s.comparisons[-1]}")
+    if s.reviews.read_reviews:
+        parts.append("read reviews")
+    if s.promotions:
+        parts.append(f"saw promotions ({s.promotions[-1]})")
+    return "; ".join(parts) + "."

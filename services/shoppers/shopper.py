@@ -1,0 +1,233 @@
+"""The scripted shopper: real headless Chromium browsing the demo shop like a person while its viewport
+is captured and streamed to the gateway.
+
+Selectors it relies on are the same in every demo-shop layout (services/demo_shop/templates/*) and never
+shown on screen: `#search-input`, `[data-role=category-link][data-category=..]`, `#filter-brand`,
+`#filter-colour`, `#filter-price-min`, `#filter-price-max`, `#filter-apply`,
+`[data-role=product-link][data-product-id=..]` (inside `main`, so the recommendation panel is never
+clicked), `[data-role=product-title]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import httpx
+
+from services.capture.frames import Accepted, FrameStreamer, FrameUploader
+from services.common.catalog import Catalog
+from services.shoppers.scenarios import Preference, Scenario, build_scenario
+
+log = logging.getLogger("interarec.capture")
+
+VIEWPORT = {"width": 1280, "height": 800}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 # Paint holding shows the previous page until the next one paints, so a screenshot taken
+                 # just after a navigation would pair the new URL with the old page's pixels.
+                 "--disable-features=PaintHolding"]
+NAV_TIMEOUT_MS = 15_000
+PRODUCT_TITLE = "[data-role=product-title]"
+
+
+def product_link(product_id: str) -> str:
+    """A product's link in the page body (listing tile, comparison column), never the recommendation panel."""
+    return f'main [data-role=product-link][data-product-id="{product_id}"]'
+
+
+def chromium_path() -> str:
+    return os.environ.get("INTERAREC_CHROMIUM_PATH", "").strip() or "/usr/bin/chromium"
+
+
+async def type_search(page, text: str, rng: random.Random, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
+    """Search as a person does: type into the search box at a human pace, press Enter, wait for the results."""
+    box = page.locator("#search-input")
+    await box.click()
+    await box.fill("")
+    await box.press_sequentially(text, delay=rng.randint(55, 95))
+    await pause(0.2, 0.4)
+    await box.press("Enter")
+    await page.wait_for_url("**/search?**", timeout=timeout_ms)
+
+
+async def open_product_page(page, shop_url: str, pid: str, card, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
+    """Open a product page as a person does: click its card when the page shows one, else go to its URL;
+    return once the product page is on screen."""
+    if await card.count():
+        await card.first.scroll_into_view_if_needed()
+        await pause(0.3, 0.6)
+        await card.first.click()
+        await page.wait_for_url(f"**/p/{pid}", timeout=timeout_ms)
+    else:
+        await page.goto(f"{shop_url}/p/{pid}", wait_until="domcontentloaded")
+    await page.locator(PRODUCT_TITLE).wait_for(timeout=timeout_ms)
+
+
+@dataclass
+class ShopperResult:
+    session_id: str
+    preference: Preference
+    opened_product_ids: list[str] = field(default_factory=list)
+    frames_sent: int = 0
+    frames_failed: int = 0
+    frames_dropped: int = 0
+    elapsed_s: float = 0.0
+    accepted: list[Accepted] = field(default_factory=list)  # where Kafka stored each frame the gateway took
+
+
+class _Browse:
+    """One scripted visit; every pause is drawn from the scenario's seeded RNG."""
+
+    def __init__(self, page, shop_url: str, scenario: Scenario, catalog: Catalog, rng: random.Random,
+                 progress: Callable[[str], None], dwell: tuple[float, float],
+                 on_page_ready: Callable[[], Awaitable[None]]):
+        self.page = page
+        self.on_page_ready = on_page_ready
+        self.shop = shop_url.rstrip("/")
+        self.scenario = scenario
+        self.catalog = catalog
+        self.rng = rng
+        self.progress = progress
+        self.dwell = dwell
+        self.opened: list[str] = []
+        self.listing_url = ""
+        self.filtered = False
+
+    async def pause(self, lo: float, hi: float) -> None:
+        await asyncio.sleep(self.rng.uniform(lo, hi))
+
+    async def scroll(self, dy: int) -> None:
+        await self.page.mouse.move(500 + self.rng.randint(-80, 80), 420 + self.rng.randint(-60, 60))
+        await self.page.mouse.wheel(0, dy)
+
+    async def search(self, text: str) -> None:
+        await type_search(self.page, text, self.rng, self.pause)
+
+    async def apply_filter(self) -> None:
+        """Use the category page's filter form for the preference."""
+        pref = self.scenario.preference
+        await self.pause(0.8, 1.4)
+        if pref.kind == "brand":
+            await self.page.select_option("#filter-brand", pref.brand)
+        elif pref.kind == "colour":
+            await self.page.select_option("#filter-colour", pref.colour)
+        else:
+            await self.page.locator("#filter-price-min").press_sequentially(f"{pref.price_min:g}", delay=80)
+            await self.page.locator("#filter-price-max").press_sequentially(f"{pref.price_max:g}", delay=80)
+        await self.pause(0.3, 0.6)
+        await self.page.locator("#filter-apply").click()
+        await self.page.wait_for_url("**/c/**?**", timeout=NAV_TIMEOUT_MS)
+        self.filtered = True
+        self.listing_url = self.page.url
+        self.progress(f"filtered {pref.describe()}")
+        await self.pause(0.8, 1.4)
+
+    async def enter_listing(self) -> None:
+        """From the home page to the listing the shopper picks products from."""
+        sc, pref = self.scenario, self.scenario.preference
+        if sc.entry == "search":
+            await self.search(sc.search_query)
+            self.progress(f"searched {sc.search_query!r}")
+        else:
+            await self.page.locator(f'nav [data-role=category-link][data-category="{pref.category}"]').first.click()
+            await self.page.wait_for_url(f"**/c/{quote(pref.category)}*", timeout=NAV_TIMEOUT_MS)
+            self.progress(f"opened category {pref.category}")
+            if sc.apply_filter:
+                await self.apply_filter()
+        self.listing_url = self.page.url
+        await self.pause(1.0, 1.6)
+        await self.scroll(self.rng.randint(150, 300))
+        await self.pause(0.4, 0.8)
+
+    async def find_card(self, pid: str):
+        """The product's card on the listing, narrowing the listing (filter, then search) if it is not there."""
+        if self.page.url != self.listing_url:
+            await self.page.goto(self.listing_url, wait_until="domcontentloaded")
+        card = self.page.locator(product_link(pid))
+        if await card.count():
+            return card
+        p = self.catalog.by_id[pid]
+        if "/c/" in self.listing_url and not self.filtered and self.scenario.preference.wants(p):
+            await self.apply_filter()  # too many products to scan: narrow down like a person would
+        else:
+            await self.search(" ".join(p.title.split()[:3]))
+        return self.page.locator(product_link(pid))
+
+    async def open_product(self, pid: str, brief: bool) -> None:
+        await open_product_page(self.page, self.shop, pid, await self.find_card(pid), self.pause)
+        await self.on_page_ready()
+        self.opened.append(pid)
+        p = self.catalog.by_id[pid]
+        note = " - noise" if brief else ""
+        self.progress(f"opened {pid} {p.title} (${p.price:,.2f}, {p.colour}, {p.category}){note}")
+        # read the page, glance at the description below, come back up
+        total = self.rng.uniform(0.9, 1.4) if brief else self.rng.uniform(*self.dwell)
+        await asyncio.sleep(total * 0.5)
+        await self.scroll(self.rng.randint(120, 260))
+        await asyncio.sleep(total * 0.2)
+        await self.scroll(-400)
+        await asyncio.sleep(total * 0.3)
+
+    async def run(self) -> None:
+        await self.pause(1.0, 1.5)
+        await self.scroll(self.rng.randint(200, 400))
+        await self.pause(0.5, 0.9)
+        await self.scroll(-500)
+        await self.enter_listing()
+        for pid in self.scenario.product_ids:
+            await self.open_product(pid, brief=pid == self.scenario.noise_id)
+            if pid != self.scenario.product_ids[-1]:
+                await self.page.go_back(wait_until="domcontentloaded")
+                await self.pause(0.5, 1.0)
+
+
+async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id: str, scenario: str,
+                      catalog: Catalog, seed: int = 7, fps: float = 2.0, headless: bool = True, linger_s: float = 0.0,
+                      *, progress: Callable[[str], None] | None = None,
+                      dwell: tuple[float, float] = (2.0, 4.0)) -> ShopperResult:
+    """Browse the shop with scenario `scenario` ('brand'|'colour'|'price') while streaming viewport frames."""
+    from playwright.async_api import async_playwright
+
+    say = progress or (lambda line: log.info(line, extra={"session_id": session_id}))
+    plan = build_scenario(scenario, catalog, seed)
+    result = ShopperResult(session_id=session_id, preference=plan.preference)
+    say(f"session {session_id}: hidden preference {plan.kind} = {plan.preference.describe()}, "
+        f"{len(plan.product_ids)} products to open")
+    started = time.monotonic()
+    async with async_playwright() as pw, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
+        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=headless, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+            page = await context.new_page()
+            page.set_default_timeout(NAV_TIMEOUT_MS)
+            # the session parameter makes the shop set its cookie, so its live panel follows this session
+            await page.goto(f"{shop_url.rstrip('/')}/?session={quote(session_id)}", wait_until="domcontentloaded")
+            uploader = FrameUploader(client, gateway_url, api_key, session_id)
+            streamer = FrameStreamer(page, uploader, fps=fps)
+            await streamer.start()
+            browse = _Browse(page, shop_url, plan, catalog, random.Random(f"browse:{scenario}:{seed}"), say, dwell,
+                             on_page_ready=streamer.capture_now)
+            try:
+                await browse.run()
+                if linger_s > 0:
+                    say(f"lingering {linger_s:g} s on {page.url}")
+                    await asyncio.sleep(linger_s)
+            finally:
+                await streamer.stop()
+                result.opened_product_ids = browse.opened
+                result.frames_sent, result.frames_failed = uploader.sent, uploader.failed
+                result.frames_dropped = streamer.dropped
+                result.accepted = list(uploader.accepted)
+        finally:
+            await browser.close()
+    result.elapsed_s = time.monotonic() - started
+    say(f"frames: {result.frames_sent} sent, {result.frames_failed} failed"
+        + (f", {result.frames_dropped} dropped" if result.frames_dropped else ""))
+    return result
