@@ -43,7 +43,7 @@ BREADCRUMB_SEPS = ("/", "›", ">", "»", "|", None)
 COOKIE_BANNERS = (None, "bar", "box")
 ANNOUNCEMENTS = (None, "Free shipping on orders over $50", "Free returns within 30 days",
                  "New arrivals every week", "Members get early access to new collections")
-# The families of wording the default profile (services/summarizer/profiles/default.json) covers.
+# The families of wording the default profile (services/core/reading/profiles/default.json) covers.
 BUY_LABELS = ("Add to cart", "Add to bag", "Add to basket", "Buy now", "Add to trolley")
 STOCK_LABELS = ("In stock", "In stock, ready to ship", "Only a few left in stock", None)
 COLOUR_WORDS = ("Colour", "Color")

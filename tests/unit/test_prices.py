@@ -1,10 +1,10 @@
-"""Money amounts in every format a shop prints (services/summarizer/prices.py)."""
+"""Money amounts in every format a shop prints (services/core/reading/prices.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.summarizer import prices
+from services.core.reading import prices
 
 
 @pytest.mark.parametrize(("text", "expected"), [
