@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sys
@@ -100,12 +101,19 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _layout(name: str) -> str:
+    if name in ("classic", "boutique") or re.fullmatch(r"theme-[1-9]\d{0,3}", name):
+        return name
+    raise argparse.ArgumentTypeError(f"{name!r}: expected classic, boutique or theme-<n>")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["capture", "score", "run"])
-    parser.add_argument("--layout", action="append", choices=["classic", "boutique"],
-                        help="shop layout(s) to capture/score (default: classic)")
+    parser.add_argument("--layout", action="append", type=_layout,
+                        help="shop layout(s) to capture/score: classic, boutique or a seeded theme-<n> "
+                             "(default: classic)")
     parser.add_argument("--live", action="store_true", help="capture: run the whole pipeline too (real Kafka)")
     parser.add_argument("--only", nargs="*", help="persona ids (default: the whole library)")
     parser.add_argument("--personas", default=str(Path(__file__).with_name("personas.toml")))

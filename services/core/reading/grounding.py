@@ -221,9 +221,15 @@ class Grounder:
             typical = heights[len(heights) // 2]
         big = [ln for ln in usable if ln.height >= HEADING_MIN_RATIO * typical and not _LABEL_RE.search(ln.text)]
         out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
-        for a, b in zip(big, big[1:], strict=False):
-            if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height, b.height):
-                out.append(f"{a.text} {b.text}")
+        # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
+        # right below a big one continues it
+        tails = [ln for ln in main if ln.conf >= MIN_LINE_CONF and ln.height >= HEADING_MIN_RATIO * typical
+                 and not _LABEL_RE.search(ln.text)]
+        for a in big:
+            below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
+                                                                                                     b.height)]
+            if below:
+                out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
         return out
 
     # -------------------------------------------------------------- observe

@@ -86,7 +86,10 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     for x, y, w, h, area in stats[1:]:
         box = Box(int(x), int(y), int(w), int(h))
         if h >= PICTURE_MIN_PX and w >= PICTURE_MIN_PX:
-            pictures.append(box)
+            if (split := _text_rows(ink, box)) is not None:
+                words.extend(split)  # a big heading wrapped onto two lines set close together
+            else:
+                pictures.append(box)
         elif h >= 28 and w < 1.3 * h:
             continue  # an icon or thumbnail: big text is always wider than tall
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
@@ -110,19 +113,50 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     return lines, pictures
 
 
+def _text_rows(ink: np.ndarray, b: Box) -> list[Box] | None:
+    """The lines of a picture-sized component that is really a block of text lines touching through their
+    descenders and capitals (closing joins rows 3 px apart), else None. Split at the rows with almost no ink:
+    every piece must be a text line; a picture has pieces that are not (its frame, its object)."""
+    rows = ink[b.top:b.bottom, b.left:b.right].mean(axis=1)
+    empty = rows < 0.01
+    pieces, start = [], None
+    for i, blank in enumerate([*empty, True]):
+        if not blank and start is None:
+            start = i
+        elif blank and start is not None:
+            pieces.append((start, i))
+            start = None
+    if len(pieces) < 2 or not all(MIN_LINE_PX <= end - top <= MAX_LINE_PX for top, end in pieces):
+        return None
+    out = []
+    for top, end in pieces:
+        cols = np.flatnonzero(ink[b.top + top:b.top + end, b.left:b.right].any(axis=0))
+        out.append(Box(b.left + int(cols[0]), b.top + top, int(cols[-1] - cols[0] + 1), end - top))
+    return out
+
+
 def _bordered(ink: np.ndarray, b: Box) -> bool:
     """A row of chips or buttons: from top to bottom, a border (ink across much of the box), the padding
     inside it (almost none), the labels, padding again, the bottom border. A text line, even in capitals,
     has at most two dense bands (the tops and the feet of its letters) with its stems between."""
+    if b.height < 26:  # border + padding + label + padding + border: a control is never shorter
+        return False
     rows = ink[b.top:b.bottom, b.left:b.right].mean(axis=1)
     peak = float(rows.max())
     if peak <= 0.4:
         return False
+    kinds = ["H" if v > 0.5 * peak else "L" if v < 0.26 * peak else "" for v in rows]
     bands: list[str] = []
-    for v in rows:
-        kind = "H" if v > 0.5 * peak else "L" if v < 0.3 * peak else ""
+    i = 0
+    while i < len(kinds):
+        j = i
+        while j < len(kinds) and kinds[j] == kinds[i]:
+            j += 1
+        # padding is a few rows deep; the gaps inside letters ("T47": under the T's bar) are thinner
+        kind = kinds[i] if kinds[i] == "H" or (kinds[i] == "L" and j - i >= 3) else ""
         if kind and (not bands or bands[-1] != kind):
             bands.append(kind)
+        i = j
     return "".join(bands).strip("L").count("H") >= 3
 
 
