@@ -392,8 +392,14 @@ class Grounder:
             obs.product_id, obs.product_confidence = self.ids[title_idx], 0.85
             return
         self._ground_by_title(obs, big if big is not None else headings, labelled_brands)
+        if obs.product_id is None and big is not None and headings:
+            # a theme may set its title barely larger than its body text: its tallest lines still name
+            # the product if it is a catalog title letter for letter with that price on the page (tallest three:
+            # the wordmark may be taller)
+            self._ground_by_title(obs, headings[:3], labelled_brands, strict=True)
 
-    def _ground_by_title(self, obs: Observation, headings: list[str], labelled_brands: Sequence[str] = ()) -> None:
+    def _ground_by_title(self, obs: Observation, headings: list[str], labelled_brands: Sequence[str] = (),
+                         strict: bool = False) -> None:
         """No usable SKU: the heading matched fuzzily against catalog titles, confirmed by the product's price
         on the page (titles of one model line differ by a short code that OCR may garble; prices rarely
         coincide) and its brand (a "Visit the X store" link, a "Brand:" label or the title's own words)."""
@@ -416,7 +422,9 @@ class Grounder:
         priced = self._price_on_page(best, obs)
         branded = self.catalog.products[best].brand in obs.brands
         chosen = None
-        if score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN:
+        if strict:
+            chosen = best if score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN and priced else None
+        elif score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN:
             chosen = best
         elif score >= TITLE_PRICED_MIN_SCORE and priced:
             chosen = best

@@ -375,7 +375,9 @@ class RegionReader:
         colour = None
         if body:
             biggest = max(body, key=lambda p: p.width * p.height)
-            if biggest.width * biggest.height >= 120 * 120:
+            # only a product page uses it (grounding), where the picture is the biggest; a small one is
+            # still the product (an image-on-top theme, a silhouette on a faint backdrop)
+            if biggest.width * biggest.height >= 80 * 80:
                 colour = picture_colour(rgb, biggest, self.profile.colours)
         heights = sorted(b.height for b in lines if self.panel_left is None or b.left < self.panel_left)
         return ocr, colour, (float(heights[len(heights) // 2]) if heights else None)
