@@ -205,7 +205,11 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
-    big = sorted((b for b in anchors if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))
+    # big: near the tallest, and clearly above the page's body text (spec rows, a search field's placeholder:
+    # body text, however short the tallest line is once a row of chips no longer counts as text)
+    body_px = sorted(b.height for b in main)[len(main) // 2]
+    big = sorted((b for b in anchors if b.height >= max(0.7 * tall, 1.3 * body_px)),
+                 key=lambda b: (-b.height, b.top)) or sorted(anchors, key=lambda b: (-b.height, b.top))[:1]
     for b in big[:4]:
         take(b)
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
@@ -218,8 +222,8 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # the block around the page's main heading: the longest heading-sized line below the masthead (a product
     # title is longer than its price or the swatches beside it; a description paragraph is longer still,
     # but set smaller)
-    headings = [b for b in big if b.height >= 0.85 * tall]
-    below_masthead = [b for b in headings if b.top > 0.1 * height] or headings
+    below_masthead = ([b for b in big if b.height >= 0.85 * tall and b.top > 0.1 * height]
+                      or [b for b in big if b.top > 0.1 * height] or big)
     if below_masthead:
         focus = max(below_masthead, key=lambda b: b.cost)
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
