@@ -219,11 +219,10 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget:
             tinted_spent += b.cost
             take(b)
-    # the block around the page's main heading: the longest heading-sized line below the masthead (a product
-    # title is longer than its price or the swatches beside it; a description paragraph is longer still,
-    # but set smaller)
-    below_masthead = ([b for b in big if b.height >= 0.85 * tall and b.top > 0.1 * height]
-                      or [b for b in big if b.top > 0.1 * height] or big)
+    # the block around the page's main heading: the longest line near the tallest below the masthead (a
+    # product title is longer than its price or the swatches beside it)
+    tallish = [b for b in anchors if b.height >= 0.7 * tall]
+    below_masthead = [b for b in tallish if b.top > 0.1 * height] or tallish
     if below_masthead:
         focus = max(below_masthead, key=lambda b: b.cost)
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
