@@ -69,10 +69,11 @@ def test_status_reads_the_applied_release(applied, monkeypatch, capsys):
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     code = cli.main(["status", "-n", NAMESPACE, "-r", RELEASE, "--timeout", "5"])
     text = capsys.readouterr().out
-    print(text)
     assert code == 1  # no kubelet: nothing is ready
     code = cli.main(["status", "-n", NAMESPACE, "-r", RELEASE, "--json"])
     report = json.loads(capsys.readouterr().out)
+    with capsys.disabled():
+        print(f"\n$ interarec status -n {NAMESPACE} -r {RELEASE}   (exit 1)\n{text}")
     deployments = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
     assert {c["deployment"] for c in report["components"]} == deployments
     assert all(c["state"] == "down" for c in report["components"])
