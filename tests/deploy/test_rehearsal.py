@@ -168,6 +168,10 @@ def test_the_recorded_expositions_are_what_the_services_export(release):
             continue
         assert path.exists(), f"no recorded exposition for {name}: run with INTERAREC_RECORD_EXPOSITION=1"
         recorded, now = exposition_shape(path.read_text()), exposition_shape(live)
+        deadline = time.monotonic() + 30
+        while set(recorded) - set(now) and time.monotonic() < deadline:  # e.g. the lag gauge's first export
+            time.sleep(2)
+            now = exposition_shape(httpx.get(r.url("/metrics"), timeout=5).text)
         assert sorted(recorded) == sorted(now), f"{name}: families differ; INTERAREC_RECORD_EXPOSITION=1 rerecords"
         for family, (kind, labels, bounds) in recorded.items():
             live_kind, live_labels, live_bounds = now[family]
