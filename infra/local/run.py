@@ -1,4 +1,5 @@
-"""`make run`: Kafka, the five services, the demo shop and one scripted shopper, on this machine.
+"""`make run`: Kafka, the five services, the demo shop and one scripted shopper, on this machine. The shopper
+only browses: the frames come from the demo shop's pages (the capture script, capture-js/).
 
 Prints each new recommendation with the summary that explains it. Ctrl-C stops everything it started;
 --exit-when-done exits by itself once the shopper's recommendations have arrived (for scripts)."""
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         say("== InteraRec: local run ==")
-        with local_stack(say) as stack:
+        with local_stack(say, page_capture=True) as stack:
             catalog = Catalog.load(stack.catalog_path)
             say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, "
                 f"{len(catalog.brands)} brands")
@@ -173,7 +174,7 @@ def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> 
     seed = args.seed if args.seed is not None else random.randrange(1, 10_000)
     result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id,
                                      args.scenario, catalog, seed=seed, headless=not args.headed,
-                                     progress=lambda line: say(f"  shopper: {line}")))
+                                     progress=lambda line: say(f"  shopper: {line}"), page_capture=True))
     say(f"\nshopper done: hidden preference = {result.preference.describe()}; opened "
         f"{len(result.opened_product_ids)} products; frames sent {result.frames_sent}, "
         f"failed {result.frames_failed}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages InteraRec needs when they are missing: Java 17 and Maven (Kafka from
 # Maven Central), Chromium (the shopper's browser), Tesseract (the embedded summarizer's OCR), Prometheus
-# and promtool (alert rule tests and the real scrape test).
+# and promtool (alert rule tests and the real scrape test), Node.js and npm (builds and tests the in-page
+# capture script, capture-js/).
 set -euo pipefail
 
 need=()
@@ -12,6 +13,8 @@ command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
 [ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata 2>/dev/null)" ] || need+=(tesseract-ocr-eng)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"

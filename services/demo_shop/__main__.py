@@ -1,6 +1,7 @@
 """`python -m services.demo_shop`: serve the demo shop (INTERAREC_SHOP_HOST/PORT, INTERAREC_STOREFRONT_PUBLIC_URL,
 INTERAREC_STOREFRONT_BACKEND_URL, INTERAREC_SHOP_API_KEY, INTERAREC_CATALOG_PATH,
-INTERAREC_SHOP_LAYOUT=classic|boutique)."""
+INTERAREC_SHOP_LAYOUT=classic|boutique, INTERAREC_SHOP_CAPTURE_GATEWAY_URL: where browsers reach the gateway;
+set, every page carries the capture script)."""
 
 import sys
 
@@ -19,8 +20,9 @@ def build():
     # The shop's tenant key for the storefront API (server side only); the demo key in demo mode.
     api_key = config.env_str("INTERAREC_SHOP_API_KEY", DEMO_KEY if demo_mode() else "") or None
     layout = config.env_choice("INTERAREC_SHOP_LAYOUT", "classic", LAYOUTS)
+    gateway = config.env_str("INTERAREC_SHOP_CAPTURE_GATEWAY_URL", "") or None
     return create_app(Catalog.load(config.catalog_path()), storefront, api_key=api_key,
-                      storefront_backend_url=backend, layout=layout), host, port
+                      storefront_backend_url=backend, layout=layout, capture_gateway_url=gateway), host, port
 
 
 if __name__ == "__main__":

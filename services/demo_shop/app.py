@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.catalog import Catalog
-from services.demo_shop import merchandising
+from services.demo_shop import capture, merchandising
 from services.demo_shop.queries import (
     SORTS,
     CategoryFilters,
@@ -68,9 +68,11 @@ SIMILAR_K = 4
 
 
 def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = None,
-               storefront_backend_url: str | None = None, layout: str = "classic") -> FastAPI:
+               storefront_backend_url: str | None = None, layout: str = "classic",
+               capture_gateway_url: str | None = None) -> FastAPI:
     """storefront_url: where browsers reach the storefront API; storefront_backend_url: where this server
-    does (default: the same); api_key: the shop tenant's key, never sent to a browser."""
+    does (default: the same); api_key: the shop tenant's key, never sent to a browser; capture_gateway_url:
+    where browsers reach the gateway (set: every page carries the capture script, capture.py)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     backend = (storefront_backend_url or storefront_url).rstrip("/")
@@ -101,6 +103,7 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
         categories=catalog.categories, layout=layout, m=merchandising, catalog=catalog,
     )
     index = SearchIndex(catalog)
+    capture.install(app, templates, capture_gateway_url)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")

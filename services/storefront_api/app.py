@@ -30,13 +30,14 @@ from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
 from services.common.llm import LlmError, LlmSettings
 from services.common.ratelimit import RateLimiter, retry_after_header
+from services.common.session_tokens import SessionTokens, TokenError
 from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK
 from services.core import business_rules
 from services.core.reading.imaging import ImageDecodeError, decode_image
 from services.storefront_api import feedback as feedback_rules
 from services.storefront_api import models
-from services.storefront_api.access import SessionTokens, StreamSlots, TokenError
+from services.storefront_api.access import StreamSlots
 from services.storefront_api.assortments import InvalidRequest, solve
 from services.storefront_api.image_query import image_request
 from services.storefront_api.latest import LatestRecommendations, to_json

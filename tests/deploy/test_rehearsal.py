@@ -41,16 +41,21 @@ def venv() -> Path:
 
 
 @pytest.fixture(scope="module")
-def release(kafka_bootstrap, kafka_broker_module, catalog_path, venv, tmp_path_factory):
+def release(kafka_secured, kafka_broker_module, catalog_path, venv, tmp_path_factory):
     values = production_values()
     components = [n for n, c in values["components"].items() if c.get("enabled")]
     ports = kafka_broker_module.free_ports(len(components))
-    sets = [f"kafka.bootstrapServers={kafka_bootstrap}",
+    # Production values turn on Kafka TLS + SCRAM: the broker has a SASL_SSL listener, the chart's KafkaUsers
+    # as SCRAM users with their ACLs (tests/secured_kafka.py); hostname verification stays on (127.0.0.1 SAN).
+    sets = [f"kafka.bootstrapServers={kafka_secured.bootstrap}",
             *(f"components.{n}.port={p}" for n, p in zip(components, ports, strict=True))]
     objects = render(PRODUCTION_VALUES, OVERLAY, sets=tuple(sets))
     # The Secrets production values name, as an operator would create them.
     secrets = {("interarec-api-keys", "api-keys"): f"rehearsal:{hash_key(API_KEY)}",
-               ("interarec-storefront-token", "token-secret"): random_secrets.token_urlsafe(32)}
+               ("interarec-storefront-token", "token-secret"): random_secrets.token_urlsafe(32),
+               # Strimzi's cluster CA Secret and the User Operator's password Secret per KafkaUser
+               ("interarec-cluster-ca-cert", "ca.crt"): kafka_secured.tls.ca_file.read_text(),
+               **{(user, "password"): password for user, password in kafka_secured.passwords.items()}}
     images = parse_dockerfile((REPO_ROOT / "Dockerfile").read_text())
     plans = plan_release(objects, images, values["image"]["repository"], secrets)
     configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}

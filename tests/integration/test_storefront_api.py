@@ -22,9 +22,9 @@ from interarec.v1 import feedback_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.common.keys import session_key
 from services.common.llm import LlmSettings
+from services.common.session_tokens import SessionTokens
 from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK, RECOMMENDATIONS
-from services.storefront_api.access import SessionTokens
 from services.storefront_api.app import StorefrontSettings, create_app
 from tests.integration.test_http_services import records_for, wait_ready
 

@@ -12,7 +12,6 @@ also meant for the vllm backend; `validate_request` lists what is still wrong wi
 from __future__ import annotations
 
 import math
-import re
 import statistics
 import weakref
 from collections.abc import Sequence
@@ -228,15 +227,8 @@ def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tupl
 
 # --- explicit signals: UI filters and searches --------------------------------------------------------
 
-_FILTER_PRICE_RE = re.compile(
-    r"^Price\s*:\s*(?:\$?([\d,.]+)\s*[-–—]\s*\$?([\d,.]+)|from\s*\$?([\d,.]+)|up\s+to\s*\$?([\d,.]+))\s*$",
-    re.IGNORECASE)
-_FILTER_TERM_RE = re.compile(r"^(Brand|Colou?r|Category)\s*:\s*(.+?)\s*$", re.IGNORECASE)
-_FILTER_FIELD = {"brand": "brands", "colour": "colours", "color": "colours", "category": "categories"}
-
-
-def _money(raw: str) -> float:
-    return float(raw.replace(",", ""))
+_FILTER_FIELD = {summaries_pb2.UiFilter.FIELD_BRAND: "brands", summaries_pb2.UiFilter.FIELD_COLOUR: "colours",
+                 summaries_pb2.UiFilter.FIELD_CATEGORY: "categories"}
 
 
 @dataclass
@@ -251,17 +243,12 @@ class _Explicit:
 def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Explicit:
     out = _Explicit(terms={f.name: {} for f in FIELDS})
     grounders = {f.name: field_vocabulary(catalog, f) for f in FIELDS}
-    for raw in summary.ui_filters:
-        if m := _FILTER_PRICE_RE.match(raw.strip()):
-            lo, hi, frm, upto = m.groups()
-            try:
-                out.price = ((_money(lo), _money(hi)) if lo else (_money(frm), None) if frm else (None, _money(upto)))
-            except ValueError:
-                continue
-        elif m := _FILTER_TERM_RE.match(raw.strip()):
-            field = _FILTER_FIELD[m.group(1).casefold()]
-            if value := grounders[field](m.group(2)):
-                out.terms[field][value] = FILTER_EVIDENCE
+    for f in summary.ui_filter_fields:
+        if f.field == summaries_pb2.UiFilter.FIELD_PRICE:
+            out.price = (f.price_low if f.HasField("price_low") else None,
+                         f.price_high if f.HasField("price_high") else None)
+        elif (field := _FILTER_FIELD.get(f.field)) and (value := grounders[field](f.value)):
+            out.terms[field][value] = FILTER_EVIDENCE
     out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
     # Searched words and word pairs that name a brand, colour or category ("norda black sneakers"). A query
     # that names one product ("Norda Trail Runner") is a way to reach that product, not a stated taste: the
@@ -317,7 +304,7 @@ def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> f
 def _is_cold(summary: summaries_pb2.BehaviourSummary) -> bool:
     """No signal at all yet: nothing viewed, browsed, filtered or searched."""
     return not (summary.viewed_products or summary.product_types or summary.brands or summary.colours
-                or summary.ui_filters or summary.search_queries or summary.price_range.high > 0)
+                or summary.ui_filter_fields or summary.search_queries or summary.price_range.high > 0)
 
 
 # --- the backend ------------------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 from interarec.v1 import summaries_pb2
 from services.common.catalog import CURRENCY, Catalog, Product
 
+from .filters import UiFilter, parse_chips
 from .grounding import Observation
 from .window import SEEN_MIN_CONFIDENCE, ClosedWindow
 
@@ -99,29 +99,22 @@ def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[
 def _browse_terms(observations: Sequence[Observation]) -> tuple[list[str], list[str], list[str]]:
     """Categories, brands and colours the shopper filtered or browsed to, for a session with no product views."""
     cats, brands, colours = [], [], []
+    by_field = {UiFilter.FIELD_CATEGORY: cats, UiFilter.FIELD_BRAND: brands, UiFilter.FIELD_COLOUR: colours}
     for o in observations:
         if o.kind in ("listing", "search") and o.category:
             cats.append(o.category)
-        for f in o.filters:
-            key, _, value = f.partition(": ")
-            {"Category": cats, "Brand": brands, "Colour": colours}.get(key, []).append(value)
+        for f in parse_chips(o.filters):
+            by_field.get(f.field, []).append(f.value)
     return cats, brands, colours
-
-
-_PRICE_FILTER_RE = re.compile(r"Price: (?:\$([\d.]+) – \$([\d.]+)|from \$([\d.]+)|up to \$([\d.]+))$")
 
 
 def _price_filter(observations: Sequence[Observation], catalog: Catalog) -> tuple[float, float] | None:
     """The newest price filter as (low, high); an open end is the catalog's own bound."""
     for o in reversed(observations):
-        for f in o.filters:
-            if m := _PRICE_FILTER_RE.match(f):
-                lo, hi, frm, upto = m.groups()
-                if frm:
-                    return float(frm), float(catalog.price.max())
-                if upto:
-                    return 0.0, float(upto)
-                return float(lo), float(hi)
+        for f in parse_chips(o.filters):
+            if f.field == UiFilter.FIELD_PRICE:
+                return (f.price_low if f.HasField("price_low") else 0.0,
+                        f.price_high if f.HasField("price_high") else float(catalog.price.max()))
     return None
 
 
@@ -155,6 +148,7 @@ def add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow,
     listing (the decomposer's hard constraints) and every product seen so far (its whole-session exclusion)."""
     filters, filters_category = _ui_filters(observations)
     s.ui_filters.extend(filters)
+    s.ui_filter_fields.extend(parse_chips(filters))
     s.ui_filters_category = filters_category
     s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
 
