@@ -29,7 +29,7 @@ class ImageSpec:
     venv_from: str | None = None  # the path a `COPY --from=build` brought in (the installed virtualenv)
 
 
-def _logical_lines(text: str) -> list[str]:
+def logical_lines(text: str) -> list[str]:
     lines, current = [], ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -52,7 +52,7 @@ def parse_dockerfile(text: str) -> dict[str, ImageSpec]:
     args: dict[str, str] = {}
     stages: dict[str, ImageSpec] = {}
     stage: ImageSpec | None = None
-    for line in _logical_lines(text):
+    for line in logical_lines(text):
         instr, _, rest = line.partition(" ")
         instr = instr.upper()
         if instr == "ARG" and stage is None:
