@@ -29,6 +29,7 @@ from tests.ops.chart_support import PRODUCTION_VALUES, by_kind, render
 @dataclass(frozen=True)
 class SecuredKafka:
     bootstrap: str  # the SASL_SSL listener only
+    alias_bootstrap: str  # the same listener at 127.0.0.2, which the broker's certificate does not name
     plaintext_bootstrap: str  # ANONYMOUS, a super user: for test set-up only
     tls: KafkaTls
     env: dict[str, str]  # what the chart sets on a pod: protocol, CA file, user, password file (a super user)
@@ -72,10 +73,11 @@ def secured_kafka(kb: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> I
     users = chart_kafka_users()
     passwords = {u["metadata"]["name"]: secrets.token_hex(12) for u in users.values()}
     port, controller_port, sasl_port = kb.free_ports(3)
+    alias = ("127.0.0.2", kb.free_port("127.0.0.2"))
     # tls.username is the operator's (super) user, for the topic tool and the dead-letter tool
     listener = kb.SaslSslListener(port=sasl_port, keystore=tls.keystore, keystore_password=tls.keystore_password,
                                   users={tls.username: tls.password, **passwords}, authorizer=True,
-                                  super_users=(tls.username,))
+                                  super_users=(tls.username,), alias=alias)
     env = {"INTERAREC_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "INTERAREC_KAFKA_CA_FILE": str(tls.ca_file),
            "INTERAREC_KAFKA_SASL_USERNAME": tls.username,
            "INTERAREC_KAFKA_SASL_PASSWORD_FILE": password_file(tls.username, tls.password)}
@@ -92,4 +94,5 @@ def secured_kafka(kb: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> I
             assert not result["failed"], result["failed"]
         finally:
             admin.close()
-        yield SecuredKafka(f"{broker.host}:{sasl_port}", broker.bootstrap, tls, env, service_env, passwords)
+        yield SecuredKafka(f"{broker.host}:{sasl_port}", f"{alias[0]}:{alias[1]}", broker.bootstrap, tls, env,
+                           service_env, passwords)

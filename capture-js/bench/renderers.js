@@ -22,6 +22,7 @@ async function htmlToImage(doc) {
 const RENDERERS = {
   'modern-screenshot': async (doc) => (await renderViewport(doc)).canvas,
   'html-to-image': htmlToImage,
+  'modern-screenshot, no font embedding': async (doc) => (await renderViewport(doc, { embedFonts: false })).canvas,
 };
 
 const longTasks = [];

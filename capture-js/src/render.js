@@ -87,7 +87,8 @@ export function maskRects(doc, selector = DEFAULT_MASK_SELECTOR) {
 }
 
 /** {canvas, hash} of the visible viewport, masked. `scale` < 1 renders fewer pixels (cheaper). */
-export async function renderViewport(doc, { selector = DEFAULT_MASK_SELECTOR, scale = 1, timeoutMs = 5000 } = {}) {
+export async function renderViewport(doc, { selector = DEFAULT_MASK_SELECTOR, scale = 1, timeoutMs = 5000,
+  embedFonts = true } = {}) {
   const win = doc.defaultView;
   const w = win.innerWidth;
   const h = win.innerHeight;
@@ -104,6 +105,7 @@ export async function renderViewport(doc, { selector = DEFAULT_MASK_SELECTOR, sc
     style: { transform: `translate(${-x}px, ${-y}px)`, transformOrigin: '0 0' },
     fetch: { placeholderImage: MISSING_IMAGE, requestInit: { mode: 'cors', credentials: 'omit' } },
     onCloneNode: (clone) => scrubClone(clone, selector),
+    ...(embedFonts ? {} : { font: false }),
   });
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = MASK_FILL;

@@ -1,8 +1,8 @@
 """The decomposer's stage: a behaviour summary in, a validated optimization request out. The rules and the
 LLM backend are core modules (services/core/decompose); this is the handler and its Faust registration.
 
-`DecomposeStage` receives everything it touches (catalog, backend, the last-window table, the output topic
-and the send function), so the same handler runs under Faust (app.py: build) and in the in-memory driver
+`DecomposeStage` receives everything it touches (the backend, the last-window table, the output topic and
+the send function), so the same handler runs under Faust (app.py: build) and in the in-memory driver
 of the unit tests (services/common/driver.py)."""
 
 from __future__ import annotations
@@ -15,19 +15,17 @@ import faust
 from faust.types import EventT
 
 from interarec.v1 import summaries_pb2
-from services.common.catalog import Catalog
 from services.common.messages import add_span, decode, now_ms
 from services.common.worker import Consumer
-from services.core.decompose.llm_backend import LlmDecomposer, decompose_summary
+from services.core.decompose.llm_backend import Decomposer
 
 log = logging.getLogger("interarec.decomposer")
 Send = Callable[[list[tuple[Any, bytes, bytes]]], Awaitable[Any]]
 
 
 class DecomposeStage:
-    def __init__(self, catalog: Catalog, k: int, llm_backend: LlmDecomposer | None, last_window, out_topic,
-                 send: Send):
-        self.catalog, self.k, self.llm_backend = catalog, k, llm_backend
+    def __init__(self, decomposer: Decomposer, last_window, out_topic, send: Send):
+        self.decomposer = decomposer
         self.last_window, self.out_topic, self.send = last_window, out_topic, send
 
     async def handle(self, event: EventT) -> None:
@@ -43,7 +41,7 @@ class DecomposeStage:
             self.last_window.record(summary)
             log.info("window holds only duplicates: no new request", extra=ctx)
             return
-        request = await decompose_summary(self.llm_backend, summary, self.catalog, self.k)
+        request = await self.decomposer.decompose(summary)
         request.trace.CopyFrom(summary.trace)
         add_span(request.trace, "decomposer", started)
         await self.send([(self.out_topic, key.encode(), request.SerializeToString())])

@@ -8,7 +8,7 @@ import faust
 from services.common.catalog import Catalog
 from services.common.topics import OPT_REQUESTS, SUMMARIES
 from services.common.worker import Consumer, LastWindows, add_expiry_timer, make_app, raw_topic, send_and_wait
-from services.core.decompose.llm_backend import make_backend
+from services.core.decompose.llm_backend import make_decomposer
 from services.decomposer.agents import DecomposeStage, register_agents
 from services.decomposer.settings import DecomposerSettings
 
@@ -21,10 +21,10 @@ def build(settings: DecomposerSettings) -> faust.App:
     last_window = LastWindows(app, "decomposer-last-window", SUMMARIES.name)
     add_expiry_timer(app, [last_window], "decomposer", settings.worker.session_ttl_s * 1000)
     catalog = Catalog.load(settings.worker.catalog_path)
-    # Model path (issue 6): an LlmDecomposer for backend "llm" (rules fallback), None for "rules".
-    llm_backend = make_backend(settings.backend, catalog, settings.k)
-    if llm_backend is not None:
-        app.task(llm_backend.warm_up)
-    stage = DecomposeStage(catalog, settings.k, llm_backend, last_window, opt_requests, send_and_wait)
+    # Model path (issue 6): the LLM with the rules as explicit fallback for backend "llm", the rules alone else.
+    decomposer = make_decomposer(settings.backend, catalog, settings.k)
+    if (warm_up := getattr(decomposer, "warm_up", None)) is not None:
+        app.task(warm_up)
+    stage = DecomposeStage(decomposer, last_window, opt_requests, send_and_wait)
     register_agents(app, summaries, stage, Consumer(app, "decomposer", settings.worker.retry))
     return app

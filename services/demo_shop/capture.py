@@ -16,11 +16,12 @@ BUNDLE = REPO_ROOT / "capture-js" / "dist" / "interarec-capture.js"
 SCRIPT_PATH = "/interarec-capture.js"
 
 
-def install(app: FastAPI, templates: Jinja2Templates, gateway_url: str | None, bundle: Path = BUNDLE) -> None:
-    """With a gateway URL every page carries the script tag; without one (or without a built bundle) the
-    shop serves no script and pages say nothing about capture."""
+def install(app: FastAPI, templates: Jinja2Templates, gateway_url: str | None, bundle: Path | None = None) -> None:
+    """With a gateway URL every page carries the script tag (and a missing bundle stops the shop at start);
+    without one the shop serves no script and pages say nothing about capture."""
     if not gateway_url:
         return
+    bundle = bundle or BUNDLE
     if not bundle.is_file():
         raise FileNotFoundError(f"capture script {bundle} is not built: run `make capture-js`")
     templates.env.globals.update(capture_gateway_url=gateway_url.rstrip("/"), capture_script=SCRIPT_PATH)

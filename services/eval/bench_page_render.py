@@ -33,7 +33,7 @@ from services.demo_shop.app import create_app
 from services.shoppers.shopper import CHROMIUM_ARGS, VIEWPORT, chromium_path
 
 BENCH_BUNDLE = Path(__file__).resolve().parents[2] / "capture-js" / "dist" / "bench-renderers.js"
-CANDIDATES = ("modern-screenshot", "html-to-image")
+CANDIDATES = ("modern-screenshot", "html-to-image", "modern-screenshot, no font embedding")
 REFERENCE = "playwright"
 VISIBLE_TILES = """() => [...document.querySelectorAll('main [data-role=product-link][data-product-id]')]
   .filter((a) => { const r = a.getBoundingClientRect();

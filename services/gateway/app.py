@@ -19,6 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from interarec.v1 import frames_pb2, trace_pb2
 from services.common import config, metrics
+from services.common.http_errors import error_response, install_error_handlers
+from services.common.http_metrics import instrument
+from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
 from services.common.messages import now_ms
@@ -28,7 +31,15 @@ from services.common.tenants import ApiKeys, TenantOrigins
 from services.common.topics import FRAMES
 from services.gateway import openapi
 from services.gateway.auth import FrameAuth, TokenLimits
-from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
+from services.gateway.frames import (
+    DuplicateFilter,
+    FrameRejected,
+    body_digest,
+    check_capture_time,
+    check_page_url,
+    check_session_id,
+    reencode,
+)
 
 log = logging.getLogger("interarec.gateway")
 
@@ -77,7 +88,7 @@ class GatewaySettings:
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
     FRAMES_TOTAL.labels(outcome=code).inc()
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return error_response(status, code, message, headers)
 
 
 def _with_headers(response: Response, headers: dict[str, str]) -> Response:
@@ -149,6 +160,8 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         await run_in_threadpool(producer.close)
 
     app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
+    install_error_handlers(app)
+    instrument(app, "gateway")
     app.state.producer = producer
 
     @app.options("/v1/sessions/{session_id}/frames", include_in_schema=False)
@@ -183,7 +196,8 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
             check_session_id(session_id)
             frame_seq = _int_header(request, "x-frame-seq", 0)
             capture_ms = _int_header(request, "x-capture-time", received_ms)
-            page_url = request.headers.get("x-page-url", "")[:2048]
+            check_capture_time(capture_ms, received_ms)
+            page_url = check_page_url(request.headers.get("x-page-url", ""))
             page_title = request.headers.get("x-page-title", "")[:512]
             body = await _read_body(request, settings.max_upload_bytes)
             digest = body_digest(body)
@@ -226,19 +240,6 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         return JSONResponse({"status": "accepted", "frame_seq": frame_seq, "partition": md.partition,
                              "offset": md.offset, "bytes": len(encoded.image)}, status_code=202)
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
-    @app.get("/readyz", **openapi.READYZ)
-    async def readyz() -> Response:
-        if producer.ready:
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "waiting for Kafka", "bootstrap": settings.bootstrap}, status_code=503)
-
-    @app.get("/metrics", response_class=Response, **openapi.METRICS)
-    async def prometheus_metrics() -> Response:
-        body, content_type = metrics.exposition()
-        return Response(body, media_type=content_type)
-
+    app.include_router(ops_router(lambda: (True, {"status": "ready"}) if producer.ready else
+                                  (False, {"status": "waiting for Kafka", "bootstrap": settings.bootstrap})))
     return app

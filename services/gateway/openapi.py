@@ -52,6 +52,3 @@ FRAMES = {
         503: _error("Kafka unavailable: nothing was written"),
     },
 }
-READYZ = {"responses": {503: {"description": "waiting for Kafka"}}}
-METRICS = {"responses": {200: {"description": "Prometheus exposition",
-                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}

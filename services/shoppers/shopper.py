@@ -23,6 +23,7 @@ import httpx
 
 from services.capture.frames import Accepted, FrameStreamer, FrameUploader
 from services.common.catalog import Catalog
+from services.common.keys import valid_session_id
 from services.shoppers.scenarios import Preference, Scenario, build_scenario
 
 log = logging.getLogger("interarec.capture")
@@ -192,6 +193,14 @@ async def _nothing() -> None:
     return None
 
 
+async def _page_session(page) -> str | None:
+    """The session id the shop gave this visitor, as the page's capture script reads it (its script tag's
+    data-session-id, else the body's data-session)."""
+    value = await page.evaluate("document.querySelector('script[data-session-id]')?.dataset.sessionId"
+                                " || document.body.dataset.session || ''")
+    return value if valid_session_id(value) else None
+
+
 class _PageFrames:
     """Counts the frames the page's own capture script sent, from the gateway's answers the browser saw (the
     script's counters restart with every page load)."""
@@ -214,11 +223,14 @@ class _PageFrames:
 async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id: str, scenario: str,
                       catalog: Catalog, seed: int = 7, fps: float = 2.0, headless: bool = True, linger_s: float = 0.0,
                       *, progress: Callable[[str], None] | None = None,
-                      dwell: tuple[float, float] = (2.0, 4.0), page_capture: bool = False) -> ShopperResult:
+                      dwell: tuple[float, float] = (2.0, 4.0), page_capture: bool = False,
+                      on_session: Callable[[str], None] | None = None) -> ShopperResult:
     """Browse the shop with scenario `scenario` ('brand'|'colour'|'price') while streaming viewport frames.
 
     page_capture: the shop's pages send their own frames (the capture script, capture-js/); the shopper
-    only browses, and reports what the page's script sent (gateway_url and api_key are not used)."""
+    only browses, and reports what the page's script sent (gateway_url and api_key are not used). The frames
+    then carry the session the shop issued to the browser (result.session_id; session_id only names the run
+    until then), told to on_session as soon as it is known."""
     from playwright.async_api import async_playwright
 
     say = progress or (lambda line: log.info(line, extra={"session_id": session_id}))
@@ -233,10 +245,15 @@ async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id:
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
             page = await context.new_page()
             page.set_default_timeout(NAV_TIMEOUT_MS)
-            # the session parameter makes the shop set its cookie, so its live panel follows this session
-            await page.goto(f"{shop_url.rstrip('/')}/?session={quote(session_id)}", wait_until="domcontentloaded")
+            # The shop issues its own visitor session (a signed cookie) and ignores one chosen in the URL.
+            await page.goto(f"{shop_url.rstrip('/')}/", wait_until="domcontentloaded")
             streamer = uploader = counts = None
             if page_capture:
+                # the page's script sends frames under the session the shop issued: follow that one
+                session_id = result.session_id = await _page_session(page) or session_id
+                say(f"the shop issued session {session_id}")
+                if on_session is not None:
+                    on_session(session_id)
                 counts = _PageFrames(page, session_id)
             else:
                 uploader = FrameUploader(client, gateway_url, api_key, session_id)

@@ -47,6 +47,8 @@ def test_page_captured_session_becomes_a_matching_recommendation(stack, catalog_
     result = asyncio.run(run_shopper(stack.shop_url, "", "", session_id, scenario, catalog, seed=seed,
                                      progress=print, page_capture=True))
     assert result.frames_sent >= 10 and result.frames_failed == 0, result
+    assert result.session_id != session_id  # the shop issued the session; the run's name was not used
+    session_id = result.session_id
     on_topic = frames_of(stack.bootstrap, session_id, tenant="demo")
     # frames_sent counts 2xx answers the browser saw: exact repeats (200, dropped by the gateway) are in it, the
     # keepalive flush as a page unloads (one per page left at most) is not

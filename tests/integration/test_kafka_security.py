@@ -140,3 +140,14 @@ def test_acls_are_enforced(kafka_secured: SecuredKafka) -> None:
             producer.send("interarec.frames.v1", b"x").get(timeout=10)
     finally:
         producer.close(timeout=5)
+
+
+def test_host_names_are_verified_unless_turned_off(kafka_secured: SecuredKafka) -> None:
+    """The broker's certificate names 127.0.0.1 and localhost; reached at 127.0.0.2 it must be refused, unless
+    INTERAREC_KAFKA_SSL_CHECK_HOSTNAME=false (then the CA check alone applies, and the login succeeds)."""
+    operator = dict(protocol="SASL_SSL", ca_file=kafka_secured.tls.ca_file, username=kafka_secured.tls.username,
+                    password=kafka_secured.tls.password)
+    with pytest.raises(kafka_security.KafkaSecurityError, match="certificate verify failed: IP address mismatch"):
+        kafka_security.preflight(kafka_secured.alias_bootstrap, kafka_security.KafkaSecurity(**operator))
+    kafka_security.preflight(kafka_secured.alias_bootstrap,
+                             kafka_security.KafkaSecurity(**operator, check_hostname=False))

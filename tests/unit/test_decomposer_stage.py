@@ -15,6 +15,7 @@ from services.common.config import ConfigError
 from services.common.settings import from_env
 from services.common.topics import OPT_REQUESTS, SUMMARIES
 from services.common.worker import LastWindows
+from services.core.decompose.llm_backend import RulesDecomposer
 from services.decomposer import agents
 from services.decomposer.settings import DecomposerSettings
 from tests.stage_driver import StageDriver
@@ -26,8 +27,8 @@ CATALOG = make_catalog(240)
 
 
 def stage(driver: StageDriver, k: int = 5) -> agents.DecomposeStage:
-    return agents.DecomposeStage(CATALOG, k, None, LastWindows.over({}, SUMMARIES.name), OPT_REQUESTS.name,
-                                 driver.send)
+    return agents.DecomposeStage(RulesDecomposer(CATALOG, k), LastWindows.over({}, SUMMARIES.name),
+                                 OPT_REQUESTS.name, driver.send)
 
 
 def test_a_summary_becomes_one_request_keyed_by_session_and_a_redelivery_none():
@@ -88,3 +89,24 @@ def test_build_wires_the_agent_without_a_broker(tmp_path, monkeypatch):
     app = build(from_env(DecomposerSettings))
     assert [a.name for a in app.agents.values()] == ["services.decomposer.agents.decompose_summaries"]
     assert "decomposer-last-window" in app.tables
+
+
+def test_the_fallback_wrapper_is_explicit_and_says_why():
+    import asyncio
+
+    from services.common.llm import LlmError
+    from services.core.decompose.llm_backend import WithFallback
+
+    class Broken:
+        async def decompose(self, summary):
+            raise LlmError("timeout", "no answer in 2 s")
+
+    class Fixed:
+        async def decompose(self, summary):
+            return optimization_pb2.OptimizationRequest(session_id=summary.session_id, backend="fixed")
+
+    summary = summary_of([CATALOG.products[0]], session="s-fb")
+    request = asyncio.run(WithFallback(Broken(), RulesDecomposer(CATALOG, 5)).decompose(summary))
+    assert request.backend == "rules" and "no answer in 2 s" in request.fallback_reason and request.k == 5
+    request = asyncio.run(WithFallback(Fixed(), RulesDecomposer(CATALOG, 5)).decompose(summary))
+    assert request.backend == "fixed" and not request.fallback_reason

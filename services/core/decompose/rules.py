@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
+from services.core.recency import RECENCY_DECAY, recency_weights
 
 BACKEND = "rules"
 K_MIN, K_MAX = 1, 50  # K_MAX: a recommendation panel never shows more; keeps the optimizer fast
@@ -57,7 +58,6 @@ MIN_RATING_SLACK = 0.1  # a little below the lowest kept rating, so a near-twin 
 
 # Recency: each newer distinct product view multiplies the weight of older ones by this (the summarizer's
 # embedded backend weights its terms the same way), so the newest intent wins.
-RECENCY_DECAY = 0.7
 # Explicit signals: what the shopper typed or set in the UI, stronger than anything inferred from views.
 FILTER_EVIDENCE = 1.0  # a filter set in the shop's UI
 SEARCH_EVIDENCE = 0.5  # a term typed in the search box
@@ -106,11 +106,6 @@ class _View:
     price: float  # 0 when unknown
     rating: float | None  # catalog rating; None when not grounded
     weight: float = 1.0  # recency weight: 1 for the newest view
-
-
-def recency_weights(n: int) -> list[float]:
-    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one RECENCY_DECAY less."""
-    return [RECENCY_DECAY ** (n - 1 - i) for i in range(n)]
 
 
 def _views(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> list[_View]:

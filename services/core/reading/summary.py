@@ -7,16 +7,13 @@ from collections.abc import Sequence
 
 from interarec.v1 import summaries_pb2
 from services.common.catalog import CURRENCY, Catalog, Product
+from services.core.recency import RECENCY_DECAY, recency_weights  # noqa: F401 -- RECENCY_DECAY re-exported
 
 from .filters import UiFilter, parse_chips
 from .grounding import Observation
 from .window import SEEN_MIN_CONFIDENCE, ClosedWindow
 
 MIN_VIEW_CONFIDENCE = SEEN_MIN_CONFIDENCE
-# Each newer distinct product view multiplies the weight of the older ones by this: a shopper who changes
-# intent halfway (three views of one thing, then three of another) ends with the new intent at about 3/4
-# of the weight, while one stray view among several still counts for little.
-RECENCY_DECAY = 0.7
 MAX_SPECS = 6
 MAX_COMPARISONS = 5
 MAX_PROMOTIONS = 5
@@ -31,11 +28,6 @@ def _weighted(values: Sequence[str], total: float, weights: Sequence[float] | No
         counts[v] += 1.0 if weights is None else weights[i]
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [summaries_pb2.WeightedTerm(value=v, weight=round(n / total, 4)) for v, n in ordered]
-
-
-def recency_weights(n: int, decay: float = RECENCY_DECAY) -> list[float]:
-    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one `decay` times less."""
-    return [decay ** (n - 1 - i) for i in range(n)]
 
 
 def _unique(items) -> list:
