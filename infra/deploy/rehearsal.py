@@ -75,12 +75,16 @@ def _materialise(plan: ContainerPlan, root: Path, venv: Path, claims: dict[str, 
 
 
 def start(plan: ContainerPlan, root: Path, venv: Path, claims: dict[str, Path],
-          secrets: dict[tuple[str, str], str], configmaps: dict[str, dict], log_dir: Path) -> Running:
+          secrets: dict[tuple[str, str], str], configmaps: dict[str, dict], log_dir: Path,
+          services: dict[str, str] | None = None) -> Running:
     """Start one container's command. Nothing from this process's environment leaks in: the env is the
-    rendered container's over the image's, plus what a container runtime adds (HOSTNAME, HOME)."""
+    rendered container's over the image's, plus what a container runtime adds (HOSTNAME, HOME). Service
+    addresses in env values ("<service>:<port>", see plan.local_services) resolve to this machine."""
     root.mkdir(parents=True, exist_ok=True)
     paths = _materialise(plan, root, venv, claims, secrets, configmaps)
     env = {k: paths.value(v) for k, v in plan.env.items()}
+    for address, local in (services or {}).items():
+        env = {k: v.replace(f"//{address}", f"//{local}") for k, v in env.items()}
     env.setdefault("HOSTNAME", plan.deployment)
     env.setdefault("HOME", str(root / "nonexistent"))  # the image's user has no home (Dockerfile useradd)
     if paths.local("/tmp") and any(m.path == "/tmp" for m in plan.mounts):
@@ -101,7 +105,8 @@ def start(plan: ContainerPlan, root: Path, venv: Path, claims: dict[str, Path],
 
 
 def wait_ready(running: list[Running], timeout_s: float) -> dict[str, float]:
-    """Each container through its own probes, in the kubelet's order: startup first, then readiness.
+    """Each container through its own probes, in the kubelet's order: startup first, then readiness and
+    liveness.
     Returns the seconds each took; raises with the logs of those that exited or never got ready."""
     t0 = time.monotonic()
     pending = {r.plan.deployment: r for r in running}
@@ -114,7 +119,7 @@ def wait_ready(running: list[Running], timeout_s: float) -> dict[str, float]:
                     raise RehearsalError(f"{name} exited with {r.process.returncode} before it was ready:\n"
                                          f"{r.log_tail()}")
                 for probe in r.plan.probes:
-                    if probe.kind in passed[name] or probe.kind == "liveness":
+                    if probe.kind in passed[name]:
                         continue
                     try:
                         ok = client.get(f"http://127.0.0.1:{probe.port}{probe.path}").status_code < 400
@@ -123,7 +128,7 @@ def wait_ready(running: list[Running], timeout_s: float) -> dict[str, float]:
                     if not ok:
                         break
                     passed[name].add(probe.kind)
-                if {p.kind for p in r.plan.probes if p.kind != "liveness"} <= passed[name]:
+                if {p.kind for p in r.plan.probes} <= passed[name]:
                     took[name] = time.monotonic() - t0
                     del pending[name]
             time.sleep(0.5)

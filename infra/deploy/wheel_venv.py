@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.deploy.plan import _logical_lines
+from infra.deploy.plan import logical_lines
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IGNORED = ("__pycache__", ".pyc")
@@ -20,7 +20,7 @@ IGNORED = ("__pycache__", ".pyc")
 def build_inputs(dockerfile_text: str, stage: str = "build") -> list[str]:
     """The repository paths the build stage COPYs (not the COPY --from of later stages)."""
     inputs, current = [], None
-    for line in _logical_lines(dockerfile_text):
+    for line in logical_lines(dockerfile_text):
         instr, _, rest = line.partition(" ")
         if instr.upper() == "FROM":
             current = rest.split()[-1]
@@ -75,7 +75,9 @@ def wheel_venv(var_dir: Path = REPO_ROOT / "var", root: Path = REPO_ROOT, progre
             str(src))
         wheels = list(dist.glob("interarec-*.whl"))
         assert len(wheels) == 1, wheels
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        # --no-compile: the image deletes every __pycache__ after installing, so it ships no bytecode either.
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+               "--no-compile"]
         if fresh:
             shutil.rmtree(venv, ignore_errors=True)
             run(sys.executable, "-m", "venv", str(venv))

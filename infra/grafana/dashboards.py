@@ -107,6 +107,8 @@ def overview() -> Board:
     b.panel("Services up", [q('sum by (service) (up{service=~"gateway|storefront-api|summarizer|decomposer|'
                               f'optimizer|vllm", {NS}}})', "{{service}}")], "short")
     b.panel("Consumer lag by stage", [lag(s) for s in WORKERS], "short")
+    b.panel("HTTP server errors (5xx) by service",
+            [rate("interarec_http_requests_total", "service", f'{NS}, status=~"5.."')], "reqps")
     return b
 
 
@@ -116,6 +118,23 @@ def process_panels(b: Board, service: str) -> None:
     b.panel("CPU", [q(f"sum by (pod) (rate(process_cpu_seconds_total{{{sel}}}[$__rate_interval]))", "{{pod}}")],
             "percentunit")
     b.panel("Resident memory", [q(f"sum by (pod) (process_resident_memory_bytes{{{sel}}})", "{{pod}}")], "bytes")
+
+
+def http_panels(b: Board, service: str) -> None:
+    """interarec_http_requests_total / _exceptions_total (services/common/http_metrics.py), by route template."""
+    b.row("HTTP")
+    sel = f'service="{service}", {NS}'
+    b.panel("Responses by status", [rate("interarec_http_requests_total", "status", sel)], "reqps")
+    b.panel("Server errors (5xx) by route",
+            [rate("interarec_http_requests_total", "route, status", f'{sel}, status=~"5.."',
+                  legend="{{status}} {{route}}")], "reqps",
+            description="Any 5xx is a bug or an outage: hostile input must be answered 4xx.")
+    b.panel("Unhandled exceptions by route and type",
+            [rate("interarec_http_exceptions_total", "route, exception", sel, legend="{{exception}} {{route}}")],
+            "ops")
+    b.panel("Client errors (4xx) by route",
+            [rate("interarec_http_requests_total", "route, status", f'{sel}, status=~"4.."',
+                  legend="{{status}} {{route}}")], "reqps")
 
 
 def worker_panels(b: Board, service: str) -> None:
@@ -135,6 +154,7 @@ def gateway() -> Board:
                                       pct(0.95, "interarec_gateway_frame_bytes")], "bytes")
     b.panel("Broker acknowledgement time", [pct(0.5, "interarec_gateway_broker_ack_seconds"),
                                             pct(0.99, "interarec_gateway_broker_ack_seconds")], "s")
+    http_panels(b, "gateway")
     process_panels(b, "gateway")
     return b
 
@@ -180,6 +200,7 @@ def storefront() -> Board:
     b.row("Recommendations")
     b.panel("Recommendation records read by outcome", [rate("interarec_storefront_api_records_total", "outcome")],
             "ops")
+    http_panels(b, "storefront-api")
     process_panels(b, "storefront-api")
     return b
 

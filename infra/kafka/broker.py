@@ -81,6 +81,9 @@ class SaslSslListener:
     # what its ACLs allow. The PLAINTEXT listeners' ANONYMOUS principal and `super_users` may do anything.
     authorizer: bool = False
     super_users: tuple[str, ...] = ()
+    # The same listener once more at another loopback address (host, port), e.g. 127.0.0.2, which the broker's
+    # certificate does not name: clients verifying host names must refuse it.
+    alias: tuple[str, int] | None = None
 
 
 class BrokerError(RuntimeError):
@@ -240,19 +243,21 @@ def server_properties(data_dir: Path, port: int = 9092, controller_port: int = 9
         "log.retention.check.interval.ms": 60000,
     }
     if sasl_ssl is not None:
-        props["listeners"] += f",SASL_SSL://{host}:{sasl_ssl.port}"
-        props["advertised.listeners"] += f",SASL_SSL://{host}:{sasl_ssl.port}"
-        props["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
-        prefix = "listener.name.sasl_ssl."
-        props |= {
-            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-            f"{prefix}sasl.enabled.mechanisms": "SCRAM-SHA-512",
-            f"{prefix}scram-sha-512.sasl.jaas.config":
-                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-            f"{prefix}ssl.keystore.type": "PKCS12",
-            f"{prefix}ssl.keystore.location": str(Path(sasl_ssl.keystore).resolve()),
-            f"{prefix}ssl.keystore.password": sasl_ssl.keystore_password,
-        }
+        endpoints = {"SASL_SSL": (host, sasl_ssl.port)} | ({"SASL_SSL_ALIAS": sasl_ssl.alias} if sasl_ssl.alias else {})
+        props["sasl.enabled.mechanisms"] = "SCRAM-SHA-512"
+        for name, (listener_host, listener_port) in endpoints.items():
+            props["listeners"] += f",{name}://{listener_host}:{listener_port}"
+            props["advertised.listeners"] += f",{name}://{listener_host}:{listener_port}"
+            props["listener.security.protocol.map"] += f",{name}:SASL_SSL"
+            prefix = f"listener.name.{name.lower()}."
+            props |= {
+                f"{prefix}sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                f"{prefix}scram-sha-512.sasl.jaas.config":
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                f"{prefix}ssl.keystore.type": "PKCS12",
+                f"{prefix}ssl.keystore.location": str(Path(sasl_ssl.keystore).resolve()),
+                f"{prefix}ssl.keystore.password": sasl_ssl.keystore_password,
+            }
         if sasl_ssl.authorizer:
             props["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
             props["super.users"] = ";".join(f"User:{u}" for u in ("ANONYMOUS", *sasl_ssl.super_users))
@@ -512,9 +517,11 @@ def start(data_dir: Path | None = None, port: int = 9092, controller_port: int =
     data_dir.mkdir(parents=True, exist_ok=True)
     if (existing := running(data_dir)) is not None:
         raise BrokerError(f"a broker is already running for {data_dir} (pid {existing.pid}, {existing.bootstrap})")
-    for p in (port, controller_port) + ((sasl_ssl.port,) if sasl_ssl else ()):
-        if not _port_free(host, p):
-            raise BrokerError(f"port {host}:{p} is already in use (another broker? pick --port / use free_port())")
+    endpoints = [(host, p) for p in (port, controller_port) + ((sasl_ssl.port,) if sasl_ssl else ())]
+    endpoints += [sasl_ssl.alias] if sasl_ssl and sasl_ssl.alias else []
+    for h, p in endpoints:
+        if not _port_free(h, p):
+            raise BrokerError(f"port {h}:{p} is already in use (another broker? pick --port / use free_port())")
     home = install(cache_dir)
     props_path = data_dir / PROPS_FILE
     props_path.write_text(server_properties(data_dir, port, controller_port, host, sasl_ssl))

@@ -1,4 +1,5 @@
-"""`make run`: Kafka, the five services, the demo shop and one scripted shopper, on this machine.
+"""`make run`: Kafka, the five services, the demo shop and one scripted shopper, on this machine. The shopper
+only browses: the frames come from the demo shop's pages (the capture script, capture-js/).
 
 Prints each new recommendation with the summary that explains it. Ctrl-C stops everything it started;
 --exit-when-done exits by itself once the shopper's recommendations have arrived (for scripts)."""
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         say("== InteraRec: local run ==")
-        with local_stack(say) as stack:
+        with local_stack(say, page_capture=True) as stack:
             catalog = Catalog.load(stack.catalog_path)
             say(f"catalog: {len(catalog)} products, {len(catalog.categories)} categories, "
                 f"{len(catalog.brands)} brands")
@@ -150,13 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> int:
     """Point the developer at what runs, let the scripted shopper browse, and print its recommendations."""
     ready_at = time.time()
-    session_id = f"demo-{uuid.uuid4().hex[:8]}"
+    run_name = f"demo-{uuid.uuid4().hex[:8]}"
     say("\nOpen these while the shopper browses:")
-    say(f"  demo shop (live 'recommended for you' panel): {stack.shop_url}/?session={session_id}")
-    say(f"  latest recommendation (JSON):   curl -H 'X-API-Key: {stack.api_key}' "
-        f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
-    say(f"  live stream (SSE):              curl -N -H 'X-API-Key: {stack.api_key}' "
-        f"{stack.storefront_url}/v1/sessions/{session_id}/stream")
+    say(f"  demo shop (your own session and panel):   {stack.shop_url}/")
     say(f"  storefront API docs (OpenAPI):  {stack.storefront_url}/docs")
     ports = stack.ports
     say(f"  metrics: gateway :{ports.gateway}/metrics, summarizer :{ports.summarizer}/metrics, "
@@ -164,16 +161,23 @@ def show(stack: Stack, args, catalog, started: float, stop: threading.Event) -> 
         f"storefront :{ports.storefront}/metrics")
 
     latest: dict = {}
-    watcher = threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True)
-    watcher.start()
+
+    def follow(session_id: str) -> None:
+        """The shop issued the shopper's session (the page's frames carry it): watch that one."""
+        say(f"  the shopper's latest recommendation (JSON): curl -H 'X-API-Key: {stack.api_key}' "
+            f"{stack.storefront_url}/v1/sessions/{session_id}/recommendations")
+        say(f"  its live stream (SSE):          curl -N -H 'X-API-Key: {stack.api_key}' "
+            f"{stack.storefront_url}/v1/sessions/{session_id}/stream")
+        threading.Thread(target=watch, args=(stack, session_id, started, latest, stop), daemon=True).start()
 
     from services.shoppers.shopper import run_shopper
 
-    say(f"\nscripted shopper '{session_id}' starts browsing (scenario: {args.scenario}) ...")
+    say(f"\nscripted shopper '{run_name}' starts browsing (scenario: {args.scenario}) ...")
     seed = args.seed if args.seed is not None else random.randrange(1, 10_000)
-    result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, session_id,
+    result = asyncio.run(run_shopper(stack.shop_url, stack.gateway_url, stack.api_key, run_name,
                                      args.scenario, catalog, seed=seed, headless=not args.headed,
-                                     progress=lambda line: say(f"  shopper: {line}")))
+                                     progress=lambda line: say(f"  shopper: {line}"), page_capture=True,
+                                     on_session=follow))
     say(f"\nshopper done: hidden preference = {result.preference.describe()}; opened "
         f"{len(result.opened_product_ids)} products; frames sent {result.frames_sent}, "
         f"failed {result.frames_failed}")

@@ -6,6 +6,7 @@ Each process is its own process group with its log in <log_dir>/<name>.log."""
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,6 +72,11 @@ class Stack:
     var_dir: Path
     ports: Ports = field(default_factory=Ports)
     api_key: str = "demo-key"
+    # Signs the browser session tokens the storefront mints and the gateway checks (one secret per run).
+    token_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    # The demo shop's pages carry the capture script (make run); off, frames come only from the Playwright
+    # agent the tests and the load test drive, never twice for one session.
+    page_capture: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per service name, e.g. its Kafka user
     services: list[Service] = field(default_factory=list)
@@ -101,6 +107,9 @@ class Stack:
             "INTERAREC_API_KEYS": f"demo:{hash_key(self.api_key)}",
             "INTERAREC_SHOP_API_KEY": self.api_key,
             "INTERAREC_STOREFRONT_CORS_ORIGINS": f"{self.shop_url},http://localhost:{p.shop}",
+            # The demo shop's pages send their own frames (capture-js) to the gateway with session tokens.
+            "INTERAREC_STOREFRONT_TOKEN_SECRET": self.token_secret,
+            "INTERAREC_TENANT_ORIGINS": f"demo={self.shop_url},demo=http://localhost:{p.shop}",
             "INTERAREC_GATEWAY_PORT": str(p.gateway),
             "INTERAREC_STOREFRONT_PORT": str(p.storefront),
             "INTERAREC_SUMMARIZER_PORT": str(p.summarizer),
@@ -109,6 +118,8 @@ class Stack:
             "INTERAREC_SHOP_PORT": str(p.shop),
             "INTERAREC_STOREFRONT_PUBLIC_URL": self.storefront_url,
         })
+        if self.page_capture:
+            env["INTERAREC_SHOP_CAPTURE_GATEWAY_URL"] = self.gateway_url
         env.update(self.extra_env)
         return env
 
@@ -222,7 +233,8 @@ class Stack:
 
 
 @contextmanager
-def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = None,
+                page_capture: bool = False) -> Iterator[Stack]:
     """Kafka (KAFKA_BOOTSTRAP_SERVERS if set, else a local broker installed from Maven Central on first use),
     the topics, the demo catalog and every service, for `make run` and `make load-test`; all stopped on exit.
 
@@ -256,7 +268,7 @@ def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = N
         if ignored:
             say("ignoring (the local stack sets these itself): " + ", ".join(ignored))
         stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var,
-                      extra_env={**chosen, **(extra_env or {})})
+                      extra_env={**chosen, **(extra_env or {})}, page_capture=page_capture)
         say("starting services (logs in var/run/logs/) ...")
         stack.start(progress=say)
         yield stack

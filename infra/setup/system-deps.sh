@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages InteraRec needs when they are missing: Java 17 and Maven (Kafka from
 # Maven Central), Chromium (the shopper's browser), Tesseract (the embedded summarizer's OCR), fonts for the
-# demo shop's seeded themes, Prometheus and promtool (alert rule tests and the real scrape test).
+# demo shop's seeded themes, Prometheus and promtool (alert rule tests and the real scrape test), Node.js
+# and npm (builds and tests the in-page capture script, capture-js/).
 set -euo pipefail
 
 need=()
@@ -17,6 +18,8 @@ for pkg in fonts-open-sans fonts-lato fonts-roboto-unhinted fonts-crosextra-carl
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: all present"

@@ -7,6 +7,15 @@ import re
 
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 SEPARATOR = "/"
+# Session ids at every entry (gateway, storefront, demo shop): no dots ('.' and '..' are path segments), no
+# '/', nothing after the last character (Python's `$` would let a final newline through: fullmatch only).
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # for OpenAPI / pydantic, whose `$` is the end of the text
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SESSION_ID_RULE = "1-64 characters of letters, digits, '_' or '-'"
+
+
+def valid_session_id(session_id: str | None) -> bool:
+    return session_id is not None and SESSION_ID_RE.fullmatch(session_id) is not None
 
 
 def check_tenant(tenant: str) -> str:

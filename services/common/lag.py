@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from prometheus_client import Gauge
 
-from services.common import config, kafka_security
+from services.common import kafka_security
 
 log = logging.getLogger("interarec.lag")
 
@@ -122,11 +122,10 @@ class LagPublisher:
         self.published = set(wanted)
 
 
-def export_consumer_lag(app, service: str) -> None:
-    """Register a Faust timer that refreshes the lag gauge (INTERAREC_CONSUMER_LAG_INTERVAL_S, default 10)."""
-    interval = config.env_int("INTERAREC_CONSUMER_LAG_INTERVAL_S", 10, minimum=1, maximum=3600)
+def export_consumer_lag(app, service: str, interval: int, bootstrap: str) -> None:
+    """Register a Faust timer that refreshes the lag gauge every `interval` seconds."""
     publisher = LagPublisher(lag_gauge(service))
-    reader = LagReader(config.kafka_bootstrap(), app.conf.id)
+    reader = LagReader(bootstrap, app.conf.id)
 
     @app.timer(interval, name=f"{service}.consumer_lag")
     async def refresh_consumer_lag() -> None:

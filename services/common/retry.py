@@ -13,8 +13,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.common import config
 from services.common.messages import BadMessage
+from services.common.settings import from_env, setting
 
 TRANSIENT = "transient"
 PERMANENT = "permanent"
@@ -61,15 +61,17 @@ def permanent_reason(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 8         # attempts in total, including the first
-    base_s: float = 0.5
-    max_s: float = 10.0
+    max_attempts: int = setting("INTERAREC_RETRY_MAX_ATTEMPTS", 8,
+                                "transient-failure retries: attempts in total, the first included", minimum=1,
+                                maximum=100)
+    base_s: float = setting("INTERAREC_RETRY_BASE_S", 0.5, "transient-failure retries: first backoff",
+                            minimum=0.001, maximum=60)
+    max_s: float = setting("INTERAREC_RETRY_MAX_S", 10.0, "transient-failure retries: largest backoff",
+                           minimum=0.001, maximum=600)
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
-        return cls(max_attempts=config.env_int("INTERAREC_RETRY_MAX_ATTEMPTS", 8, minimum=1, maximum=100),
-                   base_s=config.env_float("INTERAREC_RETRY_BASE_S", 0.5, minimum=0.001, maximum=60),
-                   max_s=config.env_float("INTERAREC_RETRY_MAX_S", 10.0, minimum=0.001, maximum=600))
+        return from_env(cls)
 
     def delay_s(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Wait before attempt `attempt + 1`: exponential, capped, with "equal jitter" (half fixed, half

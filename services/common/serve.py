@@ -31,17 +31,18 @@ def serve_http(service: str, build: Callable[[], tuple[object, str, int]]) -> in
     return 0
 
 
-def serve_worker(service: str, agents_module: str) -> int:
-    """Import the module that registers the Faust agents (it loads config and catalog), then run the worker."""
+def serve_worker(service: str, build: str | Callable[[], object]) -> int:
+    """Build the worker's Faust app (`build()` reads the settings, loads the catalog, registers the agents; a
+    dotted module name is imported for workers that still build at import), then run it in the foreground."""
     from faust.worker import Worker
 
     try:
-        module = importlib.import_module(agents_module)
+        app = build() if callable(build) else importlib.import_module(build).app
         kafka_security.preflight(kafka_bootstrap())
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2
-    worker = Worker(module.app, loglevel="INFO", quiet=True, redirect_stdouts=False,
+    worker = Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False,
                     logging_config=logging_config(service))
     worker.spinner = None  # a terminal spinner only garbles log files
     worker.execute_from_commandline()

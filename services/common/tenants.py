@@ -106,6 +106,45 @@ class ApiKeys:
         return cls.parse(entries, demo_mode())
 
 
+@dataclass(frozen=True)
+class TenantOrigins:
+    """The web origins each tenant's shop pages are served from: the only origins whose browsers may post
+    frames with that tenant's session tokens (CORS at the gateway).
+
+    INTERAREC_TENANT_ORIGINS: `tenant=origin` entries separated by commas, a tenant repeated for several
+    origins, e.g. `acme=https://shop.acme.com,acme=https://www.acme.com`. Empty: no browser may post."""
+
+    by_tenant: dict[str, frozenset[str]]
+
+    def allows(self, tenant: str, origin: str) -> bool:
+        return origin in self.by_tenant.get(tenant, frozenset())
+
+    def known(self, origin: str) -> bool:
+        """Whether any tenant serves pages from this origin (answering a CORS preflight, before any token)."""
+        return any(origin in origins for origins in self.by_tenant.values())
+
+    @classmethod
+    def parse(cls, raw: str, source: str = "INTERAREC_TENANT_ORIGINS") -> TenantOrigins:
+        found: dict[str, set[str]] = {}
+        for entry in raw.split(","):
+            if not entry.strip():
+                continue
+            tenant, sep, origin = entry.strip().partition("=")
+            origin = origin.strip().rstrip("/")
+            if not sep or not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]:
+                raise config.ConfigError(f"{source}: entries must be 'tenant=https://host[:port]', got {entry!r}")
+            try:
+                check_tenant(tenant.strip())
+            except ValueError as exc:
+                raise config.ConfigError(f"{source}: {exc}") from None
+            found.setdefault(tenant.strip(), set()).add(origin)
+        return cls({t: frozenset(o) for t, o in found.items()})
+
+    @classmethod
+    def from_env(cls) -> TenantOrigins:
+        return cls.parse(os.environ.get("INTERAREC_TENANT_ORIGINS", ""))
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "hash":
         print(hash_key(argv[1]))

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
 
 import faust
 from faust.types import EventT
@@ -28,6 +30,7 @@ from services.common.keys import session_key
 from services.common.lag import export_consumer_lag
 from services.common.messages import now_ms
 from services.common.retry import RetryPolicy
+from services.common.settings import from_env, nested, setting
 from services.common.topics import FRAME_MAX_MESSAGE_BYTES, FRAMES, dead_letter_topic, session_partition
 
 Handler = Callable[[EventT], Awaitable[None]]
@@ -36,40 +39,69 @@ log = logging.getLogger("interarec.worker")
 STATE_STORES = ("rocksdb", "memory")
 
 
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every stream worker reads from its environment, declared once (services/common/settings.py)."""
+
+    kafka_bootstrap: str = setting("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", config.kafka_bootstrap, "broker list",
+                                   default_doc="`$KAFKA_BOOTSTRAP_SERVERS` or `localhost:9092`")
+    var_dir: Path = setting("INTERAREC_VAR_DIR", config.var_dir,
+                            "provisioned Kafka, generated catalog, run state and logs", default_doc="`var/`")
+    catalog_path: Path = setting("INTERAREC_CATALOG_PATH", config.catalog_path, "the catalog (see below)",
+                                 default_doc="`var/catalog/catalog.parquet`")
+    state_store: str = setting("INTERAREC_STATE_STORE", "rocksdb",
+                               "Faust table store: persistent, or rebuilt from the changelogs on every start",
+                               choices=STATE_STORES)
+    session_ttl_s: int = setting("INTERAREC_SESSION_TTL_S", 1800, "sessions idle longer are expired from every table",
+                                 minimum=1, maximum=30 * 24 * 3600)
+    producer_timeout_s: float = setting("INTERAREC_KAFKA_PRODUCER_TIMEOUT_S", 15.0,
+                                        "a worker's send fails (and is retried) after this long without ack",
+                                        minimum=1.0, maximum=600.0)
+    # Kafka brokers reject sessions shorter than group.min.session.timeout.ms (6 s by default).
+    session_timeout_s: float = setting("INTERAREC_KAFKA_SESSION_TIMEOUT_S", 10.0,
+                                       "consumer group liveness: failover time", minimum=6.0, maximum=300.0)
+    heartbeat_s: float = setting("INTERAREC_KAFKA_HEARTBEAT_S", 3.0, "consumer group heartbeat interval",
+                                 minimum=0.5, maximum=100.0)
+    replication_factor: int = setting("INTERAREC_KAFKA_REPLICATION_FACTOR", 1,
+                                      "replication of the topics and changelogs a worker creates",
+                                      minimum=1, maximum=32)
+    web_host: str = setting("INTERAREC_WEB_HOST", "127.0.0.1", "host name a worker's web page advertises")
+    web_bind: str = setting("INTERAREC_WEB_BIND", "127.0.0.1", "address a worker's /metrics, /healthz and /readyz bind")
+    lag_interval_s: int = setting("INTERAREC_CONSUMER_LAG_INTERVAL_S", 10,
+                                  "how often each worker refreshes its consumer-lag metric", minimum=1, maximum=3600)
+    retry: RetryPolicy = nested(RetryPolicy)
+
+
 def session_ttl_ms() -> int:
     """Sessions idle longer than this are expired from every table (INTERAREC_SESSION_TTL_S, default 30 min)."""
-    return 1000 * config.env_int("INTERAREC_SESSION_TTL_S", 1800, minimum=1, maximum=30 * 24 * 3600)
+    return 1000 * from_env(WorkerSettings).session_ttl_s
 
 
 def producer_timeout_s() -> float:
-    return config.env_float("INTERAREC_KAFKA_PRODUCER_TIMEOUT_S", 15.0, minimum=1.0, maximum=600.0)
+    return from_env(WorkerSettings).producer_timeout_s
 
 
-def make_app(service: str, default_web_port: int) -> faust.App:
+def make_app(service: str, w: WorkerSettings, web_port: int) -> faust.App:
     """A Faust app with the settings every InteraRec worker shares (see DESIGN.md, Known pitfalls)."""
-    bootstrap = config.kafka_bootstrap()
-    datadir = config.var_dir() / "faust" / service  # Faust keeps local state here, not in the cwd
+    datadir = w.var_dir / "faust" / service  # Faust keeps local state here, not in the cwd
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    store = config.env_choice("INTERAREC_STATE_STORE", "rocksdb", STATE_STORES)
-    if store == "rocksdb":
+    if w.state_store == "rocksdb":
         try:
             import rocksdict  # noqa: F401 -- Faust's RocksDB store uses these bindings
         except ImportError:
             raise config.ConfigError("INTERAREC_STATE_STORE=rocksdb needs the rocksdict package (make venv installs "
                                      "it), or set INTERAREC_STATE_STORE=memory") from None
-    # Kafka brokers reject sessions shorter than group.min.session.timeout.ms (6 s by default).
-    session_timeout_s = config.env_float("INTERAREC_KAFKA_SESSION_TIMEOUT_S", 10.0, minimum=6.0, maximum=300.0)
-    settings = dict(
-        broker=";".join(f"kafka://{host}" for host in bootstrap.split(",")),
+    app_settings = dict(
+        broker=";".join(f"kafka://{host}" for host in w.kafka_bootstrap.split(",")),
         # rocksdb: table state persists in datadir (with the changelog offset it reflects), so a restart reads
         # only the changelog's tail instead of replaying every session ever seen. memory: rebuilt from the
         # changelogs on every start.
-        store=f"{store}://",
+        store=f"{w.state_store}://",
         # At-least-once plus idempotent consumers: exactly-once has open duplicate/fencing reports.
         processing_guarantee="at_least_once",
         # Table changelogs must have as many partitions as the topics they are keyed alongside.
         topic_partitions=FRAMES.partitions,
-        topic_replication_factor=config.env_int("INTERAREC_KAFKA_REPLICATION_FACTOR", 1, minimum=1),
+        topic_replication_factor=w.replication_factor,
         table_standby_replicas=0,
         # Slow stages (OCR, solving) must not hold thousands of prefetched events past the poll interval.
         stream_buffer_maxsize=32,
@@ -79,22 +111,22 @@ def make_app(service: str, default_web_port: int) -> faust.App:
         # Explicit and short: Faust's default producer timeout is 20 minutes, during which one stuck send
         # holds its input. A send that times out raises, is retried by Consumer, and blocks the commit.
         producer_acks=-1,
-        producer_request_timeout=producer_timeout_s(),
+        producer_request_timeout=w.producer_timeout_s,
         # A SIGKILLed worker's partitions move to its replacement within about one session timeout
         # (Faust's default is 60 s). The request timeout must not be below the session timeout.
-        broker_session_timeout=session_timeout_s,
-        broker_heartbeat_interval=config.env_float("INTERAREC_KAFKA_HEARTBEAT_S", 3.0, minimum=0.5, maximum=100.0),
-        broker_request_timeout=max(30.0, session_timeout_s + 5),
-        web_host=config.env_str("INTERAREC_WEB_HOST", "127.0.0.1"),
-        web_bind=config.env_str("INTERAREC_WEB_BIND", "127.0.0.1"),
-        web_port=config.env_int(f"INTERAREC_{service.upper()}_PORT", default_web_port, minimum=1, maximum=65535),
+        broker_session_timeout=w.session_timeout_s,
+        broker_heartbeat_interval=w.heartbeat_s,
+        broker_request_timeout=max(30.0, w.session_timeout_s + 5),
+        web_host=w.web_host,
+        web_bind=w.web_bind,
+        web_port=web_port,
         autodiscover=False,
         datadir=str(datadir),
         **kafka_security.faust_kwargs(),  # TLS + SCRAM for every aiokafka client Faust builds
     )
-    app = faust.App(f"interarec-{service}", **settings)
+    app = faust.App(f"interarec-{service}", **app_settings)
     _add_pages(app)
-    export_consumer_lag(app, service)  # KEDA, the dashboards and the lag alert read it
+    export_consumer_lag(app, service, w.lag_interval_s, w.kafka_bootstrap)  # KEDA, dashboards, the lag alert
     return app
 
 
@@ -170,6 +202,13 @@ class LastWindows:
         self.source_topic = source_topic
         self.table = session_table(app, name, default=dict)
 
+    @classmethod
+    def over(cls, table: MutableMapping, source_topic: str) -> LastWindows:
+        """The same bookkeeping over a plain mapping (the in-memory stage driver of the unit tests)."""
+        self = cls.__new__(cls)
+        self.app, self.source_topic, self.table = None, source_topic, table
+        return self
+
     @staticmethod
     def key(message) -> str:
         return session_key(message.tenant, message.session_id)
@@ -209,8 +248,8 @@ def is_expired(value, now: int, ttl_ms: int) -> bool:
     return now - seen >= ttl_ms
 
 
-def add_expiry_timer(app: faust.App, tables: list[LastWindows], service: str) -> None:
-    ttl = session_ttl_ms()
+def add_expiry_timer(app: faust.App, tables: list[LastWindows], service: str, ttl_ms: int | None = None) -> None:
+    ttl = ttl_ms if ttl_ms is not None else session_ttl_ms()
     expired_total = metrics.sessions_expired_total(service)
 
     @app.timer(interval=max(1.0, min(60.0, ttl / 10_000)))

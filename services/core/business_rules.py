@@ -87,7 +87,11 @@ def parse_rules(document, where: str = "business rules") -> dict[str, tuple[Rule
 
 def load_from_env() -> dict[str, tuple[Rule, ...]]:
     """Rules per tenant from INTERAREC_BUSINESS_RULES_FILE; none when it is unset."""
-    path = config.env_str("INTERAREC_BUSINESS_RULES_FILE", "")
+    return load(config.env_str("INTERAREC_BUSINESS_RULES_FILE", ""))
+
+
+def load(path: str) -> dict[str, tuple[Rule, ...]]:
+    """Rules per tenant from the JSON file at `path` (INTERAREC_BUSINESS_RULES_FILE); none for ''."""
     if not path:
         return {}
     try:

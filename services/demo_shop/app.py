@@ -17,6 +17,7 @@ shoppers click with hidden `data-role` attributes, so one set of selectors brows
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,11 +26,14 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.catalog import Catalog
-from services.demo_shop import merchandising, themes
+from services.common.http_errors import error_response, http_error_handler, install_error_handlers
+from services.common.http_metrics import instrument
+from services.common.http_ops import ops_router
+from services.demo_shop import capture, merchandising, themes
 from services.demo_shop.queries import (
     SORTS,
     CategoryFilters,
@@ -39,7 +43,7 @@ from services.demo_shop.queries import (
     filter_category,
     parse_price,
 )
-from services.demo_shop.session import COOKIE, COOKIE_MAX_AGE_S, resolve_session
+from services.demo_shop.session import COOKIE, COOKIE_MAX_AGE_S, SessionCookies
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 36
@@ -69,13 +73,18 @@ SIMILAR_K = 4
 
 
 def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = None,
-               storefront_backend_url: str | None = None, layout: str = "classic") -> FastAPI:
+               storefront_backend_url: str | None = None, layout: str = "classic",
+               capture_gateway_url: str | None = None, session_secret: bytes | None = None) -> FastAPI:
     """storefront_url: where browsers reach the storefront API; storefront_backend_url: where this server
-    does (default: the same); api_key: the shop tenant's key, never sent to a browser."""
+    does (default: the same); api_key: the shop tenant's key, never sent to a browser; capture_gateway_url:
+    where browsers reach the gateway (set: every page carries the capture script, capture.py); session_secret:
+    signs the visitor's session cookie (default: random per process, so visitors get new sessions on a
+    restart)."""
     number = themes.theme_number(layout)
     if layout not in LAYOUTS and number is None:
         raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)} or theme-<n>")
     backend = (storefront_backend_url or storefront_url).rstrip("/")
+    sessions = SessionCookies(session_secret or os.urandom(32))
     http = httpx.AsyncClient(base_url=backend, timeout=STOREFRONT_TIMEOUT_S,
                              headers={"X-API-Key": api_key} if api_key else {})
 
@@ -95,6 +104,8 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
 
     app = FastAPI(title="InteraRec demo shop", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=_closing(http))
+    install_error_handlers(app)  # the envelope for everything but a missing page (an HTML page, below)
+    instrument(app, "demo-shop")
     # The layout's own templates first; shared partials (_picks.html) from the templates root.
     templates = Jinja2Templates(directory=[HERE / "templates" / ("themed" if number else layout),
                                            HERE / "templates"])
@@ -107,15 +118,17 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
         categories=catalog.categories, layout=layout, m=merchandising, catalog=catalog,
     )
     index = SearchIndex(catalog)
+    capture.install(app, templates, capture_gateway_url)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")
     async def session_cookie(request: Request, call_next):
-        sid, set_cookie = resolve_session(request.query_params.get("session"), request.cookies.get(COOKIE))
+        sid, set_cookie = sessions.resolve(request.cookies.get(COOKIE))  # never from the URL
         request.state.session_id = sid
         response = await call_next(request)
         if set_cookie:
-            response.set_cookie(COOKIE, sid, max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="lax", path="/")
+            response.set_cookie(COOKIE, sessions.sign(sid), max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="lax",
+                                path="/")
         return response
 
     def render(request: Request, name: str, kind: str, status_code: int = 200, **context) -> HTMLResponse:
@@ -132,10 +145,10 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not hasattr(request.state, "session_id"):  # raised outside the middleware (e.g. routing)
-            request.state.session_id = resolve_session(None, request.cookies.get(COOKIE))[0]
+            request.state.session_id = sessions.resolve(request.cookies.get(COOKIE))[0]
         if exc.status_code == 404:
             return render(request, "not_found.html", "not_found", status_code=404, message=str(exc.detail))
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return await http_error_handler(request, exc)
 
     @app.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> HTMLResponse:
@@ -189,8 +202,8 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
         """A session token for this visitor's browser: the panel's SSE stream and feedback use it."""
         minted = await storefront("POST", f"/v1/sessions/{request.state.session_id}/token")
         if minted is None:
-            return JSONResponse({"error": "recommendations unavailable"}, status_code=503,
-                                headers={"Cache-Control": "no-store"})
+            return error_response(503, "unavailable", "recommendations unavailable",
+                                  headers={"Cache-Control": "no-store"})
         return JSONResponse({"token": minted["token"], "expires_at": minted["expires_at"]},
                             headers={"Cache-Control": "no-store"})
 
@@ -214,18 +227,8 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
             raise HTTPException(404, "No such image")
         return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok", "products": len(catalog)}
-
-    @app.get("/readyz")
-    async def readyz() -> dict:
-        return {"status": "ready", "products": len(catalog)}
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    products = {"products": len(catalog)}
+    app.include_router(ops_router(lambda: (True, {"status": "ready", **products}), health=lambda: products))
     return app
 
 

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 
 from services.common.catalog import Catalog
+from services.core.recency import recency_weights
 
-RECENCY_DECAY = 0.7  # same decay as InteraRec's summary, so neither side gains from a different memory
 KNN_NEIGHBOURS = 50
 
 
@@ -97,7 +97,7 @@ def popular_items(catalog: Catalog, exclude: set[str], k: int) -> list[str]:
 
 
 def _recency(n: int) -> list[float]:
-    return [RECENCY_DECAY ** (n - 1 - i) for i in range(n)]
+    return recency_weights(n)  # the same decay as InteraRec's summary: neither side gains from a different memory
 
 
 def weblog_content(catalog: Catalog, log: WebLog, k: int) -> list[str]:

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from services.common import config
 from services.common.catalog import Catalog
+from services.common.settings import from_env
 from services.core.assortment.mnl import recommend
 from services.core.decompose.rules import decompose
 from services.core.reading import grounding, ocr, profile, reader, tesslib
@@ -24,11 +24,12 @@ from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.eval.live import SESSION_FILE
+from services.summarizer.settings import SummarizerSettings
 
-# The summarizer's window settings (services/summarizer/app.py reads the same variables with the same defaults;
-# importing it would build a Faust app).
-WINDOW_FRAMES = config.env_int("INTERAREC_SUMMARIZER_WINDOW_FRAMES", 6, minimum=1, maximum=64)
-IDLE_MS = config.env_int("INTERAREC_SUMMARIZER_IDLE_MS", 2500, minimum=100, maximum=600_000)
+# The summarizer's own window settings (its settings dataclass: the same variables, defaults and bounds).
+_SUMMARIZER = from_env(SummarizerSettings)
+WINDOW_FRAMES = _SUMMARIZER.window_frames
+IDLE_MS = _SUMMARIZER.idle_ms
 PANEL_K = 8  # the decomposer's default panel size; metrics at K > 8 then count the unfilled slots as misses
 
 

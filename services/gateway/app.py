@@ -19,14 +19,27 @@ from starlette.concurrency import run_in_threadpool
 
 from interarec.v1 import frames_pb2, trace_pb2
 from services.common import config, metrics
+from services.common.http_errors import error_response, install_error_handlers
+from services.common.http_metrics import instrument
+from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer, BrokerUnavailable
 from services.common.keys import session_key
 from services.common.messages import now_ms
 from services.common.ratelimit import RateLimiter, retry_after_header
-from services.common.tenants import ApiKeys
+from services.common.session_tokens import SessionTokens, token_secret_from_env
+from services.common.tenants import ApiKeys, TenantOrigins
 from services.common.topics import FRAMES
 from services.gateway import openapi
-from services.gateway.frames import DuplicateFilter, FrameRejected, body_digest, check_session_id, reencode
+from services.gateway.auth import FrameAuth, TokenLimits
+from services.gateway.frames import (
+    DuplicateFilter,
+    FrameRejected,
+    body_digest,
+    check_capture_time,
+    check_page_url,
+    check_session_id,
+    reencode,
+)
 
 log = logging.getLogger("interarec.gateway")
 
@@ -48,6 +61,10 @@ class GatewaySettings:
     max_decodes: int = 4
     rate_per_s: float = 100.0  # frames per second per tenant, on average
     rate_burst: int = 200
+    token_secret: bytes | None = None  # browser session tokens (shared with the storefront API); None: keys only
+    origins: TenantOrigins = TenantOrigins({})
+    token_rate_per_s: float = 4.0  # frames per second per browser token
+    token_rate_burst: int = 8
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -62,12 +79,21 @@ class GatewaySettings:
             max_decodes=config.env_int("INTERAREC_GATEWAY_MAX_DECODES", 4, minimum=1, maximum=256),
             rate_per_s=config.env_float("INTERAREC_GATEWAY_RATE_PER_S", 100.0, minimum=0.1, maximum=1_000_000),
             rate_burst=config.env_int("INTERAREC_GATEWAY_RATE_BURST", 200, minimum=1, maximum=10_000_000),
+            token_secret=token_secret_from_env(),
+            origins=TenantOrigins.from_env(),
+            token_rate_per_s=config.env_float("INTERAREC_GATEWAY_TOKEN_RATE_PER_S", 4.0, minimum=0.1, maximum=1000),
+            token_rate_burst=config.env_int("INTERAREC_GATEWAY_TOKEN_RATE_BURST", 8, minimum=1, maximum=10_000),
         )
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
     FRAMES_TOTAL.labels(outcome=code).inc()
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    return error_response(status, code, message, headers)
+
+
+def _with_headers(response: Response, headers: dict[str, str]) -> Response:
+    response.headers.update(headers)
+    return response
 
 
 class DecodeSlots:
@@ -122,6 +148,10 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     duplicates = DuplicateFilter()
     decodes = DecodeSlots(settings.max_decodes)
     limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)  # per tenant: tenants kept apart
+    # verify only (the storefront API mints): no lifetime of its own
+    tokens = SessionTokens(settings.token_secret, ttl_s=0) if settings.token_secret else None
+    auth = FrameAuth(settings.api_keys, tokens, settings.origins)
+    token_limits = TokenLimits(settings.token_rate_per_s, settings.token_rate_burst)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -130,14 +160,34 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         await run_in_threadpool(producer.close)
 
     app = FastAPI(title="InteraRec gateway", lifespan=lifespan)
+    install_error_handlers(app)
+    instrument(app, "gateway")
     app.state.producer = producer
+
+    @app.options("/v1/sessions/{session_id}/frames", include_in_schema=False)
+    async def frames_preflight(session_id: str, request: Request) -> Response:
+        headers = auth.preflight_headers(request.headers.get("origin"),
+                                         request.headers.get("access-control-request-method"))
+        if headers is None:
+            return error(403, "forbidden", "CORS: this origin is not configured for any tenant")
+        return Response(status_code=204, headers=headers)
 
     @app.post("/v1/sessions/{session_id}/frames", status_code=202, **openapi.FRAMES)
     async def post_frame(session_id: str, request: Request) -> Response:
+        cors = auth.cors_headers(request.headers.get("origin"))
+        return _with_headers(await accept_frame(session_id, request), cors)
+
+    async def accept_frame(session_id: str, request: Request) -> Response:
         received_ms = now_ms()
-        tenant = settings.api_keys.tenant_for(request.headers.get("x-api-key"))
-        if tenant is None:
-            return error(401, "unauthorized", "missing or unknown X-API-Key")
+        try:
+            caller = auth.authenticate(session_id, request.headers, time.time())
+        except FrameRejected as rej:
+            return error(rej.status, rej.code, rej.message)
+        tenant = caller.tenant
+        wait = token_limits.acquire(caller, time.monotonic())
+        if wait:
+            return error(429, "rate_limited", f"per-session rate limit of {settings.token_rate_per_s:g} frames/s "
+                         "reached", headers={"Retry-After": retry_after_header(wait)})
         wait = limiter.acquire(tenant, time.monotonic())
         if wait:  # before reading the body: a flooding tenant costs the others next to nothing
             return error(429, "rate_limited", f"tenant rate limit of {settings.rate_per_s:g} frames/s reached",
@@ -146,7 +196,8 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
             check_session_id(session_id)
             frame_seq = _int_header(request, "x-frame-seq", 0)
             capture_ms = _int_header(request, "x-capture-time", received_ms)
-            page_url = request.headers.get("x-page-url", "")[:2048]
+            check_capture_time(capture_ms, received_ms)
+            page_url = check_page_url(request.headers.get("x-page-url", ""))
             page_title = request.headers.get("x-page-title", "")[:512]
             body = await _read_body(request, settings.max_upload_bytes)
             digest = body_digest(body)
@@ -189,19 +240,6 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
         return JSONResponse({"status": "accepted", "frame_seq": frame_seq, "partition": md.partition,
                              "offset": md.offset, "bytes": len(encoded.image)}, status_code=202)
 
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok"}
-
-    @app.get("/readyz", **openapi.READYZ)
-    async def readyz() -> Response:
-        if producer.ready:
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "waiting for Kafka", "bootstrap": settings.bootstrap}, status_code=503)
-
-    @app.get("/metrics", response_class=Response, **openapi.METRICS)
-    async def prometheus_metrics() -> Response:
-        body, content_type = metrics.exposition()
-        return Response(body, media_type=content_type)
-
+    app.include_router(ops_router(lambda: (True, {"status": "ready"}) if producer.ready else
+                                  (False, {"status": "waiting for Kafka", "bootstrap": settings.bootstrap})))
     return app

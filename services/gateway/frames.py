@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
-import warnings
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from PIL import Image
+
+from services.common.images import ImageDecodeError, decode_image
+from services.common.keys import SESSION_ID_RULE, valid_session_id
 
 ALLOWED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 MAX_FRAME_BYTES = 1024 * 1024
 MIN_SIDE = 64
 MAX_SIDE = 4096
 JPEG_QUALITY = 85
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A capture clock this far ahead of ours is wrong, not skewed: such a time would make the end-to-end
+# latency negative (clamped to 0 s), so the frame is refused and counted instead.
+MAX_CAPTURE_AHEAD_MS = 5 * 60 * 1000
+MAX_PAGE_URL = 2048
+PAGE_URL_SCHEMES = ("http", "https")
 
 
 class FrameRejected(Exception):
@@ -39,9 +45,30 @@ class EncodedFrame:
 
 
 def check_session_id(session_id: str) -> None:
-    if not SESSION_ID_RE.match(session_id):
-        raise FrameRejected(400, "bad_session_id",
-                            "session id must be 1-64 characters of letters, digits, '.', '_' or '-'")
+    if not valid_session_id(session_id):
+        raise FrameRejected(400, "bad_session_id", f"session id must be {SESSION_ID_RULE}")
+
+
+def check_capture_time(capture_ms: int, received_ms: int) -> None:
+    if capture_ms > received_ms + MAX_CAPTURE_AHEAD_MS:
+        raise FrameRejected(400, "capture_time_in_future",
+                            f"X-Capture-Time is {(capture_ms - received_ms) / 1000:.0f} s ahead of the gateway's "
+                            f"clock (at most {MAX_CAPTURE_AHEAD_MS // 1000} s allowed)")
+
+
+def check_page_url(url: str) -> str:
+    """The page URL as sent, if it is an absolute http(s) URL of printable ASCII; '' when none was sent.
+    Anything else (javascript:, data:, file:, control characters) is refused: it travels to the model."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url) if url.isascii() and url.isprintable() and " " not in url else None
+    except ValueError:  # e.g. a malformed IPv6 host
+        parts = None
+    if len(url) > MAX_PAGE_URL or parts is None or parts.scheme.lower() not in PAGE_URL_SCHEMES or not parts.netloc:
+        raise FrameRejected(400, "bad_page_url",
+                            f"X-Page-Url must be an absolute http(s) URL of at most {MAX_PAGE_URL} characters")
+    return url
 
 
 def reencode(data: bytes, content_type: str) -> EncodedFrame:
@@ -53,29 +80,11 @@ def reencode(data: bytes, content_type: str) -> EncodedFrame:
     if not data:
         raise FrameRejected(400, "empty_body", "the request body is empty; send the image bytes as the body")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            fmt = img.format
-            width, height = img.size
-            if fmt != ALLOWED_TYPES[media_type]:
-                raise FrameRejected(415, "content_type_mismatch",
-                                    f"the body is {fmt or 'not an image'} but Content-Type says {media_type}")
-            if max(width, height) > MAX_SIDE:
-                raise FrameRejected(413, "image_too_large",
-                                    f"{width}x{height} exceeds the {MAX_SIDE}px limit per side")
-            if min(width, height) < MIN_SIDE:
-                raise FrameRejected(400, "image_too_small", f"{width}x{height} is below {MIN_SIDE}px per side")
-            img.load()
-    except FrameRejected:
-        raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise FrameRejected(413, "image_too_large", "image has too many pixels") from None
-    except Exception as exc:  # Pillow raises many types for corrupt data
-        raise FrameRejected(400, "undecodable_image",
-                            f"the body is not a decodable {media_type} image: {exc}") from None
+        rgb = decode_image(data, expected_format=ALLOWED_TYPES[media_type], max_side=MAX_SIDE, min_side=MIN_SIDE,
+                           max_pixels=MAX_SIDE * MAX_SIDE)
+    except ImageDecodeError as exc:
+        raise FrameRejected(exc.status, exc.code, str(exc)) from None
 
-    rgb = img.convert("RGB")
     out = _jpeg(rgb)
     # Rare (huge, noisy screenshots): shrink until the re-encoded frame fits the topic's size budget.
     while len(out) > MAX_FRAME_BYTES:

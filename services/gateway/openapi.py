@@ -14,8 +14,10 @@ def _error(description: str) -> dict:
 
 
 _HEADERS = [
-    {"name": "X-API-Key", "in": "header", "required": True, "schema": {"type": "string"},
-     "description": "the tenant's API key"},
+    {"name": "X-API-Key", "in": "header", "schema": {"type": "string"},
+     "description": "the tenant's API key (server-side capture only; refused with an Origin header)"},
+    {"name": "Authorization", "in": "header", "schema": {"type": "string"},
+     "description": "`Bearer <session token>` minted by the shop's backend for this session (browser capture)"},
     {"name": "X-Frame-Seq", "in": "header", "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
     {"name": "X-Capture-Time", "in": "header", "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
      "description": "capture time, unix ms"},
@@ -40,7 +42,9 @@ FRAMES = {
                                              "bytes": {"type": "integer"}}},
             "example": {"status": "accepted", "frame_seq": 7, "partition": 2, "offset": 1041, "bytes": 48211}}}},
         400: _error("bad session id, header, empty or undecodable body, image too small"),
-        401: _error("missing or unknown X-API-Key"),
+        401: _error("missing or unknown X-API-Key; missing, malformed, tampered or expired session token"),
+        403: _error("session token for another session, origin not configured for the tenant, or an API key "
+                    "sent from a browser"),
         413: _error("body over the upload limit or image over 4096 px"),
         415: _error("content type not allowed, or the body is not of the declared type"),
         429: {**_error("too busy (or over a rate limit): retry after Retry-After seconds"),
@@ -48,6 +52,3 @@ FRAMES = {
         503: _error("Kafka unavailable: nothing was written"),
     },
 }
-READYZ = {"responses": {503: {"description": "waiting for Kafka"}}}
-METRICS = {"responses": {200: {"description": "Prometheus exposition",
-                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}

@@ -227,7 +227,7 @@ async def run_persona(shop_url: str, persona: Persona, catalog: Catalog, record_
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
             page = await context.new_page()
             page.set_default_timeout(NAV_TIMEOUT_MS)
-            await page.goto(f"{shop_url.rstrip('/')}/?session={quote(session_id)}", wait_until="domcontentloaded")
+            await page.goto(f"{shop_url.rstrip('/')}/", wait_until="domcontentloaded")
             forward = FrameUploader(client, gateway_url, api_key, session_id) if gateway_url else None
             recorder = FrameRecorder(record_dir, session_id, forward)
             streamer = FrameStreamer(page, recorder, fps=fps)

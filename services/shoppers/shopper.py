@@ -23,6 +23,7 @@ import httpx
 
 from services.capture.frames import Accepted, FrameStreamer, FrameUploader
 from services.common.catalog import Catalog
+from services.common.keys import valid_session_id
 from services.shoppers.scenarios import Preference, Scenario, build_scenario
 
 log = logging.getLogger("interarec.capture")
@@ -188,11 +189,48 @@ class _Browse:
                 await self.pause(0.5, 1.0)
 
 
+async def _nothing() -> None:
+    return None
+
+
+async def _page_session(page) -> str | None:
+    """The session id the shop gave this visitor, as the page's capture script reads it (its script tag's
+    data-session-id, else the body's data-session)."""
+    value = await page.evaluate("document.querySelector('script[data-session-id]')?.dataset.sessionId"
+                                " || document.body.dataset.session || ''")
+    return value if valid_session_id(value) else None
+
+
+class _PageFrames:
+    """Counts the frames the page's own capture script sent, from the gateway's answers the browser saw (the
+    script's counters restart with every page load)."""
+
+    def __init__(self, page, session_id: str):
+        self.path = f"/v1/sessions/{quote(session_id)}/frames"
+        self.sent = 0
+        self.failed = 0
+        page.on("response", self._response)
+
+    def _response(self, response) -> None:
+        if response.request.method != "POST" or not response.url.endswith(self.path):
+            return
+        if 200 <= response.status < 300:
+            self.sent += 1
+        else:
+            self.failed += 1
+
+
 async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id: str, scenario: str,
                       catalog: Catalog, seed: int = 7, fps: float = 2.0, headless: bool = True, linger_s: float = 0.0,
                       *, progress: Callable[[str], None] | None = None,
-                      dwell: tuple[float, float] = (2.0, 4.0)) -> ShopperResult:
-    """Browse the shop with scenario `scenario` ('brand'|'colour'|'price') while streaming viewport frames."""
+                      dwell: tuple[float, float] = (2.0, 4.0), page_capture: bool = False,
+                      on_session: Callable[[str], None] | None = None) -> ShopperResult:
+    """Browse the shop with scenario `scenario` ('brand'|'colour'|'price') while streaming viewport frames.
+
+    page_capture: the shop's pages send their own frames (the capture script, capture-js/); the shopper
+    only browses, and reports what the page's script sent (gateway_url and api_key are not used). The frames
+    then carry the session the shop issued to the browser (result.session_id; session_id only names the run
+    until then), told to on_session as soon as it is known."""
     from playwright.async_api import async_playwright
 
     say = progress or (lambda line: log.info(line, extra={"session_id": session_id}))
@@ -207,24 +245,37 @@ async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id:
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
             page = await context.new_page()
             page.set_default_timeout(NAV_TIMEOUT_MS)
-            # the session parameter makes the shop set its cookie, so its live panel follows this session
-            await page.goto(f"{shop_url.rstrip('/')}/?session={quote(session_id)}", wait_until="domcontentloaded")
-            uploader = FrameUploader(client, gateway_url, api_key, session_id)
-            streamer = FrameStreamer(page, uploader, fps=fps)
-            await streamer.start()
+            # The shop issues its own visitor session (a signed cookie) and ignores one chosen in the URL.
+            await page.goto(f"{shop_url.rstrip('/')}/", wait_until="domcontentloaded")
+            streamer = uploader = counts = None
+            if page_capture:
+                # the page's script sends frames under the session the shop issued: follow that one
+                session_id = result.session_id = await _page_session(page) or session_id
+                say(f"the shop issued session {session_id}")
+                if on_session is not None:
+                    on_session(session_id)
+                counts = _PageFrames(page, session_id)
+            else:
+                uploader = FrameUploader(client, gateway_url, api_key, session_id)
+                streamer = FrameStreamer(page, uploader, fps=fps)
+                await streamer.start()
             browse = _Browse(page, shop_url, plan, catalog, random.Random(f"browse:{scenario}:{seed}"), say, dwell,
-                             on_page_ready=streamer.capture_now)
+                             on_page_ready=streamer.capture_now if streamer else _nothing)
             try:
                 await browse.run()
                 if linger_s > 0:
                     say(f"lingering {linger_s:g} s on {page.url}")
                     await asyncio.sleep(linger_s)
             finally:
-                await streamer.stop()
                 result.opened_product_ids = browse.opened
-                result.frames_sent, result.frames_failed = uploader.sent, uploader.failed
-                result.frames_dropped = streamer.dropped
-                result.accepted = list(uploader.accepted)
+                if streamer is not None:
+                    await streamer.stop()
+                    result.frames_sent, result.frames_failed = uploader.sent, uploader.failed
+                    result.frames_dropped = streamer.dropped
+                    result.accepted = list(uploader.accepted)
+                else:
+                    await asyncio.sleep(2.0)  # the last page's frame may still be on its way
+                    result.frames_sent, result.frames_failed = counts.sent, counts.failed
         finally:
             await browser.close()
     result.elapsed_s = time.monotonic() - started

@@ -15,8 +15,8 @@ from PIL import Image
 
 from interarec.v1 import optimization_pb2
 from services.common.catalog import Catalog
+from services.common.images import decode_image
 from services.core.reading.grounding import Grounder
-from services.core.reading.imaging import decode_image
 from services.core.reading.ocr import OcrError, ocr_lines
 from services.storefront_api.queries import similar_request, text_request
 
@@ -56,7 +56,7 @@ def dominant_colour(image: Image.Image, catalog_colours: list[str]) -> str | Non
 
 
 def image_request(catalog: Catalog, data: bytes, k: int, tenant: str) -> ImageMatch:
-    """Raises summarizer.imaging.ImageDecodeError for bytes that are not an image."""
+    """Raises common.images.ImageDecodeError for bytes that are not an image."""
     image = decode_image(data)
     colour = dominant_colour(image, catalog.colours)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 
 from google.protobuf.json_format import MessageToDict
 
@@ -19,11 +20,16 @@ class LatestRecommendations:
     window must neither replace a newer recommendation nor be pushed to a subscriber again. Records
     without a tenant belong to nobody and are refused."""
 
-    def __init__(self, max_sessions: int = 20_000, queue_size: int = 8, history_size: int = 10):
+    def __init__(self, max_sessions: int = 20_000, queue_size: int = 8, history_size: int = 10,
+                 max_shown_windows: int = 500):
         self.max_sessions = max_sessions
         self.queue_size = queue_size
         self.history_size = history_size
+        self.max_shown_windows = max_shown_windows
         self._history: OrderedDict[str, deque[recommendations_pb2.Recommendation]] = OrderedDict()
+        # What each window showed (product ids), kept as long as the session is kept and far longer than the
+        # full history: feedback naming an old window is checked against it, never waved through.
+        self._shown: dict[str, OrderedDict[int, frozenset[str]]] = {}
         self._subscribers: dict[str, set[asyncio.Queue]] = {}
 
     def get(self, tenant: str, session_id: str) -> recommendations_pb2.Recommendation | None:
@@ -33,6 +39,10 @@ class LatestRecommendations:
     def history(self, tenant: str, session_id: str) -> list[recommendations_pb2.Recommendation]:
         """Oldest first."""
         return list(self._history.get(session_key(tenant, session_id), ()))
+
+    def shown(self, tenant: str, session_id: str) -> Mapping[int, frozenset[str]]:
+        """window_seq -> the product ids that window recommended (the newest max_shown_windows windows)."""
+        return self._shown.get(session_key(tenant, session_id), {})
 
     def after(self, tenant: str, session_id: str, window_seq: int) -> list[recommendations_pb2.Recommendation]:
         """Windows newer than window_seq still in the history, oldest first (SSE resume)."""
@@ -52,9 +62,14 @@ class LatestRecommendations:
         if windows is None:
             windows = self._history[key] = deque(maxlen=self.history_size)
         windows.append(rec)
+        shown = self._shown.setdefault(key, OrderedDict())
+        shown[rec.window_seq] = frozenset(item.product_id for item in rec.items)
+        if len(shown) > self.max_shown_windows:
+            shown.popitem(last=False)
         self._history.move_to_end(key)
         if len(self._history) > self.max_sessions:
-            self._history.popitem(last=False)
+            evicted, _ = self._history.popitem(last=False)
+            self._shown.pop(evicted, None)
         for queue in self._subscribers.get(key, ()):
             if queue.full():  # a slow reader only needs the newest state
                 queue.get_nowait()

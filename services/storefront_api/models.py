@@ -6,17 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.http_errors import ErrorBody, ErrorDetail  # noqa: F401  (the one envelope)
+
 FeedbackEventName = Literal["impression", "click", "add_to_cart", "purchase"]
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["not_found"])
-    message: str = Field(examples=["no recommendation for session 'abc'"])
-    details: list[str] = Field(default_factory=list, description="per-field or per-event problems, when any")
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
 
 
 class ItemReasonOut(BaseModel):

@@ -37,6 +37,7 @@ from services.summarizer.app import (
     IDLE_MS,
     OCR_WORKERS,
     SESSION_TTL_MS,
+    SETTINGS,
     WINDOW_FRAMES,
     app,
     frames,
@@ -72,7 +73,7 @@ model_path = None
 if BACKEND == "vllm":
     from services.summarizer.model_path import ModelPath
 
-    model_path = ModelPath(app, SessionTable, catalog, send_summary)
+    model_path = ModelPath(app, SessionTable, catalog, send_summary, SETTINGS.max_in_flight)
 
 WINDOWS_TOTAL = Counter("interarec_summarizer_windows_total", "Closed windows by reason", ["reason"])
 SESSIONS = Gauge("interarec_summarizer_sessions", "Sessions in the table on the partitions this worker owns")

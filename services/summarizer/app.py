@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from services.common import config
+from services.common.settings import from_env
 from services.common.topics import FRAMES, SUMMARIES
-from services.common.worker import make_app, raw_topic, session_table, session_ttl_ms
+from services.common.worker import make_app, raw_topic, session_table
+from services.summarizer.settings import SummarizerSettings
 
-app = make_app("summarizer", default_web_port=8601)
+SETTINGS = from_env(SummarizerSettings)
+app = make_app("summarizer", SETTINGS.worker, SETTINGS.port)
 frames = raw_topic(app, FRAMES.name)
 summaries = raw_topic(app, SUMMARIES.name)
 
@@ -14,8 +16,8 @@ summaries = raw_topic(app, SUMMARIES.name)
 # gateway span, "seen_ms": processing time of the session's newest record (TTL)}. Only the agent writes it.
 sessions = session_table(app, "summarizer-sessions", default=dict)
 
-BACKEND = config.env_choice("INTERAREC_SUMMARIZER_BACKEND", "embedded", ("embedded", "vllm"))
-WINDOW_FRAMES = config.env_int("INTERAREC_SUMMARIZER_WINDOW_FRAMES", 6, minimum=1, maximum=64)
-IDLE_MS = config.env_int("INTERAREC_SUMMARIZER_IDLE_MS", 2500, minimum=100, maximum=600_000)
-OCR_WORKERS = config.env_int("INTERAREC_SUMMARIZER_OCR_WORKERS", 1, minimum=1, maximum=32)
-SESSION_TTL_MS = session_ttl_ms()
+BACKEND = SETTINGS.backend
+WINDOW_FRAMES = SETTINGS.window_frames
+IDLE_MS = SETTINGS.idle_ms
+OCR_WORKERS = SETTINGS.ocr_workers
+SESSION_TTL_MS = SETTINGS.worker.session_ttl_s * 1000

@@ -24,7 +24,6 @@ import faust
 from prometheus_client import Gauge
 
 from interarec.v1 import summaries_pb2
-from services.common import config
 from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmSettings
 from services.common.messages import add_span
@@ -136,10 +135,9 @@ class ModelPath(PendingWindows):
     """PendingWindows over changelog-backed tables, with the model client from INTERAREC_LLM_*."""
 
     def __init__(self, app: faust.App, table_cls: type[faust.Table], catalog: Catalog,
-                 send: Callable[[str, summaries_pb2.BehaviourSummary], Awaitable[None]]):
+                 send: Callable[[str, summaries_pb2.BehaviourSummary], Awaitable[None]], max_in_flight: int = 0):
         settings = LlmSettings.from_env()
-        max_windows = config.env_int("INTERAREC_SUMMARIZER_MAX_IN_FLIGHT", settings.max_in_flight,
-                                     minimum=1, maximum=4096)
+        max_windows = max_in_flight or settings.max_in_flight  # INTERAREC_SUMMARIZER_MAX_IN_FLIGHT, 0: the LLM's
         frames = app.tables.add(FrameTable(app, name="summarizer-frames", default=None, key_type=str,
                                            partitions=FRAMES.partitions))
         pending = app.tables.add(table_cls(app, name="summarizer-pending", default=list, key_type=str,

@@ -132,11 +132,13 @@ def test_brand_shopper_streams_frames(tmp_path: Path) -> None:
     assert any(line.startswith(f"opened {matching[0]} ") for line in lines)
     assert lines[-1] == f"frames: {len(frames)} sent, 0 failed"
 
-    # the shop saw this session: first via ?session=, then through its cookie on every product page
-    assert requests[0][0] == "/"
+    # the shop issued the visitor's session itself (a signed cookie, never the shopper's id from a URL) and
+    # saw the same cookie on every product page
+    assert requests[0][0] == "/" and not requests[0][1]
     product_requests = [cookie for path, cookie in requests if path.startswith("/p/")]
     assert len(product_requests) >= len(result.opened_product_ids)
-    assert all(f"{COOKIE}={SESSION}" in cookie for cookie in product_requests)
+    assert len(set(product_requests)) == 1 and product_requests[0].startswith(f"{COOKIE}=")
+    assert SESSION not in product_requests[0]
 
 
 def test_shopper_browses_the_boutique_layout(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from interarec.v1 import feedback_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.keys import session_key
 from services.common.topics import FEEDBACK, SUMMARIES
+from services.demo_shop.session import COOKIE
 from tests.integration.test_storefront_api import records_for
 from tests.support import latest, wait_for
 
@@ -48,24 +49,33 @@ def test_product_pages_show_similar_products_and_search_offers_the_text_query(st
                          and catalog.by_id[p].price <= 120 for p in found)
 
 
+def shop_session(page_html: str) -> str:
+    return re.search(r'data-session="([^"]+)"', page_html).group(1)
+
+
 def test_panel_token_is_minted_by_the_shop_for_its_visitor_only(stack):
-    sid = f"tok-{uuid.uuid4().hex[:8]}"
+    victim = f"tok-{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=stack.shop_url, timeout=10) as shop:
-        minted = shop.get("/panel-token", params={"session": sid})
+        sid = shop_session(shop.get("/").text)  # the shop issues the visitor's session
+        # a chosen ?session= (a link planted by someone who knows the victim's id) is ignored
+        minted = shop.get("/panel-token", params={"session": victim})
         assert minted.status_code == 200 and minted.headers["cache-control"] == "no-store"
         token = minted.json()["token"]
     with httpx.stream("GET", f"{stack.storefront_url}/v1/sessions/{sid}/stream", params={"token": token},
                       timeout=10) as resp:
         assert resp.status_code == 200
-    other = httpx.get(f"{stack.storefront_url}/v1/sessions/someone-else/recommendations", params={"token": token})
-    assert other.status_code == 403
+    for other in (victim, "someone-else"):
+        resp = httpx.get(f"{stack.storefront_url}/v1/sessions/{other}/recommendations", params={"token": token})
+        assert resp.status_code == 403
 
 
 def test_browser_panel_streams_with_a_token_and_reports_impressions_and_clicks(stack, catalog_path):
     from playwright.sync_api import sync_playwright
 
     catalog = Catalog.load(catalog_path)
-    sid = f"panel-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=stack.shop_url, timeout=10) as shop:  # the shop issues the session and its cookie
+        first = shop.get("/")
+        sid, cookie = shop_session(first.text), first.cookies.get(COOKIE)
     brand = catalog.brands[1]
     viewed = [p for p in catalog.products if p.brand == brand][:3]
     summary = summaries_pb2.BehaviourSummary(session_id=sid, tenant="demo", window_seq=1, backend="embedded",
@@ -85,8 +95,11 @@ def test_browser_panel_streams_with_a_token_and_reports_impressions_and_clicks(s
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(f"{stack.shop_url}/?session={sid}")
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            context.add_cookies([{"name": COOKIE, "value": cookie, "url": stack.shop_url}])  # the same visitor
+            page = context.new_page()
+            page.goto(f"{stack.shop_url}/")
+            assert shop_session(page.content()) == sid
             page.wait_for_selector("#rec-items a.rec-card", timeout=30_000)
             assert page.eval_on_selector_all("#rec-items a.rec-card", "els => els.map(e => e.dataset.productId)") \
                 == shown

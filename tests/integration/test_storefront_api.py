@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import time
 import uuid
@@ -22,9 +23,9 @@ from interarec.v1 import feedback_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.common.keys import session_key
 from services.common.llm import LlmSettings
+from services.common.session_tokens import SessionTokens
 from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK, RECOMMENDATIONS
-from services.storefront_api.access import SessionTokens
 from services.storefront_api.app import StorefrontSettings, create_app
 from tests.integration.test_http_services import records_for, wait_ready
 
@@ -406,3 +407,33 @@ def test_state_is_rebuilt_from_the_compacted_topic_after_a_restart(world, kafka_
         assert [w["window_seq"] for w in hist.json()["windows"]] == [1, 2, 3]
         assert httpx.get(f"{fresh.url}/v1/sessions/{sessions['acme_only']}/recommendations",
                          headers=GLOBEX).status_code == 404
+
+
+def _status_of_raw_request(url: str, head: str, body_chunks: list[bytes] = (), timeout_s: float = 5.0) -> int:
+    """Send a request's head (and maybe part of its body) over a raw socket; the status of the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
+        sock.sendall(head.encode())
+        for chunk in body_chunks:
+            sock.sendall(chunk)
+        answer = sock.recv(4096)  # a timeout here: the server is still waiting for the body
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("headers, status", [("", 401), ("X-API-Key: k-acme\r\n", 413)])
+def test_a_20_mib_body_is_refused_before_a_byte_of_it_is_read(world, headers, status):
+    """Content-Length 20 MiB and no body sent: the answer comes at once (401 without a key, 413 with one). The
+    storefront used to wait for the whole body, read and parse it, and only then answer."""
+    served, _, _ = world
+    head = (f"POST /v1/query/text HTTP/1.1\r\nHost: storefront\r\nContent-Type: application/json\r\n{headers}"
+            f"Content-Length: {20 * 1024 * 1024}\r\n\r\n")
+    assert _status_of_raw_request(served.url, head) == status
+
+
+def test_a_streamed_body_is_cut_off_at_the_route_limit(world):
+    served, sessions, _ = world
+    head = (f"POST /v1/sessions/{sessions['acme_only']}/feedback HTTP/1.1\r\nHost: storefront\r\n"
+            "Content-Type: application/json\r\nX-API-Key: k-acme\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b" " * 16384
+    chunks = [f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"] * 5  # 80 KiB of a body with no end in sight
+    assert _status_of_raw_request(served.url, head, chunks) == 413

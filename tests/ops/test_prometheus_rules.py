@@ -48,7 +48,8 @@ def test_rule_unit_tests_fail_on_a_wrong_expectation(tmp_path):
 
 ALERTS = {"InteraRecEndToEndLatencySLO", "InteraRecConsumerLagHigh", "InteraRecDeadLetters",
           "InteraRecModelFallbacks", "InteraRecVllmQueue", "InteraRecServiceDown", "InteraRecVllmDown",
-          "InteraRecLlmCircuitOpen", "InteraRecGatewayFramesFailing", "InteraRecServiceAbsent"}
+          "InteraRecLlmCircuitOpen", "InteraRecGatewayFramesFailing", "InteraRecServiceAbsent",
+          "InteraRecHttpServerErrors"}
 
 
 def alert_rules() -> list[dict]:

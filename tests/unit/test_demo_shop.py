@@ -10,11 +10,13 @@ from fastapi.testclient import TestClient
 
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
+from services.common.keys import valid_session_id
 from services.demo_shop import merchandising
 from services.demo_shop.app import PAGE_SIZE, create_app
-from services.demo_shop.session import COOKIE
+from services.demo_shop.session import COOKIE, SessionCookies
 
 STOREFRONT = "http://storefront.test:8600"
+SECRET = b"demo-shop-unit-test-secret-0123456789"
 CARD_ID = re.compile(r'data-role="product-link" data-product-id="(P\d{5})"')
 
 
@@ -144,21 +146,46 @@ def test_images_are_served_without_traversal(client: TestClient, catalog: Catalo
     assert client.get("/images/..%2Fcatalog.parquet").status_code == 404
 
 
-def test_session_from_query_then_cookie(client: TestClient) -> None:
+def _session_of(page: str) -> str:
+    return re.search(r'data-session="([^"]+)"', page).group(1)
+
+
+def test_the_shop_issues_the_session_and_ignores_a_chosen_one(catalog: Catalog) -> None:
+    """Session fixation: a link with ?session=<someone's id> must not make the visitor that session (the shop
+    then minted a panel token for it, so the link's author could read the victim's recommendations)."""
+    client = TestClient(create_app(catalog, STOREFRONT))
     r = client.get("/", params={"session": "shopper-42"})
-    assert r.cookies.get(COOKIE) == "shopper-42"
-    assert 'data-session="shopper-42"' in r.text
-    r = client.get("/search", params={"q": "boots"})  # cookie jar carries the session
-    assert 'data-session="shopper-42"' in r.text and COOKIE not in r.headers.get("set-cookie", "")
-    r = client.get("/", params={"session": "bad id!"})  # invalid ids are ignored, the cookie stays
-    assert 'data-session="shopper-42"' in r.text
+    sid = _session_of(r.text)
+    assert sid != "shopper-42" and "shopper-42" not in r.headers.get("set-cookie", "")
+    assert r.cookies.get(COOKIE).startswith(f"{sid}.")  # <id>.<signature>
+    r = client.get("/search", params={"q": "boots", "session": "shopper-42"})  # the cookie jar carries it
+    assert _session_of(r.text) == sid and COOKIE not in r.headers.get("set-cookie", "")
+
+
+@pytest.mark.parametrize("forged", ["shopper-42", "shopper-42.AAAAAAAAAAAAAAAAAAAAAAAA", "..", "a.b.c", ""])
+def test_a_forged_session_cookie_is_replaced(catalog: Catalog, forged: str) -> None:
+    client = TestClient(create_app(catalog, STOREFRONT), cookies={COOKIE: forged})
+    r = client.get("/")
+    sid = _session_of(r.text)
+    assert sid != "shopper-42" and valid_session_id(sid)
+    assert r.cookies.get(COOKIE).startswith(f"{sid}.")
+
+
+def test_a_cookie_signed_by_another_shop_is_replaced(catalog: Catalog) -> None:
+    mine, other = SessionCookies(SECRET), SessionCookies(b"another-shop-secret-0123456789abcdef")
+    client = TestClient(create_app(catalog, STOREFRONT, session_secret=SECRET),
+                        cookies={COOKIE: other.sign("shopper-42")})
+    sid = _session_of(client.get("/").text)
+    assert sid != "shopper-42"
+    again = TestClient(create_app(catalog, STOREFRONT, session_secret=SECRET), cookies={COOKIE: mine.sign(sid)})
+    assert _session_of(again.get("/").text) == sid  # the same shop (secret) keeps its own visitor
 
 
 def test_new_visitor_gets_a_random_session(catalog: Catalog) -> None:
     first = TestClient(create_app(catalog, STOREFRONT)).get("/")
     second = TestClient(create_app(catalog, STOREFRONT)).get("/")
-    a, b = first.cookies.get(COOKIE), second.cookies.get(COOKIE)
-    assert a and b and a != b and f'data-session="{a}"' in first.text
+    a, b = _session_of(first.text), _session_of(second.text)
+    assert a and b and a != b and valid_session_id(a) and first.cookies.get(COOKIE).startswith(f"{a}.")
 
 
 def test_health_and_panel_script(client: TestClient, catalog: Catalog) -> None:

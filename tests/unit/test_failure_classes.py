@@ -62,6 +62,8 @@ def test_ui_filters_stay_explicit_after_products_are_viewed():
                           filters=["Price: $200.00 - $320.00"], listing_product_ids=[p.product_id for p in seen])
     summary = session_summary([listing, *(view(p.product_id) for p in seen)])
     assert list(summary.ui_filters) == ["Price: $200.00 - $320.00"] and summary.ui_filters_category == "Monitors"
+    (price,) = summary.ui_filter_fields  # the contract: structured fields, no shop wording to re-parse
+    assert (price.field, price.price_low, price.price_high) == (summaries_pb2.UiFilter.FIELD_PRICE, 200.0, 320.0)
     request = decompose(summary, CATALOG)
     c = request.constraints
     assert (c.price_min, c.price_max) == (200.0, 320.0)  # the stated budget, not one inferred from 3 prices

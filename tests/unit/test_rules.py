@@ -16,6 +16,7 @@ from services.core.decompose.rules import (
     repair_request,
     validate_request,
 )
+from services.core.reading.filters import parse_chip
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(240, seed=2)
@@ -150,7 +151,7 @@ def test_relaxation_keeps_the_stated_constraint_and_restores_unneeded_steps():
         req.constraints.colours.append("black")  # impossible with Fjord
         req.constraints.min_rating = 3.0  # harmless on its own
         if stated:
-            req.summary.ui_filters.append(stated)
+            req.summary.ui_filter_fields.append(parse_chip(stated))
         return repair_request(req, CATALOG)
 
     for stated, kept, dropped in (("Brand: Fjord", "brands", "colours"), ("Colour: black", "colours", "brands")):

@@ -12,6 +12,7 @@ from services.core import business_rules
 from services.storefront_api import feedback
 from services.storefront_api.assortments import InvalidRequest, solve
 from services.storefront_api.image_query import dominant_colour, image_request
+from services.storefront_api.latest import LatestRecommendations
 from services.storefront_api.queries import parse_price, similar_request, text_request
 from services.storefront_api.trending import BUCKET_MS, Trending
 from tests.unit.catalog_factory import make_catalog
@@ -160,17 +161,36 @@ def _rec(seq, *pids):
     return rec
 
 
+def _shown(*recs):
+    store = LatestRecommendations(history_size=2)
+    for rec in recs:
+        store.offer(rec)
+    return store.shown("acme", "s")
+
+
 def test_feedback_is_checked_against_catalog_and_recommendations():
-    history = [_rec(3, "P00001", "P00002"), _rec(4, "P00005")]
-    ok = [("P00001", "click", 3), ("P00005", "impression", 0), ("P00001", "click", 1), ("P00100", "purchase", 4),
+    shown = _shown(_rec(3, "P00001", "P00002"), _rec(4, "P00005"))
+    ok = [("P00001", "click", 3), ("P00005", "impression", 0), ("P00100", "purchase", 4),
           ("P00100", "add_to_cart", 0)]
     for pid, event, seq in ok:
-        assert feedback.problem(CATALOG, history, pid, event, seq) is None, (pid, event, seq)
+        assert feedback.problem(CATALOG, shown, pid, event, seq) is None, (pid, event, seq)
     bad = [("P99999", "purchase", 0, "not in the catalog"), ("P00005", "click", 3, "not in window 3"),
            ("P00100", "impression", 0, "not in this session's recommendations"),
-           ("P00001", "click", 9, "window 9 is not a recommendation"), ("P00001", "like", 0, "event must be")]
+           ("P00001", "click", 9, "window 9 is not a recommendation"), ("P00001", "like", 0, "event must be"),
+           # a window older than anything the session was shown is not a free pass (it was, before)
+           ("P00100", "click", 1, "window 1 is not a recommendation")]
     for pid, event, seq, message in bad:
-        assert message in feedback.problem(CATALOG, history, pid, event, seq)
+        assert message in feedback.problem(CATALOG, shown, pid, event, seq)
+
+
+def test_feedback_is_checked_against_windows_older_than_the_kept_history():
+    """The history keeps 2 windows; what windows 1-5 showed is remembered all the same, so a click in an old
+    window is checked against that window, not waved through as 'too old to check'."""
+    shown = _shown(*(_rec(seq, f"P0000{seq}") for seq in range(1, 6)))
+    assert feedback.problem(CATALOG, shown, "P00001", "click", 1) is None
+    assert "not in window 1" in feedback.problem(CATALOG, shown, "P00003", "click", 1)
+    assert "not in this session" in feedback.problem(CATALOG, shown, "P00100", "click", 0)
+    assert feedback.problem(CATALOG, shown, "P00002", "impression", 0) is None
 
 
 def test_trending_counts_views_once_per_session_and_slides():

@@ -4,8 +4,9 @@ import pytest
 
 from services.common import config
 from services.common.ratelimit import RateLimiter, retry_after_header
+from services.common.session_tokens import SessionTokens, TokenError
 from services.common.tenants import DEMO_KEY, ApiKeys, hash_key
-from services.storefront_api.access import SessionTokens, StreamSlots, TokenError
+from services.storefront_api.access import StreamSlots
 
 
 def test_keys_are_matched_by_hash_and_plain_keys_are_refused():

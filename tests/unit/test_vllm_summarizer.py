@@ -173,6 +173,7 @@ def test_model_summary_carries_seen_products_and_ui_filters_like_the_embedded_on
     s = run_backend(replay, w)
     assert s.backend == "vllm" and not s.fallback_reason
     assert list(s.ui_filters) == [f"Brand: {P0.brand}", "Price: $10 – $90"] and s.ui_filters_category == P0.category
+    assert [(f.value, f.price_high) for f in s.ui_filter_fields] == [(P0.brand, 0.0), ("", 90.0)]
     assert list(s.seen_product_ids) == ["P00077", P8.product_id]
 
 

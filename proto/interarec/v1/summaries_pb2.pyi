@@ -1,5 +1,6 @@
 from interarec.v1 import trace_pb2 as _trace_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -24,6 +25,30 @@ class PriceRange(_message.Message):
     high: float
     currency: str
     def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class UiFilter(_message.Message):
+    __slots__ = ("field", "value", "price_low", "price_high")
+    class Field(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        FIELD_UNSPECIFIED: _ClassVar[UiFilter.Field]
+        FIELD_BRAND: _ClassVar[UiFilter.Field]
+        FIELD_COLOUR: _ClassVar[UiFilter.Field]
+        FIELD_CATEGORY: _ClassVar[UiFilter.Field]
+        FIELD_PRICE: _ClassVar[UiFilter.Field]
+    FIELD_UNSPECIFIED: UiFilter.Field
+    FIELD_BRAND: UiFilter.Field
+    FIELD_COLOUR: UiFilter.Field
+    FIELD_CATEGORY: UiFilter.Field
+    FIELD_PRICE: UiFilter.Field
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_LOW_FIELD_NUMBER: _ClassVar[int]
+    PRICE_HIGH_FIELD_NUMBER: _ClassVar[int]
+    field: UiFilter.Field
+    value: str
+    price_low: float
+    price_high: float
+    def __init__(self, field: _Optional[_Union[UiFilter.Field, str]] = ..., value: _Optional[str] = ..., price_low: _Optional[float] = ..., price_high: _Optional[float] = ...) -> None: ...
 
 class ReviewSignal(_message.Message):
     __slots__ = ("min_rating_viewed", "mean_rating_viewed", "read_reviews")
@@ -56,7 +81,7 @@ class ViewedProduct(_message.Message):
     def __init__(self, product_id: _Optional[str] = ..., title: _Optional[str] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., colour: _Optional[str] = ..., price: _Optional[float] = ..., frames: _Optional[int] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class BehaviourSummary(_message.Message):
-    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace", "frame_offsets", "frames_partition", "prompt_version", "model", "fallback_reason", "grounding_notes", "ui_filters", "ui_filters_category", "seen_product_ids")
+    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace", "frame_offsets", "frames_partition", "prompt_version", "model", "fallback_reason", "grounding_notes", "ui_filters", "ui_filters_category", "seen_product_ids", "ui_filter_fields")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +110,7 @@ class BehaviourSummary(_message.Message):
     UI_FILTERS_FIELD_NUMBER: _ClassVar[int]
     UI_FILTERS_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SEEN_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
+    UI_FILTER_FIELDS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     tenant: str
     window_seq: int
@@ -113,4 +139,5 @@ class BehaviourSummary(_message.Message):
     ui_filters: _containers.RepeatedScalarFieldContainer[str]
     ui_filters_category: str
     seen_product_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., frame_offsets: _Optional[_Iterable[int]] = ..., frames_partition: _Optional[int] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., grounding_notes: _Optional[_Iterable[str]] = ..., ui_filters: _Optional[_Iterable[str]] = ..., ui_filters_category: _Optional[str] = ..., seen_product_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    ui_filter_fields: _containers.RepeatedCompositeFieldContainer[UiFilter]
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., frame_offsets: _Optional[_Iterable[int]] = ..., frames_partition: _Optional[int] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., grounding_notes: _Optional[_Iterable[str]] = ..., ui_filters: _Optional[_Iterable[str]] = ..., ui_filters_category: _Optional[str] = ..., seen_product_ids: _Optional[_Iterable[str]] = ..., ui_filter_fields: _Optional[_Iterable[_Union[UiFilter, _Mapping]]] = ...) -> None: ...

@@ -13,6 +13,7 @@ with `fallback_reason` set and interarec_decomposer_fallbacks_total counting it.
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import numpy as np
 from prometheus_client import Counter
@@ -187,24 +188,56 @@ class LlmDecomposer:
         return request
 
 
-async def decompose_summary(backend: LlmDecomposer | None, summary: summaries_pb2.BehaviourSummary,
-                            catalog: Catalog, k: int) -> optimization_pb2.OptimizationRequest:
-    """The model's request when usable, else the rules' request saying why. Never raises for a model failure."""
-    if backend is not None:
+class Decomposer(Protocol):
+    """A summary -> validated OptimizationRequest backend. `decompose` may raise LlmError (model backends);
+    `WithFallback` turns that into the fallback's request, saying why."""
+
+    async def decompose(self, summary: summaries_pb2.BehaviourSummary) -> optimization_pb2.OptimizationRequest: ...
+
+
+class RulesDecomposer:
+    """The rules backend (rules.py) behind the Decomposer protocol: no model, never raises LlmError."""
+
+    def __init__(self, catalog: Catalog, k: int):
+        self.catalog, self.k = catalog, k
+
+    async def decompose(self, summary: summaries_pb2.BehaviourSummary) -> optimization_pb2.OptimizationRequest:
+        return rules.decompose(summary, self.catalog, k=self.k)
+
+
+class WithFallback:
+    """`primary`'s request when usable, else `fallback`'s with `fallback_reason` saying why (and counted)."""
+
+    def __init__(self, primary: Decomposer, fallback: Decomposer):
+        self.primary, self.fallback = primary, fallback
+
+    async def warm_up(self) -> None:
+        if (warm_up := getattr(self.primary, "warm_up", None)) is not None:
+            await warm_up()
+
+    async def decompose(self, summary: summaries_pb2.BehaviourSummary) -> optimization_pb2.OptimizationRequest:
         try:
-            return await backend.decompose(summary)
+            return await self.primary.decompose(summary)
         except LlmError as exc:
             FALLBACKS.labels(reason=exc.kind).inc()
             log.warning("model decomposition failed, rules fallback: %s", exc,
                         extra={"session_id": summary.session_id, "window_seq": summary.window_seq})
-            request = rules.decompose(summary, catalog, k=k)
+            request = await self.fallback.decompose(summary)
             request.fallback_reason = str(exc)[:500]
             return request
-    return rules.decompose(summary, catalog, k=k)
 
 
-def make_backend(name: str, catalog: Catalog, k: int) -> LlmDecomposer | None:
-    """The configured backend: an LlmDecomposer for "llm" (INTERAREC_LLM_* must be set), None for "rules"."""
+async def decompose_summary(backend: LlmDecomposer | None, summary: summaries_pb2.BehaviourSummary,
+                            catalog: Catalog, k: int) -> optimization_pb2.OptimizationRequest:
+    """The model's request when usable, else the rules' request saying why. Never raises for a model failure."""
+    rules_backend = RulesDecomposer(catalog, k)
+    chosen = rules_backend if backend is None else WithFallback(backend, rules_backend)
+    return await chosen.decompose(summary)
+
+
+def make_decomposer(name: str, catalog: Catalog, k: int) -> Decomposer:
+    """The configured backend: rules, or the LLM (INTERAREC_LLM_* must be set) with the rules as fallback."""
+    rules_backend = RulesDecomposer(catalog, k)
     if name != BACKEND:
-        return None
-    return LlmDecomposer(LlmClient(LlmSettings.from_env(), "decomposer"), catalog, k)
+        return rules_backend
+    return WithFallback(LlmDecomposer(LlmClient(LlmSettings.from_env(), "decomposer"), catalog, k), rules_backend)

@@ -12,7 +12,6 @@ also meant for the vllm backend; `validate_request` lists what is still wrong wi
 from __future__ import annotations
 
 import math
-import re
 import statistics
 import weakref
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
+from services.core.recency import RECENCY_DECAY, recency_weights
 
 BACKEND = "rules"
 K_MIN, K_MAX = 1, 50  # K_MAX: a recommendation panel never shows more; keeps the optimizer fast
@@ -58,7 +58,6 @@ MIN_RATING_SLACK = 0.1  # a little below the lowest kept rating, so a near-twin 
 
 # Recency: each newer distinct product view multiplies the weight of older ones by this (the summarizer's
 # embedded backend weights its terms the same way), so the newest intent wins.
-RECENCY_DECAY = 0.7
 # Explicit signals: what the shopper typed or set in the UI, stronger than anything inferred from views.
 FILTER_EVIDENCE = 1.0  # a filter set in the shop's UI
 SEARCH_EVIDENCE = 0.5  # a term typed in the search box
@@ -107,11 +106,6 @@ class _View:
     price: float  # 0 when unknown
     rating: float | None  # catalog rating; None when not grounded
     weight: float = 1.0  # recency weight: 1 for the newest view
-
-
-def recency_weights(n: int) -> list[float]:
-    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one RECENCY_DECAY less."""
-    return [RECENCY_DECAY ** (n - 1 - i) for i in range(n)]
 
 
 def _views(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> list[_View]:
@@ -228,15 +222,8 @@ def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tupl
 
 # --- explicit signals: UI filters and searches --------------------------------------------------------
 
-_FILTER_PRICE_RE = re.compile(
-    r"^Price\s*:\s*(?:\$?([\d,.]+)\s*[-–—]\s*\$?([\d,.]+)|from\s*\$?([\d,.]+)|up\s+to\s*\$?([\d,.]+))\s*$",
-    re.IGNORECASE)
-_FILTER_TERM_RE = re.compile(r"^(Brand|Colou?r|Category)\s*:\s*(.+?)\s*$", re.IGNORECASE)
-_FILTER_FIELD = {"brand": "brands", "colour": "colours", "color": "colours", "category": "categories"}
-
-
-def _money(raw: str) -> float:
-    return float(raw.replace(",", ""))
+_FILTER_FIELD = {summaries_pb2.UiFilter.FIELD_BRAND: "brands", summaries_pb2.UiFilter.FIELD_COLOUR: "colours",
+                 summaries_pb2.UiFilter.FIELD_CATEGORY: "categories"}
 
 
 @dataclass
@@ -251,17 +238,12 @@ class _Explicit:
 def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Explicit:
     out = _Explicit(terms={f.name: {} for f in FIELDS})
     grounders = {f.name: field_vocabulary(catalog, f) for f in FIELDS}
-    for raw in summary.ui_filters:
-        if m := _FILTER_PRICE_RE.match(raw.strip()):
-            lo, hi, frm, upto = m.groups()
-            try:
-                out.price = ((_money(lo), _money(hi)) if lo else (_money(frm), None) if frm else (None, _money(upto)))
-            except ValueError:
-                continue
-        elif m := _FILTER_TERM_RE.match(raw.strip()):
-            field = _FILTER_FIELD[m.group(1).casefold()]
-            if value := grounders[field](m.group(2)):
-                out.terms[field][value] = FILTER_EVIDENCE
+    for f in summary.ui_filter_fields:
+        if f.field == summaries_pb2.UiFilter.FIELD_PRICE:
+            out.price = (f.price_low if f.HasField("price_low") else None,
+                         f.price_high if f.HasField("price_high") else None)
+        elif (field := _FILTER_FIELD.get(f.field)) and (value := grounders[field](f.value)):
+            out.terms[field][value] = FILTER_EVIDENCE
     out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
     # Searched words and word pairs that name a brand, colour or category ("norda black sneakers"). A query
     # that names one product ("Norda Trail Runner") is a way to reach that product, not a stated taste: the
@@ -317,7 +299,7 @@ def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> f
 def _is_cold(summary: summaries_pb2.BehaviourSummary) -> bool:
     """No signal at all yet: nothing viewed, browsed, filtered or searched."""
     return not (summary.viewed_products or summary.product_types or summary.brands or summary.colours
-                or summary.ui_filters or summary.search_queries or summary.price_range.high > 0)
+                or summary.ui_filter_fields or summary.search_queries or summary.price_range.high > 0)
 
 
 # --- the backend ------------------------------------------------------------------------------------

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
+from PIL import Image, ImageOps
 
-from PIL import Image, ImageOps, UnidentifiedImageError
-
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
-MAX_DECODE_PIXELS = 16_000_000  # far above any viewport; refuses decompression bombs before decoding
+# The decoder is shared with every HTTP route that reads an image; re-exported for the stages that use it here.
+from services.common.images import ALLOWED_FORMATS, MAX_DECODE_PIXELS, ImageDecodeError, decode_image  # noqa: F401
 
 # Hamming distance (of 64) at or below which two frames of the same page URL are the same view. Measured
 # on demo-shop pages in Chromium (JPEG q80): a blinking caret 0 bits, focusing and typing in the search
@@ -15,32 +13,6 @@ MAX_DECODE_PIXELS = 16_000_000  # far above any viewport; refuses decompression 
 # reveals new content is read. A dHash sees layout, not text: two product pages of the same template are
 # 0-8 bits apart (median 3), which is why the window only deduplicates within one page URL.
 NEAR_DUPLICATE_MAX_DISTANCE = 6
-
-
-class ImageDecodeError(ValueError):
-    """The bytes are not a decodable JPEG, PNG or WebP image."""
-
-
-def decode_image(data: bytes) -> Image.Image:
-    """Decode screenshot bytes into an RGB image; raises ImageDecodeError with the reason."""
-    if not data:
-        raise ImageDecodeError("empty image payload")
-    try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise ImageDecodeError(f"not a recognised image ({len(data)} bytes, starts {data[:8]!r})") from None
-    except (OSError, SyntaxError, ValueError) as exc:  # a header cut short or malformed
-        raise ImageDecodeError(f"corrupt image header: {exc}") from None
-    if image.format not in ALLOWED_FORMATS:
-        raise ImageDecodeError(f"image format {image.format} not accepted; expected one of {ALLOWED_FORMATS}")
-    width, height = image.size
-    if width <= 0 or height <= 0 or width * height > MAX_DECODE_PIXELS:
-        raise ImageDecodeError(f"image dimensions {width}x{height} out of range")
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data surfaces only on load
-        raise ImageDecodeError(f"corrupt {image.format} image: {exc}") from None
-    return image.convert("RGB") if image.mode != "RGB" else image
 
 
 def dhash(image: Image.Image, hash_size: int = 8) -> int:

@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from services.common import privacy
+
 from . import tesslib
 from .ocr import OcrLine
 from .profile import ShopProfile
@@ -404,5 +406,6 @@ class FrameReader:
         if self.regions.panel_left is None and self.grounder.panel_left is not None:
             self.regions.panel_left = self.grounder.panel_left
         lines, colour, body_px = self.regions.read(image)
+        lines = privacy.clean_lines(lines)  # no e-mail, phone or card number read off a frame goes further
         return self.grounder.observe(lines, page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms,
                                      picture_colour=colour, body_text_px=body_px)

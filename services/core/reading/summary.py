@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 from interarec.v1 import summaries_pb2
 from services.common.catalog import CURRENCY, Catalog, Product
+from services.core.recency import RECENCY_DECAY, recency_weights  # noqa: F401 -- RECENCY_DECAY re-exported
 
+from .filters import UiFilter, parse_chips
 from .grounding import Observation
 from .window import SEEN_MIN_CONFIDENCE, ClosedWindow
 
 MIN_VIEW_CONFIDENCE = SEEN_MIN_CONFIDENCE
-# Each newer distinct product view multiplies the weight of the older ones by this: a shopper who changes
-# intent halfway (three views of one thing, then three of another) ends with the new intent at about 3/4
-# of the weight, while one stray view among several still counts for little.
-RECENCY_DECAY = 0.7
 MAX_SPECS = 6
 MAX_COMPARISONS = 5
 MAX_PROMOTIONS = 5
@@ -31,11 +28,6 @@ def _weighted(values: Sequence[str], total: float, weights: Sequence[float] | No
         counts[v] += 1.0 if weights is None else weights[i]
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [summaries_pb2.WeightedTerm(value=v, weight=round(n / total, 4)) for v, n in ordered]
-
-
-def recency_weights(n: int, decay: float = RECENCY_DECAY) -> list[float]:
-    """Weights of n views ordered oldest to newest: the newest weighs 1, each older one `decay` times less."""
-    return [decay ** (n - 1 - i) for i in range(n)]
 
 
 def _unique(items) -> list:
@@ -99,29 +91,22 @@ def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[
 def _browse_terms(observations: Sequence[Observation]) -> tuple[list[str], list[str], list[str]]:
     """Categories, brands and colours the shopper filtered or browsed to, for a session with no product views."""
     cats, brands, colours = [], [], []
+    by_field = {UiFilter.FIELD_CATEGORY: cats, UiFilter.FIELD_BRAND: brands, UiFilter.FIELD_COLOUR: colours}
     for o in observations:
         if o.kind in ("listing", "search") and o.category:
             cats.append(o.category)
-        for f in o.filters:
-            key, _, value = f.partition(": ")
-            {"Category": cats, "Brand": brands, "Colour": colours}.get(key, []).append(value)
+        for f in parse_chips(o.filters):
+            by_field.get(f.field, []).append(f.value)
     return cats, brands, colours
-
-
-_PRICE_FILTER_RE = re.compile(r"Price: (?:\$([\d.]+) – \$([\d.]+)|from \$([\d.]+)|up to \$([\d.]+))$")
 
 
 def _price_filter(observations: Sequence[Observation], catalog: Catalog) -> tuple[float, float] | None:
     """The newest price filter as (low, high); an open end is the catalog's own bound."""
     for o in reversed(observations):
-        for f in o.filters:
-            if m := _PRICE_FILTER_RE.match(f):
-                lo, hi, frm, upto = m.groups()
-                if frm:
-                    return float(frm), float(catalog.price.max())
-                if upto:
-                    return 0.0, float(upto)
-                return float(lo), float(hi)
+        for f in parse_chips(o.filters):
+            if f.field == UiFilter.FIELD_PRICE:
+                return (f.price_low if f.HasField("price_low") else 0.0,
+                        f.price_high if f.HasField("price_high") else float(catalog.price.max()))
     return None
 
 
@@ -155,6 +140,7 @@ def add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow,
     listing (the decomposer's hard constraints) and every product seen so far (its whole-session exclusion)."""
     filters, filters_category = _ui_filters(observations)
     s.ui_filters.extend(filters)
+    s.ui_filter_fields.extend(parse_chips(filters))
     s.ui_filters_category = filters_category
     s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
 

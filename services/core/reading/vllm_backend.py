@@ -27,6 +27,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from interarec.v1 import summaries_pb2
+from services.common import privacy
 from services.common.catalog import CURRENCY, Catalog, Product
 from services.common.llm import LlmClient, LlmError
 from services.common.vocabulary import Vocabulary, norm
@@ -86,7 +87,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def _clean_text(text: str) -> str:
-    return re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip()[:MAX_TEXT]
+    """Every piece of the model's text that enters a summary or a note passes here: personal data it read
+    off a frame is dropped (services/common/privacy.py)."""
+    return privacy.clean(re.sub(r"\s+", " ", _CONTROL.sub(" ", text)).strip())[:MAX_TEXT]
 
 
 class CatalogGrounding:

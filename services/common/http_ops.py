@@ -1,0 +1,35 @@
+"""The one operations router of every HTTP service: /healthz (the process answers), /readyz (it can do its
+work; 503 with the reason until then) and /metrics (Prometheus exposition)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from services.common import metrics
+
+# ready() -> (ready?, body): the body says what it waits for, or what it serves.
+Readiness = Callable[[], tuple[bool, dict]]
+
+
+def ops_router(ready: Readiness, health: Callable[[], dict] | None = None) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", **(health() if health else {})}
+
+    @router.get("/readyz", responses={200: {"description": "ready"}, 503: {"description": "not ready yet"}})
+    async def readyz() -> JSONResponse:
+        ok, body = ready()
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/metrics", response_class=Response,
+                responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    async def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    return router

@@ -1,0 +1,30 @@
+"""The summarizer's settings, each variable declared once (services/common/settings.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.settings import nested, setting
+from services.common.worker import WorkerSettings
+
+BACKENDS = ("embedded", "vllm")
+
+
+@dataclass(frozen=True)
+class SummarizerSettings:
+    worker: WorkerSettings = nested(WorkerSettings)
+    port: int = setting("INTERAREC_SUMMARIZER_PORT", 8601, "the summarizer's /metrics, /healthz and /readyz port",
+                        minimum=1, maximum=65535)
+    backend: str = setting("INTERAREC_SUMMARIZER_BACKEND", "embedded",
+                           "`embedded` (OCR + catalog grounding on this CPU) or `vllm` (a multimodal model on "
+                           "INTERAREC_LLM_*, the embedded summary as fallback)", choices=BACKENDS)
+    window_frames: int = setting("INTERAREC_SUMMARIZER_WINDOW_FRAMES", 6, "distinct frames that close a window",
+                                 minimum=1, maximum=64)
+    idle_ms: int = setting("INTERAREC_SUMMARIZER_IDLE_MS", 2500, "quiet time that closes a window",
+                           minimum=100, maximum=600_000)
+    ocr_workers: int = setting("INTERAREC_SUMMARIZER_OCR_WORKERS", 1,
+                               "parallel OCR threads (libtesseract, loaded once per thread, runs without the GIL)",
+                               minimum=1, maximum=32)
+    max_in_flight: int = setting("INTERAREC_SUMMARIZER_MAX_IN_FLIGHT", 0,
+                                 "model path: windows summarised at once (0: `INTERAREC_LLM_MAX_IN_FLIGHT`)",
+                                 minimum=0, maximum=4096)

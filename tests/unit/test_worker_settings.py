@@ -1,0 +1,31 @@
+"""Worker settings are declared once: the README's table is generated from the dataclasses and must match
+them, and no worker module reads an INTERAREC_* variable past its settings dataclass."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from infra import settings_doc
+from services.common.settings import BEGIN, END, declared, table
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_CODE = [*(ROOT / "services" / name for name in ("summarizer", "decomposer", "optimizer")),
+               ROOT / "services" / "common" / "worker.py", ROOT / "services" / "common" / "lag.py"]
+
+
+def test_readme_table_is_the_one_generated_from_the_dataclasses():
+    readme = (ROOT / "README.md").read_text()
+    current = readme[readme.index(BEGIN):readme.index(END) + len(END)]
+    assert current == table(settings_doc.WORKERS), "run `python -m infra.settings_doc --write`"
+
+
+def test_each_variable_is_declared_once_and_read_nowhere_else():
+    names = [env.name for cls in settings_doc.WORKERS for env, _ in declared(cls)]
+    per_worker = [[env.name for env, _ in declared(cls)] for cls in settings_doc.WORKERS]
+    assert all(len(set(n)) == len(n) for n in per_worker) and len(set(names)) > 20
+    direct = re.compile(r"env_(?:str|int|float|choice)\(\s*f?\"INTERAREC_")
+    files = [f for path in WORKER_CODE for f in ([path] if path.is_file() else sorted(path.glob("*.py")))]
+    readers = [f"{f.relative_to(ROOT)}:{i}" for f in files
+               for i, line in enumerate(f.read_text().splitlines(), 1) if direct.search(line)]
+    assert readers == [], readers
