@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(default: classic)")
     parser.add_argument("--live", action="store_true", help="capture: run the whole pipeline too (real Kafka)")
     parser.add_argument("--only", nargs="*", help="persona ids (default: the whole library)")
-    parser.add_argument("--personas", default=str(Path(__file__).with_name("personas.toml")))
+    parser.add_argument("--personas", default=str(Path(__file__).parents[1] / "shoppers" / "personas.toml"),
+                        help="persona library (default: services/shoppers/personas.toml)")
     parser.add_argument("--sessions", default=None, help="default: $INTERAREC_VAR_DIR/eval/sessions")
     parser.add_argument("--out", default=None, help="report directory (default: $INTERAREC_VAR_DIR/eval/report)")
     parser.add_argument("--k", type=int, default=8, help="cut-off K of the ranking metrics (the panel shows 8)")
