@@ -252,3 +252,18 @@ def test_page_url_reaches_the_prompt_only_quoted_and_only_http():
     for url in ("javascript:alert(1)", "data:text/html,<b>hi</b>", ""):
         text = _prompt_text(url)
         assert url not in text or not url and "the shop" in text
+
+
+def test_demo_shop_errors_are_in_the_envelope_and_counted(tmp_path):
+    from services.common.catalog import Catalog
+    from services.common.demo_catalog import generate
+    from services.demo_shop.app import create_app as create_shop
+
+    shop = TestClient(create_shop(Catalog.load(generate(tmp_path / "catalog", seed=3, n_products=200)),
+                                  "http://storefront.test"), raise_server_exceptions=False)
+    envelope(shop.get("/search", params={"page": "not-a-number"}), 422, "invalid_request")
+    envelope(shop.post("/search"), 405, "method_not_allowed")
+    assert shop.get("/p/NOPE").status_code == 404  # a missing page stays an HTML page for the browser
+    before = counted("interarec_http_requests_total", service="demo-shop", route="/search", status="422")
+    shop.get("/search", params={"page": "x"})
+    assert counted("interarec_http_requests_total", service="demo-shop", route="/search", status="422") == before + 1
