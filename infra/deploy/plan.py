@@ -29,7 +29,7 @@ class ImageSpec:
     venv_from: str | None = None  # the path a `COPY --from=build` brought in (the installed virtualenv)
 
 
-def _logical_lines(text: str) -> list[str]:
+def logical_lines(text: str) -> list[str]:
     lines, current = [], ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -52,7 +52,7 @@ def parse_dockerfile(text: str) -> dict[str, ImageSpec]:
     args: dict[str, str] = {}
     stages: dict[str, ImageSpec] = {}
     stage: ImageSpec | None = None
-    for line in _logical_lines(text):
+    for line in logical_lines(text):
         instr, _, rest = line.partition(" ")
         instr = instr.upper()
         if instr == "ARG" and stage is None:
@@ -117,6 +117,7 @@ class ContainerPlan:
     mounts: list[Mount]
     probes: list[Probe]
     image: ImageSpec
+    ports: dict[str, int] = field(default_factory=dict)  # the container's named ports
 
     def port(self) -> int:
         return self.probes[0].port
@@ -197,8 +198,22 @@ def plan_release(objects: list[dict], images: dict[str, ImageSpec], repository: 
             env.update(_resolve_env(c.get("env", []), secrets, configmaps, pod_ip, where))
             argv = list(c.get("command") or image.cmd) + list(c.get("args") or ([] if c.get("command") else []))
             plans.append(ContainerPlan(d["metadata"]["name"], component, target, argv, env,
-                                       c.get("workingDir", image.workdir), mounts, probes, image))
+                                       c.get("workingDir", image.workdir), mounts, probes, image, ports))
     return plans
+
+
+def local_services(objects: list[dict], plans: list[ContainerPlan]) -> dict[str, str]:
+    """Cluster DNS on one machine: "<service>:<port>" -> "127.0.0.1:<the selected container's port>"."""
+    out = {}
+    for svc in (o for o in objects if o["kind"] == "Service"):
+        selector = svc["spec"].get("selector", {})
+        targets = [p for p in plans if p.component == selector.get("app.kubernetes.io/name")]
+        for port in svc["spec"]["ports"]:
+            for p in targets:
+                target = port.get("targetPort", port["port"])
+                local = p.ports.get(target, target) if isinstance(target, str) else target
+                out[f"{svc['metadata']['name']}:{port['port']}"] = f"127.0.0.1:{local}"
+    return out
 
 
 @dataclass

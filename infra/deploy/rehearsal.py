@@ -75,12 +75,16 @@ def _materialise(plan: ContainerPlan, root: Path, venv: Path, claims: dict[str, 
 
 
 def start(plan: ContainerPlan, root: Path, venv: Path, claims: dict[str, Path],
-          secrets: dict[tuple[str, str], str], configmaps: dict[str, dict], log_dir: Path) -> Running:
+          secrets: dict[tuple[str, str], str], configmaps: dict[str, dict], log_dir: Path,
+          services: dict[str, str] | None = None) -> Running:
     """Start one container's command. Nothing from this process's environment leaks in: the env is the
-    rendered container's over the image's, plus what a container runtime adds (HOSTNAME, HOME)."""
+    rendered container's over the image's, plus what a container runtime adds (HOSTNAME, HOME). Service
+    addresses in env values ("<service>:<port>", see plan.local_services) resolve to this machine."""
     root.mkdir(parents=True, exist_ok=True)
     paths = _materialise(plan, root, venv, claims, secrets, configmaps)
     env = {k: paths.value(v) for k, v in plan.env.items()}
+    for address, local in (services or {}).items():
+        env = {k: v.replace(f"//{address}", f"//{local}") for k, v in env.items()}
     env.setdefault("HOSTNAME", plan.deployment)
     env.setdefault("HOME", str(root / "nonexistent"))  # the image's user has no home (Dockerfile useradd)
     if paths.local("/tmp") and any(m.path == "/tmp" for m in plan.mounts):

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.deploy.plan import _logical_lines
+from infra.deploy.plan import logical_lines
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IGNORED = ("__pycache__", ".pyc")
@@ -20,7 +20,7 @@ IGNORED = ("__pycache__", ".pyc")
 def build_inputs(dockerfile_text: str, stage: str = "build") -> list[str]:
     """The repository paths the build stage COPYs (not the COPY --from of later stages)."""
     inputs, current = [], None
-    for line in _logical_lines(dockerfile_text):
+    for line in logical_lines(dockerfile_text):
         instr, _, rest = line.partition(" ")
         if instr.upper() == "FROM":
             current = rest.split()[-1]

@@ -15,6 +15,8 @@ from tests.ops.chart_support import CRD_DIR, PRODUCTION_VALUES, render
 pytestmark = pytest.mark.apiserver
 
 NAMESPACE, RELEASE = "prod", "prod"
+CUSTOM_KINDS = (("kafka.strimzi.io/v1", "KafkaTopic"), ("kafka.strimzi.io/v1", "KafkaUser"),
+                ("keda.sh/v1alpha1", "ScaledObject"), ("monitoring.coreos.com/v1", "PrometheusRule"))
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,7 @@ def applied(kubeconfig):
     while time.monotonic() < deadline:  # the CRDs' APIs appear once they are Established
         dyn = dynamic.DynamicClient(client.ApiClient())
         try:
-            for api_version, kind in (("kafka.strimzi.io/v1", "KafkaTopic"), ("keda.sh/v1alpha1", "ScaledObject"),
-                                      ("monitoring.coreos.com/v1", "PrometheusRule")):
+            for api_version, kind in CUSTOM_KINDS:
                 dyn.resources.get(api_version=api_version, kind=kind)
             break
         except Exception:
@@ -57,8 +58,8 @@ def applied(kubeconfig):
 def test_every_production_object_is_accepted(applied):
     _, objects = applied
     kinds = {o["kind"] for o in objects}
-    assert {"Deployment", "Service", "NetworkPolicy", "PodDisruptionBudget", "KafkaTopic", "ScaledObject",
-            "ServiceMonitor", "PrometheusRule", "PersistentVolumeClaim"} <= kinds
+    assert {"Deployment", "Service", "NetworkPolicy", "PodDisruptionBudget", "KafkaTopic", "KafkaUser",
+            "ScaledObject", "ServiceMonitor", "PrometheusRule", "PersistentVolumeClaim"} <= kinds
 
 
 def test_status_reads_the_applied_release(applied, monkeypatch, capsys):
@@ -68,10 +69,11 @@ def test_status_reads_the_applied_release(applied, monkeypatch, capsys):
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     code = cli.main(["status", "-n", NAMESPACE, "-r", RELEASE, "--timeout", "5"])
     text = capsys.readouterr().out
-    print(text)
     assert code == 1  # no kubelet: nothing is ready
     code = cli.main(["status", "-n", NAMESPACE, "-r", RELEASE, "--json"])
     report = json.loads(capsys.readouterr().out)
+    with capsys.disabled():
+        print(f"\n$ interarec status -n {NAMESPACE} -r {RELEASE}   (exit 1)\n{text}")
     deployments = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
     assert {c["deployment"] for c in report["components"]} == deployments
     assert all(c["state"] == "down" for c in report["components"])

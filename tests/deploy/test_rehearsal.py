@@ -16,7 +16,7 @@ import pytest
 
 from infra.deploy import rehearsal
 from infra.deploy.code_needs import entry_module, needs
-from infra.deploy.plan import parse_dockerfile, plan_release
+from infra.deploy.plan import local_services, parse_dockerfile, plan_release
 from infra.deploy.wheel_venv import wheel_files, wheel_venv
 from services.capture.frames import Frame, FrameUploader
 from services.common.tenants import hash_key
@@ -35,6 +35,15 @@ def production_values() -> dict:
     return yaml.safe_load(PRODUCTION_VALUES.read_text())
 
 
+def enabled_components() -> list[str]:
+    """Enabled by the production values or the overlay."""
+    import yaml
+
+    overlay = yaml.safe_load(OVERLAY.read_text())["components"]
+    return [n for n, c in production_values()["components"].items()
+            if overlay.get(n, {}).get("enabled", c.get("enabled"))]
+
+
 @pytest.fixture(scope="module")
 def venv() -> Path:
     return wheel_venv(progress=print)
@@ -43,7 +52,7 @@ def venv() -> Path:
 @pytest.fixture(scope="module")
 def release(kafka_secured, kafka_broker_module, catalog_path, venv, tmp_path_factory):
     values = production_values()
-    components = [n for n, c in values["components"].items() if c.get("enabled")]
+    components = enabled_components()
     ports = kafka_broker_module.free_ports(len(components))
     # Production values turn on Kafka TLS + SCRAM: the broker has a SASL_SSL listener, the chart's KafkaUsers
     # as SCRAM users with their ACLs (tests/secured_kafka.py); hostname verification stays on (127.0.0.1 SAN).
@@ -53,6 +62,7 @@ def release(kafka_secured, kafka_broker_module, catalog_path, venv, tmp_path_fac
     # The Secrets production values name, as an operator would create them.
     secrets = {("interarec-api-keys", "api-keys"): f"rehearsal:{hash_key(API_KEY)}",
                ("interarec-storefront-token", "token-secret"): random_secrets.token_urlsafe(32),
+               ("interarec-shop-key", "api-key"): API_KEY,  # the demo shop's own tenant key
                # Strimzi's cluster CA Secret and the User Operator's password Secret per KafkaUser
                ("interarec-cluster-ca-cert", "ca.crt"): kafka_secured.tls.ca_file.read_text(),
                **{(user, "password"): password for user, password in kafka_secured.passwords.items()}}
@@ -60,12 +70,13 @@ def release(kafka_secured, kafka_broker_module, catalog_path, venv, tmp_path_fac
     plans = plan_release(objects, images, values["image"]["repository"], secrets)
     configmaps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
     claims = {values["catalog"]["existingClaim"]: catalog_path.parent}
+    services = local_services(objects, plans)
     base = tmp_path_factory.mktemp("rehearsal")
     running = []
     try:
         for plan in plans:
             running.append(rehearsal.start(plan, base / plan.deployment, venv, claims, secrets, configmaps,
-                                           base / "logs"))
+                                           base / "logs", services))
         took = rehearsal.wait_ready(running, timeout_s=240)
         print("ready after (s):", {k: round(v, 1) for k, v in took.items()})
         yield {r.plan.component: r for r in running}
@@ -74,9 +85,7 @@ def release(kafka_secured, kafka_broker_module, catalog_path, venv, tmp_path_fac
 
 
 def test_every_deployment_of_the_release_runs(release):
-    values = production_values()
-    enabled = {n for n, c in values["components"].items() if c.get("enabled")}
-    assert set(release) == enabled
+    assert set(release) == set(enabled_components())
     for r in release.values():
         assert r.process.poll() is None, f"{r.plan.deployment} exited:\n{r.log_tail()}"
         # Started from the wheel's venv, not the checkout: the module comes from site-packages.
@@ -112,6 +121,18 @@ def test_a_session_of_real_screenshots_gets_a_recommendation(release):
     assert body, "no recommendation in 120 s; logs:\n" + "\n\n".join(
         f"{n}:\n{r.log_tail(15)}" for n, r in release.items())
     assert body["items"], body
+
+
+def test_the_demo_shop_serves_pages_with_the_storefronts_picks(release):
+    """Product and search pages (they import the shared _picks.html partial), and the similar-products panel the
+    shop fetches from the storefront-api Service with its own key."""
+    product = next(f["product_id"] for f in json.loads((SCREENS / "manifest.json").read_text())["frames"]
+                   if f["product_id"])
+    shop = release["demo-shop"]
+    page = httpx.get(shop.url(f"/p/{product}"), timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    assert 'id="similar-products"' in page.text, shop.log_tail()
+    assert httpx.get(shop.url("/search?q=lamp"), timeout=10).status_code == 200
 
 
 def test_the_wheel_holds_every_data_file_of_the_package(venv):
@@ -173,6 +194,10 @@ def test_the_recorded_expositions_are_what_the_services_export(release):
             continue
         assert path.exists(), f"no recorded exposition for {name}: run with INTERAREC_RECORD_EXPOSITION=1"
         recorded, now = exposition_shape(path.read_text()), exposition_shape(live)
+        deadline = time.monotonic() + 30
+        while set(recorded) - set(now) and time.monotonic() < deadline:  # e.g. the lag gauge's first export
+            time.sleep(2)
+            now = exposition_shape(httpx.get(r.url("/metrics"), timeout=5).text)
         assert sorted(recorded) == sorted(now), f"{name}: families differ; INTERAREC_RECORD_EXPOSITION=1 rerecords"
         for family, (kind, labels, bounds) in recorded.items():
             live_kind, live_labels, live_bounds = now[family]

@@ -116,12 +116,15 @@ def test_vllm_enforces_tool_arguments_as_the_recorded_exchanges_did(production):
 
 def test_the_demo_shop_reaches_the_storefront():
     objects = render(PRODUCTION_VALUES, sets=("components.demo-shop.enabled=true",
-                                              "components.demo-shop.storefrontPublicUrl=https://api.example.com"))
+                                              "components.demo-shop.storefrontPublicUrl=https://api.example.com",
+                                              "components.demo-shop.shopApiKeySecret.name=shop-key"))
     storefront = component(objects, "Service", "storefront-api")
     env = container_env(component(objects, "Deployment", "demo-shop"))
     port = storefront["spec"]["ports"][0]["port"]
     assert env["INTERAREC_STOREFRONT_BACKEND_URL"]["value"] == f"http://{storefront['metadata']['name']}:{port}"
     assert env["INTERAREC_STOREFRONT_PUBLIC_URL"]["value"] == "https://api.example.com"
+    # Without demo mode the shop needs its own tenant key to call the storefront API.
+    assert env["INTERAREC_SHOP_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "shop-key", "key": "api-key"}
     shop_egress = component(objects, "NetworkPolicy", "demo-shop")["spec"]["egress"]
     assert any(peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "storefront-api"
                and rule["ports"] == [{"port": port, "protocol": "TCP"}]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.deploy.plan import PathMap, PlanError, parse_dockerfile, plan_release
+from infra.deploy.plan import PathMap, PlanError, local_services, parse_dockerfile, plan_release
 
 DOCKERFILE = """
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -76,3 +76,10 @@ def test_paths_map_under_the_local_root_longest_prefix_first(tmp_path):
     assert paths.value("localhost:9092") == "localhost:9092" and paths.value("0.0.0.0") == "0.0.0.0"
     assert paths.local("/etc/passwd") is None
     assert isinstance(paths.local("/var/lib/x"), Path)
+
+
+def test_service_addresses_resolve_to_the_selected_container():
+    objects = [deployment([]), {"kind": "Service", "metadata": {"name": "shop-app"}, "spec": {
+        "selector": {"app.kubernetes.io/name": "app"}, "ports": [{"port": 80, "targetPort": "http"}]}}]
+    plans = plan_release(objects, parse_dockerfile(DOCKERFILE), "reg/x", {})
+    assert local_services(objects, plans) == {"shop-app:80": "127.0.0.1:8601"}
