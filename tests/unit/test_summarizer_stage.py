@@ -4,21 +4,17 @@ does none."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from interarec.v1 import frames_pb2, summaries_pb2
-from services.common.settings import from_env
 from services.common.topics import FRAMES, SUMMARIES
 from services.core.reading.reader import FrameReader
 from services.summarizer import agents
 from services.summarizer.settings import SummarizerSettings
-from tests.stage_driver import StageDriver
+from tests.stage_driver import StageDriver, build_offline, run_worker_offline
 from tests.unit.test_summarizer_domain import jpeg, make_catalog, render_page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,28 +97,16 @@ def test_an_idle_session_past_its_ttl_is_forgotten_and_ticks_are_due_only_when_i
 
 
 def test_importing_the_worker_does_nothing_and_a_bad_setting_is_one_line():
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'proto'}",
-           "INTERAREC_CATALOG_PATH": "/nonexistent/catalog.parquet", "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
-    # no catalog, no broker: importing the worker's modules still succeeds (nothing is built at import)
-    subprocess.run([sys.executable, "-c", "import services.summarizer.agents, services.summarizer.app"],
-                   cwd=ROOT, env=env, check=True, timeout=60)
-    run = subprocess.run([sys.executable, "-m", "services.summarizer"], cwd=ROOT, capture_output=True, text=True,
-                         env={**env, "INTERAREC_SUMMARIZER_WINDOW_FRAMES": "0"}, timeout=60)
+    run = run_worker_offline("summarizer", INTERAREC_SUMMARIZER_WINDOW_FRAMES="0")
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip().startswith("summarizer: configuration error: INTERAREC_SUMMARIZER_WINDOW_FRAMES=0")
-    run = subprocess.run([sys.executable, "-m", "services.summarizer"], cwd=ROOT, capture_output=True, text=True,
-                         env=env, timeout=60)  # valid settings, missing catalog: one line from build()
+    run = run_worker_offline("summarizer")  # valid settings, no catalog: one line from build()
     assert run.returncode == 2 and "Traceback" not in run.stderr and "catalog" in run.stderr
 
 
 def test_build_wires_the_agent_without_a_broker(tmp_path, monkeypatch):
-    from services.common.demo_catalog import generate
     from services.summarizer.app import build
 
-    catalog = generate(tmp_path / "catalog", n_products=200)
-    monkeypatch.setenv("INTERAREC_CATALOG_PATH", str(catalog))
-    monkeypatch.setenv("INTERAREC_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("INTERAREC_STATE_STORE", "memory")
-    app = build(from_env(SummarizerSettings))
+    app = build_offline(build, SummarizerSettings, tmp_path, monkeypatch)
     assert [a.name for a in app.agents.values()] == ["services.summarizer.agents.summarize_frames"]
     assert "summarizer-sessions" in app.tables and "summarizer-pending" not in app.tables
