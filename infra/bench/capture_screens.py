@@ -119,6 +119,58 @@ def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list
     return frames
 
 
+def theme_frames(catalog: Catalog, numbers: list[int], n_products: int = 10, seed: int = 11):
+    """Yield (frame, PIL image) per screenshot of each seeded theme (services/demo_shop/themes.py), in capture
+    order per theme: home, a filtered listing, a search, a comparison page and n_products product pages
+    (some scrolled), with our panel filled; cookie banners are left as a visitor first sees them. The
+    products are drawn per theme from `seed`, so a theme's frames are the same on every run."""
+    import io
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from services.demo_shop.themes import theme
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport=VIEWPORT)
+        try:
+            for number in numbers:
+                layout = theme(number).layout
+                rng = random.Random(f"{seed}-{number}")
+                server, url = _serve(catalog, layout)
+                try:
+                    viewed = rng.sample(catalog.products, n_products)
+                    others = [p for p in catalog.products if p not in viewed]
+                    first = viewed[0]
+                    pages = [("/", "home", None), (f"/c/{first.category}?colour={first.colour}", "listing", None),
+                             (f"/search?q={first.brand.lower()}", "search", None),
+                             ("/compare?ids=" + ",".join(p.product_id for p in [first]
+                                                         + merchandising.similar(first, catalog)), "compare", None)]
+                    pages += [(f"/p/{p.product_id}", f"product-{i:02d}", p) for i, p in enumerate(viewed)]
+                    for path, name, product in pages:
+                        panel = rng.sample(others, 4)
+                        scroll = rng.choice((0, 0, 0, 60, 140)) if product else 0
+                        page.goto(url + path, wait_until="load")
+                        page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
+                                                    "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
+                        if scroll:
+                            page.evaluate(f"window.scrollTo(0, {scroll})")
+                        page.wait_for_timeout(80)
+                        data = page.screenshot(type="jpeg", quality=80)
+                        promos = page.eval_on_selector_all("[data-promo-product]",
+                                                           "els => els.map(e => e.dataset.promoProduct)")
+                        frame = {"file": f"{layout}-{name}.jpg", "layout": layout, "url": "http://shop" + path,
+                                 "scroll": scroll, "product_id": product.product_id if product else None,
+                                 "panel_ids": [p.product_id for p in panel], "promo_ids": promos}
+                        with Image.open(io.BytesIO(data)) as im:
+                            yield frame, im.convert("RGB")
+                finally:
+                    server.should_exit = True
+        finally:
+            browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("tests/fixtures/screens"))

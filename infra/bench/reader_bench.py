@@ -1,6 +1,7 @@
 """Benchmark of the embedded reader on the committed screenshots of both demo-shop layouts.
 
     python -m infra.bench.reader_bench [--screens tests/fixtures/screens] [--repeat 1]
+    python -m infra.bench.reader_bench --themes 20 [--theme-products 10]
 
 For every frame of tests/fixtures/screens/manifest.json (real Chromium captures, see capture_screens.py)
 it runs, in the same process and run:
@@ -10,6 +11,12 @@ and prints CPU seconds per frame (this process plus its tesseract children) and 
 precision / recall per layout. A frame's truth is the product whose page it shows (or none); the products
 in our recommendation panel and in promotional banners must never come out as viewed. The first frame
 of each reader (engine start-up, ~0.1 s once per OCR thread) is reported apart from the per-frame cost.
+
+With --themes N it instead renders the seeded shop themes 1..N (services/demo_shop/themes.py) in headless
+Chromium, reads every frame with the region reader and the DEFAULT profile (no per-theme tuning), and
+prints per theme: grounding precision and recall, and how often the product's colour is right (the
+observation's colours are exactly the product's own: variant pickers naming other colours must not count).
+Targets: precision >= 0.97, recall >= 0.9, colour right >= 0.95 on every theme.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from services.core.reading.ocr import ocr_lines
 from services.core.reading.reader import FrameReader
 
 TARGET_CPU_S = 0.15
+THEME_TARGETS = {"precision": 0.97, "recall": 0.9, "colour": 0.95}
 
 
 def cpu_s() -> float:
@@ -50,6 +58,7 @@ class Score:
     leaked: int = 0         # a panel or promotion product came out as viewed
     colour_ok: int = 0
     colour_read: int = 0
+    colour_right: int = 0   # product pages whose observation names exactly the product's colour
     misses: list[str] = field(default_factory=list)
 
     def add(self, frame: dict, obs, catalog: Catalog, seconds: float) -> None:
@@ -62,6 +71,10 @@ class Score:
             self.leaked += obs.product_id in frame["panel_ids"] or obs.product_id in frame["promo_ids"]
         if obs.product_id != truth:
             self.misses.append(f"{frame['file']}: got {obs.product_id} want {truth} (heading {obs.heading!r})")
+        if truth and obs.colours == [catalog.by_id[truth].colour]:
+            self.colour_right += 1
+        elif truth:
+            self.misses.append(f"{frame['file']}: colours {obs.colours} want {catalog.by_id[truth].colour}")
         if truth and obs.picture_colour:
             self.colour_read += 1
             self.colour_ok += obs.picture_colour == catalog.by_id[truth].colour
@@ -73,6 +86,10 @@ class Score:
     @property
     def recall(self) -> float:
         return self.correct / self.truth if self.truth else 1.0
+
+    @property
+    def colour(self) -> float:
+        return self.colour_right / self.truth if self.truth else 1.0
 
 
 def run(screens: Path, catalog: Catalog, repeat: int = 1) -> dict[tuple[str, str], Score]:
@@ -125,17 +142,80 @@ def report(results: dict[tuple[str, str], Score]) -> str:
     return "\n".join(rows)
 
 
+def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path | None = None) -> dict[int, Score]:
+    """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames."""
+    from infra.bench.capture_screens import theme_frames
+    from services.demo_shop.themes import theme_number
+
+    results: dict[int, Score] = {}
+    readers: dict[int, FrameReader] = {}
+    for frame, image in theme_frames(catalog, numbers, n_products):
+        number = theme_number(frame["layout"])
+        reader = readers.setdefault(number, FrameReader(catalog))
+        start = cpu_s()
+        obs = reader.observe(image, page_url=frame["url"])
+        score = results.setdefault(number, Score())
+        misses = len(score.misses)
+        score.add(frame, obs, catalog, cpu_s() - start)
+        if save and len(score.misses) > misses:
+            save.mkdir(parents=True, exist_ok=True)
+            image.save(save / frame["file"], quality=80)
+    return results
+
+
+def describe(number: int) -> str:
+    from services.demo_shop.themes import theme
+
+    t = theme(number)
+    return (f"{t.body_font.strip(chr(34))} {t.body_px}px, {'dark' if t.dark else 'light'}, image {t.image_side}, "
+            f"brand {t.brand_place}, {t.price(83)}, sale {t.sale_layout}, picker {t.picker}, "
+            f"stars {t.star_format}{', cookies ' + t.cookie_banner if t.cookie_banner else ''}")
+
+
+def theme_report(results: dict[int, Score]) -> str:
+    rows = ["| theme | look | frames | precision | recall | colour right | leaked | CPU s/frame |",
+            "|---|---|---|---|---|---|---|---|"]
+    for number, s in sorted(results.items()):
+        rows.append(f"| theme-{number} | {describe(number)} | {len(s.cpu)} | "
+                    f"{s.precision:.3f} ({s.correct}/{s.predicted}) | {s.recall:.3f} ({s.correct}/{s.truth}) | "
+                    f"{s.colour:.3f} ({s.colour_right}/{s.truth}) | "
+                    f"{s.leaked} | {statistics.mean(s.cpu):.3f} |")
+    total = Score()
+    for s in results.values():
+        for name in ("predicted", "correct", "truth", "leaked", "colour_right"):
+            setattr(total, name, getattr(total, name) + getattr(s, name))
+        total.cpu += s.cpu
+    rows.append(f"| all | | {len(total.cpu)} | {total.precision:.3f} | {total.recall:.3f} | {total.colour:.3f} | "
+                f"{total.leaked} | {statistics.mean(total.cpu):.3f} |")
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screens", type=Path, default=Path("tests/fixtures/screens"))
     parser.add_argument("--catalog-dir", type=Path, default=Path("var/catalog"))
     parser.add_argument("--repeat", type=int, default=1, help="passes over the frames (steadier CPU figures)")
     parser.add_argument("--profile", help="a shop profile JSON overlaid on the default (INTERAREC_SHOP_PROFILE)")
+    parser.add_argument("--themes", type=int, help="read the seeded shop themes 1..N in Chromium instead")
+    parser.add_argument("--theme-products", type=int, default=10, help="product pages per theme")
+    parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here")
     args = parser.parse_args()
     if args.profile:
         os.environ["INTERAREC_SHOP_PROFILE"] = args.profile
     catalog = Catalog.load(generate(args.catalog_dir))
     started = time.monotonic()
+    if args.themes:
+        themed = run_themes(catalog, list(range(1, args.themes + 1)), args.theme_products, args.save_misses)
+        print(theme_report(themed))
+        for number, s in sorted(themed.items()):
+            for miss in s.misses:
+                print(f"  theme-{number}: {miss}")
+        failing = [n for n, s in themed.items() if s.precision < THEME_TARGETS["precision"]
+                   or s.recall < THEME_TARGETS["recall"] or s.colour < THEME_TARGETS["colour"]]
+        print(f"themes below target (precision >= {THEME_TARGETS['precision']}, recall >= {THEME_TARGETS['recall']}, "
+              f"colour right >= {THEME_TARGETS['colour']}): {failing or 'none'}; "
+              f"wall time {time.monotonic() - started:.0f} s")
+        return 0
     results = run(args.screens, catalog, args.repeat)
     print(report(results))
     for (method, layout), s in results.items():

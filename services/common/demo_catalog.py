@@ -1,4 +1,5 @@
-"""Deterministic demo catalog: a Parquet file matching catalog.SCHEMA plus one PNG per product.
+"""Deterministic demo catalog: a Parquet file matching catalog.SCHEMA plus one PNG per product (a coloured
+silhouette of the product's kind, with no text on it, like a real product photo).
 
 Everything derives from one seeded `random.Random`, so the same (version, seed, size) always gives the
 same products and the same images. Names are chosen to survive OCR: plain words, no look-alike brands,
@@ -20,7 +21,7 @@ from pathlib import Path
 from services.common import config
 from services.common.catalog import SCHEMA
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: pictures without text
 META_GENERATOR = b"interarec.generator"
 META_VERSION = b"interarec.generator_version"
 META_SEED = b"interarec.seed"
@@ -208,16 +209,6 @@ def build_rows(seed: int = 7, n_products: int = 2400) -> list[dict]:
 # ---------------------------------------------------------------- images
 
 
-def _font(size: int):
-    from PIL import ImageFont
-
-    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-                 "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"):
-        if Path(path).exists():
-            return ImageFont.truetype(path, size)
-    return ImageFont.load_default(size=size)
-
-
 def _draw_shape(draw, shape: str, fill: tuple[int, int, int], outline: tuple[int, int, int]) -> None:
     """A simple silhouette per category inside the top 240 px of a 320 px tile."""
     kw = {"fill": fill, "outline": outline, "width": 3}
@@ -237,7 +228,7 @@ def _draw_shape(draw, shape: str, fill: tuple[int, int, int], outline: tuple[int
         draw.rounded_rectangle((65, 120, 115, 210), radius=18, **kw)
         draw.rounded_rectangle((205, 120, 255, 210), radius=18, **kw)
     elif shape == "watch":
-        draw.rectangle((135, 30, 185, 230), fill=outline)
+        draw.rectangle((135, 30, 185, 230), **kw)  # the strap in the watch's colour: a red watch looks red
         draw.ellipse((100, 70, 220, 190), **kw)
         draw.ellipse((118, 88, 202, 172), fill=(245, 245, 240), outline=outline, width=2)
         draw.line((160, 130, 160, 100), fill=outline, width=4)
@@ -258,34 +249,30 @@ def _draw_shape(draw, shape: str, fill: tuple[int, int, int], outline: tuple[int
         draw.line((265, 115, 285, 100), fill=outline, width=5)
 
 
-def _render_image(row: dict, shape: str, fonts: tuple) -> bytes:
+def _render_image(row: dict, shape: str) -> bytes:
+    """The product's silhouette in its colour, centred on a plain backdrop. No text: real product photos do
+    not print the brand or model code, so nothing downstream may learn to read them from the picture."""
     import io
 
     from PIL import Image, ImageDraw
 
     colour = COLOURS[row["colour"]]
-    img = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), (247, 247, 245))
-    draw = ImageDraw.Draw(img)
+    backdrop = (247, 247, 245)
+    img = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), backdrop)
     outline = (60, 60, 64) if sum(colour) > 300 else (15, 15, 18)
-    _draw_shape(draw, shape, colour, outline)
-    big, small = fonts
-    brand = row["brand"].upper()
-    width = draw.textlength(brand, font=big)
-    draw.text(((IMAGE_SIZE - width) / 2, 244), brand, font=big, fill=(20, 20, 24))
-    code = row["title"].rsplit(" ", 1)[-1]
-    width = draw.textlength(code, font=small)
-    draw.text(((IMAGE_SIZE - width) / 2, 284), code, font=small, fill=(90, 90, 96))
+    _draw_shape(ImageDraw.Draw(img), shape, colour, outline)
+    centred = Image.new("RGB", (IMAGE_SIZE, IMAGE_SIZE), backdrop)
+    centred.paste(img.crop((0, 0, IMAGE_SIZE, IMAGE_SIZE - 40)), (0, 40))  # silhouettes sit in the top 240 px
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
+    centred.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
 def write_images(rows: list[dict], images_dir: Path) -> None:
     images_dir.mkdir(parents=True, exist_ok=True)
     shapes = {c.name: c.shape for c in CATEGORIES}
-    fonts = (_font(30), _font(18))
     for row in rows:
-        data = _render_image(row, shapes[row["category"]], fonts)
+        data = _render_image(row, shapes[row["category"]])
         path = images_dir / row["image"]
         if not path.exists() or path.read_bytes() != data:
             path.write_bytes(data)

@@ -9,8 +9,9 @@ key, or with the storefront down, the shop still works; those parts are just lef
 Two layouts over the same routes (INTERAREC_SHOP_LAYOUT): `classic` (templates/classic: plain, prints
 "SKU: <id>") and `boutique` (templates/boutique: serif headings on cream, no product id anywhere on screen,
 sale price beside list price, "Visit the X store", colour swatches, stars with a count, reviews, a
-comparison page and promotional banners naming products). Both mark what the scripted shoppers click with
-hidden `data-role` attributes, so one set of selectors browses either.
+comparison page and promotional banners naming products), plus any number of seeded `theme-<n>` looks
+(themes.py, templates/themed) to test the reader on shops we did not design. All mark what the scripted
+shoppers click with hidden `data-role` attributes, so one set of selectors browses any of them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from services.common.catalog import Catalog
 from services.common.http_errors import error_response, http_error_handler, install_error_handlers
 from services.common.http_metrics import instrument
 from services.common.http_ops import ops_router
-from services.demo_shop import capture, merchandising
+from services.demo_shop import capture, merchandising, themes
 from services.demo_shop.queries import (
     SORTS,
     CategoryFilters,
@@ -79,8 +80,9 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
     where browsers reach the gateway (set: every page carries the capture script, capture.py); session_secret:
     signs the visitor's session cookie (default: random per process, so visitors get new sessions on a
     restart)."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    number = themes.theme_number(layout)
+    if layout not in LAYOUTS and number is None:
+        raise ValueError(f"unknown shop layout {layout!r}; expected one of {', '.join(LAYOUTS)} or theme-<n>")
     backend = (storefront_backend_url or storefront_url).rstrip("/")
     sessions = SessionCookies(session_secret or os.urandom(32))
     http = httpx.AsyncClient(base_url=backend, timeout=STOREFRONT_TIMEOUT_S,
@@ -105,10 +107,14 @@ def create_app(catalog: Catalog, storefront_url: str, *, api_key: str | None = N
     install_error_handlers(app)  # the envelope for everything but a missing page (an HTML page, below)
     instrument(app, "demo-shop")
     # The layout's own templates first; shared partials (_picks.html) from the templates root.
-    templates = Jinja2Templates(directory=[HERE / "templates" / layout, HERE / "templates"])
+    templates = Jinja2Templates(directory=[HERE / "templates" / ("themed" if number else layout),
+                                           HERE / "templates"])
     templates.env.filters["money"] = _money
+    if number:
+        templates.env.globals.update(themes.template_globals(themes.theme(number)))
+    shop_name = themes.theme(number).shop_name if number else SHOP_NAMES[layout]
     templates.env.globals.update(
-        shop_name=SHOP_NAMES[layout], promotion=PROMOTION, storefront_url=storefront_url.rstrip("/"),
+        shop_name=shop_name, promotion=PROMOTION, storefront_url=storefront_url.rstrip("/"),
         categories=catalog.categories, layout=layout, m=merchandising, catalog=catalog,
     )
     index = SearchIndex(catalog)

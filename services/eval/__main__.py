@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sys
@@ -100,15 +101,23 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _layout(name: str) -> str:
+    if name in ("classic", "boutique") or re.fullmatch(r"theme-[1-9]\d{0,3}", name):
+        return name
+    raise argparse.ArgumentTypeError(f"{name!r}: expected classic, boutique or theme-<n>")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["capture", "score", "run"])
-    parser.add_argument("--layout", action="append", choices=["classic", "boutique"],
-                        help="shop layout(s) to capture/score (default: classic)")
+    parser.add_argument("--layout", action="append", type=_layout,
+                        help="shop layout(s) to capture/score: classic, boutique or a seeded theme-<n> "
+                             "(default: classic)")
     parser.add_argument("--live", action="store_true", help="capture: run the whole pipeline too (real Kafka)")
     parser.add_argument("--only", nargs="*", help="persona ids (default: the whole library)")
-    parser.add_argument("--personas", default=str(Path(__file__).with_name("personas.toml")))
+    parser.add_argument("--personas", default=str(Path(__file__).parents[1] / "shoppers" / "personas.toml"),
+                        help="persona library (default: services/shoppers/personas.toml)")
     parser.add_argument("--sessions", default=None, help="default: $INTERAREC_VAR_DIR/eval/sessions")
     parser.add_argument("--out", default=None, help="report directory (default: $INTERAREC_VAR_DIR/eval/report)")
     parser.add_argument("--k", type=int, default=8, help="cut-off K of the ranking metrics (the panel shows 8)")

@@ -13,6 +13,7 @@ from pathlib import Path
 from services.common.catalog import Catalog
 from services.core.reading.reader import FrameReader
 from services.eval import baselines as bl
+from services.eval import insession as ins
 from services.eval import metrics as m
 from services.eval import model_backend
 from services.eval.replay import Replay, replay_session
@@ -41,6 +42,8 @@ class Row:
     latency_ms: float | None = None
     grounding_precision: float | None = None
     grounding_recall: float | None = None
+    insession: ins.InSession | None = None  # how right the panel was while the shopper browsed
+    share_series: tuple[list[float], list[float]] | None = None  # for the per-persona plot
 
 
 def score_items(items: list[str], rel: list[str], satisfies, k: int,
@@ -122,6 +125,7 @@ def score_session(replay: Replay, persona: Persona, catalog: Catalog, k: int, se
         rows.append(Row(**base, method=name, items=items,
                         scores=score_items(items, rel, satisfies, k, at_target[name]),
                         ttfs_s=m.first_satisfying(steps, satisfies, SATISFYING_SHARE)))
+    _in_session(rows, replay, persona, catalog, k, timeline)
 
     study: list[dict] = []
     for n in LENGTHS:
@@ -136,6 +140,52 @@ def score_session(replay: Replay, persona: Persona, catalog: Catalog, k: int, se
             study.append({"layout": layout, "persona": persona.id, "windows": n, "method": name,
                           **score_items(items, rel, satisfies, k)})
     return rows, study
+
+
+def _intents(replay: Replay, persona: Persona, catalog: Catalog) -> tuple[float | None, list]:
+    """(seconds to the first product view, intents [(start s, satisfies)]): an intent change starts at the
+    first view of a product fitting the new intent and not the old one."""
+    start = replay.meta["started_ms"]
+    views = [((f["capture_ms"] - start) / 1000, f["url"].rsplit("/p/", 1)[1].split("?")[0])
+             for f in replay.frames if "/p/" in f["url"]]
+    first_view = views[0][0] if views else None
+    final = persona.wants.fits
+    if persona.first is None:
+        return first_view, [(0.0, lambda pid: final(catalog.by_id[pid]))]
+    old = persona.first.fits
+    intents = [(0.0, lambda pid: old(catalog.by_id[pid]))]
+    switch = next((t for t, pid in views if pid in catalog.by_id and final(catalog.by_id[pid])
+                   and not old(catalog.by_id[pid])), None)
+    if switch is not None:
+        intents.append((switch, lambda pid: final(catalog.by_id[pid])))
+    return first_view, intents
+
+
+def _in_session(rows: list[Row], replay: Replay, persona: Persona, catalog: Catalog, k: int,
+                timeline: list[tuple[float, list[str]]]) -> None:
+    """In-session metrics for InteraRec (replayed; live when recorded) and for the web-log baseline
+    recomputed at each page view, attached to their rows."""
+    start = replay.meta["started_ms"]
+    first_view, intents = _intents(replay, persona, catalog)
+    if not replay.frames:
+        return
+    end = (replay.frames[-1]["capture_ms"] - start) / 1000
+    panels: dict[str, list[tuple[float, list[str]]]] = {"interarec": timeline}
+    live = replay.meta.get("recommendations") or []
+    if live:
+        panels["interarec-live"] = [((r["received_ms"] - start) / 1000, r["items"]) for r in live]
+    views, last = [], None
+    for f in replay.frames:
+        if f["url"] != last:
+            last = f["url"]
+            views.append(f["capture_ms"])
+    panels["weblog-content"] = [((t - start) / 1000, bl.weblog_content(
+        catalog, bl.web_log(_urls_until(replay, t), catalog), k)) for t in views]
+    for row in rows:
+        if row.method in panels:
+            row.insession = ins.measure(panels[row.method], intents, first_view, end)
+            if first_view is not None:
+                row.share_series = ins.series(panels[row.method], intents, first_view, end)
 
 
 def _mean(values) -> float | None:
@@ -170,6 +220,75 @@ def summarise(rows: list[Row], catalog: Catalog) -> list[dict]:
             line["grounding_recall"] = _mean(r.grounding_recall for r in sel)
             out.append(line)
     return out
+
+
+def _p90(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def insession_table(rows: list[Row]) -> list[dict]:
+    """One line per (layout, method) with in-session metrics: mean time-weighted share of right items from
+    the first product view, first-view-to-good-panel median / p90 (sessions never good counted apart),
+    drops in single-intent sessions, and how fast the panel follows an intent change."""
+    out = []
+    for layout in sorted({r.layout for r in rows}) + ["all"]:
+        for method in METHODS:
+            sel = [r.insession for r in rows if r.method == method and r.insession is not None
+                   and (layout == "all" or r.layout == layout)]
+            if not sel:
+                continue
+            good = [x.first_good_s for x in sel if x.first_good_s is not None]
+            single = [x for x in sel if not x.switched]
+            switched = [x for x in sel if x.switched]
+            follow = [x.follow_s for x in switched if x.follow_s is not None]
+            out.append({"layout": layout, "method": method, "sessions": len(sel),
+                        "share": _mean(x.share for x in sel),
+                        "first_good_median_s": statistics.median(good) if good else None,
+                        "first_good_p90_s": _p90(good), "never_good": len(sel) - len(good),
+                        "drops_single_intent": sum(x.drops for x in single),
+                        "single_sessions_with_drops": sum(1 for x in single if x.drops),
+                        "switches": len(switched), "follow_median_s": statistics.median(follow) if follow else None,
+                        "follow_max_s": max(follow) if follow else None, "not_followed": len(switched) - len(follow)})
+    return out
+
+
+INSESSION_COLUMNS = ["layout", "method", "sessions", "share", "first_good_median_s", "first_good_p90_s", "never_good",
+                     "drops_single_intent", "single_sessions_with_drops", "switches", "follow_median_s",
+                     "follow_max_s", "not_followed"]
+
+
+def _share_plots(out: Path, rows: list[Row]) -> list[str]:
+    """One PNG per (layout, persona): the share of right items over time, InteraRec against the web-log
+    baseline recomputed at each page view."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = out / "in_session"
+    folder.mkdir(exist_ok=True)
+    names = []
+    for layout, persona in sorted({(r.layout, r.persona) for r in rows if r.share_series}):
+        fig, ax = plt.subplots(figsize=(6, 2.6))
+        for r in rows:
+            if r.layout == layout and r.persona == persona and r.share_series:
+                times, shares = r.share_series
+                ax.step([t - times[0] for t in times], shares, where="post", label=r.method)
+        ax.axhline(ins.GOOD_SHARE, color="grey", linewidth=0.6, linestyle=":")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("seconds since the first product view")
+        ax.set_ylabel("share right")
+        ax.set_title(f"{persona} ({layout})", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        name = f"in_session/{layout}-{persona}.png"
+        fig.savefig(out / name, dpi=90)
+        plt.close(fig)
+        names.append(name)
+    return names
 
 
 def by_group(rows: list[Row]) -> list[dict]:
@@ -304,6 +423,7 @@ def evaluate(catalog: Catalog, sessions: list[Path], out: Path, *, k: int = 8, s
             model.close()
     _write(out, rows, study, catalog, k, seed, len(sessions), model_note)
     return {"overall": summarise(rows, catalog), "groups": by_group(rows), "lengths": length_table(study),
+            "in_session": insession_table(rows),
             "rows": _per_persona(rows), "model": model_note}
 
 
@@ -342,6 +462,9 @@ def _write(out: Path, rows: list[Row], study: list[dict], catalog: Catalog, k: i
     _csv(out / "by_group.csv", groups)
     _csv(out / "session_length.csv", lengths)
     plots = _plots(out, overall, lengths, k)
+    in_session = insession_table(rows)
+    _csv(out / "in_session.csv", in_session)
+    share_plots = _share_plots(out, rows)
     cols = ["layout", "method", "personas", "hr", "ndcg", f"ndcg@{TARGET_K}", "mrr", "precision", "recall", "f1",
             "satisfaction", "coverage", "satisfied_sessions", "ttfs_median_s", "latency_ms", "grounding_precision",
             "grounding_recall"]
@@ -354,6 +477,14 @@ def _write(out: Path, rows: list[Row], study: list[dict], catalog: Catalog, k: i
           f"Model backend ({model_backend.METHOD}): {model_note}\n",
           "## Targets (issue 9)\n", _md_table(targets(rows, k), ["target", "measured", "web-log"]),
           "\n## By method\n", _md_table(overall, cols),
+          "\n## In session (from the first product view to the session's end)\n",
+          f"share: time-weighted share of the panel's items meeting the intent active at the time (0 before the "
+          f"first panel); first_good: seconds to the first panel at least {ins.GOOD_SHARE:.0%} right; drops: falls "
+          "below that after reaching it (single-intent sessions); follow: seconds from the new intent's first "
+          "product view until the panel is half right for it. The web-log baseline is recomputed at each page "
+          "view.\n", _md_table(in_session, INSESSION_COLUMNS),
+          "\nShare of right items over time, per persona: "
+          + ", ".join(f"[{n.split('/', 1)[1][:-4]}]({n})" for n in share_plots) + "\n",
           "\n## Constraint satisfaction and NDCG by persona group\n", _md_table(groups, ["group", "method", "n",
                                                                                        "satisfaction", "ndcg"]),
           "\n## Session-length study (metrics after N windows)\n",

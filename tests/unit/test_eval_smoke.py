@@ -65,6 +65,13 @@ def test_replay_two_personas_and_write_the_report(catalog, tmp_path: Path, monke
     assert "NDCG@8 (panel size): InteraRec >= web-log baseline (overall)" in targets
     lengths = {(line["method"], line["windows"]) for line in result["lengths"]}
     assert ("interarec", 1) in lengths and ("weblog-content", 8) in lengths
+    # in-session metrics for InteraRec and the web-log baseline recomputed at each page view, with a plot each
+    in_session = {(line["layout"], line["method"]): line for line in result["in_session"]}
+    for method in ("interarec", "weblog-content"):
+        line = in_session[("classic", method)]
+        assert line["sessions"] == 2 and 0.0 <= line["share"] <= 1.0
+    assert "## In session" in (out / "report.md").read_text()
+    assert len(list((out / "in_session").glob("classic-*.png"))) == 2
 
 
 def test_the_vllm_backend_is_scored_beside_the_embedded_one(catalog, tmp_path: Path, monkeypatch):

@@ -20,6 +20,7 @@ from rapidfuzz import fuzz, process
 
 from services.common.catalog import Catalog
 
+from . import prices
 from .ocr import OcrLine
 from .profile import ShopProfile, load_profile
 
@@ -31,7 +32,6 @@ _DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "U": "0", "I
                             "Z": "2", "z": "2", "G": "6", "b": "6", "g": "9", "q": "9", "A": "4"})
 _SKU_RE = re.compile(r"\b(?:SKU|5KU|SKV|5KV)\s*[:;.,]?\s*([A-Za-z0-9|!][A-Za-z0-9|! ]{2,16})", re.IGNORECASE)
 _SKU_LABEL_RE = re.compile(r"\b[S5]K[UV]\s*[:;]", re.IGNORECASE)
-_PRICE_RE = re.compile(r"(?<![\w.])\$\s?(\d{1,3}(?:,\d{3})+|\d{1,6})(?:[.,](\d{2}))?(?!\d)")
 _RANGE_RE = re.compile(r"\bPrice\s*[:;]?\s*\$?\s*(\d[\d,]*(?:\.\d+)?)\s*(?:[-–—~]|to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
                        re.IGNORECASE)
 _PRICE_FROM_RE = re.compile(r"\bPrice\s*[:;]?\s*(from|up\s+to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
@@ -124,10 +124,6 @@ def normalise_sku(token: str, prefix: str = "P", digits: int = 5) -> str | None:
 
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w ]+", " ", text.lower()).split())
-
-
-def _parse_price(whole: str, cents: str | None) -> float:
-    return float(whole.replace(",", "")) + (int(cents) / 100 if cents else 0.0)
 
 
 class Grounder:
@@ -225,9 +221,15 @@ class Grounder:
             typical = heights[len(heights) // 2]
         big = [ln for ln in usable if ln.height >= HEADING_MIN_RATIO * typical and not _LABEL_RE.search(ln.text)]
         out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
-        for a, b in zip(big, big[1:], strict=False):
-            if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height, b.height):
-                out.append(f"{a.text} {b.text}")
+        # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
+        # right below a big one continues it
+        tails = [ln for ln in main if ln.conf >= MIN_LINE_CONF and ln.height >= HEADING_MIN_RATIO * typical
+                 and not _LABEL_RE.search(ln.text)]
+        for a in big:
+            below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
+                                                                                                     b.height)]
+            if below:
+                out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
         return out
 
     # -------------------------------------------------------------- observe
@@ -267,18 +269,22 @@ class Grounder:
                     if m.lastindex and m.lastindex >= 2 and m.group(2):
                         obs.rating_count = int(m.group(2).replace(",", ""))
                     break
-            if self._promo_re.search(text):
-                obs.promotions.append(text.strip())  # its amounts ("over $50") are not product prices
+            promo = self._promo_re.search(text)
+            if promo:
+                obs.promotions.append(text.strip())
                 for pid in self._titles_mentioned(text):
                     if pid not in obs.promoted_product_ids:
                         obs.promoted_product_ids.append(pid)
-            elif self._list_price_re and (lm := self._list_price_re.search(text)):
-                # "$89.00 List: $119.99": what follows the cue is the struck-through price
-                head, tail = text[:lm.start()], text[lm.start():]
-                obs.prices.extend(_parse_price(pm.group(1), pm.group(2)) for pm in _PRICE_RE.finditer(head))
-                obs.list_prices.extend(_parse_price(pm.group(1), pm.group(2)) for pm in _PRICE_RE.finditer(tail))
-            elif not _PRICE_LABEL_RE.search(text):  # nor are a price filter's bounds
-                obs.prices.extend(_parse_price(pm.group(1), pm.group(2)) for pm in _PRICE_RE.finditer(text))
+            list_cues = list(self._list_price_re.finditer(text)) if self._list_price_re else []
+            if list_cues and (amounts := list(prices.find(text))):
+                # "$89.00 List: $119.99", "Regular price $119.00 Sale price $99.00": the amount right after a
+                # list-price cue is struck through; the others are paid, even on a line saying "Sale"
+                struck = {next((a for a in amounts if a[0] >= cue.end()), None) for cue in list_cues}
+                for a in amounts:
+                    (obs.list_prices if a in struck else obs.prices).append(a[2])
+            elif not promo and not _PRICE_LABEL_RE.search(text):
+                # a promotion's amounts ("over $50") are not product prices, nor are a price filter's bounds
+                obs.prices.extend(prices.values(text))
             if _REVIEWS_RE.search(text) and not _REVIEW_SUMMARY_RE.search(text):
                 obs.reviews_visible = True
             for brand_re in self._brand_res:
@@ -299,7 +305,15 @@ class Grounder:
         # product-page marks ("Add to cart", "Visit the X store", "Brand:" labels) stand in for it: two
         # of them, or one beside a heading-sized catalog title.
         marks = sum(any(mark.search(t) for t in texts) for mark in self._product_marks)
-        titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6]) if marks == 1 else False
+        titled = False
+        if marks == 1:
+            titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
+        elif marks == 0:
+            # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
+            # title nearly letter for letter, with that product's price on the page, is its product page
+            obs.prices = sorted(set(obs.prices))
+            titled = any((m := self.match_title(h))[0] is not None and m[1] >= TITLE_ONLY_MIN_SCORE
+                         and self._price_on_page(m[0], obs) for h in big[:6])
         product_page = sku_label or marks >= 2 or titled
         if product_page:
             self._ground_product(obs, sku_token, headings, big, labelled_brands)
@@ -378,8 +392,14 @@ class Grounder:
             obs.product_id, obs.product_confidence = self.ids[title_idx], 0.85
             return
         self._ground_by_title(obs, big if big is not None else headings, labelled_brands)
+        if obs.product_id is None and big is not None and headings:
+            # a theme may set its title barely larger than its body text: its tallest lines still name
+            # the product if it is a catalog title letter for letter with that price on the page (tallest three:
+            # the wordmark may be taller)
+            self._ground_by_title(obs, headings[:3], labelled_brands, strict=True)
 
-    def _ground_by_title(self, obs: Observation, headings: list[str], labelled_brands: Sequence[str] = ()) -> None:
+    def _ground_by_title(self, obs: Observation, headings: list[str], labelled_brands: Sequence[str] = (),
+                         strict: bool = False) -> None:
         """No usable SKU: the heading matched fuzzily against catalog titles, confirmed by the product's price
         on the page (titles of one model line differ by a short code that OCR may garble; prices rarely
         coincide) and its brand (a "Visit the X store" link, a "Brand:" label or the title's own words)."""
@@ -402,7 +422,9 @@ class Grounder:
         priced = self._price_on_page(best, obs)
         branded = self.catalog.products[best].brand in obs.brands
         chosen = None
-        if score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN:
+        if strict:
+            chosen = best if score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN and priced else None
+        elif score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN:
             chosen = best
         elif score >= TITLE_PRICED_MIN_SCORE and priced:
             chosen = best
@@ -432,12 +454,12 @@ class Grounder:
         found: list[str] = []
         usable = [ln for ln in lines if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 3]
         for ln in usable:
-            text = _PRICE_RE.sub("", ln.text).strip()
+            text = prices.without(ln.text).strip()
             below = [b for b in usable if abs(b.left - ln.left) <= 12 and 0 < b.top - ln.top <= 2.2 * max(ln.height, 8)]
             candidates = [text]
             if below:
                 nxt = min(below, key=lambda b: b.top)
-                candidates.insert(0, f"{text} {_PRICE_RE.sub('', nxt.text).strip()}")
+                candidates.insert(0, f"{text} {prices.without(nxt.text).strip()}")
             for cand in candidates:
                 idx, score, margin = self.match_title(cand)
                 if idx is not None and score >= LISTING_MIN_SCORE and margin > 0:

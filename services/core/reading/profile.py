@@ -34,7 +34,7 @@ DEFAULT_PATH = Path(__file__).parent / "profiles" / "default.json"
 class ShopProfile:
     name: str = "default"
     panel_cues: tuple[str, ...] = ("recommended for you",)
-    read_budget: float = 70.0
+    read_budget: float = 85.0
     target_line_px: int = 28
     focus_below: float = 9.0
     focus_above: float = 3.0

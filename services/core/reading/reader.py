@@ -88,7 +88,10 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     for x, y, w, h, area in stats[1:]:
         box = Box(int(x), int(y), int(w), int(h))
         if h >= PICTURE_MIN_PX and w >= PICTURE_MIN_PX:
-            pictures.append(box)
+            if (split := _text_rows(ink, box)) is not None:
+                words.extend(split)  # a big heading wrapped onto two lines set close together
+            else:
+                pictures.append(box)
         elif h >= 28 and w < 1.3 * h:
             continue  # an icon or thumbnail: big text is always wider than tall
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
@@ -101,7 +104,7 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
                  + integral[b.top, b.left])
         # a frame's top and bottom edges are ink almost all along; a text line's are only ascenders/descenders
         framed = bool(ink[b.top:b.top + 2, b.left:b.right].mean() > 0.5
-                      and ink[b.bottom - 2:b.bottom, b.left:b.right].mean() > 0.5)
+                      and ink[b.bottom - 2:b.bottom, b.left:b.right].mean() > 0.5) or _bordered(ink, b)
         mid = slice(b.top + b.height // 4, b.bottom - b.height // 4 + 1)
         sides = [gray[mid, max(0, b.left - 7):max(0, b.left - 2)], gray[mid, b.right + 2:b.right + 7]]
         tinted = all(side.size and abs(float(np.median(side)) - page_bg) > 8 for side in sides)
@@ -110,6 +113,53 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     # a "picture" holding several lines of text is a panel or a card outline, not a product image
     pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
     return lines, pictures
+
+
+def _text_rows(ink: np.ndarray, b: Box) -> list[Box] | None:
+    """The lines of a picture-sized component that is really a block of text lines touching through their
+    descenders and capitals (closing joins rows 3 px apart), else None. Split at the rows with almost no ink:
+    every piece must be a text line; a picture has pieces that are not (its frame, its object)."""
+    rows = ink[b.top:b.bottom, b.left:b.right].mean(axis=1)
+    empty = rows < 0.01
+    pieces, start = [], None
+    for i, blank in enumerate([*empty, True]):
+        if not blank and start is None:
+            start = i
+        elif blank and start is not None:
+            pieces.append((start, i))
+            start = None
+    if len(pieces) < 2 or not all(MIN_LINE_PX <= end - top <= MAX_LINE_PX for top, end in pieces):
+        return None
+    out = []
+    for top, end in pieces:
+        cols = np.flatnonzero(ink[b.top + top:b.top + end, b.left:b.right].any(axis=0))
+        out.append(Box(b.left + int(cols[0]), b.top + top, int(cols[-1] - cols[0] + 1), end - top))
+    return out
+
+
+def _bordered(ink: np.ndarray, b: Box) -> bool:
+    """A row of chips or buttons: from top to bottom, a border (ink across much of the box), the padding
+    inside it (almost none), the labels, padding again, the bottom border. A text line, even in capitals,
+    has at most two dense bands (the tops and the feet of its letters) with its stems between."""
+    if b.height < 26:  # border + padding + label + padding + border: a control is never shorter
+        return False
+    rows = ink[b.top:b.bottom, b.left:b.right].mean(axis=1)
+    peak = float(rows.max())
+    if peak <= 0.4:
+        return False
+    kinds = ["H" if v > 0.5 * peak else "L" if v < 0.26 * peak else "" for v in rows]
+    bands: list[str] = []
+    i = 0
+    while i < len(kinds):
+        j = i
+        while j < len(kinds) and kinds[j] == kinds[i]:
+            j += 1
+        # padding is a few rows deep; the gaps inside letters ("T47": under the T's bar) are thinner
+        kind = kinds[i] if kinds[i] == "H" or (kinds[i] == "L" and j - i >= 3) else ""
+        if kind and (not bands or bands[-1] != kind):
+            bands.append(kind)
+        i = j
+    return "".join(bands).strip("L").count("H") >= 3
 
 
 def _merge_words(words: list[Box]) -> list[Box]:
@@ -157,7 +207,11 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
-    big = sorted((b for b in anchors if b.height >= 0.7 * tall), key=lambda b: (-b.height, b.top))
+    # big: near the tallest, and clearly above the page's body text (spec rows, a search field's placeholder:
+    # body text, however short the tallest line is once a row of chips no longer counts as text)
+    body_px = sorted(b.height for b in main)[len(main) // 2]
+    big = sorted((b for b in anchors if b.height >= max(0.7 * tall, 1.3 * body_px)),
+                 key=lambda b: (-b.height, b.top)) or sorted(anchors, key=lambda b: (-b.height, b.top))[:1]
     for b in big[:4]:
         take(b)
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
@@ -167,9 +221,10 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget:
             tinted_spent += b.cost
             take(b)
-    # the block around the page's main heading: the longest big line below the masthead (a product title
-    # is longer than its price or the swatches beside it)
-    below_masthead = [b for b in big if b.top > 0.1 * height] or big
+    # the block around the page's main heading: the longest line near the tallest below the masthead (a
+    # product title is longer than its price or the swatches beside it)
+    tallish = [b for b in anchors if b.height >= 0.7 * tall]
+    below_masthead = [b for b in tallish if b.top > 0.1 * height] or tallish
     if below_masthead:
         focus = max(below_masthead, key=lambda b: b.cost)
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
@@ -225,10 +280,11 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
     for i, ws in words.items():
         ws.sort(key=lambda w: w[0])
         box = slots[i][5]
-        heights = sorted(w[3] for w in ws)
         left = min(w[0] for w in ws)
+        # the line box's height, the same measure as the page's median text height the reader reports, so
+        # "clearly taller than the body text" compares like with like (word boxes are tighter than lines)
         out.append((box, OcrLine(text=" ".join(w[5] for w in ws), conf=sum(max(w[4], 0.0) for w in ws) / len(ws),
-                           height=float(max(heights[len(heights) // 2], box.height * 0.6)),
+                           height=float(box.height),
                            left=left, top=box.top, width=max(w[0] + w[2] for w in ws) - left)))
     return out
 
@@ -246,21 +302,31 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, int, int]]) -> str | None:
-    """The named colour of the object in a picture: its pixels quantised to the palette, the picture's own
-    background (the commonest colour along its border) left out. Outlines and print are dark, so a dark
-    majority gives way to a clearly present other colour."""
+    """The named colour of the object in a picture: the pixels inside its flat regions quantised to the
+    palette, the picture's own background (the colour of most of its corners) left out.
+
+    Only pixels whose neighbourhood is flat count: outlines, print and anti-aliased edges are thin, the
+    object's own colour fills an area. The box found by edges is either the whole picture, reaching a pixel
+    or two past it (onto a dark page, say), or the object's silhouette on a faint backdrop: a few pixels
+    inside its corners is the backdrop either way (a silhouette rarely fills three corners of its box)."""
     if not palette:
         return None
-    crop = rgb[picture.top:picture.bottom:2, picture.left:picture.right:2].reshape(-1, 3)
-    if crop.size == 0:
+    inset = 4
+    t, b = picture.top + inset, picture.bottom - inset
+    left, r = picture.left + inset, picture.right - inset
+    if b - t < 20 or r - left < 20:
         return None
+    region = rgb[t:b, left:r]
+    gray = cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_RGB2GRAY)
+    edges = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((5, 5), np.uint8))
+    flat = (edges < 24)[::2, ::2].reshape(-1)
+    crop = region[::2, ::2].reshape(-1, 3)
     names = list(palette)
     ref = _lab(np.array([palette[n] for n in names]))
+    corners = np.concatenate([region[:3, :3], region[:3, -3:], region[-3:, :3], region[-3:, -3:]]).reshape(-1, 3)
+    bg = _lab(np.median(corners, axis=0, keepdims=True))[0]
     lab = _lab(crop)
-    t, b, left, r = picture.top, picture.bottom, picture.left, picture.right
-    border = np.concatenate([rgb[t, left:r], rgb[b - 1, left:r], rgb[t:b, left], rgb[t:b, r - 1]])
-    bg = _lab(np.median(border, axis=0, keepdims=True))[0]
-    keep = np.linalg.norm(lab - bg, axis=1) > 6.0
+    keep = (np.linalg.norm(lab - bg, axis=1) > 6.0) & flat
     if keep.sum() < 50:
         return None
     dist = np.linalg.norm(lab[keep][:, None, :] - ref[None, :, :], axis=2)
@@ -268,19 +334,9 @@ def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, 
     close = dist[np.arange(len(nearest)), nearest] < 30.0
     counts = np.bincount(nearest[close], minlength=len(names))
     order = np.argsort(-counts)
-    top = names[order[0]]
     if counts[order[0]] == 0:
         return None
-    dark = _is_dark(palette[top])
-    if dark:
-        for j in order[1:]:
-            if counts[j] >= 0.25 * counts[order[0]] and not _is_dark(palette[names[j]]):
-                return names[j]
-    return top
-
-
-def _is_dark(rgb: tuple[int, int, int]) -> bool:
-    return max(rgb) < 60
+    return names[order[0]]
 
 
 class RegionReader:
@@ -324,7 +380,9 @@ class RegionReader:
         colour = None
         if body:
             biggest = max(body, key=lambda p: p.width * p.height)
-            if biggest.width * biggest.height >= 120 * 120:
+            # only a product page uses it (grounding), where the picture is the biggest; a small one is
+            # still the product (an image-on-top theme, a silhouette on a faint backdrop)
+            if biggest.width * biggest.height >= 80 * 80:
                 colour = picture_colour(rgb, biggest, self.profile.colours)
         heights = sorted(b.height for b in lines if self.panel_left is None or b.left < self.panel_left)
         return ocr, colour, (float(heights[len(heights) // 2]) if heights else None)

@@ -1,0 +1,47 @@
+"""Money amounts as shops print them: the currency before or after the number, as a symbol or a code, with a
+decimal point or a decimal comma, thousands grouped by commas, dots or (narrow) spaces.
+
+    $83.00 · $ 83 · US$83.00 · $83.00 USD · USD 83.00 · 83,00 $ · 1 234,50 € · EUR 1.234,50 · £1,234.50
+
+The reader must work on shops whose look we did not choose, so every format is read by one rule rather
+than one per shop. A number without a currency next to it is never a price (weights, sizes, counts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+_CURRENCY = r"(?:US\s?\$|\$|USD|EUR|GBP|CAD|AUD|€|£)"
+# grouped thousands (1,234 / 1.234 / 1 234) or a plain whole part, then optional 2-digit cents
+_AMOUNT = r"(\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})+(?:[.,]\d{2})?|\d{1,6}(?:[.,]\d{2})?)"
+_BEFORE_RE = re.compile(rf"(?<![\w.,]){_CURRENCY}\s?{_AMOUNT}(?![\d])", re.IGNORECASE)  # $83.00, USD 83.00
+_AFTER_RE = re.compile(rf"(?<![\w.,$]){_AMOUNT}\s?{_CURRENCY}(?![A-Za-z])", re.IGNORECASE)  # 83,00 $, 83.00 USD
+MONEY_RE = re.compile(f"{_BEFORE_RE.pattern}|{_AFTER_RE.pattern}", re.IGNORECASE)
+
+
+def amount(raw: str) -> float:
+    """'1.234,50' -> 1234.5, '83,00' -> 83.0, '1,234' -> 1234.0: a separator followed by exactly two final
+    digits is the decimal mark; every other separator groups thousands."""
+    digits = re.sub(r"[\s\u202f\u00a0]", "", raw)
+    m = re.fullmatch(r"(.*?)[.,](\d{2})", digits)
+    whole, cents = (m.group(1), m.group(2)) if m else (digits, "0")
+    return float(re.sub(r"[.,]", "", whole) or "0") + int(cents) / 100
+
+
+def find(text: str) -> Iterator[tuple[int, int, float]]:
+    """(start, end, value) of every money amount in text, left to right. A line is read in the one style
+    that explains more of its amounts ("89,99 $ 66,99 $" puts the currency after; "$504.99 $404.00" before;
+    a tie goes to the currency first, so "$83.00 USD" is one amount)."""
+    before, after = list(_BEFORE_RE.finditer(text)), list(_AFTER_RE.finditer(text))
+    for m in (after if len(after) > len(before) else before):
+        yield m.start(), m.end(), amount(m.group(1))
+
+
+def values(text: str) -> list[float]:
+    return [v for _, _, v in find(text)]
+
+
+def without(text: str) -> str:
+    """text without its money amounts (a card title followed by its price)."""
+    return MONEY_RE.sub("", text)

@@ -1,0 +1,38 @@
+"""Money amounts in every format a shop prints (services/core/reading/prices.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.core.reading import prices
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("$83.00", [83.0]),
+    ("$ 83", [83.0]),
+    ("$83.00 USD", [83.0]),
+    ("USD 83.00", [83.0]),
+    ("83,00 $", [83.0]),
+    ("1\u202f234,50 $", [1234.5]),
+    ("1 234,50 €", [1234.5]),
+    ("EUR 1.234,50", [1234.5]),
+    ("$1,234.50", [1234.5]),
+    ("$1,234", [1234.0]),
+    ("US$49.99", [49.99]),
+    ("£12.50 and €8", [12.5, 8.0]),
+    ("Regular price 89,99 $ Sale price 66,99 $", [89.99, 66.99]),
+    ("3504.99 $404.00", [404.0]),
+    ("89,99 $ 66,99 $", [89.99, 66.99]),
+])
+def test_every_format_reads_the_same_amount(text: str, expected: list[float]) -> None:
+    assert prices.values(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["Weight 830 g", "46 mm", "4.5 out of 5 stars (1,234)", "Bluetooth 5.3",
+                                  "Capacity 24 L", "SKU: P12345"])
+def test_numbers_without_a_currency_are_not_prices(text: str) -> None:
+    assert prices.values(text) == []
+
+
+def test_without_leaves_the_title() -> None:
+    assert prices.without("Norda Summit Boots K47 USD 83.00").strip() == "Norda Summit Boots K47"
