@@ -5,7 +5,13 @@ No broker, no Faust app: a unit test exercises exactly the handler the worker re
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -50,3 +56,25 @@ class StageDriver:
 
     def output(self, topic: str) -> list[Sent]:
         return [s for s in self.sent if s.topic == topic]
+
+
+def run_worker_offline(service: str, **env: str) -> subprocess.CompletedProcess:
+    """Import the worker's agents and app modules with no catalog and no broker (so nothing may be built at
+    import), then run `python -m services.<service>` in the same process; returns the finished run."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'proto'}",
+           "INTERAREC_CATALOG_PATH": "/nonexistent/catalog.parquet", "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+           **env}
+    code = (f"import services.{service}.agents, services.{service}.app\n"
+            f"import runpy, sys; sys.argv = [{service!r}]; runpy.run_module('services.{service}', run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+
+
+def build_offline(build, settings_cls, tmp_path: Path, monkeypatch):
+    """`build(from_env(settings_cls))` over a small generated catalog and in-memory tables: no broker needed."""
+    from services.common.demo_catalog import generate
+    from services.common.settings import from_env
+
+    monkeypatch.setenv("INTERAREC_CATALOG_PATH", str(generate(tmp_path / "catalog", n_products=200)))
+    monkeypatch.setenv("INTERAREC_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("INTERAREC_STATE_STORE", "memory")
+    return build(from_env(settings_cls))

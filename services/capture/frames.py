@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from services.common.backoff import Backoff, parse_retry_after
+
 log = logging.getLogger("interarec.capture")
 
 JPEG_QUALITY = 80
@@ -20,8 +22,7 @@ JPEG_QUALITY = 80
 # backoff for up to this long: a restarting gateway or a broker outage (the gateway answers 503) then delays
 # frames instead of losing them. A 4xx other than 429 is about the frame itself and is never retried.
 RETRY_BUDGET_S = 60.0
-BACKOFF_FIRST_S = 0.25
-BACKOFF_MAX_S = 2.0
+BACKOFF = Backoff(first_s=0.25, max_s=2.0)
 QUEUE_SIZE = 16
 
 
@@ -49,11 +50,7 @@ class Accepted:
 
 
 def retry_after_s(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after", "")
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
+    return parse_retry_after(response.headers.get("retry-after"))
 
 
 class FrameUploader:
@@ -84,9 +81,10 @@ class FrameUploader:
         }
         problem = ""
         deadline = time.monotonic() + self.retry_budget_s
-        backoff = BACKOFF_FIRST_S
+        attempt = 0
         while True:
-            wait = backoff
+            attempt += 1
+            retry_after = None
             try:
                 response = await self.client.post(self.url, content=frame.jpeg, headers=headers)
             except httpx.HTTPError as exc:  # connection refused/reset, timeouts: worth a retry
@@ -98,7 +96,8 @@ class FrameUploader:
                 problem = f"HTTP {response.status_code}: {response.text[:300]}"
                 if response.status_code < 500 and response.status_code != 429:
                     break  # a 4xx is about this frame or our key; repeating it will not help
-                wait = max(wait, retry_after_s(response) or 0.0)
+                retry_after = retry_after_s(response)
+            wait = BACKOFF.delay_s(attempt, retry_after_s=retry_after)
             if time.monotonic() + wait > deadline:
                 break
             if self.retried % 20 == 0:
@@ -106,7 +105,6 @@ class FrameUploader:
                          extra={"session_id": self.session_id})
             self.retried += 1
             await asyncio.sleep(wait)
-            backoff = min(BACKOFF_MAX_S, backoff * 2)
         self.failed += 1
         if self.failed <= 3 or self.failed % 20 == 0:  # a dead gateway must not flood the log
             log.warning("frame %d rejected (%d failed so far): %s", frame.seq, self.failed, problem,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import openai
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.common import config
+from services.common.backoff import Backoff
 from services.common.metrics import LATENCY_BUCKETS
 
 CALLS = Counter("interarec_llm_calls_total", "Model calls (attempts) by caller and outcome", ["caller", "outcome"])
@@ -208,8 +208,8 @@ class LlmClient:
                     self.breaker.success()  # the server answered: it is alive
                 BREAKER.labels(caller=self.caller).set(int(self.breaker.state != "closed"))
                 if exc.kind in RETRYABLE and attempt <= self.settings.retries and self.breaker.state == "closed":
-                    # full jitter around an exponential step, so retrying replicas do not stampede together
-                    await self._sleep(self.settings.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+                    # jitter around an exponential step, so retrying replicas do not stampede together
+                    await self._sleep(Backoff(self.settings.backoff_s, jitter="spread").delay_s(attempt))
                     continue
                 raise
             self.breaker.success()

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.common.backoff import Backoff
 from services.common.messages import BadMessage
 from services.common.settings import from_env, setting
 
@@ -76,8 +77,7 @@ class RetryPolicy:
     def delay_s(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Wait before attempt `attempt + 1`: exponential, capped, with "equal jitter" (half fixed, half
         random) so restarted workers do not retry in lockstep, yet every wait is at least half the step."""
-        step = min(self.max_s, self.base_s * 2 ** max(0, attempt - 1))
-        return step / 2 + rand() * step / 2
+        return Backoff(min(self.base_s, self.max_s), self.max_s, "equal").delay_s(attempt, rand=rand)
 
     def should_retry(self, exc: BaseException, attempt: int) -> bool:
         """An exception may carry its own, smaller bound (`max_attempts` attribute): a slow local failure such

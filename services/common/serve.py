@@ -4,7 +4,6 @@ then the HTTP service or Faust worker runs in the foreground."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 
@@ -31,13 +30,13 @@ def serve_http(service: str, build: Callable[[], tuple[object, str, int]]) -> in
     return 0
 
 
-def serve_worker(service: str, build: str | Callable[[], object]) -> int:
-    """Build the worker's Faust app (`build()` reads the settings, loads the catalog, registers the agents; a
-    dotted module name is imported for workers that still build at import), then run it in the foreground."""
+def serve_worker(service: str, build: Callable[[], object]) -> int:
+    """Build the worker's Faust app (`build()` reads the settings, loads the catalog, registers the agents),
+    then run it in the foreground."""
     from faust.worker import Worker
 
     try:
-        app = build() if callable(build) else importlib.import_module(build).app
+        app = build()
         kafka_security.preflight(kafka_bootstrap())
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)

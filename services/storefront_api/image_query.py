@@ -8,6 +8,7 @@ words read and the colour become a typed-query request. Blocking: call it off th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,15 +19,9 @@ from services.common.catalog import Catalog
 from services.common.images import decode_image
 from services.core.reading.grounding import Grounder
 from services.core.reading.ocr import OcrError, ocr_lines
+from services.core.reading.profile import load_profile
 from services.storefront_api.queries import similar_request, text_request
 
-# Reference RGB of plain colour words (a catalog's colours are words; only those present are used).
-COLOUR_RGB = {
-    "black": (30, 30, 32), "white": (236, 236, 232), "red": (200, 40, 45), "blue": (40, 100, 200),
-    "green": (50, 140, 70), "navy": (25, 40, 90), "grey": (130, 132, 136), "gray": (130, 132, 136),
-    "brown": (120, 80, 45), "beige": (215, 195, 160), "orange": (235, 130, 30), "yellow": (235, 200, 40),
-    "purple": (120, 60, 150), "pink": (230, 130, 170),
-}
 BACKGROUND_DISTANCE = 40.0  # RGB distance from the border colour below which a pixel is background
 COLOUR_PREFERENCE_WEIGHT = 0.8
 
@@ -39,8 +34,12 @@ class ImageMatch:
     words: list[str]
 
 
-def dominant_colour(image: Image.Image, catalog_colours: list[str]) -> str | None:
-    """The catalog colour nearest the median foreground pixel (foreground: far from the border colour)."""
+def dominant_colour(image: Image.Image, catalog_colours: list[str],
+                    palette: Mapping[str, tuple[int, int, int]] | None = None) -> str | None:
+    """The catalog colour nearest the median foreground pixel (foreground: far from the border colour). The
+    reference colours are the shop profile's (`colours`, what the reader reads pictures with), so a photo
+    and a screenshot of the same product name the same colour; catalog colours the palette lacks are skipped."""
+    reference = {name.casefold(): rgb for name, rgb in (load_profile().colours if palette is None else palette).items()}
     small = np.asarray(image.convert("RGB").resize((64, 64)), dtype=float).reshape(-1, 3)
     grid = small.reshape(64, 64, 3)
     border = np.concatenate([grid[0], grid[-1], grid[:, 0], grid[:, -1]])
@@ -49,25 +48,27 @@ def dominant_colour(image: Image.Image, catalog_colours: list[str]) -> str | Non
     if fg.shape[0] < 0.02 * small.shape[0]:
         fg = small  # a flat image: its colour is the colour
     centre = np.median(fg, axis=0)
-    palette = [(c, COLOUR_RGB[c.casefold()]) for c in catalog_colours if c.casefold() in COLOUR_RGB]
-    if not palette:
+    candidates = [(c, reference[c.casefold()]) for c in catalog_colours if c.casefold() in reference]
+    if not candidates:
         return None
-    return min(palette, key=lambda item: float(np.linalg.norm(centre - np.array(item[1]))))[0]
+    return min(candidates, key=lambda item: float(np.linalg.norm(centre - np.array(item[1]))))[0]
 
 
 def image_request(catalog: Catalog, data: bytes, k: int, tenant: str) -> ImageMatch:
     """Raises common.images.ImageDecodeError for bytes that are not an image."""
     image = decode_image(data)
-    colour = dominant_colour(image, catalog.colours)
+    profile = load_profile()
+    colour = dominant_colour(image, catalog.colours, profile.colours)
     try:
         lines = ocr_lines(image)
     except OcrError:
         lines = []  # no text readable: the colour alone still answers
-    obs = Grounder(catalog).observe(lines)
+    grounder = Grounder(catalog, profile=profile)
+    obs = grounder.observe(lines)
     product_id = obs.product_id
     if product_id is None:  # a photo or a card: a title line alone may name the product
         for line in lines:
-            idx, score, margin = Grounder(catalog).match_title(line.text)
+            idx, score, margin = grounder.match_title(line.text)
             if idx is not None and score >= 90 and margin >= 3:
                 product_id = catalog.products[idx].product_id
                 break

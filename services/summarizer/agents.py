@@ -1,5 +1,8 @@
-"""Faust wiring for the summarizer: decode, near-duplicate check, OCR off the event loop, windowing,
-summary. The domain logic lives in imaging/ocr/grounding/window/summary/activity (pure).
+"""The summarizer's stage: decode, near-duplicate check, OCR off the event loop, windowing, summary. The domain
+logic lives in services/core/reading (imaging/ocr/grounding/window/summary) and activity.py (pure); this is the
+handler and its Faust registration. `SummarizeStage` receives everything it touches (catalog, reader, session
+table, OCR pool, output topic, send function, clock), so the same handler runs under Faust (app.py: build) and
+in the in-memory stage driver of the unit tests (tests/stage_driver.py).
 
 One writer per session: only the agent reads-modifies-writes a session's state, one record at a time, and
 no lock is held anywhere (a lock held across a Kafka send once froze every session when one send stalled).
@@ -11,20 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import Executor
+from typing import Any
 
+import faust
 from faust.types import EventT
 from prometheus_client import Counter, Gauge, Histogram
 
 from interarec.v1 import frames_pb2
 from services.common.catalog import Catalog
-from services.common.config import catalog_path
 from services.common.deadletters import replay_of
 from services.common.keys import check_tenant, session_key
 from services.common.messages import BadMessage, add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS, sessions_expired_total
 from services.common.topics import FRAMES, session_partition
-from services.common.worker import Consumer, SessionTable, owned_partitions, send_and_wait
+from services.common.worker import Consumer, owned_partitions
 from services.core.reading.imaging import decode_image, dhash
 from services.core.reading.ocr import OcrError, OcrTimeout
 from services.core.reading.reader import FrameReader
@@ -32,49 +37,15 @@ from services.core.reading.summary import summarize
 from services.core.reading.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
 from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.summarizer.activity import ActivityIndex
-from services.summarizer.app import (
-    BACKEND,
-    IDLE_MS,
-    OCR_WORKERS,
-    SESSION_TTL_MS,
-    SETTINGS,
-    WINDOW_FRAMES,
-    app,
-    frames,
-    sessions,
-    summaries,
-)
+from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
-catalog = Catalog.load(catalog_path())
-reader = FrameReader(catalog)  # region OCR + grounding, shop described by INTERAREC_SHOP_PROFILE
-consumer = Consumer(app, "summarizer")
-# OCR is CPU-bound (a tesseract subprocess per frame): never on the event loop.
-ocr_pool = ThreadPoolExecutor(max_workers=OCR_WORKERS, thread_name_prefix="ocr")
-activity = ActivityIndex()
+Send = Callable[[list[tuple[Any, bytes, bytes]]], Awaitable[Any]]
 TICK_INTERVAL_S = 0.5
-# A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first tick
-# may simply still be queued behind the session's frames.
-RETICK_MS = max(IDLE_MS, 15_000)
 
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
                         buckets=LATENCY_BUCKETS)
-
-
-async def send_summary(key: str, summary) -> None:
-    """Send one summary under its session key and wait for the broker's ack."""
-    await send_and_wait([(summaries, key.encode(), summary.SerializeToString())])
-
-
-# Model path (issue 6): with INTERAREC_SUMMARIZER_BACKEND=vllm, closed windows go to model_path (pending table +
-# ordered concurrent dispatch, embedded fallback) instead of being summarised inline. None for "embedded".
-model_path = None
-if BACKEND == "vllm":
-    from services.summarizer.model_path import ModelPath
-
-    model_path = ModelPath(app, SessionTable, catalog, send_summary, SETTINGS.max_in_flight)
-
 WINDOWS_TOTAL = Counter("interarec_summarizer_windows_total", "Closed windows by reason", ["reason"])
 SESSIONS = Gauge("interarec_summarizer_sessions", "Sessions in the table on the partitions this worker owns")
 EXPIRED = sessions_expired_total("summarizer")
@@ -85,10 +56,6 @@ def read_frame(image_bytes: bytes) -> tuple:
     return image, dhash(image)
 
 
-def observe(image, frame: frames_pb2.Frame, offset: int):
-    return reader.observe(image, page_url=frame.page_url, frame_seq=offset, capture_ms=frame.capture_unix_ms)
-
-
 def frame_key(frame: frames_pb2.Frame) -> str:
     try:
         return session_key(check_tenant(frame.tenant), frame.session_id)
@@ -96,152 +63,182 @@ def frame_key(frame: frames_pb2.Frame) -> str:
         raise BadMessage(f"frame has no valid tenant: {exc}") from None
 
 
-async def emit(key: str, tenant: str, session_id: str, windows: list[ClosedWindow], gateway_spans: list,
-               partition: int) -> None:
-    """Publish the summaries of closed windows and wait until Kafka acknowledged all of them (or, on the
-    model path, until they are recorded as pending: the model path sends them once the model answered)."""
-    if model_path is not None:  # model path (issue 6)
-        for window, gateway_span in zip(windows, gateway_spans, strict=True):
-            model_path.hand_over(key, tenant, session_id, window, gateway_span, partition)
-            WINDOWS_TOTAL.labels(reason=window.reason).inc()
-        return
-    out = []
-    for window, gateway_span in zip(windows, gateway_spans, strict=True):
-        summary = summarize(session_id, tenant, window, window.history, catalog)
-        summary.frame_offsets.extend(window.frame_offsets)
-        summary.frames_partition = partition
-        if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
-            add_span(summary.trace, "gateway", *gateway_span)
-        add_span(summary.trace, "summarizer", window.opened_ms)
-        out.append((summary, window))
-    await send_and_wait([(summaries, key.encode(), s.SerializeToString()) for s, _ in out])
-    for summary, window in out:
-        WINDOWS_TOTAL.labels(reason=window.reason).inc()
-        log.info("summary: %s", summary.narrative, extra={"session_id": key, "window_seq": window.window_seq})
+class SummarizeStage:
+    """Frames (and tick control records) -> behaviour summaries. `sessions` maps a tenant/session key to
+    {"tenant", "session_id", "state": window.SessionState as JSON, "gateway": newest frame's gateway span,
+    "seen_ms": processing time of the session's newest record (TTL)}; only `handle` writes it.
 
+    `model_path` (INTERAREC_SUMMARIZER_BACKEND=vllm, issue 6) takes closed windows (pending table + ordered
+    concurrent dispatch, embedded fallback) instead of their being summarised inline; None for "embedded"."""
 
-def save(key: str, tenant: str, session_id: str, state: SessionState, gateway, seen_ms: int) -> None:
-    sessions[key] = {"tenant": tenant, "session_id": session_id, "state": state.to_dict(), "gateway": gateway,
-                     "seen_ms": seen_ms}
-    activity.record(key, tenant, session_id, seen_ms, state.window.last_ms if state.window else None)
+    def __init__(self, settings: SummarizerSettings, catalog: Catalog, reader: FrameReader,
+                 sessions: MutableMapping, ocr_pool: Executor, out_topic, send: Send, model_path=None,
+                 clock: Callable[[], int] = now_ms):
+        self.catalog, self.reader, self.sessions, self.ocr_pool = catalog, reader, sessions, ocr_pool
+        self.out_topic, self.send, self.model_path, self.clock = out_topic, send, model_path, clock
+        self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
+        self.session_ttl_ms = settings.worker.session_ttl_s * 1000
+        # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
+        # tick may simply still be queued behind the session's frames.
+        self.retick_ms = max(self.idle_ms, 15_000)
+        self.activity = ActivityIndex()
 
+    async def send_summary(self, key: str, summary) -> None:
+        """Send one summary under its session key and wait for the broker's ack (the model path's send)."""
+        await self.send([(self.out_topic, key.encode(), summary.SerializeToString())])
 
-async def handle(event: EventT) -> None:
-    frame = decode(frames_pb2.Frame, event.value)
-    key = frame_key(frame)
-    if frame.control == frames_pb2.FRAME_CONTROL_TICK:
-        await on_tick(key, frame, event.message.partition)
-        return
-    sid = frame.session_id
-    loop = asyncio.get_running_loop()
-    original = replay_of(event.headers)
-    # The Kafka offset, not the client's frame_seq, orders frames: it is monotonic per session (one
-    # partition owns a session) and survives client restarts, so redelivered frames are recognised.
-    meta = FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
-                     replay_of=original[2] if original and original[0] == FRAMES.name else None)
-    image, hash_ = await loop.run_in_executor(ocr_pool, read_frame, frame.image)
-    # The agent is this session's only writer and handles one record at a time: nothing else changes the
-    # state between this read and the save below, though OCR and the sends await.
-    value = sessions.get(key) or {}
-    state = SessionState.from_dict(value.get("state"))
-    observation = url = None
-    if should_process(state, meta, hash_):
-        if model_path is not None:  # model path (issue 6): the frame as the model will see it
-            url = await loop.run_in_executor(ocr_pool, model_path.frame_url, image)
-        started = loop.time()
-        try:
-            observation = await loop.run_in_executor(ocr_pool, observe, image, frame, event.message.offset)
-            FRAMES_TOTAL.labels(outcome="read").inc()
-        except OcrTimeout:
-            # A starved engine, not an unreadable frame: retry the frame (Consumer backoff, then a dead letter
-            # with its reason). Taking it as "no signals" lost product views: the gateway drops exact repeats,
-            # so a page visit often has this one frame and nothing else to read.
-            raise
-        except OcrError as exc:
-            # The frame is fine, the OCR engine failed on it: it still counts towards the window (it
-            # shows the shopper was there) but adds no signals. The image itself stays in the frames topic.
-            log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
-            FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
-        OCR_SECONDS.observe(loop.time() - started)
-    else:
-        FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
-    now = now_ms()
-    closed = add_frame(state, meta, hash_, observation, now, max_frames=WINDOW_FRAMES)
-    if model_path is not None:  # model path (issue 6)
-        model_path.remember(key, meta.frame_seq, url, state, closed)
-    spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
-    this_span, previous_span = (spans[-1] if spans else None), value.get("gateway")
-    # A page change closes the window before this frame; a full window closes with it.
-    gateway = [this_span if w.frame_seqs and w.frame_seqs[-1] == meta.frame_seq else previous_span for w in closed]
-    # Emit (and wait for the acks) before saving: after a crash in between, the frame is redelivered and the
-    # same window (same window_seq: it derives from offsets) is re-emitted, and downstream drops the
-    # duplicate, instead of the summary being lost. A failed send raises: Consumer retries the whole frame.
-    if closed:
-        await emit(key, frame.tenant, sid, closed, gateway, event.message.partition)
-    save(key, frame.tenant, sid, state, this_span, now)
+    def observe(self, image, frame: frames_pb2.Frame, offset: int):
+        return self.reader.observe(image, page_url=frame.page_url, frame_seq=offset, capture_ms=frame.capture_unix_ms)
 
-
-async def on_tick(key: str, tick: frames_pb2.Frame, partition: int) -> None:
-    """Close the session's window if it is still idle; expire the session if it is idle past its TTL."""
-    value = sessions.get(key)
-    if not value:
-        activity.forget(key)
-        return
-    now = now_ms()
-    state = SessionState.from_dict(value.get("state"))
-    window = close_idle(state, now, IDLE_MS)
-    if window is not None:
-        await emit(key, value.get("tenant", tick.tenant), value.get("session_id", tick.session_id), [window],
-                   [value.get("gateway")], partition)
-    if now - value.get("seen_ms", now) >= SESSION_TTL_MS:
-        del sessions[key]  # a tombstone in the changelog: the session's state is gone everywhere
-        activity.forget(key)
-        EXPIRED.inc()
-        log.info("session expired after %d s idle", SESSION_TTL_MS // 1000, extra={"session_id": key})
-    elif window is not None:
-        save(key, value.get("tenant", tick.tenant), value.get("session_id", tick.session_id), state,
-             value.get("gateway"), value.get("seen_ms", now))
-
-
-@app.agent(frames)
-async def summarize_frames(stream):
-    await consumer.run(stream, handle)
-
-
-async def rebuild_activity(owned: set[int]) -> None:
-    """After a rebalance: forget sessions on partitions no longer owned, learn those on newly owned ones."""
-    new = owned - (activity.partitions or set())
-    activity.retain(lambda key: session_partition(key, FRAMES.partitions) in owned)
-    activity.partitions = set(owned)
-    if not new:
-        return
-    keys = [k for k in list(sessions.keys()) if session_partition(k, FRAMES.partitions) in new]
-    now = now_ms()
-    for i, key in enumerate(keys):
-        value = sessions.get(key) or {}
-        window = (value.get("state") or {}).get("window")
-        tenant, _, sid = key.partition("/")
-        activity.record(key, value.get("tenant", tenant), value.get("session_id", sid), value.get("seen_ms", now),
-                        window["last_ms"] if window else None)
-        if i % 100 == 99:
-            await asyncio.sleep(0)  # a large table must not hold the event loop (heartbeats share it)
-
-
-@app.timer(interval=TICK_INTERVAL_S)
-async def tick_idle_sessions() -> None:
-    """Ask the agent to close idle windows and expire idle sessions (see activity.py). Never writes state."""
-    if app.rebalancing or not app.tables.recovery.completed.is_set():
-        return
-    owned = owned_partitions(app, FRAMES.name)
-    if owned != activity.partitions:
-        await rebuild_activity(owned)
-    SESSIONS.set(len(activity))
-    for key in activity.due(now_ms(), IDLE_MS, SESSION_TTL_MS, RETICK_MS):
-        a = activity.sessions[key]
-        tick = frames_pb2.Frame(session_id=a.session_id, tenant=a.tenant, capture_unix_ms=now_ms(),
-                                control=frames_pb2.FRAME_CONTROL_TICK)
-        try:
-            await frames.send(key=key.encode(), value=tick.SerializeToString())  # a lost tick is re-sent
-        except Exception as exc:  # noqa: BLE001 -- the timer must keep running while the broker is away
-            log.warning("could not queue a tick: %r", exc, extra={"session_id": key})
+    async def emit(self, key: str, tenant: str, session_id: str, windows: list[ClosedWindow], gateway_spans: list,
+                   partition: int) -> None:
+        """Publish the summaries of closed windows and wait until Kafka acknowledged all of them (or, on the
+        model path, until they are recorded as pending: the model path sends them once the model answered)."""
+        if self.model_path is not None:
+            for window, gateway_span in zip(windows, gateway_spans, strict=True):
+                self.model_path.hand_over(key, tenant, session_id, window, gateway_span, partition)
+                WINDOWS_TOTAL.labels(reason=window.reason).inc()
             return
+        out = []
+        for window, gateway_span in zip(windows, gateway_spans, strict=True):
+            summary = summarize(session_id, tenant, window, window.history, self.catalog)
+            summary.frame_offsets.extend(window.frame_offsets)
+            summary.frames_partition = partition
+            if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
+                add_span(summary.trace, "gateway", *gateway_span)
+            add_span(summary.trace, "summarizer", window.opened_ms)
+            out.append((summary, window))
+        await self.send([(self.out_topic, key.encode(), s.SerializeToString()) for s, _ in out])
+        for summary, window in out:
+            WINDOWS_TOTAL.labels(reason=window.reason).inc()
+            log.info("summary: %s", summary.narrative, extra={"session_id": key, "window_seq": window.window_seq})
+
+    def save(self, key: str, tenant: str, session_id: str, state: SessionState, gateway, seen_ms: int) -> None:
+        self.sessions[key] = {"tenant": tenant, "session_id": session_id, "state": state.to_dict(),
+                              "gateway": gateway, "seen_ms": seen_ms}
+        self.activity.record(key, tenant, session_id, seen_ms, state.window.last_ms if state.window else None)
+
+    async def handle(self, event: EventT) -> None:
+        frame = decode(frames_pb2.Frame, event.value)
+        key = frame_key(frame)
+        if frame.control == frames_pb2.FRAME_CONTROL_TICK:
+            await self.on_tick(key, frame, event.message.partition)
+            return
+        sid = frame.session_id
+        loop = asyncio.get_running_loop()
+        original = replay_of(event.headers)
+        # The Kafka offset, not the client's frame_seq, orders frames: it is monotonic per session (one
+        # partition owns a session) and survives client restarts, so redelivered frames are recognised.
+        meta = FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
+                         replay_of=original[2] if original and original[0] == FRAMES.name else None)
+        image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
+        # The agent is this session's only writer and handles one record at a time: nothing else changes the
+        # state between this read and the save below, though OCR and the sends await.
+        value = self.sessions.get(key) or {}
+        state = SessionState.from_dict(value.get("state"))
+        observation = url = None
+        if should_process(state, meta, hash_):
+            if self.model_path is not None:  # the frame as the model will see it
+                url = await loop.run_in_executor(self.ocr_pool, self.model_path.frame_url, image)
+            started = loop.time()
+            try:
+                observation = await loop.run_in_executor(self.ocr_pool, self.observe, image, frame,
+                                                         event.message.offset)
+                FRAMES_TOTAL.labels(outcome="read").inc()
+            except OcrTimeout:
+                # A starved engine, not an unreadable frame: retry the frame (Consumer backoff, then a dead
+                # letter with its reason). Taking it as "no signals" lost product views: the gateway drops
+                # exact repeats, so a page visit often has this one frame and nothing else to read.
+                raise
+            except OcrError as exc:
+                # The frame is fine, the OCR engine failed on it: it still counts towards the window (it
+                # shows the shopper was there) but adds no signals. The image itself stays in the frames topic.
+                log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
+                FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
+            OCR_SECONDS.observe(loop.time() - started)
+        else:
+            FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
+        now = self.clock()
+        closed = add_frame(state, meta, hash_, observation, now, max_frames=self.window_frames)
+        if self.model_path is not None:
+            self.model_path.remember(key, meta.frame_seq, url, state, closed)
+        spans = [[s.start_unix_ms, s.end_unix_ms] for s in frame.trace.stages if s.stage == "gateway"]
+        this_span, previous_span = (spans[-1] if spans else None), value.get("gateway")
+        # A page change closes the window before this frame; a full window closes with it.
+        gateway = [this_span if w.frame_seqs and w.frame_seqs[-1] == meta.frame_seq else previous_span
+                   for w in closed]
+        # Emit (and wait for the acks) before saving: after a crash in between, the frame is redelivered and the
+        # same window (same window_seq: it derives from offsets) is re-emitted, and downstream drops the
+        # duplicate, instead of the summary being lost. A failed send raises: Consumer retries the whole frame.
+        if closed:
+            await self.emit(key, frame.tenant, sid, closed, gateway, event.message.partition)
+        self.save(key, frame.tenant, sid, state, this_span, now)
+
+    async def on_tick(self, key: str, tick: frames_pb2.Frame, partition: int) -> None:
+        """Close the session's window if it is still idle; expire the session if it is idle past its TTL."""
+        value = self.sessions.get(key)
+        if not value:
+            self.activity.forget(key)
+            return
+        now = self.clock()
+        state = SessionState.from_dict(value.get("state"))
+        window = close_idle(state, now, self.idle_ms)
+        tenant, sid = value.get("tenant", tick.tenant), value.get("session_id", tick.session_id)
+        if window is not None:
+            await self.emit(key, tenant, sid, [window], [value.get("gateway")], partition)
+        if now - value.get("seen_ms", now) >= self.session_ttl_ms:
+            del self.sessions[key]  # a tombstone in the changelog: the session's state is gone everywhere
+            self.activity.forget(key)
+            EXPIRED.inc()
+            log.info("session expired after %d s idle", self.session_ttl_ms // 1000, extra={"session_id": key})
+        elif window is not None:
+            self.save(key, tenant, sid, state, value.get("gateway"), value.get("seen_ms", now))
+
+    async def rebuild_activity(self, owned: set[int]) -> None:
+        """After a rebalance: forget sessions on partitions no longer owned, learn those on newly owned ones."""
+        activity = self.activity
+        new = owned - (activity.partitions or set())
+        activity.retain(lambda key: session_partition(key, FRAMES.partitions) in owned)
+        activity.partitions = set(owned)
+        if not new:
+            return
+        keys = [k for k in list(self.sessions.keys()) if session_partition(k, FRAMES.partitions) in new]
+        now = self.clock()
+        for i, key in enumerate(keys):
+            value = self.sessions.get(key) or {}
+            window = (value.get("state") or {}).get("window")
+            tenant, _, sid = key.partition("/")
+            activity.record(key, value.get("tenant", tenant), value.get("session_id", sid),
+                            value.get("seen_ms", now), window["last_ms"] if window else None)
+            if i % 100 == 99:
+                await asyncio.sleep(0)  # a large table must not hold the event loop (heartbeats share it)
+
+    def due_ticks(self) -> list[tuple[str, frames_pb2.Frame]]:
+        """(key, tick control record) for the sessions whose window is idle or whose TTL passed (activity.py)."""
+        now = self.clock()
+        SESSIONS.set(len(self.activity))
+        due = self.activity.due(now, self.idle_ms, self.session_ttl_ms, self.retick_ms)
+        return [(key, frames_pb2.Frame(session_id=a.session_id, tenant=a.tenant, capture_unix_ms=now,
+                                       control=frames_pb2.FRAME_CONTROL_TICK))
+                for key in due if (a := self.activity.sessions[key])]
+
+
+def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage, consumer: Consumer) -> None:
+    @app.agent(frames, name="services.summarizer.agents.summarize_frames")
+    async def summarize_frames(stream):
+        await consumer.run(stream, stage.handle)
+
+    @app.timer(interval=TICK_INTERVAL_S)
+    async def tick_idle_sessions() -> None:
+        """Ask the agent to close idle windows and expire idle sessions (see activity.py). Never writes state."""
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return
+        owned = owned_partitions(app, FRAMES.name)
+        if owned != stage.activity.partitions:
+            await stage.rebuild_activity(owned)
+        for key, tick in stage.due_ticks():
+            try:
+                await frames.send(key=key.encode(), value=tick.SerializeToString())  # a lost tick is re-sent
+            except Exception as exc:  # noqa: BLE001 -- the timer must keep running while the broker is away
+                log.warning("could not queue a tick: %r", exc, extra={"session_id": key})
+                return

@@ -1,23 +1,34 @@
-"""Summarizer worker: frames in, behaviour summaries out, per-session window state in a table."""
+"""Summarizer worker: frames in, behaviour summaries out, per-session window state in a table. `build(settings)`
+creates everything (app, topics, tables, catalog, reader, OCR threads, model path); nothing happens at import."""
 
 from __future__ import annotations
 
-from services.common.settings import from_env
+from concurrent.futures import ThreadPoolExecutor
+
+import faust
+
+from services.common.catalog import Catalog
 from services.common.topics import FRAMES, SUMMARIES
-from services.common.worker import make_app, raw_topic, session_table
+from services.common.worker import Consumer, SessionTable, make_app, raw_topic, send_and_wait, session_table
+from services.core.reading.reader import FrameReader
+from services.summarizer.agents import SummarizeStage, register_agents
 from services.summarizer.settings import SummarizerSettings
 
-SETTINGS = from_env(SummarizerSettings)
-app = make_app("summarizer", SETTINGS.worker, SETTINGS.port)
-frames = raw_topic(app, FRAMES.name)
-summaries = raw_topic(app, SUMMARIES.name)
 
-# tenant/session key -> {"tenant", "session_id", "state": window.SessionState as JSON, "gateway": newest frame's
-# gateway span, "seen_ms": processing time of the session's newest record (TTL)}. Only the agent writes it.
-sessions = session_table(app, "summarizer-sessions", default=dict)
+def build(settings: SummarizerSettings) -> faust.App:
+    app = make_app("summarizer", settings.worker, settings.port)
+    frames = raw_topic(app, FRAMES.name)
+    summaries = raw_topic(app, SUMMARIES.name)
+    # tenant/session key -> the session's window state (agents.SummarizeStage); only the agent writes it.
+    sessions = session_table(app, "summarizer-sessions", default=dict)
+    catalog = Catalog.load(settings.worker.catalog_path)
+    reader = FrameReader(catalog)  # region OCR + grounding, shop described by INTERAREC_SHOP_PROFILE
+    # OCR is CPU-bound (libtesseract per thread, without the GIL): never on the event loop.
+    ocr_pool = ThreadPoolExecutor(max_workers=settings.ocr_workers, thread_name_prefix="ocr")
+    stage = SummarizeStage(settings, catalog, reader, sessions, ocr_pool, summaries, send_and_wait)
+    if settings.backend == "vllm":  # model path (issue 6): closed windows go to a multimodal model
+        from services.summarizer.model_path import ModelPath
 
-BACKEND = SETTINGS.backend
-WINDOW_FRAMES = SETTINGS.window_frames
-IDLE_MS = SETTINGS.idle_ms
-OCR_WORKERS = SETTINGS.ocr_workers
-SESSION_TTL_MS = SETTINGS.worker.session_ttl_s * 1000
+        stage.model_path = ModelPath(app, SessionTable, catalog, stage.send_summary, settings.max_in_flight)
+    register_agents(app, frames, stage, Consumer(app, "summarizer", settings.worker.retry))
+    return app

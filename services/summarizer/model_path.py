@@ -24,6 +24,7 @@ import faust
 from prometheus_client import Gauge
 
 from interarec.v1 import summaries_pb2
+from services.common.backoff import Backoff
 from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmSettings
 from services.common.messages import add_span
@@ -35,7 +36,7 @@ from services.summarizer.dispatch import OrderedDispatcher
 log = logging.getLogger("interarec.summarizer")
 PENDING = Gauge("interarec_summarizer_model_windows_pending", "Closed windows waiting for or in a model call")
 REDISPATCH_INTERVAL_S = 2.0
-SEND_RETRY_S, SEND_RETRY_MAX_S = 0.2, 10.0
+SEND_BACKOFF = Backoff(first_s=0.2, max_s=10.0)
 
 
 def frame_key(session_id: str, frame_seq: int) -> str:
@@ -109,7 +110,7 @@ class PendingWindows:
             except Exception as exc:  # a failed send of any kind is retried the same way
                 log.warning("summary send failed (attempt %d), retrying: %r", attempt + 1, exc,
                             extra={"session_id": session_id, "window_seq": window.window_seq})
-                await asyncio.sleep(min(SEND_RETRY_S * 2 ** attempt, SEND_RETRY_MAX_S))
+                await asyncio.sleep(SEND_BACKOFF.delay_s(attempt + 1))
         # Sent and acknowledged: only now does the window stop being pending (no await in between).
         remaining = [e for e in self.pending.get(session_id) or [] if e["window"]["window_seq"] != window.window_seq]
         if remaining:

@@ -3,9 +3,6 @@ and its entry point: settings declared once, `build(settings)` does the work, im
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ from services.common.worker import LastWindows
 from services.core.decompose.llm_backend import RulesDecomposer
 from services.decomposer import agents
 from services.decomposer.settings import DecomposerSettings
-from tests.stage_driver import StageDriver
+from tests.stage_driver import StageDriver, build_offline, run_worker_offline
 from tests.unit.catalog_factory import make_catalog
 from tests.unit.test_rules import summary_of
 
@@ -66,27 +63,16 @@ def test_settings_are_read_and_validated_once(monkeypatch):
 
 
 def test_importing_the_worker_does_nothing_and_a_bad_setting_is_one_line():
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'proto'}",
-           "INTERAREC_CATALOG_PATH": "/nonexistent/catalog.parquet", "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
-    # no catalog, no broker: importing the worker's modules still succeeds (nothing is built at import)
-    subprocess.run([sys.executable, "-c", "import services.decomposer.agents, services.decomposer.app"],
-                   cwd=ROOT, env=env, check=True, timeout=60)
-    run = subprocess.run([sys.executable, "-m", "services.decomposer"], cwd=ROOT, capture_output=True, text=True,
-                         env={**env, "INTERAREC_DECOMPOSER_BACKEND": "gpt"}, timeout=60)
+    run = run_worker_offline("decomposer", INTERAREC_DECOMPOSER_BACKEND="gpt")
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip() == ("decomposer: configuration error: INTERAREC_DECOMPOSER_BACKEND='gpt' must be one "
                                   "of rules, llm")
 
 
 def test_build_wires_the_agent_without_a_broker(tmp_path, monkeypatch):
-    from services.common.demo_catalog import generate
     from services.decomposer.app import build
 
-    catalog = generate(tmp_path / "catalog", n_products=200)
-    monkeypatch.setenv("INTERAREC_CATALOG_PATH", str(catalog))
-    monkeypatch.setenv("INTERAREC_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("INTERAREC_STATE_STORE", "memory")
-    app = build(from_env(DecomposerSettings))
+    app = build_offline(build, DecomposerSettings, tmp_path, monkeypatch)
     assert [a.name for a in app.agents.values()] == ["services.decomposer.agents.decompose_summaries"]
     assert "decomposer-last-window" in app.tables
 

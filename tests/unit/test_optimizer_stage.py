@@ -3,9 +3,6 @@ its entry point: settings declared once, `build(settings)` does the work, import
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,14 +10,13 @@ from pathlib import Path
 import pytest
 
 from interarec.v1 import feedback_pb2, optimization_pb2, recommendations_pb2
-from services.common.settings import from_env
 from services.common.topics import FEEDBACK, OPT_REQUESTS, RECOMMENDATIONS
 from services.common.worker import LastWindows
 from services.core import business_rules
 from services.optimizer import agents
 from services.optimizer.feedback import Counts
 from services.optimizer.settings import OptimizerSettings
-from tests.stage_driver import StageDriver
+from tests.stage_driver import StageDriver, build_offline, run_worker_offline
 from tests.unit.catalog_factory import make_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,25 +89,16 @@ def test_feedback_is_counted_once_per_offset_and_unknown_products_are_refused(po
 
 
 def test_importing_the_worker_does_nothing_and_a_bad_setting_is_one_line():
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'proto'}",
-           "INTERAREC_CATALOG_PATH": "/nonexistent/catalog.parquet", "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
-           "INTERAREC_OPTIMIZER_TIME_LIMIT_MS": "0"}
-    run = subprocess.run([sys.executable, "-c", "import services.optimizer.agents, services.optimizer.app\n"
-                          "import runpy, sys; sys.argv = ['optimizer']; runpy.run_module('services.optimizer', "
-                          "run_name='__main__')"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+    run = run_worker_offline("optimizer", INTERAREC_OPTIMIZER_TIME_LIMIT_MS="0")
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert run.stderr.strip() == ("optimizer: configuration error: INTERAREC_OPTIMIZER_TIME_LIMIT_MS=0 is outside "
                                   "the allowed range [1, 600000]")
 
 
 def test_build_wires_the_agents_without_a_broker(tmp_path, monkeypatch):
-    from services.common.demo_catalog import generate
     from services.optimizer.app import build
 
-    monkeypatch.setenv("INTERAREC_CATALOG_PATH", str(generate(tmp_path / "catalog", n_products=200)))
-    monkeypatch.setenv("INTERAREC_VAR_DIR", str(tmp_path))
-    monkeypatch.setenv("INTERAREC_STATE_STORE", "memory")
-    app = build(from_env(OptimizerSettings))
+    app = build_offline(build, OptimizerSettings, tmp_path, monkeypatch)
     assert sorted(a.name for a in app.agents.values()) == ["services.optimizer.agents.learn_from_feedback",
                                                           "services.optimizer.agents.optimize_requests"]
     assert {"optimizer-last-window", "optimizer-feedback"} <= set(app.tables)
