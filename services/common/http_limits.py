@@ -67,9 +67,11 @@ class GuardedRoute(APIRoute):
                 await dep.call(request)
         limit = self.max_body_bytes
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isascii() or not declared.isdigit() or int(declared) > limit):
-            raise too_large(limit) if declared.isascii() and declared.isdigit() else \
-                ApiError(400, "bad_request", "Content-Length must be a byte count")
+        if declared is not None:
+            if not (declared.isascii() and declared.isdigit()):
+                raise ApiError(400, "bad_request", "Content-Length must be a byte count")
+            if int(declared) > limit:
+                raise too_large(limit)
         await super().handle(scope, limited_receive(receive, limit), send)
 
 
