@@ -28,6 +28,7 @@ from services.common.settings import Env, computed, setting
 from services.common.settings import from_env as settings_from_env
 from services.common.tenants import ApiKeys
 from services.core import business_rules
+from services.core.assortment.recommendation import image_base_setting
 from services.storefront_api.access import StreamSlots
 from services.storefront_api.dependencies import Context
 from services.storefront_api.latest import LatestRecommendations
@@ -100,6 +101,7 @@ class StorefrontSettings:
         parse=business_rules.load)
     solver: str = setting("INTERAREC_STOREFRONT_SOLVER", "threshold", "solver for text and image queries",
                           choices=("threshold", "pyomo"))
+    image_base_url: str = image_base_setting()  # the optimizer's too: both build items
     # set: text/image queries ask the model first (model_queries.py)
     query_llm: LlmSettings | None = computed(
         _query_llm, Env("INTERAREC_STOREFRONT_QUERY_BACKEND", "text and image queries: `rules`, or `llm` (the "
