@@ -14,6 +14,14 @@ Keys (all optional; a file states only what differs from the default):
   comparison_cues: regular expressions (case-insensitive) for the shop's wording: what marks a product page
   ("Add to bag"), a struck-through price ("List:"), the brand ("Visit the (X) store": group 1), a rating
   ("4.2 ... (123)": groups 1 and 2), a promotion, the home page, a comparison page.
+- search_results_cues: a search results heading, the query in group 1 ("Results for (shoes)").
+- review_cues / review_summary_cues: reviews shown on the page ("Reviews"), and a mere review count next to a
+  rating ("(123 reviews)"), which is not reading reviews.
+- label_cues: a line that is a label, never a product title ("Rating", "Visit the store", "$").
+- sku_cues / sku_label_cues: the product code line, the code in group 1 ("SKU: (P00042)"), and its label
+  alone (a product page even when the code is unreadable).
+panel_cues, product_page_cues and rating_cues are required (the default file gives them); there is no
+wording in code to fall back on.
 - colours: name -> [r, g, b] reference colours for reading a product's colour from its picture.
 """
 
@@ -28,12 +36,13 @@ from pathlib import Path
 from services.common.config import ConfigError
 
 DEFAULT_PATH = Path(__file__).parent / "profiles" / "default.json"
+REQUIRED_CUES = ("panel_cues", "product_page_cues", "rating_cues")
 
 
 @dataclass(frozen=True)
 class ShopProfile:
     name: str = "default"
-    panel_cues: tuple[str, ...] = ("recommended for you",)
+    panel_cues: tuple[str, ...] = ()
     read_budget: float = 85.0
     target_line_px: int = 28
     focus_below: float = 9.0
@@ -45,12 +54,23 @@ class ShopProfile:
     promotion_cues: tuple[str, ...] = ()
     home_cues: tuple[str, ...] = ()
     comparison_cues: tuple[str, ...] = ()
+    search_results_cues: tuple[str, ...] = ()
+    review_cues: tuple[str, ...] = ()
+    review_summary_cues: tuple[str, ...] = ()
+    label_cues: tuple[str, ...] = ()
+    sku_cues: tuple[str, ...] = ()
+    sku_label_cues: tuple[str, ...] = ()
     colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     # compiled forms
     def regex(self, name: str) -> re.Pattern | None:
+        """One pattern for all of a key's cues (for cues without groups); None when the key has none."""
         pats = getattr(self, name)
         return re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE) if pats else None
+
+    def regexes(self, name: str) -> list[re.Pattern]:
+        """Each cue of a key on its own (for cues whose groups carry a value: tried in order)."""
+        return [re.compile(p, re.IGNORECASE) for p in getattr(self, name)]
 
 
 def load_profile(path: str | Path | None = None) -> ShopProfile:
@@ -89,6 +109,9 @@ def load_profile(path: str | Path | None = None) -> ShopProfile:
             except (TypeError, ValueError):
                 raise ConfigError(f"shop profile: {key} must be a number, got {value!r}") from None
     profile = ShopProfile(**values)
+    missing = [key for key in REQUIRED_CUES if not getattr(profile, key)]
+    if missing:
+        raise ConfigError(f"shop profile: {missing} must list at least one cue (the reader has no wording of its own)")
     if profile.read_budget <= 0 or not 12 <= profile.target_line_px <= 80:
         raise ConfigError("shop profile: read_budget must be > 0 and target_line_px within 12-80")
     return profile
