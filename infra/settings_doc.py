@@ -13,6 +13,7 @@ from pathlib import Path
 
 from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
+from services.demo_shop.settings import DemoShopSettings
 from services.optimizer.settings import OptimizerSettings
 from services.storefront_api.app import StorefrontSettings
 from services.summarizer.settings import SummarizerSettings
@@ -24,6 +25,7 @@ SERVICES = [
     OptimizerSettings,
     SummarizerSettings,
     StorefrontSettings,
+    DemoShopSettings,
 ]
 
 

@@ -54,3 +54,22 @@ def test_storefront_settings_are_in_the_table_and_read_through_their_declaration
             m.setenv(name, value)
             with pytest.raises(config.ConfigError, match=name):
                 StorefrontSettings.from_env()
+
+
+def test_demo_shop_settings_are_in_the_table_and_validated(monkeypatch):
+    from services.common import config
+    from services.common.settings import from_env
+    from services.demo_shop.settings import DemoShopSettings
+
+    block = table(settings_doc.SERVICES)
+    for name in ("INTERAREC_SHOP_PORT", "INTERAREC_SHOP_LAYOUT", "INTERAREC_SHOP_SESSION_SECRET"):
+        assert f"| `{name}` |" in block, name
+    monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")
+    monkeypatch.setenv("INTERAREC_SHOP_LAYOUT", "theme-3")
+    s = from_env(DemoShopSettings)
+    assert s.layout == "theme-3" and s.api_key == "demo-key" and s.session_secret is None
+    for name, value in (("INTERAREC_SHOP_LAYOUT", "neon"), ("INTERAREC_SHOP_SESSION_SECRET", "short")):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            with pytest.raises(config.ConfigError, match=name):
+                from_env(DemoShopSettings)
