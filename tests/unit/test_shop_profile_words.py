@@ -32,7 +32,8 @@ def german(tmp_path: Path) -> Path:
         "sku_cues": ["\\bartikelnr\\.?\\s*[:;]\\s*([A-Za-z0-9]{3,16})"], "sku_label_cues": ["\\bartikelnr\\b"],
         "search_results_cues": ["\\bergebnisse\\s+f(?:ü|u)r\\s+[\"„“]?(.+?)[\"“”]?\\s*$"],
         "review_cues": ["\\bbewertungen\\b"], "review_summary_cues": ["\\(\\s*\\d+\\s+bewertungen\\s*\\)"],
-        "label_cues": ["[:$€]", "\\b(?:bewertung|bewertungen|ergebnisse|empfohlen)\\b"]}))
+        "label_cues": ["[:$€]", "\\b(?:bewertung|bewertungen|ergebnisse|empfohlen)\\b"],
+        "filter_labels": {"brand": ["Marke"], "colour": ["Farbe"], "category": ["Kategorie"], "price": ["Preis"]}}))
     return path
 
 
@@ -47,13 +48,25 @@ def test_a_shop_worded_differently_is_read_through_its_profile_alone(tmp_path: P
     assert product.reviews_visible and product.recommended_product_ids == ["P04410"]
     search = grounder.observe([line("Ergebnisse für „Sneakers“", 150, 20), line("Norda Summit Sneakers K47", 300)])
     assert search.kind == "search" and search.search_query == "Sneakers"
+    listing = grounder.observe([line("Sneakers", 150, 20), line("Marke: Norda | Farbe: Black", 200),
+                                line("Preis: $50 – $150", 230), line("Norda Summit Sneakers K47", 300)])
+    assert listing.filters == ["Brand: Norda", "Colour: Black", "Price: $50 – $150"]
     # the default profile's English wording means nothing on that shop's pages, and vice versa
     assert Grounder(CATALOG).observe([line("Ergebnisse für Sneakers", 150, 20)]).search_query is None
 
 
-@pytest.mark.parametrize("key", REQUIRED_CUES)
+@pytest.mark.parametrize("key", [*REQUIRED_CUES, "filter_labels"])
 def test_a_profile_without_the_cues_the_reader_needs_is_refused(tmp_path: Path, key: str) -> None:
     path = tmp_path / "p.json"
-    path.write_text(json.dumps({key: []}))
+    path.write_text(json.dumps({key: [] if key != "filter_labels" else {}}))
     with pytest.raises(ConfigError, match=key):
         load_profile(path)
+
+
+def test_filter_labels_must_name_every_field_without_capturing(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    for labels, problem in (({"brand": ["Marke"]}, "each of"),
+                            ({"brand": ["(Marke)"], "colour": ["x"], "category": ["y"], "price": ["z"]}, "capture")):
+        path.write_text(json.dumps({"filter_labels": labels}))
+        with pytest.raises(ConfigError, match=problem):
+            load_profile(path)

@@ -30,12 +30,6 @@ PAGE_KINDS = ("product", "listing", "search", "home", "other")
 _DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "l": "1", "i": "1",
                             "|": "1", "!": "1", "L": "1", "J": "1", "T": "7", "S": "5", "s": "5", "B": "8",
                             "Z": "2", "z": "2", "G": "6", "b": "6", "g": "9", "q": "9", "A": "4"})
-_RANGE_RE = re.compile(r"\bPrice\s*[:;]?\s*\$?\s*(\d[\d,]*(?:\.\d+)?)\s*(?:[-–—~]|to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
-                       re.IGNORECASE)
-_PRICE_FROM_RE = re.compile(r"\bPrice\s*[:;]?\s*(from|up\s+to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
-_PRICE_LABEL_RE = re.compile(r"\bPrice\s*[:;]", re.IGNORECASE)
-_FILTER_KEYS_RE = re.compile(r"(?=\b(?:Brand|Colou?r|Category|Price)\s*[:;])", re.IGNORECASE)
-_FILTER_RE = re.compile(r"^(Brand|Colou?r|Category)\s*[:;]\s*([A-Za-z][A-Za-z ]{1,40})", re.IGNORECASE)
 # A breadcrumb: a short first crumb ("Home", "Shop"), a separator, then the category; tesseract garbles the
 # short line often ("bome:/(Backpacks"), so be lenient and ground the category word fuzzily.
 _BREADCRUMB_RE = re.compile(r"^\W{0,2}[A-Za-z]{2,8}\s*[:;.]?\s*[/>»›|]+\W{0,2}([A-Za-z][A-Za-z ]+)")
@@ -149,6 +143,7 @@ class Grounder:
         self._label_re = prof.regex("label_cues") or _NEVER
         self._sku_res = prof.regexes("sku_cues")
         self._sku_label_re = prof.regex("sku_label_cues") or _NEVER
+        self._filters = prof.filter_patterns()
 
     # -------------------------------------------------------------- lines
 
@@ -273,7 +268,7 @@ class Grounder:
                 struck = {next((a for a in amounts if a[0] >= cue.end()), None) for cue in list_cues}
                 for a in amounts:
                     (obs.list_prices if a in struck else obs.prices).append(a[2])
-            elif not promo and not _PRICE_LABEL_RE.search(text):
+            elif not promo and not self._filters.price_label.search(text):
                 # a promotion's amounts ("over $50") are not product prices, nor are a price filter's bounds
                 obs.prices.extend(prices.values(text))
             if self._reviews_re.search(text) and not self._review_summary_re.search(text):
@@ -285,8 +280,9 @@ class Grounder:
                         labelled_brands.append(b)
                         if b not in obs.brands:
                             obs.brands.append(b)
-            if fm := _FILTER_RE.match(text.strip()):
-                if fm.group(1).lower().startswith("col") and (c := self._ground_filter("Colour", fm.group(2))):
+            if fm := self._filters.term.match(text.strip()):
+                if (self._filters.field(fm.group(1)) == "colour"
+                        and (c := self._ground_filter(fm.group(1), fm.group(2)))):
                     labelled_colours.append(c.partition(": ")[2])
             self._mentions(text, obs)
 
@@ -315,15 +311,15 @@ class Grounder:
             obs.colours = list(dict.fromkeys(([obs.picture_colour] if obs.picture_colour else []) + labelled_colours))
         else:
             for text in texts:
-                for chunk in _FILTER_KEYS_RE.split(text):  # "Brand: Norda | Colour: Navy" -> one per key
-                    if fm := _FILTER_RE.match(chunk):
+                for chunk in self._filters.keys.split(text):  # "Brand: Norda | Colour: Navy" -> one per key
+                    if fm := self._filters.term.match(chunk):
                         value = self._ground_filter(fm.group(1), fm.group(2))
                         if value and value not in obs.filters:
                             obs.filters.append(value)
             for text in texts:
-                if m := _RANGE_RE.search(text):
+                if m := self._filters.price_range.search(text):
                     obs.filters.append(f"Price: ${_num(m.group(1)):g} – ${_num(m.group(2)):g}")
-                elif m := _PRICE_FROM_RE.search(text):
+                elif m := self._filters.price_open.search(text):
                     word = "from" if m.group(1).lower() == "from" else "up to"
                     obs.filters.append(f"Price: {word} ${_num(m.group(2)):g}")
             # a promotion naming a product is not a listing of it
@@ -476,9 +472,10 @@ class Grounder:
 
     def _ground_filter(self, key: str, raw: str) -> str | None:
         raw = raw.strip().lower()
-        if key.lower().startswith("brand"):
+        field = self._filters.field(key)
+        if field == "brand":
             table, label = self.brand_words, "Brand"
-        elif key.lower().startswith("col"):
+        elif field == "colour":
             table, label = self.colour_words, "Colour"
         else:
             table, label = self.categories, "Category"
