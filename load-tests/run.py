@@ -60,6 +60,9 @@ def report(r: Result) -> None:
         f"{fig.per_minute(accepted, *minutes_users):.1f} ({r.frame_failures} refused), reaching OCR/model "
         f"{fig.per_minute(read, *minutes_users):.1f}; summarizer outcomes: "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r.frames_read.items())))
+    if r.frame_bytes:
+        say(f"frames topic: {r.frame_bytes / 1000:.0f} kB per frame, "
+            f"{fig.per_minute(accepted, *minutes_users) * r.frame_bytes / 60 / 1000:.1f} kB/s per shopper")
     say("CPU per process while loaded (cores; 2 on this machine): "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cpu_cores.items(), key=lambda kv: -kv[1])))
     if r.rss:

@@ -33,6 +33,21 @@ def histogram(texts: Iterable[str], name: str) -> Buckets:
     return sorted(total.items())
 
 
+def mean_of(after: str, before: str, name: str) -> float | None:
+    """Mean observation of histogram `name` between two scrapes of one process (its _sum over its _count)."""
+    def sum_count(text: str) -> tuple[float, float]:
+        total = count = 0.0
+        for family in text_string_to_metric_families(text):
+            if family.name == name:
+                for sample in family.samples:
+                    total += sample.value if sample.name.endswith("_sum") else 0.0
+                    count += sample.value if sample.name.endswith("_count") else 0.0
+        return total, count
+
+    (s1, c1), (s0, c0) = sum_count(after), sum_count(before)
+    return (s1 - s0) / (c1 - c0) if c1 > c0 else None
+
+
 def minus(after: Buckets, before: Buckets) -> Buckets:
     """What was observed between two scrapes of the same histogram (a process restart shows as a drop: clamped)."""
     earlier = dict(before)

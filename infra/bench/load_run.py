@@ -22,6 +22,7 @@ from services.common.config import REPO_ROOT
 from services.common.topics import FRAMES
 
 E2E = "interarec_optimizer_end_to_end_latency_seconds"
+FRAME_BYTES = "interarec_gateway_frame_bytes"
 STAGES = ("summarizer", "decomposer", "optimizer")
 # Frames whose image went through OCR (embedded reader) or to the model (vLLM backend).
 READ_OUTCOMES = ("read", "ocr_failed")
@@ -149,6 +150,7 @@ class Result:
     lag: list[tuple[float, dict[str, float]]]
     rss: list[tuple[float, dict[str, int]]]
     drained: bool
+    frame_bytes: float | None = None  # mean size of a frame the gateway wrote to the frames topic
 
     def p(self, q: float) -> float | None:
         return fig.quantile(self.latency, q)
@@ -178,7 +180,7 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
             sample_every: float, drain_s: float) -> Result:
     """One load step: Locust for duration_s, then the backlog drains (bounded by drain_s); the latency figures
     cover every recommendation published in between, so a pipeline that falls behind shows it."""
-    before = scrape(stack)
+    before = scrape(stack, (*STAGES, "gateway"))
     cpu_before = {name: procstats.usage(pid).cpu_s for name, pid in processes(stack).items()}
     wall = time.monotonic()
     with Sampler(stack, sample_every) as sampler:
@@ -186,7 +188,7 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         busy_s = time.monotonic() - wall
         cpu_after = {name: procstats.usage(pid).cpu_s for name, pid in processes(stack).items()}
         drained = wait_drained(stack, drain_s)
-    after = scrape(stack)
+    after = scrape(stack, (*STAGES, "gateway"))
     stats = locust_stats(out)
     frames = stats.get("gateway: POST frame", {})
     read_after = fig.counters(after.values(), "interarec_summarizer_frames", "outcome")
@@ -200,4 +202,5 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         read_by_process={name: frames_read(text) - frames_read(before.get(name, "")) for name, text in after.items()
                          if name.split("-")[0] == "summarizer"},
         cpu_cores={k: (cpu_after.get(k, 0.0) - v) / busy_s for k, v in cpu_before.items()},
-        lag=sampler.lag, rss=sampler.rss, drained=drained)
+        lag=sampler.lag, rss=sampler.rss, drained=drained,
+        frame_bytes=fig.mean_of(after.get("gateway", ""), before.get("gateway", ""), FRAME_BYTES))
