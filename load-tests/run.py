@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -77,29 +78,40 @@ def report(r: Result) -> None:
 
 
 def find_capacity(stack: Stack, args, out: Path) -> int | None:
-    """Raise shoppers step by step until p95 exceeds the target; print every step and return the knee (None:
-    the first step already exceeded it, or --max-users did not)."""
+    """Raise shoppers step by step until p95 exceeds --p95-limit (with --until lag: until the pipeline also
+    stops keeping up); print every step and both knees, return the latency knee (None: the first step already
+    exceeded the limit, or --max-users did not)."""
     steps: list[fig.Step] = []
+    rows: list[str] = []
     users = args.start_users
     while users <= args.max_users:
         r = measure(stack, f"cap-{uuid.uuid4().hex[:6]}", users, args.duration, args.spawn_rate, out / f"u{users}",
                     args.sample_every, args.drain)
         report(r)
-        steps.append(fig.Step(users, r.p(0.95)))
-        if fig.knee(steps, TARGET_P95_S) != users:
+        step = fig.Step(users, r.p(0.95), fig.keeps_up(r.lag, r.duration_s + 10, r.drained))
+        steps.append(step)
+        read = sum(r.frames_read.get(k, 0.0) for k in READ_OUTCOMES)
+        rows.append(f"  {users:>4} | {seconds(r.p(0.5)):>8} | {seconds(step.p95_s):>8} | {read / r.duration_s:8.1f} | "
+                    f"{r.cpu_cores.get('summarizer', 0.0):10.2f} | {sum(r.cpu_cores.values()):9.2f} | "
+                    f"{'yes' if step.keeps_up else 'NO'}")
+        over = fig.knee(steps, args.p95_limit) != users
+        if (over and args.until == "p95") or not step.keeps_up:
             break
         users = fig.next_users(users, args.factor)
-    say("\n== capacity steps ==")
-    for s in steps:
-        say(f"  {s.users:>4} shoppers: p95 {seconds(s.p95_s)}")
-    k = fig.knee(steps, TARGET_P95_S)
+    say(f"\n== capacity steps ({args.duration} s each; {os.cpu_count()} cores, shared: figures are noisy) ==")
+    say("  shoppers | p50      | p95      | frames read/s | summarizer cores | all cores | kept up")
+    for row in rows:
+        say(row)
+    k, t = fig.knee(steps, args.p95_limit), fig.throughput_knee(steps)
+    if t is not None and (t != steps[-1].users):
+        say(f"throughput knee: {t} shoppers kept up with (lag bounded, drained); {steps[-1].users} did not")
     if k is None:
-        say(f"no knee: already {args.start_users} shoppers exceeded p95 {TARGET_P95_S:g} s (try --start-users)")
+        say(f"no latency knee: already {args.start_users} shoppers exceeded p95 {args.p95_limit:g} s")
         return None
     if k == steps[-1].users:
-        say(f"no knee below --max-users {args.max_users}: {k} shoppers still within p95 {TARGET_P95_S:g} s")
+        say(f"no latency knee below --max-users {args.max_users}: {k} shoppers still within p95 {args.p95_limit:g} s")
         return None
-    say(f"knee: {k} shoppers within p95 {TARGET_P95_S:g} s; the next step ({steps[-1].users}) exceeded it")
+    say(f"latency knee: {k} shoppers within p95 {args.p95_limit:g} s; {fig.next_users(k, args.factor)} exceeded it")
     return k
 
 
@@ -139,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-every", type=float, default=5.0, help="seconds between lag/RSS samples")
     parser.add_argument("--find-capacity", action="store_true", help="raise shoppers until p95 exceeds 5 s")
     parser.add_argument("--start-users", type=int, default=4, help="--find-capacity: first step (default 4)")
+    parser.add_argument("--p95-limit", type=float, default=TARGET_P95_S,
+                        help=f"--find-capacity: the latency knee's p95 (default {TARGET_P95_S:g} s)")
+    parser.add_argument("--until", choices=("p95", "lag"), default="p95",
+                        help="--find-capacity: stop when p95 exceeds the limit (default) or, past it, when the "
+                             "pipeline stops keeping up (lag grows), to find the throughput knee too")
     parser.add_argument("--factor", type=float, default=1.5, help="--find-capacity: growth per step (default 1.5)")
     parser.add_argument("--max-users", type=int, default=200, help="--find-capacity: stop here (default 200)")
     parser.add_argument("--soak", type=float, metavar="MINUTES", help="soak for this long (make soak: 30)")

@@ -100,6 +100,7 @@ def gauge_by_partition(text: str, name: str) -> dict[tuple[str, str], float]:
 class Step:
     users: int
     p95_s: float | None  # None: no recommendation measured in the step, which is past capacity too
+    keeps_up: bool = True  # the backlog stayed bounded: no stage's lag grew and it drained afterwards
 
 
 def knee(steps: Sequence[Step], limit_s: float = 5.0) -> int | None:
@@ -111,6 +112,25 @@ def knee(steps: Sequence[Step], limit_s: float = 5.0) -> int | None:
             break
         best = step.users
     return best
+
+
+def throughput_knee(steps: Sequence[Step]) -> int | None:
+    """The most shoppers the pipeline kept up with (whatever its latency), stopping at the first that it did not."""
+    best = None
+    for step in steps:
+        if not step.keeps_up:
+            break
+        best = step.users
+    return best
+
+
+def keeps_up(lag: Sequence[tuple[float, Mapping[str, float]]], seconds: float, drained: bool) -> bool:
+    """A load step kept up when its backlog drained afterwards and no stage's lag trend added more than
+    LAG_GROWTH_SLACK waiting messages over the step (warm-up included: a short step has little to leave out)."""
+    stages = {stage for _, sample in lag for stage in sample}
+    return drained and all(
+        lag_growth([(t, sample.get(stage, 0.0)) for t, sample in lag if t <= seconds], warmup=0.0) * seconds / 60
+        <= LAG_GROWTH_SLACK for stage in stages)
 
 
 def next_users(users: int, factor: float = 1.5, minimum_step: int = 2) -> int:

@@ -126,3 +126,13 @@ def test_mean_frame_size_between_two_scrapes():
     before, after = gateway([50e3] * 10), gateway([50e3] * 10 + [150e3] * 4)
     assert fig.mean_of(after, before, "interarec_gateway_frame_bytes") == pytest.approx(150e3)
     assert fig.mean_of(before, before, "interarec_gateway_frame_bytes") is None
+
+
+def test_throughput_knee_is_where_the_backlog_stops_being_bounded():
+    bounded = [(float(t), {"summarizer": 3.0 + t % 4, "optimizer": 0.0}) for t in range(0, 70, 5)]
+    growing = [(float(t), {"summarizer": 2.0 * t, "optimizer": 0.0}) for t in range(0, 70, 5)]  # 120/min
+    assert fig.keeps_up(bounded, 70, drained=True)
+    assert not fig.keeps_up(bounded, 70, drained=False)  # it never drained: it was behind, whatever the trend
+    assert not fig.keeps_up(growing, 70, drained=True)
+    steps = [fig.Step(4, 6.0, True), fig.Step(8, 6.5, True), fig.Step(16, 9.0, False), fig.Step(32, 20.0, True)]
+    assert fig.throughput_knee(steps) == 8 and fig.knee(steps, 5.0) is None
