@@ -66,6 +66,13 @@ def report(r: Result) -> None:
             f"{fig.per_minute(accepted, *minutes_users) * r.frame_bytes / 60 / 1000:.1f} kB/s per shopper")
     say("CPU per process while loaded (cores; 2 on this machine): "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cpu_cores.items(), key=lambda kv: -kv[1])))
+    recs = r.latency[-1][1] if r.latency else 0.0
+    units = {"summarizer": (read, "frame read"), "gateway": (accepted, "frame accepted"),
+             "kafka": (accepted, "frame accepted"), "decomposer": (recs, "recommendation"),
+             "optimizer": (recs, "recommendation")}
+    say("CPU cost per unit of work (ms of CPU, drain included): " + ", ".join(
+        f"{name} {1000 * sum(v for k, v in r.cpu_s.items() if k.split('-')[0] == name) / n:.0f} per {unit}"
+        for name, (n, unit) in units.items() if n))
     if r.rss:
         say("resident memory at the end (MiB): "
             + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in sorted(r.rss[-1][1].items())))

@@ -146,7 +146,8 @@ class Result:
     latency: fig.Buckets
     frames_read: dict[str, float]  # summarizer frames by outcome, every replica together
     read_by_process: dict[str, float]  # frames that reached OCR or the model, per summarizer replica
-    cpu_cores: dict[str, float]
+    cpu_cores: dict[str, float]  # CPU per process while the shoppers ran, in cores
+    cpu_s: dict[str, float]  # CPU seconds per process for the whole step, drain included (per-unit costs)
     lag: list[tuple[float, dict[str, float]]]
     rss: list[tuple[float, dict[str, int]]]
     drained: bool
@@ -188,6 +189,7 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         busy_s = time.monotonic() - wall
         cpu_after = {name: procstats.usage(pid).cpu_s for name, pid in processes(stack).items()}
         drained = wait_drained(stack, drain_s)
+    cpu_end = {name: procstats.usage(pid).cpu_s for name, pid in processes(stack).items()}
     after = scrape(stack, (*STAGES, "gateway"))
     stats = locust_stats(out)
     frames = stats.get("gateway: POST frame", {})
@@ -202,5 +204,6 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         read_by_process={name: frames_read(text) - frames_read(before.get(name, "")) for name, text in after.items()
                          if name.split("-")[0] == "summarizer"},
         cpu_cores={k: (cpu_after.get(k, 0.0) - v) / busy_s for k, v in cpu_before.items()},
+        cpu_s={k: cpu_end.get(k, 0.0) - v for k, v in cpu_before.items()},
         lag=sampler.lag, rss=sampler.rss, drained=drained,
         frame_bytes=fig.mean_of(after.get("gateway", ""), before.get("gateway", ""), FRAME_BYTES))
