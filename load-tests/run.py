@@ -52,6 +52,7 @@ def seconds(value: float | None) -> str:
 def report(r: Result) -> None:
     minutes_users = (r.users, r.duration_s)
     accepted = r.frame_posts - r.frame_failures
+    written = r.gateway.get("accepted", 0.0)  # to the frames topic (exact repeats are answered, not written)
     read = sum(r.frames_read.get(k, 0.0) for k in READ_OUTCOMES)
     say(f"\n== {r.users} shoppers, {r.duration_s} s ==")
     say(f"capture -> recommendation ({int(r.latency[-1][1]) if r.latency else 0} recommendations): "
@@ -61,14 +62,17 @@ def report(r: Result) -> None:
         f"{fig.per_minute(accepted, *minutes_users):.1f} ({r.frame_failures} refused), reaching OCR/model "
         f"{fig.per_minute(read, *minutes_users):.1f}; summarizer outcomes: "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r.frames_read.items())))
+    if r.gateway:
+        say(f"gateway: {fig.per_minute(written, *minutes_users):.1f} frames per shopper-minute written to the frames "
+            "topic; outcomes " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r.gateway.items())))
     if r.frame_bytes:
         say(f"frames topic: {r.frame_bytes / 1000:.0f} kB per frame, "
-            f"{fig.per_minute(accepted, *minutes_users) * r.frame_bytes / 60 / 1000:.1f} kB/s per shopper")
+            f"{fig.per_minute(written, *minutes_users) * r.frame_bytes / 60 / 1000:.1f} kB/s per shopper")
     say("CPU per process while loaded (cores; 2 on this machine): "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cpu_cores.items(), key=lambda kv: -kv[1])))
     recs = r.latency[-1][1] if r.latency else 0.0
     units = {"summarizer": (read, "frame read"), "gateway": (accepted, "frame accepted"),
-             "kafka": (accepted, "frame accepted"), "decomposer": (recs, "recommendation"),
+             "kafka": (written, "frame written"), "decomposer": (recs, "recommendation"),
              "optimizer": (recs, "recommendation")}
     say("CPU cost per unit of work (ms of CPU, drain included): " + ", ".join(
         f"{name} {1000 * sum(v for k, v in r.cpu_s.items() if k.split('-')[0] == name) / n:.0f} per {unit}"
