@@ -55,10 +55,14 @@ STACK_WIRING = ("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", "INTERAREC_GATEWAY_PORT", "
                 "INTERAREC_SHOP_PORT", "INTERAREC_STOREFRONT_PUBLIC_URL")
 
 
+LOCAL_PREFIX = "INTERAREC_LOCAL_"
+
+
 def user_settings(environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Every INTERAREC_* variable the user set, for `make run` and `make load-test` to pass to the services
     (they override the stack's demo defaults), and the names left out because the stack wires them itself."""
-    chosen = {k: v for k, v in environ.items() if k.startswith("INTERAREC_")}
+    # INTERAREC_LOCAL_* configure the local stack itself (e.g. its summarizer replicas), not the services.
+    chosen = {k: v for k, v in environ.items() if k.startswith("INTERAREC_") and not k.startswith(LOCAL_PREFIX)}
     ignored = sorted(k for k in chosen if k in STACK_WIRING)
     return {k: v for k, v in chosen.items() if k not in STACK_WIRING}, ignored
 

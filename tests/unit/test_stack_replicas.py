@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.stack import Stack, StackError, summarizer_replicas
+from infra.local.stack import Stack, StackError, summarizer_replicas, user_settings
 
 
 def stack(replicas: int) -> Stack:
@@ -38,3 +38,8 @@ def test_the_replica_setting_is_checked_at_start():
     for bad in ("0", "5", "two", ""):  # more than the frames topic's 4 partitions would sit idle
         with pytest.raises(StackError, match="INTERAREC_LOCAL_SUMMARIZER_REPLICAS"):
             summarizer_replicas({"INTERAREC_LOCAL_SUMMARIZER_REPLICAS": bad})
+
+
+def test_the_replica_setting_configures_the_stack_not_the_services():
+    chosen, ignored = user_settings({"INTERAREC_LOCAL_SUMMARIZER_REPLICAS": "2", "INTERAREC_SHOP_LAYOUT": "boutique"})
+    assert chosen == {"INTERAREC_SHOP_LAYOUT": "boutique"} and ignored == []
