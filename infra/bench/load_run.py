@@ -150,6 +150,7 @@ class Result:
     cpu_s: dict[str, float]  # CPU seconds per process for the whole step, drain included (per-unit costs)
     lag: list[tuple[float, dict[str, float]]]
     rss: list[tuple[float, dict[str, int]]]
+    assigned: list[tuple[float, dict[str, set[int]]]]  # summarizer replica -> frames partitions, over time
     drained: bool
     frame_bytes: float | None = None  # mean size of a frame the gateway wrote to the frames topic
     gateway: dict[str, float] = field(default_factory=dict)  # frame requests by the gateway's outcome
@@ -206,7 +207,7 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
                          if name.split("-")[0] == "summarizer"},
         cpu_cores={k: (cpu_after.get(k, 0.0) - v) / busy_s for k, v in cpu_before.items()},
         cpu_s={k: cpu_end.get(k, 0.0) - v for k, v in cpu_before.items()},
-        lag=sampler.lag, rss=sampler.rss, drained=drained,
+        lag=sampler.lag, rss=sampler.rss, assigned=sampler.assigned, drained=drained,
         gateway={k: v - fig.counters([before.get("gateway", "")], "interarec_gateway_frames", "outcome").get(k, 0.0)
                  for k, v in fig.counters([after.get("gateway", "")], "interarec_gateway_frames", "outcome").items()},
         frame_bytes=fig.mean_of(after.get("gateway", ""), before.get("gateway", ""), FRAME_BYTES))

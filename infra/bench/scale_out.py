@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in counts:
                 say(f"\n== {n} summarizer replica(s), {args.users} shoppers, {args.duration} s ==")
                 rows.append(step(stack, n, args))
+                say(f"  -> {rows[-1]}")  # each row as soon as it is measured
             say(f"\n== summarizer scale-out: {args.users} shoppers, {args.duration} s per row, "
                 f"{os.cpu_count()} cores ==")
             say("replicas | partitions per replica            | frames read/s (per replica)        | p50    | p95    "
