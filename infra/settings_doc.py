@@ -13,11 +13,12 @@ from pathlib import Path
 
 from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
+from services.gateway.settings import GatewaySettings
 from services.optimizer.settings import OptimizerSettings
 from services.summarizer.settings import SummarizerSettings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-WORKERS = [DecomposerSettings, OptimizerSettings, SummarizerSettings]
+WORKERS = [DecomposerSettings, OptimizerSettings, SummarizerSettings, GatewaySettings]
 
 
 def main(argv: list[str]) -> int:

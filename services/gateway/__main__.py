@@ -3,7 +3,8 @@
 import sys
 
 from services.common.serve import serve_http
-from services.gateway.app import GatewaySettings, create_app
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
 
 
 def build():

@@ -1,0 +1,49 @@
+"""The gateway's settings, each variable declared once (services/common/settings.py); the README's settings
+table is generated from this class. Credentials (API keys, the token secret, tenant origins) have their own
+parsers in services/common and are read by from_env() after the declared fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from services.common import config
+from services.common import settings as declared
+from services.common.session_tokens import token_secret_from_env
+from services.common.settings import setting
+from services.common.tenants import ApiKeys, TenantOrigins
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str = setting("INTERAREC_GATEWAY_HOST", "127.0.0.1", "address the gateway listens on")
+    port: int = setting("INTERAREC_GATEWAY_PORT", 8500, "the gateway's port", minimum=1, maximum=65535)
+    bootstrap: str = setting("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", config.kafka_bootstrap, "broker list",
+                             default_doc="`localhost:9092`")
+    api_keys: ApiKeys = field(default_factory=lambda: ApiKeys({}))
+    max_upload_bytes: int = setting("INTERAREC_GATEWAY_MAX_UPLOAD_BYTES", 8 * 1024 * 1024,
+                                    "largest accepted frame body (bytes); a larger declared or streamed body is 413",
+                                    minimum=1024, maximum=64 * 1024 * 1024)
+    ack_timeout_s: float = setting("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0,
+                                   "how long a frame may wait for the broker's ack (then 503)", minimum=0.1,
+                                   maximum=120)
+    max_decodes: int = setting("INTERAREC_GATEWAY_MAX_DECODES", 4,
+                               "images validated at once; beyond, 429 `too_busy` with `Retry-After`",
+                               minimum=1, maximum=256)
+    rate_per_s: float = setting("INTERAREC_GATEWAY_RATE_PER_S", 100.0,
+                                "frames per second per tenant on average; beyond, 429 `rate_limited`",
+                                minimum=0.1, maximum=1_000_000)
+    rate_burst: int = setting("INTERAREC_GATEWAY_RATE_BURST", 200, "frames per tenant in a burst",
+                              minimum=1, maximum=10_000_000)
+    token_secret: bytes | None = None  # browser session tokens (shared with the storefront API); None: keys only
+    origins: TenantOrigins = field(default_factory=lambda: TenantOrigins({}))
+    token_rate_per_s: float = setting("INTERAREC_GATEWAY_TOKEN_RATE_PER_S", 4.0,
+                                      "frames per second per browser token on average (on top of the tenant's "
+                                      "limit)", minimum=0.1, maximum=1000)
+    token_rate_burst: int = setting("INTERAREC_GATEWAY_TOKEN_RATE_BURST", 8, "frames per browser token in a burst",
+                                    minimum=1, maximum=10_000)
+
+    @classmethod
+    def from_env(cls) -> GatewaySettings:
+        return dataclasses.replace(declared.from_env(cls), api_keys=ApiKeys.from_env(),
+                                   token_secret=token_secret_from_env(), origins=TenantOrigins.from_env())
