@@ -16,7 +16,7 @@ from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer
 from services.common.ratelimit import RateLimiter
 from services.common.session_tokens import SessionTokens
-from services.gateway.admission import DecodeSlots
+from services.gateway.admission import FairSlots
 from services.gateway.auth import FrameAuth, TokenLimits
 from services.gateway.dependencies import Context, FrameCors, count_refusals
 from services.gateway.frames import DuplicateFilter
@@ -34,7 +34,8 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     ctx = Context(settings=settings, producer=producer, auth=FrameAuth(settings.api_keys, tokens, settings.origins),
                   limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
                   token_limits=TokenLimits(settings.token_rate_per_s, settings.token_rate_burst),
-                  duplicates=DuplicateFilter(), decodes=DecodeSlots(settings.max_decodes))
+                  duplicates=DuplicateFilter(), in_flight=FairSlots(settings.max_in_flight),
+                  decodes=FairSlots(settings.max_decodes))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -18,7 +18,7 @@ from services.common.http_errors import ApiError, http_error_handler
 from services.common.http_limits import before_body
 from services.common.kafka_producer import AsyncProducer
 from services.common.ratelimit import RateLimiter, retry_after_header
-from services.gateway.admission import DecodeSlots
+from services.gateway.admission import FairSlots
 from services.gateway.auth import Caller, FrameAuth, TokenLimits
 from services.gateway.frames import DuplicateFilter, FrameRejected
 from services.gateway.settings import GatewaySettings
@@ -41,7 +41,8 @@ class Context:
     limiter: RateLimiter  # per tenant: tenants kept apart
     token_limits: TokenLimits
     duplicates: DuplicateFilter
-    decodes: DecodeSlots
+    in_flight: FairSlots  # frames from validation to the broker's ack
+    decodes: FairSlots  # full or scaled decodes on threads
 
 
 def context(request: Request) -> Context:

@@ -27,9 +27,18 @@ class GatewaySettings:
     ack_timeout_s: float = setting("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0,
                                    "how long a frame may wait for the broker's ack (then 503)", minimum=0.1,
                                    maximum=120)
+    max_in_flight: int = setting("INTERAREC_GATEWAY_MAX_IN_FLIGHT", 64,
+                                 "frames between validation and the broker's ack at once, shared fairly between "
+                                 "tenants; past a tenant's share, 429 `too_busy` with `Retry-After`",
+                                 minimum=1, maximum=100_000)
     max_decodes: int = setting("INTERAREC_GATEWAY_MAX_DECODES", 4,
-                               "images validated at once; beyond, 429 `too_busy` with `Retry-After`",
-                               minimum=1, maximum=256)
+                               "images decoded at once on threads (PNG, WebP, oversized JPEG, or every JPEG with "
+                               "the `decode` check), shared fairly between tenants", minimum=1, maximum=256)
+    jpeg_check: str = setting("INTERAREC_GATEWAY_JPEG_CHECK", "structure",
+                              "`structure`: a JPEG's markers, dimensions and end-of-image checked without decoding "
+                              "(no pixel-level check: the summarizer's decode still refuses corrupt data, as a "
+                              "dead letter); `decode`: also decoded at 1/8 scale on a decode slot",
+                              choices=("structure", "decode"))
     rate_per_s: float = setting("INTERAREC_GATEWAY_RATE_PER_S", 100.0,
                                 "frames per second per tenant on average; beyond, 429 `rate_limited`",
                                 minimum=0.1, maximum=1_000_000)

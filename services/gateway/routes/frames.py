@@ -1,9 +1,11 @@
-"""Frame upload: validate and re-encode a screenshot, answer 202 only after Kafka acknowledged it.
+"""Frame upload: validate a screenshot (re-encoded only if not a JPEG in budget), 202 once Kafka acked it.
 
-Never blocks the event loop: validation runs on a thread, bounded by INTERAREC_GATEWAY_MAX_DECODES (beyond
-it a request gets 429 with Retry-After), and the Kafka hand-off runs on the producer's own bounded threads
-(services/common/kafka_producer.py). The body limit and the caller's credentials and rate limits are checked
-before the body is read (GuardedRoute, dependencies.frame_caller)."""
+Never blocks the event loop for long: a JPEG's structure check runs inline (about 0.1 ms), any decode on a
+thread holding one of INTERAREC_GATEWAY_MAX_DECODES slots, and the Kafka hand-off on the producer's own
+bounded threads (services/common/kafka_producer.py). Frames in flight and decode slots are shared fairly
+between tenants (admission.py); past a tenant's share the answer is 429 `too_busy` with Retry-After.
+The body limit and the caller's credentials and rate limits are checked before the body is read
+(GuardedRoute, dependencies.frame_caller)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from services.gateway.dependencies import (
     FRAME_BYTES,
     FRAMES_PATH,
     FRAMES_TOTAL,
+    Context,
     Ctx,
     FrameCaller,
     rejected,
@@ -84,37 +87,61 @@ def router(max_upload_bytes: int) -> APIRouter:
             FRAMES_TOTAL.labels(outcome="duplicate").inc()
             response.status_code = 200
             return FrameDuplicate(frame_seq=frame_seq)
-        if not ctx.decodes.try_acquire():
-            raise ApiError(429, "too_busy", f"{settings.max_decodes} frames are being decoded; retry shortly",
-                           headers={"Retry-After": "1"})
-        try:  # CPU work: off the event loop
-            encoded = await run_in_threadpool(frames.reencode, body, request.headers.get("content-type", ""))
-        except FrameRejected as rej:
-            raise rejected(rej) from None
-        finally:
-            ctx.decodes.release()
-
-        frame = frames_pb2.Frame(
-            session_id=session_id, tenant=caller.tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
-            page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
-            width=encoded.width, height=encoded.height, sha256=encoded.sha256,
-            trace=trace_pb2.Trace(capture_unix_ms=capture_ms),
-        )
-        frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
-        started = time.perf_counter()
+        if not ctx.in_flight.try_acquire(caller.tenant, time.monotonic()):
+            raise too_busy(f"this tenant's share of the {settings.max_in_flight} frames in flight is taken")
         try:
-            md = await ctx.producer.send(FRAMES.name, key.encode(), frame.SerializeToString(),
-                                         timeout_s=settings.ack_timeout_s)
-        except BrokerUnavailable as exc:
-            raise ApiError(503, "broker_unavailable", str(exc), headers={"Retry-After": "2"}) from None
-        except (TimeoutError, KafkaError) as exc:
-            log.warning("frame not acknowledged by Kafka: %r", exc, extra={"session_id": session_id})
-            raise ApiError(503, "broker_unavailable", f"Kafka did not acknowledge the frame: {exc!r}",
-                           headers={"Retry-After": "2"}) from None
-        ACK_SECONDS.observe(time.perf_counter() - started)
+            encoded = await validate(ctx, caller.tenant, body, request.headers.get("content-type", ""))
+            frame = frames_pb2.Frame(
+                session_id=session_id, tenant=caller.tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
+                page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
+                width=encoded.width, height=encoded.height, sha256=encoded.sha256,
+                trace=trace_pb2.Trace(capture_unix_ms=capture_ms),
+            )
+            frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
+            md = await produce(ctx, session_id, key, frame.SerializeToString())
+        finally:
+            ctx.in_flight.release(caller.tenant)
         FRAME_BYTES.observe(len(encoded.image))
         FRAMES_TOTAL.labels(outcome="accepted").inc()
         ctx.duplicates.remember(key, digest)
         return FrameAccepted(frame_seq=frame_seq, partition=md.partition, offset=md.offset, bytes=len(encoded.image))
 
     return api
+
+
+def too_busy(message: str) -> ApiError:
+    return ApiError(429, "too_busy", f"{message}; retry shortly", headers={"Retry-After": "1"})
+
+
+async def validate(ctx: Context, tenant: str, body: bytes, content_type: str) -> frames.EncodedFrame:
+    """A JPEG in budget with the structure check: inline (about 0.1 ms, no pixel decoded). A decode (the
+    "decode" check, or the full decode and re-encode of anything else): on a thread, holding a decode slot."""
+    slow = frames.needs_reencode(body, content_type)
+    try:
+        if not slow and ctx.settings.jpeg_check == "structure":
+            return frames.pass_through(body, content_type)
+        if not ctx.decodes.try_acquire(tenant, time.monotonic()):
+            raise too_busy(f"this tenant's share of the {ctx.settings.max_decodes} decode slots is taken")
+        try:
+            if slow:
+                return await run_in_threadpool(frames.reencode, body, content_type)
+            return await run_in_threadpool(frames.pass_through, body, content_type, ctx.settings.jpeg_check)
+        finally:
+            ctx.decodes.release(tenant)
+    except FrameRejected as rej:
+        raise rejected(rej) from None
+
+
+async def produce(ctx: Context, session_id: str, key: str, value: bytes):
+    """The frame on the frames topic, acknowledged (RecordMetadata); 503 when Kafka did not take it."""
+    started = time.perf_counter()
+    try:
+        md = await ctx.producer.send(FRAMES.name, key.encode(), value, timeout_s=ctx.settings.ack_timeout_s)
+    except BrokerUnavailable as exc:
+        raise ApiError(503, "broker_unavailable", str(exc), headers={"Retry-After": "2"}) from None
+    except (TimeoutError, KafkaError) as exc:
+        log.warning("frame not acknowledged by Kafka: %r", exc, extra={"session_id": session_id})
+        raise ApiError(503, "broker_unavailable", f"Kafka did not acknowledge the frame: {exc!r}",
+                       headers={"Retry-After": "2"}) from None
+    ACK_SECONDS.observe(time.perf_counter() - started)
+    return md
