@@ -7,9 +7,9 @@ Frames: distinct 150-200 KB JPEG screenshots (the repo's recorded shop screens, 
 saved at quality 90), each posted once to its own session (no duplicates, so every frame is validated and
 written). The raw producer sends the same bytes with the gateway's producer settings (acks=all, idempotent)
 and waits for every acknowledgement. The gateway runs as its own process (`python -m services.gateway`), its
-tenant rate limit out of the way; the clients are httpx on asyncio in this process. On a shared 2-core machine
-the broker, the gateway and the clients compete for the same cores: the ratio, measured in one run, is the
-figure to compare, not the absolute rates.
+tenant rate limit out of the way; the clients are plain HTTP/1.1 keep-alive connections on asyncio in this
+process. On a shared 2-core machine the broker, the gateway and the clients compete for the same cores: the
+ratio, measured in one run, and the CPU per frame are the figures to compare, not the absolute rates.
 Without --bootstrap a throwaway single-node broker is started (infra/kafka)."""
 
 from __future__ import annotations
@@ -50,42 +50,81 @@ def make_frames(n: int, size: tuple[int, int] = (1600, 1000), quality: int = 90)
     return out
 
 
-def raw_producer_rate(bootstrap: str, frames: list[bytes]) -> float:
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def family(pid: int) -> list[int]:
+    """pid and its child processes (uvicorn's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
+def raw_producer_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float]:
+    """(frames/s, CPU ms per frame of this process: the producer's own thread included)."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
                              max_request_size=4 * 1024 * 1024)
     producer.send(FRAMES.name, key=b"warm", value=frames[0]).get(30)
     run = uuid.uuid4().hex[:6]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     futures = [producer.send(FRAMES.name, key=f"bench/raw-{run}-{i}".encode(), value=f)
                for i, f in enumerate(frames)]
     for f in futures:
         f.get(60)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     producer.close()
-    return len(frames) / elapsed
+    return len(frames) / elapsed, cpu * 1000 / len(frames)
 
 
 async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[float, Counter]:
+    """(accepted frames/s, answers by status). A minimal keep-alive HTTP/1.1 client on asyncio streams: httpx
+    costs more CPU per request than the gateway does, so it would measure itself."""
+    host, port = url.removeprefix("http://").split(":")
     run = uuid.uuid4().hex[:6]
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(frames)):
         queue.put_nowait(i)
     statuses: Counter = Counter()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                resp = await client.post(f"/v1/sessions/b{run}-{i}/frames", content=frames[i],
-                                         headers={"X-API-Key": KEY, "Content-Type": "image/jpeg",
-                                                  "X-Frame-Seq": str(i)})
-                statuses[resp.status_code] += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while not queue.empty():
+            i = queue.get_nowait()
+            head = (f"POST /v1/sessions/b{run}-{i}/frames HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n"
+                    f"Content-Type: image/jpeg\r\nX-Frame-Seq: {i}\r\nContent-Length: {len(frames[i])}\r\n\r\n")
+            writer.write(head.encode() + frames[i])
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            statuses[status] += 1
+        writer.close()
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    metrics = httpx.get(f"{url}/metrics").text
+    ack = {ln.split()[0]: float(ln.split()[1]) for ln in metrics.splitlines()
+           if ln.startswith("interarec_gateway_broker_ack_seconds_")}
+    ack_ms = ack.get("interarec_gateway_broker_ack_seconds_sum", 0) * 1000 / max(1, ack.get(
+        "interarec_gateway_broker_ack_seconds_count", 0))
+    print(f"  {concurrency} clients: client CPU {cpu * 1000 / len(frames):.1f} ms/frame, {elapsed:.1f} s, "
+          f"request {elapsed * concurrency * 1000 / len(frames):.0f} ms on average, of which broker ack "
+          f"{ack_ms:.0f} ms (mean since the gateway started)", flush=True)
     return statuses[202] / elapsed, statuses
 
 
@@ -112,26 +151,34 @@ def start_gateway(bootstrap: str, port: int, workers: int, extra_env: dict[str, 
 
 def run(bootstrap: str, args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO_ROOT / "infra" / "kafka"))
-    import broker as kb  # infra/kafka/broker.py: free_port
+    import broker  # infra/kafka/broker.py: free_port
 
     apply_topics(bootstrap, (FRAMES,))
     frames = make_frames(args.frames)
     sizes = sorted(len(f) for f in frames)
-    print(f"{len(frames)} frames, {sizes[0] // 1024}-{sizes[-1] // 1024} KB (median {sizes[len(sizes) // 2] // 1024} KB)")
+    kb = [n // 1024 for n in (sizes[0], sizes[len(sizes) // 2], sizes[-1])]
+    print(f"{len(frames)} frames of {kb[0]}-{kb[2]} KB (median {kb[1]} KB)")
     extra = dict(kv.split("=", 1) for kv in args.env)
-    print("| gateway workers | clients | raw producer frames/s | gateway frames/s | ratio | 429s |")
-    print("|---|---|---|---|---|---|")
+    print("| gateway workers | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
+          "| CPU ms/frame: raw producer | gateway |")
+    print("|---|---|---|---|---|---|---|---|")
     for workers in args.workers:
-        port = kb.free_port()
+        port = broker.free_port()
         gateway = start_gateway(bootstrap, port, workers, extra, args.prefix.split())
         try:
             asyncio.run(post_all(f"http://127.0.0.1:{port}", frames[:20], 4))  # warm-up: connections, metadata
             for concurrency in args.concurrency:
-                raw = raw_producer_rate(bootstrap, frames)  # interleaved: the same minute's machine
+                # raw before and after the gateway run: the same minutes of a shared machine
+                raw1, raw_cpu1 = raw_producer_rate(bootstrap, frames)
+                cpu = cpu_s(family(gateway.pid))
                 rate, statuses = asyncio.run(post_all(f"http://127.0.0.1:{port}", frames, concurrency))
+                gateway_cpu = (cpu_s(family(gateway.pid)) - cpu) * 1000 / max(1, statuses[202])
+                raw2, raw_cpu2 = raw_producer_rate(bootstrap, frames)
+                raw, raw_cpu = (raw1 + raw2) / 2, (raw_cpu1 + raw_cpu2) / 2
                 others = {s: n for s, n in statuses.items() if s not in (202, 429)}
-                print(f"| {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} | {statuses[429]} |"
-                      + (f" other statuses: {others}" if others else ""), flush=True)
+                print(f"| {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} | {statuses[429]} "
+                      f"| {raw_cpu:.1f} | {gateway_cpu:.1f} |" + (f" other statuses: {others}" if others else ""),
+                      flush=True)
         finally:
             gateway.send_signal(signal.SIGINT)  # a profiler prefix writes its report on SIGINT
             gateway.wait(30)

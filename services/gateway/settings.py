@@ -18,6 +18,9 @@ from services.common.tenants import ApiKeys, TenantOrigins
 class GatewaySettings:
     host: str = setting("INTERAREC_GATEWAY_HOST", "127.0.0.1", "address the gateway listens on")
     port: int = setting("INTERAREC_GATEWAY_PORT", 8500, "the gateway's port", minimum=1, maximum=65535)
+    workers: int = setting("INTERAREC_GATEWAY_WORKERS", 1,
+                           "gateway processes sharing the port (each with its own producer, limits and metrics: "
+                           "in a cluster, prefer replicas)", minimum=1, maximum=64)
     bootstrap: str = setting("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", config.kafka_bootstrap, "broker list",
                              default_doc="`localhost:9092`")
     api_keys: ApiKeys = field(default_factory=lambda: ApiKeys({}))

@@ -81,7 +81,12 @@ def router(max_upload_bytes: int) -> APIRouter:
             raise rejected(rej) from None
         page_title = request.headers.get("x-page-title", "")[:512]
         body = await request.body()  # within the route's limit (GuardedRoute): 413 past it
-        digest = frames.body_digest(body)
+        content_type = request.headers.get("content-type", "")
+        # A JPEG in budget is checked inline (about 0.1 ms, no pixel decoded) and its digest is the written
+        # image's; anything else is looked up by its body's digest before it costs a decode.
+        fast = settings.jpeg_check == "structure" and not frames.needs_reencode(body, content_type)
+        encoded = checked(frames.pass_through, body, content_type) if fast else None
+        digest = encoded.sha256 if encoded is not None else frames.body_digest(body)
         key = session_key(caller.tenant, session_id)
         if ctx.duplicates.seen(key, digest):
             FRAMES_TOTAL.labels(outcome="duplicate").inc()
@@ -90,7 +95,8 @@ def router(max_upload_bytes: int) -> APIRouter:
         if not ctx.in_flight.try_acquire(caller.tenant, time.monotonic()):
             raise too_busy(f"this tenant's share of the {settings.max_in_flight} frames in flight is taken")
         try:
-            encoded = await validate(ctx, caller.tenant, body, request.headers.get("content-type", ""))
+            if encoded is None:
+                encoded = await decoded(ctx, caller.tenant, body, content_type)
             frame = frames_pb2.Frame(
                 session_id=session_id, tenant=caller.tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
                 page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
@@ -113,23 +119,24 @@ def too_busy(message: str) -> ApiError:
     return ApiError(429, "too_busy", f"{message}; retry shortly", headers={"Retry-After": "1"})
 
 
-async def validate(ctx: Context, tenant: str, body: bytes, content_type: str) -> frames.EncodedFrame:
-    """A JPEG in budget with the structure check: inline (about 0.1 ms, no pixel decoded). A decode (the
-    "decode" check, or the full decode and re-encode of anything else): on a thread, holding a decode slot."""
-    slow = frames.needs_reencode(body, content_type)
+def checked(validate, *args) -> frames.EncodedFrame:
     try:
-        if not slow and ctx.settings.jpeg_check == "structure":
-            return frames.pass_through(body, content_type)
-        if not ctx.decodes.try_acquire(tenant, time.monotonic()):
-            raise too_busy(f"this tenant's share of the {ctx.settings.max_decodes} decode slots is taken")
-        try:
-            if slow:
-                return await run_in_threadpool(frames.reencode, body, content_type)
-            return await run_in_threadpool(frames.pass_through, body, content_type, ctx.settings.jpeg_check)
-        finally:
-            ctx.decodes.release(tenant)
+        return validate(*args)
     except FrameRejected as rej:
         raise rejected(rej) from None
+
+
+async def decoded(ctx: Context, tenant: str, body: bytes, content_type: str) -> frames.EncodedFrame:
+    """A frame that needs a decode (the full decode and re-encode of anything but a JPEG in budget, or the
+    "decode" check): on a thread, holding one of the tenant's share of the decode slots."""
+    if not ctx.decodes.try_acquire(tenant, time.monotonic()):
+        raise too_busy(f"this tenant's share of the {ctx.settings.max_decodes} decode slots is taken")
+    try:
+        if frames.needs_reencode(body, content_type):
+            return await run_in_threadpool(checked, frames.reencode, body, content_type)
+        return await run_in_threadpool(checked, frames.pass_through, body, content_type, ctx.settings.jpeg_check)
+    finally:
+        ctx.decodes.release(tenant)
 
 
 async def produce(ctx: Context, session_id: str, key: str, value: bytes):
