@@ -18,6 +18,7 @@ from services.common.ratelimit import RateLimiter
 from services.common.session_tokens import SessionTokens
 from services.gateway.admission import FairSlots
 from services.gateway.auth import FrameAuth, TokenLimits
+from services.gateway.backpressure import PipelineLag
 from services.gateway.dependencies import Context, FrameCors, count_refusals
 from services.gateway.frames import DuplicateFilter
 from services.gateway.routes import frames
@@ -35,12 +36,16 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
                   limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
                   token_limits=TokenLimits(settings.token_rate_per_s, settings.token_rate_burst),
                   duplicates=DuplicateFilter(), in_flight=FairSlots(settings.max_in_flight),
-                  decodes=FairSlots(settings.max_decodes))
+                  decodes=FairSlots(settings.max_decodes),
+                  pipeline=PipelineLag(settings.bootstrap, settings.lag_group, settings.max_lag_messages,
+                                       settings.lag_interval_s))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         producer.start()
+        ctx.pipeline.start()
         yield
+        await run_in_threadpool(ctx.pipeline.stop)
         await run_in_threadpool(producer.close)
 
     app = FastAPI(title="InteraRec gateway", version="1", lifespan=lifespan,

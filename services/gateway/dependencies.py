@@ -20,6 +20,7 @@ from services.common.kafka_producer import AsyncProducer
 from services.common.ratelimit import RateLimiter, retry_after_header
 from services.gateway.admission import FairSlots
 from services.gateway.auth import Caller, FrameAuth, TokenLimits
+from services.gateway.backpressure import PipelineLag
 from services.gateway.frames import DuplicateFilter, FrameRejected
 from services.gateway.settings import GatewaySettings
 
@@ -43,6 +44,7 @@ class Context:
     duplicates: DuplicateFilter
     in_flight: FairSlots  # frames from validation to the broker's ack
     decodes: FairSlots  # full or scaled decodes on threads
+    pipeline: PipelineLag  # the back-pressure signal
 
 
 def context(request: Request) -> Context:
@@ -58,8 +60,8 @@ def rejected(rej: FrameRejected, headers: dict[str, str] | None = None) -> ApiEr
 
 @before_body
 async def frame_caller(request: Request) -> Caller:
-    """Who posts, within their limits: runs once, before the body is read, so a caller without credentials
-    or over its limit costs next to nothing whatever the body's size."""
+    """Who posts, within their limits and while the pipeline keeps up: runs once, before the body is read, so
+    a caller without credentials or over a limit costs next to nothing whatever the body's size."""
     if (cached := getattr(request.state, "caller", None)) is not None:
         return cached
     ctx = context(request)
@@ -75,6 +77,9 @@ async def frame_caller(request: Request) -> Caller:
     if wait:
         raise ApiError(429, "rate_limited", f"tenant rate limit of {ctx.settings.rate_per_s:g} frames/s reached",
                        headers={"Retry-After": retry_after_header(wait)})
+    if (retry_after := ctx.pipeline.retry_after_s()) is not None:
+        raise ApiError(429, "pipeline_behind", f"the pipeline is {ctx.pipeline.lag} frames behind; capture less "
+                       f"and send the newest frame after Retry-After", headers={"Retry-After": str(retry_after)})
     request.state.caller = caller
     return caller
 

@@ -35,7 +35,8 @@ FRAMES = {
                  "from a browser",
             413: "body over the upload limit or image over 4096 px",
             415: "content type not allowed, or the body is not of the declared type",
-            429: "too busy (or over a rate limit): retry after Retry-After seconds",
+            429: "over a rate limit (`rate_limited`), over the tenant's share of the gateway (`too_busy`) or the "
+                 "pipeline behind (`pipeline_behind`): send again (the newest frame) after Retry-After seconds",
             503: "Kafka unavailable: nothing was written"}),
     },
 }

@@ -55,6 +55,16 @@ class GatewaySettings:
     token_rate_burst: int = setting("INTERAREC_GATEWAY_TOKEN_RATE_BURST", 8, "frames per browser token in a burst",
                                     minimum=1, maximum=10_000)
 
+    max_lag_messages: int = setting("INTERAREC_GATEWAY_MAX_LAG_MESSAGES", 0,
+                                    "back-pressure: while the summarizer's group is more frames behind than this "
+                                    "on the frames topic, frames get 429 `pipeline_behind` with `Retry-After` "
+                                    "(0: off)", minimum=0, maximum=100_000_000)
+    lag_group: str = setting("INTERAREC_GATEWAY_LAG_GROUP", "interarec-summarizer",
+                             "the consumer group whose lag on the frames topic is the back-pressure signal")
+    lag_interval_s: float = setting("INTERAREC_GATEWAY_LAG_INTERVAL_S", 5.0,
+                                    "how often that lag is read; also the `Retry-After` of `pipeline_behind`",
+                                    minimum=0.2, maximum=300)
+
     @classmethod
     def from_env(cls) -> GatewaySettings:
         return dataclasses.replace(declared.from_env(cls), api_keys=ApiKeys.from_env(),
