@@ -129,11 +129,12 @@ async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[flo
 
 
 def start_gateway(bootstrap: str, port: int, workers: int, extra_env: dict[str, str],
-                  prefix: list[str]) -> subprocess.Popen:
+                  prefix: list[str], checkout: Path = REPO_ROOT) -> subprocess.Popen:
+    """`python -m services.gateway` of `checkout` (another one: a baseline in the same run)."""
     env = {**os.environ, "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "INTERAREC_GATEWAY_PORT": str(port),
            "INTERAREC_API_KEYS": f"bench:{hash_key(KEY)}", "INTERAREC_GATEWAY_RATE_PER_S": "1000000",
            "INTERAREC_GATEWAY_RATE_BURST": "10000000", "INTERAREC_GATEWAY_WORKERS": str(workers), **extra_env}
-    process = subprocess.Popen([*prefix, sys.executable, "-m", "services.gateway"], env=env, cwd=REPO_ROOT,
+    process = subprocess.Popen([*prefix, sys.executable, "-m", "services.gateway"], env=env, cwd=checkout,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -162,9 +163,13 @@ def run(bootstrap: str, args: argparse.Namespace) -> None:
     print("| gateway workers | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
           "| CPU ms/frame: raw producer | gateway |")
     print("|---|---|---|---|---|---|---|---|")
-    for workers in args.workers:
+    runs = [(workers, REPO_ROOT) for workers in args.workers]
+    runs += [(1, Path(args.baseline))] if args.baseline else []
+    for workers, checkout in runs:
+        if checkout != REPO_ROOT:
+            print(f"baseline: the gateway of {checkout} (1 process)")
         port = broker.free_port()
-        gateway = start_gateway(bootstrap, port, workers, extra, args.prefix.split())
+        gateway = start_gateway(bootstrap, port, workers, extra, args.prefix.split(), checkout)
         try:
             asyncio.run(post_all(f"http://127.0.0.1:{port}", frames[:20], 4))  # warm-up: connections, metadata
             for concurrency in args.concurrency:
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra gateway setting, e.g. INTERAREC_GATEWAY_MAX_DECODES=8")
     parser.add_argument("--prefix", default="", help="run the gateway under this command, e.g. "
                         "'py-spy record --format speedscope -o gw.json --subprocesses --' to see where its time goes")
+    parser.add_argument("--baseline", help="also measure the gateway of this checkout (e.g. a worktree of main)")
     parser.add_argument("--bootstrap", help="use this broker (default: start a throwaway one)")
     args = parser.parse_args(argv)
     if args.bootstrap:
