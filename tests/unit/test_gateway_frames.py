@@ -160,3 +160,29 @@ def test_only_jpegs_within_the_budget_skip_the_reencode():
     assert not needs_reencode(image_bytes("JPEG"), "image/jpeg; charset=x")
     assert needs_reencode(image_bytes("PNG"), "image/png") and needs_reencode(image_bytes("WEBP"), "image/webp")
     assert needs_reencode(b"\xff\xd8" + b"\x00" * MAX_FRAME_BYTES, "image/jpeg")
+
+
+def test_mangled_jpegs_are_refused_with_a_reason_never_an_unexpected_error():
+    import random
+
+    base = image_bytes("JPEG", size=(200, 120))
+    rng = random.Random(1)
+    outcomes = set()
+    for _ in range(3000):  # flipped bytes, cut-out runs, truncations; anything else would be a 500
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            if len(data) < 2:
+                break
+            at = rng.randrange(len(data))
+            if rng.random() < 0.5:
+                data[at] = rng.randrange(256)
+            elif rng.random() < 0.5:
+                del data[at:at + rng.randint(1, 50)]
+            else:
+                data = data[:max(1, at)]
+        try:
+            pass_through(bytes(data), "image/jpeg")
+            outcomes.add("passed")
+        except FrameRejected as rej:
+            outcomes.add(rej.status)
+    assert outcomes <= {"passed", 400, 413, 415} and 400 in outcomes
