@@ -35,13 +35,25 @@ from services.core.reading.ocr import OcrError, OcrTimeout
 from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
-from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
+from services.core.reading.window import (
+    ClosedWindow,
+    FrameMeta,
+    SessionState,
+    add_frame,
+    close_idle,
+    should_process,
+    skip_frame,
+)
 from services.summarizer.activity import ActivityIndex
+from services.summarizer.latest import FrameRef, superseded
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
 Send = Callable[[list[tuple[Any, bytes, bytes]]], Awaitable[Any]]
 TICK_INTERVAL_S = 0.5
+# How long the agent waits for a lookahead batch to fill when nothing more is waiting: the latency latest-wins
+# adds to a frame when the worker keeps up.
+LOOKAHEAD_WITHIN_S = 0.02
 
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
@@ -77,6 +89,7 @@ class SummarizeStage:
         self.catalog, self.reader, self.sessions, self.ocr_pool = catalog, reader, sessions, ocr_pool
         self.out_topic, self.send, self.model_path, self.clock = out_topic, send, model_path, clock
         self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
+        self.lookahead = settings.lookahead
         self.session_ttl_ms = settings.worker.session_ttl_s * 1000
         # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
         # tick may simply still be queued behind the session's frames.
@@ -103,6 +116,7 @@ class SummarizeStage:
         for window, gateway_span in zip(windows, gateway_spans, strict=True):
             summary = summarize(session_id, tenant, window, window.history, self.catalog)
             summary.frame_offsets.extend(window.frame_offsets)
+            summary.frames_skipped_stale = window.skipped_stale
             summary.frames_partition = partition
             if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
                 add_span(summary.trace, "gateway", *gateway_span)
@@ -118,6 +132,41 @@ class SummarizeStage:
                               "gateway": gateway, "seen_ms": seen_ms}
         self.activity.record(key, tenant, session_id, seen_ms, state.window.last_ms if state.window else None)
 
+    @staticmethod
+    def _meta(event: EventT, frame: frames_pb2.Frame) -> FrameMeta:
+        # The Kafka offset, not the client's frame_seq, orders frames: it is monotonic per session (one
+        # partition owns a session) and survives client restarts, so redelivered frames are recognised.
+        original = replay_of(event.headers)
+        return FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
+                         replay_of=original[2] if original and original[0] == FRAMES.name else None)
+
+    @staticmethod
+    def frame_ref(event: EventT) -> FrameRef:
+        """(session key, page URL) of a frame record, None for a tick or a record `handle` must judge."""
+        try:
+            frame = decode(frames_pb2.Frame, event.value)
+            return None if frame.control == frames_pb2.FRAME_CONTROL_TICK else (frame_key(frame), frame.page_url)
+        except BadMessage:
+            return None
+
+    def plan(self, events: list[EventT]) -> list[bool]:
+        """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page
+        visit is in the batch)."""
+        return superseded([self.frame_ref(e) for e in events])
+
+    async def skip(self, event: EventT) -> None:
+        """A frame superseded by a newer one of its page visit: accounted in the session's window, not read."""
+        frame = decode(frames_pb2.Frame, event.value)
+        key = frame_key(frame)
+        value = self.sessions.get(key) or {}
+        state = SessionState.from_dict(value.get("state"))
+        now = self.clock()
+        if skip_frame(state, self._meta(event, frame), now):
+            FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
+            self.save(key, frame.tenant, frame.session_id, state, value.get("gateway"), now)
+        else:
+            FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
+
     async def handle(self, event: EventT) -> None:
         frame = decode(frames_pb2.Frame, event.value)
         key = frame_key(frame)
@@ -126,11 +175,7 @@ class SummarizeStage:
             return
         sid = frame.session_id
         loop = asyncio.get_running_loop()
-        original = replay_of(event.headers)
-        # The Kafka offset, not the client's frame_seq, orders frames: it is monotonic per session (one
-        # partition owns a session) and survives client restarts, so redelivered frames are recognised.
-        meta = FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
-                         replay_of=original[2] if original and original[0] == FRAMES.name else None)
+        meta = self._meta(event, frame)
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
         # The agent is this session's only writer and handles one record at a time: nothing else changes the
         # state between this read and the save below, though OCR and the sends await.
@@ -226,7 +271,14 @@ class SummarizeStage:
 def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage, consumer: Consumer) -> None:
     @app.agent(frames, name="services.summarizer.agents.summarize_frames")
     async def summarize_frames(stream):
-        await consumer.run(stream, stage.handle)
+        if stage.lookahead <= 1:
+            await consumer.run(stream, stage.handle)
+            return
+        # Latest wins: take what already waits (take_events acks a batch only after every record of it was
+        # handled or dead-lettered, so at-least-once holds) and skip the frames a newer one supersedes.
+        async for events in stream.take_events(stage.lookahead, within=LOOKAHEAD_WITHIN_S):
+            for event, stale in zip(events, stage.plan(list(events)), strict=True):
+                await consumer.process(event, stage.skip if stale else stage.handle)
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def tick_idle_sessions() -> None:
