@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import Executor
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.types import EventT
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -278,7 +280,14 @@ def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage,
         # handled or dead-lettered, so at-least-once holds) and skip the frames a newer one supersedes.
         async for events in stream.take_events(stage.lookahead, within=LOOKAHEAD_WITHIN_S):
             for event, stale in zip(events, stage.plan(list(events)), strict=True):
-                await consumer.process(event, stage.skip if stale else stage.handle)
+                # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it),
+                # which take_events does not set per record. Only this task's context variable is set: the
+                # stream's own current_event belongs to the buffer filling in the background.
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    await consumer.process(event, stage.skip if stale else stage.handle)
+                finally:
+                    _current_event.reset(token)
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def tick_idle_sessions() -> None:
