@@ -9,8 +9,10 @@ session id, straight onto the frames topic of a throwaway single-node broker (th
 The real summarizer, decomposer and optimizer processes run on it; a consumer reads the recommendations and
 the summaries. For each mode (a fresh broker and stack each, so no backlog carries over):
 
-  on   INTERAREC_SUMMARIZER_LOOKAHEAD=32: latest wins, stale frames of a page visit are skipped and accounted
-  off  INTERAREC_SUMMARIZER_LOOKAHEAD=1: every frame is read in order (lag builds)
+  on   latest wins (INTERAREC_SUMMARIZER_LOOKAHEAD=32, INTERAREC_SUMMARIZER_STALE_MS=1500): older frames of a
+       page visit waiting behind a newer one, and frames of an already read visit once they waited over 1.5 s,
+       are skipped unread and accounted
+  off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, INTERAREC_SUMMARIZER_STALE_MS=0: every frame is read in order
 
 it prints capture-to-recommendation p50/p95/max over the recommendations built from frames captured during the
 load (after a warm-up), how many frames were read or skipped, and whether every produced frame is in a
@@ -93,6 +95,7 @@ class Outcome:
     read: int = 0
     last_summary: float = 0.0
     metrics: str = ""
+    lag: dict[str, float | None] = field(default_factory=dict)  # input lag p95 per stage (bucket bound), s
 
 
 def produce(bootstrap: str, sessions: list[Recorded], shoppers: int, seconds: float, start: float,
@@ -156,15 +159,31 @@ def consume(bootstrap: str, outcome: Outcome, stop: threading.Event) -> None:
     consumer.close()
 
 
-def _summarizer_metrics(port: int) -> str:
+def _metrics(port: int) -> str:
     import httpx
 
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     except httpx.HTTPError as exc:
-        return f"(metrics unavailable: {exc})"
+        return f"# metrics unavailable: {exc}"
+
+
+def _counters(text: str) -> str:
     keep = ("interarec_summarizer_frames_total{", "interarec_summarizer_windows_total{")
     return "; ".join(line for line in text.splitlines() if line.startswith(keep))
+
+
+def lag_p95(text: str, service: str) -> float | None:
+    """p95 of a stage's input lag (interarec_<service>_input_lag_seconds), the bucket bound it falls under."""
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(f"interarec_{service}_input_lag_seconds_bucket{{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float("inf") if bound == "+Inf" else float(bound), float(line.rsplit(" ", 1)[1])))
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    return next(b for b, count in sorted(buckets) if count >= 0.95 * total)
 
 
 def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float, work: Path,
@@ -178,10 +197,11 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
     outcome = Outcome()
     with kb.started(work / f"kafka-{mode}", port=port, controller_port=controller) as b:
         apply_topics(b.bootstrap)
-        lookahead = "32" if mode == "on" else "1"
+        lookahead = "32" if mode == "on" else "1"  # off: every frame read in order, nothing skipped
         stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{mode}",
                       var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)),
-                      extra_env={"INTERAREC_SUMMARIZER_LOOKAHEAD": lookahead})
+                      extra_env={"INTERAREC_SUMMARIZER_LOOKAHEAD": lookahead,
+                                 "INTERAREC_SUMMARIZER_STALE_MS": "1500" if mode == "on" else "0"})
         stack.start(progress=lambda line: None, only=("summarizer", "decomposer", "optimizer"))
         stop = threading.Event()
         reader = threading.Thread(target=consume, args=(b.bootstrap, outcome, stop), daemon=True)
@@ -201,7 +221,11 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
         finally:
             stop.set()
             reader.join(timeout=10)
-            outcome.metrics = _summarizer_metrics(stack.ports.summarizer)
+            texts = {svc: _metrics(port) for svc, port in (("summarizer", stack.ports.summarizer),
+                                                          ("decomposer", stack.ports.decomposer),
+                                                          ("optimizer", stack.ports.optimizer))}
+            outcome.metrics = _counters(texts["summarizer"])
+            outcome.lag = {svc: lag_p95(text, svc) for svc, text in texts.items()}
             stack.stop()
         outcome.latencies = [(c, s) for c, s in outcome.latencies if c / 1000 >= start + WARMUP_S]
     return outcome
@@ -234,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibration: {per_shopper:.3f} CPU s per shopper-second -> {sustainable:.1f} shoppers sustainable on "
           f"one OCR thread; driving {shoppers} shoppers ({shoppers / sustainable:.1f}x) for {args.seconds:.0f} s")
     print("\n| latest wins | recommendations | capture->recommendation p50 / p95 / max s | frames produced | "
-          "accounted | skipped unread | read |")
-    print("|---|---|---|---|---|---|---|")
+          "accounted | skipped unread | read | input lag p95 s: summarizer / decomposer / optimizer |")
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="interarec-overload-") as tmp:
         if args.verbose:
             tmp = tempfile.mkdtemp(prefix="interarec-overload-")  # kept: the services' logs are in it
@@ -246,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             missing = len(set(o.produced) - o.accounted)
             print(f"| {mode} | {len(lat)} | {pct(lat, 0.5):.2f} / {pct(lat, 0.95):.2f} / "
                   f"{max(lat, default=float('nan')):.2f} | {len(o.produced)} | "
-                  f"{len(o.produced) - missing} | {o.skipped} | {o.read} |", flush=True)
+                  f"{len(o.produced) - missing} | {o.skipped} | {o.read} | "
+                  f"{' / '.join(f'<= {o.lag.get(s)}' for s in ('summarizer', 'decomposer', 'optimizer'))} |",
+                  flush=True)
             if args.verbose:
                 print(f"  summarizer: {o.metrics}", flush=True)
                 gone = sorted(set(o.produced) - o.accounted)

@@ -45,6 +45,7 @@ from services.core.reading.window import (
     close_idle,
     should_process,
     skip_frame,
+    visit_read,
 )
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.latest import FrameRef, superseded
@@ -91,7 +92,7 @@ class SummarizeStage:
         self.catalog, self.reader, self.sessions, self.ocr_pool = catalog, reader, sessions, ocr_pool
         self.out_topic, self.send, self.model_path, self.clock = out_topic, send, model_path, clock
         self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
-        self.lookahead = settings.lookahead
+        self.lookahead, self.stale_ms = settings.lookahead, settings.stale_ms
         self.session_ttl_ms = settings.worker.session_ttl_s * 1000
         # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
         # tick may simply still be queued behind the session's frames.
@@ -156,6 +157,12 @@ class SummarizeStage:
         visit is in the batch)."""
         return superseded([self.frame_ref(e) for e in events])
 
+    def is_stale(self, event: EventT) -> bool:
+        """The frame waited in the frames topic longer than stale_ms: the summarizer is behind. Measured on the
+        server's clock (the record's timestamp, set by the gateway's producer), not the shopper's device."""
+        appended_s = getattr(event.message, "timestamp", None)
+        return bool(self.stale_ms and appended_s and self.clock() - appended_s * 1000 > self.stale_ms)
+
     async def skip(self, event: EventT) -> None:
         """A frame superseded by a newer one of its page visit: accounted in the session's window, not read."""
         frame = decode(frames_pb2.Frame, event.value)
@@ -178,11 +185,16 @@ class SummarizeStage:
         sid = frame.session_id
         loop = asyncio.get_running_loop()
         meta = self._meta(event, frame)
-        image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
         # The agent is this session's only writer and handles one record at a time: nothing else changes the
         # state between this read and the save below, though OCR and the sends await.
         value = self.sessions.get(key) or {}
         state = SessionState.from_dict(value.get("state"))
+        if self.is_stale(event) and visit_read(state, meta):
+            # Behind real time and the page visit was read already: this frame could at most add a scrolled
+            # view of it. Latest wins: skip it unread (accounted) and spend the OCR on frames still to come.
+            await self.skip(event)
+            return
+        image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
         observation = url = None
         if should_process(state, meta, hash_):
             if self.model_path is not None:  # the frame as the model will see it

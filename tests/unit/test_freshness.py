@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 
@@ -126,3 +127,43 @@ def test_a_lagging_stage_reads_the_newest_frame_of_each_visit_and_accounts_the_s
     assert [list(s.frame_offsets) for s in by_session[b"demo/s-2"]] == [[4]]
     accounted = sorted(o for summaries in by_session.values() for s in summaries for o in s.frame_offsets)
     assert accounted == [0, 1, 2, 3, 4]  # every frame is in a summary's accounting
+
+
+@dataclass
+class Stamped:
+    """A frames-topic record position with the broker's append time (Faust's Message.timestamp, seconds)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float
+
+
+def test_a_frame_of_a_visit_already_read_is_skipped_once_it_waited_too_long(pool):
+    driver, now = StageDriver(), [1_000_000]
+    st = agents.SummarizeStage(SummarizerSettings(idle_ms=2500, stale_ms=1500), CATALOG, FrameReader(CATALOG), {},
+                               pool, SUMMARIES.name, driver.send, clock=lambda: now[0])
+    reads: list[int] = []
+    observe = st.observe
+    st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+    page = frame("P01234", "s-1")
+
+    def pipe(offset: int, waited_ms: int) -> list:
+        event = Event(b"demo/s-1", page, Stamped(FRAMES.name, 0, offset, (now[0] - waited_ms) / 1000))
+        before = len(driver.sent)
+        asyncio.run(st.handle(event))
+        return driver.sent[before:]
+
+    assert len(pipe(0, waited_ms=3_000)) == 1 and reads == [0]  # stale, but the visit is unread: read, summarised
+    assert pipe(1, waited_ms=3_000) == [] and reads == [0]  # stale and the visit was read: skipped unread
+    assert pipe(2, waited_ms=100) == [] and reads == [0, 2]  # fresh: read as usual (a visit's second read)
+    now[0] += 3_000
+    rest = summaries_pb2.BehaviourSummary.FromString(st_tick(st, driver)[0].value)
+    assert list(rest.frame_offsets) == [1, 2] and rest.frames_skipped_stale == 1
+
+
+def st_tick(st, driver) -> list:
+    tick = frames_pb2.Frame(session_id="s-1", tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
+    before = len(driver.sent)
+    asyncio.run(st.handle(Event(b"demo/s-1", tick.SerializeToString(), Message(FRAMES.name, 0, 99))))
+    return driver.sent[before:]

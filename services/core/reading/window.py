@@ -321,6 +321,11 @@ def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Ob
     return closed
 
 
+def visit_read(state: SessionState, frame: FrameMeta) -> bool:
+    """The frame belongs to the page visit under way and that visit already yielded what its page is for."""
+    return state.recent_settled and page_key(frame.page_url) == state.recent_url
+
+
 def skip_frame(state: SessionState, frame: FrameMeta, now_ms: int) -> bool:
     """Account a frame skipped unread because a newer frame of the same page visit was already waiting (latest
     wins under overload: services/summarizer/latest.py). It is not decoded, hashed or read, and does not move
