@@ -38,6 +38,7 @@ from pathlib import Path
 from interarec.v1 import frames_pb2, recommendations_pb2, summaries_pb2
 from services.common import config
 from services.common.catalog import Catalog
+from services.common.kafka_security import kafka_python_kwargs
 from services.common.keys import session_key
 from services.common.topics import FRAMES, RECOMMENDATIONS, SUMMARIES, apply_topics, session_partition
 from services.core.reading.imaging import decode_image, dhash
@@ -102,7 +103,8 @@ def produce(bootstrap: str, sessions: list[Recorded], shoppers: int, seconds: fl
             outcome: Outcome, run: str) -> None:
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_request_size=4 << 20)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_request_size=4 << 20,
+                             **kafka_python_kwargs())
     # every shopper replays a recorded session from a staggered start, looping with a new session id
     schedule = []
     for i in range(shoppers):
@@ -140,7 +142,7 @@ def consume(bootstrap: str, outcome: Outcome, stop: threading.Event) -> None:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                             max_partition_fetch_bytes=8 << 20)
+                             max_partition_fetch_bytes=8 << 20, **kafka_python_kwargs())
     consumer.assign([TopicPartition(t, p) for t in (RECOMMENDATIONS.name, SUMMARIES.name)
                      for p in range(RECOMMENDATIONS.partitions)])
     while not stop.is_set():
