@@ -27,7 +27,7 @@ from interarec.v1 import feedback_pb2, optimization_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.common.keys import check_tenant
 from services.common.messages import add_span, decode, now_ms
-from services.common.metrics import LATENCY_BUCKETS
+from services.common.metrics import E2E_LATENCY_BUCKETS, LATENCY_BUCKETS
 from services.common.worker import Consumer
 from services.core import business_rules
 from services.core.assortment import recommendation
@@ -46,7 +46,7 @@ MAX_PREDICTIONS = 50_000
 
 END_TO_END = Histogram("interarec_optimizer_end_to_end_latency_seconds",
                        "From capture of the newest frame behind a recommendation to its publication",
-                       buckets=LATENCY_BUCKETS)
+                       buckets=E2E_LATENCY_BUCKETS)
 SOLVE_SECONDS = Histogram("interarec_optimizer_solve_seconds", "Assortment solve time", ["solver"],
                           buckets=LATENCY_BUCKETS)
 TIME_LIMIT_FALLBACKS = Counter("interarec_optimizer_time_limit_fallbacks_total",
