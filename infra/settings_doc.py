@@ -14,6 +14,7 @@ from pathlib import Path
 from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
 from services.demo_shop.settings import DemoShopSettings
+from services.gateway.settings import GatewaySettings
 from services.optimizer.settings import OptimizerSettings
 from services.storefront_api.app import StorefrontSettings
 from services.summarizer.settings import SummarizerSettings
@@ -26,6 +27,7 @@ SERVICES = [
     SummarizerSettings,
     StorefrontSettings,
     DemoShopSettings,
+    GatewaySettings,
 ]
 
 

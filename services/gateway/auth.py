@@ -70,10 +70,11 @@ class FrameAuth:
                 "Vary": "Origin"}
 
     def preflight_headers(self, origin: str | None, method: str | None) -> dict[str, str] | None:
-        """CORS preflight answer for a known origin asking to POST, else None (refused)."""
+        """CORS preflight answer for a known origin asking to POST, else None (refused); the origin headers
+        themselves are added to every answer by dependencies.FrameCors."""
         if method != "POST" or not self.cors_headers(origin):
             return None
-        return {**self.cors_headers(origin), "Access-Control-Allow-Methods": "POST",
+        return {"Access-Control-Allow-Methods": "POST",
                 "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE_S}
 
 
