@@ -31,6 +31,7 @@ import httpx
 from PIL import Image
 
 from services.common.config import REPO_ROOT
+from services.common.kafka_security import kafka_python_kwargs
 from services.common.tenants import hash_key
 from services.common.topics import FRAMES, apply_topics
 
@@ -74,7 +75,7 @@ def raw_producer_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
-                             max_request_size=4 * 1024 * 1024)
+                             max_request_size=4 * 1024 * 1024, **kafka_python_kwargs())
     producer.send(FRAMES.name, key=b"warm", value=frames[0]).get(30)
     run = uuid.uuid4().hex[:6]
     started, cpu = time.perf_counter(), time.process_time()
