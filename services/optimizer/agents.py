@@ -27,7 +27,7 @@ from interarec.v1 import feedback_pb2, optimization_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.common.keys import check_tenant
 from services.common.messages import add_span, decode, now_ms
-from services.common.metrics import LATENCY_BUCKETS
+from services.common.metrics import E2E_LATENCY_BUCKETS, LATENCY_BUCKETS
 from services.common.worker import Consumer
 from services.core import business_rules
 from services.core.assortment import recommendation
@@ -46,7 +46,7 @@ MAX_PREDICTIONS = 50_000
 
 END_TO_END = Histogram("interarec_optimizer_end_to_end_latency_seconds",
                        "From capture of the newest frame behind a recommendation to its publication",
-                       buckets=LATENCY_BUCKETS)
+                       buckets=E2E_LATENCY_BUCKETS)
 SOLVE_SECONDS = Histogram("interarec_optimizer_solve_seconds", "Assortment solve time", ["solver"],
                           buckets=LATENCY_BUCKETS)
 TIME_LIMIT_FALLBACKS = Counter("interarec_optimizer_time_limit_fallbacks_total",
@@ -106,7 +106,8 @@ class OptimizerStage:
         """Runs in a solver thread; `theta` is the learned multiplier per catalog row (a private copy)."""
         s = self.settings
         rec = recommendation.build_recommendation(self.catalog, request, self.rules.get(request.tenant, ()),
-                                                  solver=s.solver, learned=theta, time_limit_s=s.time_limit_s)
+                                                  solver=s.solver, learned=theta, time_limit_s=s.time_limit_s,
+                                                  image_base=s.image_base_url)
         SOLVE_SECONDS.labels(solver=rec.solver).observe(rec.solve_ms / 1000)
         if rec.solve_status == TIME_LIMIT:
             TIME_LIMIT_FALLBACKS.labels(solver=rec.solver).inc()
