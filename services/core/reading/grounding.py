@@ -236,6 +236,20 @@ class Grounder:
                 out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
         return out
 
+    def _tallest_title_line(self, main: list[OcrLine], typical: float | None) -> str | None:
+        """The text of the page's tallest line that is not a label or a price, if it could be a title (words,
+        not one) at least TITLE_MIN_RATIO taller than the page's typical text. A listing's card titles sit
+        under a bigger heading (the category's name), a product page's title is its biggest text."""
+        usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)]
+        if not usable:
+            return None
+        if typical is None:
+            heights = sorted(ln.height for ln in main)
+            typical = heights[len(heights) // 2]
+        top = max(usable, key=lambda ln: ln.height)
+        text = top.text.strip()
+        return text if len(text) >= 6 and " " in text and top.height >= TITLE_MIN_RATIO * typical else None
+
     # -------------------------------------------------------------- observe
 
     def observe(self, lines: Sequence[OcrLine], *, page_url: str = "", frame_seq: int = 0,
@@ -315,6 +329,11 @@ class Grounder:
         titled = False
         if marks == 1:
             titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
+            if not titled and not obs.search_query and (top := self._tallest_title_line(main, body_text_px)):
+                # a title set barely above the body text: the page's tallest line, a catalog title with its price
+                obs.prices = sorted(set(obs.prices))
+                m = self.match_title(top)
+                titled = m[0] is not None and m[1] >= TITLE_PRICED_MIN_SCORE and self._price_on_page(m[0], obs)
         elif marks == 0:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page

@@ -232,10 +232,15 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
                  key=lambda b: (-b.height, b.top)) or sorted(anchors, key=lambda b: (-b.height, b.top))[:1]
     for b in big[:4]:
         take(b)
-    # the longest emphasised line: a product title set barely above the body text still outgrows its price
-    emphasised = [b for b in anchors if b.height >= max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * body_px)]
-    if emphasised:
-        take(max(emphasised, key=lambda b: b.cost))
+    # the next tallest emphasised line: a product title set barely above the body text
+    # (against the whole page's body text: lines read before, the navigation's, are body text too)
+    page = sorted(b.height for b in lines if (panel_left is None or b.left < panel_left)
+                  and not any(b.inside(p) for p in pictures))
+    page_px = page[len(page) // 2]
+    emphasised = [b for b in anchors if b.height >= max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)
+                  and b not in chosen]
+    for b in sorted(emphasised, key=lambda b: (-b.height, b.top))[:1]:
+        take(b)
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
     # TINTED_SHARE of the budget, biggest first
     tinted_spent = 0.0
