@@ -51,7 +51,7 @@ def run_locust(stack: Stack, prefix: str, users: int, spawn_rate: float, duratio
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
            "--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{duration_s}s",
            "--only-summary", "--csv", str(out / "load"), "--loglevel", "WARNING"]
-    return subprocess.run(cmd, env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL if users > 200 else None).returncode
+    return subprocess.run(cmd, env=env, cwd=REPO_ROOT).returncode
 
 
 def scrape(stack: Stack, stages: tuple[str, ...] = STAGES) -> dict[str, str]:
