@@ -1,4 +1,4 @@
-"""The README's worker settings table, generated from the settings dataclasses (services/common/settings.py).
+"""The README's settings table, generated from the services' settings dataclasses (services/common/settings.py).
 
   python -m infra.settings_doc           print the table
   python -m infra.settings_doc --write   replace it in README.md (between the worker-settings markers)
@@ -13,18 +13,29 @@ from pathlib import Path
 
 from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
+from services.demo_shop.settings import DemoShopSettings
+from services.gateway.settings import GatewaySettings
 from services.optimizer.settings import OptimizerSettings
+from services.storefront_api.app import StorefrontSettings
 from services.summarizer.settings import SummarizerSettings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-WORKERS = [DecomposerSettings, OptimizerSettings, SummarizerSettings]
+# One line per service: its settings dataclass (a variable two services read is listed once, where first seen).
+SERVICES = [
+    DecomposerSettings,
+    OptimizerSettings,
+    SummarizerSettings,
+    StorefrontSettings,
+    DemoShopSettings,
+    GatewaySettings,
+]
 
 
 def main(argv: list[str]) -> int:
-    block = table(WORKERS)
+    block = table(SERVICES)
     if "--write" in argv:
         README.write_text(replace_block(README.read_text(), block))
-        print(f"wrote the worker settings table into {README}")
+        print(f"wrote the settings table into {README}")
     else:
         print(block)
     return 0

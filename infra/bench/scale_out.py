@@ -27,6 +27,7 @@ import uuid
 from infra.bench import load_figures as fig
 from infra.bench.load_run import Sampler, measure, recommended_sessions, run_locust, wait_drained
 from infra.local.stack import Stack, StackError, local_stack
+from services.common.kafka_security import kafka_python_kwargs
 from services.common.keys import split_session_key
 from services.common.topics import FRAMES, SUMMARIES
 
@@ -42,7 +43,7 @@ def say(msg: str) -> None:
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_python_kwargs())
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return {tp.partition: off for tp, off in consumer.end_offsets(parts).items()}
@@ -54,7 +55,8 @@ def read_from(bootstrap: str, topic: str, start: dict[int, int]) -> list:
     """Every record of topic from the given offsets to its current end, in offset order per partition."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=4 << 20,
+                             **kafka_python_kwargs())
     try:
         parts = [TopicPartition(topic, p) for p in start]
         consumer.assign(parts)

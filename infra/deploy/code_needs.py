@@ -78,6 +78,18 @@ def _calls(tree: ast.Module) -> tuple[bool, set[str]]:
     return loads_catalog, executables
 
 
+@cache
+def _facts(module: str) -> tuple[bool, frozenset[str], frozenset[str]] | None:
+    """(loads the catalog, executables looked up, first-party imports) of one module; None if it is not a module.
+    Cached: the checks ask for the same closures many times per run and the code does not change under them."""
+    path = module_file(module)
+    if path is None:
+        return None  # a name imported from a module, not a module
+    tree = _parse(path)
+    loads, executables = _calls(tree)
+    return loads, frozenset(executables), frozenset(_imports(module, path, tree))
+
+
 def needs(entry_module: str) -> Needs:
     """The closure of `python -m entry_module` (its __main__ too, as -m runs it)."""
     result = Needs()
@@ -86,17 +98,16 @@ def needs(entry_module: str) -> Needs:
         module = todo.pop()
         if module in result.modules:
             continue
-        path = module_file(module)
-        if path is None:
-            continue  # a name imported from a module, not a module
+        facts = _facts(module)
+        if facts is None:
+            continue
+        loads, executables, imports = facts
         result.modules.add(module)
-        tree = _parse(path)
-        loads, executables = _calls(tree)
         if loads:
             result.catalog_loaders.add(module)
         for name in executables:
             result.executables.setdefault(name, set()).add(module)
-        todo.extend(_imports(module, path, tree) - result.modules)
+        todo.extend(imports - result.modules)
     return result
 
 

@@ -128,6 +128,8 @@ class Stack:
             "INTERAREC_OPTIMIZER_PORT": str(p.optimizer),
             "INTERAREC_SHOP_PORT": str(p.shop),
             "INTERAREC_STOREFRONT_PUBLIC_URL": self.storefront_url,
+            # Item pictures: the demo shop serves the catalog's images under /images/ (a shop sets its own).
+            "INTERAREC_IMAGE_BASE_URL": "/images/",
         })
         if self.page_capture:
             env["INTERAREC_SHOP_CAPTURE_GATEWAY_URL"] = self.gateway_url

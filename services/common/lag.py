@@ -141,3 +141,8 @@ def export_consumer_lag(app, service: str, interval: int, bootstrap: str) -> Non
     @app.on_before_shutdown.connect
     async def close_lag_reader(sender, **kwargs) -> None:
         reader.close()
+
+
+def topic_lag(reader: LagReader, topic: str, partitions: int) -> int:
+    """Messages of `topic` the reader's group has not committed yet, over all its partitions (blocking)."""
+    return sum(reader.read({Partition(topic, p) for p in range(partitions)}).values())

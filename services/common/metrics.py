@@ -21,6 +21,15 @@ def processing_seconds(service: str) -> Histogram:
                      buckets=LATENCY_BUCKETS)
 
 
+def input_lag_seconds(service: str) -> Histogram:
+    """The stage's lag in seconds: how long each record waited in its input topic (from the time the broker
+    appended it) before the stage took it. Its p95 says how far behind real time the stage runs; the
+    consumer_lag_messages gauge says how many records that is."""
+    return Histogram(f"interarec_{service}_input_lag_seconds",
+                     "Seconds a record waited in the stage's input topic before the stage took it",
+                     buckets=LATENCY_BUCKETS)
+
+
 def dead_letters_total(service: str) -> Counter:
     return Counter(f"interarec_{service}_dead_letters_total", "Messages sent to the dead-letter topic", ["error"])
 

@@ -15,8 +15,11 @@ from services.common.logs import logging_config, setup_logging
 STARTUP_ERRORS = (ConfigError, CatalogError)
 
 
-def serve_http(service: str, build: Callable[[], tuple[object, str, int]]) -> int:
-    """build() reads the environment and returns (ASGI app, host, port)."""
+def serve_http(service: str, build: Callable[[], tuple[object, str, int]], workers: int = 1,
+               factory: str | None = None) -> int:
+    """build() reads the environment and returns (ASGI app, host, port). With workers > 1, uvicorn runs that
+    many processes on the port, each building its app from `factory` ("module:function", no arguments); the
+    app built here only checks the configuration before any worker starts."""
     import uvicorn
 
     setup_logging(service)
@@ -26,7 +29,10 @@ def serve_http(service: str, build: Callable[[], tuple[object, str, int]]) -> in
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    if workers > 1 and factory is not None:
+        uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, log_config=None, access_log=False)
+    else:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     return 0
 
 

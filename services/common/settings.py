@@ -7,7 +7,7 @@ is generated from these declarations (`python -m infra.settings_doc --write`), s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,15 +26,24 @@ class Env:
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
     default_doc: str | None = None  # for a default computed at start-up (e.g. a path under the var dir)
+    parse: Callable[[str], Any] | None = None  # turns the raw text ('' when unset) into the value
 
 
 def setting(name: str, default: Any, doc: str, *, minimum: float | None = None, maximum: float | None = None,
-            choices: tuple[str, ...] | None = None, default_doc: str | None = None) -> Any:
-    """A dataclass field read from environment variable `name`; `default` may be a zero-argument callable."""
-    meta = {"env": Env(name, doc, minimum, maximum, choices, default_doc)}
+            choices: tuple[str, ...] | None = None, default_doc: str | None = None,
+            parse: Callable[[str], Any] | None = None) -> Any:
+    """A dataclass field read from environment variable `name`; `default` may be a zero-argument callable.
+    With `parse`, the value is parse(raw text), '' when unset (it validates and raises config.ConfigError)."""
+    meta = {"env": Env(name, doc, minimum, maximum, choices, default_doc, parse)}
     if callable(default):
         return field(default_factory=default, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def computed(factory: Callable[[], Any], *reads: Env) -> Any:
+    """A field built by `factory` from several variables at once (e.g. API keys from a list and a file);
+    `reads` documents each variable it reads. Also the default when the dataclass is built directly."""
+    return field(default_factory=factory, metadata={"computed": reads})
 
 
 def nested(cls: type) -> Any:
@@ -47,6 +56,8 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def _read(env: Env, default: Any) -> Any:
+    if env.parse is not None:
+        return env.parse(config.env_str(env.name, ""))
     if env.choices is not None:
         return config.env_choice(env.name, default, env.choices)
     if isinstance(default, bool):
@@ -68,6 +79,8 @@ def from_env(cls: type[T]) -> T:
             values[f.name] = from_env(f.metadata["nested"])
         elif "env" in f.metadata:
             values[f.name] = _read(f.metadata["env"], _default(f))
+        elif "computed" in f.metadata:
+            values[f.name] = _default(f)
     return cls(**values)
 
 
@@ -78,6 +91,9 @@ def declared(cls: type) -> Iterator[tuple[Env, dataclasses.Field]]:
             yield from declared(f.metadata["nested"])
         elif "env" in f.metadata:
             yield f.metadata["env"], f
+        elif "computed" in f.metadata:
+            for env in f.metadata["computed"]:
+                yield env, f
 
 
 def _show(value: Any) -> str:

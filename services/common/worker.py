@@ -275,6 +275,7 @@ class Consumer:
         self._dead_letter_topics: dict[str, faust.TopicT] = {}
         self.outcomes = metrics.messages_total(service)
         self.seconds = metrics.processing_seconds(service)
+        self.lag_seconds = metrics.input_lag_seconds(service)
         self.dlq_total = metrics.dead_letters_total(service)
         self.retries = metrics.retries_total(service)
 
@@ -292,6 +293,9 @@ class Consumer:
         message = event.message
         ctx = {"session_id": (event.key or b"").decode("utf-8", "replace"), "topic": message.topic,
                "partition": message.partition, "offset": message.offset}
+        appended_s = getattr(message, "timestamp", None)  # broker/producer time, seconds
+        if appended_s:
+            self.lag_seconds.observe(max(0.0, time.time() - appended_s))
         started = time.perf_counter()
         attempt = 0
         try:

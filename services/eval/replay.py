@@ -45,6 +45,15 @@ class WindowResult:
     narrative: str
     items_model: list[str] | None = None  # the same window summarised by the model backend (interarec-vllm)
     model_fallback: str = ""  # why the embedded summary stood in for the model's, if it did
+    closed_ms: int = 0  # capture clock when the window closed (a page change, idle or full window waits for it)
+    reason: str = ""  # why it closed (window.ClosedWindow.reason)
+    ocr_ms: float = 0.0  # the OCR part of compute_ms
+    first_capture_ms: int = 0  # oldest frame of the window
+    # When the panel built from this window shows, on the capture clock: one worker reads the frames in order as
+    # they arrive (each read when it arrived or when the previous read ended), the window closes (a page
+    # change, idle or full window waits for it), then it is summarised, decomposed and solved. Kafka hops are
+    # not in it (`capture --live` measures them).
+    shown_ms: float = 0.0
 
 
 @dataclass
@@ -102,19 +111,24 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
     sid, tenant = meta["session_id"], "eval"
     state = SessionState()
     pending_ocr_ms = 0.0
+    busy_ms = 0.0  # the simulated worker is busy reading frames until then (capture clock)
 
     def emit(window: ClosedWindow) -> None:
-        nonlocal pending_ocr_ms
+        nonlocal pending_ocr_ms, busy_ms
         t0 = time.perf_counter()
         summary = summarize(sid, tenant, window, window.history, catalog)
         request, items = _solve(summary, catalog, k)
-        compute_ms = pending_ocr_ms + (time.perf_counter() - t0) * 1000
-        pending_ocr_ms = 0.0
+        solve_ms = (time.perf_counter() - t0) * 1000
+        compute_ms = pending_ocr_ms + solve_ms
+        busy_ms = max(busy_ms, window.closed_ms) + solve_ms
+        ocr_ms, pending_ocr_ms = pending_ocr_ms, 0.0
         alone = replace(window, history=[], seen_product_ids=[])
         _, items_alone = _solve(summarize(sid, tenant, alone, [], catalog), catalog, k)
         result = WindowResult(window.window_seq, window.last_capture_ms, round(compute_ms, 1), items, items_alone,
                               [v.product_id for v in summary.viewed_products], _describe(request.constraints),
-                              summary.narrative)
+                              summary.narrative, closed_ms=window.closed_ms, reason=window.reason,
+                              ocr_ms=round(ocr_ms, 1), first_capture_ms=window.first_capture_ms,
+                              shown_ms=round(busy_ms, 1))
         if model is not None:
             by_model = model.summarize(sid, tenant, window, [directory / files[s] for s in window.frame_seqs
                                                              if s in files])
@@ -135,20 +149,25 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
             entry["hash"] = f"{dhash(image):x}"
         h = int(entry["hash"], 16)
         observation = None
+        this_ms = 0.0  # this frame's OCR: it belongs to the window holding the frame, not one a page change closes
         if should_process(state, meta_f, h):
             if "observation" in entry:
                 observation = Observation.from_dict(entry["observation"])
-                pending_ocr_ms += entry["ms"]
+                this_ms = entry["ms"]
             else:
                 image = image if image is not None else decode_image((directory / f["file"]).read_bytes())
                 t0 = time.perf_counter()
                 observation = read_frame(grounder, image, f["url"], f["seq"], f["capture_ms"])
                 ms = (time.perf_counter() - t0) * 1000
-                pending_ocr_ms += ms
+                this_ms = ms
                 entry.update(observation=observation.to_dict(), ms=round(ms, 1))
             out.observations[f["seq"]] = observation.to_dict()
+        busy_ms = max(busy_ms, f["capture_ms"]) + this_ms
         for window in add_frame(state, meta_f, h, observation, f["capture_ms"], max_frames=WINDOW_FRAMES):
+            if f["seq"] in window.frame_seqs:
+                pending_ocr_ms, this_ms = pending_ocr_ms + this_ms, 0.0
             emit(window)
+        pending_ocr_ms += this_ms
     if frames:
         last = close_idle(state, frames[-1]["capture_ms"] + IDLE_MS, IDLE_MS)
         if last is not None:

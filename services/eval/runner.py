@@ -86,7 +86,7 @@ def score_session(replay: Replay, persona: Persona, catalog: Catalog, k: int, se
     seen = {pid for w in windows for pid in w.viewed}
     g_prec = len(seen & set(opened)) / len(seen) if seen else 0.0
     g_rec = len(seen & set(opened)) / len(set(opened)) if opened else 0.0
-    timeline = [((w.capture_ms + w.compute_ms - start) / 1000, w.items) for w in windows]
+    timeline = [((w.shown_ms - start) / 1000, w.items) for w in windows]  # from the close, not the newest frame
     panel = final.items if final else []
     rows.append(Row(**base, method="interarec", items=panel, scores=score_items(panel, rel, satisfies, k, panel),
                     ttfs_s=m.first_satisfying(timeline, satisfies, SATISFYING_SHARE),

@@ -1,7 +1,7 @@
 """Who may post frames: a tenant's API key (server-side capture, never from a browser) or a browser session
 token for exactly the session in the path, sent from one of the tenant's configured origins (CORS).
 
-Pure apart from the clock, which callers pass in; the HTTP wiring is in app.py."""
+Pure apart from the clock, which callers pass in; the HTTP wiring is in dependencies.py."""
 
 from __future__ import annotations
 
@@ -70,10 +70,11 @@ class FrameAuth:
                 "Vary": "Origin"}
 
     def preflight_headers(self, origin: str | None, method: str | None) -> dict[str, str] | None:
-        """CORS preflight answer for a known origin asking to POST, else None (refused)."""
+        """CORS preflight answer for a known origin asking to POST, else None (refused); the origin headers
+        themselves are added to every answer by dependencies.FrameCors."""
         if method != "POST" or not self.cors_headers(origin):
             return None
-        return {**self.cors_headers(origin), "Access-Control-Allow-Methods": "POST",
+        return {"Access-Control-Allow-Methods": "POST",
                 "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": PREFLIGHT_MAX_AGE_S}
 
 

@@ -1,4 +1,9 @@
-"""Pure frame validation and re-encoding: every accepted frame leaves as a JPEG of at most 1 MiB."""
+"""Pure frame validation: every accepted frame leaves as a JPEG of at most 1 MiB, without metadata.
+
+A JPEG within the size budget (what the capture clients send) is passed through after a check of its
+structure (services/common/images.jpeg_structure: type, bounds before any pixel, truncation) with its
+metadata segments dropped; with check "decode" it is also decoded at 1/8 scale, which reads every coded block.
+Anything else (PNG, WebP, an oversized JPEG) is decoded in full and re-encoded, the slow path."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from services.common.images import ImageDecodeError, decode_image
+from services.common.images import ImageDecodeError, decode_image, jpeg_structure
 from services.common.keys import SESSION_ID_RULE, valid_session_id
 
 ALLOWED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
@@ -71,14 +76,42 @@ def check_page_url(url: str) -> str:
     return url
 
 
-def reencode(data: bytes, content_type: str) -> EncodedFrame:
-    """Decode, check and re-encode an uploaded screenshot. Raises FrameRejected with a clear reason."""
+CHECKS = ("structure", "decode")
+
+
+def media_type_of(content_type: str, data: bytes) -> str:
+    """The declared image type, checked before anything else; raises FrameRejected."""
     media_type = content_type.split(";")[0].strip().lower()
     if media_type not in ALLOWED_TYPES:
         raise FrameRejected(415, "unsupported_media_type",
                             f"Content-Type {media_type or '(none)'!r} is not one of {', '.join(ALLOWED_TYPES)}")
     if not data:
         raise FrameRejected(400, "empty_body", "the request body is empty; send the image bytes as the body")
+    return media_type
+
+
+def needs_reencode(data: bytes, content_type: str) -> bool:
+    """Whether a frame takes the slow path (a full decode and re-encode, on a decode slot)."""
+    return content_type.split(";")[0].strip().lower() != "image/jpeg" or len(data) > MAX_FRAME_BYTES
+
+
+def pass_through(data: bytes, content_type: str, check: str = "structure") -> EncodedFrame:
+    """A JPEG within the size budget, checked and without its metadata, not re-encoded. Raises FrameRejected."""
+    media_type_of(content_type, data)
+    try:
+        width, height, image = jpeg_structure(data, max_side=MAX_SIDE, min_side=MIN_SIDE,
+                                              max_pixels=MAX_SIDE * MAX_SIDE)
+        if check == "decode":
+            decode_image(image, expected_format="JPEG", max_side=MAX_SIDE, min_side=MIN_SIDE,
+                         max_pixels=MAX_SIDE * MAX_SIDE, draft=True)
+    except ImageDecodeError as exc:
+        raise FrameRejected(exc.status, exc.code, str(exc)) from None
+    return EncodedFrame(image, "image/jpeg", width, height, hashlib.sha256(image).hexdigest())
+
+
+def reencode(data: bytes, content_type: str) -> EncodedFrame:
+    """Decode, check and re-encode an uploaded screenshot. Raises FrameRejected with a clear reason."""
+    media_type = media_type_of(content_type, data)
     try:
         rgb = decode_image(data, expected_format=ALLOWED_TYPES[media_type], max_side=MAX_SIDE, min_side=MIN_SIDE,
                            max_pixels=MAX_SIDE * MAX_SIDE)

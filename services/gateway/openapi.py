@@ -1,17 +1,10 @@
-"""OpenAPI documentation of the gateway's routes (the frame body is read raw, so FastAPI cannot infer it)."""
+"""OpenAPI documentation of the frames route: the body is read raw and the credentials are checked before it
+(dependencies.frame_caller), so FastAPI cannot infer the headers or the body from the signature."""
 
 from __future__ import annotations
 
-_ERROR = {"application/json": {"schema": {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "message"],
-                             "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
-    "example": {"error": {"code": "unsupported_media_type", "message": "content type text/plain is not allowed"}}}}}
-
-
-def _error(description: str) -> dict:
-    return {"description": description, "content": _ERROR}
-
+from services.common.http_errors import error_responses
+from services.gateway.models import FrameDuplicate
 
 _HEADERS = [
     {"name": "X-API-Key", "in": "header", "schema": {"type": "string"},
@@ -33,22 +26,17 @@ FRAMES = {
             m: {"schema": {"type": "string", "format": "binary"}} for m in ("image/jpeg", "image/png", "image/webp")}},
     },
     "responses": {
-        200: {"description": "an exact repeat of a recent frame: dropped", "content": {"application/json": {
-            "schema": {"type": "object", "properties": {"status": {"const": "duplicate"},
-                                                        "frame_seq": {"type": "integer"}}}}}},
-        202: {"description": "acknowledged by Kafka", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"status": {"const": "accepted"}, "frame_seq": {"type": "integer"},
-                                             "partition": {"type": "integer"}, "offset": {"type": "integer"},
-                                             "bytes": {"type": "integer"}}},
-            "example": {"status": "accepted", "frame_seq": 7, "partition": 2, "offset": 1041, "bytes": 48211}}}},
-        400: _error("bad session id, header, empty or undecodable body, image too small"),
-        401: _error("missing or unknown X-API-Key; missing, malformed, tampered or expired session token"),
-        403: _error("session token for another session, origin not configured for the tenant, or an API key "
-                    "sent from a browser"),
-        413: _error("body over the upload limit or image over 4096 px"),
-        415: _error("content type not allowed, or the body is not of the declared type"),
-        429: {**_error("too busy (or over a rate limit): retry after Retry-After seconds"),
-              "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
-        503: _error("Kafka unavailable: nothing was written"),
+        200: {"model": FrameDuplicate, "description": "an exact repeat of a recent frame: dropped"},
+        202: {"description": "acknowledged by Kafka"},
+        **error_responses(400, 401, 403, 413, 415, 429, 503, text={
+            400: "bad session id, header, empty or undecodable body, image too small",
+            401: "missing or unknown X-API-Key; missing, malformed, tampered or expired session token",
+            403: "session token for another session, origin not configured for the tenant, or an API key sent "
+                 "from a browser",
+            413: "body over the upload limit or image over 4096 px",
+            415: "content type not allowed, or the body is not of the declared type",
+            429: "over a rate limit (`rate_limited`), over the tenant's share of the gateway (`too_busy`) or the "
+                 "pipeline behind (`pipeline_behind`): send again (the newest frame) after Retry-After seconds",
+            503: "Kafka unavailable: nothing was written"}),
     },
 }

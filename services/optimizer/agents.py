@@ -106,7 +106,8 @@ class OptimizerStage:
         """Runs in a solver thread; `theta` is the learned multiplier per catalog row (a private copy)."""
         s = self.settings
         rec = recommendation.build_recommendation(self.catalog, request, self.rules.get(request.tenant, ()),
-                                                  solver=s.solver, learned=theta, time_limit_s=s.time_limit_s)
+                                                  solver=s.solver, learned=theta, time_limit_s=s.time_limit_s,
+                                                  image_base=s.image_base_url)
         SOLVE_SECONDS.labels(solver=rec.solver).observe(rec.solve_ms / 1000)
         if rec.solve_status == TIME_LIMIT:
             TIME_LIMIT_FALLBACKS.labels(solver=rec.solver).inc()

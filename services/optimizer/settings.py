@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.common.settings import nested, setting
 from services.common.worker import WorkerSettings
+from services.core.assortment.recommendation import image_base_setting
 
 SOLVERS = ("threshold", "highs", "pyomo")
 
@@ -28,6 +29,7 @@ class OptimizerSettings:
                             "`off` ranks by the model alone, ignoring learned feedback", choices=("on", "off"))
     business_rules_file: str = setting("INTERAREC_BUSINESS_RULES_FILE", "",
                                        "per-tenant business rules (JSON, see above)")
+    image_base_url: str = image_base_setting()
 
     @property
     def time_limit_s(self) -> float:

@@ -19,14 +19,13 @@ import numpy as np
 from services.common.catalog import Catalog, Product
 from services.demo_shop.app import PAGE_SIZE
 from services.demo_shop.queries import CategoryFilters, SearchIndex, filter_category
+from services.shoppers.budget import BUDGET_TOLERANCE, within_budget
 
 LIBRARY = Path(__file__).with_name("personas.toml")
 K = 8  # recommendation panel size the ground truth must be able to fill
 PRICE_MODES = ("band", "cheap", "luxury")
 BAND_MAX_RATIO = 1.4  # a "band" budget: its top is at most this times its bottom
 QUARTILE = 0.25  # "cheap" / "luxury": the cheapest / dearest quarter of the category
-# A budget is fuzzy: a shopper who keeps opening $120-$130 products is served at $110 or $140 too.
-BUDGET_TOLERANCE = 0.10
 ENTRIES = ("category", "search", "home")
 FILTERS = ("brand", "colour", "price", "sort")
 WANT_KEYS = ("category", "brand", "colour", "price", "min_rating", "price_sensitivity")
@@ -56,8 +55,7 @@ class Wants:
         return ((self.category is None or p.category == self.category)
                 and (self.brand is None or p.brand == self.brand)
                 and (self.colour is None or p.colour == self.colour)
-                and (self.price_min is None or p.price >= self.price_min * (1 - tolerance))
-                and (self.price_max is None or p.price <= self.price_max * (1 + tolerance))
+                and within_budget(p.price, self.price_min, self.price_max, tolerance)
                 and (self.min_rating is None or p.rating >= self.min_rating))
 
     def wants(self, p: Product) -> bool:

@@ -13,11 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from services.common.catalog import Catalog, Product
+from services.shoppers.budget import BUDGET_TOLERANCE, within_budget
 
 KINDS = ("brand", "colour", "price")
 MIN_CANDIDATES = 10  # products of the preference in its category, so 4-5 can be opened and >= 8 remain
-# A budget is fuzzy: a shopper who keeps opening $120-$130 products is well served at $105 or $145 too.
-PRICE_TOLERANCE = 0.15
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,8 @@ class Preference:
         return self._fits(product, slack=0.0)
 
     def matches(self, product: Product) -> bool:
-        """Whether a recommended product honours the preference (a price band with PRICE_TOLERANCE)."""
-        return self._fits(product, slack=PRICE_TOLERANCE)
+        """Whether a recommended product honours the preference (a price band with BUDGET_TOLERANCE)."""
+        return self._fits(product, slack=BUDGET_TOLERANCE)
 
     def _fits(self, product: Product, slack: float) -> bool:
         if product.category != self.category:
@@ -54,7 +53,7 @@ class Preference:
             return product.brand == self.brand
         if self.kind == "colour":
             return product.colour == self.colour
-        return self.price_min * (1 - slack) <= product.price <= self.price_max * (1 + slack)
+        return within_budget(product.price, self.price_min, self.price_max, slack)
 
     def describe(self) -> str:
         if self.kind == "price":

@@ -9,7 +9,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -24,8 +24,11 @@ from services.common.kafka_producer import AsyncProducer
 from services.common.llm import LlmSettings
 from services.common.ratelimit import RateLimiter
 from services.common.session_tokens import SessionTokens
+from services.common.settings import Env, computed, setting
+from services.common.settings import from_env as settings_from_env
 from services.common.tenants import ApiKeys
 from services.core import business_rules
+from services.core.assortment.recommendation import image_base_setting
 from services.storefront_api.access import StreamSlots
 from services.storefront_api.dependencies import Context
 from services.storefront_api.latest import LatestRecommendations
@@ -37,60 +40,76 @@ from services.storefront_api.trending import Trending
 log = logging.getLogger("interarec.storefront_api")
 
 
+def _token_secret(raw: str) -> bytes:
+    if not raw:
+        if not tenants.demo_mode():
+            raise config.ConfigError(
+                "INTERAREC_STOREFRONT_TOKEN_SECRET is not set: give it 32 or more random characters (the same "
+                "on every replica), or set INTERAREC_DEMO_MODE=1 to sign with a per-process secret")
+        return os.urandom(32)
+    if len(raw) < 32:
+        raise config.ConfigError("INTERAREC_STOREFRONT_TOKEN_SECRET must be at least 32 characters")
+    return raw.encode()
+
+
+def _origins(raw: str) -> list[str]:
+    origins = [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+    if "*" in origins:
+        raise config.ConfigError("INTERAREC_STOREFRONT_CORS_ORIGINS must list the shops' origins, not '*'")
+    return origins
+
+
+def _query_llm() -> LlmSettings | None:
+    backend = config.env_choice("INTERAREC_STOREFRONT_QUERY_BACKEND", "rules", BACKENDS)
+    return LlmSettings.from_env() if backend == "llm" else None
+
+
 @dataclass(frozen=True)
 class StorefrontSettings:
-    host: str
-    port: int
-    bootstrap: str
-    cors_origins: list[str]
-    api_keys: ApiKeys
-    token_secret: bytes
-    token_ttl_s: int = 900
-    rate_per_s: float = 50.0
-    rate_burst: int = 100
-    max_streams_per_tenant: int = 200
-    heartbeat_s: float = 15.0
-    history_size: int = 10
-    rules: dict[str, tuple[business_rules.Rule, ...]] = field(default_factory=dict)
-    solver: str = "threshold"
-    query_llm: LlmSettings | None = None  # set: text/image queries ask the model first (model_queries.py)
+    """The storefront API's settings, each variable declared once (services/common/settings.py)."""
+
+    host: str = setting("INTERAREC_STOREFRONT_HOST", "127.0.0.1", "the storefront API's bind address")
+    port: int = setting("INTERAREC_STOREFRONT_PORT", 8600, "the storefront API's port", minimum=1, maximum=65535)
+    bootstrap: str = setting("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", config.kafka_bootstrap, "broker list",
+                             default_doc="`$KAFKA_BOOTSTRAP_SERVERS` or `localhost:9092`")
+    cors_origins: list[str] = setting("INTERAREC_STOREFRONT_CORS_ORIGINS", list,
+                                      "comma-separated shop origins browsers may call from (never `*`)",
+                                      default_doc="none", parse=_origins)
+    api_keys: ApiKeys = computed(
+        ApiKeys.from_env,
+        Env("INTERAREC_API_KEYS", "comma-separated `tenant:sha256$<hex>` entries (`python -m "
+            "services.common.tenants new <tenant>` makes one)", default_doc="none (demo mode: the demo key)"),
+        Env("INTERAREC_API_KEYS_FILE", "a file of such entries, one per line (`#` comments)", default_doc="none"))
+    token_secret: bytes = setting("INTERAREC_STOREFRONT_TOKEN_SECRET", b"",
+                                  "HMAC secret of shoppers' session tokens: 32+ characters, the same on every "
+                                  "storefront replica and the gateway (which checks the tokens the storefront mints)",
+                                  default_doc="required (demo mode: a per-process secret)", parse=_token_secret)
+    token_ttl_s: int = setting("INTERAREC_STOREFRONT_TOKEN_TTL_S", 900, "a session token's lifetime",
+                               minimum=30, maximum=86_400)
+    rate_per_s: float = setting("INTERAREC_STOREFRONT_RATE_PER_S", 50.0, "requests per second per tenant",
+                                minimum=0.1, maximum=100_000)
+    rate_burst: int = setting("INTERAREC_STOREFRONT_RATE_BURST", 100, "burst above the rate per tenant",
+                              minimum=1, maximum=1_000_000)
+    max_streams_per_tenant: int = setting("INTERAREC_STOREFRONT_MAX_STREAMS", 200,
+                                          "open SSE streams per tenant and replica", minimum=1, maximum=1_000_000)
+    heartbeat_s: float = setting("INTERAREC_STOREFRONT_HEARTBEAT_S", 15.0, "SSE keep-alive comment interval",
+                                 minimum=0.5, maximum=300)
+    history_size: int = setting("INTERAREC_STOREFRONT_HISTORY", 10, "recommendations kept per session for "
+                                "/history", minimum=1, maximum=100)
+    rules: dict[str, tuple[business_rules.Rule, ...]] = setting(
+        "INTERAREC_BUSINESS_RULES_FILE", dict, "per-tenant business rules (JSON, see above)", default_doc="none",
+        parse=business_rules.load)
+    solver: str = setting("INTERAREC_STOREFRONT_SOLVER", "threshold", "solver for text and image queries",
+                          choices=("threshold", "pyomo"))
+    image_base_url: str = image_base_setting()  # the optimizer's too: both build items
+    # set: text/image queries ask the model first (model_queries.py)
+    query_llm: LlmSettings | None = computed(
+        _query_llm, Env("INTERAREC_STOREFRONT_QUERY_BACKEND", "text and image queries: `rules`, or `llm` (the "
+                        "model on INTERAREC_LLM_*, the rules as fallback)", choices=BACKENDS, default_doc="`rules`"))
 
     @classmethod
     def from_env(cls) -> "StorefrontSettings":
-        secret = config.env_str("INTERAREC_STOREFRONT_TOKEN_SECRET", "")
-        if not secret:
-            if not tenants.demo_mode():
-                raise config.ConfigError(
-                    "INTERAREC_STOREFRONT_TOKEN_SECRET is not set: give it 32 or more random characters (the same "
-                    "on every replica), or set INTERAREC_DEMO_MODE=1 to sign with a per-process secret")
-            secret_bytes = os.urandom(32)
-        elif len(secret) < 32:
-            raise config.ConfigError("INTERAREC_STOREFRONT_TOKEN_SECRET must be at least 32 characters")
-        else:
-            secret_bytes = secret.encode()
-        origins = [o.strip().rstrip("/") for o in config.env_str("INTERAREC_STOREFRONT_CORS_ORIGINS", "").split(",")
-                   if o.strip()]
-        if "*" in origins:
-            raise config.ConfigError("INTERAREC_STOREFRONT_CORS_ORIGINS must list the shops' origins, not '*'")
-        query_backend = config.env_choice("INTERAREC_STOREFRONT_QUERY_BACKEND", "rules", BACKENDS)
-        return cls(
-            host=config.env_str("INTERAREC_STOREFRONT_HOST", "127.0.0.1"),
-            port=config.env_int("INTERAREC_STOREFRONT_PORT", 8600, minimum=1, maximum=65535),
-            bootstrap=config.kafka_bootstrap(),
-            cors_origins=origins,
-            api_keys=ApiKeys.from_env(),
-            token_secret=secret_bytes,
-            token_ttl_s=config.env_int("INTERAREC_STOREFRONT_TOKEN_TTL_S", 900, minimum=30, maximum=86_400),
-            rate_per_s=config.env_float("INTERAREC_STOREFRONT_RATE_PER_S", 50.0, minimum=0.1, maximum=100_000),
-            rate_burst=config.env_int("INTERAREC_STOREFRONT_RATE_BURST", 100, minimum=1, maximum=1_000_000),
-            max_streams_per_tenant=config.env_int("INTERAREC_STOREFRONT_MAX_STREAMS", 200, minimum=1,
-                                                  maximum=1_000_000),
-            heartbeat_s=config.env_float("INTERAREC_STOREFRONT_HEARTBEAT_S", 15.0, minimum=0.5, maximum=300),
-            history_size=config.env_int("INTERAREC_STOREFRONT_HISTORY", 10, minimum=1, maximum=100),
-            rules=business_rules.load_from_env(),
-            solver=config.env_choice("INTERAREC_STOREFRONT_SOLVER", "threshold", ("threshold", "pyomo")),
-            query_llm=LlmSettings.from_env() if query_backend == "llm" else None,
-        )
+        return settings_from_env(cls)
 
 
 def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> FastAPI:

@@ -18,10 +18,11 @@ class InvalidRequest(ValueError):
 
 def solve(catalog: Catalog, request: optimization_pb2.OptimizationRequest,
           rules: tuple[business_rules.Rule, ...] = (), solver: str = "threshold",
-          time_limit_s: float | None = None) -> recommendations_pb2.Recommendation:
+          time_limit_s: float | None = None, image_base: str = "") -> recommendations_pb2.Recommendation:
     repair_request(request, catalog)
     problems = validate_request(request, catalog)
     if problems:
         raise InvalidRequest("; ".join(problems))
     business_rules.merge(request, rules)
-    return build_recommendation(catalog, request, rules, solver=solver, time_limit_s=time_limit_s)
+    return build_recommendation(catalog, request, rules, solver=solver, time_limit_s=time_limit_s,
+                                image_base=image_base)

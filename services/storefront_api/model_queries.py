@@ -65,7 +65,7 @@ class ModelQueries:
                               last_capture_ms=0, opened_ms=0, closed_ms=0, observations=[], history=[],
                               dropped_duplicates=0)
         url = vllm_backend.data_url(image, self.summarizer.client.settings.max_pixels)
-        summary = await self.summarizer.summarize("query:image", tenant, window, [url], [])
+        summary = await self.summarizer.summarize("query:image", tenant, window, [url])
         viewed = summary.viewed_products[0].product_id if summary.viewed_products else None
         if viewed is not None:
             request = similar_request(self.catalog, self.catalog.by_id[viewed], k, tenant)

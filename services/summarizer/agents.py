@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import Executor
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from faust.types import EventT
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -35,13 +37,26 @@ from services.core.reading.ocr import OcrError, OcrTimeout
 from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.vllm_backend import FALLBACKS  # noqa: F401 -- exported in every mode: alerts read it
-from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, add_frame, close_idle, should_process
+from services.core.reading.window import (
+    ClosedWindow,
+    FrameMeta,
+    SessionState,
+    add_frame,
+    close_idle,
+    should_process,
+    skip_frame,
+    visit_read,
+)
 from services.summarizer.activity import ActivityIndex
+from services.summarizer.latest import FrameRef, superseded
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
 Send = Callable[[list[tuple[Any, bytes, bytes]]], Awaitable[Any]]
 TICK_INTERVAL_S = 0.5
+# How long the agent waits for a lookahead batch to fill when nothing more is waiting: the latency latest-wins
+# adds to a frame when the worker keeps up.
+LOOKAHEAD_WITHIN_S = 0.02
 
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
@@ -77,6 +92,7 @@ class SummarizeStage:
         self.catalog, self.reader, self.sessions, self.ocr_pool = catalog, reader, sessions, ocr_pool
         self.out_topic, self.send, self.model_path, self.clock = out_topic, send, model_path, clock
         self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
+        self.lookahead, self.stale_ms = settings.lookahead, settings.stale_ms
         self.session_ttl_ms = settings.worker.session_ttl_s * 1000
         # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
         # tick may simply still be queued behind the session's frames.
@@ -103,6 +119,7 @@ class SummarizeStage:
         for window, gateway_span in zip(windows, gateway_spans, strict=True):
             summary = summarize(session_id, tenant, window, window.history, self.catalog)
             summary.frame_offsets.extend(window.frame_offsets)
+            summary.frames_skipped_stale = window.skipped_stale
             summary.frames_partition = partition
             if gateway_span:  # the newest frame's hop through the gateway, so the trace covers every stage
                 add_span(summary.trace, "gateway", *gateway_span)
@@ -118,6 +135,47 @@ class SummarizeStage:
                               "gateway": gateway, "seen_ms": seen_ms}
         self.activity.record(key, tenant, session_id, seen_ms, state.window.last_ms if state.window else None)
 
+    @staticmethod
+    def _meta(event: EventT, frame: frames_pb2.Frame) -> FrameMeta:
+        # The Kafka offset, not the client's frame_seq, orders frames: it is monotonic per session (one
+        # partition owns a session) and survives client restarts, so redelivered frames are recognised.
+        original = replay_of(event.headers)
+        return FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
+                         replay_of=original[2] if original and original[0] == FRAMES.name else None)
+
+    @staticmethod
+    def frame_ref(event: EventT) -> FrameRef:
+        """(session key, page URL) of a frame record, None for a tick or a record `handle` must judge."""
+        try:
+            frame = decode(frames_pb2.Frame, event.value)
+            return None if frame.control == frames_pb2.FRAME_CONTROL_TICK else (frame_key(frame), frame.page_url)
+        except BadMessage:
+            return None
+
+    def plan(self, events: list[EventT]) -> list[bool]:
+        """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page
+        visit is in the batch)."""
+        return superseded([self.frame_ref(e) for e in events])
+
+    def is_stale(self, event: EventT) -> bool:
+        """The frame waited in the frames topic longer than stale_ms: the summarizer is behind. Measured on the
+        server's clock (the record's timestamp, set by the gateway's producer), not the shopper's device."""
+        appended_s = getattr(event.message, "timestamp", None)
+        return bool(self.stale_ms and appended_s and self.clock() - appended_s * 1000 > self.stale_ms)
+
+    async def skip(self, event: EventT) -> None:
+        """A frame superseded by a newer one of its page visit: accounted in the session's window, not read."""
+        frame = decode(frames_pb2.Frame, event.value)
+        key = frame_key(frame)
+        value = self.sessions.get(key) or {}
+        state = SessionState.from_dict(value.get("state"))
+        now = self.clock()
+        if skip_frame(state, self._meta(event, frame), now):
+            FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
+            self.save(key, frame.tenant, frame.session_id, state, value.get("gateway"), now)
+        else:
+            FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
+
     async def handle(self, event: EventT) -> None:
         frame = decode(frames_pb2.Frame, event.value)
         key = frame_key(frame)
@@ -126,16 +184,17 @@ class SummarizeStage:
             return
         sid = frame.session_id
         loop = asyncio.get_running_loop()
-        original = replay_of(event.headers)
-        # The Kafka offset, not the client's frame_seq, orders frames: it is monotonic per session (one
-        # partition owns a session) and survives client restarts, so redelivered frames are recognised.
-        meta = FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
-                         replay_of=original[2] if original and original[0] == FRAMES.name else None)
-        image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
+        meta = self._meta(event, frame)
         # The agent is this session's only writer and handles one record at a time: nothing else changes the
         # state between this read and the save below, though OCR and the sends await.
         value = self.sessions.get(key) or {}
         state = SessionState.from_dict(value.get("state"))
+        if self.is_stale(event) and visit_read(state, meta):
+            # Behind real time and the page visit was read already: this frame could at most add a scrolled
+            # view of it. Latest wins: skip it unread (accounted) and spend the OCR on frames still to come.
+            await self.skip(event)
+            return
+        image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
         observation = url = None
         if should_process(state, meta, hash_):
             if self.model_path is not None:  # the frame as the model will see it
@@ -226,7 +285,21 @@ class SummarizeStage:
 def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage, consumer: Consumer) -> None:
     @app.agent(frames, name="services.summarizer.agents.summarize_frames")
     async def summarize_frames(stream):
-        await consumer.run(stream, stage.handle)
+        if stage.lookahead <= 1:
+            await consumer.run(stream, stage.handle)
+            return
+        # Latest wins: take what already waits (take_events acks a batch only after every record of it was
+        # handled or dead-lettered, so at-least-once holds) and skip the frames a newer one supersedes.
+        async for events in stream.take_events(stage.lookahead, within=LOOKAHEAD_WITHIN_S):
+            for event, stale in zip(events, stage.plan(list(events)), strict=True):
+                # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it),
+                # which take_events does not set per record. Only this task's context variable is set: the
+                # stream's own current_event belongs to the buffer filling in the background.
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    await consumer.process(event, stage.skip if stale else stage.handle)
+                finally:
+                    _current_event.reset(token)
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def tick_idle_sessions() -> None:

@@ -22,6 +22,15 @@ class SummarizerSettings:
                                  minimum=1, maximum=64)
     idle_ms: int = setting("INTERAREC_SUMMARIZER_IDLE_MS", 2500, "quiet time that closes a window",
                            minimum=100, maximum=600_000)
+    lookahead: int = setting("INTERAREC_SUMMARIZER_LOOKAHEAD", 32,
+                             "frames the agent takes at once from what already waits in its stream; of one "
+                             "session's page visit only the newest among them is read, the older ones are skipped "
+                             "and accounted (latest wins when it falls behind); 1 turns it off",
+                             minimum=1, maximum=512)
+    stale_ms: int = setting("INTERAREC_SUMMARIZER_STALE_MS", 1500,
+                            "a frame that waited longer than this in the frames topic (the summarizer is behind) "
+                            "is read only if its page visit has not been read yet, else skipped and accounted "
+                            "(latest wins); 0 turns it off", minimum=0, maximum=600_000)
     ocr_workers: int = setting("INTERAREC_SUMMARIZER_OCR_WORKERS", 1,
                                "parallel OCR threads (libtesseract, loaded once per thread, runs without the GIL)",
                                minimum=1, maximum=32)

@@ -178,19 +178,19 @@ def test_gateway_readiness_recovers_without_traffic_after_a_failed_send(kafka_bo
 def test_gateway_bounds_concurrent_decodes_with_429(kafka_bootstrap, monkeypatch):
     from fastapi.testclient import TestClient
 
-    import services.gateway.app as gateway_app
+    import services.gateway.frames as gateway_frames
     from services.gateway.app import GatewaySettings, create_app
     from tests.integration.test_http_services import screenshot_png, wait_ready
 
     release, entered = threading.Event(), threading.Event()
-    real_reencode = gateway_app.reencode
+    real_reencode = gateway_frames.reencode
 
     def slow_reencode(body, content_type):
         entered.set()
         release.wait(10)
         return real_reencode(body, content_type)
 
-    monkeypatch.setattr(gateway_app, "reencode", slow_reencode)
+    monkeypatch.setattr(gateway_frames, "reencode", slow_reencode)
     settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_bootstrap,
                                api_keys=ApiKeys.from_plain({"k1": "acme"}),
                                max_upload_bytes=8 * 1024 * 1024, ack_timeout_s=5, max_decodes=1)

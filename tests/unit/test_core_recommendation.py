@@ -1,9 +1,17 @@
 """The one Recommendation builder (services/core/assortment/recommendation.py) that both the optimizer's worker
 and the storefront's in-process queries call: the drift bugs of issue 16 stay fixed."""
 
+import dataclasses
+
+import pytest
+from fastapi.testclient import TestClient
+
 from interarec.v1 import optimization_pb2
+from services.common import config
+from services.common.tenants import ApiKeys
 from services.core import business_rules
-from services.core.assortment.recommendation import build_recommendation, rule_note
+from services.core.assortment.recommendation import build_recommendation, image_url, parse_image_base, rule_note
+from services.storefront_api.app import StorefrontSettings, create_app
 from services.storefront_api.assortments import solve
 from services.storefront_api.queries import similar_request
 from tests.unit.catalog_factory import make_catalog
@@ -59,3 +67,29 @@ def test_items_carry_image_urls_from_one_setting():
     rec = build_recommendation(CATALOG, request, image_base="https://cdn.example/img/")
     assert rec.items and all(i.image_url == f"https://cdn.example/img/{CATALOG.by_id[i.product_id].image}"
                              for i in rec.items)
+    # no base: the catalog's column as it is, never a route only the demo shop serves
+    plain = build_recommendation(CATALOG, optimization_pb2.OptimizationRequest(tenant="acme", k=3))
+    assert all(i.image_url == CATALOG.by_id[i.product_id].image for i in plain.items)
+
+
+def test_a_catalog_image_that_is_a_url_is_kept_and_the_base_setting_is_validated():
+    p = dataclasses.replace(CATALOG.products[0], image="https://img.example/a.png")
+    assert image_url(p, "/images/") == "https://img.example/a.png"
+    assert image_url(CATALOG.products[0], "/images/") == f"/images/{CATALOG.products[0].image}"
+    assert parse_image_base("") == "" and parse_image_base("/pics") == "/pics/"
+    assert parse_image_base(" https://cdn.example/x/ ") == "https://cdn.example/x/"
+    for bad in ("images/", "javascript:alert(1)", "ftp://x/", "/a b/"):
+        with pytest.raises(config.ConfigError, match="INTERAREC_IMAGE_BASE_URL"):
+            parse_image_base(bad)
+
+
+def test_the_storefronts_queries_use_its_image_base_setting():
+    settings = StorefrontSettings(host="127.0.0.1", port=1, bootstrap="127.0.0.1:1", cors_origins=[],
+                                  api_keys=ApiKeys.from_plain({"k-acme": "acme"}), token_secret=b"s" * 32,
+                                  image_base_url="https://cdn.shop.example/p/")
+    client = TestClient(create_app(settings, CATALOG))  # no lifespan: the Kafka reader is not started
+    r = client.get(f"/v1/products/{PRODUCT.product_id}/similar", params={"k": 3}, headers={"X-API-Key": "k-acme"})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items and all(i["image_url"] == f"https://cdn.shop.example/p/{CATALOG.by_id[i['product_id']].image}"
+                         for i in items)

@@ -102,3 +102,17 @@ def test_build_wires_the_agents_without_a_broker(tmp_path, monkeypatch):
     assert sorted(a.name for a in app.agents.values()) == ["services.optimizer.agents.learn_from_feedback",
                                                           "services.optimizer.agents.optimize_requests"]
     assert {"optimizer-last-window", "optimizer-feedback"} <= set(app.tables)
+
+
+def test_item_images_use_the_image_base_setting(pool, monkeypatch):
+    # Before: the builder always prefixed the demo shop's /images/ route; now INTERAREC_IMAGE_BASE_URL decides.
+    monkeypatch.setenv("INTERAREC_IMAGE_BASE_URL", "https://cdn.shop.example/p")
+    from services.common.settings import from_env
+    settings = from_env(OptimizerSettings)
+    assert settings.image_base_url == "https://cdn.shop.example/p/"
+    driver = StageDriver()
+    st = stage(driver, pool, image_base_url=settings.image_base_url)
+    rec = recommendations_pb2.Recommendation.FromString(
+        driver.pipe(st.handle, OPT_REQUESTS.name, b"acme/s-1", request().SerializeToString())[0].value)
+    assert rec.items and all(i.image_url == f"https://cdn.shop.example/p/{CATALOG.by_id[i.product_id].image}"
+                             for i in rec.items)

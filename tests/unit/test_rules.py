@@ -267,3 +267,47 @@ def test_viewed_products_without_summary_weights_still_drive_rules():
     summary = summary_of(viewed, brands=[], product_types=[], colours=[])
     req = decompose(summary, CATALOG)
     assert list(req.constraints.brands) == ["Cobalt"]
+
+
+# --- the one relaxation order (rules.TIERS): exclusions guessed by a model, then inferred, then stated ---
+
+def test_a_stated_filter_outlasts_an_inferred_constraint_with_stronger_evidence():
+    # Every view is black, none is Fjord (which makes no black products): by evidence alone black wins, but
+    # the shopper set the Fjord filter themselves, and what the shopper said outlasts what was read off views.
+    viewed = pick(4, colour="black")
+    req = optimization_pb2.OptimizationRequest(session_id="s", k=8, summary=summary_of(viewed))
+    req.constraints.brands.append("Fjord")
+    req.constraints.colours.append("black")
+    req.summary.ui_filter_fields.append(parse_chip("Brand: Fjord"))
+    repair_request(req, CATALOG)
+    assert list(req.constraints.brands) == ["Fjord"] and not req.constraints.colours
+    assert [r.constraint for r in req.relaxations] == ["colours"]
+    # without the filter, the views decide: black stays, Fjord goes
+    plain = optimization_pb2.OptimizationRequest(session_id="s", k=8, summary=summary_of(viewed))
+    plain.constraints.brands.append("Fjord")
+    plain.constraints.colours.append("black")
+    repair_request(plain, CATALOG)
+    assert list(plain.constraints.colours) == ["black"] and not plain.constraints.brands
+
+
+def test_a_brand_exclusion_is_given_up_before_an_inferred_product_type():
+    laptops = [p for p in CATALOG.products if p.category == "Laptops"]
+    req = optimization_pb2.OptimizationRequest(session_id="s", k=8, summary=summary_of(laptops[:4]))
+    req.constraints.categories.append("Laptops")
+    req.constraints.exclude_brands.extend(b for b in CATALOG.brands if b != "Acme")  # too few Acme laptops
+    repair_request(req, CATALOG)
+    assert list(req.constraints.categories) == ["Laptops"] and not req.constraints.exclude_brands
+    assert [r.constraint for r in req.relaxations] == ["exclude_brands"]
+    assert "exclude_brands=" in req.relaxations[0].reason and validate_request(req, CATALOG) == []
+
+
+def test_products_already_seen_are_never_shown_again_to_fill_the_panel():
+    # The shopper has seen all but two Acme products: the panel drops the brand (Acme still ranks first as a
+    # soft preference) rather than repeat what was seen.
+    acme = [p for p in CATALOG.products if p.brand == "Acme"]
+    req = optimization_pb2.OptimizationRequest(session_id="s", k=8, summary=summary_of(acme[-4:]))
+    req.constraints.brands.append("Acme")
+    req.constraints.exclude_product_ids.extend(p.product_id for p in acme[:-2])
+    repair_request(req, CATALOG)
+    assert not req.constraints.brands and len(req.constraints.exclude_product_ids) == len(acme) - 2
+    assert [r.constraint for r in req.relaxations] == ["brands"] and candidates(req) >= 8

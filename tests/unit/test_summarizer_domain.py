@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -348,6 +349,11 @@ def test_observation_json_round_trip(grounder: Grounder) -> None:
 # ---------------------------------------------------------------- window
 
 
+# add_frame without the close on a visit's first read: for the tests of the other window rules, which need a
+# window to gather several reads
+add_frame_gathering = partial(add_frame, close_on_read=False)
+
+
 def meta(seq: int, url: str = "http://shop/p/P01234") -> FrameMeta:
     return FrameMeta(frame_seq=seq, capture_ms=1_000 * seq, page_url=url)
 
@@ -363,15 +369,16 @@ def distinct_hash(i: int) -> int:
 def test_window_closes_after_n_distinct_frames_and_drops_duplicates() -> None:
     state = SessionState()
     # a visit's first two frames are always read (the first may still show the previous page): warm up
-    add_frame(state, meta(0), 0x0F0F0F0F0F0F0F0F, obs_for("P01234", 0), now_ms=0, max_frames=5)
+    add_frame_gathering(state, meta(0), 0x0F0F0F0F0F0F0F0F, obs_for("P01234", 0), now_ms=0, max_frames=5)
     hashes = [0, 2**64 - 1, 0x00000000FFFFFFFF, 0xFFFFFFFF00000000]
     closed = []
     for i, h in enumerate(hashes):
         assert should_process(state, meta(2 * i + 1), h)
-        closed += add_frame(state, meta(2 * i + 1), h, obs_for("P01234", 2 * i + 1), now_ms=100 * i, max_frames=5)
+        closed += add_frame_gathering(state, meta(2 * i + 1), h, obs_for("P01234", 2 * i + 1), now_ms=100 * i,
+                                      max_frames=5)
         dup = h ^ 0b101  # two bits off: a blinking caret
         assert not should_process(state, meta(2 * i + 2), dup)
-        closed += add_frame(state, meta(2 * i + 2), dup, None, now_ms=100 * i + 50, max_frames=5)
+        closed += add_frame_gathering(state, meta(2 * i + 2), dup, None, now_ms=100 * i + 50, max_frames=5)
     assert len(closed) == 1
     w = closed[0]
     # window_seq is 1 + the newest offset (frame_seq) the window accounts for; duplicates are accounted too
@@ -385,27 +392,27 @@ def test_window_closes_after_n_distinct_frames_and_drops_duplicates() -> None:
 
 def test_page_change_closes_previous_window_first() -> None:
     state = SessionState()
-    add_frame(state, meta(1, "http://shop/p/P01234"), 0, obs_for("P01234"), now_ms=0)
-    closed = add_frame(state, meta(2, "http://shop/p/P04410"), 2**64 - 1, obs_for("P04410"), now_ms=500)
+    add_frame_gathering(state, meta(1, "http://shop/p/P01234"), 0, obs_for("P01234"), now_ms=0)
+    closed = add_frame_gathering(state, meta(2, "http://shop/p/P04410"), 2**64 - 1, obs_for("P04410"), now_ms=500)
     assert [(c.reason, c.page_url, c.frames) for c in closed] == [("page_change", "http://shop/p/P01234", 1)]
     assert state.window is not None and state.window.page_url == "http://shop/p/P04410"
-    closed2 = add_frame(state, meta(3, "http://shop/"), 0x0F0F0F0F0F0F0F0F, None, now_ms=600, max_frames=1)
+    closed2 = add_frame_gathering(state, meta(3, "http://shop/"), 0x0F0F0F0F0F0F0F0F, None, now_ms=600, max_frames=1)
     assert [c.reason for c in closed2] == ["page_change", "frames"]
     assert [c.window_seq for c in closed + closed2] == [2, 3, 4]
 
 
 def test_idle_close_and_duplicates_do_not_reset_idle() -> None:
     state = SessionState()
-    add_frame(state, meta(1), 0, obs_for("P01234"), now_ms=1_000)
-    add_frame(state, meta(2), 2**64 - 1, obs_for("P01234"), now_ms=1_500)  # scrolled: a second distinct view
+    add_frame_gathering(state, meta(1), 0, obs_for("P01234"), now_ms=1_000)
+    add_frame_gathering(state, meta(2), 2**64 - 1, obs_for("P01234"), now_ms=1_500)  # scrolled: a second distinct view
     assert close_idle(state, now_ms=3_000, idle_ms=5_000) is None
-    add_frame(state, meta(3), 1, None, now_ms=4_000)  # duplicate: the view did not change
+    add_frame_gathering(state, meta(3), 1, None, now_ms=4_000)  # duplicate: the view did not change
     assert close_idle(state, now_ms=6_000, idle_ms=5_000) is None  # 4.5 s since the last distinct frame
     closed = close_idle(state, now_ms=6_600, idle_ms=5_000)
     assert closed is not None and closed.reason == "idle" and closed.frames == 2 and closed.dropped_duplicates == 1
     assert close_idle(state, now_ms=60_000, idle_ms=5_000) is None  # nothing open
     # the same static view after the idle close is still a duplicate: not read, only accounted for
-    assert add_frame(state, meta(4), 0, None, now_ms=61_000) == [] and state.window.frame_seqs == []
+    assert add_frame_gathering(state, meta(4), 0, None, now_ms=61_000) == [] and state.window.frame_seqs == []
     dwell = close_idle(state, now_ms=70_000, idle_ms=5_000)
     assert (dwell.frames, dwell.dropped_duplicates, dwell.frame_offsets, dwell.window_seq) == (0, 1, [4], 5)
 
@@ -461,8 +468,8 @@ def run_session(observations: list[Observation], catalog: Catalog):
     closed = []
     for i, o in enumerate(observations):
         o.frame_seq = i
-        closed += add_frame(state, meta(i, f"http://shop/{i}"), distinct_hash(i) ^ (i << 40), o, now_ms=i * 500,
-                            max_frames=100)
+        closed += add_frame_gathering(state, meta(i, f"http://shop/{i}"), distinct_hash(i) ^ (i << 40), o,
+                                      now_ms=i * 500, max_frames=100)
     closed.append(close_idle(state, now_ms=10**9, idle_ms=1))
     last = closed[-1]
     return summarize("s-1", "acme", last, last.history, catalog)
@@ -566,13 +573,13 @@ def test_window_seq_survives_state_loss() -> None:
 
 def test_replayed_dead_letter_is_accounted_under_its_original_offset_once() -> None:
     state = SessionState()
-    add_frame(state, meta(10), distinct_hash(1), obs_for("P01234"), now_ms=0)
+    add_frame_gathering(state, meta(10), distinct_hash(1), obs_for("P01234"), now_ms=0)
     replayed = FrameMeta(frame_seq=50, capture_ms=5_000, page_url="http://shop/p/P01234", replay_of=7)
     assert should_process(state, replayed, distinct_hash(2))
-    add_frame(state, replayed, distinct_hash(2), obs_for("P01234"), now_ms=1)
+    add_frame_gathering(state, replayed, distinct_hash(2), obs_for("P01234"), now_ms=1)
     again = FrameMeta(frame_seq=51, capture_ms=5_000, page_url="http://shop/p/P01234", replay_of=7)
     assert not should_process(state, again, distinct_hash(2))
-    assert add_frame(state, again, distinct_hash(2), None, now_ms=2) == [] and state.replays_ignored == 1
+    assert add_frame_gathering(state, again, distinct_hash(2), None, now_ms=2) == [] and state.replays_ignored == 1
     closed = close_idle(state, now_ms=10**6, idle_ms=1)
     assert closed.frame_offsets == [7, 10] and closed.window_seq == 51
     assert SessionState.from_dict(state.to_dict()).replayed == [7]

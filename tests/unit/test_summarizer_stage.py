@@ -52,41 +52,47 @@ def tick(session: str = "s-1") -> bytes:
                             ).SerializeToString()
 
 
-def test_frames_become_a_summary_a_duplicate_adds_nothing_and_an_idle_tick_closes_the_window(pool):
+def summary_of(sent) -> summaries_pb2.BehaviourSummary:
+    assert [(o.topic, o.key) for o in sent] == [(SUMMARIES.name, b"demo/s-1")]
+    return summaries_pb2.BehaviourSummary.FromString(sent[0].value)
+
+
+def test_a_product_view_is_summarised_at_once_a_duplicate_adds_nothing_and_an_idle_tick_closes_the_rest(pool):
     driver, clock = StageDriver(), Clock()
     st = stage(driver, pool, clock, window_frames=3, idle_ms=2500)
-    # a visit's first two reads are never skipped (the previous page may still be painted)
-    for _ in range(2):
-        assert driver.pipe(st.handle, FRAMES.name, b"demo/s-1", frame("P01234")) == []
-        clock.ms += 100
+    # the visit's first read names the product: its summary goes out with that frame, not after the visit
+    summary = summary_of(driver.pipe(st.handle, FRAMES.name, b"demo/s-1", frame("P01234")))
+    assert summary.session_id == "s-1" and summary.tenant == "demo" and summary.window_close_reason == "read"
+    assert summary.frames_in_window == 1 and list(summary.frame_offsets) == [0]
+    assert "P01234" in [v.product_id for v in summary.viewed_products]
+    assert [s.stage for s in summary.trace.stages] == ["summarizer"]
+    clock.ms += 100
+    # a visit's first two reads are never skipped (the previous page may still be painted): it opens a window
+    assert driver.pipe(st.handle, FRAMES.name, b"demo/s-1", frame("P01234")) == []
+    clock.ms += 100
     # the same screen a third time: a near-duplicate, accounted for but neither read nor filling the window
     assert driver.pipe(st.handle, FRAMES.name, b"demo/s-1", frame("P01234")) == []
     clock.ms += 100
     assert driver.pipe(st.handle, FRAMES.name, b"demo/s-1", tick()) == []  # not idle yet: nothing closes
     clock.ms += 2500
-    out = driver.pipe(st.handle, FRAMES.name, b"demo/s-1", tick())
-    assert [(o.topic, o.key) for o in out] == [(SUMMARIES.name, b"demo/s-1")]
-    summary = summaries_pb2.BehaviourSummary.FromString(out[0].value)
-    assert summary.session_id == "s-1" and summary.tenant == "demo"
-    assert summary.frames_in_window == 2 and list(summary.frame_offsets) == [0, 1, 2]
-    assert summary.frames_dropped_duplicate == 1 and summary.window_close_reason == "idle"
-    assert "P01234" in [v.product_id for v in summary.viewed_products]
-    assert [s.stage for s in summary.trace.stages] == ["summarizer"]
+    rest = summary_of(driver.pipe(st.handle, FRAMES.name, b"demo/s-1", tick()))
+    assert rest.frames_in_window == 1 and list(rest.frame_offsets) == [1, 2]
+    assert rest.frames_dropped_duplicate == 1 and rest.window_close_reason == "idle"
+    assert rest.window_seq > summary.window_seq
     assert driver.pipe(st.handle, FRAMES.name, b"demo/s-1", tick()) == []  # closed once
 
-    # a page change closes the open window before the new frame, numbered after the first window
-    assert driver.pipe(st.handle, FRAMES.name, b"demo/s-1", frame("P01239")) == []
-    out = driver.pipe(st.handle, FRAMES.name, b"demo/s-1", frame("P04410"))
-    second = summaries_pb2.BehaviourSummary.FromString(out[0].value)
-    assert second.frames_in_window == 1 and second.window_seq > summary.window_seq
-    assert second.window_close_reason == "page_change" and list(second.frame_offsets) == [6]  # ticks took 3-5
-    assert "P01239" in {v.product_id for v in second.viewed_products}
+    # the next product page is summarised with its first read too, numbered after the earlier windows
+    second = summary_of(driver.pipe(st.handle, FRAMES.name, b"demo/s-1", frame("P01239")))
+    assert second.window_close_reason == "read" and list(second.frame_offsets) == [6]  # ticks took 3-5
+    assert second.window_seq > rest.window_seq and "P01239" in {v.product_id for v in second.viewed_products}
 
 
 def test_an_idle_session_past_its_ttl_is_forgotten_and_ticks_are_due_only_when_idle(pool):
     driver, clock = StageDriver(), Clock()
     st = stage(driver, pool, clock, window_frames=4, idle_ms=2500)
-    driver.pipe(st.handle, FRAMES.name, b"demo/s-2", frame("P01234", "s-2"))
+    driver.pipe(st.handle, FRAMES.name, b"demo/s-2", frame("P01234", "s-2"))  # read: summarised at once
+    assert st.due_ticks() == []  # no window open
+    driver.pipe(st.handle, FRAMES.name, b"demo/s-2", frame("P01234", "s-2"))  # the visit's second read opens one
     assert st.due_ticks() == []
     clock.ms += 2500
     assert [(k, t.control) for k, t in st.due_ticks()] == [("demo/s-2", frames_pb2.FRAME_CONTROL_TICK)]

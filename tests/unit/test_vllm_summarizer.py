@@ -14,6 +14,7 @@ from PIL import Image
 from services.common.llm import LlmClient, LlmSettings
 from services.core.reading import prompts
 from services.core.reading.grounding import Observation
+from services.core.reading.summary import summarize
 from services.core.reading.vllm_backend import VllmSummarizer, data_url, pick_frames, summarize_window
 from services.core.reading.window import ClosedWindow
 from tests.unit.catalog_factory import make_catalog
@@ -186,3 +187,32 @@ def test_model_summary_weights_recent_views_more_like_the_embedded_one(replay):
     brands = {t.value: t.weight for t in s.brands}
     assert brands[P8.brand] > brands[P0.brand]
     assert brands[P8.brand] == pytest.approx(1 / 1.7, abs=1e-4)  # newest 1, older RECENCY_DECAY = 0.7
+
+
+def test_both_backends_supply_claims_and_one_builder_makes_the_same_summary_of_the_same_views(replay):
+    # Before: the vllm backend kept its own specification, comparison and promotion code: its specifications
+    # were whatever the model claimed (none here) instead of the viewed products' own, and a pair weighed
+    # up both ways round was listed twice.
+    seen = [Observation(kind="product", product_id=p.product_id, product_confidence=1.0,
+                        promotions=["Free shipping"]) for p in (P0, P8)]
+    embedded = summarize("s1", "demo", window(observations=seen), [], CATALOG)
+    replay.state.content = answer(viewed_products=[P0.title, P8.title], promotions=["Free shipping"],
+                                  comparisons=[f"{P0.title} vs {P8.title}", f"{P8.title} vs {P0.title}"])
+    model = run_backend(replay, window(observations=seen))
+    assert (embedded.backend, model.backend) == ("embedded", "vllm") and not model.fallback_reason
+    for name in ("product_types", "brands", "colours", "specifications", "viewed_products", "comparisons",
+                 "promotions", "seen_product_ids", "narrative"):
+        assert list(getattr(model, name)) == list(getattr(embedded, name)), name
+    assert model.specifications and list(model.comparisons) == [f"{P0.title} vs {P8.title}"]
+
+
+def test_a_model_that_opened_nothing_gets_the_builders_browse_only_summary(replay):
+    # Named terms, a price range and ratings seen on a listing: the builder's browse-only path, not the
+    # backend's, so both backends weigh named terms alike (by how often each was named).
+    replay.state.content = answer(brands=["acme"], product_types=[P0.category], price_low=20, price_high=80,
+                                  ratings_seen=[4.0, 5.0], specifications=[P0.specs.split("; ")[0]])
+    s = run_backend(replay, window())
+    assert [(t.value, t.weight) for t in s.brands] == [("Acme", 1.0)]
+    assert (s.price_range.low, s.price_range.high) == (20, 80) and s.reviews.mean_rating_viewed == 4.5
+    assert [t.value for t in s.specifications] == [P0.specs.split("; ")[0]]
+    assert s.narrative.startswith("No product pages viewed yet; browsing")

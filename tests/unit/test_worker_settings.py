@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from infra import settings_doc
 from services.common.settings import BEGIN, END, declared, table
 
@@ -17,15 +19,57 @@ WORKER_CODE = [*(ROOT / "services" / name for name in ("summarizer", "decomposer
 def test_readme_table_is_the_one_generated_from_the_dataclasses():
     readme = (ROOT / "README.md").read_text()
     current = readme[readme.index(BEGIN):readme.index(END) + len(END)]
-    assert current == table(settings_doc.WORKERS), "run `python -m infra.settings_doc --write`"
+    assert current == table(settings_doc.SERVICES), "run `python -m infra.settings_doc --write`"
 
 
 def test_each_variable_is_declared_once_and_read_nowhere_else():
-    names = [env.name for cls in settings_doc.WORKERS for env, _ in declared(cls)]
-    per_worker = [[env.name for env, _ in declared(cls)] for cls in settings_doc.WORKERS]
+    names = [env.name for cls in settings_doc.SERVICES for env, _ in declared(cls)]
+    per_worker = [[env.name for env, _ in declared(cls)] for cls in settings_doc.SERVICES]
     assert all(len(set(n)) == len(n) for n in per_worker) and len(set(names)) > 20
     direct = re.compile(r"env_(?:str|int|float|choice)\(\s*f?\"INTERAREC_")
     files = [f for path in WORKER_CODE for f in ([path] if path.is_file() else sorted(path.glob("*.py")))]
     readers = [f"{f.relative_to(ROOT)}:{i}" for f in files
                for i, line in enumerate(f.read_text().splitlines(), 1) if direct.search(line)]
     assert readers == [], readers
+
+
+def test_storefront_settings_are_in_the_table_and_read_through_their_declarations(monkeypatch):
+    from services.common import config
+    from services.storefront_api.app import StorefrontSettings
+
+    block = table(settings_doc.SERVICES)
+    for name in ("INTERAREC_STOREFRONT_PORT", "INTERAREC_STOREFRONT_CORS_ORIGINS", "INTERAREC_API_KEYS",
+                 "INTERAREC_STOREFRONT_TOKEN_SECRET", "INTERAREC_STOREFRONT_QUERY_BACKEND"):
+        assert f"| `{name}` |" in block, name
+    monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")  # the demo key, so no key file is needed
+    monkeypatch.setenv("INTERAREC_STOREFRONT_PORT", "8611")
+    monkeypatch.setenv("INTERAREC_STOREFRONT_CORS_ORIGINS", "http://a.example/, http://b.example")
+    monkeypatch.setenv("INTERAREC_STOREFRONT_TOKEN_SECRET", "x" * 32)
+    s = StorefrontSettings.from_env()
+    assert s.port == 8611 and s.cors_origins == ["http://a.example", "http://b.example"]
+    assert s.token_secret == b"x" * 32 and s.query_llm is None and s.rules == {}
+    for name, value in (("INTERAREC_STOREFRONT_PORT", "0"), ("INTERAREC_STOREFRONT_CORS_ORIGINS", "*"),
+                        ("INTERAREC_STOREFRONT_TOKEN_SECRET", "short")):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            with pytest.raises(config.ConfigError, match=name):
+                StorefrontSettings.from_env()
+
+
+def test_demo_shop_settings_are_in_the_table_and_validated(monkeypatch):
+    from services.common import config
+    from services.common.settings import from_env
+    from services.demo_shop.settings import DemoShopSettings
+
+    block = table(settings_doc.SERVICES)
+    for name in ("INTERAREC_SHOP_PORT", "INTERAREC_SHOP_LAYOUT", "INTERAREC_SHOP_SESSION_SECRET"):
+        assert f"| `{name}` |" in block, name
+    monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")
+    monkeypatch.setenv("INTERAREC_SHOP_LAYOUT", "theme-3")
+    s = from_env(DemoShopSettings)
+    assert s.layout == "theme-3" and s.api_key == "demo-key" and s.session_secret is None
+    for name, value in (("INTERAREC_SHOP_LAYOUT", "neon"), ("INTERAREC_SHOP_SESSION_SECRET", "short")):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            with pytest.raises(config.ConfigError, match=name):
+                from_env(DemoShopSettings)

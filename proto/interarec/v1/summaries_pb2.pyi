@@ -81,7 +81,7 @@ class ViewedProduct(_message.Message):
     def __init__(self, product_id: _Optional[str] = ..., title: _Optional[str] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., colour: _Optional[str] = ..., price: _Optional[float] = ..., frames: _Optional[int] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class BehaviourSummary(_message.Message):
-    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace", "frame_offsets", "frames_partition", "prompt_version", "model", "fallback_reason", "grounding_notes", "ui_filters", "ui_filters_category", "seen_product_ids", "ui_filter_fields")
+    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace", "frame_offsets", "frames_partition", "frames_skipped_stale", "prompt_version", "model", "fallback_reason", "grounding_notes", "ui_filters", "ui_filters_category", "seen_product_ids", "ui_filter_fields")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -103,6 +103,7 @@ class BehaviourSummary(_message.Message):
     TRACE_FIELD_NUMBER: _ClassVar[int]
     FRAME_OFFSETS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_PARTITION_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_SKIPPED_STALE_FIELD_NUMBER: _ClassVar[int]
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +133,7 @@ class BehaviourSummary(_message.Message):
     trace: _trace_pb2.Trace
     frame_offsets: _containers.RepeatedScalarFieldContainer[int]
     frames_partition: int
+    frames_skipped_stale: int
     prompt_version: str
     model: str
     fallback_reason: str
@@ -140,4 +142,4 @@ class BehaviourSummary(_message.Message):
     ui_filters_category: str
     seen_product_ids: _containers.RepeatedScalarFieldContainer[str]
     ui_filter_fields: _containers.RepeatedCompositeFieldContainer[UiFilter]
-    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., frame_offsets: _Optional[_Iterable[int]] = ..., frames_partition: _Optional[int] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., grounding_notes: _Optional[_Iterable[str]] = ..., ui_filters: _Optional[_Iterable[str]] = ..., ui_filters_category: _Optional[str] = ..., seen_product_ids: _Optional[_Iterable[str]] = ..., ui_filter_fields: _Optional[_Iterable[_Union[UiFilter, _Mapping]]] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., frame_offsets: _Optional[_Iterable[int]] = ..., frames_partition: _Optional[int] = ..., frames_skipped_stale: _Optional[int] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., grounding_notes: _Optional[_Iterable[str]] = ..., ui_filters: _Optional[_Iterable[str]] = ..., ui_filters_category: _Optional[str] = ..., seen_product_ids: _Optional[_Iterable[str]] = ..., ui_filter_fields: _Optional[_Iterable[_Union[UiFilter, _Mapping]]] = ...) -> None: ...

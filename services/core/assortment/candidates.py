@@ -1,4 +1,7 @@
-"""Fast hard-constraint filtering of a large catalog: integer codes per text column, boolean numpy masks.
+"""Constraints -> candidates, once for every stage: `candidate_rows(catalog, constraints)` is what the
+decomposer's relaxation counts, what the llm backend checks pins against and what the optimizer solves over.
+
+Fast hard-constraint filtering of a large catalog: integer codes per text column, boolean numpy masks.
 
 Comparing object arrays of strings (np.isin) costs tens of milliseconds at a million products. Instead each
 text column keeps int codes and a posting list per code (rows sorted by code): the most selective text
@@ -145,3 +148,14 @@ def catalog_index(catalog: Catalog) -> CatalogIndex:
                                           product_ids=[p.product_id for p in catalog.products])
         _INDEX[catalog] = cached
     return cached
+
+
+def candidate_rows(catalog: Catalog, c: optimization_pb2.Constraints) -> np.ndarray:
+    """Sorted catalog rows meeting every hard filter and exclusion of `c` (brands, categories, colours, price
+    band, rating floor, excluded brands and products); pins are not candidates by themselves."""
+    return catalog_index(catalog).candidates(c)
+
+
+def candidate_mask(catalog: Catalog, c: optimization_pb2.Constraints) -> np.ndarray:
+    """Boolean mask over catalog rows of `candidate_rows`."""
+    return catalog_index(catalog).mask(c)

@@ -8,15 +8,18 @@ Pure, CPU-bound: callers run it off the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from interarec.v1 import optimization_pb2, recommendations_pb2
+from services.common import config
 from services.common.catalog import Catalog, Product
+from services.common.settings import setting
 from services.core import business_rules
 from services.core.assortment.mnl import Solved, explain, solve_request
 
-DEFAULT_IMAGE_BASE = "/images/"  # where the demo shop serves catalog pictures; a shop sets its own base
+IMAGE_BASE_ENV = "INTERAREC_IMAGE_BASE_URL"
 
 
 def rule_note(name: str) -> str:
@@ -24,8 +27,32 @@ def rule_note(name: str) -> str:
     return f"rule: {name}"
 
 
-def image_url(product: Product, base: str = DEFAULT_IMAGE_BASE) -> str:
-    return f"{base}{product.image}" if product.image else ""
+def parse_image_base(raw: str) -> str:
+    """INTERAREC_IMAGE_BASE_URL: '' (the catalog's `image` column is used as it is), or an http(s) URL or an
+    absolute path the shop serves pictures under; a missing trailing slash is added."""
+    base = raw.strip()
+    if not base:
+        return ""
+    if not base.startswith(("http://", "https://", "/")) or any(c.isspace() for c in base):
+        raise config.ConfigError(f"{IMAGE_BASE_ENV} must be an http(s) URL or a path starting with '/' "
+                                 f"(got {raw!r})")
+    return base if base.endswith("/") else base + "/"
+
+
+def image_base_setting() -> Any:
+    """The one declaration of INTERAREC_IMAGE_BASE_URL, for every service that builds or serves items."""
+    return setting(IMAGE_BASE_ENV, "", "prefix of item image URLs, joined to the catalog's `image` column (an "
+                   "http(s) URL or a path; the local stack sets the demo shop's `/images/`)",
+                   default_doc="none: the `image` column as it is", parse=parse_image_base)
+
+
+def image_url(product: Product, base: str = "") -> str:
+    """The picture of `product`: a catalog value that is already a URL is kept; a file name gets `base`."""
+    if not product.image:
+        return ""
+    if product.image.startswith(("http://", "https://")):
+        return product.image
+    return f"{base}{product.image}"
 
 
 def build_recommendation(
@@ -36,7 +63,7 @@ def build_recommendation(
     solver: str = "threshold",
     learned: np.ndarray | None = None,
     time_limit_s: float | None = None,
-    image_base: str = DEFAULT_IMAGE_BASE,
+    image_base: str = "",
     on_solved: Callable[[Solved], None] | None = None,
 ) -> recommendations_pb2.Recommendation:
     """Solve `request` (its tenant's `rules` already merged into it) and explain the answer.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-import numpy as np
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -23,6 +22,7 @@ from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmError, LlmSettings
 from services.common.vocabulary import Vocabulary
+from services.core.assortment.candidates import candidate_mask
 
 from . import rules, tool_schema
 
@@ -30,17 +30,6 @@ BACKEND = "llm"
 FALLBACKS = Counter("interarec_decomposer_fallbacks_total",
                     "Summaries the model could not decompose, handled by the rules backend", ["reason"])
 log = logging.getLogger("interarec.decomposer")
-
-
-def _candidates(catalog: Catalog, c: optimization_pb2.Constraints) -> np.ndarray:
-    keep = catalog.mask(categories=list(c.categories), brands=list(c.brands), colours=list(c.colours),
-                        price_min=c.price_min if c.HasField("price_min") else None,
-                        price_max=c.price_max if c.HasField("price_max") else None,
-                        min_rating=c.min_rating if c.HasField("min_rating") else None,
-                        exclude_ids=list(c.exclude_product_ids))
-    if c.exclude_brands:
-        keep &= ~np.isin(catalog.brand, list(c.exclude_brands))
-    return keep
 
 
 def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.BehaviourSummary, catalog: Catalog,
@@ -89,27 +78,23 @@ def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.Behavi
             note("exclude_brands", f"not in catalog: brand {value!r}")
         elif canonical not in c.exclude_brands:
             c.exclude_brands.append(canonical)
-    # Soft preferences: the rules backend's reading of the same input (shares of grounded views).
-    request.preferences.CopyFrom(preferences if preferences is not None
-                                 else rules.decompose(summary, catalog, k=request.k).preferences)
-
-    rules.repair_request(request, catalog)  # grounding, bounds, price/rating sanity, relaxation to >= k
-
     # Contradiction: a brand both required and excluded. Excluding is the more explicit wish: it wins.
-    clash = [b for b in c.brands if b in c.exclude_brands]
+    clash = [b for b in c.brands if brand(b) in c.exclude_brands]
     if clash:
         kept = [b for b in c.brands if b not in clash]
         del c.brands[:]
         c.brands.extend(kept)
         note("brands", f"{clash} both required and excluded; requirement dropped")
-    if c.exclude_brands and int(_candidates(catalog, c).sum()) < request.k:
-        count = int(_candidates(catalog, c).sum())
-        note("exclude_brands", f"only {count} candidates for k={request.k} with brands {list(c.exclude_brands)} "
-                               "excluded; exclusion dropped")
-        del c.exclude_brands[:]
+    # Soft preferences: the rules backend's reading of the same input (shares of grounded views).
+    request.preferences.CopyFrom(preferences if preferences is not None
+                                 else rules.decompose(summary, catalog, k=request.k).preferences)
+
+    # grounding, bounds, price/rating sanity, relaxation to >= k in the one relaxation order (rules.TIERS:
+    # the brand exclusion is given up first)
+    rules.repair_request(request, catalog)
 
     # Pins: catalog products that satisfy the (repaired) constraints, at most k of them.
-    allowed = _candidates(catalog, c)
+    allowed = candidate_mask(catalog, c)
     for pid in dict.fromkeys(args.include_product_ids):
         i = catalog.index.get(pid)
         if i is None:
@@ -133,7 +118,7 @@ def side_constraint_problems(request: optimization_pb2.OptimizationRequest, cata
     c, problems = request.constraints, []
     problems += [f"exclude_brands: {b!r} is not a catalog brand" for b in c.exclude_brands if b not in catalog.brands]
     problems += [f"brand {b!r} both required and excluded" for b in c.brands if b in c.exclude_brands]
-    allowed = _candidates(catalog, c)
+    allowed = candidate_mask(catalog, c)
     for pid in c.include_product_ids:
         if pid not in catalog.index or not allowed[catalog.index[pid]]:
             problems.append(f"pinned {pid!r} is not an allowed candidate")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
+from services.core.assortment.candidates import candidate_rows
 from services.core.recency import RECENCY_DECAY, recency_weights
 
 BACKEND = "rules"
@@ -417,13 +418,8 @@ def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
 
 
 def _candidates(catalog: Catalog, c: optimization_pb2.Constraints) -> int:
-    return int(catalog.mask(
-        categories=list(c.categories), brands=list(c.brands), colours=list(c.colours),
-        price_min=c.price_min if c.HasField("price_min") else None,
-        price_max=c.price_max if c.HasField("price_max") else None,
-        min_rating=c.min_rating if c.HasField("min_rating") else None,
-        exclude_ids=list(c.exclude_product_ids),
-    ).sum())
+    """How many products the request leaves: the optimizer's own candidate function, exclusions included."""
+    return int(candidate_rows(catalog, c).size)
 
 
 def _describe(c: optimization_pb2.Constraints) -> str:
@@ -434,16 +430,19 @@ def _describe(c: optimization_pb2.Constraints) -> str:
         parts.append(f"price={lo}..{hi}")
     if c.HasField("min_rating"):
         parts.append(f"min_rating={c.min_rating:g}")
+    if c.exclude_brands:
+        parts.append(f"exclude_brands={list(c.exclude_brands)}")
     return ", ".join(parts) or "no constraints"
 
 
 _PRICE = ("price_min", "price_max")
+_LISTS = ("brands", "categories", "colours", "exclude_brands")
 
 
 def _snapshot(c: optimization_pb2.Constraints, fields: Sequence[str]) -> tuple:
     out = []
     for name in fields:
-        if name in ("brands", "categories", "colours"):
+        if name in _LISTS:
             out.append(tuple(getattr(c, name)))
         else:
             out.append(getattr(c, name) if c.HasField(name) else None)
@@ -452,7 +451,7 @@ def _snapshot(c: optimization_pb2.Constraints, fields: Sequence[str]) -> tuple:
 
 def _restore(c: optimization_pb2.Constraints, fields: Sequence[str], values: tuple) -> None:
     for name, value in zip(fields, values, strict=True):
-        if name in ("brands", "categories", "colours"):
+        if name in _LISTS:
             del getattr(c, name)[:]
             getattr(c, name).extend(value)
         elif value is None:
@@ -461,16 +460,27 @@ def _restore(c: optimization_pb2.Constraints, fields: Sequence[str], values: tup
             setattr(c, name, value)
 
 
-# Relaxation is a greedy build-up: start from no hard constraint, then add the constraints back one at a
-# time, best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
+# Relaxation: when fewer than k products meet every constraint, which constraint does the shopper give up
+# first? One order, by what the constraint rests on (earlier tiers are given up first):
+#   1. "excluded"  - brands the model excluded (exclude_brands): a dislike guessed from what the shopper did not
+#                    open; nothing on screen says "not X", so it is the weakest claim and yields first.
+#   2. "inferred"  - brand, product type, colour, price band, rating floor read off the shopper's views (or a
+#                    searched word): weighed against each other by evidence (below).
+#   3. "stated"    - set by the shopper's own UI filter (a filter chip, a price filter): the shopper said so;
+#                    it outlasts anything inferred (decompose only keeps a filter the views still follow).
+#   never relaxed  - the products already seen (exclude_product_ids): showing them again in the panel wastes
+#                    its slots, while a dropped filter still ranks its own products first (it stays a soft
+#                    preference). Too few unseen products at all -> a shorter panel, never a repeated one.
+# Within a tier, a greedy build-up: start from no relaxable constraint, add them back one at a time,
+# best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
 # The next constraint is the one with the strongest evidence given those already kept: the KL divergence of
 # support from base (see _lift), where support is the recency-weighted share of viewed products consistent
 # with the constraint and base the share of the remaining candidates that is (a colour on every view where
-# one candidate in ten has
-# it is strong evidence; a brand that makes a third of the backpacks in a price band, seen on half the views,
-# is weak). A stated constraint (UI filter, searched word) adds a bonus. No kind of attribute outranks
-# another by itself; ties keep the order of _RELAXABLE.
-_RELAXABLE = ("categories", "brands", "colours", "price_band", "min_rating")
+# one candidate in ten has it is strong evidence; a brand that makes a third of the backpacks in a price band,
+# seen on half the views, is weak). A searched word adds a bonus. No kind of attribute outranks another by
+# itself; ties keep the order of _RELAXABLE.
+_RELAXABLE = ("categories", "brands", "colours", "price_band", "min_rating", "exclude_brands")
+TIERS = ("excluded", "inferred", "stated")  # given up first -> kept longest
 STATED_BONUS = {FILTER_EVIDENCE: 2.0, SEARCH_EVIDENCE: 1.0}  # evidence added per kind of statement
 # A product of another type fails the shopper outright, a wrong colour or brand only in part: the product
 # type's evidence counts this much more. A weight, not an order: a type seen on few views still yields.
@@ -493,6 +503,9 @@ def _support(request: optimization_pb2.OptimizationRequest, name: str, catalog: 
     elif name == "min_rating":
         by_id = catalog.by_id if catalog is not None else {}
         fits = [v.product_id in by_id and by_id[v.product_id].rating >= c.min_rating for v in viewed]
+    elif name == "exclude_brands":
+        banned = {norm(x) for x in c.exclude_brands}
+        fits = [norm(v.brand) not in banned for v in viewed]
     else:
         field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
         allowed = {norm(x) for x in getattr(c, name)}
@@ -505,7 +518,7 @@ def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: C
     explicit = _explicit(request.summary, catalog)
     if name == "price_band":
         return STATED_BONUS[FILTER_EVIDENCE] if explicit.price is not None else 0.0
-    if name == "min_rating":
+    if name in ("min_rating", "exclude_brands"):
         return 0.0
     values = set(getattr(request.constraints, name))
     strongest = max((e for v, e in explicit.terms[name].items() if v in values), default=0.0)
@@ -538,7 +551,14 @@ def _levels(name: str, c: optimization_pb2.Constraints) -> list[tuple[str, tuple
 
 
 _FIELDS_OF = {"categories": ("categories",), "brands": ("brands",), "colours": ("colours",),
-              "price_band": _PRICE, "min_rating": ("min_rating",)}
+              "price_band": _PRICE, "min_rating": ("min_rating",), "exclude_brands": ("exclude_brands",)}
+
+
+def _tier(name: str, stated: float) -> int:
+    """Index into TIERS: how long the constraint lasts when the panel cannot be filled."""
+    if name == "exclude_brands":
+        return TIERS.index("excluded")
+    return TIERS.index("stated" if stated >= STATED_BONUS[FILTER_EVIDENCE] else "inferred")
 
 
 def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> list[optimization_pb2.Relaxation]:
@@ -549,7 +569,7 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     support = {n: _support(request, n, catalog) for n in present}
     stated = {n: _stated(request, n, catalog) for n in present}
     wanted = {n: _levels(n, c) for n in present}
-    empty = {n: tuple(() if f in ("brands", "categories", "colours") else None for f in _FIELDS_OF[n]) for n in present}
+    empty = {n: tuple(() if f in _LISTS else None for f in _FIELDS_OF[n]) for n in present}
     for n in present:
         _restore(c, _FIELDS_OF[n], empty[n])
 
@@ -571,7 +591,8 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     remaining = list(present)
     while remaining:
         eligible = [x for x in remaining if not (x in waits and "categories" in remaining)]
-        n = min(eligible, key=lambda x: (-evidence(x), _RELAXABLE.index(x)))
+        # kept longest first: highest tier, then strongest evidence
+        n = min(eligible, key=lambda x: (-_tier(x, stated[x]), -evidence(x), _RELAXABLE.index(x)))
         remaining.remove(n)
         tried: list[str] = []
         outcome = "dropped"

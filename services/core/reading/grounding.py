@@ -30,31 +30,11 @@ PAGE_KINDS = ("product", "listing", "search", "home", "other")
 _DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "l": "1", "i": "1",
                             "|": "1", "!": "1", "L": "1", "J": "1", "T": "7", "S": "5", "s": "5", "B": "8",
                             "Z": "2", "z": "2", "G": "6", "b": "6", "g": "9", "q": "9", "A": "4"})
-_SKU_RE = re.compile(r"\b(?:SKU|5KU|SKV|5KV)\s*[:;.,]?\s*([A-Za-z0-9|!][A-Za-z0-9|! ]{2,16})", re.IGNORECASE)
-_SKU_LABEL_RE = re.compile(r"\b[S5]K[UV]\s*[:;]", re.IGNORECASE)
-_RANGE_RE = re.compile(r"\bPrice\s*[:;]?\s*\$?\s*(\d[\d,]*(?:\.\d+)?)\s*(?:[-–—~]|to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
-                       re.IGNORECASE)
-_PRICE_FROM_RE = re.compile(r"\bPrice\s*[:;]?\s*(from|up\s+to)\s*\$?\s*(\d[\d,]*(?:\.\d+)?)", re.IGNORECASE)
-_PRICE_LABEL_RE = re.compile(r"\bPrice\s*[:;]", re.IGNORECASE)
-_RESULTS_RE = re.compile(r"\b(?:results?|search)\s+for\s*[\"'“”‘’«»]*\s*(.+?)\s*[\"'“”‘’«»]*\s*(?:\(\d+\))?\s*$",
-                         re.IGNORECASE)
-_FILTER_KEYS_RE = re.compile(r"(?=\b(?:Brand|Colou?r|Category|Price)\s*[:;])", re.IGNORECASE)
-_FILTER_RE = re.compile(r"^(Brand|Colou?r|Category)\s*[:;]\s*([A-Za-z][A-Za-z ]{1,40})", re.IGNORECASE)
-_PROMO_RE = re.compile(
-    r"\b(?:sale|deals?|clearance|discount|coupon|promo(?:tion)?|bogo|bundle|limited[- ]time"
-    r"|free\s+(?:shipping|delivery|returns)|save\s+\$?\d+|\d{1,2}\s*%\s*off|buy\s+(?:one|\d)\s+get)\b",
-    re.IGNORECASE)
-_REVIEW_SUMMARY_RE = re.compile(r"\(\s*[\d,]+\s+reviews?\s*\)", re.IGNORECASE)
-_REVIEWS_RE = re.compile(r"\breviews?\b", re.IGNORECASE)
-_RATING_RE = re.compile(r"\bRating\s*[:;]?\s*([0-5](?:[.,]\d)?)\s*/\s*5", re.IGNORECASE)
-_PANEL_RE = re.compile(r"recommended\s+for\s+you", re.IGNORECASE)
 # A breadcrumb: a short first crumb ("Home", "Shop"), a separator, then the category; tesseract garbles the
 # short line often ("bome:/(Backpacks"), so be lenient and ground the category word fuzzily.
 _BREADCRUMB_RE = re.compile(r"^\W{0,2}[A-Za-z]{2,8}\s*[:;.]?\s*[/>»›|]+\W{0,2}([A-Za-z][A-Za-z ]+)")
-_LABEL_RE = re.compile(r"[:$]|\b(?:rating|ratings|reviews?|results|recommended|store)\b", re.IGNORECASE)
-_PRODUCT_MARKS = (re.compile(r"^\s*Brand\s*[:;]", re.IGNORECASE), re.compile(r"^\s*Colou?r\s*[:;]", re.IGNORECASE),
-                  re.compile(r"\badd\s+to\s+(?:cart|bag|basket)\b", re.IGNORECASE), _RATING_RE)
 _WORD_RE = re.compile(r"[A-Za-z]+")
+_NEVER = re.compile(r"(?!)")  # a cue a shop profile does not give: matches nothing
 
 TITLE_ONLY_MIN_SCORE = 95.0   # heading alone grounds a product only if nearly exact ...
 TITLE_ONLY_MIN_MARGIN = 3.0   # ... and clearly better than the next title (titles differ by a short code)
@@ -149,14 +129,21 @@ class Grounder:
         self._multiword = [(re.compile(rf"\b{re.escape(v.lower())}\b"), v)
                            for v in (*catalog.brands, *catalog.colours) if " " in v]
         prof = self.profile
-        self._panel_re = prof.regex("panel_cues") or _PANEL_RE
-        self._product_marks = [re.compile(c, re.IGNORECASE) for c in prof.product_page_cues] or list(_PRODUCT_MARKS)
+        self._panel_re = prof.regex("panel_cues")
+        self._product_marks = prof.regexes("product_page_cues")
         self._list_price_re = prof.regex("list_price_cues")
-        self._brand_res = [re.compile(c, re.IGNORECASE) for c in prof.brand_cues]
-        self._rating_res = [re.compile(c, re.IGNORECASE) for c in prof.rating_cues] or [_RATING_RE]
-        self._promo_re = prof.regex("promotion_cues") or _PROMO_RE
+        self._brand_res = prof.regexes("brand_cues")
+        self._rating_res = prof.regexes("rating_cues")
+        self._promo_re = prof.regex("promotion_cues") or _NEVER
         self._home_re = prof.regex("home_cues")
         self._compare_re = prof.regex("comparison_cues")
+        self._results_res = prof.regexes("search_results_cues")
+        self._reviews_re = prof.regex("review_cues") or _NEVER
+        self._review_summary_re = prof.regex("review_summary_cues") or _NEVER
+        self._label_re = prof.regex("label_cues") or _NEVER
+        self._sku_res = prof.regexes("sku_cues")
+        self._sku_label_re = prof.regex("sku_label_cues") or _NEVER
+        self._filters = prof.filter_patterns()
 
     # -------------------------------------------------------------- lines
 
@@ -193,23 +180,21 @@ class Grounder:
         second = best[1][1] if len(best) > 1 else 0.0
         return best[0][2], best[0][1], best[0][1] - second
 
-    @staticmethod
-    def _heading_candidates(main: list[OcrLine]) -> list[str]:
+    def _heading_candidates(self, main: list[OcrLine]) -> list[str]:
         """Lines that could be a product title, tallest first, plus pairs of wrapped lines (long titles wrap).
 
         Height orders but does not filter: tesseract's word boxes swallow table rules and descenders, so a
         bold table cell can measure taller than the real heading.
         """
         lines = [ln for ln in main if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 6 and " " in ln.text.strip()
-                 and not _LABEL_RE.search(ln.text)]
+                 and not self._label_re.search(ln.text)]
         out = [ln.text for ln in sorted(lines, key=lambda ln: -ln.height)]
         for a, b in zip(lines, lines[1:], strict=False):
             if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height, b.height):
                 out.append(f"{a.text} {b.text}")
         return out
 
-    @staticmethod
-    def _big_headings(main: list[OcrLine], typical: float | None = None) -> list[str]:
+    def _big_headings(self, main: list[OcrLine], typical: float | None = None) -> list[str]:
         """Heading-sized lines (clearly taller than the page's typical text) and their wrapped pairs: where a
         product page names its product. Card titles in a listing are body-sized, so they never qualify.
         `typical` is the median text height of the whole page when the caller read only part of it."""
@@ -219,12 +204,12 @@ class Grounder:
         if typical is None:
             heights = sorted(ln.height for ln in main)
             typical = heights[len(heights) // 2]
-        big = [ln for ln in usable if ln.height >= HEADING_MIN_RATIO * typical and not _LABEL_RE.search(ln.text)]
+        big = [ln for ln in usable if ln.height >= HEADING_MIN_RATIO * typical and not self._label_re.search(ln.text)]
         out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
         # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
         # right below a big one continues it
         tails = [ln for ln in main if ln.conf >= MIN_LINE_CONF and ln.height >= HEADING_MIN_RATIO * typical
-                 and not _LABEL_RE.search(ln.text)]
+                 and not self._label_re.search(ln.text)]
         for a in big:
             below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
                                                                                                      b.height)]
@@ -246,10 +231,11 @@ class Grounder:
 
         sku_token, sku_label = None, False
         for text in texts:
-            if _SKU_LABEL_RE.search(text) or _SKU_RE.search(text):
+            sku = next((m for sku_re in self._sku_res if (m := sku_re.search(text))), None)
+            if sku is not None or self._sku_label_re.search(text):
                 sku_label = True  # only product pages print a SKU, even when its code is unreadable
-                if m := _SKU_RE.search(text):
-                    sku_token = obs.sku_text = m.group(1).strip()
+                if sku is not None:
+                    sku_token = obs.sku_text = sku.group(1).strip()
                 break
 
         labelled_colours: list[str] = []
@@ -261,7 +247,7 @@ class Grounder:
                     if found := self.categories.get(crumb) or self._fuzzy_word(crumb, self.categories):
                         obs.category = found
                         break
-            if m := _RESULTS_RE.search(text):
+            if m := next((m for results_re in self._results_res if (m := results_re.search(text))), None):
                 obs.search_query = m.group(1).strip(" \"'“”‘’") or None
             for rating_re in self._rating_res:
                 if m := rating_re.search(text):
@@ -282,10 +268,10 @@ class Grounder:
                 struck = {next((a for a in amounts if a[0] >= cue.end()), None) for cue in list_cues}
                 for a in amounts:
                     (obs.list_prices if a in struck else obs.prices).append(a[2])
-            elif not promo and not _PRICE_LABEL_RE.search(text):
+            elif not promo and not self._filters.price_label.search(text):
                 # a promotion's amounts ("over $50") are not product prices, nor are a price filter's bounds
                 obs.prices.extend(prices.values(text))
-            if _REVIEWS_RE.search(text) and not _REVIEW_SUMMARY_RE.search(text):
+            if self._reviews_re.search(text) and not self._review_summary_re.search(text):
                 obs.reviews_visible = True
             for brand_re in self._brand_res:
                 if (m := brand_re.search(text)) and m.lastindex:
@@ -294,8 +280,9 @@ class Grounder:
                         labelled_brands.append(b)
                         if b not in obs.brands:
                             obs.brands.append(b)
-            if fm := _FILTER_RE.match(text.strip()):
-                if fm.group(1).lower().startswith("col") and (c := self._ground_filter("Colour", fm.group(2))):
+            if fm := self._filters.term.match(text.strip()):
+                if (self._filters.field(fm.group(1)) == "colour"
+                        and (c := self._ground_filter(fm.group(1), fm.group(2)))):
                     labelled_colours.append(c.partition(": ")[2])
             self._mentions(text, obs)
 
@@ -324,16 +311,16 @@ class Grounder:
             obs.colours = list(dict.fromkeys(([obs.picture_colour] if obs.picture_colour else []) + labelled_colours))
         else:
             for text in texts:
-                for chunk in _FILTER_KEYS_RE.split(text):  # "Brand: Norda | Colour: Navy" -> one per key
-                    if fm := _FILTER_RE.match(chunk):
+                for chunk in self._filters.keys.split(text):  # "Brand: Norda | Colour: Navy" -> one per key
+                    if fm := self._filters.term.match(chunk):
                         value = self._ground_filter(fm.group(1), fm.group(2))
                         if value and value not in obs.filters:
                             obs.filters.append(value)
             for text in texts:
-                if m := _RANGE_RE.search(text):
+                if m := self._filters.price_range.search(text):
                     obs.filters.append(f"Price: ${_num(m.group(1)):g} – ${_num(m.group(2)):g}")
-                elif m := _PRICE_FROM_RE.search(text):
-                    word = "from" if m.group(1).lower() == "from" else "up to"
+                elif m := self._filters.price_open.search(text):
+                    word = "from" if self._filters.price_from.match(m.group(1)) else "up to"
                     obs.filters.append(f"Price: {word} ${_num(m.group(2)):g}")
             # a promotion naming a product is not a listing of it
             obs.listing_product_ids = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])
@@ -485,9 +472,10 @@ class Grounder:
 
     def _ground_filter(self, key: str, raw: str) -> str | None:
         raw = raw.strip().lower()
-        if key.lower().startswith("brand"):
+        field = self._filters.field(key)
+        if field == "brand":
             table, label = self.brand_words, "Brand"
-        elif key.lower().startswith("col"):
+        elif field == "colour":
             table, label = self.colour_words, "Colour"
         else:
             table, label = self.categories, "Category"

@@ -1,9 +1,20 @@
-"""Behaviour summary of a session from its grounded observations (embedded backend). Pure: no I/O."""
+"""Behaviour summaries: a `Summarizer` backend supplies grounded claims about a window, one builder makes
+the BehaviourSummary.
+
+Backends (the embedded reader here, the vllm model in vllm_backend.py) differ only in how they read the
+frames: each returns `Claims` -- product views grounded in the catalog, terms it named, price and ratings it
+saw, comparisons, promotions, searches, notes on what it dropped. `build_summary` alone turns claims into a
+summary: recency-weighted shares of the views, specifications of the viewed products, the browse-only
+fallback (no product opened), the session's UI filters and seen products, and the narrative, so the
+backends cannot drift apart in any of them. Pure: no I/O.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from interarec.v1 import summaries_pb2
 from services.common.catalog import CURRENCY, Catalog, Product
@@ -70,22 +81,19 @@ def _ui_filters(observations: Sequence[Observation]) -> tuple[list[str], str]:
     return [], ""
 
 
-def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[str]:
+def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[tuple[Product, Product]]:
     """Consecutive views of two different products of the same category: the shopper weighing them up."""
     seq = [o.product_id for o in observations
            if o.kind == "product" and o.product_id in catalog.by_id and o.product_confidence >= MIN_VIEW_CONFIDENCE]
-    pairs: list[str] = []
-    seen: set[frozenset[str]] = set()
+    pairs: list[tuple[Product, Product]] = []
     prev = None
     for pid in seq:
         if prev is not None and pid != prev:
             a, b = catalog.by_id[prev], catalog.by_id[pid]
-            key = frozenset((a.product_id, b.product_id))
-            if a.category == b.category and key not in seen:
-                seen.add(key)
-                pairs.append(f"{a.title} vs {b.title}")
+            if a.category == b.category:
+                pairs.append((a, b))
         prev = pid
-    return pairs[-MAX_COMPARISONS:]
+    return pairs
 
 
 def _browse_terms(observations: Sequence[Observation]) -> tuple[list[str], list[str], list[str]]:
@@ -110,8 +118,43 @@ def _price_filter(observations: Sequence[Observation], catalog: Catalog) -> tupl
     return None
 
 
-def add_views(s: summaries_pb2.BehaviourSummary, views: Sequence[tuple[Product, int, float]]) -> list[Product]:
-    """The fields every backend derives from grounded product views, ordered by last view (oldest first):
+View = tuple[Product, int, float]  # a grounded product view: (product, frames, best confidence)
+
+
+@dataclass
+class Claims:
+    """What a backend read from a window (and the session's history), already grounded in the catalog."""
+
+    backend: str
+    views: list[View] = field(default_factory=list)  # ordered by each product's last view, oldest first
+    # Named terms (repeats count): the summary's terms only when no product was opened.
+    product_types: list[str] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
+    colours: list[str] = field(default_factory=list)
+    price_range: tuple[float, float] | None = None  # seen or filtered, when no product was opened
+    ratings_seen: list[float] = field(default_factory=list)  # 0..5, when no product was opened
+    specifications: list[str] = field(default_factory=list)  # catalog `key: value` pairs, when none opened
+    comparisons: list[tuple[Product, Product]] = field(default_factory=list)  # oldest first
+    promotions: list[str] = field(default_factory=list)  # oldest first, cleaned
+    search_queries: list[str] = field(default_factory=list)  # oldest first, cleaned
+    read_reviews: bool = False
+    notes: list[str] = field(default_factory=list)  # what was dropped on the way, and why
+    prompt_version: str = ""
+    model: str = ""
+
+
+class Summarizer(Protocol):
+    """A summarizer backend: a closed window (its frames as image URLs, for a backend that looks at pixels)
+    -> grounded claims. A model backend raises LlmError when it has nothing usable; `summarize_window`
+    (vllm_backend.py) then asks the embedded backend."""
+
+    backend: str
+
+    async def claims(self, window: ClosedWindow, image_urls: list[str]) -> Claims: ...
+
+
+def add_views(s: summaries_pb2.BehaviourSummary, views: Sequence[View]) -> list[Product]:
+    """The fields derived from grounded product views, ordered by last view (oldest first):
     recency-weighted shares of type, brand and colour, price range, ratings and the viewed products.
     Returns the products (empty: nothing set)."""
     products = [p for p, _, _ in views]
@@ -134,8 +177,8 @@ def add_views(s: summaries_pb2.BehaviourSummary, views: Sequence[tuple[Product, 
     return products
 
 
-def add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow,
-                        observations: Sequence[Observation], products: Sequence[Product]) -> None:
+def _add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow,
+                         observations: Sequence[Observation], products: Sequence[Product]) -> None:
     """What the session itself knows, whichever backend read the frames: the UI filters on the newest
     listing (the decomposer's hard constraints) and every product seen so far (its whole-session exclusion)."""
     filters, filters_category = _ui_filters(observations)
@@ -145,37 +188,80 @@ def add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow,
     s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
 
 
-def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Sequence[Observation],
-              catalog: Catalog) -> summaries_pb2.BehaviourSummary:
-    """Summary over the session's recent observations (history, then this window), grounded in the catalog."""
-    observations = [*history, *window.observations]
+def build_summary(session_id: str, tenant: str, window: ClosedWindow, history: Sequence[Observation],
+                  claims: Claims) -> summaries_pb2.BehaviourSummary:
+    """The one place a BehaviourSummary is made, from any backend's claims about the window."""
     s = summaries_pb2.BehaviourSummary(
-        session_id=session_id, tenant=tenant, window_seq=window.window_seq, backend="embedded",
+        session_id=session_id, tenant=tenant, window_seq=window.window_seq, backend=claims.backend,
         frames_in_window=window.frames, frames_dropped_duplicate=window.dropped_duplicates,
-        window_close_reason=window.reason)
+        window_close_reason=window.reason, prompt_version=claims.prompt_version, model=claims.model)
     s.trace.capture_unix_ms = window.last_capture_ms
 
-    views = _views(observations, catalog)
-    products = add_views(s, views)
+    products = add_views(s, claims.views)
     if products:
-        s.specifications.extend(_weighted([f"{k}: {v}" for p in products for k, v in p.spec_pairs],
-                                          len(products))[:MAX_SPECS])
+        # the viewed products' own specifications: the catalog beats whatever was read off the screen
+        specs = [f"{k}: {v}" for p in products for k, v in p.spec_pairs]
+        s.specifications.extend(_weighted(specs, len(products))[:MAX_SPECS])
     else:
-        # Nothing opened yet: what the shopper browsed to and filtered by is the only signal.
-        cats, brands, colours = _browse_terms(observations)
-        for target, values in ((s.product_types, cats), (s.brands, brands), (s.colours, colours)):
+        # Nothing opened yet: what the shopper browsed to, filtered by and saw listed is the only signal.
+        for target, values in ((s.product_types, claims.product_types), (s.brands, claims.brands),
+                               (s.colours, claims.colours)):
             if values:
                 target.extend(_weighted(values, len(values)))
-        if (rng := _price_filter(observations, catalog)) is not None:
-            s.price_range.low, s.price_range.high = rng
+        if claims.price_range is not None:
+            s.price_range.low, s.price_range.high = claims.price_range
             s.price_range.currency = CURRENCY
-    add_session_context(s, window, observations, products)
-    s.reviews.read_reviews = any(o.reviews_visible for o in observations)
-    s.comparisons.extend(_comparisons(observations, catalog))
-    s.promotions.extend(_unique(p for o in observations for p in o.promotions)[-MAX_PROMOTIONS:])
-    s.search_queries.extend(_unique(o.search_query for o in observations if o.search_query)[-MAX_QUERIES:])
+        if claims.ratings_seen:
+            s.reviews.min_rating_viewed = min(claims.ratings_seen)
+            s.reviews.mean_rating_viewed = round(sum(claims.ratings_seen) / len(claims.ratings_seen), 2)
+        if claims.specifications:
+            s.specifications.extend(_weighted(claims.specifications, len(claims.specifications))[:MAX_SPECS])
+    _add_session_context(s, window, [*history, *window.observations], products)
+    s.reviews.read_reviews = claims.read_reviews
+    pairs: dict[frozenset[str], str] = {}  # a pair weighed up twice (either way round) counts once
+    for a, b in claims.comparisons:
+        if a.product_id != b.product_id:
+            pairs.setdefault(frozenset((a.product_id, b.product_id)), f"{a.title} vs {b.title}")
+    s.comparisons.extend(list(pairs.values())[-MAX_COMPARISONS:])
+    s.promotions.extend(_unique(p for p in claims.promotions if p)[-MAX_PROMOTIONS:])
+    s.search_queries.extend(_unique(q for q in claims.search_queries if q)[-MAX_QUERIES:])
     s.narrative = narrative(s)
+    s.grounding_notes.extend(claims.notes)
     return s
+
+
+# --- the embedded backend: the reader's grounded observations -> claims -------------------------------
+
+def read_claims(observations: Sequence[Observation], catalog: Catalog) -> Claims:
+    """The embedded backend's claims: what the on-CPU reader grounded, frame by frame."""
+    cats, brands, colours = _browse_terms(observations)
+    return Claims(
+        backend="embedded", views=_views(observations, catalog), product_types=cats, brands=brands,
+        colours=colours, price_range=_price_filter(observations, catalog),
+        comparisons=_comparisons(observations, catalog),
+        promotions=[p for o in observations for p in o.promotions],
+        search_queries=[o.search_query for o in observations if o.search_query],
+        read_reviews=any(o.reviews_visible for o in observations))
+
+
+class EmbeddedSummarizer:
+    """The embedded backend behind the Summarizer protocol: the window's observations were read on this
+    CPU as the frames arrived (reader.py), so the image URLs are not needed."""
+
+    backend = "embedded"
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    async def claims(self, window: ClosedWindow, image_urls: list[str]) -> Claims:
+        return read_claims([*window.history, *window.observations], self.catalog)
+
+
+def summarize(session_id: str, tenant: str, window: ClosedWindow, history: Sequence[Observation],
+              catalog: Catalog) -> summaries_pb2.BehaviourSummary:
+    """The embedded summary over the session's recent observations (history, then this window)."""
+    return build_summary(session_id, tenant, window, history,
+                         read_claims([*history, *window.observations], catalog))
 
 
 def _share_phrase(brand: summaries_pb2.WeightedTerm, types: Sequence[summaries_pb2.WeightedTerm]) -> str:

@@ -1,14 +1,18 @@
 """Per-session windowing of screenshots: a pure state machine whose state is plain JSON (a Faust table value).
 
-A window closes when it holds `max_frames` distinct frames, when the page URL changes, or when no distinct
-frame arrived for `idle_ms`. Near-duplicates are counted and dropped before OCR: a frame is one when it
-shows the same page URL as the last distinct frame and its perceptual hash is within a few bits of a
-recent frame of that page visit. The URL gate matters: a 64-bit dHash sees layout, not text, so two
-product pages of the same template hash alike (measured: 0-2 bits apart), while a new URL always means
-new content worth reading. Within a page, scrolling moves the layout and so the hash; a live update of
-the recommendation panel does not, and is rightly dropped (the panel is ignored by grounding anyway).
-Replayed frames (at-least-once redelivery: sequence number and capture time both not newer than the
-last seen) are ignored, so re-processing a frame never opens or closes a window twice.
+A window closes as soon as a page visit is read (the frame that first yields what its page is for: the
+product on a product page, a filter or search elsewhere), when it holds `max_frames` distinct frames, when the
+page URL changes, or when no distinct frame arrived for `idle_ms`. Closing on the read is what makes the panel
+follow the shopper while they are still on the page (issue 17: a product view waited for the shopper to leave
+the page or go idle, 2.5-10 s, before it reached the panel).
+
+Near-duplicates are counted and dropped before OCR: a frame is one when it shows the same page URL as the last
+distinct frame and its perceptual hash is within a few bits of a recent frame of that page visit. The URL gate
+matters: a 64-bit dHash sees layout, not text, so two product pages of the same template hash alike (measured:
+0-2 bits apart), while a new URL always means new content worth reading. Within a page, scrolling moves the
+layout and so the hash; a live update of the recommendation panel does not, and is rightly dropped (the panel
+is ignored by grounding anyway). Replayed frames (at-least-once redelivery: sequence number and capture time
+both not newer than the last seen) are ignored, so re-processing a frame never opens or closes a window twice.
 
 Accounting: every frame is accounted for by exactly one window (`frame_offsets`): distinct frames, frames
 whose OCR failed, and near-duplicates -- a near-duplicate arriving when no window is open opens one that
@@ -72,7 +76,8 @@ class OpenWindow:
     capture_ms: list[int] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list)
     dropped_duplicates: int = 0
-    offsets: list[int] = field(default_factory=list)      # accounted frames: distinct and near-duplicates
+    skipped_stale: int = 0                                # frames latest-wins skipped unread (skip_frame)
+    offsets: list[int] = field(default_factory=list)      # accounted frames: distinct, near-duplicates, skipped
     newest_seq: int = -1                                  # newest frame_seq (offset) of any accounted frame
     newest_capture_ms: int = -1
 
@@ -80,7 +85,8 @@ class OpenWindow:
         return {"page_url": self.page_url, "opened_ms": self.opened_ms, "last_ms": self.last_ms,
                 "frame_seqs": list(self.frame_seqs), "hashes": [f"{h:x}" for h in self.hashes],
                 "capture_ms": list(self.capture_ms), "observations": [o.to_dict() for o in self.observations],
-                "dropped_duplicates": self.dropped_duplicates, "offsets": list(self.offsets),
+                "dropped_duplicates": self.dropped_duplicates, "skipped_stale": self.skipped_stale,
+                "offsets": list(self.offsets),
                 "newest_seq": self.newest_seq, "newest_capture_ms": self.newest_capture_ms}
 
     @classmethod
@@ -89,7 +95,7 @@ class OpenWindow:
                    frame_seqs=list(d["frame_seqs"]), hashes=[int(h, 16) for h in d["hashes"]],
                    capture_ms=list(d["capture_ms"]),
                    observations=[Observation.from_dict(o) for o in d["observations"]],
-                   dropped_duplicates=d.get("dropped_duplicates", 0),
+                   dropped_duplicates=d.get("dropped_duplicates", 0), skipped_stale=d.get("skipped_stale", 0),
                    offsets=list(d.get("offsets", d["frame_seqs"])),
                    newest_seq=d.get("newest_seq", max(d["frame_seqs"], default=-1)),
                    newest_capture_ms=d.get("newest_capture_ms", max(d["capture_ms"], default=-1)))
@@ -105,7 +111,7 @@ class ClosedWindow:
     """A finished window, ready to summarise. `history` is the session's earlier grounded observations."""
 
     window_seq: int
-    reason: str                          # "frames", "idle", "page_change"
+    reason: str                          # "read", "frames", "idle", "page_change"
     page_url: str
     frame_seqs: list[int]
     first_capture_ms: int
@@ -116,6 +122,7 @@ class ClosedWindow:
     history: list[Observation]
     dropped_duplicates: int
     frame_offsets: list[int] = field(default_factory=list)  # every frame accounted for (see module doc)
+    skipped_stale: int = 0               # of those, frames skipped unread because a newer one was waiting
     seen_product_ids: list[str] = field(default_factory=list)  # every product viewed so far, this window included
 
     @property
@@ -147,6 +154,7 @@ class SessionState:
     seen_product_ids: list[str] = field(default_factory=list)
     frames_seen: int = 0
     duplicates_dropped: int = 0
+    skipped_stale: int = 0
     replays_ignored: int = 0
     replayed: list[int] = field(default_factory=list)     # original offsets of dead-letter replays handled
 
@@ -160,7 +168,8 @@ class SessionState:
                 "recent_settled": self.recent_settled,
                 "history": [o.to_dict() for o in self.history], "seen_product_ids": list(self.seen_product_ids),
                 "frames_seen": self.frames_seen,
-                "duplicates_dropped": self.duplicates_dropped, "replays_ignored": self.replays_ignored}
+                "duplicates_dropped": self.duplicates_dropped, "skipped_stale": self.skipped_stale,
+                "replays_ignored": self.replays_ignored}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> SessionState:
@@ -176,6 +185,7 @@ class SessionState:
                    history=[Observation.from_dict(o) for o in d["history"]],
                    seen_product_ids=list(d.get("seen_product_ids", [])),
                    frames_seen=d.get("frames_seen", 0), duplicates_dropped=d.get("duplicates_dropped", 0),
+                   skipped_stale=d.get("skipped_stale", 0),
                    replays_ignored=d.get("replays_ignored", 0))
 
 
@@ -229,7 +239,7 @@ def _close(state: SessionState, reason: str, now_ms: int) -> ClosedWindow:
         first_capture_ms=min(w.capture_ms, default=w.newest_capture_ms),
         last_capture_ms=max(w.capture_ms, default=w.newest_capture_ms), opened_ms=w.opened_ms,
         closed_ms=now_ms, observations=list(w.observations), history=list(state.history),
-        dropped_duplicates=w.dropped_duplicates, frame_offsets=sorted(w.offsets),
+        dropped_duplicates=w.dropped_duplicates, skipped_stale=w.skipped_stale, frame_offsets=sorted(w.offsets),
         seen_product_ids=list(state.seen_product_ids))
     state.last_window_seq = window_seq
     state.window = None
@@ -262,8 +272,9 @@ def trim_history(observations: list[Observation], limit: int) -> list[Observatio
 
 def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Observation | None, now_ms: int,
               max_frames: int = DEFAULT_MAX_FRAMES,
-              max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE) -> list[ClosedWindow]:
-    """Feed one frame (observation None if it was a duplicate or OCR failed); returns windows it closed (0-2)."""
+              max_distance: int = NEAR_DUPLICATE_MAX_DISTANCE, close_on_read: bool = True) -> list[ClosedWindow]:
+    """Feed one frame (observation None if it was a duplicate or OCR failed); returns windows it closed (0-2).
+    `close_on_read=False` leaves out the close on a visit's first read (tests of the other rules use it)."""
     if max_frames < 1:
         raise ValueError("max_frames must be >= 1")
     if is_replay(state, frame):
@@ -298,10 +309,42 @@ def add_frame(state: SessionState, frame: FrameMeta, hash_: int, observation: Ob
     if page_key(frame.page_url) != state.recent_url:
         state.recent_url, state.recent_hashes, state.recent_settled = page_key(frame.page_url), [], False
     state.recent_hashes = (state.recent_hashes + [hash_])[-RECENT_HASHES:]
-    state.recent_settled = state.recent_settled or (observation is not None and settles(observation))
-    if len(w.frame_seqs) >= max_frames:
+    newly_read = not state.recent_settled and observation is not None and settles(observation)
+    state.recent_settled = state.recent_settled or newly_read
+    if newly_read and close_on_read:
+        # The page visit just yielded what its page is for (the product on a product page, a filter or a
+        # search on a listing): that is new evidence, so it goes out now instead of waiting for the shopper to
+        # leave the page, go idle or fill the window. Later frames of the visit open a window of their own.
+        closed.append(_close(state, "read", now_ms))
+    elif len(w.frame_seqs) >= max_frames:
         closed.append(_close(state, "frames", now_ms))
     return closed
+
+
+def visit_read(state: SessionState, frame: FrameMeta) -> bool:
+    """The frame belongs to the page visit under way and that visit already yielded what its page is for."""
+    return state.recent_settled and page_key(frame.page_url) == state.recent_url
+
+
+def skip_frame(state: SessionState, frame: FrameMeta, now_ms: int) -> bool:
+    """Account a frame skipped unread because a newer frame of the same page visit was already waiting (latest
+    wins under overload: services/summarizer/latest.py). It is not decoded, hashed or read, and does not move
+    the idle timer, but it is in the next summary's `frame_offsets` and counted in its `skipped_stale`, so it
+    is never silently lost. False (and nothing accounted) for a replayed frame, as add_frame does."""
+    if is_replay(state, frame):
+        state.replays_ignored += 1
+        return False
+    state.last_frame_seq = max(state.last_frame_seq, frame.frame_seq)
+    state.last_capture_ms = max(state.last_capture_ms, frame.capture_ms)
+    state.frames_seen += 1
+    state.skipped_stale += 1
+    if frame.replay_of is not None:
+        state.replayed = (state.replayed + [frame.replay_of])[-REPLAYED_REMEMBERED:]
+    if state.window is None:  # the newer frame that won follows at once and joins this window
+        state.window = OpenWindow(page_url=frame.page_url, opened_ms=now_ms, last_ms=now_ms)
+    state.window.skipped_stale += 1
+    state.window.account(frame)
+    return True
 
 
 def close_idle(state: SessionState, now_ms: int, idle_ms: int) -> ClosedWindow | None:

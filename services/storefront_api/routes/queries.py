@@ -37,7 +37,8 @@ def _provenance(request) -> dict:
 async def answer(ctx: Context, fn_request, caller: Caller, endpoint: str) -> dict:
     def work():
         request, extra = fn_request()
-        return solve(ctx.catalog, request, ctx.settings.rules.get(caller.tenant, ()), ctx.settings.solver), extra
+        return solve(ctx.catalog, request, ctx.settings.rules.get(caller.tenant, ()), ctx.settings.solver,
+                     image_base=ctx.settings.image_base_url), extra
     try:
         rec, extra = await asyncio.get_running_loop().run_in_executor(ctx.solver_pool, work)
     except InvalidRequest as exc:

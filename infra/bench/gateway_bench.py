@@ -1,0 +1,219 @@
+"""Gateway throughput against the raw producer, on the same broker in the same run: prints both rates and
+their ratio (with the 429 counts) at a few client concurrencies.
+
+    python -m infra.bench.gateway_bench [--frames 600] [--concurrency 8,32] [--workers 1,2] [--bootstrap h:p]
+
+Frames: distinct 150-200 KB JPEG screenshots (the repo's recorded shop screens, upscaled to 1600x1000 and
+saved at quality 90), each posted once to its own session (no duplicates, so every frame is validated and
+written). The raw producer sends the same bytes with the gateway's producer settings (acks=all, idempotent)
+and waits for every acknowledgement. The gateway runs as its own process (`python -m services.gateway`), its
+tenant rate limit out of the way; the clients are plain HTTP/1.1 keep-alive connections on asyncio in this
+process. On a shared 2-core machine the broker, the gateway and the clients compete for the same cores: the
+ratio, measured in one run, and the CPU per frame are the figures to compare, not the absolute rates.
+Without --bootstrap a throwaway single-node broker is started (infra/kafka)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+from services.common.config import REPO_ROOT
+from services.common.kafka_security import kafka_python_kwargs
+from services.common.tenants import hash_key
+from services.common.topics import FRAMES, apply_topics
+
+SCREENS = REPO_ROOT / "tests" / "fixtures" / "screens"
+KEY = "bench-key"
+
+
+def make_frames(n: int, size: tuple[int, int] = (1600, 1000), quality: int = 90) -> list[bytes]:
+    bases = [Image.open(p).convert("RGB").resize(size) for p in sorted(SCREENS.glob("*.jpg"))]
+    out = []
+    for i in range(n):
+        img = bases[i % len(bases)].copy()
+        img.paste((i * 37 % 256, i * 91 % 256, i * 13 % 256), (8 + i % 500, 8, 40 + i % 500, 40))  # distinct
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=quality)
+        out.append(buf.getvalue())
+    return out
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def family(pid: int) -> list[int]:
+    """pid and its child processes (uvicorn's workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
+def raw_producer_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float]:
+    """(frames/s, CPU ms per frame of this process: the producer's own thread included)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+                             max_request_size=4 * 1024 * 1024, **kafka_python_kwargs())
+    producer.send(FRAMES.name, key=b"warm", value=frames[0]).get(30)
+    run = uuid.uuid4().hex[:6]
+    started, cpu = time.perf_counter(), time.process_time()
+    futures = [producer.send(FRAMES.name, key=f"bench/raw-{run}-{i}".encode(), value=f)
+               for i, f in enumerate(frames)]
+    for f in futures:
+        f.get(60)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    producer.close()
+    return len(frames) / elapsed, cpu * 1000 / len(frames)
+
+
+async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[float, Counter]:
+    """(accepted frames/s, answers by status). A minimal keep-alive HTTP/1.1 client on asyncio streams: httpx
+    costs more CPU per request than the gateway does, so it would measure itself."""
+    host, port = url.removeprefix("http://").split(":")
+    run = uuid.uuid4().hex[:6]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(frames)):
+        queue.put_nowait(i)
+    statuses: Counter = Counter()
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while not queue.empty():
+            i = queue.get_nowait()
+            head = (f"POST /v1/sessions/b{run}-{i}/frames HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n"
+                    f"Content-Type: image/jpeg\r\nX-Frame-Seq: {i}\r\nContent-Length: {len(frames[i])}\r\n\r\n")
+            writer.write(head.encode() + frames[i])
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            statuses[status] += 1
+        writer.close()
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    metrics = httpx.get(f"{url}/metrics").text
+    ack = {ln.split()[0]: float(ln.split()[1]) for ln in metrics.splitlines()
+           if ln.startswith("interarec_gateway_broker_ack_seconds_")}
+    ack_ms = ack.get("interarec_gateway_broker_ack_seconds_sum", 0) * 1000 / max(1, ack.get(
+        "interarec_gateway_broker_ack_seconds_count", 0))
+    print(f"  {concurrency} clients: client CPU {cpu * 1000 / len(frames):.1f} ms/frame, {elapsed:.1f} s, "
+          f"request {elapsed * concurrency * 1000 / len(frames):.0f} ms on average, of which broker ack "
+          f"{ack_ms:.0f} ms (mean since the gateway started)", flush=True)
+    return statuses[202] / elapsed, statuses
+
+
+def start_gateway(bootstrap: str, port: int, workers: int, extra_env: dict[str, str],
+                  prefix: list[str], checkout: Path = REPO_ROOT) -> subprocess.Popen:
+    """`python -m services.gateway` of `checkout` (another one: a baseline in the same run)."""
+    env = {**os.environ, "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "INTERAREC_GATEWAY_PORT": str(port),
+           "INTERAREC_API_KEYS": f"bench:{hash_key(KEY)}", "INTERAREC_GATEWAY_RATE_PER_S": "1000000",
+           "INTERAREC_GATEWAY_RATE_BURST": "10000000", "INTERAREC_GATEWAY_WORKERS": str(workers), **extra_env}
+    process = subprocess.Popen([*prefix, sys.executable, "-m", "services.gateway"], env=env, cwd=checkout,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited with {process.returncode}")
+        time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError("gateway not ready within 60 s")
+
+
+def run(bootstrap: str, args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(REPO_ROOT / "infra" / "kafka"))
+    import broker  # infra/kafka/broker.py: free_port
+
+    apply_topics(bootstrap, (FRAMES,))
+    frames = make_frames(args.frames)
+    sizes = sorted(len(f) for f in frames)
+    kb = [n // 1024 for n in (sizes[0], sizes[len(sizes) // 2], sizes[-1])]
+    print(f"{len(frames)} frames of {kb[0]}-{kb[2]} KB (median {kb[1]} KB)")
+    extra = dict(kv.split("=", 1) for kv in args.env)
+    print("| gateway workers | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
+          "| CPU ms/frame: raw producer | gateway |")
+    print("|---|---|---|---|---|---|---|---|")
+    runs = [(workers, REPO_ROOT) for workers in args.workers]
+    runs += [(1, Path(args.baseline))] if args.baseline else []
+    for workers, checkout in runs:
+        if checkout != REPO_ROOT:
+            print(f"baseline: the gateway of {checkout} (1 process)")
+        port = broker.free_port()
+        gateway = start_gateway(bootstrap, port, workers, extra, args.prefix.split(), checkout)
+        try:
+            asyncio.run(post_all(f"http://127.0.0.1:{port}", frames[:20], 4))  # warm-up: connections, metadata
+            for concurrency in args.concurrency:
+                # raw before and after the gateway run: the same minutes of a shared machine
+                raw1, raw_cpu1 = raw_producer_rate(bootstrap, frames)
+                cpu = cpu_s(family(gateway.pid))
+                rate, statuses = asyncio.run(post_all(f"http://127.0.0.1:{port}", frames, concurrency))
+                gateway_cpu = (cpu_s(family(gateway.pid)) - cpu) * 1000 / max(1, statuses[202])
+                raw2, raw_cpu2 = raw_producer_rate(bootstrap, frames)
+                raw, raw_cpu = (raw1 + raw2) / 2, (raw_cpu1 + raw_cpu2) / 2
+                others = {s: n for s, n in statuses.items() if s not in (202, 429)}
+                print(f"| {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} | {statuses[429]} "
+                      f"| {raw_cpu:.1f} | {gateway_cpu:.1f} |" + (f" other statuses: {others}" if others else ""),
+                      flush=True)
+        finally:
+            gateway.send_signal(signal.SIGINT)  # a profiler prefix writes its report on SIGINT
+            gateway.wait(30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[8, 32])
+    parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra gateway setting, e.g. INTERAREC_GATEWAY_MAX_DECODES=8")
+    parser.add_argument("--prefix", default="", help="run the gateway under this command, e.g. "
+                        "'py-spy record --format speedscope -o gw.json --subprocesses --' to see where its time goes")
+    parser.add_argument("--baseline", help="also measure the gateway of this checkout (e.g. a worktree of main)")
+    parser.add_argument("--bootstrap", help="use this broker (default: start a throwaway one)")
+    args = parser.parse_args(argv)
+    if args.bootstrap:
+        run(args.bootstrap, args)
+        return 0
+    sys.path.insert(0, str(REPO_ROOT / "infra" / "kafka"))
+    import broker as kb
+
+    with tempfile.TemporaryDirectory(prefix="interarec-gwbench-") as tmp:
+        port, controller = kb.free_ports(2)
+        with kb.started(Path(tmp) / "kafka", port=port, controller_port=controller) as b:
+            run(b.bootstrap, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

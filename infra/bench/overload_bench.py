@@ -1,0 +1,286 @@
+"""Capture-to-recommendation latency under twice the load the summarizer can read, with and without latest wins.
+
+    python -m infra.bench.overload_bench [--sessions var/eval/sessions/classic] [--load 2.0] [--seconds 60]
+                                         [--shoppers N] [--modes on off]
+
+Simulated shoppers replay captured shopper sessions (`interarec eval capture` saves them: real demo-shop
+screenshots with their page URLs and timing, ~2 frames/s, page changes and dwells included), each under a new
+session id, straight onto the frames topic of a throwaway single-node broker (the gateway is not under test).
+The real summarizer, decomposer and optimizer processes run on it; a consumer reads the recommendations and
+the summaries. For each mode (a fresh broker and stack each, so no backlog carries over):
+
+  on   latest wins (INTERAREC_SUMMARIZER_LOOKAHEAD=32, INTERAREC_SUMMARIZER_STALE_MS=1500): older frames of a
+       page visit waiting behind a newer one, and frames of an already read visit once they waited over 1.5 s,
+       are skipped unread and accounted
+  off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, INTERAREC_SUMMARIZER_STALE_MS=0: every frame is read in order
+
+it prints capture-to-recommendation p50/p95/max over the recommendations built from frames captured during the
+load (after a warm-up), how many frames were read or skipped, and whether every produced frame is in a
+summary's accounting (frame_offsets) once the stack drained.
+
+The sustainable load is calibrated in the same run: the summarizer's reader times the frames a shopper's
+windows read (OCR + grounding) plus the decode and hash of every frame; one OCR thread then serves
+1 / (CPU seconds per shopper-second) shoppers, and `--load 2` drives twice that (or `--shoppers N`). The shared
+2-core machine makes every figure noisy: compare the two modes of one run, not runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from interarec.v1 import frames_pb2, recommendations_pb2, summaries_pb2
+from services.common import config
+from services.common.catalog import Catalog
+from services.common.kafka_security import kafka_python_kwargs
+from services.common.keys import session_key
+from services.common.topics import FRAMES, RECOMMENDATIONS, SUMMARIES, apply_topics, session_partition
+from services.core.reading.imaging import decode_image, dhash
+from services.core.reading.reader import FrameReader
+from services.core.reading.window import FrameMeta, SessionState, add_frame, should_process
+
+TENANT = "demo"
+WARMUP_S = 10.0
+STAGGER_MS = 5_000
+
+
+@dataclass
+class Recorded:
+    name: str
+    frames: list[tuple[int, str, bytes]]  # (ms since the session's first frame, page URL, JPEG)
+
+
+def load_sessions(root: Path) -> list[Recorded]:
+    out = []
+    for d in sorted(p for p in root.iterdir() if (p / "frames.jsonl").exists()):
+        rows = [json.loads(line) for line in (d / "frames.jsonl").read_text().splitlines() if line.strip()]
+        rows.sort(key=lambda r: (r["capture_ms"], r["seq"]))
+        if rows:
+            t0 = rows[0]["capture_ms"]
+            out.append(Recorded(d.name, [(r["capture_ms"] - t0, r["url"], (d / r["file"]).read_bytes()) for r in rows]))
+    return out
+
+
+def calibrate(sessions: list[Recorded], catalog: Catalog) -> float:
+    """CPU seconds the summarizer spends per second of one shopper's browsing (reads + decode/hash of every frame)."""
+    reader = FrameReader(catalog)
+    busy = total = 0.0
+    for rec in sessions[:3]:
+        state = SessionState()
+        for i, (t, url, jpeg) in enumerate(rec.frames):
+            started = time.perf_counter()
+            image = decode_image(jpeg)
+            h = dhash(image)
+            meta = FrameMeta(frame_seq=i, capture_ms=t, page_url=url)
+            observation = None
+            if should_process(state, meta, h):
+                observation = reader.observe(image, page_url=url, frame_seq=i, capture_ms=t)
+            add_frame(state, meta, h, observation, t)
+            busy += time.perf_counter() - started
+        total += rec.frames[-1][0] / 1000 + 0.5
+    return busy / total
+
+
+@dataclass
+class Outcome:
+    produced: dict[tuple[int, int], str] = field(default_factory=dict)  # (partition, offset) -> session
+    latencies: list[tuple[int, float]] = field(default_factory=list)  # (capture ms, seconds to recommendation)
+    accounted: set[tuple[int, int]] = field(default_factory=set)
+    skipped: int = 0
+    read: int = 0
+    last_summary: float = 0.0
+    metrics: str = ""
+    lag: dict[str, float | None] = field(default_factory=dict)  # input lag p95 per stage (bucket bound), s
+
+
+def produce(bootstrap: str, sessions: list[Recorded], shoppers: int, seconds: float, start: float,
+            outcome: Outcome, run: str) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_request_size=4 << 20,
+                             **kafka_python_kwargs())
+    # every shopper replays a recorded session from a staggered start, looping with a new session id
+    schedule = []
+    for i in range(shoppers):
+        rec = sessions[i % len(sessions)]
+        length = rec.frames[-1][0] + 1000
+        offset = i * STAGGER_MS / shoppers  # shoppers arrive over the first seconds
+        loop = 0
+        while offset + loop * length < seconds * 1000:
+            for t, url, jpeg in rec.frames:
+                at = offset + loop * length + t
+                if at < seconds * 1000:
+                    schedule.append((at, f"{run}-{i}-{loop}", url, jpeg))
+            loop += 1
+    schedule.sort(key=lambda s: s[0])
+    futures = []
+    for at, sid, url, jpeg in schedule:
+        delay = start + at / 1000 - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        capture_ms = int(time.time() * 1000)
+        frame = frames_pb2.Frame(session_id=sid, tenant=TENANT, capture_unix_ms=capture_ms, page_url=url,
+                                 mime_type="image/jpeg", image=jpeg)
+        frame.trace.capture_unix_ms = capture_ms
+        key = session_key(TENANT, sid)
+        futures.append((sid, producer.send(FRAMES.name, key=key.encode(), value=frame.SerializeToString(),
+                                           partition=session_partition(key, FRAMES.partitions))))
+    producer.flush()
+    for sid, fut in futures:
+        md = fut.get(timeout=30)
+        outcome.produced[(md.partition, md.offset)] = sid
+    producer.close()
+
+
+def consume(bootstrap: str, outcome: Outcome, stop: threading.Event) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             max_partition_fetch_bytes=8 << 20, **kafka_python_kwargs())
+    consumer.assign([TopicPartition(t, p) for t in (RECOMMENDATIONS.name, SUMMARIES.name)
+                     for p in range(RECOMMENDATIONS.partitions)])
+    while not stop.is_set():
+        for tp, records in consumer.poll(timeout_ms=200).items():
+            now = time.time()
+            for r in records:
+                if tp.topic == RECOMMENDATIONS.name:
+                    rec = recommendations_pb2.Recommendation.FromString(r.value)
+                    outcome.latencies.append((rec.trace.capture_unix_ms, now - rec.trace.capture_unix_ms / 1000))
+                else:
+                    s = summaries_pb2.BehaviourSummary.FromString(r.value)
+                    outcome.accounted |= {(s.frames_partition, o) for o in s.frame_offsets}
+                    outcome.skipped += s.frames_skipped_stale
+                    outcome.read += s.frames_in_window
+                    outcome.last_summary = now
+    consumer.close()
+
+
+def _metrics(port: int) -> str:
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError as exc:
+        return f"# metrics unavailable: {exc}"
+
+
+def _counters(text: str) -> str:
+    keep = ("interarec_summarizer_frames_total{", "interarec_summarizer_windows_total{")
+    return "; ".join(line for line in text.splitlines() if line.startswith(keep))
+
+
+def lag_p95(text: str, service: str) -> float | None:
+    """p95 of a stage's input lag (interarec_<service>_input_lag_seconds), the bucket bound it falls under."""
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(f"interarec_{service}_input_lag_seconds_bucket{{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((float("inf") if bound == "+Inf" else float(bound), float(line.rsplit(" ", 1)[1])))
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    return next(b for b, count in sorted(buckets) if count >= 0.95 * total)
+
+
+def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float, work: Path,
+             catalog_path: Path) -> Outcome:
+    sys.path.insert(0, str(config.REPO_ROOT / "infra" / "kafka"))
+    import broker as kb  # infra/kafka/broker.py
+
+    from infra.local.stack import Ports, Stack
+
+    port, controller = kb.free_ports(2)
+    outcome = Outcome()
+    with kb.started(work / f"kafka-{mode}", port=port, controller_port=controller) as b:
+        apply_topics(b.bootstrap)
+        lookahead = "32" if mode == "on" else "1"  # off: every frame read in order, nothing skipped
+        stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{mode}",
+                      var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)),
+                      extra_env={"INTERAREC_SUMMARIZER_LOOKAHEAD": lookahead,
+                                 "INTERAREC_SUMMARIZER_STALE_MS": "1500" if mode == "on" else "0"})
+        stack.start(progress=lambda line: None, only=("summarizer", "decomposer", "optimizer"))
+        stop = threading.Event()
+        reader = threading.Thread(target=consume, args=(b.bootstrap, outcome, stop), daemon=True)
+        reader.start()
+        try:
+            start = time.time() + 1
+            produce(b.bootstrap, sessions, shoppers, seconds, start, outcome, mode)
+            # drain: until every frame is accounted, or nothing new for 20 s, at most 120 s
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                if set(outcome.produced) <= outcome.accounted:
+                    break
+                if outcome.last_summary and time.time() - outcome.last_summary > 20:
+                    break
+                time.sleep(1)
+            time.sleep(3)  # the last recommendations
+        finally:
+            stop.set()
+            reader.join(timeout=10)
+            texts = {svc: _metrics(port) for svc, port in (("summarizer", stack.ports.summarizer),
+                                                          ("decomposer", stack.ports.decomposer),
+                                                          ("optimizer", stack.ports.optimizer))}
+            outcome.metrics = _counters(texts["summarizer"])
+            outcome.lag = {svc: lag_p95(text, svc) for svc, text in texts.items()}
+            stack.stop()
+        outcome.latencies = [(c, s) for c, s in outcome.latencies if c / 1000 >= start + WARMUP_S]
+    return outcome
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", default=str(config.var_dir() / "eval" / "sessions" / "classic"))
+    parser.add_argument("--load", type=float, default=2.0, help="multiple of the calibrated sustainable load")
+    parser.add_argument("--shoppers", type=int, default=0, help="fixed number of shoppers instead of --load")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--verbose", action="store_true", help="the summarizer's frame counters, frames missing")
+    parser.add_argument("--modes", nargs="+", default=["on", "off"], choices=["on", "off"])
+    args = parser.parse_args(argv)
+    sessions = load_sessions(Path(args.sessions))
+    if not sessions:
+        print(f"no captured sessions under {args.sessions}: run `python -m services.eval capture` first",
+              file=sys.stderr)
+        return 2
+    catalog_path = config.catalog_path()
+    catalog = Catalog.load(catalog_path)
+    per_shopper = calibrate(sessions, catalog)
+    sustainable = 1 / per_shopper
+    shoppers = args.shoppers or max(1, round(args.load * sustainable))
+    print(f"calibration: {per_shopper:.3f} CPU s per shopper-second -> {sustainable:.1f} shoppers sustainable on "
+          f"one OCR thread; driving {shoppers} shoppers ({shoppers / sustainable:.1f}x) for {args.seconds:.0f} s")
+    print("\n| latest wins | recommendations | capture->recommendation p50 / p95 / max s | frames produced | "
+          "accounted | skipped unread | read | input lag p95 s: summarizer / decomposer / optimizer |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="interarec-overload-") as tmp:
+        if args.verbose:
+            tmp = tempfile.mkdtemp(prefix="interarec-overload-")  # kept: the services' logs are in it
+            print(f"  work directory (logs): {tmp}")
+        for mode in args.modes:
+            o = run_mode(mode, sessions, shoppers, args.seconds, Path(tmp), catalog_path)
+            lat = [s for _, s in o.latencies]
+            missing = len(set(o.produced) - o.accounted)
+            print(f"| {mode} | {len(lat)} | {pct(lat, 0.5):.2f} / {pct(lat, 0.95):.2f} / "
+                  f"{max(lat, default=float('nan')):.2f} | {len(o.produced)} | "
+                  f"{len(o.produced) - missing} | {o.skipped} | {o.read} | "
+                  f"{' / '.join(f'<= {o.lag.get(s)}' for s in ('summarizer', 'decomposer', 'optimizer'))} |",
+                  flush=True)
+            if args.verbose:
+                print(f"  summarizer: {o.metrics}", flush=True)
+                gone = sorted(set(o.produced) - o.accounted)
+                print(f"  not accounted: {gone[:20]}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
