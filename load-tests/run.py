@@ -5,7 +5,8 @@ them, and answer capacity questions from what the pipeline itself measured:
   interpolated as Prometheus's histogram_quantile does), for recommendations published during the run and
   while the backlog drained;
 - frames per shopper-minute: sent, written to the frames topic by the gateway, and reaching OCR (or the model);
-- consumer lag per stage over time (each worker's interarec_<stage>_consumer_lag_messages);
+- consumer lag per stage over time (each worker's interarec_<stage>_consumer_lag_messages) and the p95 of
+  the seconds records waited in each stage's input topic (interarec_<stage>_input_lag_seconds);
 - CPU per stage (each process and what it started, from /proc) and resident memory.
 
 Modes:
@@ -80,6 +81,9 @@ def report(r: Result) -> None:
     if r.rss:
         say("resident memory at the end (MiB): "
             + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in sorted(r.rss[-1][1].items())))
+    if any(v is not None for v in r.wait_p95.values()):
+        say("seconds a record waited in each stage's input topic, p95: " + ", ".join(
+            f"{stage} {seconds(v)}" for stage, v in r.wait_p95.items() if v is not None))
     if r.lag:
         say("consumer lag per stage over time (messages waiting):")
         say("   t(s)  " + "  ".join(f"{s:>10}" for s in STAGES))

@@ -80,6 +80,12 @@ def stage_lag(texts: dict[str, str]) -> dict[str, float]:
     return out
 
 
+def stage_histogram(texts: dict[str, str], stage: str) -> fig.Buckets:
+    """A stage's input-lag-in-seconds histogram (how long records waited in its input topic), every replica."""
+    return fig.histogram([t for name, t in texts.items() if name.split("-")[0] == stage],
+                         f"interarec_{stage}_input_lag_seconds")
+
+
 def frames_read(text: str) -> float:
     """Frames one summarizer process sent through OCR or to the model, from its /metrics."""
     by_outcome = fig.counters([text], "interarec_summarizer_frames", "outcome")
@@ -154,6 +160,7 @@ class Result:
     drained: bool
     frame_bytes: float | None = None  # mean size of a frame the gateway wrote to the frames topic
     gateway: dict[str, float] = field(default_factory=dict)  # frame requests by the gateway's outcome
+    wait_p95: dict[str, float | None] = field(default_factory=dict)  # per stage: p95 seconds in its input topic
 
     def p(self, q: float) -> float | None:
         return fig.quantile(self.latency, q)
@@ -208,6 +215,8 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         cpu_cores={k: (cpu_after.get(k, 0.0) - v) / busy_s for k, v in cpu_before.items()},
         cpu_s={k: cpu_end.get(k, 0.0) - v for k, v in cpu_before.items()},
         lag=sampler.lag, rss=sampler.rss, assigned=sampler.assigned, drained=drained,
+        wait_p95={stage: fig.quantile(fig.minus(stage_histogram(after, stage), stage_histogram(before, stage)), 0.95)
+                  for stage in STAGES},
         gateway={k: v - fig.counters([before.get("gateway", "")], "interarec_gateway_frames", "outcome").get(k, 0.0)
                  for k, v in fig.counters([after.get("gateway", "")], "interarec_gateway_frames", "outcome").items()},
         frame_bytes=fig.mean_of(after.get("gateway", ""), before.get("gateway", ""), FRAME_BYTES))
