@@ -29,7 +29,8 @@ def session_summary(observations: list[Observation]) -> summaries_pb2.BehaviourS
         o.frame_seq = i
         meta = FrameMeta(frame_seq=i, capture_ms=i * 1000, page_url=o.page_url or f"http://shop/{i}")
         closed += add_frame(state, meta, (i * 0x9E3779B97F4A7C15) & (2**64 - 1), o, now_ms=i * 1000, max_frames=4)
-    closed.append(close_idle(state, now_ms=10**12, idle_ms=1))
+    if (rest := close_idle(state, now_ms=10**12, idle_ms=1)) is not None:  # the last read may have closed it
+        closed.append(rest)
     last = closed[-1]
     return summarize("s", "demo", last, last.history, CATALOG)
 
