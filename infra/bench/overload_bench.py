@@ -9,7 +9,7 @@ session id, straight onto the frames topic of a throwaway single-node broker (th
 The real summarizer, decomposer and optimizer processes run on it; a consumer reads the recommendations and
 the summaries. For each mode (a fresh broker and stack each, so no backlog carries over):
 
-  on   latest wins (the defaults: INTERAREC_SUMMARIZER_LOOKAHEAD=32, _STALE_MS=1500, _MAX_WAIT_MS=3000): older
+  on   latest wins (INTERAREC_SUMMARIZER_LOOKAHEAD=32, _STALE_MS=1500 as by default, _MAX_WAIT_MS=3000): older
        frames of a page visit waiting behind a newer one, frames of an already read visit once they waited
        over 1.5 s, and any frame that waited over 3 s are skipped unread and accounted
   off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, _STALE_MS=0, _MAX_WAIT_MS=0: every frame is read in order
