@@ -157,8 +157,8 @@ def test_grounding_on_real_shop_pages(catalog: Catalog, shop_url: str, browser_p
     search, _ = frame(f"/search?q={query}", seq)
     assert search.kind == "search" and search.search_query == query and search.product_id is None
 
-    if (rest := close_idle(state, now_ms=10**9, idle_ms=5_000)) is not None:  # each page's read closed its window
-        closed.append(rest)
+    if (idle := close_idle(state, now_ms=10**9, idle_ms=5_000)) is not None:  # a page's read may have closed it
+        closed.append(idle)
     assert [c.window_seq for c in closed] == list(range(1, len(closed) + 1))
     summary = summarize("e2e-ocr", "demo", closed[-1], closed[-1].history, catalog)
     assert [v.product_id for v in summary.viewed_products] == [p.product_id for p in visited]

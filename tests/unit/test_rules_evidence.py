@@ -30,9 +30,9 @@ def session_summary(products) -> summaries_pb2.BehaviourSummary:
                         page_url=f"http://shop/p/{p.product_id}")
         meta = FrameMeta(frame_seq=i, capture_ms=i * 1000, page_url=o.page_url)
         closed += add_frame(state, meta, (i * 0x9E3779B97F4A7C15) & (2**64 - 1), o, now_ms=i * 1000, max_frames=4)
-    if (rest := close_idle(state, now_ms=10**12, idle_ms=1)) is not None:  # the last read may have closed it
-        closed.append(rest)
-    return summarize("s", "demo", closed[-1], closed[-1].history, CATALOG)
+    idle = close_idle(state, now_ms=10**12, idle_ms=1)  # None when the last page's read already closed it
+    last = idle if idle is not None else closed[-1]
+    return summarize("s", "demo", last, last.history, CATALOG)
 
 
 def test_one_recent_off_preference_view_is_no_second_taste():

@@ -33,7 +33,8 @@ def german(tmp_path: Path) -> Path:
         "search_results_cues": ["\\bergebnisse\\s+f(?:ü|u)r\\s+[\"„“]?(.+?)[\"“”]?\\s*$"],
         "review_cues": ["\\bbewertungen\\b"], "review_summary_cues": ["\\(\\s*\\d+\\s+bewertungen\\s*\\)"],
         "label_cues": ["[:$€]", "\\b(?:bewertung|bewertungen|ergebnisse|empfohlen)\\b"],
-        "filter_labels": {"brand": ["Marke"], "colour": ["Farbe"], "category": ["Kategorie"], "price": ["Preis"]}}))
+        "filter_labels": {"brand": ["Marke"], "colour": ["Farbe"], "category": ["Kategorie"], "price": ["Preis"],
+                          "price_from": ["ab"], "price_up_to": ["bis"]}}))
     return path
 
 
@@ -49,8 +50,9 @@ def test_a_shop_worded_differently_is_read_through_its_profile_alone(tmp_path: P
     search = grounder.observe([line("Ergebnisse für „Sneakers“", 150, 20), line("Norda Summit Sneakers K47", 300)])
     assert search.kind == "search" and search.search_query == "Sneakers"
     listing = grounder.observe([line("Sneakers", 150, 20), line("Marke: Norda | Farbe: Black", 200),
-                                line("Preis: $50 – $150", 230), line("Norda Summit Sneakers K47", 300)])
-    assert listing.filters == ["Brand: Norda", "Colour: Black", "Price: $50 – $150"]
+                                line("Preis: $50 – $150", 230), line("Preis: bis $90", 260),
+                                line("Norda Summit Sneakers K47", 300)])
+    assert listing.filters == ["Brand: Norda", "Colour: Black", "Price: $50 – $150", "Price: up to $90"]
     # the default profile's English wording means nothing on that shop's pages, and vice versa
     assert Grounder(CATALOG).observe([line("Ergebnisse für Sneakers", 150, 20)]).search_query is None
 
@@ -66,7 +68,8 @@ def test_a_profile_without_the_cues_the_reader_needs_is_refused(tmp_path: Path, 
 def test_filter_labels_must_name_every_field_without_capturing(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     for labels, problem in (({"brand": ["Marke"]}, "each of"),
-                            ({"brand": ["(Marke)"], "colour": ["x"], "category": ["y"], "price": ["z"]}, "capture")):
+                            ({"brand": ["(Marke)"], "colour": ["x"], "category": ["y"], "price": ["z"],
+                              "price_from": ["ab"], "price_up_to": ["bis"]}, "capture")):
         path.write_text(json.dumps({"filter_labels": labels}))
         with pytest.raises(ConfigError, match=problem):
             load_profile(path)

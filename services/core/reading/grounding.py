@@ -320,7 +320,7 @@ class Grounder:
                 if m := self._filters.price_range.search(text):
                     obs.filters.append(f"Price: ${_num(m.group(1)):g} – ${_num(m.group(2)):g}")
                 elif m := self._filters.price_open.search(text):
-                    word = "from" if m.group(1).lower() == "from" else "up to"
+                    word = "from" if self._filters.price_from.match(m.group(1)) else "up to"
                     obs.filters.append(f"Price: {word} ${_num(m.group(2)):g}")
             # a promotion naming a product is not a listing of it
             obs.listing_product_ids = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])

@@ -23,7 +23,8 @@ Keys (all optional; a file states only what differs from the default):
 panel_cues, product_page_cues and rating_cues are required (the default file gives them); there is no
 wording in code to fall back on.
 - filter_labels: field (brand, colour, category, price) -> regular expressions for the label of a listing's
-  filter chip or control ("Brand: Norda", "Price: $50 – $120"); no capturing groups.
+  filter chip or control ("Brand: Norda", "Price: $50 – $120"), and price_from / price_up_to -> the words of
+  an open price filter ("Price: from $50", "Price: up to $120"); no capturing groups.
 - colours: name -> [r, g, b] reference colours for reading a product's colour from its picture.
 """
 
@@ -39,7 +40,7 @@ from services.common.config import ConfigError
 
 DEFAULT_PATH = Path(__file__).parent / "profiles" / "default.json"
 REQUIRED_CUES = ("panel_cues", "product_page_cues", "rating_cues")
-FILTER_FIELDS = ("brand", "colour", "category", "price")
+FILTER_FIELDS = ("brand", "colour", "category", "price", "price_from", "price_up_to")
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,14 @@ class FilterPatterns:
     keys: re.Pattern  # where each chip starts on a line holding several
     price_range: re.Pattern  # "Price: $50 - $120": groups 1 and 2
     price_open: re.Pattern  # "Price: from $50" / "Price: up to $120": group 1 the word, group 2 the amount
+    price_from: re.Pattern  # that word, whole, when it opens the range upwards ("from")
     price_label: re.Pattern  # a price filter's label: its amounts are no product's price
     fields: dict[str, re.Pattern]  # field -> its label, whole
 
     @classmethod
     def build(cls, labels: dict[str, tuple[str, ...]]) -> FilterPatterns:
         alt = {f: "(?:" + "|".join(f"(?:{p})" for p in labels[f]) + ")" for f in FILTER_FIELDS}
-        brand, colour, category, price = (alt[f] for f in FILTER_FIELDS)
+        brand, colour, category, price, above, below = (alt[f] for f in FILTER_FIELDS)
         amount = r"\$?\s*(\d[\d,]*(?:\.\d+)?)"
 
         def rx(pattern: str) -> re.Pattern:
@@ -103,9 +105,10 @@ class FilterPatterns:
         return cls(term=rx(rf"^({brand}|{colour}|{category})\s*[:;]\s*([A-Za-z][A-Za-z ]{{1,40}})"),
                    keys=rx(rf"(?=\b(?:{brand}|{colour}|{category}|{price})\s*[:;])"),
                    price_range=rx(rf"\b{price}\s*[:;]?\s*{amount}\s*(?:[-–—~]|to)\s*{amount}"),
-                   price_open=rx(rf"\b{price}\s*[:;]?\s*(from|up\s+to)\s*{amount}"),
+                   price_open=rx(rf"\b{price}\s*[:;]?\s*({above}|{below})\s*{amount}"),
+                   price_from=rx(rf"^{above}$"),
                    price_label=rx(rf"\b{price}\s*[:;]"),
-                   fields={f: rx(rf"^{alt[f]}$") for f in FILTER_FIELDS if f != "price"})
+                   fields={f: rx(rf"^{alt[f]}$") for f in ("brand", "colour", "category")})
 
     def field(self, label: str) -> str | None:
         """Which field a chip's label names (brand, colour or category)."""
