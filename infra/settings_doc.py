@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from services.common.llm import LlmSettings
 from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
 from services.demo_shop.settings import DemoShopSettings
@@ -28,6 +29,7 @@ SERVICES = [
     StorefrontSettings,
     DemoShopSettings,
     GatewaySettings,
+    LlmSettings,  # the model client of the `vllm`/`llm` backends (summarizer, decomposer, storefront queries)
 ]
 
 

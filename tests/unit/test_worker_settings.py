@@ -73,3 +73,47 @@ def test_demo_shop_settings_are_in_the_table_and_validated(monkeypatch):
             m.setenv(name, value)
             with pytest.raises(config.ConfigError, match=name):
                 from_env(DemoShopSettings)
+
+
+# Direct INTERAREC_* reads left outside a settings dataclass (docs/the README's hand-written table lists them).
+# The list may only shrink: a new direct read fails here; declare the variable in its service's settings.
+DIRECT_READS_LEFT = {
+    "services/common/kafka_security.py",  # every Kafka client of every service and tool reads these at connect
+    "services/common/session_tokens.py",  # the gateway's token check (its settings are the gateway's)
+    "services/common/tenants.py",  # demo mode, API keys, tenant origins: the gateway's and storefront's computed()
+    "services/core/business_rules.py",  # load_from_env() for tools; the services declare the same variable
+    "services/core/reading/ocr.py",  # INTERAREC_TESSERACT at import (h17reader's file)
+    "services/core/reading/profile.py",  # INTERAREC_SHOP_PROFILE when no path is given
+    "services/storefront_api/app.py",  # the query backend picks whether LlmSettings is read (a computed field)
+    "services/shoppers/shopper.py",  # the scripted shoppers' browser (a test-bed tool, not a service)
+    "services/ops/cli.py",  # `interarec status` option defaults
+}
+RUNTIME = [p for p in sorted((ROOT / "services").rglob("*.py"))
+           if p.parent.name != "eval" and p.name not in ("settings.py", "config.py")]
+
+
+def test_no_new_direct_reads_of_interarec_variables():
+    read = re.compile(r"(?:env_(?:str|int|float|choice)|environ\.get|getenv)\(\s*f?\"INTERAREC_")
+    readers = {str(f.relative_to(ROOT)) for f in RUNTIME if read.search(f.read_text())}
+    assert readers <= DIRECT_READS_LEFT, sorted(readers - DIRECT_READS_LEFT)
+
+
+def test_model_client_settings_are_declared_in_the_table_and_validated(monkeypatch):
+    from services.common import config
+    from services.common.llm import LlmSettings
+
+    block = table(settings_doc.SERVICES)
+    for name in ("INTERAREC_LLM_BASE_URL", "INTERAREC_LLM_MODEL", "INTERAREC_LLM_MAX_PIXELS"):
+        assert f"| `{name}` |" in block, name
+    monkeypatch.setenv("INTERAREC_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("INTERAREC_LLM_MODEL", "tiny-vlm")
+    monkeypatch.setenv("INTERAREC_LLM_RETRIES", "0")
+    s = LlmSettings.from_env()
+    assert (s.base_url, s.model, s.retries, s.max_tokens, s.backoff_s) == ("http://127.0.0.1:9/v1", "tiny-vlm", 0,
+                                                                            512, 0.25)
+    for name, value in (("INTERAREC_LLM_BASE_URL", "gpu-host:8000"), ("INTERAREC_LLM_MODEL", ""),
+                        ("INTERAREC_LLM_RETRIES", "11"), ("INTERAREC_LLM_TIMEOUT_S", "0")):
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            with pytest.raises(config.ConfigError, match=name):
+                LlmSettings.from_env()
