@@ -96,9 +96,7 @@ class StorefrontSettings:
                                  minimum=0.5, maximum=300)
     history_size: int = setting("INTERAREC_STOREFRONT_HISTORY", 10, "recommendations kept per session for "
                                 "/history", minimum=1, maximum=100)
-    rules: dict[str, tuple[business_rules.Rule, ...]] = setting(
-        "INTERAREC_BUSINESS_RULES_FILE", dict, "per-tenant business rules (JSON, see above)", default_doc="none",
-        parse=business_rules.load)
+    rules: dict[str, tuple[business_rules.Rule, ...]] = business_rules.rules_setting()  # the optimizer's too
     solver: str = setting("INTERAREC_STOREFRONT_SOLVER", "threshold", "solver for text and image queries",
                           choices=("threshold", "pyomo"))
     image_base_url: str = image_base_setting()  # the optimizer's too: both build items

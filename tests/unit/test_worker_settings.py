@@ -81,7 +81,6 @@ DIRECT_READS_LEFT = {
     "services/common/kafka_security.py",  # every Kafka client of every service and tool reads these at connect
     "services/common/session_tokens.py",  # the gateway's token check (its settings are the gateway's)
     "services/common/tenants.py",  # demo mode, API keys, tenant origins: the gateway's and storefront's computed()
-    "services/core/business_rules.py",  # load_from_env() for tools; the services declare the same variable
     "services/core/reading/ocr.py",  # INTERAREC_TESSERACT at import (h17reader's file)
     "services/core/reading/profile.py",  # INTERAREC_SHOP_PROFILE when no path is given
     "services/storefront_api/app.py",  # the query backend picks whether LlmSettings is read (a computed field)
