@@ -6,11 +6,17 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+# The suite starts dozens of service processes (two stacks, restarts, fault injection, the deploy rehearsal),
+# each importing the project's modules. With bytecode writing off (PYTHONDONTWRITEBYTECODE, set on some machines)
+# every start compiled them all again, seconds each on 2 busy cores; written once, later starts reuse them.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BROKER_PY = REPO_ROOT / "infra" / "kafka" / "broker.py"
@@ -68,6 +74,24 @@ def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from services.common.demo_catalog import generate
 
     return generate(tmp_path_factory.mktemp("catalog"))
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int], Path]:
+    """demo_catalog(seed, n_products): a demo catalog of that seed and size, generated once per test session
+    (generation draws an image per product: tens of seconds for a thousand on a busy machine). Read-only for
+    its users, as the generator is deterministic."""
+    from services.common.demo_catalog import generate
+
+    made: dict[tuple[int, int], Path] = {}
+
+    def get(seed: int, n_products: int) -> Path:
+        if (seed, n_products) not in made:
+            out = tmp_path_factory.mktemp(f"catalog-{seed}-{n_products}")
+            made[seed, n_products] = generate(out, seed=seed, n_products=n_products)
+        return made[seed, n_products]
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,15 @@ class ImageFormatMismatch(ImageDecodeError):
     code = "content_type_mismatch"
 
 
+def check_size(width: int, height: int, *, max_pixels: int, max_side: int | None, min_side: int) -> None:
+    """Dimensions read from a header, before any pixel is decoded: a bomb is 413, a speck 400."""
+    if width * height > max_pixels or (max_side is not None and max(width, height) > max_side):
+        limit = f"the {max_side}px limit per side" if max_side is not None else f"{max_pixels} pixels"
+        raise ImageTooLarge(f"{width}x{height} exceeds {limit}")
+    if min(width, height) < min_side:
+        raise ImageTooSmall(f"{width}x{height} is below {min_side}px per side")
+
+
 def decode_image(data: bytes, *, expected_format: str | None = None, max_pixels: int = MAX_DECODE_PIXELS,
                  max_side: int | None = None, min_side: int = 1, draft: bool = False) -> Image.Image:
     """Decode bytes into an RGB image, or raise an ImageDecodeError subclass saying why not. draft: a JPEG is
@@ -60,11 +69,7 @@ def decode_image(data: bytes, *, expected_format: str | None = None, max_pixels:
     if image.format not in ALLOWED_FORMATS:
         raise ImageDecodeError(f"image format {image.format} not accepted; expected one of {ALLOWED_FORMATS}")
     width, height = image.size
-    if width * height > max_pixels or (max_side is not None and max(width, height) > max_side):
-        limit = f"the {max_side}px limit per side" if max_side is not None else f"{max_pixels} pixels"
-        raise ImageTooLarge(f"{width}x{height} exceeds {limit}")
-    if min(width, height) < min_side:
-        raise ImageTooSmall(f"{width}x{height} is below {min_side}px per side")
+    check_size(width, height, max_pixels=max_pixels, max_side=max_side, min_side=min_side)
     if draft and image.format == "JPEG":
         image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
     try:
@@ -132,11 +137,7 @@ def jpeg_structure(data: bytes, *, max_pixels: int = MAX_DECODE_PIXELS, max_side
     if size is None:
         raise ImageDecodeError("corrupt JPEG: a scan before any frame header")
     width, height = size
-    if width * height > max_pixels or (max_side is not None and max(width, height) > max_side):
-        limit = f"the {max_side}px limit per side" if max_side is not None else f"{max_pixels} pixels"
-        raise ImageTooLarge(f"{width}x{height} exceeds {limit}")
-    if min(width, height) < min_side:
-        raise ImageTooSmall(f"{width}x{height} is below {min_side}px per side")
+    check_size(width, height, max_pixels=max_pixels, max_side=max_side, min_side=min_side)
     if not data.endswith(b"\xff\xd9") or len(data) - end < 4:
         raise ImageDecodeError("corrupt JPEG: no end-of-image marker (truncated?)")
     return width, height, b"".join(kept) + data[pos:]

@@ -1,7 +1,7 @@
 """Who may post frames: a tenant's API key (server-side capture, never from a browser) or a browser session
 token for exactly the session in the path, sent from one of the tenant's configured origins (CORS).
 
-Pure apart from the clock, which callers pass in; the HTTP wiring is in app.py."""
+Pure apart from the clock, which callers pass in; the HTTP wiring is in dependencies.py."""
 
 from __future__ import annotations
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from PIL import Image
+from prometheus_client import REGISTRY
 
 from interarec.v1 import frames_pb2
 from services.common.keys import session_key
@@ -23,6 +24,7 @@ from services.common.topics import FRAMES
 from services.core.reading.ocr import ocr_lines
 from services.demo_shop.capture import BUNDLE
 from services.gateway.app import GatewaySettings, create_app
+from services.gateway.backpressure import PipelineLag
 from tests.e2e.test_capture import _free_port, _Server
 
 pytestmark = [
@@ -111,6 +113,7 @@ def servers(kafka_bootstrap):
                                max_upload_bytes=8 * 1024 * 1024, ack_timeout_s=10, token_secret=SECRET,
                                origins=TenantOrigins.parse(f"{TENANT}={pages.origin}"))
     gateway_app = create_app(settings)
+    pages.gateway_app = gateway_app
     producer = gateway_app.state.producer
     producer.start()  # _Server runs without the lifespan that would start it
     with _Server(gateway_app) as gateway:
@@ -259,3 +262,32 @@ def test_cross_origin_images_render_when_the_cdn_allows_the_shop_and_are_grey_bo
     refused = image.getpixel((40 + 200 + 40 + 100 + 4, 140 + 100))
     assert abs(allowed[0] - 200) < 30 and allowed[1] < 70 and allowed[2] < 70, allowed
     assert all(abs(c - ref) < 20 for c, ref in zip(refused, (209, 213, 219), strict=True)), refused
+
+
+def test_the_script_waits_out_the_gateways_back_pressure_signal(servers, kafka_bootstrap):
+    """While the pipeline is behind, the gateway answers 429 pipeline_behind with Retry-After 3: the script
+    (reading Retry-After through CORS) tries again after 3 s, not on its own 0.25-4 s backoff, which would
+    come back 4 times in 4 s."""
+    group = f"lagging-{uuid.uuid4().hex[:6]}"  # never committed: every frame on the topic is lag
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for n in range(3):
+        producer.send(FRAMES.name, key=f"t/lag-{n}".encode(), value=b"x")
+    producer.close()
+    lagging = PipelineLag(kafka_bootstrap, group, max_lag=2, interval_s=3)
+    lagging.start()
+    deadline = time.monotonic() + 20
+    while (lagging.lag or 0) <= 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ctx = servers.gateway_app.state.ctx
+    taking, ctx.pipeline = ctx.pipeline, lagging
+    refused = {"outcome": "pipeline_behind"}
+    before = REGISTRY.get_sample_value("interarec_gateway_frames_total", refused) or 0
+    session = f"behind-{uuid.uuid4().hex[:8]}"
+    try:
+        stats = browse(f"{servers.origin}/plain/{session}", seconds=4)
+    finally:
+        ctx.pipeline = taking
+        lagging.stop()
+    refusals = (REGISTRY.get_sample_value("interarec_gateway_frames_total", refused) or 0) - before
+    assert stats["sent"] == 0 and stats["queued"] == 1, stats  # kept, not dropped, to send after the wait
+    assert 1 <= refusals <= 2, refusals

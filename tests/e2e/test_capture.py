@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from PIL import Image
 
 from services.common.catalog import Catalog
-from services.common.demo_catalog import generate
 from services.demo_shop.app import create_app
 from services.demo_shop.session import COOKIE
 from services.shoppers.shopper import run_shopper
@@ -91,8 +90,8 @@ def _recording(app, log: list[tuple[str, str]]):
     return wrapped
 
 
-def test_brand_shopper_streams_frames(tmp_path: Path) -> None:
-    catalog = Catalog.load(generate(tmp_path / "catalog", seed=7, n_products=1200))
+def test_brand_shopper_streams_frames(demo_catalog) -> None:
+    catalog = Catalog.load(demo_catalog(7, 1200))
     frames: list[dict] = []
     requests: list[tuple[str, str]] = []
     lines: list[str] = []
@@ -141,10 +140,10 @@ def test_brand_shopper_streams_frames(tmp_path: Path) -> None:
     assert SESSION not in product_requests[0]
 
 
-def test_shopper_browses_the_boutique_layout(tmp_path: Path) -> None:
+def test_shopper_browses_the_boutique_layout(demo_catalog) -> None:
     """The same scripted shopper on the second layout (filters in a sidebar, tiles, no ids on screen): its
     selectors are hidden data attributes, so it browses both layouts unchanged."""
-    catalog = Catalog.load(generate(tmp_path / "catalog", seed=7, n_products=1200))
+    catalog = Catalog.load(demo_catalog(7, 1200))
     frames: list[dict] = []
     lines: list[str] = []
     shop_app = create_app(catalog, storefront_url=f"http://127.0.0.1:{_free_port()}", layout="boutique")

@@ -58,6 +58,15 @@ def scripted_model(catalog: Catalog) -> ReplayState:
     return ReplayState(content=summary_answer, tool_arguments=tool_arguments)
 
 
+def restart_model_services(stack) -> None:
+    """Both model services stopped, then started together: their starts (independent consumer groups) overlap."""
+    for name in MODEL_SERVICES:
+        stack.kill(name, signal.SIGTERM)
+    for name in MODEL_SERVICES:
+        stack.spawn(name)
+    stack.wait_ready(180, only=[stack.service(name) for name in MODEL_SERVICES])
+
+
 @pytest.fixture
 def model_stack(stack, catalog_path):
     with ReplayServer(scripted_model(Catalog.load(catalog_path))) as replay:
@@ -66,16 +75,12 @@ def model_stack(stack, catalog_path):
                                 "INTERAREC_LLM_BASE_URL": replay.url, "INTERAREC_LLM_MODEL": "tiny-vlm",
                                 "INTERAREC_LLM_TIMEOUT_S": "10"})
         try:
-            for name in MODEL_SERVICES:
-                stack.kill(name, signal.SIGTERM)
-                stack.restart(name, timeout_s=180)
+            restart_model_services(stack)
             yield stack, replay
         finally:
             stack.extra_env.clear()
             stack.extra_env.update(saved)
-            for name in MODEL_SERVICES:
-                stack.kill(name, signal.SIGTERM)
-                stack.restart(name, timeout_s=180)
+            restart_model_services(stack)
 
 
 def test_browser_session_through_both_model_backends(model_stack, catalog_path):

@@ -19,9 +19,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not BUNDLE.is_file(), reason="
 RECOMMENDATION_TIMEOUT_S = 360.0  # the summarizer's OCR backlog on a busy 2-core machine (see test_pipeline.py)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def page_capturing_shop(stack):
-    """The stack's demo shop restarted with the capture script on its pages (and back afterwards)."""
+    """The stack's demo shop restarted with the capture script on its pages, per layout; back to plain once the
+    module is done (one restart for the whole module, not one per layout)."""
     def restart(on: bool, layout: str | None = None) -> None:
         stack.page_capture = on
         if layout:
