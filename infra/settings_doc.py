@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from services.common.kafka_security import KafkaSecurity
 from services.common.llm import LlmSettings
 from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
@@ -29,6 +30,7 @@ SERVICES = [
     StorefrontSettings,
     DemoShopSettings,
     GatewaySettings,
+    KafkaSecurity,  # every Kafka client of every service and tool
     LlmSettings,  # the model client of the `vllm`/`llm` backends (summarizer, decomposer, storefront queries)
 ]
 
