@@ -18,6 +18,7 @@ from services.decomposer.settings import DecomposerSettings
 from services.demo_shop.settings import DemoShopSettings
 from services.gateway.settings import GatewaySettings
 from services.optimizer.settings import OptimizerSettings
+from services.shoppers.settings import ShopperSettings
 from services.storefront_api.app import StorefrontSettings
 from services.summarizer.settings import SummarizerSettings
 
@@ -31,6 +32,7 @@ SERVICES = [
     DemoShopSettings,
     GatewaySettings,
     KafkaSecurity,  # every Kafka client of every service and tool
+    ShopperSettings,  # the scripted shoppers (a test-bed tool)
     LlmSettings,  # the model client of the `vllm`/`llm` backends (summarizer, decomposer, storefront queries)
 ]
 

@@ -84,7 +84,6 @@ DIRECT_READS_LEFT = {
     "services/core/reading/ocr.py",  # INTERAREC_TESSERACT at import (h17reader's file)
     "services/core/reading/profile.py",  # INTERAREC_SHOP_PROFILE when no path is given
     "services/storefront_api/app.py",  # the query backend picks whether LlmSettings is read (a computed field)
-    "services/shoppers/shopper.py",  # the scripted shoppers' browser (a test-bed tool, not a service)
     "services/ops/cli.py",  # `interarec status` option defaults
 }
 RUNTIME = [p for p in sorted((ROOT / "services").rglob("*.py"))
@@ -123,7 +122,6 @@ def test_model_client_settings_are_declared_in_the_table_and_validated(monkeypat
 UNDECLARED_LEFT = {
     "INTERAREC_DEMO_MODE", "INTERAREC_TENANT_ORIGINS",  # tenants.py (the gateway's computed() leaves the origins out)
     "INTERAREC_TESSERACT", "INTERAREC_SHOP_PROFILE",  # the reader's OCR binary and shop profile
-    "INTERAREC_CHROMIUM_PATH", "INTERAREC_SHOP_URL", "INTERAREC_GATEWAY_URL", "INTERAREC_API_KEY",  # shoppers
     "INTERAREC_NAMESPACE", "INTERAREC_RELEASE", "INTERAREC_PROMETHEUS_URL",  # `interarec status` defaults
 }
 
@@ -132,3 +130,18 @@ def test_every_variable_the_services_name_is_declared_in_a_settings_dataclass():
     named = {m for f in RUNTIME for m in re.findall(r"\"(INTERAREC_[A-Z0-9_]+)\"", f.read_text())}
     declared_names = {env.name for cls in settings_doc.SERVICES for env, _ in declared(cls)}
     assert named - declared_names <= UNDECLARED_LEFT, sorted(named - declared_names - UNDECLARED_LEFT)
+
+
+def test_scripted_shopper_options_default_to_their_declared_settings(monkeypatch):
+    from services.shoppers.__main__ import _parser
+    from services.shoppers.shopper import chromium_path
+
+    block = table(settings_doc.SERVICES)
+    for name in ("INTERAREC_SHOP_URL", "INTERAREC_GATEWAY_URL", "INTERAREC_API_KEY", "INTERAREC_CHROMIUM_PATH"):
+        assert f"| `{name}` |" in block, name
+    monkeypatch.setenv("INTERAREC_SHOP_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("INTERAREC_API_KEY", "k")
+    monkeypatch.setenv("INTERAREC_CHROMIUM_PATH", " ")  # blank: the default browser
+    args = _parser().parse_args([])
+    assert (args.shop_url, args.gateway_url, args.api_key) == ("http://127.0.0.1:9/", "http://127.0.0.1:8500", "k")
+    assert chromium_path() == "/usr/bin/chromium"
