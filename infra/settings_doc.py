@@ -17,6 +17,7 @@ from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
 from services.demo_shop.settings import DemoShopSettings
 from services.gateway.settings import GatewaySettings
+from services.ops.settings import StatusSettings
 from services.optimizer.settings import OptimizerSettings
 from services.shoppers.settings import ShopperSettings
 from services.storefront_api.app import StorefrontSettings
@@ -34,6 +35,7 @@ SERVICES = [
     KafkaSecurity,  # every Kafka client of every service and tool
     ShopperSettings,  # the scripted shoppers (a test-bed tool)
     LlmSettings,  # the model client of the `vllm`/`llm` backends (summarizer, decomposer, storefront queries)
+    StatusSettings,  # `interarec status`
 ]
 
 

@@ -36,3 +36,15 @@ def test_status_is_reached_through_the_console_command(capsys):
     except SystemExit as exc:  # argparse answers --help by exiting 0
         assert exc.code == 0
     assert "--namespace" in capsys.readouterr().out
+
+
+def test_status_options_default_to_their_declared_settings(monkeypatch):
+    from infra import settings_doc
+    from services.common.settings import table
+    from services.ops.cli import parser
+
+    assert "| `INTERAREC_RELEASE` |" in table(settings_doc.SERVICES)
+    monkeypatch.setenv("INTERAREC_RELEASE", "shop-a")
+    monkeypatch.setenv("INTERAREC_NAMESPACE", " ")  # blank: the default
+    args = parser().parse_args(["status"])
+    assert (args.release, args.namespace, args.prometheus_url) == ("shop-a", "default", "")

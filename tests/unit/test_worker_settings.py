@@ -84,7 +84,6 @@ DIRECT_READS_LEFT = {
     "services/core/reading/ocr.py",  # INTERAREC_TESSERACT at import (h17reader's file)
     "services/core/reading/profile.py",  # INTERAREC_SHOP_PROFILE when no path is given
     "services/storefront_api/app.py",  # the query backend picks whether LlmSettings is read (a computed field)
-    "services/ops/cli.py",  # `interarec status` option defaults
 }
 RUNTIME = [p for p in sorted((ROOT / "services").rglob("*.py"))
            if p.parent.name != "eval" and p.name not in ("settings.py", "config.py")]
@@ -122,7 +121,6 @@ def test_model_client_settings_are_declared_in_the_table_and_validated(monkeypat
 UNDECLARED_LEFT = {
     "INTERAREC_DEMO_MODE", "INTERAREC_TENANT_ORIGINS",  # tenants.py (the gateway's computed() leaves the origins out)
     "INTERAREC_TESSERACT", "INTERAREC_SHOP_PROFILE",  # the reader's OCR binary and shop profile
-    "INTERAREC_NAMESPACE", "INTERAREC_RELEASE", "INTERAREC_PROMETHEUS_URL",  # `interarec status` defaults
 }
 
 
