@@ -23,7 +23,7 @@ from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer
 from services.common.llm import LlmSettings
 from services.common.ratelimit import RateLimiter
-from services.common.session_tokens import SessionTokens
+from services.common.session_tokens import SessionTokens, parse_token_secret
 from services.common.settings import Env, computed, setting
 from services.common.settings import from_env as settings_from_env
 from services.common.tenants import ApiKeys
@@ -41,15 +41,14 @@ log = logging.getLogger("interarec.storefront_api")
 
 
 def _token_secret(raw: str) -> bytes:
-    if not raw:
+    secret = parse_token_secret(raw)  # the gateway checks tokens with the same rule
+    if secret is None:
         if not tenants.demo_mode():
             raise config.ConfigError(
                 "INTERAREC_STOREFRONT_TOKEN_SECRET is not set: give it 32 or more random characters (the same "
                 "on every replica), or set INTERAREC_DEMO_MODE=1 to sign with a per-process secret")
         return os.urandom(32)
-    if len(raw) < 32:
-        raise config.ConfigError("INTERAREC_STOREFRONT_TOKEN_SECRET must be at least 32 characters")
-    return raw.encode()
+    return secret
 
 
 def _origins(raw: str) -> list[str]:

@@ -143,3 +143,25 @@ def test_scripted_shopper_options_default_to_their_declared_settings(monkeypatch
     args = _parser().parse_args([])
     assert (args.shop_url, args.gateway_url, args.api_key) == ("http://127.0.0.1:9/", "http://127.0.0.1:8500", "k")
     assert chromium_path() == "/usr/bin/chromium"
+
+
+def test_storefront_and_gateway_accept_the_same_token_secrets(monkeypatch):
+    """The storefront mints with the secret its settings read, the gateway checks with token_secret_from_env:
+    one rule (session_tokens.parse_token_secret), so a secret one accepts the other cannot refuse."""
+    from services.common import config
+    from services.common.session_tokens import token_secret_from_env
+    from services.storefront_api.app import StorefrontSettings
+
+    monkeypatch.delenv("INTERAREC_DEMO_MODE", raising=False)
+    monkeypatch.setenv("INTERAREC_API_KEYS", "acme:sha256$" + "0" * 64)
+    for secret in ("s" * 31, "s" * 32, "ü" * 32):
+        monkeypatch.setenv("INTERAREC_STOREFRONT_TOKEN_SECRET", secret)
+        try:
+            minted = StorefrontSettings.from_env().token_secret
+        except config.ConfigError:
+            minted = None
+        try:
+            checked = token_secret_from_env()
+        except config.ConfigError:
+            checked = None
+        assert minted == checked, secret
