@@ -78,7 +78,10 @@ class StorefrontSettings:
         ApiKeys.from_env,
         Env("INTERAREC_API_KEYS", "comma-separated `tenant:sha256$<hex>` entries (`python -m "
             "services.common.tenants new <tenant>` makes one)", default_doc="none (demo mode: the demo key)"),
-        Env("INTERAREC_API_KEYS_FILE", "a file of such entries, one per line (`#` comments)", default_doc="none"))
+        Env("INTERAREC_API_KEYS_FILE", "a file of such entries, one per line (`#` comments)", default_doc="none"),
+        Env("INTERAREC_DEMO_MODE", "`1`: accept the demo key `demo-key` (tenant `demo`) and sign session tokens "
+            "with a per-process secret (every service: storefront, gateway, demo shop)", choices=("0", "1"),
+            default_doc="`0`"))
     token_secret: bytes = setting("INTERAREC_STOREFRONT_TOKEN_SECRET", b"",
                                   "HMAC secret of shoppers' session tokens: 32+ characters, the same on every "
                                   "storefront replica and the gateway (which checks the tokens the storefront mints)",
