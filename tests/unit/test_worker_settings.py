@@ -16,6 +16,23 @@ WORKER_CODE = [*(ROOT / "services" / name for name in ("summarizer", "decomposer
                ROOT / "services" / "common" / "worker.py", ROOT / "services" / "common" / "lag.py"]
 
 
+
+def assert_in_table(*names: str) -> None:
+    block = table(settings_doc.SERVICES)
+    for name in names:
+        assert f"| `{name}` |" in block, name
+
+
+def assert_refused(monkeypatch, read, cases) -> None:
+    """Each (variable, bad value) alone makes `read()` raise a ConfigError naming that variable."""
+    from services.common import config
+
+    for name, value in cases:
+        with monkeypatch.context() as m:
+            m.setenv(name, value)
+            with pytest.raises(config.ConfigError, match=name):
+                read()
+
 def test_readme_table_is_the_one_generated_from_the_dataclasses():
     readme = (ROOT / "README.md").read_text()
     current = readme[readme.index(BEGIN):readme.index(END) + len(END)]
@@ -34,13 +51,10 @@ def test_each_variable_is_declared_once_and_read_nowhere_else():
 
 
 def test_storefront_settings_are_in_the_table_and_read_through_their_declarations(monkeypatch):
-    from services.common import config
     from services.storefront_api.app import StorefrontSettings
 
-    block = table(settings_doc.SERVICES)
-    for name in ("INTERAREC_STOREFRONT_PORT", "INTERAREC_STOREFRONT_CORS_ORIGINS", "INTERAREC_API_KEYS",
-                 "INTERAREC_STOREFRONT_TOKEN_SECRET", "INTERAREC_STOREFRONT_QUERY_BACKEND"):
-        assert f"| `{name}` |" in block, name
+    assert_in_table("INTERAREC_STOREFRONT_PORT", "INTERAREC_STOREFRONT_CORS_ORIGINS", "INTERAREC_API_KEYS",
+                 "INTERAREC_STOREFRONT_TOKEN_SECRET", "INTERAREC_STOREFRONT_QUERY_BACKEND")
     monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")  # the demo key, so no key file is needed
     monkeypatch.setenv("INTERAREC_STOREFRONT_PORT", "8611")
     monkeypatch.setenv("INTERAREC_STOREFRONT_CORS_ORIGINS", "http://a.example/, http://b.example")
@@ -48,31 +62,22 @@ def test_storefront_settings_are_in_the_table_and_read_through_their_declaration
     s = StorefrontSettings.from_env()
     assert s.port == 8611 and s.cors_origins == ["http://a.example", "http://b.example"]
     assert s.token_secret == b"x" * 32 and s.query_llm is None and s.rules == {}
-    for name, value in (("INTERAREC_STOREFRONT_PORT", "0"), ("INTERAREC_STOREFRONT_CORS_ORIGINS", "*"),
-                        ("INTERAREC_STOREFRONT_TOKEN_SECRET", "short")):
-        with monkeypatch.context() as m:
-            m.setenv(name, value)
-            with pytest.raises(config.ConfigError, match=name):
-                StorefrontSettings.from_env()
+    assert_refused(monkeypatch, StorefrontSettings.from_env,
+                   (("INTERAREC_STOREFRONT_PORT", "0"), ("INTERAREC_STOREFRONT_CORS_ORIGINS", "*"),
+                    ("INTERAREC_STOREFRONT_TOKEN_SECRET", "short")))
 
 
 def test_demo_shop_settings_are_in_the_table_and_validated(monkeypatch):
-    from services.common import config
     from services.common.settings import from_env
     from services.demo_shop.settings import DemoShopSettings
 
-    block = table(settings_doc.SERVICES)
-    for name in ("INTERAREC_SHOP_PORT", "INTERAREC_SHOP_LAYOUT", "INTERAREC_SHOP_SESSION_SECRET"):
-        assert f"| `{name}` |" in block, name
+    assert_in_table("INTERAREC_SHOP_PORT", "INTERAREC_SHOP_LAYOUT", "INTERAREC_SHOP_SESSION_SECRET")
     monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")
     monkeypatch.setenv("INTERAREC_SHOP_LAYOUT", "theme-3")
     s = from_env(DemoShopSettings)
     assert s.layout == "theme-3" and s.api_key == "demo-key" and s.session_secret is None
-    for name, value in (("INTERAREC_SHOP_LAYOUT", "neon"), ("INTERAREC_SHOP_SESSION_SECRET", "short")):
-        with monkeypatch.context() as m:
-            m.setenv(name, value)
-            with pytest.raises(config.ConfigError, match=name):
-                from_env(DemoShopSettings)
+    assert_refused(monkeypatch, lambda: from_env(DemoShopSettings),
+                   (("INTERAREC_SHOP_LAYOUT", "neon"), ("INTERAREC_SHOP_SESSION_SECRET", "short")))
 
 
 # Direct INTERAREC_* reads left outside a settings dataclass (docs/the README's hand-written table lists them).
@@ -96,24 +101,18 @@ def test_no_new_direct_reads_of_interarec_variables():
 
 
 def test_model_client_settings_are_declared_in_the_table_and_validated(monkeypatch):
-    from services.common import config
     from services.common.llm import LlmSettings
 
-    block = table(settings_doc.SERVICES)
-    for name in ("INTERAREC_LLM_BASE_URL", "INTERAREC_LLM_MODEL", "INTERAREC_LLM_MAX_PIXELS"):
-        assert f"| `{name}` |" in block, name
+    assert_in_table("INTERAREC_LLM_BASE_URL", "INTERAREC_LLM_MODEL", "INTERAREC_LLM_MAX_PIXELS")
     monkeypatch.setenv("INTERAREC_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("INTERAREC_LLM_MODEL", "tiny-vlm")
     monkeypatch.setenv("INTERAREC_LLM_RETRIES", "0")
     s = LlmSettings.from_env()
     assert (s.base_url, s.model, s.retries, s.max_tokens, s.backoff_s) == ("http://127.0.0.1:9/v1", "tiny-vlm", 0,
                                                                             512, 0.25)
-    for name, value in (("INTERAREC_LLM_BASE_URL", "gpu-host:8000"), ("INTERAREC_LLM_MODEL", ""),
-                        ("INTERAREC_LLM_RETRIES", "11"), ("INTERAREC_LLM_TIMEOUT_S", "0")):
-        with monkeypatch.context() as m:
-            m.setenv(name, value)
-            with pytest.raises(config.ConfigError, match=name):
-                LlmSettings.from_env()
+    assert_refused(monkeypatch, LlmSettings.from_env,
+                   (("INTERAREC_LLM_BASE_URL", "gpu-host:8000"), ("INTERAREC_LLM_MODEL", ""),
+                    ("INTERAREC_LLM_RETRIES", "11"), ("INTERAREC_LLM_TIMEOUT_S", "0")))
 
 
 # Variables named in runtime code but declared in no settings dataclass (the README's hand-written table); may
@@ -134,9 +133,7 @@ def test_scripted_shopper_options_default_to_their_declared_settings(monkeypatch
     from services.shoppers.__main__ import _parser
     from services.shoppers.shopper import chromium_path
 
-    block = table(settings_doc.SERVICES)
-    for name in ("INTERAREC_SHOP_URL", "INTERAREC_GATEWAY_URL", "INTERAREC_API_KEY", "INTERAREC_CHROMIUM_PATH"):
-        assert f"| `{name}` |" in block, name
+    assert_in_table("INTERAREC_SHOP_URL", "INTERAREC_GATEWAY_URL", "INTERAREC_API_KEY", "INTERAREC_CHROMIUM_PATH")
     monkeypatch.setenv("INTERAREC_SHOP_URL", "http://127.0.0.1:9/")
     monkeypatch.setenv("INTERAREC_API_KEY", "k")
     monkeypatch.setenv("INTERAREC_CHROMIUM_PATH", " ")  # blank: the default browser
