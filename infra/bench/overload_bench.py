@@ -9,10 +9,10 @@ session id, straight onto the frames topic of a throwaway single-node broker (th
 The real summarizer, decomposer and optimizer processes run on it; a consumer reads the recommendations and
 the summaries. For each mode (a fresh broker and stack each, so no backlog carries over):
 
-  on   latest wins (INTERAREC_SUMMARIZER_LOOKAHEAD=32, INTERAREC_SUMMARIZER_STALE_MS=1500): older frames of a
-       page visit waiting behind a newer one, and frames of an already read visit once they waited over 1.5 s,
-       are skipped unread and accounted
-  off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, INTERAREC_SUMMARIZER_STALE_MS=0: every frame is read in order
+  on   latest wins (INTERAREC_SUMMARIZER_LOOKAHEAD=32, _STALE_MS=1500 as by default, _MAX_WAIT_MS=3000): older
+       frames of a page visit waiting behind a newer one, frames of an already read visit once they waited
+       over 1.5 s, and any frame that waited over 3 s are skipped unread and accounted
+  off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, _STALE_MS=0, _MAX_WAIT_MS=0: every frame is read in order
 
 it prints capture-to-recommendation p50/p95/max over the recommendations built from frames captured during the
 load (after a warm-up), how many frames were read or skipped, and whether every produced frame is in a
@@ -203,7 +203,8 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
         stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{mode}",
                       var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)),
                       extra_env={"INTERAREC_SUMMARIZER_LOOKAHEAD": lookahead,
-                                 "INTERAREC_SUMMARIZER_STALE_MS": "1500" if mode == "on" else "0"})
+                                 "INTERAREC_SUMMARIZER_STALE_MS": "1500" if mode == "on" else "0",
+                                 "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "3000" if mode == "on" else "0"})
         stack.start(progress=lambda line: None, only=("summarizer", "decomposer", "optimizer"))
         stop = threading.Event()
         reader = threading.Thread(target=consume, args=(b.bootstrap, outcome, stop), daemon=True)

@@ -92,7 +92,7 @@ class SummarizeStage:
         self.catalog, self.reader, self.sessions, self.ocr_pool = catalog, reader, sessions, ocr_pool
         self.out_topic, self.send, self.model_path, self.clock = out_topic, send, model_path, clock
         self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
-        self.lookahead, self.stale_ms = settings.lookahead, settings.stale_ms
+        self.lookahead, self.stale_ms, self.max_wait_ms = settings.lookahead, settings.stale_ms, settings.max_wait_ms
         self.session_ttl_ms = settings.worker.session_ttl_s * 1000
         # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
         # tick may simply still be queued behind the session's frames.
@@ -158,11 +158,11 @@ class SummarizeStage:
         visit is in the batch)."""
         return superseded([self.frame_ref(e) for e in events])
 
-    def is_stale(self, event: EventT) -> bool:
-        """The frame waited in the frames topic longer than stale_ms: the summarizer is behind. Measured on the
-        server's clock (the record's timestamp, set by the gateway's producer), not the shopper's device."""
+    def waited_ms(self, event: EventT) -> float:
+        """How long the frame waited in the frames topic (0 if unknown). Measured on the server's clock (the
+        record's timestamp, set by the gateway's producer), not on the shopper's device."""
         appended_s = getattr(event.message, "timestamp", None)
-        return bool(self.stale_ms and appended_s and self.clock() - appended_s * 1000 > self.stale_ms)
+        return self.clock() - appended_s * 1000 if appended_s else 0.0
 
     async def skip(self, event: EventT) -> None:
         """A frame superseded by a newer one of its page visit: accounted in the session's window, not read."""
@@ -190,9 +190,12 @@ class SummarizeStage:
         # state between this read and the save below, though OCR and the sends await.
         value = self.sessions.get(key) or {}
         state = SessionState.from_dict(value.get("state"))
-        if self.is_stale(event) and visit_read(state, meta):
-            # Behind real time and the page visit was read already: this frame could at most add a scrolled
-            # view of it. Latest wins: skip it unread (accounted) and spend the OCR on frames still to come.
+        waited = self.waited_ms(event)
+        if (self.stale_ms and waited > self.stale_ms and visit_read(state, meta)) or (
+                self.max_wait_ms and waited > self.max_wait_ms):
+            # Behind real time: a frame of a page visit already read could at most add a scrolled view of it,
+            # and a frame older than max_wait would reach the panel too late to matter. Latest wins: skip it
+            # unread (accounted) and spend the OCR on the frames still to come, so the lag stays bounded.
             await self.skip(event)
             return
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)

@@ -31,6 +31,11 @@ class SummarizerSettings:
                             "a frame that waited longer than this in the frames topic (the summarizer is behind) "
                             "is read only if its page visit has not been read yet, else skipped and accounted "
                             "(latest wins); 0 turns it off", minimum=0, maximum=600_000)
+    max_wait_ms: int = setting("INTERAREC_SUMMARIZER_MAX_WAIT_MS", 0,
+                               "a frame that waited longer than this in the frames topic is skipped unread and "
+                               "accounted whatever its page visit (latest wins under sustained overload: the panel "
+                               "stays real-time, the views of the skipped pages are lost, also those of an "
+                               "outage's backlog); 0: off", minimum=0, maximum=600_000)
     ocr_workers: int = setting("INTERAREC_SUMMARIZER_OCR_WORKERS", 1,
                                "parallel OCR threads (libtesseract, loaded once per thread, runs without the GIL)",
                                minimum=1, maximum=32)

@@ -141,8 +141,9 @@ class Stamped:
 
 def test_a_frame_of_a_visit_already_read_is_skipped_once_it_waited_too_long(pool):
     driver, now = StageDriver(), [1_000_000]
-    st = agents.SummarizeStage(SummarizerSettings(idle_ms=2500, stale_ms=1500), CATALOG, FrameReader(CATALOG), {},
-                               pool, SUMMARIES.name, driver.send, clock=lambda: now[0])
+    settings = SummarizerSettings(idle_ms=2500, stale_ms=1500, max_wait_ms=3000)
+    st = agents.SummarizeStage(settings, CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name, driver.send,
+                               clock=lambda: now[0])
     reads: list[int] = []
     observe = st.observe
     st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
@@ -154,12 +155,22 @@ def test_a_frame_of_a_visit_already_read_is_skipped_once_it_waited_too_long(pool
         asyncio.run(st.handle(event))
         return driver.sent[before:]
 
-    assert len(pipe(0, waited_ms=3_000)) == 1 and reads == [0]  # stale, but the visit is unread: read, summarised
-    assert pipe(1, waited_ms=3_000) == [] and reads == [0]  # stale and the visit was read: skipped unread
+    assert len(pipe(0, waited_ms=2_000)) == 1 and reads == [0]  # stale, but the visit is unread: read, summarised
+    assert pipe(1, waited_ms=2_000) == [] and reads == [0]  # stale and the visit was read: skipped unread
     assert pipe(2, waited_ms=100) == [] and reads == [0, 2]  # fresh: read as usual (a visit's second read)
     now[0] += 3_000
     rest = summaries_pb2.BehaviourSummary.FromString(st_tick(st, driver)[0].value)
     assert list(rest.frame_offsets) == [1, 2] and rest.frames_skipped_stale == 1
+    # past max_wait even a page not read yet is skipped: it would reach the panel too late, and reading it
+    # would delay every later frame
+    other = frame("P01239", "s-1")
+    late = Event(b"demo/s-1", other, Stamped(FRAMES.name, 0, 3, (now[0] - 3_500) / 1000))
+    asyncio.run(st.handle(late))
+    assert reads == [0, 2]
+    now[0] += 3_000
+    last = summaries_pb2.BehaviourSummary.FromString(st_tick(st, driver)[0].value)
+    assert list(last.frame_offsets) == [3] and last.frames_skipped_stale == 1
+    assert "P01239" not in {v.product_id for v in last.viewed_products}
 
 
 def st_tick(st, driver) -> list:
