@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 
 SYNONYMS = {"gray": "grey", "grey": "gray"}
 FUZZY_MIN_SCORE = 90  # of 100: one wrong letter in a short word passes (Nordaa ~ Norda), another word does not
+OCR_MIN_SCORE = 85  # text read off pixels misreads more letters than a model misspells ("bome:/(Backpacks")
 
 
 def norm(text: str) -> str:
@@ -26,26 +27,32 @@ def singular(key: str) -> str:
 
 
 class Vocabulary:
-    def __init__(self, known: Iterable[str], *, fuzzy: bool = True):
-        self.exact: dict[str, str] = {}
-        self.loose: dict[str, str] = {}
+    def __init__(self, known: Iterable[str], *, fuzzy: bool = True, min_score: float = FUZZY_MIN_SCORE):
+        self._exact: dict[str, str] = {}
+        self._loose: dict[str, str] = {}
         for value in known:
-            self.exact.setdefault(norm(value), value)
-            self.loose.setdefault(singular(norm(value)), value)
-        self.keys = list(self.exact)
+            self._exact.setdefault(norm(value), value)
+            self._loose.setdefault(singular(norm(value)), value)
+        self.keys = list(self._exact)
         self.fuzzy = fuzzy
+        self.min_score = min_score
+
+    def exact(self, text: str) -> str | None:
+        """Only an exact match after normalisation: for words met in running text, where near misses are
+        other words."""
+        return self._exact.get(norm(text)) if text else None
 
     def __call__(self, text: str) -> str | None:
         key = norm(text)
         if not key:
             return None
         for candidate in (key, SYNONYMS.get(key)):
-            if candidate and candidate in self.exact:
-                return self.exact[candidate]
-        if (hit := self.loose.get(singular(key))) is not None:
+            if candidate and candidate in self._exact:
+                return self._exact[candidate]
+        if (hit := self._loose.get(singular(key))) is not None:
             return hit
         if self.fuzzy and len(key) >= 4:
-            match = process.extractOne(key, self.keys, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_SCORE)
+            match = process.extractOne(key, self.keys, scorer=fuzz.ratio, score_cutoff=self.min_score)
             if match is not None:
-                return self.exact[match[0]]
+                return self._exact[match[0]]
         return None

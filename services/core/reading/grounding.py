@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from rapidfuzz import fuzz, process
 
 from services.common.catalog import Catalog
+from services.common.vocabulary import OCR_MIN_SCORE, Vocabulary
 
 from . import prices
 from .ocr import OcrLine
@@ -134,9 +135,10 @@ class Grounder:
         prefix = re.match(r"[A-Za-z]*", self.ids[0]).group(0)
         self.id_prefix = prefix
         self.id_digits = len(self.ids[0]) - len(prefix)
-        self.brand_words = {b.lower(): b for b in catalog.brands}
-        self.colour_words = {c.lower(): c for c in catalog.colours}
-        self.categories = {c.lower(): c for c in catalog.categories}
+        # the catalog's words, matched with OCR's tolerance (common/vocabulary.py: one matcher for every reader)
+        self.brand_words = Vocabulary(catalog.brands, min_score=OCR_MIN_SCORE)
+        self.colour_words = Vocabulary(catalog.colours, min_score=OCR_MIN_SCORE)
+        self.categories = Vocabulary(catalog.categories, min_score=OCR_MIN_SCORE)
         self._multiword = [(re.compile(rf"\b{re.escape(v.lower())}\b"), v)
                            for v in (*catalog.brands, *catalog.colours) if " " in v]
         prof = self.profile
@@ -278,7 +280,7 @@ class Grounder:
             if m := _BREADCRUMB_RE.match(text):
                 for crumb in re.split(r"\s*[/>»›|]+\s*", m.group(1)):
                     crumb = crumb.strip().lower()
-                    if found := self.categories.get(crumb) or self._fuzzy_word(crumb, self.categories):
+                    if found := self.categories(crumb):
                         obs.category = found
                         break
             if m := next((m for results_re in self._results_res if (m := results_re.search(text))), None):
@@ -310,7 +312,7 @@ class Grounder:
             for brand_re in self._brand_res:
                 if (m := brand_re.search(text)) and m.lastindex:
                     raw = m.group(1).strip().lower()
-                    if b := self.brand_words.get(raw) or self._fuzzy_word(raw, self.brand_words):
+                    if b := self.brand_words(raw):
                         labelled_brands.append(b)
                         if b not in obs.brands:
                             obs.brands.append(b)
@@ -512,9 +514,9 @@ class Grounder:
     def _mentions(self, text: str, obs: Observation) -> None:
         for word in _WORD_RE.findall(text):
             low = word.lower()
-            if (b := self.brand_words.get(low)) and b not in obs.brands:
+            if (b := self.brand_words.exact(low)) and b not in obs.brands:
                 obs.brands.append(b)
-            if (c := self.colour_words.get(low)) and c not in obs.colours:
+            if (c := self.colour_words.exact(low)) and c not in obs.colours:
                 obs.colours.append(c)
         if self._multiword:
             low = text.lower()
@@ -533,13 +535,8 @@ class Grounder:
             table, label = self.colour_words, "Colour"
         else:
             table, label = self.categories, "Category"
-        value = table.get(raw) or table.get(raw.split(" ")[0]) or self._fuzzy_word(raw, table)
+        value = table.exact(raw) or table.exact(raw.split(" ")[0]) or table(raw)
         return f"{label}: {value}" if value else None
-
-    @staticmethod
-    def _fuzzy_word(raw: str, table: dict[str, str]) -> str | None:
-        hit = process.extractOne(raw, list(table), scorer=fuzz.ratio, score_cutoff=85)
-        return table[hit[0]] if hit else None
 
 
 def _num(raw: str) -> float:
