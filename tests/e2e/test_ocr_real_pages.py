@@ -138,7 +138,7 @@ def test_grounding_on_real_shop_pages(catalog: Catalog, shop_url: str, browser_p
     seq += 1
     listing, _ = frame("/c/Footwear?colour=Black&price_min=50&price_max=150", seq)
     assert listing.kind == "listing" and listing.product_id is None and listing.category == "Footwear"
-    assert listing.filters == ["Colour: Black", "Price: $50 – $150"]
+    assert listing.filter_labels == ["Colour: Black", "Price: $50 – $150"]
     assert len(listing.listing_product_ids) >= 3
     for pid in listing.listing_product_ids:
         product = catalog.by_id[pid]

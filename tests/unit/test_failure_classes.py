@@ -8,6 +8,7 @@ import numpy as np
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.core.assortment.mnl import recommend
 from services.core.decompose.rules import decompose
+from services.core.reading import filters as chips
 from services.core.reading.grounding import Observation
 from services.core.reading.summary import summarize
 from services.core.reading.window import HISTORY_LIMIT, FrameMeta, SessionState, add_frame, close_idle
@@ -59,9 +60,9 @@ def test_the_newest_intent_wins_after_a_change_halfway():
 def test_ui_filters_stay_explicit_after_products_are_viewed():
     seen = [p for p in CATALOG.products if p.category == "Monitors" and 200 <= p.price <= 320][:3]
     listing = Observation(kind="listing", category="Monitors", page_url="http://shop/c/Monitors?price_min=200",
-                          filters=["Price: $200.00 - $320.00"], listing_product_ids=[p.product_id for p in seen])
+                          filters=[chips.price(200.0, 320.0)], listing_product_ids=[p.product_id for p in seen])
     summary = session_summary([listing, *(view(p.product_id) for p in seen)])
-    assert list(summary.ui_filters) == ["Price: $200.00 - $320.00"] and summary.ui_filters_category == "Monitors"
+    assert list(summary.ui_filters) == ["Price: $200 – $320"] and summary.ui_filters_category == "Monitors"
     (price,) = summary.ui_filter_fields  # the contract: structured fields, no shop wording to re-parse
     assert (price.field, price.price_low, price.price_high) == (summaries_pb2.UiFilter.FIELD_PRICE, 200.0, 320.0)
     request = decompose(summary, CATALOG)
@@ -72,7 +73,7 @@ def test_ui_filters_stay_explicit_after_products_are_viewed():
 
 def test_a_filter_is_dropped_once_the_shopper_moved_to_another_category():
     listing = Observation(kind="listing", category="Monitors", page_url="http://shop/c/Monitors?colour=black",
-                          filters=["Colour: black"])
+                          filters=[chips.term("colour", "black")])
     later = products(4, category="Speakers")
     summary = session_summary([listing, *(view(p.product_id) for p in later)])
     request = decompose(summary, CATALOG)

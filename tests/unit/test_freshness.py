@@ -12,6 +12,7 @@ import pytest
 
 from interarec.v1 import frames_pb2, summaries_pb2
 from services.common.topics import FRAMES, SUMMARIES
+from services.core.reading import filters as chips
 from services.core.reading.grounding import Observation
 from services.core.reading.reader import FrameReader
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame
@@ -48,7 +49,7 @@ def test_a_product_view_is_summarised_with_the_frame_that_names_the_product() ->
     rest = close_idle(state, now_ms=4_000, idle_ms=2_500)
     assert rest is not None and rest.reason == "idle" and rest.window_seq == 4
     # a listing read with a filter is what its page is for too
-    listing = Observation(kind="listing", category="Footwear", filters=["Brand: Norda"])
+    listing = Observation(kind="listing", category="Footwear", filters=[chips.term("brand", "Norda")])
     assert listing.grounded
     assert [c.reason for c in add_frame(state, meta(5, "http://shop/c/footwear?brand=Norda"), 7, listing,
                                         now_ms=5_000)] == ["read"]

@@ -28,7 +28,7 @@ def test_the_grounder_reads_chips_and_breadcrumbs_with_the_shared_vocabulary() -
                                          line("Brand: Caldera | Color: Gray", 200),
                                          line("Caldera Ridge Backpack R2", 300)])
     assert listing.category == "Backpacks"
-    assert listing.filters == ["Brand: Caldera", "Colour: Grey"]
+    assert listing.filter_labels == ["Brand: Caldera", "Colour: Grey"]
     model = Vocabulary(CATALOG.colours)
     assert model("Gray") == "Grey" and Vocabulary(CATALOG.categories)("backpack") == "Backpacks"
 

@@ -193,4 +193,4 @@ def test_boutique_filter_chips_read_as_filters(catalog: Catalog) -> None:
              line("Brand: Norda ✕ Colour: Black ✕ Price: $50.00 - $150.00 ✕ Clear all", 290, left=240)]
     obs = Grounder(catalog).observe(lines, page_url="http://shop/c/Footwear?brand=Norda")
     assert obs.kind == "listing" and obs.category == "Footwear"
-    assert obs.filters == ["Brand: Norda", "Colour: Black", "Price: $50 – $150"]
+    assert obs.filter_labels == ["Brand: Norda", "Colour: Black", "Price: $50 – $150"]

@@ -16,7 +16,7 @@ from services.core.decompose.rules import (
     repair_request,
     validate_request,
 )
-from services.core.reading.filters import parse_chip
+from services.core.reading import filters as chips
 from tests.unit.catalog_factory import make_catalog
 
 CATALOG = make_catalog(240, seed=2)
@@ -145,16 +145,17 @@ def test_a_colour_seen_on_most_views_outlives_a_brand_seen_on_few():
 
 
 def test_relaxation_keeps_the_stated_constraint_and_restores_unneeded_steps():
-    def request(stated: str | None):
+    def request(stated: tuple[str, str] | None):
         req = optimization_pb2.OptimizationRequest(session_id="s", k=8)
         req.constraints.brands.append("Fjord")
         req.constraints.colours.append("black")  # impossible with Fjord
         req.constraints.min_rating = 3.0  # harmless on its own
         if stated:
-            req.summary.ui_filter_fields.append(parse_chip(stated))
+            req.summary.ui_filter_fields.append(chips.to_ui_filter(chips.term(*stated)))
         return repair_request(req, CATALOG)
 
-    for stated, kept, dropped in (("Brand: Fjord", "brands", "colours"), ("Colour: black", "colours", "brands")):
+    for stated, kept, dropped in ((("brand", "Fjord"), "brands", "colours"),
+                                  (("colour", "black"), "colours", "brands")):
         req = request(stated)
         assert list(getattr(req.constraints, kept)) and not getattr(req.constraints, dropped), stated
         assert req.constraints.HasField("min_rating")  # dropped on the way, then put back: it was not the cause
@@ -278,7 +279,7 @@ def test_a_stated_filter_outlasts_an_inferred_constraint_with_stronger_evidence(
     req = optimization_pb2.OptimizationRequest(session_id="s", k=8, summary=summary_of(viewed))
     req.constraints.brands.append("Fjord")
     req.constraints.colours.append("black")
-    req.summary.ui_filter_fields.append(parse_chip("Brand: Fjord"))
+    req.summary.ui_filter_fields.append(chips.to_ui_filter(chips.term("brand", "Fjord")))
     repair_request(req, CATALOG)
     assert list(req.constraints.brands) == ["Fjord"] and not req.constraints.colours
     assert [r.constraint for r in req.relaxations] == ["colours"]

@@ -52,7 +52,7 @@ def test_a_shop_worded_differently_is_read_through_its_profile_alone(tmp_path: P
     listing = grounder.observe([line("Sneakers", 150, 20), line("Marke: Norda | Farbe: Black", 200),
                                 line("Preis: $50 – $150", 230), line("Preis: bis $90", 260),
                                 line("Norda Summit Sneakers K47", 300)])
-    assert listing.filters == ["Brand: Norda", "Colour: Black", "Price: $50 – $150", "Price: up to $90"]
+    assert listing.filter_labels == ["Brand: Norda", "Colour: Black", "Price: $50 – $150", "Price: up to $90"]
     # the default profile's English wording means nothing on that shop's pages, and vice versa
     assert Grounder(CATALOG).observe([line("Ergebnisse für Sneakers", 150, 20)]).search_query is None
 

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from services.common.catalog import Catalog, Product
 from services.common.retry import TRANSIENT, RetryPolicy, classify
+from services.core.reading import filters as chips
 from services.core.reading import imaging, ocr
 from services.core.reading.grounding import Grounder, Observation, normalise_sku
 from services.core.reading.ocr import OcrLine, ocr_lines, parse_tsv
@@ -246,7 +247,7 @@ def test_ocr_listing_page_counts_no_view(catalog: Catalog, grounder: Grounder) -
     obs = grounder.observe(ocr_lines(image), page_url="http://shop/c/Footwear")
     assert obs.kind == "listing" and obs.product_id is None and obs.category == "Footwear"
     assert set(obs.listing_product_ids) == {"P01234", "P07731", "P04410"}
-    assert obs.filters == ["Brand: Norda", "Price: $50 – $150"]
+    assert obs.filter_labels == ["Brand: Norda", "Price: $50 – $150"]
 
 
 # ---------------------------------------------------------------- grounding
@@ -336,7 +337,7 @@ def test_search_and_listing_pages(grounder: Grounder) -> None:
         line("Active filters: Brand: Norda I Colour: Navy | Price: up to $150.00 Clear filters", 200),
         line("Norda Trail Runners M6", 400), line("20% off this week", 430)])
     assert listing.kind == "listing" and listing.category == "Footwear"
-    assert listing.filters == ["Brand: Norda", "Colour: Navy", "Price: up to $150"]
+    assert listing.filter_labels == ["Brand: Norda", "Colour: Navy", "Price: up to $150"]
     assert listing.listing_product_ids == ["P07731"] and listing.promotions == ["20% off this week"]
 
 
@@ -511,7 +512,8 @@ def test_summary_weights_prices_and_narrative(catalog: Catalog) -> None:
 
 
 def test_summary_without_views_uses_browsing_signals(catalog: Catalog) -> None:
-    observations = [Observation(kind="listing", category="Footwear", filters=["Brand: Norda", "Price: $50 – $150"],
+    observations = [Observation(kind="listing", category="Footwear",
+                                filters=[chips.term("brand", "Norda"), chips.price(50.0, 150.0)],
                                 listing_product_ids=["P01234"], recommended_product_ids=["P09914"])]
     s = run_session(observations, catalog)
     assert len(s.viewed_products) == 0

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from services.common.llm import LlmClient, LlmSettings
+from services.core.reading import filters as chips
 from services.core.reading import prompts
 from services.core.reading.grounding import Observation
 from services.core.reading.summary import summarize
@@ -167,7 +168,8 @@ def test_warm_up_makes_one_schema_call_and_never_raises(replay):
 def test_model_summary_carries_seen_products_and_ui_filters_like_the_embedded_one(replay):
     # Drift bug (issue 16): the vllm backend built its own summary and never set seen_product_ids or
     # ui_filters, so the decomposer lost the UI-filter constraints and the whole-session exclusion.
-    listing = Observation(kind="listing", category=P0.category, filters=[f"Brand: {P0.brand}", "Price: $10 – $90"])
+    listing = Observation(kind="listing", category=P0.category,
+                          filters=[chips.term("brand", P0.brand), chips.price(10.0, 90.0)])
     replay.state.content = answer(viewed_products=[P8.title])
     w = window(observations=[listing])
     w.seen_product_ids = ["P00077", P8.product_id]  # earlier windows' views, kept apart from the history

@@ -21,6 +21,7 @@ from rapidfuzz import fuzz, process
 from services.common.catalog import Catalog
 from services.common.vocabulary import OCR_MIN_SCORE, Vocabulary
 
+from . import filters as chips
 from . import prices
 from .ocr import OcrLine
 from .panel_geometry import PanelGeometry
@@ -65,7 +66,7 @@ class Observation:
     brands: list[str] = field(default_factory=list)
     colours: list[str] = field(default_factory=list)
     search_query: str | None = None
-    filters: list[str] = field(default_factory=list)   # "Brand: Norda", "Colour: Black", "Price: $50 – $120"
+    filters: list[dict] = field(default_factory=list)  # structured chips (filters.py), e.g. brand Norda, price 50-120
     promotions: list[str] = field(default_factory=list)
     reviews_visible: bool = False
     rating_read: float | None = None
@@ -92,7 +93,14 @@ class Observation:
     @classmethod
     def from_dict(cls, data: dict) -> Observation:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        obs = cls(**{k: v for k, v in data.items() if k in known})
+        obs.filters = [c for c in obs.filters if chips.is_chip(c)]
+        return obs
+
+    @property
+    def filter_labels(self) -> list[str]:
+        """The chips as people read them ('Brand: Norda', 'Price: up to $90'): display only."""
+        return [chips.label(c) for c in self.filters]
 
 
 def normalise_sku(token: str, prefix: str = "P", digits: int = 5) -> str | None:
@@ -319,7 +327,7 @@ class Grounder:
             if fm := self._filters.term.match(text.strip()):
                 if (self._filters.field(fm.group(1)) == "colour"
                         and (c := self._ground_filter(fm.group(1), fm.group(2)))):
-                    labelled_colours.append(c.partition(": ")[2])
+                    labelled_colours.append(c["value"])
             self._mentions(text, obs)
 
         headings = self._heading_candidates(main)
@@ -362,10 +370,11 @@ class Grounder:
                             obs.filters.append(value)
             for text in texts:
                 if m := self._filters.price_range.search(text):
-                    obs.filters.append(f"Price: ${_num(m.group(1)):g} – ${_num(m.group(2)):g}")
+                    obs.filters.append(chips.price(_num(m.group(1)), _num(m.group(2))))
                 elif m := self._filters.price_open.search(text):
-                    word = "from" if self._filters.price_from.match(m.group(1)) else "up to"
-                    obs.filters.append(f"Price: {word} ${_num(m.group(2)):g}")
+                    bound = _num(m.group(2))
+                    from_ = self._filters.price_from.match(m.group(1))
+                    obs.filters.append(chips.price(low=bound) if from_ else chips.price(high=bound))
             # a promotion naming a product is not a listing of it
             obs.listing_product_ids = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])
             compare_page = self._compare_re and any(self._compare_re.search(t) for t in texts)
@@ -526,17 +535,14 @@ class Grounder:
                     if value not in target:
                         target.append(value)
 
-    def _ground_filter(self, key: str, raw: str) -> str | None:
+    def _ground_filter(self, key: str, raw: str) -> dict | None:
+        """A brand/colour/category chip (its label worded as the shop's profile says) as a structured chip."""
         raw = raw.strip().lower()
         field = self._filters.field(key)
-        if field == "brand":
-            table, label = self.brand_words, "Brand"
-        elif field == "colour":
-            table, label = self.colour_words, "Colour"
-        else:
-            table, label = self.categories, "Category"
+        field = field if field in ("brand", "colour") else "category"
+        table = {"brand": self.brand_words, "colour": self.colour_words, "category": self.categories}[field]
         value = table.exact(raw) or table.exact(raw.split(" ")[0]) or table(raw)
-        return f"{label}: {value}" if value else None
+        return chips.term(field, value) if value else None
 
 
 def _num(raw: str) -> float:

@@ -20,7 +20,7 @@ from interarec.v1 import summaries_pb2
 from services.common.catalog import CURRENCY, Catalog, Product
 from services.core.recency import RECENCY_DECAY, recency_weights  # noqa: F401 -- RECENCY_DECAY re-exported
 
-from .filters import UiFilter, parse_chips
+from . import filters as chips
 from .grounding import Observation
 from .window import SEEN_MIN_CONFIDENCE, ClosedWindow
 
@@ -73,11 +73,11 @@ def _views(observations: Sequence[Observation], catalog: Catalog) -> list[tuple[
     return [(catalog.by_id[pid], frames[pid], conf[pid]) for pid in sorted(last, key=last.__getitem__)]
 
 
-def _ui_filters(observations: Sequence[Observation]) -> tuple[list[str], str]:
-    """The filters on the newest listing that showed any, and that listing's category ('' if unread)."""
+def _ui_filters(observations: Sequence[Observation]) -> tuple[list[dict], str]:
+    """The filter chips on the newest listing that showed any, and that listing's category ('' if unread)."""
     for o in reversed(observations):
         if o.kind in ("listing", "search") and o.filters:
-            return _unique(o.filters), o.category or ""
+            return [c for i, c in enumerate(o.filters) if c not in o.filters[:i]], o.category or ""
     return [], ""
 
 
@@ -99,22 +99,22 @@ def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[
 def _browse_terms(observations: Sequence[Observation]) -> tuple[list[str], list[str], list[str]]:
     """Categories, brands and colours the shopper filtered or browsed to, for a session with no product views."""
     cats, brands, colours = [], [], []
-    by_field = {UiFilter.FIELD_CATEGORY: cats, UiFilter.FIELD_BRAND: brands, UiFilter.FIELD_COLOUR: colours}
+    by_field = {"category": cats, "brand": brands, "colour": colours}
     for o in observations:
         if o.kind in ("listing", "search") and o.category:
             cats.append(o.category)
-        for f in parse_chips(o.filters):
-            by_field.get(f.field, []).append(f.value)
+        for c in o.filters:
+            by_field.get(c["field"], []).append(c["value"])
     return cats, brands, colours
 
 
 def _price_filter(observations: Sequence[Observation], catalog: Catalog) -> tuple[float, float] | None:
     """The newest price filter as (low, high); an open end is the catalog's own bound."""
     for o in reversed(observations):
-        for f in parse_chips(o.filters):
-            if f.field == UiFilter.FIELD_PRICE:
-                return (f.price_low if f.HasField("price_low") else 0.0,
-                        f.price_high if f.HasField("price_high") else float(catalog.price.max()))
+        for c in o.filters:
+            if c["field"] == "price":
+                return (c["low"] if c["low"] is not None else 0.0,
+                        c["high"] if c["high"] is not None else float(catalog.price.max()))
     return None
 
 
@@ -182,8 +182,8 @@ def _add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow
     """What the session itself knows, whichever backend read the frames: the UI filters on the newest
     listing (the decomposer's hard constraints) and every product seen so far (its whole-session exclusion)."""
     filters, filters_category = _ui_filters(observations)
-    s.ui_filters.extend(filters)
-    s.ui_filter_fields.extend(parse_chips(filters))
+    s.ui_filters.extend(chips.label(c) for c in filters)  # display only
+    s.ui_filter_fields.extend(chips.to_ui_filter(c) for c in filters)
     s.ui_filters_category = filters_category
     s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
 
