@@ -140,10 +140,6 @@ class TenantOrigins:
             found.setdefault(tenant.strip(), set()).add(origin)
         return cls({t: frozenset(o) for t, o in found.items()})
 
-    @classmethod
-    def from_env(cls) -> TenantOrigins:
-        return cls.parse(os.environ.get("INTERAREC_TENANT_ORIGINS", ""))
-
 
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "hash":

@@ -48,7 +48,11 @@ class GatewaySettings:
     rate_burst: int = setting("INTERAREC_GATEWAY_RATE_BURST", 200, "frames per tenant in a burst",
                               minimum=1, maximum=10_000_000)
     token_secret: bytes | None = None  # browser session tokens (shared with the storefront API); None: keys only
-    origins: TenantOrigins = field(default_factory=lambda: TenantOrigins({}))
+    origins: TenantOrigins = setting("INTERAREC_TENANT_ORIGINS", lambda: TenantOrigins({}),
+                                     "the web origins each tenant's shop pages are served from, `tenant=https://shop."
+                                     "example` entries, comma-separated (repeat a tenant for several origins): the "
+                                     "only origins the gateway answers CORS for and takes browser frames from",
+                                     default_doc="none (no browser may post)", parse=TenantOrigins.parse)
     token_rate_per_s: float = setting("INTERAREC_GATEWAY_TOKEN_RATE_PER_S", 4.0,
                                       "frames per second per browser token on average (on top of the tenant's "
                                       "limit)", minimum=0.1, maximum=1000)
@@ -68,4 +72,4 @@ class GatewaySettings:
     @classmethod
     def from_env(cls) -> GatewaySettings:
         return dataclasses.replace(declared.from_env(cls), api_keys=ApiKeys.from_env(),
-                                   token_secret=token_secret_from_env(), origins=TenantOrigins.from_env())
+                                   token_secret=token_secret_from_env())

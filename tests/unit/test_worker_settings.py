@@ -118,7 +118,6 @@ def test_model_client_settings_are_declared_in_the_table_and_validated(monkeypat
 # Variables named in runtime code but declared in no settings dataclass (the README's hand-written table); may
 # only shrink.
 UNDECLARED_LEFT = {
-    "INTERAREC_TENANT_ORIGINS",  # tenants.py (the gateway's computed() leaves the origins out)
     "INTERAREC_TESSERACT", "INTERAREC_SHOP_PROFILE",  # the reader's OCR binary and shop profile
 }
 
