@@ -1,9 +1,9 @@
 """The "rules" decomposer backend: BehaviourSummary -> validated OptimizationRequest, no LLM.
 
-Summary weights are shares of grounded product views (0..1). Strong, repeated signals become hard
-constraints; everything else becomes soft MNL preferences, which only re-weight candidates. The rules
-are deliberately conservative: a wrong hard constraint hides what the shopper wants, a missing one only
-makes the ranking a little less sharp.
+Summary weights are shares of grounded product views (0..1). Strong, repeated (or so far unanimous)
+signals become hard constraints; everything else becomes soft MNL preferences, which only re-weight
+candidates. The rules are deliberately conservative: a wrong hard constraint hides what the shopper wants,
+a missing one only makes the ranking a little less sharp.
 
 `repair_request` is the backend-independent half (grounding, bounds, contradiction relaxation) and is
 also meant for the vllm backend; `validate_request` lists what is still wrong with a request.
@@ -165,16 +165,17 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
     """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
     least HARD_TERM_MIN_SHARE of them, becomes hard; so does a term every viewed product shares, however few
     (the shopper's first view is their current intent: nothing contradicts it); then companions with weight >=
-    COMPANION_TERM_WEIGHT, seen on at least that share of the viewed products too, join it. Strongest first."""
+    COMPANION_TERM_WEIGHT, seen on at least that share of the viewed products too, join it. Without such a term,
+    one newest view that disagrees with all older views, which agree, makes the term both values. Strongest
+    first."""
     backing: dict[str, int] = {}
     for view in views:
         canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
         if canonical is not None:
             backing[canonical] = backing.get(canonical, 0) + 1
     n = len(views)
-    # Unanimous views need no second view: waiting for one left the panel unconstrained for a whole view, and
-    # a glance elsewhere as the second view then took the first view's terms away. A wrong guess from one view
-    # is undone by the next view that disagrees (the term is then no longer unanimous).
+    # Unanimous views need no second view: waiting for one left the panel unconstrained for a whole view. A wrong
+    # guess from one view is undone by the next views that disagree (below).
     min_views = 1 if n and len(backing) == 1 else HARD_TERM_MIN_VIEWS
     primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= min_views
                and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
