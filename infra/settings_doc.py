@@ -11,11 +11,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from services.common.kafka_security import KafkaSecurity
+from services.common.llm import LlmSettings
 from services.common.settings import replace_block, table
 from services.decomposer.settings import DecomposerSettings
 from services.demo_shop.settings import DemoShopSettings
 from services.gateway.settings import GatewaySettings
+from services.ops.settings import StatusSettings
 from services.optimizer.settings import OptimizerSettings
+from services.shoppers.settings import ShopperSettings
 from services.storefront_api.app import StorefrontSettings
 from services.summarizer.settings import SummarizerSettings
 
@@ -28,6 +32,10 @@ SERVICES = [
     StorefrontSettings,
     DemoShopSettings,
     GatewaySettings,
+    KafkaSecurity,  # every Kafka client of every service and tool
+    ShopperSettings,  # the scripted shoppers (a test-bed tool)
+    LlmSettings,  # the model client of the `vllm`/`llm` backends (summarizer, decomposer, storefront queries)
+    StatusSettings,  # `interarec status`
 ]
 
 

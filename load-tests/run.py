@@ -4,8 +4,9 @@ them, and answer capacity questions from what the pipeline itself measured:
 - capture-to-recommendation latency p50/p95/p99 (the optimizer's histogram: 0.25 s buckets up to 5 s,
   interpolated as Prometheus's histogram_quantile does), for recommendations published during the run and
   while the backlog drained;
-- frames per shopper-minute: sent, accepted by the gateway, and reaching OCR (or the model);
-- consumer lag per stage over time (each worker's interarec_<stage>_consumer_lag_messages);
+- frames per shopper-minute: sent, written to the frames topic by the gateway, and reaching OCR (or the model);
+- consumer lag per stage over time (each worker's interarec_<stage>_consumer_lag_messages) and the p95 of
+  the seconds records waited in each stage's input topic (interarec_<stage>_input_lag_seconds);
 - CPU per stage (each process and what it started, from /proc) and resident memory.
 
 Modes:
@@ -58,7 +59,7 @@ def report(r: Result) -> None:
     say(f"capture -> recommendation ({int(r.latency[-1][1]) if r.latency else 0} recommendations): "
         f"p50 {seconds(r.p(0.5))}, p95 {seconds(r.p(0.95))}, p99 {seconds(r.p(0.99))}"
         + ("" if r.drained else "  [backlog had not drained: the figures understate it]"))
-    say(f"frames per shopper-minute: sent {fig.per_minute(r.frame_posts, *minutes_users):.1f}, accepted "
+    say(f"frames per shopper-minute: sent {fig.per_minute(r.frame_posts, *minutes_users):.1f}, answered 2xx "
         f"{fig.per_minute(accepted, *minutes_users):.1f} ({r.frame_failures} refused), reaching OCR/model "
         f"{fig.per_minute(read, *minutes_users):.1f}; summarizer outcomes: "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(r.frames_read.items())))
@@ -68,10 +69,10 @@ def report(r: Result) -> None:
     if r.frame_bytes:
         say(f"frames topic: {r.frame_bytes / 1000:.0f} kB per frame, "
             f"{fig.per_minute(written, *minutes_users) * r.frame_bytes / 60 / 1000:.1f} kB/s per shopper")
-    say("CPU per process while loaded (cores; 2 on this machine): "
+    say(f"CPU per process while loaded (cores; {os.cpu_count()} on this machine): "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cpu_cores.items(), key=lambda kv: -kv[1])))
     recs = r.latency[-1][1] if r.latency else 0.0
-    units = {"summarizer": (read, "frame read"), "gateway": (accepted, "frame accepted"),
+    units = {"summarizer": (read, "frame read"), "gateway": (accepted, "frame POST"),
              "kafka": (written, "frame written"), "decomposer": (recs, "recommendation"),
              "optimizer": (recs, "recommendation")}
     say("CPU cost per unit of work (ms of CPU, drain included): " + ", ".join(
@@ -80,6 +81,9 @@ def report(r: Result) -> None:
     if r.rss:
         say("resident memory at the end (MiB): "
             + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in sorted(r.rss[-1][1].items())))
+    if any(v is not None for v in r.wait_p95.values()):
+        say("seconds a record waited in each stage's input topic, p95: " + ", ".join(
+            f"{stage} {seconds(v)}" for stage, v in r.wait_p95.items() if v is not None))
     if r.lag:
         say("consumer lag per stage over time (messages waiting):")
         say("   t(s)  " + "  ".join(f"{s:>10}" for s in STAGES))

@@ -51,7 +51,7 @@ def run_locust(stack: Stack, prefix: str, users: int, spawn_rate: float, duratio
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
            "--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{duration_s}s",
            "--only-summary", "--csv", str(out / "load"), "--loglevel", "WARNING"]
-    return subprocess.run(cmd, env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL if users > 200 else None).returncode
+    return subprocess.run(cmd, env=env, cwd=REPO_ROOT).returncode
 
 
 def scrape(stack: Stack, stages: tuple[str, ...] = STAGES) -> dict[str, str]:
@@ -78,6 +78,12 @@ def stage_lag(texts: dict[str, str]) -> dict[str, float]:
                     per_partition[tp] = max(value, per_partition.get(tp, 0.0))
         out[stage] = sum(per_partition.values())
     return out
+
+
+def stage_histogram(texts: dict[str, str], stage: str) -> fig.Buckets:
+    """A stage's input-lag-in-seconds histogram (how long records waited in its input topic), every replica."""
+    return fig.histogram([t for name, t in texts.items() if name.split("-")[0] == stage],
+                         f"interarec_{stage}_input_lag_seconds")
 
 
 def frames_read(text: str) -> float:
@@ -154,6 +160,7 @@ class Result:
     drained: bool
     frame_bytes: float | None = None  # mean size of a frame the gateway wrote to the frames topic
     gateway: dict[str, float] = field(default_factory=dict)  # frame requests by the gateway's outcome
+    wait_p95: dict[str, float | None] = field(default_factory=dict)  # per stage: p95 seconds in its input topic
 
     def p(self, q: float) -> float | None:
         return fig.quantile(self.latency, q)
@@ -208,6 +215,8 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         cpu_cores={k: (cpu_after.get(k, 0.0) - v) / busy_s for k, v in cpu_before.items()},
         cpu_s={k: cpu_end.get(k, 0.0) - v for k, v in cpu_before.items()},
         lag=sampler.lag, rss=sampler.rss, assigned=sampler.assigned, drained=drained,
+        wait_p95={stage: fig.quantile(fig.minus(stage_histogram(after, stage), stage_histogram(before, stage)), 0.95)
+                  for stage in STAGES},
         gateway={k: v - fig.counters([before.get("gateway", "")], "interarec_gateway_frames", "outcome").get(k, 0.0)
                  for k, v in fig.counters([after.get("gateway", "")], "interarec_gateway_frames", "outcome").items()},
         frame_bytes=fig.mean_of(after.get("gateway", ""), before.get("gateway", ""), FRAME_BYTES))

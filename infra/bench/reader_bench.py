@@ -2,6 +2,7 @@
 
     python -m infra.bench.reader_bench [--screens tests/fixtures/screens] [--repeat 1]
     python -m infra.bench.reader_bench --themes 20 [--theme-products 10]
+    python -m infra.bench.reader_bench --from-theme 21 --themes 40   # held out: rules were designed on 1-20
 
 For every frame of tests/fixtures/screens/manifest.json (real Chromium captures, see capture_screens.py)
 it runs, in the same process and run:
@@ -197,6 +198,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="passes over the frames (steadier CPU figures)")
     parser.add_argument("--profile", help="a shop profile JSON overlaid on the default (INTERAREC_SHOP_PROFILE)")
     parser.add_argument("--themes", type=int, help="read the seeded shop themes 1..N in Chromium instead")
+    parser.add_argument("--from-theme", type=int, default=1, metavar="M",
+                        help="with --themes N: start at theme M (themes 21-40 are the held-out check of rules "
+                             "designed on 1-20)")
     parser.add_argument("--theme-products", type=int, default=10, help="product pages per theme")
     parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here")
     args = parser.parse_args()
@@ -205,7 +209,8 @@ def main() -> int:
     catalog = Catalog.load(generate(args.catalog_dir))
     started = time.monotonic()
     if args.themes:
-        themed = run_themes(catalog, list(range(1, args.themes + 1)), args.theme_products, args.save_misses)
+        themed = run_themes(catalog, list(range(args.from_theme, args.themes + 1)), args.theme_products,
+                            args.save_misses)
         print(theme_report(themed))
         for number, s in sorted(themed.items()):
             for miss in s.misses:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from services.common import config
+from services.common.settings import Env, setting
+from services.common.settings import from_env as read_settings
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_SSL")
 MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256")
@@ -29,14 +31,61 @@ class KafkaSecurityError(config.ConfigError):
     """The broker refused us (TLS or authentication): retrying cannot help, so the process stops."""
 
 
+def _ca_file(raw: str) -> Path | None:
+    return Path(raw) if raw else None
+
+
+def _check_hostname(raw: str) -> bool:
+    value = (raw or "true").lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise config.ConfigError(f"INTERAREC_KAFKA_SSL_CHECK_HOSTNAME={value!r} must be true or false")
+
+
+def _password() -> str:
+    inline = config.env_str("INTERAREC_KAFKA_SASL_PASSWORD", "")
+    path = config.env_str("INTERAREC_KAFKA_SASL_PASSWORD_FILE", "")
+    if inline and path:
+        raise config.ConfigError("set INTERAREC_KAFKA_SASL_PASSWORD_FILE or INTERAREC_KAFKA_SASL_PASSWORD, not both")
+    if not path:
+        return inline
+    try:
+        # A Kubernetes Secret mounted as a file; a trailing newline from `echo` is not part of the password.
+        secret = Path(path).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise config.ConfigError(f"INTERAREC_KAFKA_SASL_PASSWORD_FILE={path}: cannot be read ({exc.strerror})") \
+            from None
+    if not secret:
+        raise config.ConfigError(f"INTERAREC_KAFKA_SASL_PASSWORD_FILE={path} is empty")
+    return secret
+
+
 @dataclass(frozen=True)
 class KafkaSecurity:
-    protocol: str = "PLAINTEXT"
-    ca_file: Path | None = None  # PEM; None: the system's trust store
-    check_hostname: bool = True
-    mechanism: str = "SCRAM-SHA-512"
-    username: str = ""
-    password: str = field(default="", repr=False)  # never in a repr, log line or error message
+    """Every variable declared once (services/common/settings.py), for every Kafka client of every service and
+    tool; `from_env()` reads them and checks that they fit together."""
+
+    protocol: str = setting("INTERAREC_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "TLS (`SSL`), TLS + SCRAM login "
+                            "(`SASL_SSL`) or neither, for every Kafka client of every service and tool",
+                            choices=PROTOCOLS)
+    ca_file: Path | None = setting("INTERAREC_KAFKA_CA_FILE", None, "PEM of the CA the brokers' certificates must "
+                                   "chain to (Strimzi: `ca.crt` of `<cluster>-cluster-ca-cert`); when set, only "
+                                   "this CA is trusted", default_doc="system trust store", parse=_ca_file)
+    check_hostname: bool = setting("INTERAREC_KAFKA_SSL_CHECK_HOSTNAME", True, "verify that the broker's "
+                                   "certificate names the host connected to (`true` / `false`)",
+                                   default_doc="`true`", parse=_check_hostname)
+    mechanism: str = setting("INTERAREC_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "the SCRAM variant",
+                             choices=MECHANISMS)
+    username: str = setting("INTERAREC_KAFKA_SASL_USERNAME", "", "the SCRAM user (Strimzi: the KafkaUser's name)",
+                            default_doc="none (required for `SASL_SSL`)")
+    # never in a repr, log line or error message
+    password: str = field(default_factory=_password, repr=False, metadata={"computed": (
+        Env("INTERAREC_KAFKA_SASL_PASSWORD_FILE", "the SCRAM password as a mounted Secret file (Strimzi: key "
+            "`password` of the KafkaUser's Secret; a trailing newline is ignored)",
+            default_doc="none (this or the next required for `SASL_SSL`)"),
+        Env("INTERAREC_KAFKA_SASL_PASSWORD", "the password itself", default_doc="none"))})
 
     @property
     def tls(self) -> bool:
@@ -63,54 +112,17 @@ class KafkaSecurity:
         return ctx
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = config.env_str(name, "true" if default else "false").lower()
-    if raw in ("1", "true", "yes"):
-        return True
-    if raw in ("0", "false", "no"):
-        return False
-    raise config.ConfigError(f"{name}={raw!r} must be true or false")
-
-
-def _password() -> str:
-    inline = config.env_str("INTERAREC_KAFKA_SASL_PASSWORD", "")
-    path = config.env_str("INTERAREC_KAFKA_SASL_PASSWORD_FILE", "")
-    if inline and path:
-        raise config.ConfigError("set INTERAREC_KAFKA_SASL_PASSWORD_FILE or INTERAREC_KAFKA_SASL_PASSWORD, not both")
-    if not path:
-        return inline
-    try:
-        # A Kubernetes Secret mounted as a file; a trailing newline from `echo` is not part of the password.
-        secret = Path(path).read_text().rstrip("\r\n")
-    except OSError as exc:
-        raise config.ConfigError(f"INTERAREC_KAFKA_SASL_PASSWORD_FILE={path}: cannot be read ({exc.strerror})") \
-            from None
-    if not secret:
-        raise config.ConfigError(f"INTERAREC_KAFKA_SASL_PASSWORD_FILE={path} is empty")
-    return secret
-
-
 def from_env() -> KafkaSecurity:
     """The INTERAREC_KAFKA_* security settings, validated (ConfigError names the variable at fault)."""
-    protocol = config.env_choice("INTERAREC_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", PROTOCOLS)
-    ca = config.env_str("INTERAREC_KAFKA_CA_FILE", "")
-    username = config.env_str("INTERAREC_KAFKA_SASL_USERNAME", "")
-    password = _password()
-    security = KafkaSecurity(
-        protocol=protocol,
-        ca_file=Path(ca) if ca else None,
-        check_hostname=_env_bool("INTERAREC_KAFKA_SSL_CHECK_HOSTNAME", True),
-        mechanism=config.env_choice("INTERAREC_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", MECHANISMS),
-        username=username,
-        password=password,
-    )
+    security = read_settings(KafkaSecurity)
+    protocol, username, password = security.protocol, security.username, security.password
     if security.sasl and not (username and password):
         raise config.ConfigError("INTERAREC_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs INTERAREC_KAFKA_SASL_USERNAME and "
                                  "INTERAREC_KAFKA_SASL_PASSWORD_FILE (or INTERAREC_KAFKA_SASL_PASSWORD)")
     if not security.sasl and (username or password):
         raise config.ConfigError(f"SASL credentials are set but INTERAREC_KAFKA_SECURITY_PROTOCOL={protocol}: "
                                  "set it to SASL_SSL (credentials are never sent without TLS)")
-    if not security.tls and ca:
+    if not security.tls and security.ca_file is not None:
         raise config.ConfigError(f"INTERAREC_KAFKA_CA_FILE is set but INTERAREC_KAFKA_SECURITY_PROTOCOL={protocol}: "
                                  "set it to SSL or SASL_SSL")
     security.ssl_context()  # a bad CA file fails here, at start-up

@@ -29,6 +29,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.common import config
 from services.common.backoff import Backoff
 from services.common.metrics import LATENCY_BUCKETS
+from services.common.settings import from_env as read_settings
+from services.common.settings import setting
 
 CALLS = Counter("interarec_llm_calls_total", "Model calls (attempts) by caller and outcome", ["caller", "outcome"])
 TOKENS = Counter("interarec_llm_tokens_total", "Tokens reported by the model server", ["caller", "kind"])
@@ -53,43 +55,52 @@ class LlmError(Exception):
         self.message = message
 
 
+def _base_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise config.ConfigError("INTERAREC_LLM_BASE_URL must be the model server's OpenAI API URL, e.g. "
+                                 f"http://127.0.0.1:8000/v1 (got {raw!r})")
+    return raw
+
+
+def _model(raw: str) -> str:
+    if not raw:
+        raise config.ConfigError("INTERAREC_LLM_MODEL must name the served model (vllm serve --served-model-name)")
+    return raw
+
+
 @dataclass(frozen=True)
 class LlmSettings:
-    base_url: str
-    model: str
-    api_key: str = "EMPTY"
-    timeout_s: float = 30.0
-    retries: int = 2
-    backoff_s: float = 0.25
-    max_in_flight: int = 64
-    breaker_failures: int = 5
-    breaker_reset_s: float = 15.0
-    max_tokens: int = 512
-    max_images: int = 4
-    max_pixels: int = 640 * 400
+    """The model client's settings, each variable declared once (services/common/settings.py). Read only by
+    the backends that call a model (`vllm`, `llm`): there the URL and the model are required."""
+
+    base_url: str = setting("INTERAREC_LLM_BASE_URL", "", "the model server's OpenAI API, e.g. "
+                            "`http://127.0.0.1:8000/v1`", default_doc="required for any `vllm`/`llm` backend",
+                            parse=_base_url)
+    model: str = setting("INTERAREC_LLM_MODEL", "", "the served model name (`vllm serve --served-model-name`)",
+                         default_doc="required for `vllm`/`llm`", parse=_model)
+    api_key: str = setting("INTERAREC_LLM_API_KEY", "EMPTY", "bearer key, if the server wants one")
+    timeout_s: float = setting("INTERAREC_LLM_TIMEOUT_S", 30.0, "per-call timeout", minimum=0.1, maximum=600)
+    retries: int = setting("INTERAREC_LLM_RETRIES", 2, "retries (jittered exponential backoff) after a timeout, "
+                           "connection error or 5xx; never after a 4xx or a bad answer", minimum=0, maximum=10)
+    backoff_s: float = 0.25  # first retry's mean delay (not a setting)
+    max_in_flight: int = setting("INTERAREC_LLM_MAX_IN_FLIGHT", 64, "model calls in flight per replica and "
+                                 "service", minimum=1, maximum=4096)
+    breaker_failures: int = setting("INTERAREC_LLM_BREAKER_FAILURES", 5, "consecutive server failures that open "
+                                    "the circuit breaker", minimum=1, maximum=1000)
+    breaker_reset_s: float = setting("INTERAREC_LLM_BREAKER_RESET_S", 15.0, "seconds before an open breaker "
+                                     "lets one probe call through", minimum=0.1, maximum=3600)
+    max_tokens: int = setting("INTERAREC_LLM_MAX_TOKENS", 512, "answer budget; an answer cut off at it "
+                              "(`finish_reason: length`) is a failure", minimum=16, maximum=32768)
+    max_images: int = setting("INTERAREC_LLM_MAX_IMAGES", 4, "frames per prompt (keep at or below the server's "
+                              "`--limit-mm-per-prompt`)", minimum=1, maximum=32)
+    max_pixels: int = setting("INTERAREC_LLM_MAX_PIXELS", 640 * 400, "pixel budget per frame (640x400); frames "
+                              "are downscaled to it and sent as JPEG data URLs", minimum=28 * 28,
+                              maximum=4096 * 4096)
 
     @classmethod
     def from_env(cls) -> LlmSettings:
-        """INTERAREC_LLM_*; the URL and model are required (the backends that need them call this)."""
-        base_url = config.env_str("INTERAREC_LLM_BASE_URL", "")
-        model = config.env_str("INTERAREC_LLM_MODEL", "")
-        if not base_url.startswith(("http://", "https://")):
-            raise config.ConfigError("INTERAREC_LLM_BASE_URL must be the model server's OpenAI API URL, e.g. "
-                                     f"http://127.0.0.1:8000/v1 (got {base_url!r})")
-        if not model:
-            raise config.ConfigError("INTERAREC_LLM_MODEL must name the served model (vllm serve --served-model-name)")
-        return cls(
-            base_url=base_url, model=model,
-            api_key=config.env_str("INTERAREC_LLM_API_KEY", "EMPTY"),
-            timeout_s=config.env_float("INTERAREC_LLM_TIMEOUT_S", 30.0, minimum=0.1, maximum=600),
-            retries=config.env_int("INTERAREC_LLM_RETRIES", 2, minimum=0, maximum=10),
-            max_in_flight=config.env_int("INTERAREC_LLM_MAX_IN_FLIGHT", 64, minimum=1, maximum=4096),
-            breaker_failures=config.env_int("INTERAREC_LLM_BREAKER_FAILURES", 5, minimum=1, maximum=1000),
-            breaker_reset_s=config.env_float("INTERAREC_LLM_BREAKER_RESET_S", 15.0, minimum=0.1, maximum=3600),
-            max_tokens=config.env_int("INTERAREC_LLM_MAX_TOKENS", 512, minimum=16, maximum=32768),
-            max_images=config.env_int("INTERAREC_LLM_MAX_IMAGES", 4, minimum=1, maximum=32),
-            max_pixels=config.env_int("INTERAREC_LLM_MAX_PIXELS", 640 * 400, minimum=28 * 28, maximum=4096 * 4096),
-        )
+        """INTERAREC_LLM_*, validated; raises config.ConfigError naming the variable."""
+        return read_settings(cls)
 
 
 class CircuitBreaker:

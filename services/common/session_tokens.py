@@ -64,14 +64,19 @@ class SessionTokens:
         return tenant, session_id
 
 
+def parse_token_secret(raw: str) -> bytes | None:
+    """The one check of INTERAREC_STOREFRONT_TOKEN_SECRET (the storefront mints with it, the gateway checks
+    with it): None when unset, else at least 32 characters."""
+    if not raw:
+        return None
+    if len(raw) < 32:
+        raise config.ConfigError("INTERAREC_STOREFRONT_TOKEN_SECRET must be at least 32 characters")
+    return raw.encode()
+
+
 def token_secret_from_env() -> bytes | None:
     """The signing secret both services share (INTERAREC_STOREFRONT_TOKEN_SECRET), or None when unset."""
-    secret = config.env_str("INTERAREC_STOREFRONT_TOKEN_SECRET", "")
-    if not secret:
-        return None
-    if len(secret) < 32:
-        raise config.ConfigError("INTERAREC_STOREFRONT_TOKEN_SECRET must be at least 32 characters")
-    return secret.encode()
+    return parse_token_secret(config.env_str("INTERAREC_STOREFRONT_TOKEN_SECRET", ""))
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -19,10 +19,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from interarec.v1 import optimization_pb2
 from services.common import config
 from services.common.keys import check_tenant
+from services.common.settings import setting
 from services.core.assortment.mnl import recommend
 
 KINDS = ("exclude_products", "exclude_brands", "pin_products", "boost_products", "max_per_brand")
@@ -85,9 +87,11 @@ def parse_rules(document, where: str = "business rules") -> dict[str, tuple[Rule
     return out
 
 
-def load_from_env() -> dict[str, tuple[Rule, ...]]:
-    """Rules per tenant from INTERAREC_BUSINESS_RULES_FILE; none when it is unset."""
-    return load(config.env_str("INTERAREC_BUSINESS_RULES_FILE", ""))
+def rules_setting() -> Any:
+    """The one declaration of INTERAREC_BUSINESS_RULES_FILE (the optimizer's and the storefront's settings):
+    the file is read and checked when the settings are."""
+    return setting("INTERAREC_BUSINESS_RULES_FILE", dict, "per-tenant business rules (JSON, see above)",
+                   default_doc="none", parse=load)
 
 
 def load(path: str) -> dict[str, tuple[Rule, ...]]:

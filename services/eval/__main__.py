@@ -5,6 +5,9 @@
   score     replay saved sessions through the pipeline's own code (no browser, no Kafka), run the baselines on
             the same sessions, and write markdown/CSV tables and PNG plots
   run       capture, then score
+
+`--layout classic --layout boutique --themes 4` runs the personas on both layouts and the themes sample
+theme-1..4; the in-session table has a line per layout and one for the themes together.
 """
 
 from __future__ import annotations
@@ -114,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", action="append", type=_layout,
                         help="shop layout(s) to capture/score: classic, boutique or a seeded theme-<n> "
                              "(default: classic)")
+    parser.add_argument("--themes", type=int, default=0, metavar="N",
+                        help="also capture/score the seeded themes theme-1..theme-N (the themes sample)")
     parser.add_argument("--live", action="store_true", help="capture: run the whole pipeline too (real Kafka)")
     parser.add_argument("--only", nargs="*", help="persona ids (default: the whole library)")
     parser.add_argument("--personas", default=str(Path(__file__).parents[1] / "shoppers" / "personas.toml"),
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=2.0)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the stack and browser like Ctrl-C does
-    layouts = args.layout or ["classic"]
+    layouts = (args.layout or ([] if args.themes else ["classic"])) + [f"theme-{n}" for n in range(1, args.themes + 1)]
     try:
         catalog = Catalog.load(config.catalog_path())
     except (CatalogError, config.ConfigError) as exc:

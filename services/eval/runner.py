@@ -229,15 +229,26 @@ def _p90(values: list[float]) -> float | None:
     return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
+def layout_groups(layouts: set[str]) -> list[tuple[str, set[str]]]:
+    """(name, member layouts) for the per-layout tables: each layout, then the seeded themes together
+    ("themes") when more than one was run, then "all"."""
+    themes = {x for x in layouts if x.startswith("theme-")}
+    groups = [(x, {x}) for x in sorted(layouts - themes)]
+    groups += [(x, {x}) for x in sorted(themes, key=lambda x: int(x.removeprefix("theme-")))]
+    if len(themes) > 1:
+        groups.append(("themes", themes))
+    return [*groups, ("all", set(layouts))]
+
+
 def insession_table(rows: list[Row]) -> list[dict]:
     """One line per (layout, method) with in-session metrics: mean time-weighted share of right items from
     the first product view, first-view-to-good-panel median / p90 (sessions never good counted apart),
     drops in single-intent sessions, and how fast the panel follows an intent change."""
     out = []
-    for layout in sorted({r.layout for r in rows}) + ["all"]:
+    for layout, members in layout_groups({r.layout for r in rows}):
         for method in METHODS:
             sel = [r.insession for r in rows if r.method == method and r.insession is not None
-                   and (layout == "all" or r.layout == layout)]
+                   and r.layout in members]
             if not sel:
                 continue
             good = [x.first_good_s for x in sel if x.first_good_s is not None]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from services.ops.health import build_report, format_report, report_dict
+from services.ops.settings import StatusSettings
 
 
 def status(args: argparse.Namespace) -> int:
@@ -32,13 +32,14 @@ def status(args: argparse.Namespace) -> int:
     return 0 if report.state == "ok" else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="interarec", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    env = StatusSettings.from_env()
+    top = argparse.ArgumentParser(prog="interarec", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
     st = sub.add_parser("status", help="health of a Helm release: deployments, restarts, consumer lag, vLLM",
                         description="Exit code: 0 all ok, 1 degraded or down, 2 cannot reach the cluster.")
-    st.add_argument("--namespace", "-n", default=os.environ.get("INTERAREC_NAMESPACE", "default"))
-    st.add_argument("--release", "-r", default=os.environ.get("INTERAREC_RELEASE", "interarec"))
+    st.add_argument("--namespace", "-n", default=env.namespace)
+    st.add_argument("--release", "-r", default=env.release)
     st.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, "
                     "else the in-cluster service account)")
     st.add_argument("--context", default=None, help="kubeconfig context (default: the current one)")
@@ -47,13 +48,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="container restarts above which a component is degraded")
     st.add_argument("--timeout", type=float, default=5.0, help="seconds per metrics/health request")
     st.add_argument("--json", action="store_true", help="print the report as JSON")
-    st.add_argument("--prometheus-url", default=os.environ.get("INTERAREC_PROMETHEUS_URL", ""),
+    st.add_argument("--prometheus-url", default=env.prometheus_url,
                     help="read consumer lag from this Prometheus (every pod as scraped) instead of each pod's "
                          "/metrics through the API server's pod proxy")
     st.set_defaults(func=status)
-    args = parser.parse_args(argv)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     return args.func(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

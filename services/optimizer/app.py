@@ -35,7 +35,7 @@ def build(settings: OptimizerSettings) -> faust.App:
     feedback_counts = app.Table("optimizer-feedback", default=str, key_type=str, value_type=str,
                                 partitions=FEEDBACK.partitions, extra_topic_configs={"segment.ms": str(3600 * 1000)})
     catalog = Catalog.load(w.catalog_path)
-    rules = business_rules.load(settings.business_rules_file)  # per tenant, merged into each request
+    rules = settings.rules  # per tenant, merged into each request
     business_rules.check_against_catalog(rules, catalog)
     # Solving is CPU-bound: keep it off the event loop so heartbeats and commits keep flowing. Several threads
     # (numpy and HiGHS release the GIL) and a time limit on every solve: one slow request cannot hold the rest.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.common.settings import nested, setting
 from services.common.worker import WorkerSettings
+from services.core import business_rules
 from services.core.assortment.recommendation import image_base_setting
 
 SOLVERS = ("threshold", "highs", "pyomo")
@@ -27,8 +28,7 @@ class OptimizerSettings:
                                  minimum=1, maximum=600_000)
     feedback: str = setting("INTERAREC_OPTIMIZER_FEEDBACK", "on",
                             "`off` ranks by the model alone, ignoring learned feedback", choices=("on", "off"))
-    business_rules_file: str = setting("INTERAREC_BUSINESS_RULES_FILE", "",
-                                       "per-tenant business rules (JSON, see above)")
+    rules: dict[str, tuple[business_rules.Rule, ...]] = business_rules.rules_setting()  # per tenant
     image_base_url: str = image_base_setting()
 
     @property

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -13,15 +12,16 @@ from pathlib import Path
 from services.common import config
 from services.common.catalog import Catalog, CatalogError
 from services.shoppers.scenarios import KINDS
+from services.shoppers.settings import ShopperSettings
 from services.shoppers.shopper import run_shopper
 
 
 def _parser() -> argparse.ArgumentParser:
-    env = os.environ.get
+    s = ShopperSettings.from_env()
     parser = argparse.ArgumentParser(prog="python -m services.shoppers", description=__doc__)
-    parser.add_argument("--shop-url", default=env("INTERAREC_SHOP_URL", "http://127.0.0.1:8700"))
-    parser.add_argument("--gateway-url", default=env("INTERAREC_GATEWAY_URL", "http://127.0.0.1:8500"))
-    parser.add_argument("--api-key", default=env("INTERAREC_API_KEY", ""))
+    parser.add_argument("--shop-url", default=s.shop_url)
+    parser.add_argument("--gateway-url", default=s.gateway_url)
+    parser.add_argument("--api-key", default=s.api_key)
     parser.add_argument("--session-id", default=None, help="default: a new random id")
     parser.add_argument("--scenario", choices=KINDS, default="brand")
     parser.add_argument("--seed", type=int, default=7)

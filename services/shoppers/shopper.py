@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from services.capture.frames import Accepted, FrameStreamer, FrameUploader
 from services.common.catalog import Catalog
 from services.common.keys import valid_session_id
 from services.shoppers.scenarios import Preference, Scenario, build_scenario
+from services.shoppers.settings import ShopperSettings
 
 log = logging.getLogger("interarec.capture")
 
@@ -44,7 +44,7 @@ def product_link(product_id: str) -> str:
 
 
 def chromium_path() -> str:
-    return os.environ.get("INTERAREC_CHROMIUM_PATH", "").strip() or "/usr/bin/chromium"
+    return ShopperSettings.from_env().chromium_path
 
 
 async def type_search(page, text: str, rng: random.Random, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:

@@ -23,7 +23,7 @@ from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer
 from services.common.llm import LlmSettings
 from services.common.ratelimit import RateLimiter
-from services.common.session_tokens import SessionTokens
+from services.common.session_tokens import SessionTokens, parse_token_secret
 from services.common.settings import Env, computed, setting
 from services.common.settings import from_env as settings_from_env
 from services.common.tenants import ApiKeys
@@ -41,15 +41,14 @@ log = logging.getLogger("interarec.storefront_api")
 
 
 def _token_secret(raw: str) -> bytes:
-    if not raw:
+    secret = parse_token_secret(raw)  # the gateway checks tokens with the same rule
+    if secret is None:
         if not tenants.demo_mode():
             raise config.ConfigError(
                 "INTERAREC_STOREFRONT_TOKEN_SECRET is not set: give it 32 or more random characters (the same "
                 "on every replica), or set INTERAREC_DEMO_MODE=1 to sign with a per-process secret")
         return os.urandom(32)
-    if len(raw) < 32:
-        raise config.ConfigError("INTERAREC_STOREFRONT_TOKEN_SECRET must be at least 32 characters")
-    return raw.encode()
+    return secret
 
 
 def _origins(raw: str) -> list[str]:
@@ -79,7 +78,10 @@ class StorefrontSettings:
         ApiKeys.from_env,
         Env("INTERAREC_API_KEYS", "comma-separated `tenant:sha256$<hex>` entries (`python -m "
             "services.common.tenants new <tenant>` makes one)", default_doc="none (demo mode: the demo key)"),
-        Env("INTERAREC_API_KEYS_FILE", "a file of such entries, one per line (`#` comments)", default_doc="none"))
+        Env("INTERAREC_API_KEYS_FILE", "a file of such entries, one per line (`#` comments)", default_doc="none"),
+        Env("INTERAREC_DEMO_MODE", "`1`: accept the demo key `demo-key` (tenant `demo`) and sign session tokens "
+            "with a per-process secret (every service: storefront, gateway, demo shop)", choices=("0", "1"),
+            default_doc="`0`"))
     token_secret: bytes = setting("INTERAREC_STOREFRONT_TOKEN_SECRET", b"",
                                   "HMAC secret of shoppers' session tokens: 32+ characters, the same on every "
                                   "storefront replica and the gateway (which checks the tokens the storefront mints)",
@@ -96,9 +98,7 @@ class StorefrontSettings:
                                  minimum=0.5, maximum=300)
     history_size: int = setting("INTERAREC_STOREFRONT_HISTORY", 10, "recommendations kept per session for "
                                 "/history", minimum=1, maximum=100)
-    rules: dict[str, tuple[business_rules.Rule, ...]] = setting(
-        "INTERAREC_BUSINESS_RULES_FILE", dict, "per-tenant business rules (JSON, see above)", default_doc="none",
-        parse=business_rules.load)
+    rules: dict[str, tuple[business_rules.Rule, ...]] = business_rules.rules_setting()  # the optimizer's too
     solver: str = setting("INTERAREC_STOREFRONT_SOLVER", "threshold", "solver for text and image queries",
                           choices=("threshold", "pyomo"))
     image_base_url: str = image_base_setting()  # the optimizer's too: both build items

@@ -104,7 +104,8 @@ class SummarizeStage:
         await self.send([(self.out_topic, key.encode(), summary.SerializeToString())])
 
     def observe(self, image, frame: frames_pb2.Frame, offset: int):
-        return self.reader.observe(image, page_url=frame.page_url, frame_seq=offset, capture_ms=frame.capture_unix_ms)
+        return self.reader.observe(image, page_url=frame.page_url, frame_seq=offset, capture_ms=frame.capture_unix_ms,
+                                   session=frame_key(frame))  # the panel's position is per session
 
     async def emit(self, key: str, tenant: str, session_id: str, windows: list[ClosedWindow], gateway_spans: list,
                    partition: int) -> None:

@@ -67,3 +67,12 @@ def test_series_is_a_step_function_for_plotting() -> None:
     panels = [(4.0, ["g1", "x1", "x2", "x3"]), (8.0, ["g1", "g2"])]
     times, shares = ins.series(panels, [(0.0, want(GOOD))], 2.0, 12.0)
     assert times == [2.0, 4.0, 8.0, 12.0] and shares == [0.0, 0.25, 1.0, 1.0]
+
+
+def test_the_in_session_table_has_a_line_per_layout_and_one_for_the_themes_sample_together() -> None:
+    from services.eval.runner import layout_groups
+
+    groups = layout_groups({"theme-10", "classic", "theme-2", "boutique"})
+    assert [name for name, _ in groups] == ["boutique", "classic", "theme-2", "theme-10", "themes", "all"]
+    assert dict(groups)["themes"] == {"theme-2", "theme-10"}
+    assert [name for name, _ in layout_groups({"classic", "theme-3"})] == ["classic", "theme-3", "all"]

@@ -39,11 +39,19 @@ def test_rules_parse_with_clear_errors(tmp_path, monkeypatch):
             rules(bad)
     path = tmp_path / "rules.json"
     path.write_text(json.dumps({"acme": [{"name": "pin", "pin_products": ["P00002"]}]}))
+    # read through the one declaration both services' settings use
+    from services.common.settings import from_env
+    from services.optimizer.settings import OptimizerSettings
+    from services.storefront_api.app import StorefrontSettings
+
     monkeypatch.setenv("INTERAREC_BUSINESS_RULES_FILE", str(path))
-    assert business_rules.load_from_env()["acme"][0].products == ("P00002",)
+    monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")
+    assert from_env(OptimizerSettings).rules["acme"][0].products == ("P00002",)
+    assert StorefrontSettings.from_env().rules == from_env(OptimizerSettings).rules
     path.write_text("{not json")
-    with pytest.raises(config.ConfigError, match="INTERAREC_BUSINESS_RULES_FILE"):
-        business_rules.load_from_env()
+    for cls in (OptimizerSettings, StorefrontSettings):
+        with pytest.raises(config.ConfigError, match="INTERAREC_BUSINESS_RULES_FILE"):
+            from_env(cls)
 
 
 def test_rules_naming_unknown_products_or_brands_refuse_to_start():

@@ -22,6 +22,7 @@ from services.common.catalog import Catalog
 
 from . import prices
 from .ocr import OcrLine
+from .panel_geometry import PanelGeometry
 from .profile import ShopProfile, load_profile
 
 PAGE_KINDS = ("product", "listing", "search", "home", "other")
@@ -41,7 +42,10 @@ TITLE_ONLY_MIN_MARGIN = 3.0   # ... and clearly better than the next title (titl
 TITLE_AGREE_MIN_SCORE = 80.0  # heading supports a SKU read
 TITLE_PRICED_MIN_SCORE = 85.0  # without a SKU: a heading this close plus the product's price on the page
 TITLE_CANDIDATE_MIN_SCORE = 75.0  # ... or one of the closest titles, the only one whose price is on the page
-HEADING_MIN_RATIO = 1.3       # a product heading is this much taller than the page's typical text
+HEADING_MIN_RATIO = 1.3       # a heading this much taller than the page's typical text may make a page a product page
+# ... and once other marks made it one, its title's line may be only this much taller: a title without
+# descenders measures ~1.16x a body whose lines mostly have them
+TITLE_MIN_RATIO = 1.12
 LISTING_MIN_SCORE = 92.0
 MIN_LINE_CONF = 30.0
 
@@ -109,17 +113,24 @@ def _norm(text: str) -> str:
 class Grounder:
     """Catalog indexes built once; `observe` is then a few regexes and rapidfuzz calls per line.
 
-    One Grounder per shop: it remembers where the shop's recommendation panel starts, and reads the shop's
-    wording from its profile (INTERAREC_SHOP_PROFILE, else the default that reads both demo layouts).
+    One Grounder serves every session: it remembers where the recommendation panel starts per session (their
+    shops' layouts differ), and reads the shop's wording from its profile (INTERAREC_SHOP_PROFILE, else the
+    default that reads both demo layouts).
     """
 
-    def __init__(self, catalog: Catalog, panel_left: int | None = None, profile: ShopProfile | None = None):
+    def __init__(self, catalog: Catalog, panel_left: int | None = None, profile: ShopProfile | None = None,
+                 panels: PanelGeometry | None = None):
         self.catalog = catalog
-        self.panel_left = panel_left  # x where the recommendation panel starts; learned from its header
+        self.panels = panels or PanelGeometry()  # session -> x where the panel starts; learned from its header
+        if panel_left is not None:
+            self.panels.set("", panel_left)
         self.profile = profile or load_profile()
         self.ids = [p.product_id for p in catalog.products]
         self.titles = [_norm(p.title) for p in catalog.products]
         self.by_norm_title = {t: i for i, t in enumerate(self.titles)}
+        self.by_cents: dict[int, list[int]] = {}
+        for i, p in enumerate(catalog.products):
+            self.by_cents.setdefault(round(p.price * 100), []).append(i)
         prefix = re.match(r"[A-Za-z]*", self.ids[0]).group(0)
         self.id_prefix = prefix
         self.id_digits = len(self.ids[0]) - len(prefix)
@@ -147,23 +158,30 @@ class Grounder:
 
     # -------------------------------------------------------------- lines
 
-    def split_panel(self, lines: Sequence[OcrLine]) -> tuple[list[OcrLine], list[OcrLine]]:
+    @property
+    def panel_left(self) -> int | None:
+        """The panel's left edge in the default session (a caller reading one shop passes no session)."""
+        return self.panels.get("")
+
+    def split_panel(self, lines: Sequence[OcrLine], session: str = "") -> tuple[list[OcrLine], list[OcrLine]]:
         """(main content, recommendation panel). The panel is everything below and right of its header.
 
         The panel scrolls with the page, so its header can be off-screen while its items are not: the
-        panel's left edge, once seen, is remembered (one shop layout per Grounder) and used then.
+        panel's left edge, once seen, is remembered for the session (each session's shop has its own
+        layout) and used then.
         """
         header = next((ln for ln in lines if self._panel_re.search(ln.text) and ln.left > 200), None)
         if header is not None:
-            self.panel_left = header.left - 24
+            left = header.left - 24
+            self.panels.set(session, left)
             top = header.top - 4
-        elif self.panel_left is not None:
+        elif (left := self.panels.get(session)) is not None:
             top = -1
         else:
             return list(lines), []
         main, panel = [], []
         for ln in lines:
-            (panel if ln.left >= self.panel_left and ln.top >= top else main).append(ln)
+            (panel if ln.left >= left and ln.top >= top else main).append(ln)
         return main, panel
 
     def match_title(self, text: str) -> tuple[int | None, float, float]:
@@ -194,7 +212,8 @@ class Grounder:
                 out.append(f"{a.text} {b.text}")
         return out
 
-    def _big_headings(self, main: list[OcrLine], typical: float | None = None) -> list[str]:
+    def _big_headings(self, main: list[OcrLine], typical: float | None = None,
+                      ratio: float = HEADING_MIN_RATIO) -> list[str]:
         """Heading-sized lines (clearly taller than the page's typical text) and their wrapped pairs: where a
         product page names its product. Card titles in a listing are body-sized, so they never qualify.
         `typical` is the median text height of the whole page when the caller read only part of it."""
@@ -204,11 +223,11 @@ class Grounder:
         if typical is None:
             heights = sorted(ln.height for ln in main)
             typical = heights[len(heights) // 2]
-        big = [ln for ln in usable if ln.height >= HEADING_MIN_RATIO * typical and not self._label_re.search(ln.text)]
+        big = [ln for ln in usable if ln.height >= ratio * typical and not self._label_re.search(ln.text)]
         out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
         # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
         # right below a big one continues it
-        tails = [ln for ln in main if ln.conf >= MIN_LINE_CONF and ln.height >= HEADING_MIN_RATIO * typical
+        tails = [ln for ln in main if ln.conf >= MIN_LINE_CONF and ln.height >= ratio * typical
                  and not self._label_re.search(ln.text)]
         for a in big:
             below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
@@ -217,14 +236,29 @@ class Grounder:
                 out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
         return out
 
+    def _tallest_title_line(self, main: list[OcrLine], typical: float | None) -> str | None:
+        """The text of the page's tallest line that is not a label or a price, if it could be a title (words,
+        not one) at least TITLE_MIN_RATIO taller than the page's typical text. A listing's card titles sit
+        under a bigger heading (the category's name), a product page's title is its biggest text."""
+        usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)]
+        if not usable:
+            return None
+        if typical is None:
+            heights = sorted(ln.height for ln in main)
+            typical = heights[len(heights) // 2]
+        top = max(usable, key=lambda ln: ln.height)
+        text = top.text.strip()
+        return text if len(text) >= 6 and " " in text and top.height >= TITLE_MIN_RATIO * typical else None
+
     # -------------------------------------------------------------- observe
 
     def observe(self, lines: Sequence[OcrLine], *, page_url: str = "", frame_seq: int = 0,
                 capture_ms: int = 0, picture_colour: str | None = None,
-                body_text_px: float | None = None) -> Observation:
+                body_text_px: float | None = None, session: str = "") -> Observation:
         """Ground one screenshot's OCR lines. A caller that read only some regions (reader.py) passes the
-        product picture's colour read from its pixels and the page's median text height."""
-        main, panel = self.split_panel(lines)
+        product picture's colour read from its pixels and the page's median text height; `session` keys
+        what is remembered of the page's layout (the tenant/session key)."""
+        main, panel = self.split_panel(lines, session)
         obs = Observation(page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms)
         obs.recommended_product_ids = self._titles_in(panel)
         texts = [ln.text for ln in main]
@@ -295,6 +329,11 @@ class Grounder:
         titled = False
         if marks == 1:
             titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
+            if not titled and not obs.search_query and (top := self._tallest_title_line(main, body_text_px)):
+                # a title set barely above the body text: the page's tallest line, a catalog title with its price
+                obs.prices = sorted(set(obs.prices))
+                m = self.match_title(top)
+                titled = m[0] is not None and m[1] >= TITLE_PRICED_MIN_SCORE and self._price_on_page(m[0], obs)
         elif marks == 0:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
@@ -303,11 +342,14 @@ class Grounder:
                          and self._price_on_page(m[0], obs) for h in big[:6])
         product_page = sku_label or marks >= 2 or titled
         if product_page:
-            self._ground_product(obs, sku_token, headings, big, labelled_brands)
+            obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
+            self._ground_product(obs, sku_token, headings, self._big_headings(main, body_text_px, TITLE_MIN_RATIO),
+                                 labelled_brands)
+            if obs.product_id is None and obs.heading is None:
+                self._ground_untitled(obs)
             obs.kind = "product"
             # Text on a product page names other colours too (swatches, descriptions): keep what is labelled
             # as the product's colour and what its picture shows.
-            obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
             obs.colours = list(dict.fromkeys(([obs.picture_colour] if obs.picture_colour else []) + labelled_colours))
         else:
             for text in texts:
@@ -427,6 +469,18 @@ class Grounder:
         obs.product_id = self.ids[chosen]
         # a near-exact heading alone scores 0.6 as before; price and brand raise it, never to a read SKU's 0.9+
         obs.product_confidence = round(0.5 * score / 100 + 0.1 + 0.2 * priced + 0.09 * branded, 3)
+
+    def _ground_untitled(self, obs: Observation) -> None:
+        """A product page whose title is out of sight (scrolled under a sticky header): the one catalog product
+        whose price is paid on the page, whose brand the page names and whose colour its picture shows. Any
+        second such product (a cross-sell card's price, another brand named) and nothing is grounded."""
+        if not obs.picture_colour or not obs.brands:
+            return
+        fits = {i for price in set(obs.prices) for i in self.by_cents.get(round(price * 100), ())
+                if self.catalog.products[i].brand in obs.brands
+                and self.catalog.products[i].colour == obs.picture_colour}
+        if len(fits) == 1:
+            obs.product_id, obs.product_confidence = self.ids[fits.pop()], 0.5
 
     def _titles_mentioned(self, text: str) -> list[str]:
         """Catalog products whose whole title appears inside a longer line (a promotion naming a product)."""

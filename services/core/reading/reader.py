@@ -32,6 +32,7 @@ from services.common import privacy
 
 from . import tesslib
 from .ocr import OcrLine
+from .panel_geometry import PanelGeometry
 from .profile import ShopProfile
 
 INK_THRESHOLD = 40          # gray-level gradient that counts as a glyph edge
@@ -42,6 +43,11 @@ PAD = 8
 CACHE_LINES = 4000
 # Headings measured 0.42-0.55 on both demo layouts; a label merged with the control below it ~0.35.
 ANCHOR_MIN_INK = 0.38
+# "Big" text: at least this share of the tallest line and this multiple of the body text's line height ...
+BIG_OF_TALLEST, BIG_OF_BODY = 0.7, 1.3
+# ... and a title may be only "emphasised": line boxes of a title without descenders measure only ~1.16x the
+# body's (whose lines mostly have them), and a row of pill-shaped chips can measure taller than the title
+EMPHASIS_OF_TALLEST, EMPHASIS_OF_BODY = 0.55, 1.12
 TINTED_SHARE = 0.45
 
 
@@ -85,6 +91,7 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     n, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     words: list[Box] = []
     pictures: list[Box] = []
+    narrow: list[Box] = []
     for x, y, w, h, area in stats[1:]:
         box = Box(int(x), int(y), int(w), int(h))
         if h >= PICTURE_MIN_PX and w >= PICTURE_MIN_PX:
@@ -93,9 +100,14 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
             else:
                 pictures.append(box)
         elif h >= 28 and w < 1.3 * h:
-            continue  # an icon or thumbnail: big text is always wider than tall
+            if h <= MAX_LINE_PX:
+                narrow.append(box)  # an icon or thumbnail, unless it ends a line of text (below)
+            continue
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
             words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
+    # a short last word of a big heading with a descender ("J3", "Jog") is as tall as it is wide: it belongs
+    # to the line when a word of about its height sits a word space beside it, else it is an icon
+    words.extend(n for n in narrow if any(_beside(w, n) for w in words))
     integral = cv2.integral(ink)
     page_bg = int(np.bincount(gray[::4, ::4].ravel(), minlength=256).argmax())
     lines = []
@@ -113,6 +125,12 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     # a "picture" holding several lines of text is a panel or a card outline, not a product image
     pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
     return lines, pictures
+
+
+def _beside(word: Box, glyph: Box) -> bool:
+    gap = max(glyph.left - word.right, word.left - glyph.right)
+    overlap = min(word.bottom, glyph.bottom) - max(word.top, glyph.top)
+    return 0 <= gap <= max(word.height, 10) and overlap >= 0.6 * word.height and word.height >= 0.6 * glyph.height
 
 
 def _text_rows(ink: np.ndarray, b: Box) -> list[Box] | None:
@@ -210,9 +228,18 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # big: near the tallest, and clearly above the page's body text (spec rows, a search field's placeholder:
     # body text, however short the tallest line is once a row of chips no longer counts as text)
     body_px = sorted(b.height for b in main)[len(main) // 2]
-    big = sorted((b for b in anchors if b.height >= max(0.7 * tall, 1.3 * body_px)),
+    big = sorted((b for b in anchors if b.height >= max(BIG_OF_TALLEST * tall, BIG_OF_BODY * body_px)),
                  key=lambda b: (-b.height, b.top)) or sorted(anchors, key=lambda b: (-b.height, b.top))[:1]
     for b in big[:4]:
+        take(b)
+    # the next tallest emphasised line: a product title set barely above the body text
+    # (against the whole page's body text: lines read before, the navigation's, are body text too)
+    page = sorted(b.height for b in lines if (panel_left is None or b.left < panel_left)
+                  and not any(b.inside(p) for p in pictures))
+    page_px = page[len(page) // 2]
+    emphasised = [b for b in anchors if b.height >= max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)
+                  and b not in chosen]
+    for b in sorted(emphasised, key=lambda b: (-b.height, b.top))[:1]:
         take(b)
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
     # TINTED_SHARE of the budget, biggest first
@@ -252,8 +279,7 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
         scale = min(3.0, max(0.5, target_px / max(b.height, 1)))
         crop = cv2.resize(crop, None, fx=scale, fy=scale,
                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        if _dark_background(crop):
-            crop = 255 - crop
+        crop = _dark_on_light(crop)
         crops.append(crop)
         slots.append((y, y + crop.shape[0], scale, left, t, b))
         y += crop.shape[0] + GAP
@@ -289,9 +315,16 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
     return out
 
 
-def _dark_background(crop: np.ndarray) -> bool:
-    """Light text on a dark button, chip or bar: most of a text line's pixels are its background."""
-    return float(np.median(crop)) < 110
+def _dark_on_light(crop: np.ndarray) -> np.ndarray:
+    """The crop as dark text on a white background at full contrast. Most of a text line's pixels are its
+    background, so the median is the background's tone: nearer the darkest end than the lightest, the text
+    is the lighter (white on a dark bar, or on a mid-tone accent button, which a fixed gray cut misses)."""
+    lo, med, hi = (float(v) for v in np.percentile(crop, (2, 50, 98)))
+    if hi - lo < 24:
+        return crop  # no text to speak of: leave it as it is
+    if med - lo < hi - med:
+        crop, lo, hi = 255 - crop, 255 - hi, 255 - lo
+    return np.clip((crop.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------------ colour from pixels
@@ -340,30 +373,37 @@ def picture_colour(rgb: np.ndarray, picture: Box, palette: dict[str, tuple[int, 
 
 
 class RegionReader:
-    """One per shop (like the Grounder): remembers where our panel starts once its heading was read, and the
-    text of lines already read, keyed by their exact pixels and position (the header, navigation and
-    banners repeat on every page: read once, then free)."""
+    """One for every session (like the Grounder, sharing its PanelGeometry): remembers per session where our
+    panel starts once its heading was read, and the text of lines already read, keyed by their exact pixels
+    and position (the header, navigation and banners repeat on every page: read once, then free; the same
+    pixels read the same in any session)."""
 
-    def __init__(self, profile: ShopProfile):
+    def __init__(self, profile: ShopProfile, panels: PanelGeometry | None = None):
         self.profile = profile
-        self.panel_left: int | None = None
+        self.panels = panels or PanelGeometry()
         self._panel_re = profile.regex("panel_cues")
         self._memo: dict[tuple, OcrLine | None] = {}
+
+    @property
+    def panel_left(self) -> int | None:
+        """The panel's left edge in the default session (a caller reading one shop passes no session)."""
+        return self.panels.get("")
 
     @staticmethod
     def _key(gray: np.ndarray, b: Box) -> tuple:
         crop = gray[b.top:b.bottom, b.left:b.right]
         return b.left, b.top, b.width, b.height, hashlib.blake2b(crop.tobytes(), digest_size=12).digest()
 
-    def read(self, image: Image.Image) -> tuple[list[OcrLine], str | None, float | None]:
+    def read(self, image: Image.Image, session: str = "") -> tuple[list[OcrLine], str | None, float | None]:
         """(OCR lines of the chosen regions, colour of the biggest picture in the page body, median height of
-        all the page body's text lines, read or not)."""
+        all the page body's text lines, read or not). `session` keys the panel's remembered position."""
+        panel_left = self.panels.get(session)
         rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         lines, pictures = find_lines(gray)
         keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
-        chosen = choose_lines(lines, pictures, self.profile, self.panel_left, gray.shape[1], known, gray.shape[0])
+        chosen = choose_lines(lines, pictures, self.profile, panel_left, gray.shape[1], known, gray.shape[0])
         fresh = dict(recognise(gray, chosen, self.profile.target_line_px))
         if len(self._memo) > CACHE_LINES:
             self._memo.clear()  # pages change slowly; start afresh rather than track recency
@@ -374,9 +414,10 @@ class RegionReader:
         if self._panel_re:
             for ln in ocr:
                 if ln.left > 200 and self._panel_re.search(ln.text):
-                    self.panel_left = ln.left - 24
+                    panel_left = ln.left - 24
+                    self.panels.set(session, panel_left)
                     break
-        body = [p for p in pictures if self.panel_left is None or p.left < self.panel_left]
+        body = [p for p in pictures if panel_left is None or p.left < panel_left]
         colour = None
         if body:
             biggest = max(body, key=lambda p: p.width * p.height)
@@ -384,28 +425,28 @@ class RegionReader:
             # still the product (an image-on-top theme, a silhouette on a faint backdrop)
             if biggest.width * biggest.height >= 80 * 80:
                 colour = picture_colour(rgb, biggest, self.profile.colours)
-        heights = sorted(b.height for b in lines if self.panel_left is None or b.left < self.panel_left)
+        heights = sorted(b.height for b in lines if panel_left is None or b.left < panel_left)
         return ocr, colour, (float(heights[len(heights) // 2]) if heights else None)
 
 
 class FrameReader:
     """Screenshot -> Observation with the region reader: what the summarizer's embedded backend calls.
 
-    Shares one shop profile between the region reader and the grounding; one per shop (both remember
-    where our recommendation panel starts)."""
+    Shares one shop profile and one PanelGeometry between the region reader and the grounding: one reader
+    serves every session, and each session's panel position is its own (pass the tenant/session key)."""
 
     def __init__(self, catalog, profile: ShopProfile | None = None):
         from .grounding import Grounder
         from .profile import load_profile
 
         self.profile = profile or load_profile()
-        self.grounder = Grounder(catalog, profile=self.profile)
-        self.regions = RegionReader(self.profile)
+        self.panels = PanelGeometry()
+        self.grounder = Grounder(catalog, profile=self.profile, panels=self.panels)
+        self.regions = RegionReader(self.profile, self.panels)
 
-    def observe(self, image: Image.Image, *, page_url: str = "", frame_seq: int = 0, capture_ms: int = 0):
-        if self.regions.panel_left is None and self.grounder.panel_left is not None:
-            self.regions.panel_left = self.grounder.panel_left
-        lines, colour, body_px = self.regions.read(image)
+    def observe(self, image: Image.Image, *, page_url: str = "", frame_seq: int = 0, capture_ms: int = 0,
+                session: str = ""):
+        lines, colour, body_px = self.regions.read(image, session)
         lines = privacy.clean_lines(lines)  # no e-mail, phone or card number read off a frame goes further
         return self.grounder.observe(lines, page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms,
-                                     picture_colour=colour, body_text_px=body_px)
+                                     picture_colour=colour, body_text_px=body_px, session=session)
