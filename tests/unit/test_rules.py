@@ -103,10 +103,15 @@ def test_colour_heavy_summary_gives_colour_constraint():
     assert candidates(req) >= 8
 
 
-def test_single_view_is_not_enough_for_a_hard_constraint():
-    req = decompose(summary_of(pick(1, brand="Fjord")), CATALOG)  # weight 1.0 but only one product
-    assert not req.constraints.brands and not req.constraints.colours and not req.constraints.categories
+def test_single_view_makes_its_product_type_hard():
+    # One view is the shopper's current intent: its product type is hard at once (an unconstrained panel after
+    # the first view showed other types for a whole view). Its brand and colour are hard only where they still
+    # fill the panel within that type; they stay the strongest soft preferences either way.
+    viewed = pick(1, brand="Fjord")
+    req = decompose(summary_of(viewed), CATALOG)
+    assert list(req.constraints.categories) == [viewed[0].category]
     assert [t.value for t in req.preferences.brands] == ["Fjord"]
+    assert candidates(req) >= 8
 
 
 def test_unknown_brand_is_dropped_with_a_relaxation():

@@ -4,10 +4,14 @@ rules decomposer."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from interarec.v1 import summaries_pb2
+from services.common.catalog import Catalog, Product
+from services.common.demo_catalog import build_rows
 from services.core.decompose.rules import decompose
 from services.core.reading.grounding import Observation
-from services.core.reading.summary import summarize
+from services.core.reading.summary import add_views, summarize
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle
 from tests.unit.catalog_factory import make_catalog
 
@@ -123,3 +127,44 @@ def test_a_search_that_names_one_product_is_no_stated_brand():
     del summary.search_queries[:]
     summary.search_queries.append("acme speakers")
     assert list(decompose(summary, CATALOG, k=4).constraints.brands) == ["Acme"]
+
+
+def test_one_view_keeps_its_product_type_before_its_brand_or_colour():
+    # First views, on the demo catalog's own mix, of products whose brand and colour together would fill the
+    # panel across types while brand, colour and type together cannot. One product says what kind of thing the
+    # shopper looks for more surely than which of its brand or colour they want: the type is always kept (by
+    # evidence alone a rare brand outranked it and the panel showed other types).
+    demo = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+
+    pairs = Counter((p.brand, p.colour) for p in demo.products)
+    triples = Counter((p.brand, p.colour, p.category) for p in demo.products)
+    firsts = [p for p in demo.products[:400] if pairs[p.brand, p.colour] > 8
+              and triples[p.brand, p.colour, p.category] < 8]
+    assert len(firsts) >= 5
+    for p in firsts:
+        summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
+        add_views(summary, [(p, 2, 0.95)])
+        request = decompose(summary, demo)
+        assert list(request.constraints.categories) == [p.category], p
+
+
+def test_a_glance_after_one_view_widens_the_brand_instead_of_removing_it():
+    # One view of an Acme speaker, then a glance at a Cobalt one (newest, so the stronger soft preference). The
+    # glance must not empty the brand constraint the first view made: both brands stay, the type too.
+    taken: set[str] = set()
+    first = pick(1, taken, category="Speakers", brand="Acme")
+    glance = pick(1, taken, category="Speakers", brand="Cobalt")
+    request = decompose(session_summary(first + glance), CATALOG, k=4)
+    assert set(request.constraints.brands) == {"Acme", "Cobalt"}
+    assert list(request.constraints.categories) == ["Speakers"]
+
+
+def test_a_second_view_of_the_new_brand_drops_the_old_one():
+    # A change of mind after one view: two views of the new brand in a row. The old brand is on neither, so
+    # only the new one stays hard (the widening above is for one disagreeing view only).
+    taken: set[str] = set()
+    old = pick(1, taken, category="Speakers", brand="Acme")
+    new = pick(1, taken, category="Speakers", brand="Cobalt")
+    new += pick(1, taken, lambda p: p.colour != new[0].colour, category="Speakers", brand="Cobalt")
+    request = decompose(session_summary(old + new), CATALOG, k=4)
+    assert list(request.constraints.brands) == ["Cobalt"]

@@ -1,9 +1,9 @@
 """The "rules" decomposer backend: BehaviourSummary -> validated OptimizationRequest, no LLM.
 
-Summary weights are shares of grounded product views (0..1). Strong, repeated signals become hard
-constraints; everything else becomes soft MNL preferences, which only re-weight candidates. The rules
-are deliberately conservative: a wrong hard constraint hides what the shopper wants, a missing one only
-makes the ranking a little less sharp.
+Summary weights are shares of grounded product views (0..1). Strong, repeated (or so far unanimous)
+signals become hard constraints; everything else becomes soft MNL preferences, which only re-weight
+candidates. The rules are deliberately conservative: a wrong hard constraint hides what the shopper wants,
+a missing one only makes the ranking a little less sharp.
 
 `repair_request` is the backend-independent half (grounding, bounds, contradiction relaxation) and is
 also meant for the vllm backend; `validate_request` lists what is still wrong with a request.
@@ -163,16 +163,30 @@ def _terms(
 
 def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: Vocabulary) -> list[str]:
     """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
-    least HARD_TERM_MIN_SHARE of them, becomes hard; then companions with weight >= COMPANION_TERM_WEIGHT, seen
-    on at least that share of the viewed products too, join it. Strongest first."""
+    least HARD_TERM_MIN_SHARE of them, becomes hard; so does a term every viewed product shares, however few
+    (the shopper's first view is their current intent: nothing contradicts it); then companions with weight >=
+    COMPANION_TERM_WEIGHT, seen on at least that share of the viewed products too, join it. Without such a term,
+    one newest view that disagrees with all older views, which agree, makes the term both values. Strongest
+    first."""
     backing: dict[str, int] = {}
     for view in views:
         canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
         if canonical is not None:
             backing[canonical] = backing.get(canonical, 0) + 1
     n = len(views)
-    primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= HARD_TERM_MIN_VIEWS
+    # Unanimous views need no second view: waiting for one left the panel unconstrained for a whole view. A wrong
+    # guess from one view is undone by the next views that disagree (below).
+    min_views = 1 if n and len(backing) == 1 else HARD_TERM_MIN_VIEWS
+    primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= min_views
                and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
+    if not primary and n >= 2:
+        # One newer view that disagrees with every older one widens the term instead of removing it: a glance
+        # elsewhere must not empty a panel the older views agreed on, and a real change of mind is followed in
+        # full by the next view (the old term is then on neither of the two newest views).
+        older = {ground(getattr(v, attr)) for v in views[:-1] if getattr(v, attr)}
+        newest = ground(getattr(views[-1], attr)) if getattr(views[-1], attr) else None
+        if len(older) == 1 and None not in older and newest is not None:
+            return sorted({*older, newest}, key=lambda t: (-terms.get(t, 0.0), t))
     if not primary:
         return []
     chosen = set(primary) | {t for t, w in terms.items()
@@ -585,7 +599,11 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
 
     # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
     # views): it is weighed only once the type is settled, so it can never push out the type it came from.
-    waits = {n for n in ("price_band", "min_rating") if n in present and not stated[n]}
+    # Likewise a brand or colour read off a single product view: one product says what kind of thing the shopper
+    # looks for far more surely than which of its brand or colour they want.
+    single = len({v.product_id for v in request.summary.viewed_products}) < HARD_TERM_MIN_VIEWS
+    waits = {n for n in ("price_band", "min_rating", *(("brands", "colours") if single else ()))
+             if n in present and not stated[n]}
 
     relaxations = []
     remaining = list(present)
