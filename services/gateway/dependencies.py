@@ -51,7 +51,12 @@ def context(request: Request) -> Context:
     return request.app.state.ctx
 
 
-Ctx = Annotated[Context, Depends(context)]
+async def _context(request: Request) -> Context:
+    # async on purpose: FastAPI runs a plain-def dependency on a worker thread, a thread hop per request.
+    return request.app.state.ctx
+
+
+Ctx = Annotated[Context, Depends(_context)]
 
 
 def rejected(rej: FrameRejected, headers: dict[str, str] | None = None) -> ApiError:
