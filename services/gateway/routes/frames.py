@@ -2,8 +2,9 @@
 
 Never blocks the event loop for long: a JPEG's structure check runs inline (about 0.1 ms), any decode on a
 thread holding one of INTERAREC_GATEWAY_MAX_DECODES slots, and the Kafka send on the loop once the topic's
-partitions are known (on the producer's bounded threads before; services/common/kafka_producer.py). Frames in flight and decode slots are shared fairly
-between tenants (admission.py); past a tenant's share the answer is 429 `too_busy` with Retry-After.
+partitions are known (on the producer's bounded threads before; services/common/kafka_producer.py).
+Frames in flight and decode slots are shared fairly between tenants (admission.py); past a tenant's share
+the answer is 429 `too_busy` with Retry-After.
 The body limit and the caller's credentials and rate limits are checked before the body is read
 (GuardedRoute, dependencies.frame_caller)."""
 
