@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
@@ -38,6 +37,7 @@ from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.core.reading.grounding import Grounder
 from services.core.reading.ocr import ocr_lines
+from services.core.reading.profile import ShopProfile, load_profile
 from services.core.reading.reader import FrameReader
 
 TARGET_CPU_S = 0.15
@@ -93,7 +93,8 @@ class Score:
         return self.colour_right / self.truth if self.truth else 1.0
 
 
-def run(screens: Path, catalog: Catalog, repeat: int = 1) -> dict[tuple[str, str], Score]:
+def run(screens: Path, catalog: Catalog, repeat: int = 1,
+        profile: ShopProfile | None = None) -> dict[tuple[str, str], Score]:
     manifest = json.loads((screens / "manifest.json").read_text())
     frames = manifest["frames"]
     images = {}
@@ -106,16 +107,16 @@ def run(screens: Path, catalog: Catalog, repeat: int = 1) -> dict[tuple[str, str
         for layout in sorted({f["layout"] for f in frames}):
             # one reader per shop, fed its frames in capture order, as the summarizer does
             if method == "region reader":
-                reader = FrameReader(catalog)
+                reader = FrameReader(catalog, profile)
                 start = cpu_s()
                 reader.observe(images[frames[0]["file"]])  # engine start-up, paid once per OCR thread
                 warmup[layout] = cpu_s() - start
-                reader = FrameReader(catalog)  # fresh state (panel position), engine stays loaded
+                reader = FrameReader(catalog, profile)  # fresh state (panel position), engine stays loaded
 
                 def observe(image, url, reader=reader):
                     return reader.observe(image, page_url=url)
             else:
-                grounder = Grounder(catalog)
+                grounder = Grounder(catalog, profile=profile)
 
                 def observe(image, url, grounder=grounder):
                     return grounder.observe(ocr_lines(image), page_url=url)
@@ -143,7 +144,8 @@ def report(results: dict[tuple[str, str], Score]) -> str:
     return "\n".join(rows)
 
 
-def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path | None = None) -> dict[int, Score]:
+def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path | None = None,
+               profile: ShopProfile | None = None) -> dict[int, Score]:
     """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames."""
     from infra.bench.capture_screens import theme_frames
     from services.demo_shop.themes import theme_number
@@ -152,7 +154,7 @@ def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path
     readers: dict[int, FrameReader] = {}
     for frame, image in theme_frames(catalog, numbers, n_products):
         number = theme_number(frame["layout"])
-        reader = readers.setdefault(number, FrameReader(catalog))
+        reader = readers.setdefault(number, FrameReader(catalog, profile))
         start = cpu_s()
         obs = reader.observe(image, page_url=frame["url"])
         score = results.setdefault(number, Score())
@@ -204,13 +206,12 @@ def main() -> int:
     parser.add_argument("--theme-products", type=int, default=10, help="product pages per theme")
     parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here")
     args = parser.parse_args()
-    if args.profile:
-        os.environ["INTERAREC_SHOP_PROFILE"] = args.profile
+    profile = load_profile(args.profile)  # None: the default
     catalog = Catalog.load(generate(args.catalog_dir))
     started = time.monotonic()
     if args.themes:
         themed = run_themes(catalog, list(range(args.from_theme, args.themes + 1)), args.theme_products,
-                            args.save_misses)
+                            args.save_misses, profile)
         print(theme_report(themed))
         for number, s in sorted(themed.items()):
             for miss in s.misses:
@@ -221,7 +222,7 @@ def main() -> int:
               f"colour right >= {THEME_TARGETS['colour']}): {failing or 'none'}; "
               f"wall time {time.monotonic() - started:.0f} s")
         return 0
-    results = run(args.screens, catalog, args.repeat)
+    results = run(args.screens, catalog, args.repeat, profile)
     print(report(results))
     for (method, layout), s in results.items():
         for miss in s.misses:

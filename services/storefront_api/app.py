@@ -29,6 +29,8 @@ from services.common.settings import from_env as settings_from_env
 from services.common.tenants import ApiKeys
 from services.core import business_rules
 from services.core.assortment.recommendation import image_base_setting
+from services.core.reading.ocr import tesseract_setting
+from services.core.reading.profile import ShopProfile, profile_setting
 from services.storefront_api.access import StreamSlots
 from services.storefront_api.dependencies import Context
 from services.storefront_api.latest import LatestRecommendations
@@ -102,6 +104,8 @@ class StorefrontSettings:
     solver: str = setting("INTERAREC_STOREFRONT_SOLVER", "threshold", "solver for text and image queries",
                           choices=("threshold", "pyomo"))
     image_base_url: str = image_base_setting()  # the optimizer's too: both build items
+    shop_profile: ShopProfile = profile_setting()  # the summarizer's too: image queries read like frames
+    tesseract: str = tesseract_setting()
     # set: text/image queries ask the model first (model_queries.py)
     query_llm: LlmSettings | None = computed(
         _query_llm, Env("INTERAREC_STOREFRONT_QUERY_BACKEND", "text and image queries: `rules`, or `llm` (the "
@@ -132,7 +136,7 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
         reader.start()
         ctx.producer.start()
         if settings.query_llm is not None:  # created on the serving loop (the client's semaphore binds to it)
-            ctx.models = ModelQueries(settings.query_llm, catalog)
+            ctx.models = ModelQueries(settings.query_llm, catalog, settings.shop_profile)
             ctx.extras["warm_up"] = asyncio.create_task(ctx.models.warm_up())
         yield
         if ctx.models is not None:

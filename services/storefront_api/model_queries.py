@@ -22,6 +22,7 @@ from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmError, LlmSettings
 from services.core.decompose import llm_backend
 from services.core.reading import vllm_backend
+from services.core.reading.profile import ShopProfile, load_profile
 from services.core.reading.window import ClosedWindow
 from services.storefront_api.image_query import ImageMatch, dominant_colour, image_request
 from services.storefront_api.queries import similar_request, text_request
@@ -34,8 +35,9 @@ log = logging.getLogger("interarec.storefront_api")
 class ModelQueries:
     """One client per caller (decomposer tool call, vLLM summary), as in the pipeline's services."""
 
-    def __init__(self, settings: LlmSettings, catalog: Catalog):
+    def __init__(self, settings: LlmSettings, catalog: Catalog, profile: ShopProfile | None = None):
         self.catalog = catalog
+        self.palette = (profile or load_profile()).colours  # a picture's colour when the model names none
         self.decomposer = llm_backend.LlmDecomposer(LlmClient(settings, "storefront-query-text"), catalog, K_MAX)
         self.summarizer = vllm_backend.VllmSummarizer(LlmClient(settings, "storefront-query-image"), catalog)
 
@@ -79,14 +81,16 @@ class ModelQueries:
                 request.constraints.price_max = summary.price_range.high
             request.summary.CopyFrom(summary)
         request.session_id, request.backend, request.model = "query:image", vllm_backend.BACKEND, summary.model
-        colour = summary.colours[0].value if summary.colours else dominant_colour(image, self.catalog.colours)
+        colour = (summary.colours[0].value if summary.colours
+                  else dominant_colour(image, self.catalog.colours, self.palette))
         return ImageMatch(request, viewed, colour, list(summary.search_queries))
 
 
-def embedded_fallback(catalog: Catalog, data: bytes, k: int, tenant: str, exc: LlmError) -> ImageMatch:
+def embedded_fallback(catalog: Catalog, data: bytes, k: int, tenant: str, exc: LlmError,
+                      profile: ShopProfile | None = None, tesseract: str = "") -> ImageMatch:
     """The embedded OCR + colour answer, saying why the model's was not used. Blocking (OCR)."""
     vllm_backend.FALLBACKS.labels(reason=exc.kind).inc()
     log.warning("model image query failed, embedded fallback: %s", exc)
-    match = image_request(catalog, data, k, tenant)
+    match = image_request(catalog, data, k, tenant, profile, tesseract)
     match.request.fallback_reason = str(exc)[:500]
     return match

@@ -22,7 +22,7 @@ def build(settings: SummarizerSettings) -> faust.App:
     # tenant/session key -> the session's window state (agents.SummarizeStage); only the agent writes it.
     sessions = session_table(app, "summarizer-sessions", default=dict)
     catalog = Catalog.load(settings.worker.catalog_path)
-    reader = FrameReader(catalog)  # region OCR + grounding, shop described by INTERAREC_SHOP_PROFILE
+    reader = FrameReader(catalog, settings.shop_profile)  # region OCR + grounding, the shop as its profile says
     # OCR is CPU-bound (libtesseract per thread, without the GIL): never on the event loop.
     ocr_pool = ThreadPoolExecutor(max_workers=settings.ocr_workers, thread_name_prefix="ocr")
     stage = SummarizeStage(settings, catalog, reader, sessions, ocr_pool, summaries, send_and_wait)

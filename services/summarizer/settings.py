@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.common.settings import nested, setting
 from services.common.worker import WorkerSettings
+from services.core.reading.profile import ShopProfile, profile_setting
 
 BACKENDS = ("embedded", "vllm")
 
@@ -13,6 +14,7 @@ BACKENDS = ("embedded", "vllm")
 @dataclass(frozen=True)
 class SummarizerSettings:
     worker: WorkerSettings = nested(WorkerSettings)
+    shop_profile: ShopProfile = profile_setting()  # the storefront's too: both read shop screens
     port: int = setting("INTERAREC_SUMMARIZER_PORT", 8601, "the summarizer's /metrics, /healthz and /readyz port",
                         minimum=1, maximum=65535)
     backend: str = setting("INTERAREC_SUMMARIZER_BACKEND", "embedded",

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 from services.core.reading.profile import load_profile
 from services.core.reading.reader import Box, picture_colour
 from services.storefront_api import image_query
+from services.storefront_api.app import StorefrontSettings
 
 PALETTE = load_profile().colours
 
@@ -35,8 +36,9 @@ def test_a_shop_profile_colour_reaches_both(tmp_path, monkeypatch) -> None:
     profile = tmp_path / "shop.json"
     profile.write_text(json.dumps({"colours": {**{k: list(v) for k, v in PALETTE.items()}, "Teal": [0, 128, 128]}}))
     monkeypatch.setenv("INTERAREC_SHOP_PROFILE", str(profile))
+    monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")  # the storefront's settings also need its keys
     image = product_picture((0, 128, 128))
-    palette = load_profile().colours
-    assert image_query.dominant_colour(image, ["Teal", "Green", "Blue"]) == "Teal"
+    palette = StorefrontSettings.from_env().shop_profile.colours
+    assert image_query.dominant_colour(image, ["Teal", "Green", "Blue"], palette) == "Teal"
     assert picture_colour(np.asarray(image), Box(0, 0, 200, 200), palette) == "Teal"
     assert not hasattr(image_query, "COLOUR_RGB")  # no second palette left in the storefront

@@ -13,11 +13,14 @@ from PIL import Image, ImageDraw
 from services.common.catalog import Catalog, Product
 from services.common.config import ConfigError
 from services.common.demo_catalog import build_rows
+from services.common.settings import from_env
 from services.core.reading import reader as region
 from services.core.reading import tesslib
 from services.core.reading.grounding import Grounder
 from services.core.reading.ocr import OcrLine
 from services.core.reading.profile import load_profile
+from services.storefront_api.app import StorefrontSettings
+from services.summarizer.settings import SummarizerSettings
 
 SCREENS = Path(__file__).parents[1] / "fixtures" / "screens"
 
@@ -62,7 +65,9 @@ def test_default_profile_and_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyP
     shop = tmp_path / "shop.json"
     shop.write_text(json.dumps({"name": "acme", "panel_cues": ["picked\\s+for\\s+you"], "read_budget": 40}))
     monkeypatch.setenv("INTERAREC_SHOP_PROFILE", str(shop))
-    acme = load_profile()
+    monkeypatch.setenv("INTERAREC_DEMO_MODE", "1")  # the storefront's settings also need its keys
+    acme = from_env(SummarizerSettings).shop_profile  # read and checked with the service's settings
+    assert StorefrontSettings.from_env().shop_profile == acme and load_profile(shop) == acme
     assert acme.name == "acme" and acme.read_budget == 40.0 and acme.colours == default.colours
     assert acme.regex("panel_cues").search("Picked for you") and not acme.regex("panel_cues").search("Recommended")
 
@@ -217,3 +222,8 @@ def test_title_leading_the_page_is_found_under_a_taller_row_of_chips(catalog: Ca
     obs = Grounder(catalog).observe(lines, picture_colour="Black", body_text_px=20.0)
     assert obs.kind == "product" and obs.product_id == "P01234" and obs.colours == ["Black"]
 
+
+def test_a_missing_profile_file_stops_the_service_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERAREC_SHOP_PROFILE", str(tmp_path / "missing.json"))
+    with pytest.raises(ConfigError, match="INTERAREC_SHOP_PROFILE"):
+        from_env(SummarizerSettings)

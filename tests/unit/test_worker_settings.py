@@ -86,8 +86,6 @@ DIRECT_READS_LEFT = {
     "services/common/kafka_security.py",  # the SASL password's computed() factory (both variables declared)
     "services/common/session_tokens.py",  # the gateway's token check (its settings are the gateway's)
     "services/common/tenants.py",  # demo mode, API keys, tenant origins: the gateway's and storefront's computed()
-    "services/core/reading/ocr.py",  # INTERAREC_TESSERACT at import (h17reader's file)
-    "services/core/reading/profile.py",  # INTERAREC_SHOP_PROFILE when no path is given
     "services/storefront_api/app.py",  # the query backend picks whether LlmSettings is read (a computed field)
 }
 RUNTIME = [p for p in sorted((ROOT / "services").rglob("*.py"))
@@ -117,9 +115,7 @@ def test_model_client_settings_are_declared_in_the_table_and_validated(monkeypat
 
 # Variables named in runtime code but declared in no settings dataclass (the README's hand-written table); may
 # only shrink.
-UNDECLARED_LEFT = {
-    "INTERAREC_TESSERACT", "INTERAREC_SHOP_PROFILE",  # the reader's OCR binary and shop profile
-}
+UNDECLARED_LEFT: set[str] = set()
 
 
 def test_every_variable_the_services_name_is_declared_in_a_settings_dataclass():

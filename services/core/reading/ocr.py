@@ -10,11 +10,20 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from services.common.settings import setting
+
 from .imaging import OCR_MAX_PIXELS, OCR_TARGET_WIDTH, prepare_for_ocr
 
-TESSERACT = os.environ.get("INTERAREC_TESSERACT", "") or shutil.which("tesseract") or "/usr/bin/tesseract"
+TESSERACT = shutil.which("tesseract") or "/usr/bin/tesseract"  # the default; INTERAREC_TESSERACT overrides
 DEFAULT_TIMEOUT_S = 20.0
 COLUMN_GAP_HEIGHTS = 2.5  # a gap wider than this many word heights separates columns, not words
+
+
+def tesseract_setting():
+    """The one declaration of INTERAREC_TESSERACT, for every service that runs the tesseract CLI."""
+    return setting("INTERAREC_TESSERACT", "", "the tesseract binary (full-frame OCR of the storefront's image "
+                   "queries and the benchmarks' baseline; the summarizer uses libtesseract)",
+                   default_doc="`tesseract` on PATH")
 
 
 class OcrError(RuntimeError):
@@ -50,16 +59,18 @@ def _env() -> dict[str, str]:
     return {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 
-def run_tesseract_tsv(image: Image.Image, *, psm: int = 3, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+def run_tesseract_tsv(image: Image.Image, *, psm: int = 3, timeout_s: float = DEFAULT_TIMEOUT_S,
+                      tesseract: str = "") -> str:
     """Raw TSV output of tesseract on an image (sent as uncompressed PNM on stdin: no encode cost)."""
+    tesseract = tesseract or TESSERACT
     buf = io.BytesIO()
     image.save(buf, format="PPM")  # L mode -> PGM
-    cmd = [TESSERACT, "stdin", "stdout", "--psm", str(psm), "-l", "eng", "tsv"]
+    cmd = [tesseract, "stdin", "stdout", "--psm", str(psm), "-l", "eng", "tsv"]
     try:
         proc = subprocess.run(cmd, input=buf.getvalue(), capture_output=True, timeout=timeout_s,
                               env=_env(), check=False)
     except FileNotFoundError:
-        raise OcrError(f"tesseract not found at {TESSERACT} (apt-get install tesseract-ocr tesseract-ocr-eng, "
+        raise OcrError(f"tesseract not found at {tesseract} (apt-get install tesseract-ocr tesseract-ocr-eng, "
                        "or set INTERAREC_TESSERACT)") from None
     except subprocess.TimeoutExpired:
         w, h = image.size
@@ -123,11 +134,11 @@ def _line(words: list[tuple[int, int, int, int, float, str]], scale: float) -> O
 
 
 def ocr_lines(image: Image.Image, *, target_width: int = OCR_TARGET_WIDTH, max_pixels: float = OCR_MAX_PIXELS,
-              timeout_s: float = DEFAULT_TIMEOUT_S) -> list[OcrLine]:
+              timeout_s: float = DEFAULT_TIMEOUT_S, tesseract: str = "") -> list[OcrLine]:
     """OCR a screenshot into lines (reading order: top to bottom) with boxes in the screenshot's pixels.
 
     Blocking (~0.45 s CPU for a 1280x800 frame): call it from a thread or process pool, not the event loop.
     """
     prepared = prepare_for_ocr(image, target_width=target_width, max_pixels=max_pixels)
     effective = prepared.size[0] / image.size[0]
-    return parse_tsv(run_tesseract_tsv(prepared, timeout_s=timeout_s), scale=effective)
+    return parse_tsv(run_tesseract_tsv(prepared, timeout_s=timeout_s, tesseract=tesseract), scale=effective)

@@ -1,5 +1,6 @@
-"""What the reader needs to know about a shop, as data: INTERAREC_SHOP_PROFILE names a JSON file, else
-profiles/default.json (which reads both demo-shop layouts). A new shop is described here, never in code.
+"""What the reader needs to know about a shop, as data: INTERAREC_SHOP_PROFILE (`profile_setting`, read with
+each service's settings) names a JSON file overlaid on profiles/default.json (which reads both demo-shop
+layouts). A new shop is described here, never in code.
 
 Keys (all optional; a file states only what differs from the default):
 - panel_cues: text of our own recommendation panel's heading; it and everything below and right of it is
@@ -31,12 +32,12 @@ wording in code to fall back on.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from services.common.config import ConfigError
+from services.common.settings import setting
 
 DEFAULT_PATH = Path(__file__).parent / "profiles" / "default.json"
 REQUIRED_CUES = ("panel_cues", "product_page_cues", "rating_cues")
@@ -115,12 +116,19 @@ class FilterPatterns:
         return next((f for f, pattern in self.fields.items() if pattern.match(label.strip())), None)
 
 
+def profile_setting():
+    """The one declaration of INTERAREC_SHOP_PROFILE, for every service that reads shop screens (summarizer,
+    storefront): the profile is loaded and checked when the settings are read, so a bad file stops the start."""
+    return setting("INTERAREC_SHOP_PROFILE", load_profile, "JSON file describing the shop to the reader (see "
+                   "below), overlaid on the built-in default", default_doc="(built-in default)",
+                   parse=lambda raw: load_profile(raw.strip() or None))
+
+
 def load_profile(path: str | Path | None = None) -> ShopProfile:
-    """The default profile, overlaid with the file at `path` (or INTERAREC_SHOP_PROFILE) if given."""
+    """The default profile, overlaid with the file at `path` if given."""
     data = _read(DEFAULT_PATH)
-    chosen = path if path is not None else os.environ.get("INTERAREC_SHOP_PROFILE", "").strip()
-    if chosen:
-        data.update(_read(Path(chosen)))
+    if path:
+        data.update(_read(Path(path)))
     known = {f.name: f for f in fields(ShopProfile)}
     unknown = sorted(set(data) - set(known))
     if unknown:
