@@ -201,6 +201,28 @@ def test_boutique_filter_chips_read_as_filters(catalog: Catalog) -> None:
     assert obs.filter_labels == ["Brand: Norda", "Colour: Black", "Price: $50 – $150"]
 
 
+def test_title_barely_above_body_text_is_not_hidden_by_a_bigger_price(catalog: Catalog) -> None:
+    """One product-page mark, a title only ~1.2x the body text, and the price and the stars set bigger than the
+    title (seen on shop themes): the title is still the page's tallest title-like line, so the page is grounded."""
+    lines = [line("Mint Market", 18, 22, left=30), line("Backpacks Footwear Watches", 74, 17, left=29),
+             line("Norda Summit Sneakers K47", 156, 21), line("129,00 $", 228, 24), line("4.6 ★★★★★ (12)", 270, 22),
+             line("Add to bag", 408, 17), line("Strap", 653, 17, left=29), line("Silicone", 653, 14, left=199),
+             line("Classic sneakers in black from Norda, made for daily use.", 688, 19, left=29), *PANEL]
+    obs = Grounder(catalog).observe(lines, picture_colour="Black", body_text_px=17.0)
+    assert obs.kind == "product" and obs.product_id == "P01234" and obs.colours == ["Black"]
+
+
+def test_title_leading_the_page_is_found_under_a_taller_row_of_chips(catalog: Catalog) -> None:
+    """A variant picker's chips read as one line taller than the title below it: the title still leads the page
+    (nothing above it is taller), so with one product-page mark and its price it grounds; the chips naming
+    other colours do not make the product's colour."""
+    lines = [line("Kite & Co", 19, 22, left=30), line("Norda Summit Sneakers K47", 96, 24),
+             line("by Norda", 136, 20), line("129,00 $", 172, 25), line("(Black) (Navy) (Orange ) (Purple )", 260, 37),
+             line("Buy now", 384, 19), line("Versatile sneakers in black from Norda.", 636, 20, left=28), *PANEL]
+    obs = Grounder(catalog).observe(lines, picture_colour="Black", body_text_px=20.0)
+    assert obs.kind == "product" and obs.product_id == "P01234" and obs.colours == ["Black"]
+
+
 def test_a_missing_profile_file_stops_the_service_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERAREC_SHOP_PROFILE", str(tmp_path / "missing.json"))
     with pytest.raises(ConfigError, match="INTERAREC_SHOP_PROFILE"):

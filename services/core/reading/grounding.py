@@ -48,6 +48,7 @@ HEADING_MIN_RATIO = 1.3       # a heading this much taller than the page's typic
 # ... and once other marks made it one, its title's line may be only this much taller: a title without
 # descenders measures ~1.16x a body whose lines mostly have them
 TITLE_MIN_RATIO = 1.12
+MASTHEAD_PX = 80              # the top tenth of a 1280x800 frame: logo, search, cart (sticky headers too)
 LISTING_MIN_SCORE = 92.0
 MIN_LINE_CONF = 30.0
 
@@ -246,19 +247,26 @@ class Grounder:
                 out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
         return out
 
-    def _tallest_title_line(self, main: list[OcrLine], typical: float | None) -> str | None:
-        """The text of the page's tallest line that is not a label or a price, if it could be a title (words,
-        not one) at least TITLE_MIN_RATIO taller than the page's typical text. A listing's card titles sit
-        under a bigger heading (the category's name), a product page's title is its biggest text."""
-        usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)]
-        if not usable:
-            return None
+    def _lead_title_lines(self, main: list[OcrLine], typical: float | None) -> list[str]:
+        """Texts that could be the page's title: lines of words (not one) at least TITLE_MIN_RATIO taller than the
+        page's typical text that no line above them is taller than, top first. A listing's card titles sit under
+        a bigger heading (the category's name); a product page's title leads its page, though a row of variant
+        chips or a section heading further down may be set bigger. Not candidates, nor taller lines above: a
+        label or price, a line without a word once its amounts are taken out ("4.9 ★★★★★ (12)", "83,00 €"),
+        and the masthead (the top MASTHEAD_PX: the shop's name is often set bigger than a product title)."""
+        usable = sorted((ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)
+                         and ln.top >= MASTHEAD_PX and re.search(r"[A-Za-z]{2}", prices.without(ln.text))),
+                        key=lambda ln: ln.top)
         if typical is None:
             heights = sorted(ln.height for ln in main)
-            typical = heights[len(heights) // 2]
-        top = max(usable, key=lambda ln: ln.height)
-        text = top.text.strip()
-        return text if len(text) >= 6 and " " in text and top.height >= TITLE_MIN_RATIO * typical else None
+            typical = heights[len(heights) // 2] if heights else 0.0
+        out, tallest_above = [], 0.0
+        for ln in usable:
+            text = ln.text.strip()
+            if ln.height >= tallest_above and len(text) >= 6 and " " in text and ln.height >= TITLE_MIN_RATIO * typical:
+                out.append(text)
+            tallest_above = max(tallest_above, ln.height)
+        return out
 
     # -------------------------------------------------------------- observe
 
@@ -339,11 +347,11 @@ class Grounder:
         titled = False
         if marks == 1:
             titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
-            if not titled and not obs.search_query and (top := self._tallest_title_line(main, body_text_px)):
-                # a title set barely above the body text: the page's tallest line, a catalog title with its price
+            if not titled and not obs.search_query:
+                # a title set barely above the body text: a line leading the page, a catalog title with its price
                 obs.prices = sorted(set(obs.prices))
-                m = self.match_title(top)
-                titled = m[0] is not None and m[1] >= TITLE_PRICED_MIN_SCORE and self._price_on_page(m[0], obs)
+                titled = any((m := self.match_title(t))[0] is not None and m[1] >= TITLE_PRICED_MIN_SCORE
+                             and self._price_on_page(m[0], obs) for t in self._lead_title_lines(main, body_text_px))
         elif marks == 0:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
