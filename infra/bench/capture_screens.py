@@ -75,6 +75,20 @@ def _serve(catalog: Catalog, layout: str) -> tuple[uvicorn.Server, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+def _shoot(page, url: str, path: str, panel: list, scroll: int, settle_ms: int) -> tuple[bytes, list[str]]:
+    """One page as a visitor sees it, our panel filled with `panel`: (JPEG, ids of the products its promotions
+    name)."""
+    page.goto(url + path, wait_until="load")
+    page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
+                                "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
+    if scroll:
+        page.evaluate(f"window.scrollTo(0, {scroll})")
+    page.wait_for_timeout(settle_ms)
+    data = page.screenshot(type="jpeg", quality=80)
+    promos = page.eval_on_selector_all("[data-promo-product]", "els => els.map(e => e.dataset.promoProduct)")
+    return data, promos
+
+
 def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
@@ -92,16 +106,9 @@ def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list
             def shot(path: str, name: str, product=None, scroll: int = 0, layout=layout, url=url,
                      others=others) -> None:
                 panel = rng.sample(others, 4)
-                page.goto(url + path, wait_until="load")
-                page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
-                                            "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
-                if scroll:
-                    page.evaluate(f"window.scrollTo(0, {scroll})")
-                page.wait_for_timeout(120)
+                data, promos = _shoot(page, url, path, panel, scroll, settle_ms=120)
                 file = f"{layout}-{name}.jpg"
-                (out / file).write_bytes(page.screenshot(type="jpeg", quality=80))
-                promos = page.eval_on_selector_all("[data-promo-product]",
-                                                   "els => els.map(e => e.dataset.promoProduct)")
+                (out / file).write_bytes(data)
                 frames.append({"file": file, "layout": layout, "url": url.split(":")[0] + "://shop" + path,
                                "scroll": scroll, "product_id": product.product_id if product else None,
                                "panel_ids": [p.product_id for p in panel], "promo_ids": promos})
@@ -151,15 +158,7 @@ def theme_frames(catalog: Catalog, numbers: list[int], n_products: int = 10, see
                     for path, name, product in pages:
                         panel = rng.sample(others, 4)
                         scroll = rng.choice((0, 0, 0, 60, 140)) if product else 0
-                        page.goto(url + path, wait_until="load")
-                        page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
-                                                    "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
-                        if scroll:
-                            page.evaluate(f"window.scrollTo(0, {scroll})")
-                        page.wait_for_timeout(80)
-                        data = page.screenshot(type="jpeg", quality=80)
-                        promos = page.eval_on_selector_all("[data-promo-product]",
-                                                           "els => els.map(e => e.dataset.promoProduct)")
+                        data, promos = _shoot(page, url, path, panel, scroll, settle_ms=80)
                         frame = {"file": f"{layout}-{name}.jpg", "layout": layout, "url": "http://shop" + path,
                                  "scroll": scroll, "product_id": product.product_id if product else None,
                                  "panel_ids": [p.product_id for p in panel], "promo_ids": promos}
