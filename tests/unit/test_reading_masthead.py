@@ -1,6 +1,7 @@
-"""Where the shop's masthead ends, seen from the frame (services/core/reading/masthead.py), and a product title
-just under a sticky header over a scrolled page: it is the page's title, not the masthead's (issue 17: the
-fixed 80 px masthead of a 1280x800 frame hid such titles)."""
+"""The reader on theme layouts, from recorded frames and synthetic screens: where the shop's masthead ends,
+seen from the frame (services/core/reading/masthead.py; the fixed 80 px masthead of a 1280x800 frame hid a
+title just under a sticky header), and the line leading the page below it: read even when taller rows take
+the big slots, and a product page's title even when no product-page wording is in sight (issue 17 item 3)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,53 @@ def test_a_title_under_a_sticky_header_grounds_its_page() -> None:
         obs = Grounder(catalog).observe(lines, picture_colour="Black", body_text_px=20.0, masthead_px=masthead)
         assert obs.kind == "product" and obs.product_id == "P13788", masthead
         assert obs.colours == ["Black"]
+
+
+def test_the_line_leading_the_page_is_read_when_taller_rows_take_the_big_slots() -> None:
+    """Line boxes recorded from a real frame (theme-5, a product page scrolled 60 px under a sticky navigation
+    bar; our panel right of x 968 left out): the price (24 px) and a row of colour dots (22 px) are taller than
+    the title (21 px, body text 17 px), and a long description set at body size comes later. The title is the
+    first line below the masthead set clearly above the body text: it must be among the lines read."""
+    from services.core.reading.profile import load_profile
+    from services.core.reading.reader import choose_lines
+
+    nav = [Box(711, 12, 65, 16, 0.7, False, True), Box(317, 13, 95, 18, 0.61, False, True),
+           Box(28, 14, 80, 17, 0.66, False, True), Box(130, 14, 75, 15, 0.699, False, True),
+           Box(225, 14, 71, 14, 0.749, False, True), Box(433, 14, 50, 17, 0.611, False, True),
+           Box(504, 14, 81, 15, 0.707, False, True), Box(606, 14, 85, 17, 0.66, False, True)]
+    title = Box(439, 96, 349, 21, 0.598)
+    page = [Box(439, 65, 133, 18, 0.567, True), title, Box(437, 133, 123, 17, 0.477), Box(438, 168, 87, 24, 0.521),
+            Box(437, 210, 100, 22, 0.384), Box(437, 255, 270, 17, 0.586), Box(438, 292, 173, 17, 0.563),
+            Box(471, 348, 94, 17, 0.616, False, True), Box(29, 468, 88, 20, 0.698), Box(27, 516, 41, 17, 0.681),
+            Box(198, 516, 67, 15, 0.658), Box(28, 542, 64, 17, 0.681), Box(198, 542, 33, 14, 0.745, True),
+            Box(27, 567, 108, 17, 0.662), Box(198, 567, 102, 14, 0.754), Box(28, 593, 139, 17, 0.664),
+            Box(197, 593, 26, 14, 0.772), Box(27, 630, 717, 17, 0.587), Box(29, 673, 104, 21, 0.632),
+            Box(28, 721, 280, 18, 0.545), Box(27, 756, 400, 19, 0.539)]
+    known = {nav[1], nav[2], nav[5], page[-3]}  # read on earlier pages with the same pixels
+    pictures = [Box(27, 58, 382, 382)]
+    chosen = choose_lines(nav + page, pictures, load_profile(), 968, 1280, known, masthead=43)
+    assert title in chosen
+
+
+def test_a_page_with_no_wording_cue_in_sight_is_grounded_by_the_title_leading_it() -> None:
+    """OCR lines recorded from a real frame (theme-12: picture on top, the buy button under a cookie banner, so
+    no product-page wording is in sight): the title, 1.25x the body text, leads the page below the masthead,
+    is a catalog title letter for letter, and its price is on the page: a product page."""
+    catalog = Catalog([Product(product_id="P87048", title="Wexford Harbor Watch R9", brand="Wexford",
+                               category="Watches", colour="Red", price=513.0, margin=0.3, rating=4.3,
+                               review_count=0, description="", specs="", image="P87048.png"),
+                       Product(product_id="P87049", title="Wexford Harbor Watch R8", brand="Wexford",
+                               category="Watches", colour="Blue", price=499.0, margin=0.3, rating=4.1,
+                               review_count=3, description="", specs="", image="P87049.png")])
+    lines = [_line("Free shipping on orders over $50", 10, 20, 501), _line("Copper Lane", 58, 28, 29),
+             _line("Search", 62, 16, 749), _line("BACKPACKS", 114, 20, 29), _line("COOKWARE", 117, 16, 160),
+             _line("Home > Watches", 166, 18, 29), _line("Wexford Harbor Watch R9", 502, 25, 29),
+             _line("by Wexford", 545, 20, 29), _line("4.3 kk (0)", 571, 21, 28), _line("$513.00 USD", 609, 27, 30),
+             _line("Red", 659, 16, 94), _line("We use cookies to improve your experience and to measure traffic.",
+                                               713, 21, 22)]
+    obs = Grounder(catalog).observe(lines, picture_colour="Red", body_text_px=20.0, masthead_px=147)
+    assert obs.kind == "product" and obs.product_id == "P87048" and obs.colours == ["Red"]
+    # a card title under the listing's bigger heading does not lead its page
+    listing = [_line("Watches", 170, 30, 29), _line("Wexford Harbor Watch R9", 420, 25, 29),
+               _line("$513.00 USD", 460, 20, 29)]
+    assert Grounder(catalog).observe(listing, body_text_px=20.0, masthead_px=147).product_id is None

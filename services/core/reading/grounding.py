@@ -361,9 +361,12 @@ class Grounder:
         elif marks == 0:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
+            # (heading-sized, or the line leading the page below the masthead: a theme may set its title barely
+            # above the body text; a listing's card titles sit under a bigger heading, so they never lead)
             obs.prices = sorted(set(obs.prices))
+            leads = [] if obs.search_query else self._lead_title_lines(main, body_text_px, masthead_px)
             titled = any((m := self.match_title(h))[0] is not None and m[1] >= TITLE_ONLY_MIN_SCORE
-                         and self._price_on_page(m[0], obs) for h in big[:6])
+                         and self._price_on_page(m[0], obs) for h in [*big[:6], *leads])
         product_page = sku_label or marks >= 2 or titled
         if product_page:
             obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None

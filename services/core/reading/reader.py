@@ -243,6 +243,12 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
                   and b not in chosen]
     for b in sorted(emphasised, key=lambda b: (-b.height, b.top))[:1]:
         take(b)
+    # the first line below the masthead set clearly above the body text leads the page (a product title, or its
+    # price when the title is barely bigger): read even when taller rows (chips, stars) took the slots above
+    lead = [b for b in anchors if not b.tinted and below(b, masthead)
+            and b.height >= max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)]
+    if lead:
+        take(min(lead, key=lambda b: (b.top, b.left)))
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
     # TINTED_SHARE of the budget, biggest first
     tinted_spent = 0.0
