@@ -5,11 +5,12 @@ their ratio (with the 429 counts) at a few client concurrencies.
 
 Frames: distinct 150-200 KB JPEG screenshots (the repo's recorded shop screens, upscaled to 1600x1000 and
 saved at quality 90), each posted once to its own session (no duplicates, so every frame is validated and
-written). The raw producer sends the same bytes with the gateway's producer settings (acks=all, idempotent)
-and waits for every acknowledgement. The gateway runs as its own process (`python -m services.gateway`), its
-tenant rate limit out of the way; the clients are plain HTTP/1.1 keep-alive connections on asyncio in this
-process. On a shared 2-core machine the broker, the gateway and the clients compete for the same cores: the
-ratio, measured in one run, and the CPU per frame are the figures to compare, not the absolute rates.
+written). The raw producer sends the same bytes with the gateway's producer settings (acks=all, idempotent,
+its batch size and linger) and waits for every acknowledgement. The gateway runs as its own process
+(`python -m services.gateway`), its tenant rate limit out of the way; the clients are plain HTTP/1.1
+keep-alive connections on asyncio in this process. On a shared 2-core machine the broker, the gateway and
+the clients compete for the same cores: the ratio, measured in one run, and the CPU per frame are the
+figures to compare, not the absolute rates.
 Without --bootstrap a throwaway single-node broker is started (infra/kafka)."""
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from services.common.config import REPO_ROOT
 from services.common.kafka_security import kafka_python_kwargs
 from services.common.tenants import hash_key
 from services.common.topics import FRAMES, apply_topics
+from services.gateway.app import PRODUCER_BATCH_BYTES
+from services.gateway.settings import GatewaySettings
 
 SCREENS = REPO_ROOT / "tests" / "fixtures" / "screens"
 KEY = "bench-key"
@@ -74,7 +77,8 @@ def raw_producer_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float
     """(frames/s, CPU ms per frame of this process: the producer's own thread included)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                             linger_ms=GatewaySettings().linger_ms, batch_size=PRODUCER_BATCH_BYTES,
                              max_request_size=4 * 1024 * 1024, **kafka_python_kwargs())
     producer.send(FRAMES.name, key=b"warm", value=frames[0]).get(30)
     run = uuid.uuid4().hex[:6]

@@ -30,6 +30,9 @@ class GatewaySettings:
     ack_timeout_s: float = setting("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0,
                                    "how long a frame may wait for the broker's ack (then 503)", minimum=0.1,
                                    maximum=120)
+    linger_ms: int = setting("INTERAREC_GATEWAY_LINGER_MS", 5,
+                             "how long a frame may wait for others to share its Kafka batch and produce request "
+                             "(ms; the 202 still waits for the broker's ack)", minimum=0, maximum=100)
     max_in_flight: int = setting("INTERAREC_GATEWAY_MAX_IN_FLIGHT", 64,
                                  "frames between validation and the broker's ack at once, shared fairly between "
                                  "tenants; past a tenant's share, 429 `too_busy` with `Retry-After`",
