@@ -21,6 +21,12 @@ class GatewaySettings:
     workers: int = setting("INTERAREC_GATEWAY_WORKERS", 1,
                            "gateway processes sharing the port (each with its own producer, limits and metrics: "
                            "in a cluster, prefer replicas)", minimum=1, maximum=64)
+    loop: str = setting("INTERAREC_GATEWAY_LOOP", "uvloop",
+                        "the gateway's event loop: `uvloop` (libuv, less CPU per frame) or `asyncio`",
+                        choices=("uvloop", "asyncio"))
+    http: str = setting("INTERAREC_GATEWAY_HTTP", "httptools",
+                        "the gateway's HTTP/1.1 parser: `httptools` (C, less CPU per frame) or `h11` (pure Python)",
+                        choices=("httptools", "h11"))
     bootstrap: str = setting("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", config.kafka_bootstrap, "broker list",
                              default_doc="`localhost:9092`")
     api_keys: ApiKeys = field(default_factory=lambda: ApiKeys({}))

@@ -42,7 +42,7 @@ class _Server:
     def __init__(self, app):
         self.port = _free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+                                                    lifespan="off", loop="asyncio", http="h11"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -47,7 +47,8 @@ def catalog(catalog_path) -> Catalog:
 def _serve(catalog: Catalog, layout: str):
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout=layout), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
+                                           port=port, log_level="warning", lifespan="off", loop="asyncio",
+                                           http="h11"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -37,13 +37,16 @@ def jpeg(n: int) -> bytes:
 
 
 class Served:
-    """The real app under uvicorn in a thread (its lifespan starts the producer)."""
+    """The real app under uvicorn in a thread (its lifespan starts the producer), on the event loop and HTTP
+    parser the gateway's settings name (uvloop and httptools by default), as `python -m services.gateway`."""
 
     def __init__(self, app):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        settings = app.state.ctx.settings
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    loop=settings.loop, http=settings.http))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:

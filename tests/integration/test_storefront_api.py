@@ -48,10 +48,11 @@ def settings(bootstrap: str, **overrides) -> StorefrontSettings:
 class Served:
     """The app under uvicorn in a thread (SSE needs a real server: the test client buffers whole bodies)."""
 
-    def __init__(self, app, port: int):
+    def __init__(self, app, port: int, loop: str = "asyncio", http: str = "h11"):
+        """loop, http: as the service runs them (services/common/serve.py), never uvicorn's "auto"."""
         self.url = f"http://127.0.0.1:{port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                                    lifespan="on", timeout_graceful_shutdown=3))
+                                                    lifespan="on", timeout_graceful_shutdown=3, loop=loop, http=http))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Served:
