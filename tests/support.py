@@ -4,16 +4,49 @@ replayed through the real capture client, topic readers, and the pipeline's deli
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 
 import httpx
+import uvicorn
 from google.protobuf.message import DecodeError
 from kafka import KafkaConsumer, TopicPartition
 
 from infra.local.stack import Stack
 from services.capture.frames import Accepted, Frame, FrameUploader
+
+
+class Served:
+    """A real app under uvicorn in a thread, its lifespan run (SSE and the producer need a real server: the test
+    client buffers whole bodies). `port` None: a free one."""
+
+    def __init__(self, app, port: int | None = None):
+        if port is None:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
+                                                    lifespan="on", timeout_graceful_shutdown=3))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.url} did not become ready")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
 
 
 def latest(stack: Stack, session_id: str) -> dict | None:

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-import threading
 import time
 import uuid
 from collections import Counter
 
 import httpx
 import pytest
-import uvicorn
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from PIL import Image
@@ -24,6 +21,7 @@ from services.capture.frames import Frame, FrameUploader
 from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
 from services.gateway.app import GatewaySettings, create_app
+from tests.support import Served
 
 pytestmark = pytest.mark.integration
 
@@ -34,33 +32,6 @@ def jpeg(n: int) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=80)
     return buf.getvalue()
-
-
-class Served:
-    """The real app under uvicorn in a thread (its lifespan starts the producer)."""
-
-    def __init__(self, app):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        url, deadline = f"http://127.0.0.1:{self.port}", time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gateway not ready")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 async def flood_and_trickle(url: str, run: str) -> tuple[Counter, list[int]]:
@@ -97,7 +68,8 @@ def test_a_tenant_flooding_within_its_rate_limit_cannot_starve_another(kafka_boo
     settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_bootstrap,
                                api_keys=ApiKeys.from_plain({"key-a": "tenant-a", "key-b": "tenant-b"}),
                                ack_timeout_s=10, max_in_flight=4, rate_per_s=10_000, rate_burst=10_000)
-    with Served(create_app(settings)) as url:
+    with Served(create_app(settings)) as served:
+        url = served.url
         flood, trickle = asyncio.run(flood_and_trickle(url, uuid.uuid4().hex[:6]))
     assert flood[(429, "too_busy")] > 0, flood  # A did run into the bound: without a share B would meet it too
     assert flood[(202, None)] > 0 and flood[(429, "rate_limited")] == 0, flood  # A stayed within its rate limit
@@ -125,7 +97,8 @@ def test_a_pipeline_behind_gets_429_with_retry_after_which_the_capture_client_ho
                                api_keys=ApiKeys.from_plain({"key-a": "tenant-a"}), ack_timeout_s=10,
                                max_lag_messages=2, lag_group=group, lag_interval_s=0.3)
     app = create_app(settings)
-    with Served(app) as url:
+    with Served(app) as served:
+        url = served.url
         pipeline = app.state.ctx.pipeline
         deadline = time.monotonic() + 15
         while (pipeline.lag or 0) <= 2 and time.monotonic() < deadline:
