@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import time
 import uuid
 from collections import Counter
@@ -76,14 +77,21 @@ def test_a_tenant_flooding_within_its_rate_limit_cannot_starve_another(kafka_boo
     assert trickle == [202] * 12, trickle
 
 
-def commit_to_end(bootstrap: str, group: str) -> None:
-    """What a consumer group that has caught up leaves behind: committed offsets at every partition's end."""
+def keep_at_end(bootstrap: str, group: str, stop: threading.Event) -> None:
+    """What a consumer group that keeps up does: commits every partition's end offset, again and again until
+    `stop`. Once is not enough: the frames topic keeps growing meanwhile (the session's e2e stack, when it is up,
+    reads the frames earlier tests wrote and queues idle ticks for those sessions onto the same topic), and a
+    group that committed once and then stopped falls behind again by those."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     tps = [TopicPartition(FRAMES.name, p) for p in range(FRAMES.partitions)]
     consumer.assign(tps)
-    consumer.seek_to_end(*tps)
-    consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in tps})
-    consumer.close()
+    try:
+        while not stop.is_set():
+            consumer.seek_to_end(*tps)
+            consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in tps})
+            stop.wait(0.2)
+    finally:
+        consumer.close()
 
 
 def test_a_pipeline_behind_gets_429_with_retry_after_which_the_capture_client_honours(kafka_bootstrap):
@@ -111,12 +119,15 @@ def test_a_pipeline_behind_gets_429_with_retry_after_which_the_capture_client_ho
         async def capture_while_the_pipeline_catches_up() -> tuple[bool, float, FrameUploader]:
             async with httpx.AsyncClient(timeout=10) as client:
                 uploader = FrameUploader(client, url, "key-a", "lag-s2", retry_budget_s=20)
-                started = time.monotonic()
+                started, stop = time.monotonic(), threading.Event()
                 catch_up = asyncio.get_running_loop().run_in_executor(None, lambda: (
-                    time.sleep(1.5), commit_to_end(kafka_bootstrap, group)))
-                ok = await uploader.post(Frame(seq=1, capture_ms=int(time.time() * 1000), url="https://shop/p/1",
-                                               title="p", jpeg=jpeg(7)))
-                await catch_up
+                    time.sleep(1.5), keep_at_end(kafka_bootstrap, group, stop)))
+                try:
+                    ok = await uploader.post(Frame(seq=1, capture_ms=int(time.time() * 1000),
+                                                   url="https://shop/p/1", title="p", jpeg=jpeg(7)))
+                finally:
+                    stop.set()
+                    await catch_up
                 return ok, time.monotonic() - started, uploader
 
         ok, elapsed, uploader = asyncio.run(capture_while_the_pipeline_catches_up())
