@@ -10,7 +10,7 @@ The body limit and the caller's credentials and rate limits are checked before t
 
 The upload is a DirectRoute: FastAPI documents it from its declaration (OpenAPI), but a request calls the
 endpoint directly with the path's session id, without FastAPI's dependency solving or response-model
-validation (about a tenth of the gateway's CPU per frame, py-spy); the answer is built as JSON here. Errors
+validation (several percent of the gateway's CPU per frame in py-spy); the answer is built as JSON here. Errors
 still raise ApiError into the app's handlers (the shared envelope, counted by outcome)."""
 
 from __future__ import annotations
