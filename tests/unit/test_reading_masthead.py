@@ -144,3 +144,30 @@ def test_a_page_with_no_wording_cue_in_sight_is_grounded_by_the_title_leading_it
     listing = [_line("Watches", 170, 30, 29), _line("Wexford Harbor Watch R9", 420, 25, 29),
                _line("$513.00 USD", 460, 20, 29)]
     assert Grounder(catalog).observe(listing, body_text_px=20.0, masthead_px=147).product_id is None
+
+
+def test_a_big_bold_title_leading_the_page_is_read_whatever_its_ink() -> None:
+    """Line boxes recorded from a real frame (theme-15, a product page scrolled 60 px under a sticky header): a
+    36 px bold title whose edge-ink share is 0.368 (a big bold font's strokes are mostly inside their edges),
+    under a letter-spaced brand word; a row of colour dots and a description (22 px) are the tallest lines
+    that anchor the reading. The title leads the page (nothing above it is taller): it must be read."""
+    from services.core.reading.profile import load_profile
+    from services.core.reading.reader import choose_lines
+
+    title = Box(437, 163, 499, 36, 0.368)
+    lines = [Box(28, 0, 184, 20, 0.476), Box(791, 0, 48, 11, 0.854, True), Box(28, 48, 90, 15, 0.692, False, True),
+             Box(251, 49, 88, 14, 0.731, False, True), Box(561, 49, 98, 13, 0.781, False, True),
+             Box(140, 50, 88, 12, 0.875, True, True), Box(360, 50, 106, 13, 0.813, False, True),
+             Box(488, 50, 51, 12, 0.801, True, True), Box(681, 50, 102, 12, 0.846, True, True),
+             Box(804, 50, 74, 12, 0.861, True, True), Box(28, 94, 134, 17, 0.557), Box(437, 128, 150, 19, 0.59),
+             title, Box(439, 211, 95, 16, 0.505), Box(439, 244, 116, 19, 0.619), Box(437, 284, 100, 22, 0.398),
+             Box(437, 327, 269, 17, 0.55), Box(438, 361, 156, 16, 0.559), Box(472, 416, 68, 15, 0.641, False, True),
+             Box(29, 531, 82, 18, 0.753), Box(197, 576, 63, 13, 0.773), Box(28, 577, 37, 12, 0.802),
+             Box(197, 601, 63, 13, 0.752), Box(28, 602, 50, 12, 0.815), Box(26, 625, 112, 16, 0.612),
+             Box(197, 626, 48, 12, 0.844, True), Box(27, 649, 58, 16, 0.716), Box(198, 650, 31, 15, 0.639),
+             Box(27, 682, 629, 22, 0.416), Box(21, 720, 472, 18, 0.505, False, True),
+             Box(37, 759, 70, 16, 0.601, False, True), Box(146, 759, 59, 16, 0.661, False, True)]
+    known = {lines[0], lines[2], lines[3], lines[-3], lines[-2], lines[-1]}  # the header, the cookie banner
+    pictures = [Box(27, 121, 382, 382), Box(67, 284, 303, 90)]
+    chosen = choose_lines(lines, pictures, load_profile(), 968, 1280, known, masthead=75)
+    assert title in chosen

@@ -243,12 +243,19 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
                   and b not in chosen]
     for b in sorted(emphasised, key=lambda b: (-b.height, b.top))[:1]:
         take(b)
-    # the first line below the masthead set clearly above the body text leads the page (a product title, or its
-    # price when the title is barely bigger): read even when taller rows (chips, stars) took the slots above
-    lead = [b for b in anchors if not b.tinted and below(b, masthead)
-            and b.height >= max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)]
-    if lead:
-        take(min(lead, key=lambda b: (b.top, b.left)))
+    # the lines leading the page below the masthead: set clearly above the body text, and no line above them
+    # taller (a product title, a brand word over it, its price when the title is barely bigger). Read even when
+    # taller rows (chips, stars) took the slots above, and whatever their ink: a big bold title's strokes are
+    # mostly inside its edges (measured 0.34-0.37, under ANCHOR_MIN_INK)
+    tallest_above = max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)
+    leads = []
+    for b in sorted((b for b in main if not b.framed and not b.tinted and below(b, masthead)),
+                    key=lambda b: (b.top, b.left)):
+        if b.height >= tallest_above:
+            leads.append(b)
+        tallest_above = max(tallest_above, b.height)
+    for b in leads[:3]:
+        take(b)
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
     # TINTED_SHARE of the budget, biggest first
     tinted_spent = 0.0
