@@ -1,7 +1,7 @@
 """Capture-to-recommendation latency under twice the load the summarizer can read, with and without latest wins.
 
     python -m infra.bench.overload_bench [--sessions var/eval/sessions/classic] [--load 2.0] [--seconds 60]
-                                         [--shoppers N] [--modes on off]
+                                         [--shoppers N] [--modes on off] [--set NAME=VALUE ...]
 
 Simulated shoppers replay captured shopper sessions (`interarec eval capture` saves them: real demo-shop
 screenshots with their page URLs and timing, ~2 frames/s, page changes and dwells included), each under a new
@@ -9,9 +9,11 @@ session id, straight onto the frames topic of a throwaway single-node broker (th
 The real summarizer, decomposer and optimizer processes run on it; a consumer reads the recommendations and
 the summaries. For each mode (a fresh broker and stack each, so no backlog carries over):
 
-  on   latest wins (INTERAREC_SUMMARIZER_LOOKAHEAD=32, _STALE_MS=1500 as by default, _MAX_WAIT_MS=3000): older
-       frames of a page visit waiting behind a newer one, frames of an already read visit once they waited
-       over 1.5 s, and any frame that waited over 3 s are skipped unread and accounted
+  on   latest wins as by default (services/summarizer/latest.py; `--set NAME=VALUE` overrides a summarizer
+       setting, e.g. the lag target INTERAREC_SUMMARIZER_MAX_WAIT_MS): older frames of a page visit waiting
+       behind a newer one, frames of an already read visit once they waited over 1.5 s, and, when reading every
+       visit would keep the summarizer behind its lag target, a session's older visits waiting behind its newer
+       one are skipped unread and accounted; a session's newest waiting frame is always read
   off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, _STALE_MS=0, _MAX_WAIT_MS=0: every frame is read in order
 
 it prints capture-to-recommendation p50/p95/max over the recommendations built from frames captured during the
@@ -189,7 +191,7 @@ def lag_p95(text: str, service: str) -> float | None:
 
 
 def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float, work: Path,
-             catalog_path: Path) -> Outcome:
+             catalog_path: Path, settings: dict[str, str] | None = None) -> Outcome:
     sys.path.insert(0, str(config.REPO_ROOT / "infra" / "kafka"))
     import broker as kb  # infra/kafka/broker.py
 
@@ -199,12 +201,12 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
     outcome = Outcome()
     with kb.started(work / f"kafka-{mode}", port=port, controller_port=controller) as b:
         apply_topics(b.bootstrap)
-        lookahead = "32" if mode == "on" else "1"  # off: every frame read in order, nothing skipped
+        # off: every frame read in order, nothing skipped; on: the defaults
+        env = ({"INTERAREC_SUMMARIZER_LOOKAHEAD": "1", "INTERAREC_SUMMARIZER_STALE_MS": "0",
+                "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "0"} if mode == "off"
+               else dict(settings or {}))
         stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{mode}",
-                      var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)),
-                      extra_env={"INTERAREC_SUMMARIZER_LOOKAHEAD": lookahead,
-                                 "INTERAREC_SUMMARIZER_STALE_MS": "1500" if mode == "on" else "0",
-                                 "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "3000" if mode == "on" else "0"})
+                      var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)), extra_env=env)
         stack.start(progress=lambda line: None, only=("summarizer", "decomposer", "optimizer"))
         stop = threading.Event()
         reader = threading.Thread(target=consume, args=(b.bootstrap, outcome, stop), daemon=True)
@@ -247,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--verbose", action="store_true", help="the summarizer's frame counters, frames missing")
     parser.add_argument("--modes", nargs="+", default=["on", "off"], choices=["on", "off"])
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="on: a summarizer setting other than its default (repeatable)")
     args = parser.parse_args(argv)
     sessions = load_sessions(Path(args.sessions))
     if not sessions:
@@ -268,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             tmp = tempfile.mkdtemp(prefix="interarec-overload-")  # kept: the services' logs are in it
             print(f"  work directory (logs): {tmp}")
         for mode in args.modes:
-            o = run_mode(mode, sessions, shoppers, args.seconds, Path(tmp), catalog_path)
+            o = run_mode(mode, sessions, shoppers, args.seconds, Path(tmp), catalog_path,
+                         dict(item.split("=", 1) for item in args.set))
             lat = [s for _, s in o.latencies]
             missing = len(set(o.produced) - o.accounted)
             print(f"| {mode} | {len(lat)} | {pct(lat, 0.5):.2f} / {pct(lat, 0.95):.2f} / "

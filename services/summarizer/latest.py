@@ -11,9 +11,10 @@ then skips, unread (window.skip_frame accounts them in the next summary):
    session that has a newer visit in the batch, newest kept first, until the reads fit the time the batch
    may take. The session's newest visit in the batch is never skipped, whatever its age.
 
-So an outage's backlog, which the worker can read faster than it arrived, is read visit by visit (nothing
-lost), while under sustained overload the worker keeps each session's present on the panel instead of
-building lag on what they showed seconds ago: what degrades is how much of a session is read, not how late.
+So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
+lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
+each session's present on the panel instead of building lag on what they showed seconds ago: what degrades is
+how much of a session is read, not how late.
 A page visit is a run of one session's frames on the same page (URL without fragment): a frame on another
 page in between starts a new visit. Rule 1 keeps every page the shopper opened; rule 2 sheds whole visits,
 which is why it is bounded by a budget rather than by each frame's age (a per-frame age limit also skipped
@@ -117,13 +118,14 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
 
 
 def _budget_s(batch: Sequence[Waiting | None], pace: Pace) -> float:
-    """Seconds of reading this batch may take: as long as its frames took to arrive, plus the slack below the lag
-    target, or minus a share of the lag above it; less the skips' own cost."""
+    """Seconds of reading this batch may take: as long as its frames took to arrive (at most the lag target), plus
+    the slack below the target or minus a share of the lag above it; less the skips' own cost. Capped by the
+    target, since a read frame waits for the reads before it: a long batch must not push the newest past it."""
     appended = [r.appended_ms for r in batch if r is not None and r.appended_ms > 0]
     frames = sum(r is not None for r in batch)
     if not appended:
         return pace.target_ms / 1000 - frames * pace.skip_s
-    span_ms = max(appended) - min(appended)
+    span_ms = min(max(appended) - min(appended), pace.target_ms)
     lag_ms = max(0.0, pace.now_ms - max(appended))  # how long the batch's newest frame has waited
     over_ms = lag_ms - pace.target_ms
     slack_ms = -over_ms if over_ms <= 0 else -CATCH_UP_SHARE * over_ms

@@ -80,12 +80,12 @@ def visits(session: str, pages: list[str], first_ms: float, gap_ms: float = 1_00
 
 
 def test_an_outage_backlog_the_worker_can_read_is_read_visit_by_visit() -> None:
-    """After a worker restart: 20 s of two sessions' frames wait, all far older than the 3 s lag target. Reading
-    one frame per page visit (6 reads of 0.5 s) takes far less than the 20 s they took to arrive, so every visit
-    is read: only the older frames within a visit are skipped."""
+    """After a worker restart: 18 s of two sessions' frames wait, most far older than the 3 s lag target, the
+    newest 2 s. Reading one frame per page visit (6 reads of 0.5 s) fits in the 3 s the batch may take plus the 1 s
+    left below the target, so every visit is read: only the older frames within a visit are skipped."""
     now = 100_000.0
     batch = visits("demo/a", ["P1", "P2", "P3"], now - 20_000, gap_ms=2_000)
-    batch += visits("demo/b", ["P4", "P5", "P6"], now - 19_000, gap_ms=2_000)
+    batch += visits("demo/b", ["P4", "P5", "P6"], now - 18_000, gap_ms=2_000)
     skip = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5))
     read = [f.url for f, s in zip(batch, skip, strict=True) if not s]
     assert read == [f"http://shop/p/P{i}" for i in range(1, 7)]
@@ -265,11 +265,11 @@ SESSIONS = [("s-1", "P01234"), ("s-1", "P01234"), ("s-2", "P04410"), ("s-2", "P0
 
 
 def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted():
-    """With the default settings, a backlog the restarted worker finds (16 s of frames, the newest 5 s old: all past
-    the 3 s lag target) is read visit by visit, since reading it takes far less than it took to arrive: each
+    """With the default settings, a backlog the restarted worker finds (14 s of frames, the newest 2 s old, the
+    others past the 3 s lag target) is read visit by visit, since its reads fit well within the target: each
     session's newest view and its earlier one reach the summary, only a visit's older frame is skipped."""
     now = 1_000_000
-    records = [(sid, pid, now - 21_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
+    records = [(sid, pid, now - 16_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
     reads, summaries = run_backlog(records, now)
     assert reads == [1, 3, 5, 7]
     assert viewed(summaries["demo/s-1"]) == {"P01234", "P01239"}
