@@ -163,12 +163,23 @@ class SummarizeStage:
         is in the batch, or its session has a newer visit there and the reads would keep the worker behind)."""
         pace = Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
                     skip_s=self.skip_s)
-        return plan([self.waiting(e) for e in events], pace, self.visit_was_read)
+        refs = [self.waiting(e) for e in events]
+        first = {}
+        for ref, event in zip(refs, events, strict=True):
+            if ref is not None:
+                first.setdefault(ref.session, event)
 
-    def visit_was_read(self, key: str, url: str) -> bool:
-        value = self.sessions.get(key) or {}
-        return bool(value) and visit_read(SessionState.from_dict(value.get("state")),
-                                           FrameMeta(frame_seq=-1, capture_ms=-1, page_url=url))
+        def visit_was_read(key: str, url: str) -> bool:
+            # The table finds the session's partition from the current event (see register_agents).
+            token = _current_event.set(weakref.ref(first[key]))
+            try:
+                value = self.sessions.get(key) or {}
+            finally:
+                _current_event.reset(token)
+            return bool(value) and visit_read(SessionState.from_dict(value.get("state")),
+                                               FrameMeta(frame_seq=-1, capture_ms=-1, page_url=url))
+
+        return plan(refs, pace, visit_was_read)
 
     def measured(self, read: bool, seconds: float) -> None:
         """Follow what a read (decode, hash, OCR) or a skip costs on this machine now: the plan's budget."""
