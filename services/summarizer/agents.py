@@ -96,6 +96,7 @@ class SummarizeStage:
         self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
         self.lookahead, self.stale_ms, self.max_wait_ms = settings.lookahead, settings.stale_ms, settings.max_wait_ms
         self.read_s, self.skip_s = READ_S_INITIAL, SKIP_S_INITIAL  # measured as frames are read or skipped
+        self.unsaved: dict[str, tuple[EventT, dict, SessionState]] = {}  # key -> (event, value, state): skip()
         self.session_ttl_ms = settings.worker.session_ttl_s * 1000
         # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
         # tick may simply still be queued behind the session's frames.
@@ -195,23 +196,44 @@ class SummarizeStage:
         return self.clock() - appended_s * 1000 if appended_s else 0.0
 
     async def skip(self, event: EventT) -> None:
-        """A frame a newer one supersedes (latest.py): accounted in the session's window, not read."""
+        """A frame a newer one supersedes (latest.py): accounted in the session's window, not read. The state is
+        kept in memory until the session's next handled record or the batch's end (`flush`): one table write
+        per session and batch instead of one per skipped frame, which under overload cost most of the time."""
         started = asyncio.get_running_loop().time()
         frame = decode(frames_pb2.Frame, event.value)
         key = frame_key(frame)
-        value = self.sessions.get(key) or {}
-        state = SessionState.from_dict(value.get("state"))
+        if key in self.unsaved:
+            _, value, state = self.unsaved[key]
+        else:
+            value = self.sessions.get(key) or {}
+            state = SessionState.from_dict(value.get("state"))
         now = self.clock()
         if skip_frame(state, self._meta(event, frame), now):
             FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
-            self.save(key, frame.tenant, frame.session_id, state, value.get("gateway"), now)
+            value = {**value, "tenant": frame.tenant, "session_id": frame.session_id, "seen_ms": now}
+            self.unsaved[key] = (event, value, state)
             self.measured(False, asyncio.get_running_loop().time() - started)
         else:
             FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
 
+    def flush(self, key: str | None = None) -> None:
+        """Write the states `skip` kept in memory: one session's (before its next record is handled) or all (at
+        the end of a batch, before it is acknowledged: a crash before that redelivers the whole batch)."""
+        for k in [key] if key is not None else list(self.unsaved):
+            pending = self.unsaved.pop(k, None)
+            if pending is None:
+                continue
+            event, value, state = pending
+            token = _current_event.set(weakref.ref(event))  # the table's partition is the event's (RocksDB)
+            try:
+                self.save(k, value["tenant"], value["session_id"], state, value.get("gateway"), value["seen_ms"])
+            finally:
+                _current_event.reset(token)
+
     async def handle(self, event: EventT) -> None:
         frame = decode(frames_pb2.Frame, event.value)
         key = frame_key(frame)
+        self.flush(key)
         if frame.control == frames_pb2.FRAME_CONTROL_TICK:
             await self.on_tick(key, frame, event.message.partition)
             return
@@ -335,6 +357,7 @@ def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage,
                     await consumer.process(event, stage.skip if stale else stage.handle)
                 finally:
                     _current_event.reset(token)
+            stage.flush()  # before take_events acknowledges the batch
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def tick_idle_sessions() -> None:

@@ -164,6 +164,7 @@ def test_a_lagging_stage_reads_the_newest_frame_of_each_visit_and_accounts_the_s
     async def run_batch() -> None:
         for event, stale in zip(events, st.plan(events), strict=True):
             await (st.skip if stale else st.handle)(event)
+        st.flush()
 
     asyncio.run(run_batch())
     assert reads == [2, 3, 4]  # two stale frames of s-1's first visit were never read
@@ -238,6 +239,7 @@ def run_backlog(records: list[tuple[str, str, float]], now_ms: float) -> tuple[l
         async def batch() -> None:
             for event, stale in zip(events, st.plan(events), strict=True):
                 await (st.skip if stale else st.handle)(event)
+            st.flush()
             now[0] += 10_000
             for sid in dict.fromkeys(sid for sid, _, _ in records):
                 tick = frames_pb2.Frame(session_id=sid, tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
@@ -265,11 +267,11 @@ SESSIONS = [("s-1", "P01234"), ("s-1", "P01234"), ("s-2", "P04410"), ("s-2", "P0
 
 
 def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted():
-    """With the default settings, a backlog the restarted worker finds (14 s of frames, the newest 2 s old, the
-    others past the 3 s lag target) is read visit by visit, since its reads fit well within the target: each
+    """With the default settings, a backlog the restarted worker finds (14 s of frames, the newest 1 s old, the
+    others past the 2 s lag target) is read visit by visit, since its reads fit well within the target: each
     session's newest view and its earlier one reach the summary, only a visit's older frame is skipped."""
     now = 1_000_000
-    records = [(sid, pid, now - 16_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
+    records = [(sid, pid, now - 15_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
     reads, summaries = run_backlog(records, now)
     assert reads == [1, 3, 5, 7]
     assert viewed(summaries["demo/s-1"]) == {"P01234", "P01239"}
