@@ -246,8 +246,10 @@ class SummarizeStage:
         state = SessionState.from_dict(value.get("state"))
         if self.stale_ms and self.waited_ms(event) > self.stale_ms and visit_read(state, meta):
             # Behind real time: a frame of a page visit already read could at most add a scrolled view of it.
-            # Latest wins: skip it unread (accounted) and spend the OCR on the frames still to come.
+            # Latest wins: skip it unread (accounted) and spend the OCR on the frames still to come. Written now:
+            # without lookahead batches (LOOKAHEAD=1) no batch end would flush it before the ack.
             await self.skip(event)
+            self.flush(key)
             return
         decoding = loop.time()
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)

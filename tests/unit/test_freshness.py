@@ -209,6 +209,8 @@ def test_a_frame_of_a_visit_already_read_is_skipped_once_it_waited_too_long(pool
 
     assert len(pipe(0, waited_ms=2_000)) == 1 and reads == [0]  # stale, but the visit is unread: read, summarised
     assert pipe(1, waited_ms=2_000) == [] and reads == [0]  # stale and the visit was read: skipped unread
+    # and accounted in the table at once: without lookahead batches no batch end would write it before the ack
+    assert st.sessions["demo/s-1"]["state"]["skipped_stale"] == 1 and not st.unsaved
     assert pipe(2, waited_ms=100) == [] and reads == [0, 2]  # fresh: read as usual (a visit's second read)
     now[0] += 3_000
     rest = summaries_pb2.BehaviourSummary.FromString(st_tick(st, driver)[0].value)
