@@ -169,15 +169,16 @@ def solve_request(catalog: Catalog, request: optimization_pb2.OptimizationReques
     if candidates.size == 0:
         a = make_assortment(p, [], solver, t0)
     else:
-        try:  # general rows are a 0-1 program: the threshold path cannot take them, the HiGHS path can
-            a = solve(p, "highs" if rows and solver == "threshold" else solver, time_limit_s)
-        except InfeasibleError:
-            if not rows:
-                raise
-            notes.append("at_least: no assortment meets every group together with the other side constraints; "
-                         "dropped")
-            p = Problem(r, v, V0, k, group, cap, include, p.min_groups)
-            a = solve(p, solver, time_limit_s)
+        while True:
+            try:  # general rows are a 0-1 program: the threshold path cannot take them, the HiGHS path can
+                a = solve(p, "highs" if p.rows and solver == "threshold" else solver, time_limit_s)
+                break
+            except InfeasibleError:
+                if not p.rows:
+                    raise
+                # the groups together need more items than the panel holds: the last listed yields first
+                notes.append(f"at_least group {len(p.rows)} dropped: no assortment meets it with the ones before")
+                p = Problem(r, v, V0, k, group, cap, include, p.min_groups, p.rows[:-1])
     solved = Solved(a, candidates, p, viewed=viewed)
     _shaping(catalog, request, solved, notes, index)
     return solved

@@ -17,6 +17,8 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
@@ -49,6 +51,11 @@ PRICE_BAND_CHANCE = 0.1
 # it stops at the tightest band around the shopper's prices that still fills the panel.
 PRICE_BAND_STEP = 1.02
 PRICE_WIDEN_FACTOR = 2.0  # the widest relaxation step: halve the lower bound, double the upper bound
+
+# Hedges (Constraints.at_least): where the evidence cannot yet tell two readings of the shopper apart, half the
+# panel goes to each instead of betting it all on one: whichever the shopper means, half the panel is right
+# (the best worst case), and the next views settle it.
+HEDGE_SHARE = 0.5
 
 # Rating rule: the shopper's floor is inferred from the ratings of what they opened, when opening only
 # products that well rated would be unlikely by chance (binomial tail over the catalog's own ratings).
@@ -415,7 +422,29 @@ def decompose(
     request.constraints.exclude_product_ids.extend(dict.fromkeys(seen))
 
     request.relaxations.extend(relaxations)
-    return repair_request(request, catalog)
+    repair_request(request, catalog)
+    if price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
+        # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
+        _hedge_price(request, catalog, prices)
+    return request
+
+
+def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float]) -> None:
+    """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
+    prices the shopper opened; so half the panel comes from the narrowest price window around them (as wide on
+    a log scale each side) that still holds a panel's worth of the request's candidates. The panel size sets
+    the window, not a fixed percentage: a dense price range gives a tight window, a sparse one a wide window."""
+    k = request.k or DEFAULT_K
+    count = int(k * HEDGE_SHARE)
+    lo, hi = min(prices), max(prices)
+    scope = catalog.price[candidate_rows(catalog, request.constraints)]
+    if count < 1 or scope.size < k:
+        return
+    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
+    d = float(np.sort(distance)[k - 1])
+    # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
+    request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
+                                     price_max=round(hi * math.exp(d), 2))
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
@@ -628,6 +657,18 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
                 tried = [tried[0], f"{len(tried) - 1} wider steps too few"]
             reason = f"{'; then '.join(tried)}; {n} {outcome} -> {_candidates(catalog, c)} candidates"
             relaxations.append(optimization_pb2.Relaxation(constraint=n, reason=reason))
+    pair = ("brands", "colours")
+    kept = [n for n in pair if n in present and _snapshot(c, _FIELDS_OF[n]) != empty[n]]
+    if single and all(n in waits for n in pair) and len(kept) == 1 and k >= 2:
+        # One view's brand and colour cannot fill the panel together, and which of the two the shopper wants
+        # cannot be told from one view: half the panel for each instead of all of it for one.
+        _restore(c, _FIELDS_OF[kept[0]], empty[kept[0]])
+        count = int(k * HEDGE_SHARE)
+        for n in pair:
+            getattr(c.at_least.add(count=count), n).extend(wanted[n][0][1][0])
+        relaxations.append(optimization_pb2.Relaxation(constraint=kept[0], reason=(
+            f"one view: brand {list(wanted['brands'][0][1][0])} or colour {list(wanted['colours'][0][1][0])} "
+            f"cannot be told apart; {kept[0]} not kept alone: at least {count} of {k} items of each")))
     return relaxations
 
 
