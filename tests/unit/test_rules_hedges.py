@@ -67,3 +67,59 @@ def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
         assert len(near) >= K // 2, (p, [x.price for x in panel])
         checked += 1
     assert checked >= 12
+
+
+def _panel_after(views: list[Product]) -> tuple[list[Product], object]:
+    summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
+    add_views(summary, [(p, 2, 0.95) for p in views])
+    request = decompose(summary, DEMO, k=K)
+    solved = solve_request(DEMO, request)
+    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices], request
+
+
+def _switch_sessions(n: int):
+    """(three views of one type at close prices, the views of another type) from the demo catalog, brands and
+    colours all different so that only the type changes."""
+    types = sorted(DEMO.categories)
+    for i in range(n):
+        old_type, new_type = types[i % len(types)], types[(i + 3) % len(types)]
+        old = sorted((p for p in DEMO.products if p.category == old_type), key=lambda p: p.price)[40 + 7 * i:]
+        olds, used = [], set()
+        for p in old:
+            if p.brand not in used and p.colour not in {q.colour for q in olds}:
+                olds.append(p)
+                used.add(p.brand)
+            if len(olds) == 3:
+                break
+        news = [p for p in DEMO.products[i * 11:] if p.category == new_type and p.brand not in used
+                and p.colour not in {q.colour for q in olds}][:2]
+        yield olds, news
+
+
+def test_one_view_of_a_new_type_gets_half_the_panel_at_its_price():
+    # Before: the old type (and its band) stayed hard for the whole view of the new type, so a shopper who had
+    # changed their mind saw a panel with nothing of the new type until a second view (about 20 s in the eval).
+    for olds, news in _switch_sessions(6):
+        panel, request = _panel_after(olds + news[:1])
+        new = news[0]
+        assert set(request.constraints.categories) == {olds[0].category, new.category}
+        of_new = [p for p in panel if p.category == new.category]
+        assert len(of_new) >= K // 2, (new, panel)
+        prices = DEMO.price[(DEMO.category == new.category)]
+        nearest = np.sort(np.abs(np.log(prices / new.price)))[K]  # generous: the type's K nearest prices
+        assert sum(abs(np.log(p.price / new.price)) <= nearest for p in of_new) >= K // 2
+        # a glance costs half the panel, not all of it: the old type keeps what its own budget holds
+        old = next(g for g in request.constraints.at_least if list(g.categories) == [olds[0].category])
+        seen = {p.product_id for p in olds + news}
+        in_budget = [p for p in DEMO.products if p.category == olds[0].category and p.product_id not in seen
+                     and old.price_min <= p.price <= old.price_max]
+        assert sum(p in in_budget for p in panel) >= min(K // 2, len(in_budget))
+
+
+def test_a_change_of_mind_shown_twice_is_followed_in_full():
+    # Before: with the old type on three of five views and the new one on the two newest, neither was hard,
+    # and revenue maximisation filled the panel with anything.
+    for olds, news in _switch_sessions(6):
+        panel, request = _panel_after(olds + news)
+        assert list(request.constraints.categories) == [news[0].category]
+        assert all(p.category == news[0].category for p in panel)
