@@ -86,3 +86,21 @@ def test_at_least_price_group_pulls_cheaper_items_in():
     request.constraints.at_least.add(count=4, price_max=cheap_top)
     hedged = solve_request(CATALOG, request)
     assert sum(CATALOG.price[i] <= cheap_top for i in hedged.candidates[list(hedged.assortment.indices)]) >= 4
+
+
+def test_validate_request_names_what_is_wrong_with_a_group():
+    from services.core.decompose.rules import validate_request
+
+    category, lo, hi, k = CASES[0]
+    request = _request(category, lo, hi, k)
+    request.constraints.at_least.add(count=2, brands=[CATALOG.brands[0]], price_min=lo, price_max=hi)
+    assert validate_request(request, CATALOG) == []
+    request.constraints.at_least.add(count=k + 1, brands=["NoSuchBrand"], price_min=hi, price_max=lo)
+    request.constraints.at_least.add(count=1, price_min=float("nan"))
+    problems = validate_request(request, CATALOG)
+    assert any("at_least[1]: count=" in p for p in problems)
+    assert any("'NoSuchBrand' is not a catalog brand" in p for p in problems)
+    assert any("at_least[1]: price range" in p for p in problems)
+    assert any("at_least[2]: price range" in p for p in problems)
+    solved = solve_request(CATALOG, request)  # the optimizer still answers: bad groups constrain nothing
+    assert len(solved.assortment.indices) > 0

@@ -809,6 +809,17 @@ def validate_request(request: optimization_pb2.OptimizationRequest, catalog: Cat
     unknown = [pid for pid in c.exclude_product_ids if pid not in catalog.by_id]
     if unknown:
         problems.append(f"exclude_product_ids not in catalog: {unknown[:5]}")
+    for i, group in enumerate(c.at_least):
+        if not 0 < group.count <= request.k:
+            problems.append(f"at_least[{i}]: count={group.count} outside [1, k={request.k}]")
+        for field in FIELDS:
+            known = set(getattr(catalog, field.catalog_attr))
+            problems.extend(f"at_least[{i}].{field.name}: {v!r} is not a catalog {field.noun}"
+                            for v in getattr(group, field.name) if v not in known)
+        lo = group.price_min if group.HasField("price_min") else 0.0
+        hi = group.price_max if group.HasField("price_max") else math.inf
+        if not (0 <= lo <= hi):  # also false for NaN
+            problems.append(f"at_least[{i}]: price range {lo:g}..{hi:g} is not a range of prices")
     if not problems:
         count = _candidates(catalog, c)
         if count < request.k:
