@@ -9,9 +9,9 @@ recommendation panel, the text inside product pictures) at whatever size it happ
 2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge); lines inside
    pictures, and lines read before with exactly the same pixels (header, navigation: their text is
    reused), are skipped; then lines are taken in order of importance until the profile's read budget is
-   spent: the biggest text first (a product title, a page heading, a price), text on tinted bands
-   (promotions), then the block around the main heading (the buy box: brand, price, rating, swatches;
-   the breadcrumb), then everything else by size.
+   spent: the biggest text first (a product title, a page heading, a price), the lines leading the page
+   below the masthead (masthead.py), text on tinted bands (promotions), then the block around the main
+   heading (the buy box: brand, price, rating, swatches; the breadcrumb), then everything else by size.
 3. `recognise`: the chosen lines are rescaled to `target_line_px`, polarity-normalised (dark text on
    white), stacked into one strip and recognised in one libtesseract call; word boxes are mapped back to
    the screenshot, so the grounding sees the same `OcrLine`s as from full-frame OCR.
