@@ -18,6 +18,12 @@ from infra.local.stack import Stack
 from services.capture.frames import Accepted, Frame, FrameUploader
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class Served:
     """A real app under uvicorn in a thread (SSE and the producer need a real server: the test client buffers
     whole bodies). `port` None: a free one. Ready once uvicorn listens and, with `ready_path`, that path answers
@@ -27,9 +33,7 @@ class Served:
     def __init__(self, app, port: int | None = None, *, lifespan: bool = True, ready_path: str | None = "/readyz",
                  loop: str = "asyncio", http: str = "h11"):
         if port is None:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.ready_path = ready_path
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,

@@ -25,7 +25,7 @@ from services.core.reading.ocr import ocr_lines
 from services.demo_shop.capture import BUNDLE
 from services.gateway.app import GatewaySettings, create_app
 from services.gateway.backpressure import PipelineLag
-from tests.e2e.test_capture import _free_port, _Server
+from tests.support import Served, free_port
 
 pytestmark = [
     pytest.mark.e2e,
@@ -66,7 +66,7 @@ class PageServer:
     """Serves the bundle and test pages; mints each page's session token server side, like a shop's backend."""
 
     def __init__(self):
-        self.port = _free_port()
+        self.port = free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.gateway_url = ""
         self.tokens = SessionTokens(SECRET, ttl_s=300)
@@ -114,19 +114,10 @@ def servers(kafka_bootstrap):
                                origins=TenantOrigins.parse(f"{TENANT}={pages.origin}"))
     gateway_app = create_app(settings)
     pages.gateway_app = gateway_app
-    producer = gateway_app.state.producer
-    producer.start()  # _Server runs without the lifespan that would start it
-    with _Server(gateway_app) as gateway:
+    with Served(gateway_app) as gateway:  # ready once its lifespan has started the producer
         pages.gateway_url = gateway.url
-        page_server = _Server(pages.app)
-        page_server.port = pages.port
-        page_server.server.config.port = pages.port
-        with page_server:
-            deadline = time.monotonic() + 20
-            while not producer.ready and time.monotonic() < deadline:
-                time.sleep(0.2)
+        with Served(pages.app, pages.port, lifespan=False, ready_path=None):
             yield pages
-    producer.close()
 
 
 def frames_of(bootstrap: str, session: str, settle_s: float = 3.0, tenant: str = TENANT) -> list[frames_pb2.Frame]:
