@@ -110,8 +110,12 @@ test-unit: venv
 test-ops: venv helm
 	@$(PY) -m pytest tests/ops -q
 
+# Two pytest-xdist workers: the work units and their order are set in tests/conftest.py (`--no-loadscope-reorder`
+# keeps that order instead of xdist's largest-count-first).
+PYTEST_WORKERS ?= 2
 test: setup helm lint test-capture-js
-	@$(PY) -m pytest tests -q -ra -m "not apiserver and not vllm"
+	@$(PY) -m pytest tests -q -ra -m "not apiserver and not vllm" -n $(PYTEST_WORKERS) --dist loadgroup \
+	  --no-loadscope-reorder
 
 test-deploy: setup helm
 	@$(PY) -m pytest tests/deploy -q -ra

@@ -35,6 +35,45 @@ def load_broker_module() -> ModuleType:
     return module
 
 
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`): most of its wall time is tests
+# waiting on real things (a shopper's dwell, a broker's restart, OCR in another process), which overlap well.
+# Each worker is its own session: session fixtures (the broker, the stacks, the catalog) exist once per worker
+# that uses them. So a work unit is a whole module (its module fixtures set up once), and modules on the same
+# costly session fixture go to one worker together: every user of the shared `stack`, every fault test (their
+# own broker and stack), both users of the secured broker. The heaviest units are handed out first.
+_SHARED_GROUPS = (("fault_stack", "faults"), ("fault_broker", "faults"), ("stack", "stack"),
+                  ("kafka_secured", "secured"))
+_GROUP_ORDER = ("stack", "faults", "secured", "tests/e2e", "tests/reliability", "tests/deploy", "tests/integration",
+                "tests/ops", "tests/unit")
+
+
+def _xdist_group(module_fixtures: set[str], module_path: str) -> str:
+    for fixture, group in _SHARED_GROUPS:
+        if fixture in module_fixtures:
+            return group
+    # Against an external broker (KAFKA_BOOTSTRAP_SERVERS) both workers would share its topics and consumer groups:
+    # everything on it runs in one worker, as in a serial run.
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() and "kafka_bootstrap" in module_fixtures:
+        return "stack"
+    return module_path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    modules: dict[str, set[str]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], set()).update(getattr(item, "fixturenames", ()))
+    groups = {path: _xdist_group(fixtures, path) for path, fixtures in modules.items()}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the order work units are handed out in (every worker sorts alike)
+
+        def rank(item: pytest.Item) -> int:
+            group = groups[item.nodeid.split("::")[0]]
+            return next((i for i, prefix in enumerate(_GROUP_ORDER) if group.startswith(prefix)), len(_GROUP_ORDER))
+
+        items.sort(key=rank)  # stable: a module's items stay together and in their order
+
+
 @pytest.fixture(scope="session")
 def kafka_broker_module() -> ModuleType:
     return load_broker_module()
