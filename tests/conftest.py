@@ -48,13 +48,13 @@ _GROUP_ORDER = ("stack", "faults", "secured", "tests/e2e", "tests/reliability", 
 
 
 def _xdist_group(module_fixtures: set[str], module_path: str) -> str:
-    for fixture, group in _SHARED_GROUPS:
-        if fixture in module_fixtures:
-            return group
     # Against an external broker (KAFKA_BOOTSTRAP_SERVERS) both workers would share its topics and consumer groups:
     # everything on it runs in one worker, as in a serial run.
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() and "kafka_bootstrap" in module_fixtures:
         return "stack"
+    for fixture, group in _SHARED_GROUPS:
+        if fixture in module_fixtures:
+            return group
     return module_path
 
 
