@@ -52,7 +52,11 @@ async def type_search(page, text: str, rng: random.Random, pause, timeout_ms: in
     box = page.locator("#search-input")
     await box.click()
     await box.fill("")
-    await box.press_sequentially(text, delay=rng.randint(55, 95))
+    # One timeout per keystroke, not one for the whole text: a page busy for a moment (its capture script
+    # rendering a frame on a loaded machine) slows the typing, and only a page that stops answering fails it.
+    delay = rng.randint(55, 95)
+    for char in text:
+        await box.press_sequentially(char, delay=delay, timeout=timeout_ms)
     await pause(0.2, 0.4)
     await box.press("Enter")
     await page.wait_for_url("**/search?**", timeout=timeout_ms)

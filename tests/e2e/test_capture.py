@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
@@ -20,6 +17,7 @@ from services.common.catalog import Catalog
 from services.demo_shop.app import create_app
 from services.demo_shop.session import COOKIE
 from services.shoppers.shopper import run_shopper
+from tests.support import Served
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,39 +26,6 @@ pytestmark = [
 
 API_KEY = "test-key"
 SESSION = "e2e-capture-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Server:
-    """uvicorn in a background thread; stopped with should_exit."""
-
-    def __init__(self, app):
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def _gateway_stand_in(frames: list[dict]) -> FastAPI:
@@ -96,8 +61,9 @@ def test_brand_shopper_streams_frames(demo_catalog) -> None:
     requests: list[tuple[str, str]] = []
     lines: list[str] = []
     # the panel points at a closed port: the storefront being down must not disturb the shop
-    shop_app = _recording(create_app(catalog, storefront_url=f"http://127.0.0.1:{_free_port()}"), requests)
-    with _Server(shop_app) as shop, _Server(_gateway_stand_in(frames)) as gateway:
+    shop_app = _recording(create_app(catalog, storefront_url="http://127.0.0.1:9"), requests)
+    with Served(shop_app, lifespan=False, ready_path=None) as shop, \
+            Served(_gateway_stand_in(frames), lifespan=False, ready_path=None) as gateway:
         started = time.monotonic()
         result = asyncio.run(run_shopper(shop.url, gateway.url, API_KEY, SESSION, "brand", catalog, seed=7,
                                          fps=2.0, progress=lines.append))
@@ -146,8 +112,9 @@ def test_shopper_browses_the_boutique_layout(demo_catalog) -> None:
     catalog = Catalog.load(demo_catalog(7, 1200))
     frames: list[dict] = []
     lines: list[str] = []
-    shop_app = create_app(catalog, storefront_url=f"http://127.0.0.1:{_free_port()}", layout="boutique")
-    with _Server(shop_app) as shop, _Server(_gateway_stand_in(frames)) as gateway:
+    shop_app = create_app(catalog, storefront_url="http://127.0.0.1:9", layout="boutique")
+    with Served(shop_app, lifespan=False, ready_path=None) as shop, \
+            Served(_gateway_stand_in(frames), lifespan=False, ready_path=None) as gateway:
         result = asyncio.run(run_shopper(shop.url, gateway.url, API_KEY, "e2e-capture-boutique", "price", catalog,
                                          seed=7, fps=2.0, progress=lines.append, dwell=(1.0, 1.5)))
     print("\n" + "; ".join(lines))

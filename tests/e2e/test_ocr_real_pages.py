@@ -7,14 +7,11 @@ product id, with the region reader the summarizer uses."""
 from __future__ import annotations
 
 import random
-import socket
 import statistics
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from infra.bench.capture_screens import CHROMIUM_ARGS, FILL_PANEL  # what the reader fixture was captured with
 from services.common.catalog import Catalog
@@ -25,6 +22,7 @@ from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.demo_shop.app import create_app
+from tests.support import Served
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,30 +31,14 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def catalog(catalog_path) -> Catalog:
     return Catalog.load(catalog_path)  # the session's demo catalog (seed 7, 2,400 products)
 
 
 def _serve(catalog: Catalog, layout: str):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout=layout), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "demo shop did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with Served(create_app(catalog, "http://127.0.0.1:9", layout=layout), lifespan=False, ready_path=None) as shop:
+        yield shop.url
 
 
 @pytest.fixture(scope="module")

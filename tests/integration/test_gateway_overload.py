@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 import threading
 import time
 import uuid
@@ -15,7 +14,6 @@ from collections import Counter
 
 import httpx
 import pytest
-import uvicorn
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from PIL import Image
@@ -24,6 +22,7 @@ from services.capture.frames import Frame, FrameUploader
 from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
 from services.gateway.app import GatewaySettings, create_app
+from tests.support import Served
 
 pytestmark = pytest.mark.integration
 
@@ -34,33 +33,6 @@ def jpeg(n: int) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=80)
     return buf.getvalue()
-
-
-class Served:
-    """The real app under uvicorn in a thread (its lifespan starts the producer)."""
-
-    def __init__(self, app):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        url, deadline = f"http://127.0.0.1:{self.port}", time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gateway not ready")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 async def flood_and_trickle(url: str, run: str) -> tuple[Counter, list[int]]:
@@ -97,21 +69,29 @@ def test_a_tenant_flooding_within_its_rate_limit_cannot_starve_another(kafka_boo
     settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_bootstrap,
                                api_keys=ApiKeys.from_plain({"key-a": "tenant-a", "key-b": "tenant-b"}),
                                ack_timeout_s=10, max_in_flight=4, rate_per_s=10_000, rate_burst=10_000)
-    with Served(create_app(settings)) as url:
+    with Served(create_app(settings)) as served:
+        url = served.url
         flood, trickle = asyncio.run(flood_and_trickle(url, uuid.uuid4().hex[:6]))
     assert flood[(429, "too_busy")] > 0, flood  # A did run into the bound: without a share B would meet it too
     assert flood[(202, None)] > 0 and flood[(429, "rate_limited")] == 0, flood  # A stayed within its rate limit
     assert trickle == [202] * 12, trickle
 
 
-def commit_to_end(bootstrap: str, group: str) -> None:
-    """What a consumer group that has caught up leaves behind: committed offsets at every partition's end."""
+def keep_at_end(bootstrap: str, group: str, stop: threading.Event) -> None:
+    """What a consumer group that keeps up does: commits every partition's end offset, again and again until
+    `stop`. Once is not enough: the frames topic keeps growing meanwhile (the session's e2e stack, when it is up,
+    reads the frames earlier tests wrote and queues idle ticks for those sessions onto the same topic), and a
+    group that committed once and then stopped falls behind again by those."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     tps = [TopicPartition(FRAMES.name, p) for p in range(FRAMES.partitions)]
     consumer.assign(tps)
-    consumer.seek_to_end(*tps)
-    consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in tps})
-    consumer.close()
+    try:
+        while not stop.is_set():
+            consumer.seek_to_end(*tps)
+            consumer.commit({tp: OffsetAndMetadata(consumer.position(tp), "", -1) for tp in tps})
+            stop.wait(0.2)
+    finally:
+        consumer.close()
 
 
 def test_a_pipeline_behind_gets_429_with_retry_after_which_the_capture_client_honours(kafka_bootstrap):
@@ -125,7 +105,8 @@ def test_a_pipeline_behind_gets_429_with_retry_after_which_the_capture_client_ho
                                api_keys=ApiKeys.from_plain({"key-a": "tenant-a"}), ack_timeout_s=10,
                                max_lag_messages=2, lag_group=group, lag_interval_s=0.3)
     app = create_app(settings)
-    with Served(app) as url:
+    with Served(app) as served:
+        url = served.url
         pipeline = app.state.ctx.pipeline
         deadline = time.monotonic() + 15
         while (pipeline.lag or 0) <= 2 and time.monotonic() < deadline:
@@ -138,12 +119,15 @@ def test_a_pipeline_behind_gets_429_with_retry_after_which_the_capture_client_ho
         async def capture_while_the_pipeline_catches_up() -> tuple[bool, float, FrameUploader]:
             async with httpx.AsyncClient(timeout=10) as client:
                 uploader = FrameUploader(client, url, "key-a", "lag-s2", retry_budget_s=20)
-                started = time.monotonic()
+                started, stop = time.monotonic(), threading.Event()
                 catch_up = asyncio.get_running_loop().run_in_executor(None, lambda: (
-                    time.sleep(1.5), commit_to_end(kafka_bootstrap, group)))
-                ok = await uploader.post(Frame(seq=1, capture_ms=int(time.time() * 1000), url="https://shop/p/1",
-                                               title="p", jpeg=jpeg(7)))
-                await catch_up
+                    time.sleep(1.5), keep_at_end(kafka_bootstrap, group, stop)))
+                try:
+                    ok = await uploader.post(Frame(seq=1, capture_ms=int(time.time() * 1000),
+                                                   url="https://shop/p/1", title="p", jpeg=jpeg(7)))
+                finally:
+                    stop.set()
+                    await catch_up
                 return ok, time.monotonic() - started, uploader
 
         ok, elapsed, uploader = asyncio.run(capture_while_the_pipeline_catches_up())

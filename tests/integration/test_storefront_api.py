@@ -7,13 +7,11 @@ from __future__ import annotations
 import io
 import json
 import socket
-import threading
 import time
 import uuid
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 from PIL import Image
@@ -28,6 +26,7 @@ from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK, RECOMMENDATIONS
 from services.storefront_api.app import StorefrontSettings, create_app
 from tests.integration.test_http_services import records_for, wait_ready
+from tests.support import Served
 
 pytestmark = pytest.mark.integration
 
@@ -43,32 +42,6 @@ def settings(bootstrap: str, **overrides) -> StorefrontSettings:
                 rate_per_s=500.0, rate_burst=500)
     base.update(overrides)
     return StorefrontSettings(**base)
-
-
-class Served:
-    """The app under uvicorn in a thread (SSE needs a real server: the test client buffers whole bodies)."""
-
-    def __init__(self, app, port: int):
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                                    lifespan="on", timeout_graceful_shutdown=3))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("storefront did not become ready")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 @pytest.fixture(scope="module")
