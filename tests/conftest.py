@@ -35,43 +35,32 @@ def load_broker_module() -> ModuleType:
     return module
 
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`): most of its wall time is tests
-# waiting on real things (a shopper's dwell, a broker's restart, OCR in another process), which overlap well.
-# Each worker is its own session: session fixtures (the broker, the stacks, the catalog) exist once per worker
-# that uses them. So a work unit is a whole module (its module fixtures set up once), and modules on the same
-# costly session fixture go to one worker together: every user of the shared `stack`, every fault test (their
-# own broker and stack), both users of the secured broker. The heaviest units are handed out first.
-_SHARED_GROUPS = (("fault_stack", "faults"), ("fault_broker", "faults"), ("stack", "stack"),
-                  ("kafka_secured", "secured"))
-_GROUP_ORDER = ("stack", "faults", "secured", "tests/e2e", "tests/reliability", "tests/deploy", "tests/integration",
-                "tests/ops", "tests/unit")
-
-
-def _xdist_group(module_fixtures: set[str], module_path: str) -> str:
-    # Against an external broker (KAFKA_BOOTSTRAP_SERVERS) both workers would share its topics and consumer groups:
-    # everything on it runs in one worker, as in a serial run.
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() and "kafka_bootstrap" in module_fixtures:
-        return "stack"
-    for fixture, group in _SHARED_GROUPS:
-        if fixture in module_fixtures:
-            return group
-    return module_path
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadfile`): most of its wall time is tests
+# waiting on real things (a shopper's dwell, a broker's restart, OCR in other processes), which overlap well. A
+# work unit is a whole module (its module fixtures set up once, its tests in their order); each worker is its own
+# session, so session fixtures (the broker, the stack, the catalog) exist once per worker that uses them. Units are
+# handed out in collection order (`--no-loadscope-reorder`): the slowest kinds first, so the short ones fill the end.
+# (`--dist loadgroup` cannot merge modules: with pytest 9 xdist 3.8's group suffix on node ids has no effect.)
+_UNIT_ORDER = (("fault_stack", "fault_broker"), ("stack",), ("kafka_secured",))
+_DIR_ORDER = ("tests/e2e", "tests/reliability", "tests/deploy", "tests/integration", "tests/ops", "tests/unit")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     modules: dict[str, set[str]] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], set()).update(getattr(item, "fixturenames", ()))
-    groups = {path: _xdist_group(fixtures, path) for path, fixtures in modules.items()}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # the order work units are handed out in (every worker sorts alike)
 
-        def rank(item: pytest.Item) -> int:
-            group = groups[item.nodeid.split("::")[0]]
-            return next((i for i, prefix in enumerate(_GROUP_ORDER) if group.startswith(prefix)), len(_GROUP_ORDER))
+    def rank(module: str) -> int:
+        fixtures = modules[module]
+        for i, names in enumerate(_UNIT_ORDER):
+            if fixtures & set(names):
+                return i
+        return len(_UNIT_ORDER) + next((i for i, d in enumerate(_DIR_ORDER) if module.startswith(d)), len(_DIR_ORDER))
 
-        items.sort(key=rank)  # stable: a module's items stay together and in their order
+    # every worker sorts alike (xdist checks the workers collected the same list); stable: modules stay together
+    items.sort(key=lambda item: rank(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")
