@@ -4,7 +4,7 @@ load generator:
 
 | task | weight | what a real shop does |
 |---|---|---|
-| send_frame | 10 | the capture client posts the next screenshot (1-2 frames/s per shopper) |
+| send_frame | 10 | the capture client posts the next screenshot (1-2 frames/s); visit sent: a new shopper |
 | poll_recommendations | 3 | the shop's backend reads the session's latest recommendation |
 | click_recommended | 1 | the shopper clicks a recommended product (feedback) |
 | similar_products | 1 | a product page asks for similar products |
@@ -19,7 +19,7 @@ is not 2xx is a failure, including 429s, so capacity limits show in the report.
 
 INTERAREC_LOAD_GATEWAY_URL (default http://127.0.0.1:8500), INTERAREC_LOAD_STOREFRONT_URL
 (http://127.0.0.1:8600), INTERAREC_LOAD_API_KEY (demo-key), INTERAREC_LOAD_SCREENS (tests/fixtures/screens),
-INTERAREC_LOAD_SESSION_PREFIX (random): shopper n uses session <prefix>-<n>.
+INTERAREC_LOAD_SESSION_PREFIX (random): the n-th shopper to arrive uses session <prefix>-<n>.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ GATEWAY = os.environ.get("INTERAREC_LOAD_GATEWAY_URL", "http://127.0.0.1:8500").
 STOREFRONT = os.environ.get("INTERAREC_LOAD_STOREFRONT_URL", "http://127.0.0.1:8600").rstrip("/")
 API_KEY = os.environ.get("INTERAREC_LOAD_API_KEY", "demo-key")
 SCREENS = Path(os.environ.get("INTERAREC_LOAD_SCREENS", ROOT / "tests" / "fixtures" / "screens"))
-# Shopper n of this run uses session <prefix>-<n>, so a runner can look its sessions up afterwards.
+# The n-th shopper to arrive in this run uses session <prefix>-<n>, so a runner can look its sessions up afterwards.
 SESSION_PREFIX = os.environ.get("INTERAREC_LOAD_SESSION_PREFIX") or f"load-{uuid.uuid4().hex[:8]}"
 SHOPPER_NUMBERS = itertools.count()
 
@@ -71,6 +71,13 @@ class Shopper(HttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
+        self.arrive()
+
+    def arrive(self) -> None:
+        """A new shopper: a new session and visit. When a visit's frames are sent the shopper leaves and the
+        next one arrives, as a shop's traffic turns over. Replaying the same visit instead would only send the
+        gateway duplicates after its first pass (a 30-min soak read 26 frames and dropped 6,302) and hide both
+        the summarizer's real load and the state each new session adds."""
         self.session = f"{SESSION_PREFIX}-{next(SHOPPER_NUMBERS)}"
         self.frames = visit(self.rng)
         self.seq = 0
@@ -79,7 +86,9 @@ class Shopper(HttpUser):
 
     @task(10)
     def send_frame(self) -> None:
-        frame = self.frames[self.seq % len(self.frames)]
+        if self.seq >= len(self.frames):
+            self.arrive()
+        frame = self.frames[self.seq]
         self.seq += 1
         self.client.post(f"{GATEWAY}/v1/sessions/{self.session}/frames", data=frame["image"],
                          name="gateway: POST frame",

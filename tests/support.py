@@ -21,9 +21,11 @@ from services.capture.frames import Accepted, Frame, FrameUploader
 class Served:
     """A real app under uvicorn in a thread (SSE and the producer need a real server: the test client buffers
     whole bodies). `port` None: a free one. Ready once uvicorn listens and, with `ready_path`, that path answers
-    200 (the app's lifespan, run unless `lifespan` is False, has started its clients)."""
+    200 (the app's lifespan, run unless `lifespan` is False, has started its clients). `loop`, `http`: as the
+    service runs them (services/common/serve.py; the gateway: uvloop and httptools), never uvicorn's "auto"."""
 
-    def __init__(self, app, port: int | None = None, *, lifespan: bool = True, ready_path: str | None = "/readyz"):
+    def __init__(self, app, port: int | None = None, *, lifespan: bool = True, ready_path: str | None = "/readyz",
+                 loop: str = "asyncio", http: str = "h11"):
         if port is None:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
@@ -32,7 +34,7 @@ class Served:
         self.ready_path = ready_path
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                                                     lifespan="on" if lifespan else "off",
-                                                    timeout_graceful_shutdown=3))
+                                                    timeout_graceful_shutdown=3, loop=loop, http=http))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Served:

@@ -65,7 +65,8 @@ def _serve(catalog: Catalog, layout: str) -> tuple[uvicorn.Server, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout=layout), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
+                                           port=port, log_level="warning", lifespan="off", loop="asyncio",
+                                           http="h11"))
     threading.Thread(target=server.run, daemon=True).start()
     deadline = time.monotonic() + 10
     while not server.started:

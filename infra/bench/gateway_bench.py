@@ -2,14 +2,18 @@
 their ratio (with the 429 counts) at a few client concurrencies.
 
     python -m infra.bench.gateway_bench [--frames 600] [--concurrency 8,32] [--workers 1,2] [--bootstrap h:p]
+        [--variant LABEL:NAME=VALUE,...] [--baseline DIR [--baseline-block uvloop,httptools]]
 
 Frames: distinct 150-200 KB JPEG screenshots (the repo's recorded shop screens, upscaled to 1600x1000 and
 saved at quality 90), each posted once to its own session (no duplicates, so every frame is validated and
-written). The raw producer sends the same bytes with the gateway's producer settings (acks=all, idempotent)
-and waits for every acknowledgement. The gateway runs as its own process (`python -m services.gateway`), its
-tenant rate limit out of the way; the clients are plain HTTP/1.1 keep-alive connections on asyncio in this
-process. On a shared 2-core machine the broker, the gateway and the clients compete for the same cores: the
-ratio, measured in one run, and the CPU per frame are the figures to compare, not the absolute rates.
+written). The raw producer sends the same bytes with the gateway's producer settings (acks=all, idempotent,
+its batch size and linger), all at once, and waits for every acknowledgement (the ratio's yardstick); the
+last column sends them with at most as many unacknowledged as there are clients, the most a gateway whose
+clients each wait for their 202 could pipeline. The gateway runs as its own process
+(`python -m services.gateway`), its tenant rate limit out of the way; the clients are plain HTTP/1.1
+keep-alive connections on asyncio in this process. On a shared 2-core machine the broker, the gateway and
+the clients compete for the same cores: the ratio, measured in one run, and the CPU per frame are the
+figures to compare, not the absolute rates.
 Without --bootstrap a throwaway single-node broker is started (infra/kafka)."""
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import httpx
@@ -34,6 +38,8 @@ from services.common.config import REPO_ROOT
 from services.common.kafka_security import kafka_python_kwargs
 from services.common.tenants import hash_key
 from services.common.topics import FRAMES, apply_topics
+from services.gateway.app import PRODUCER_BATCH_BYTES
+from services.gateway.settings import GatewaySettings
 
 SCREENS = REPO_ROOT / "tests" / "fixtures" / "screens"
 KEY = "bench-key"
@@ -70,18 +76,24 @@ def family(pid: int) -> list[int]:
     return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
 
 
-def raw_producer_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float]:
-    """(frames/s, CPU ms per frame of this process: the producer's own thread included)."""
+def raw_producer_rate(bootstrap: str, frames: list[bytes], in_flight: int | None = None) -> tuple[float, float]:
+    """(frames/s, CPU ms per frame of this process: the producer's own thread included). in_flight: at most this
+    many frames unacknowledged at once, as with that many HTTP clients each waiting for its 202 (None: all)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2,
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                             linger_ms=GatewaySettings().linger_ms, batch_size=PRODUCER_BATCH_BYTES,
                              max_request_size=4 * 1024 * 1024, **kafka_python_kwargs())
     producer.send(FRAMES.name, key=b"warm", value=frames[0]).get(30)
     run = uuid.uuid4().hex[:6]
+    window = in_flight or len(frames)
     started, cpu = time.perf_counter(), time.process_time()
-    futures = [producer.send(FRAMES.name, key=f"bench/raw-{run}-{i}".encode(), value=f)
-               for i, f in enumerate(frames)]
-    for f in futures:
+    pending: deque = deque()
+    for i, f in enumerate(frames):
+        if len(pending) >= window:
+            pending.popleft().get(60)
+        pending.append(producer.send(FRAMES.name, key=f"bench/raw-{run}-{i}".encode(), value=f))
+    for f in pending:
         f.get(60)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     producer.close()
@@ -130,12 +142,18 @@ async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[flo
 
 
 def start_gateway(bootstrap: str, port: int, workers: int, extra_env: dict[str, str],
-                  prefix: list[str], checkout: Path = REPO_ROOT) -> subprocess.Popen:
-    """`python -m services.gateway` of `checkout` (another one: a baseline in the same run)."""
+                  prefix: list[str], checkout: Path = REPO_ROOT, block: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`python -m services.gateway` of `checkout` (another one: a baseline in the same run); `block`: modules
+    made unimportable in it (a checkout from before uvloop and httptools were dependencies ran without them,
+    and uvicorn's "auto" would pick them up)."""
+    command = ["-m", "services.gateway"]
+    if block:
+        command = ["-c", f"import runpy, sys; sys.modules.update(dict.fromkeys({list(block)!r})); "
+                         "runpy.run_module('services.gateway', run_name='__main__', alter_sys=True)"]
     env = {**os.environ, "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "INTERAREC_GATEWAY_PORT": str(port),
            "INTERAREC_API_KEYS": f"bench:{hash_key(KEY)}", "INTERAREC_GATEWAY_RATE_PER_S": "1000000",
            "INTERAREC_GATEWAY_RATE_BURST": "10000000", "INTERAREC_GATEWAY_WORKERS": str(workers), **extra_env}
-    process = subprocess.Popen([*prefix, sys.executable, "-m", "services.gateway"], env=env, cwd=checkout,
+    process = subprocess.Popen([*prefix, sys.executable, *command], env=env, cwd=checkout,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -161,16 +179,20 @@ def run(bootstrap: str, args: argparse.Namespace) -> None:
     kb = [n // 1024 for n in (sizes[0], sizes[len(sizes) // 2], sizes[-1])]
     print(f"{len(frames)} frames of {kb[0]}-{kb[2]} KB (median {kb[1]} KB)")
     extra = dict(kv.split("=", 1) for kv in args.env)
-    print("| gateway workers | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
-          "| CPU ms/frame: raw producer | gateway |")
-    print("|---|---|---|---|---|---|---|---|")
-    runs = [(workers, REPO_ROOT) for workers in args.workers]
-    runs += [(1, Path(args.baseline))] if args.baseline else []
-    for workers, checkout in runs:
-        if checkout != REPO_ROOT:
-            print(f"baseline: the gateway of {checkout} (1 process)")
+    print("| gateway | processes | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
+          "| CPU ms/frame: raw producer | gateway | raw producer with as many frames in flight as clients |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    # (label, processes, checkout, settings, modules blocked)
+    runs = [("this checkout", workers, REPO_ROOT, extra, ()) for workers in args.workers]
+    for variant in args.variant:
+        label, _, settings = variant.partition(":")
+        runs.append((label, 1, REPO_ROOT, {**extra, **dict(kv.split("=", 1) for kv in settings.split(","))}, ()))
+    if args.baseline:
+        block = tuple(m for m in args.baseline_block.split(",") if m)
+        runs.append((f"baseline {args.baseline}", 1, Path(args.baseline), extra, block))
+    for label, workers, checkout, env, block in runs:
         port = broker.free_port()
-        gateway = start_gateway(bootstrap, port, workers, extra, args.prefix.split(), checkout)
+        gateway = start_gateway(bootstrap, port, workers, env, args.prefix.split(), checkout, block)
         try:
             asyncio.run(post_all(f"http://127.0.0.1:{port}", frames[:20], 4))  # warm-up: connections, metadata
             for concurrency in args.concurrency:
@@ -181,10 +203,11 @@ def run(bootstrap: str, args: argparse.Namespace) -> None:
                 gateway_cpu = (cpu_s(family(gateway.pid)) - cpu) * 1000 / max(1, statuses[202])
                 raw2, raw_cpu2 = raw_producer_rate(bootstrap, frames)
                 raw, raw_cpu = (raw1 + raw2) / 2, (raw_cpu1 + raw_cpu2) / 2
+                windowed, _ = raw_producer_rate(bootstrap, frames, concurrency)
                 others = {s: n for s, n in statuses.items() if s not in (202, 429)}
-                print(f"| {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} | {statuses[429]} "
-                      f"| {raw_cpu:.1f} | {gateway_cpu:.1f} |" + (f" other statuses: {others}" if others else ""),
-                      flush=True)
+                print(f"| {label} | {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} "
+                      f"| {statuses[429]} | {raw_cpu:.1f} | {gateway_cpu:.1f} | {windowed:.0f} |"
+                      + (f" other statuses: {others}" if others else ""), flush=True)
         finally:
             gateway.send_signal(signal.SIGINT)  # a profiler prefix writes its report on SIGINT
             gateway.wait(30)
@@ -199,7 +222,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra gateway setting, e.g. INTERAREC_GATEWAY_MAX_DECODES=8")
     parser.add_argument("--prefix", default="", help="run the gateway under this command, e.g. "
                         "'py-spy record --format speedscope -o gw.json --subprocesses --' to see where its time goes")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:NAME=VALUE,...",
+                        help="also measure this checkout's gateway (1 process) with these settings, e.g. "
+                        "'asyncio-h11:INTERAREC_GATEWAY_LOOP=asyncio,INTERAREC_GATEWAY_HTTP=h11'")
     parser.add_argument("--baseline", help="also measure the gateway of this checkout (e.g. a worktree of main)")
+    parser.add_argument("--baseline-block", default="", metavar="MODULES",
+                        help="modules the baseline cannot import, e.g. uvloop,httptools for a checkout from "
+                        "before they were dependencies (its uvicorn would pick them up)")
     parser.add_argument("--bootstrap", help="use this broker (default: start a throwaway one)")
     args = parser.parse_args(argv)
     if args.bootstrap:

@@ -1,7 +1,8 @@
 """Capture-to-recommendation latency under twice the load the summarizer can read, with and without latest wins.
 
     python -m infra.bench.overload_bench [--sessions var/eval/sessions/classic] [--load 2.0] [--seconds 60]
-                                         [--shoppers N] [--modes on off]
+                                         [--shoppers N] [--modes on off] [--set NAME=VALUE ...]
+                                         [--outage-at S --outage S]
 
 Simulated shoppers replay captured shopper sessions (`interarec eval capture` saves them: real demo-shop
 screenshots with their page URLs and timing, ~2 frames/s, page changes and dwells included), each under a new
@@ -9,14 +10,19 @@ session id, straight onto the frames topic of a throwaway single-node broker (th
 The real summarizer, decomposer and optimizer processes run on it; a consumer reads the recommendations and
 the summaries. For each mode (a fresh broker and stack each, so no backlog carries over):
 
-  on   latest wins (INTERAREC_SUMMARIZER_LOOKAHEAD=32, _STALE_MS=1500 as by default, _MAX_WAIT_MS=3000): older
-       frames of a page visit waiting behind a newer one, frames of an already read visit once they waited
-       over 1.5 s, and any frame that waited over 3 s are skipped unread and accounted
+  on   latest wins as by default (services/summarizer/latest.py; `--set NAME=VALUE` overrides a summarizer
+       setting, e.g. the lag target INTERAREC_SUMMARIZER_MAX_WAIT_MS): older frames of a page visit waiting
+       behind a newer one, frames of an already read visit once they waited over 1.5 s, and, when reading every
+       visit would keep the summarizer behind its lag target, a session's older visits waiting behind its newer
+       one are skipped unread and accounted; a session's newest waiting frame is always read
   off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, _STALE_MS=0, _MAX_WAIT_MS=0: every frame is read in order
 
 it prints capture-to-recommendation p50/p95/max over the recommendations built from frames captured during the
-load (after a warm-up), how many frames were read or skipped, and whether every produced frame is in a
-summary's accounting (frame_offsets) once the stack drained.
+load (after a warm-up), how many frames were read or skipped, whether every produced frame is in a
+summary's accounting (frame_offsets) once the stack drained, and how many of the product pages the shoppers
+opened reached their session's summaries (`seen_product_ids`), of all and of each session's last one: what
+skipping cost in views. `--outage-at 20 --outage 15` SIGKILLs the summarizer 20 s into the load and starts it
+again 15 s later, so its restart finds a backlog (a crash or an outage).
 
 The sustainable load is calibrated in the same run: the summarizer's reader times the frames a shopper's
 windows read (OCR + grounding) plus the decode and hash of every frame; one OCR thread then serves
@@ -34,6 +40,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from interarec.v1 import frames_pb2, recommendations_pb2, summaries_pb2
 from services.common import config
@@ -97,6 +104,8 @@ class Outcome:
     last_summary: float = 0.0
     metrics: str = ""
     lag: dict[str, float | None] = field(default_factory=dict)  # input lag p95 per stage (bucket bound), s
+    opened: dict[str, list[str]] = field(default_factory=dict)  # session -> product pages produced, in order
+    seen: dict[str, set[str]] = field(default_factory=dict)  # session -> products its summaries saw
 
 
 def produce(bootstrap: str, sessions: list[Recorded], shoppers: int, seconds: float, start: float,
@@ -120,6 +129,12 @@ def produce(bootstrap: str, sessions: list[Recorded], shoppers: int, seconds: fl
             loop += 1
     schedule.sort(key=lambda s: s[0])
     futures = []
+    for _, sid, url, _ in schedule:  # the demo shop's product pages are /p/<id>: the bench knows its shop
+        path = urlsplit(url).path
+        if path.startswith("/p/") and (pid := path[3:].strip("/")):
+            opened = outcome.opened.setdefault(sid, [])
+            if not opened or opened[-1] != pid:
+                opened.append(pid)
     for at, sid, url, jpeg in schedule:
         delay = start + at / 1000 - time.time()
         if delay > 0:
@@ -157,6 +172,7 @@ def consume(bootstrap: str, outcome: Outcome, stop: threading.Event) -> None:
                     outcome.accounted |= {(s.frames_partition, o) for o in s.frame_offsets}
                     outcome.skipped += s.frames_skipped_stale
                     outcome.read += s.frames_in_window
+                    outcome.seen.setdefault(s.session_id, set()).update(s.seen_product_ids)
                     outcome.last_summary = now
     consumer.close()
 
@@ -189,7 +205,8 @@ def lag_p95(text: str, service: str) -> float | None:
 
 
 def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float, work: Path,
-             catalog_path: Path) -> Outcome:
+             catalog_path: Path, settings: dict[str, str] | None = None,
+             outage: tuple[float, float] | None = None) -> Outcome:
     sys.path.insert(0, str(config.REPO_ROOT / "infra" / "kafka"))
     import broker as kb  # infra/kafka/broker.py
 
@@ -199,18 +216,20 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
     outcome = Outcome()
     with kb.started(work / f"kafka-{mode}", port=port, controller_port=controller) as b:
         apply_topics(b.bootstrap)
-        lookahead = "32" if mode == "on" else "1"  # off: every frame read in order, nothing skipped
+        # off: every frame read in order, nothing skipped; on: the defaults
+        env = ({"INTERAREC_SUMMARIZER_LOOKAHEAD": "1", "INTERAREC_SUMMARIZER_STALE_MS": "0",
+                "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "0"} if mode == "off"
+               else dict(settings or {}))
         stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{mode}",
-                      var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)),
-                      extra_env={"INTERAREC_SUMMARIZER_LOOKAHEAD": lookahead,
-                                 "INTERAREC_SUMMARIZER_STALE_MS": "1500" if mode == "on" else "0",
-                                 "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "3000" if mode == "on" else "0"})
+                      var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)), extra_env=env)
         stack.start(progress=lambda line: None, only=("summarizer", "decomposer", "optimizer"))
         stop = threading.Event()
         reader = threading.Thread(target=consume, args=(b.bootstrap, outcome, stop), daemon=True)
         reader.start()
         try:
             start = time.time() + 1
+            if outage:
+                threading.Thread(target=_outage, args=(stack, start, *outage), daemon=True).start()
             produce(b.bootstrap, sessions, shoppers, seconds, start, outcome, mode)
             # drain: until every frame is accounted, or nothing new for 20 s, at most 120 s
             deadline = time.time() + 120
@@ -234,6 +253,22 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
     return outcome
 
 
+def _outage(stack, start: float, at_s: float, down_s: float) -> None:
+    """SIGKILL the summarizer `at_s` into the load, start it again `down_s` later (its frames keep coming)."""
+    time.sleep(max(0.0, start + at_s - time.time()))
+    stack.kill("summarizer")
+    time.sleep(down_s)
+    stack.spawn("summarizer")
+
+
+def views(o: Outcome) -> str:
+    """Product pages opened that reached the session's summaries: of all, and of each session's last one."""
+    opened = sum(len(set(p)) for p in o.opened.values())
+    seen = sum(len(set(p) & o.seen.get(sid, set())) for sid, p in o.opened.items())
+    last = sum(p[-1] in o.seen.get(sid, set()) for sid, p in o.opened.items() if p)
+    return f"{seen} / {opened}, last {last} / {sum(bool(p) for p in o.opened.values())}"
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -247,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--verbose", action="store_true", help="the summarizer's frame counters, frames missing")
     parser.add_argument("--modes", nargs="+", default=["on", "off"], choices=["on", "off"])
+    parser.add_argument("--outage-at", type=float, default=0.0, help="SIGKILL the summarizer this far into the load")
+    parser.add_argument("--outage", type=float, default=0.0, help="seconds it stays down (0: no outage)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="on: a summarizer setting other than its default (repeatable)")
     args = parser.parse_args(argv)
     sessions = load_sessions(Path(args.sessions))
     if not sessions:
@@ -261,19 +300,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibration: {per_shopper:.3f} CPU s per shopper-second -> {sustainable:.1f} shoppers sustainable on "
           f"one OCR thread; driving {shoppers} shoppers ({shoppers / sustainable:.1f}x) for {args.seconds:.0f} s")
     print("\n| latest wins | recommendations | capture->recommendation p50 / p95 / max s | frames produced | "
-          "accounted | skipped unread | read | input lag p95 s: summarizer / decomposer / optimizer |")
-    print("|---|---|---|---|---|---|---|---|")
+          "accounted | skipped unread | read | product views in summaries | "
+          "input lag p95 s: summarizer / decomposer / optimizer |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="interarec-overload-") as tmp:
         if args.verbose:
             tmp = tempfile.mkdtemp(prefix="interarec-overload-")  # kept: the services' logs are in it
             print(f"  work directory (logs): {tmp}")
         for mode in args.modes:
-            o = run_mode(mode, sessions, shoppers, args.seconds, Path(tmp), catalog_path)
+            o = run_mode(mode, sessions, shoppers, args.seconds, Path(tmp), catalog_path,
+                         dict(item.split("=", 1) for item in args.set),
+                         (args.outage_at, args.outage) if args.outage else None)
             lat = [s for _, s in o.latencies]
             missing = len(set(o.produced) - o.accounted)
             print(f"| {mode} | {len(lat)} | {pct(lat, 0.5):.2f} / {pct(lat, 0.95):.2f} / "
                   f"{max(lat, default=float('nan')):.2f} | {len(o.produced)} | "
-                  f"{len(o.produced) - missing} | {o.skipped} | {o.read} | "
+                  f"{len(o.produced) - missing} | {o.skipped} | {o.read} | {views(o)} | "
                   f"{' / '.join(f'<= {o.lag.get(s)}' for s in ('summarizer', 'decomposer', 'optimizer'))} |",
                   flush=True)
             if args.verbose:

@@ -64,7 +64,10 @@ JVM_COMMON = (
     "-Djava.awt.headless=true",
     "-Dlog4j2.formatMsgNoLookups=true",
 )
-BROKER_HEAP = ("-Xms256m", "-Xmx512m")
+# The broker's heap is fixed and touched at start, as production brokers run (Kafka's docs: equal -Xms and -Xmx):
+# a heap growing from -Xms towards -Xmx made its RSS climb 15 % through a 30-min soak without any leak, which hid
+# what RSS is watched for (off-heap growth).
+BROKER_HEAP = ("-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch")
 TOOL_HEAP = ("-Xms64m", "-Xmx256m")
 
 

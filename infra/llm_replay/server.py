@@ -198,7 +198,7 @@ class ReplayServer:
         self._sock.bind((host, 0))
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(app or make_app(self.state), log_level="warning", lifespan="off",
-                                backlog=2048, timeout_keep_alive=30)
+                                backlog=2048, timeout_keep_alive=30, loop="asyncio", http="h11")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
                                         name="llm-replay")

@@ -6,6 +6,11 @@ topic with known partitions runs on the event loop (a thread hop per frame cost 
 CPU), and any other is handed to a small bounded thread pool. The acknowledgement itself arrives on the
 producer's I/O thread and is bridged to the loop.
 
+Batching: by default kafka-python closes a batch at 16 KB, so a 180 KB frame is always a batch (and a wake-up
+of the I/O thread) of its own. A caller sending many large records at once (the gateway) passes `batch_bytes`
+and `linger_ms`, so records sent within a few milliseconds of each other to one partition share a batch and
+a produce request; every record's future still resolves only on the broker's acknowledgement (acks=all).
+
 Readiness recovers on its own: a background probe asks the cluster for its metadata every couple of
 seconds. A failed send marks the producer not ready only until the next successful probe or send, so a pod
 taken out of a Service's endpoints comes back when the broker does, without needing traffic to prove it.
@@ -34,12 +39,14 @@ class BrokerUnavailable(RuntimeError):
 class AsyncProducer:
     def __init__(self, bootstrap: str, client_id: str, max_request_size: int = 4 * 1024 * 1024,
                  connect_retry_s: float = 2.0, probe_interval_s: float = 2.0, max_block_s: float = 10.0,
-                 send_threads: int = 4, security: kafka_security.KafkaSecurity | None = None):
+                 send_threads: int = 4, security: kafka_security.KafkaSecurity | None = None,
+                 batch_bytes: int = 16384, linger_ms: int = 2):
         self.bootstrap = bootstrap
         self._auth = kafka_security.kafka_python_kwargs(security)  # read and checked now, at start-up
         self.client_id = client_id
         self.max_request_size = max_request_size
         self.max_block_s = max_block_s
+        self.batch_bytes, self.linger_ms = batch_bytes, linger_ms
         self._producer: KafkaProducer | None = None
         self._stop = threading.Event()
         self._retry_s = connect_retry_s
@@ -58,8 +65,8 @@ class AsyncProducer:
             try:
                 self._producer = KafkaProducer(
                     bootstrap_servers=self.bootstrap.split(","), client_id=self.client_id,
-                    acks="all", enable_idempotence=True, linger_ms=2,
-                    max_request_size=self.max_request_size, request_timeout_ms=15_000,
+                    acks="all", enable_idempotence=True, linger_ms=self.linger_ms,
+                    batch_size=self.batch_bytes, max_request_size=self.max_request_size, request_timeout_ms=15_000,
                     max_block_ms=int(self.max_block_s * 1000), **self._auth,
                 )
                 log.info("connected to Kafka at %s", self.bootstrap)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from services.common import kafka_security
 from services.common.catalog import CatalogError
@@ -15,24 +16,38 @@ from services.common.logs import logging_config, setup_logging
 STARTUP_ERRORS = (ConfigError, CatalogError)
 
 
-def serve_http(service: str, build: Callable[[], tuple[object, str, int]], workers: int = 1,
-               factory: str | None = None) -> int:
-    """build() reads the environment and returns (ASGI app, host, port). With workers > 1, uvicorn runs that
-    many processes on the port, each building its app from `factory` ("module:function", no arguments); the
-    app built here only checks the configuration before any worker starts."""
+@dataclass(frozen=True)
+class Serving:
+    """How uvicorn serves an app. The event loop and HTTP parser are named, never uvicorn's "auto": with uvloop
+    and httptools installed (the gateway's choice), "auto" would switch every service to them unasked.
+    workers > 1: that many processes on the port, each building its app from `factory` ("module:function")."""
+
+    workers: int = 1
+    factory: str | None = None
+    loop: str = "asyncio"
+    http: str = "h11"
+
+
+def serve_http(service: str, build: Callable[[], tuple]) -> int:
+    """build() reads the environment and returns (ASGI app, host, port) or (app, host, port, Serving); a
+    configuration error there, as in Kafka's preflight, is one line and exit code 2. With several workers the
+    app built here only checks the configuration before they start."""
     import uvicorn
 
     setup_logging(service)
     try:
-        app, host, port = build()
+        app, host, port, *rest = build()
+        serving: Serving = rest[0] if rest else Serving()
         kafka_security.preflight(kafka_bootstrap())  # no-op for PLAINTEXT (and services without Kafka settings)
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2
-    if workers > 1 and factory is not None:
-        uvicorn.run(factory, factory=True, workers=workers, host=host, port=port, log_config=None, access_log=False)
+    options = {"host": host, "port": port, "log_config": None, "access_log": False, "loop": serving.loop,
+               "http": serving.http}
+    if serving.workers > 1 and serving.factory is not None:
+        uvicorn.run(serving.factory, factory=True, workers=serving.workers, **options)
     else:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(app, **options)
     return 0
 
 

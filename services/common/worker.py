@@ -81,8 +81,9 @@ def producer_timeout_s() -> float:
     return from_env(WorkerSettings).producer_timeout_s
 
 
-def make_app(service: str, w: WorkerSettings, web_port: int) -> faust.App:
-    """A Faust app with the settings every InteraRec worker shares (see DESIGN.md, Known pitfalls)."""
+def make_app(service: str, w: WorkerSettings, web_port: int, stream_buffer: int = 32) -> faust.App:
+    """A Faust app with the settings every InteraRec worker shares (see DESIGN.md, Known pitfalls).
+    `stream_buffer`: records each input stream holds (the summarizer's latest wins needs a whole batch)."""
     datadir = w.var_dir / "faust" / service  # Faust keeps local state here, not in the cwd
     datadir.parent.mkdir(parents=True, exist_ok=True)
     if w.state_store == "rocksdb":
@@ -104,7 +105,7 @@ def make_app(service: str, w: WorkerSettings, web_port: int) -> faust.App:
         topic_replication_factor=w.replication_factor,
         table_standby_replicas=0,
         # Slow stages (OCR, solving) must not hold thousands of prefetched events past the poll interval.
-        stream_buffer_maxsize=32,
+        stream_buffer_maxsize=stream_buffer,
         broker_max_poll_records=16,
         consumer_max_fetch_size=2 * FRAME_MAX_MESSAGE_BYTES,
         producer_max_request_size=2 * FRAME_MAX_MESSAGE_BYTES,

@@ -1,11 +1,13 @@
 """`python -m services.gateway`: serve the gateway (configuration from INTERAREC_* environment variables),
-in INTERAREC_GATEWAY_WORKERS processes sharing the port."""
+in INTERAREC_GATEWAY_WORKERS processes sharing the port, on uvloop and httptools unless INTERAREC_GATEWAY_LOOP /
+INTERAREC_GATEWAY_HTTP say otherwise (chosen here by name: uvicorn's loop factory is this server's own, nothing
+process-wide, and other services keep asyncio and h11)."""
 
 import sys
 
 from fastapi import FastAPI
 
-from services.common.serve import serve_http
+from services.common.serve import Serving, serve_http
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 
@@ -17,9 +19,10 @@ def app_from_env() -> FastAPI:
 
 def build():
     settings = GatewaySettings.from_env()
-    return create_app(settings), settings.host, settings.port
+    return create_app(settings), settings.host, settings.port, Serving(
+        workers=settings.workers, factory="services.gateway.__main__:app_from_env", loop=settings.loop,
+        http=settings.http)
 
 
 if __name__ == "__main__":
-    sys.exit(serve_http("gateway", build, workers=GatewaySettings.from_env().workers,
-                        factory="services.gateway.__main__:app_from_env"))
+    sys.exit(serve_http("gateway", build))

@@ -21,6 +21,12 @@ class GatewaySettings:
     workers: int = setting("INTERAREC_GATEWAY_WORKERS", 1,
                            "gateway processes sharing the port (each with its own producer, limits and metrics: "
                            "in a cluster, prefer replicas)", minimum=1, maximum=64)
+    loop: str = setting("INTERAREC_GATEWAY_LOOP", "uvloop",
+                        "the gateway's event loop: `uvloop` (libuv, less CPU per frame) or `asyncio`",
+                        choices=("uvloop", "asyncio"))
+    http: str = setting("INTERAREC_GATEWAY_HTTP", "httptools",
+                        "the gateway's HTTP/1.1 parser: `httptools` (C, less CPU per frame) or `h11` (pure Python)",
+                        choices=("httptools", "h11"))
     bootstrap: str = setting("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", config.kafka_bootstrap, "broker list",
                              default_doc="`localhost:9092`")
     api_keys: ApiKeys = field(default_factory=lambda: ApiKeys({}))
@@ -30,6 +36,9 @@ class GatewaySettings:
     ack_timeout_s: float = setting("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0,
                                    "how long a frame may wait for the broker's ack (then 503)", minimum=0.1,
                                    maximum=120)
+    linger_ms: int = setting("INTERAREC_GATEWAY_LINGER_MS", 5,
+                             "how long a frame may wait for others to share its Kafka batch and produce request "
+                             "(ms; the 202 still waits for the broker's ack)", minimum=0, maximum=100)
     max_in_flight: int = setting("INTERAREC_GATEWAY_MAX_IN_FLIGHT", 64,
                                  "frames between validation and the broker's ack at once, shared fairly between "
                                  "tenants; past a tenant's share, 429 `too_busy` with `Retry-After`",

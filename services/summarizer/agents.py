@@ -48,7 +48,7 @@ from services.core.reading.window import (
     visit_read,
 )
 from services.summarizer.activity import ActivityIndex
-from services.summarizer.latest import FrameRef, superseded
+from services.summarizer.latest import Pace, Waiting, plan
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
@@ -57,6 +57,8 @@ TICK_INTERVAL_S = 0.5
 # How long the agent waits for a lookahead batch to fill when nothing more is waiting: the latency latest-wins
 # adds to a frame when the worker keeps up.
 LOOKAHEAD_WITHIN_S = 0.02
+# What a read and a skip cost before the first is measured (s), and how fast the measured averages follow.
+READ_S_INITIAL, SKIP_S_INITIAL, COST_SMOOTHING = 0.3, 0.005, 0.2
 
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
@@ -93,6 +95,8 @@ class SummarizeStage:
         self.out_topic, self.send, self.model_path, self.clock = out_topic, send, model_path, clock
         self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
         self.lookahead, self.stale_ms, self.max_wait_ms = settings.lookahead, settings.stale_ms, settings.max_wait_ms
+        self.read_s, self.skip_s = READ_S_INITIAL, SKIP_S_INITIAL  # measured as frames are read or skipped
+        self.unsaved: dict[str, tuple[EventT, dict, SessionState]] = {}  # key -> (event, value, state): skip()
         self.session_ttl_ms = settings.worker.session_ttl_s * 1000
         # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
         # tick may simply still be queued behind the session's frames.
@@ -144,19 +148,46 @@ class SummarizeStage:
         return FrameMeta(frame_seq=event.message.offset, capture_ms=frame.capture_unix_ms, page_url=frame.page_url,
                          replay_of=original[2] if original and original[0] == FRAMES.name else None)
 
-    @staticmethod
-    def frame_ref(event: EventT) -> FrameRef:
-        """(session key, page URL) of a frame record, None for a tick or a record `handle` must judge."""
+    def waiting(self, event: EventT) -> Waiting | None:
+        """(session key, page URL, append time) of a frame record, None for a tick or a record `handle` must judge."""
         try:
             frame = decode(frames_pb2.Frame, event.value)
-            return None if frame.control == frames_pb2.FRAME_CONTROL_TICK else (frame_key(frame), frame.page_url)
+            if frame.control == frames_pb2.FRAME_CONTROL_TICK:
+                return None
+            appended_s = getattr(event.message, "timestamp", None)
+            return Waiting(frame_key(frame), frame.page_url, appended_s * 1000 if appended_s else 0.0)
         except BadMessage:
             return None
 
     def plan(self, events: list[EventT]) -> list[bool]:
-        """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page
-        visit is in the batch)."""
-        return superseded([self.frame_ref(e) for e in events])
+        """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page visit
+        is in the batch, or its session has a newer visit there and the reads would keep the worker behind)."""
+        pace = Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
+                    skip_s=self.skip_s)
+        refs = [self.waiting(e) for e in events]
+        first = {}
+        for ref, event in zip(refs, events, strict=True):
+            if ref is not None:
+                first.setdefault(ref.session, event)
+
+        def visit_was_read(key: str, url: str) -> bool:
+            # The table finds the session's partition from the current event (see register_agents).
+            token = _current_event.set(weakref.ref(first[key]))
+            try:
+                value = self.sessions.get(key) or {}
+            finally:
+                _current_event.reset(token)
+            return bool(value) and visit_read(SessionState.from_dict(value.get("state")),
+                                               FrameMeta(frame_seq=-1, capture_ms=-1, page_url=url))
+
+        return plan(refs, pace, visit_was_read)
+
+    def measured(self, read: bool, seconds: float) -> None:
+        """Follow what a read (decode, hash, OCR) or a skip costs on this machine now: the plan's budget."""
+        if read:
+            self.read_s += COST_SMOOTHING * (seconds - self.read_s)
+        else:
+            self.skip_s += COST_SMOOTHING * (seconds - self.skip_s)
 
     def waited_ms(self, event: EventT) -> float:
         """How long the frame waited in the frames topic (0 if unknown). Measured on the server's clock (the
@@ -165,21 +196,44 @@ class SummarizeStage:
         return self.clock() - appended_s * 1000 if appended_s else 0.0
 
     async def skip(self, event: EventT) -> None:
-        """A frame superseded by a newer one of its page visit: accounted in the session's window, not read."""
+        """A frame a newer one supersedes (latest.py): accounted in the session's window, not read. The state is
+        kept in memory until the session's next handled record or the batch's end (`flush`): one table write
+        per session and batch instead of one per skipped frame, which under overload cost most of the time."""
+        started = asyncio.get_running_loop().time()
         frame = decode(frames_pb2.Frame, event.value)
         key = frame_key(frame)
-        value = self.sessions.get(key) or {}
-        state = SessionState.from_dict(value.get("state"))
+        if key in self.unsaved:
+            _, value, state = self.unsaved[key]
+        else:
+            value = self.sessions.get(key) or {}
+            state = SessionState.from_dict(value.get("state"))
         now = self.clock()
         if skip_frame(state, self._meta(event, frame), now):
             FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
-            self.save(key, frame.tenant, frame.session_id, state, value.get("gateway"), now)
+            value = {**value, "tenant": frame.tenant, "session_id": frame.session_id, "seen_ms": now}
+            self.unsaved[key] = (event, value, state)
+            self.measured(False, asyncio.get_running_loop().time() - started)
         else:
             FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
+
+    def flush(self, key: str | None = None) -> None:
+        """Write the states `skip` kept in memory: one session's (before its next record is handled) or all (at
+        the end of a batch, before it is acknowledged: a crash before that redelivers the whole batch)."""
+        for k in [key] if key is not None else list(self.unsaved):
+            pending = self.unsaved.pop(k, None)
+            if pending is None:
+                continue
+            event, value, state = pending
+            token = _current_event.set(weakref.ref(event))  # the table's partition is the event's (RocksDB)
+            try:
+                self.save(k, value["tenant"], value["session_id"], state, value.get("gateway"), value["seen_ms"])
+            finally:
+                _current_event.reset(token)
 
     async def handle(self, event: EventT) -> None:
         frame = decode(frames_pb2.Frame, event.value)
         key = frame_key(frame)
+        self.flush(key)
         if frame.control == frames_pb2.FRAME_CONTROL_TICK:
             await self.on_tick(key, frame, event.message.partition)
             return
@@ -190,14 +244,14 @@ class SummarizeStage:
         # state between this read and the save below, though OCR and the sends await.
         value = self.sessions.get(key) or {}
         state = SessionState.from_dict(value.get("state"))
-        waited = self.waited_ms(event)
-        if (self.stale_ms and waited > self.stale_ms and visit_read(state, meta)) or (
-                self.max_wait_ms and waited > self.max_wait_ms):
-            # Behind real time: a frame of a page visit already read could at most add a scrolled view of it,
-            # and a frame older than max_wait would reach the panel too late to matter. Latest wins: skip it
-            # unread (accounted) and spend the OCR on the frames still to come, so the lag stays bounded.
+        if self.stale_ms and self.waited_ms(event) > self.stale_ms and visit_read(state, meta):
+            # Behind real time: a frame of a page visit already read could at most add a scrolled view of it.
+            # Latest wins: skip it unread (accounted) and spend the OCR on the frames still to come. Written now:
+            # without lookahead batches (LOOKAHEAD=1) no batch end would flush it before the ack.
             await self.skip(event)
+            self.flush(key)
             return
+        decoding = loop.time()
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
         observation = url = None
         if should_process(state, meta, hash_):
@@ -219,6 +273,7 @@ class SummarizeStage:
                 log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
                 FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
             OCR_SECONDS.observe(loop.time() - started)
+            self.measured(True, loop.time() - decoding)
         else:
             FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
         now = self.clock()
@@ -304,6 +359,7 @@ def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage,
                     await consumer.process(event, stage.skip if stale else stage.handle)
                 finally:
                     _current_event.reset(token)
+            stage.flush()  # before take_events acknowledges the batch
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def tick_idle_sessions() -> None:

@@ -16,7 +16,8 @@ from services.summarizer.settings import SummarizerSettings
 
 
 def build(settings: SummarizerSettings) -> faust.App:
-    app = make_app("summarizer", settings.worker, settings.port)
+    # Latest wins sees only what waits in the stream buffer: it must hold a whole lookahead batch.
+    app = make_app("summarizer", settings.worker, settings.port, stream_buffer=max(32, settings.lookahead))
     frames = raw_topic(app, FRAMES.name)
     summaries = raw_topic(app, SUMMARIES.name)
     # tenant/session key -> the session's window state (agents.SummarizeStage); only the agent writes it.

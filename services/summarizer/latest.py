@@ -2,46 +2,131 @@
 
 The agent takes frames in batches of what is already waiting in its stream buffer (`take_events`, up to
 INTERAREC_SUMMARIZER_LOOKAHEAD records, at most a few ms of waiting). When the summarizer keeps up, a batch
-holds at most one frame of a session's current page (frames come 0.25-1 s apart, OCR takes ~0.15 s). When it
-falls behind, frames wait and the batch holds several frames of the same page visit: only the newest of them
-is read, the older ones are skipped unread (window.skip_frame accounts them in the next summary). So the
-worker spends its OCR on what the shopper shows now instead of building lag on what they showed seconds ago.
+holds at most one frame of a session's current page (frames come 0.25-1 s apart, OCR takes ~0.15 s) and
+nothing is skipped. When it falls behind, frames wait and a batch holds several of a session's frames. `plan`
+then skips, unread (window.skip_frame accounts them in the next summary):
 
+1. every frame with a newer frame of the same page visit in the batch (lossless: the visit is still read);
+2. only when the batch's reads would keep the summarizer behind its lag target: the older page visits of a
+   session that has a newer visit in the batch, newest kept first, until the reads fit the time the batch
+   may take. The session's newest visit in the batch is never skipped, whatever its age.
+
+So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
+lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
+each session's present on the panel instead of building lag on what they showed seconds ago: what degrades is
+how much of a session is read, not how late.
 A page visit is a run of one session's frames on the same page (URL without fragment): a frame on another
-page in between starts a new visit, so every page the shopper opened keeps its newest frame and is still
-read (a product view is never lost to latest-wins, only repeated views of it).
+page in between starts a new visit. Rule 1 keeps every page the shopper opened; rule 2 sheds whole visits,
+which is why it is bounded by a budget rather than by each frame's age (a per-frame age limit also skipped
+the newest views of every session in an outage's backlog).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from services.core.reading.window import page_key
 
-# (session key, page URL) of each record of a batch; None for a record that is no frame (a tick, or
-# undecodable: the normal handler deals with it).
-FrameRef = tuple[str, str] | None
+# Share of the lag above the target a batch must work off. A half, not all: a large backlog then sheds over a
+# few batches, so a short burst costs few visits, while sustained overload still converges on the target.
+CATCH_UP_SHARE = 0.5
 
 
-def superseded(batch: Sequence[FrameRef]) -> list[bool]:
+@dataclass(frozen=True)
+class Waiting:
+    """A frame record of a lookahead batch: its session key, page URL and broker append time (0: unknown)."""
+
+    session: str
+    url: str
+    appended_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What the plan weighs: the clock, the lag the summarizer aims to stay under, and what a read and a skip cost
+    (the agent measures both as it goes)."""
+
+    now_ms: float
+    target_ms: float
+    read_s: float
+    skip_s: float = 0.0
+
+
+# Whether a session's visit to a page was already read (its state says so): such a frame costs no read.
+VisitRead = Callable[[str, str], bool]
+
+
+def superseded(batch: Sequence[Waiting | None]) -> list[bool]:
     """True for each frame with a newer frame of the same session's same page visit later in the batch."""
+    return [s == "visit" for s in _visits(batch)[0]]
+
+
+def _visits(batch: Sequence[Waiting | None]) -> tuple[list[str | None], list[tuple[str, int] | None]]:
+    """Per record: "visit" if superseded within its page visit, else None; and its (session, visit number)."""
     visit: dict[str, tuple[str, int]] = {}  # session -> (page of its current visit, visit number)
     keys: list[tuple[str, int] | None] = []
     for ref in batch:
         if ref is None:
             keys.append(None)
             continue
-        session, url = ref
-        page = page_key(url)
-        current = visit.get(session)
+        page = page_key(ref.url)
+        current = visit.get(ref.session)
         if current is None or current[0] != page:
             current = (page, current[1] + 1 if current else 0)
-            visit[session] = current
-        keys.append((session, current[1]))
-    out, newest = [False] * len(keys), set()
+            visit[ref.session] = current
+        keys.append((ref.session, current[1]))
+    out: list[str | None] = [None] * len(keys)
+    newest: set[tuple[str, int]] = set()
     for i in range(len(keys) - 1, -1, -1):
-        if keys[i] is None:
+        key = keys[i]
+        if key is None:
             continue
-        out[i] = keys[i] in newest
-        newest.add(keys[i])
-    return out
+        if key in newest:
+            out[i] = "visit"
+        newest.add(key)
+    return out, keys
+
+
+def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = lambda s, u: False) -> list[bool]:
+    """True for each record of a lookahead batch to skip unread (rules 1 and 2 of the module doc); None records
+    (ticks, undecodable) are never skipped."""
+    skipped, keys = _visits(batch)
+    survivors = [i for i, key in enumerate(keys) if key is not None and skipped[i] is None]
+    newest_visit: dict[str, int] = {}
+    for i in survivors:
+        session, number = keys[i]  # type: ignore[misc]
+        newest_visit[session] = max(newest_visit.get(session, -1), number)
+    older = [i for i in survivors if keys[i][1] < newest_visit[keys[i][0]]]  # type: ignore[index]
+    if older:
+        budget = _budget_s(batch, pace)
+        first_visit = {keys[i][0]: i for i in reversed(survivors)}  # type: ignore[index]
+
+        def cost(i: int) -> float:
+            ref = batch[i]
+            # Only a session's first visit in the batch can be the one its state already read.
+            already = first_visit[ref.session] == i and visit_read(ref.session, ref.url)  # type: ignore[union-attr]
+            return 0.0 if already else pace.read_s
+
+        budget -= sum(cost(i) for i in survivors if i not in set(older))
+        for i in sorted(older, reverse=True):  # the newest older visits are kept first
+            if cost(i) <= max(budget, 0.0):  # a visit already read costs nothing to keep
+                budget -= cost(i)
+            else:
+                skipped[i] = "shed"
+    return [s is not None for s in skipped]
+
+
+def _budget_s(batch: Sequence[Waiting | None], pace: Pace) -> float:
+    """Seconds of reading this batch may take: as long as its frames took to arrive (at most the lag target), plus
+    the slack below the target or minus a share of the lag above it; less the skips' own cost. Capped by the
+    target, since a read frame waits for the reads before it: a long batch must not push the newest past it."""
+    appended = [r.appended_ms for r in batch if r is not None and r.appended_ms > 0]
+    frames = sum(r is not None for r in batch)
+    if not appended:
+        return pace.target_ms / 1000 - frames * pace.skip_s
+    span_ms = min(max(appended) - min(appended), pace.target_ms)
+    lag_ms = max(0.0, pace.now_ms - max(appended))  # how long the batch's newest frame has waited
+    over_ms = lag_ms - pace.target_ms
+    slack_ms = -over_ms if over_ms <= 0 else -CATCH_UP_SHARE * over_ms
+    return (span_ms + slack_ms) / 1000 - frames * pace.skip_s

@@ -25,19 +25,20 @@ class SummarizerSettings:
     idle_ms: int = setting("INTERAREC_SUMMARIZER_IDLE_MS", 2500, "quiet time that closes a window",
                            minimum=100, maximum=600_000)
     lookahead: int = setting("INTERAREC_SUMMARIZER_LOOKAHEAD", 32,
-                             "frames the agent takes at once from what already waits in its stream; of one "
-                             "session's page visit only the newest among them is read, the older ones are skipped "
-                             "and accounted (latest wins when it falls behind); 1 turns it off",
-                             minimum=1, maximum=512)
+                             "frames the agent takes at once from what already waits for it (also its stream buffer, "
+                             "so up to this many frames are held in memory); of one session's page visit only the "
+                             "newest among them is read, the older ones are skipped and accounted (latest wins "
+                             "when it falls behind); 1 turns latest wins off", minimum=1, maximum=512)
     stale_ms: int = setting("INTERAREC_SUMMARIZER_STALE_MS", 1500,
                             "a frame that waited longer than this in the frames topic (the summarizer is behind) "
                             "is read only if its page visit has not been read yet, else skipped and accounted "
                             "(latest wins); 0 turns it off", minimum=0, maximum=600_000)
-    max_wait_ms: int = setting("INTERAREC_SUMMARIZER_MAX_WAIT_MS", 0,
-                               "a frame that waited longer than this in the frames topic is skipped unread and "
-                               "accounted whatever its page visit (latest wins under sustained overload: the panel "
-                               "stays real-time, the views of the skipped pages are lost, also those of an "
-                               "outage's backlog); 0: off", minimum=0, maximum=600_000)
+    max_wait_ms: int = setting("INTERAREC_SUMMARIZER_MAX_WAIT_MS", 2000,
+                               "the lag the summarizer aims to stay under: when reading every page visit of a "
+                               "lookahead batch would keep it behind this, the older visits of a session with a "
+                               "newer one in the batch are skipped unread and accounted; a session's newest frame "
+                               "in the batch is always read (an outage's backlog it can work off is read visit by "
+                               "visit); 0: never skip a whole visit", minimum=0, maximum=600_000)
     ocr_workers: int = setting("INTERAREC_SUMMARIZER_OCR_WORKERS", 1,
                                "parallel OCR threads (libtesseract, loaded once per thread, runs without the GIL)",
                                minimum=1, maximum=32)

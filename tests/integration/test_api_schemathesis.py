@@ -67,10 +67,10 @@ def storefront_schema(kafka_bootstrap, catalog_path, kafka_broker_module):
 @pytest.fixture(scope="module")
 def gateway_schema(kafka_bootstrap, kafka_broker_module):
     (port,) = kafka_broker_module.free_ports(1)
-    app = create_gateway(GatewaySettings(host="127.0.0.1", port=port, bootstrap=kafka_bootstrap,
-                                         api_keys=ApiKeys.from_plain({"k-acme": "acme"}),
-                                         max_upload_bytes=1024 * 1024, ack_timeout_s=5))
-    with Served(app, port) as served:
+    settings = GatewaySettings(host="127.0.0.1", port=port, bootstrap=kafka_bootstrap,
+                               api_keys=ApiKeys.from_plain({"k-acme": "acme"}), max_upload_bytes=1024 * 1024,
+                               ack_timeout_s=5)
+    with Served(create_gateway(settings), port, loop=settings.loop, http=settings.http) as served:  # as it runs
         yield schemathesis.openapi.from_url(f"{served.url}/openapi.json")
 
 

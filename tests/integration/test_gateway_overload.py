@@ -69,7 +69,7 @@ def test_a_tenant_flooding_within_its_rate_limit_cannot_starve_another(kafka_boo
     settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_bootstrap,
                                api_keys=ApiKeys.from_plain({"key-a": "tenant-a", "key-b": "tenant-b"}),
                                ack_timeout_s=10, max_in_flight=4, rate_per_s=10_000, rate_burst=10_000)
-    with Served(create_app(settings)) as served:
+    with Served(create_app(settings), loop=settings.loop, http=settings.http) as served:  # as it runs
         url = served.url
         flood, trickle = asyncio.run(flood_and_trickle(url, uuid.uuid4().hex[:6]))
     assert flood[(429, "too_busy")] > 0, flood  # A did run into the bound: without a share B would meet it too
@@ -105,7 +105,7 @@ def test_a_pipeline_behind_gets_429_with_retry_after_which_the_capture_client_ho
                                api_keys=ApiKeys.from_plain({"key-a": "tenant-a"}), ack_timeout_s=10,
                                max_lag_messages=2, lag_group=group, lag_interval_s=0.3)
     app = create_app(settings)
-    with Served(app) as served:
+    with Served(app, loop=settings.loop, http=settings.http) as served:
         url = served.url
         pipeline = app.state.ctx.pipeline
         deadline = time.monotonic() + 15

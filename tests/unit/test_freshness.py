@@ -17,7 +17,7 @@ from services.core.reading.grounding import Observation
 from services.core.reading.reader import FrameReader
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame
 from services.summarizer import agents
-from services.summarizer.latest import superseded
+from services.summarizer.latest import Pace, Waiting, plan, superseded
 from services.summarizer.settings import SummarizerSettings
 from tests.stage_driver import Event, Message, StageDriver
 from tests.unit.test_summarizer_domain import jpeg, make_catalog, render_page
@@ -60,12 +60,62 @@ def test_a_product_view_is_summarised_with_the_frame_that_names_the_product() ->
 
 def test_only_the_newest_frame_of_each_page_visit_in_a_batch_is_read() -> None:
     a, b = "demo/s-1", "demo/s-2"
-    batch = [(a, "http://shop/p/P1"), (a, "http://shop/p/P1#reviews"), (b, "http://shop/p/P1"), None,
-             (a, "http://shop/p/P1"), (a, "http://shop/p/P2"), (a, "http://shop/p/P1"), (b, "http://shop/")]
+    batch = [Waiting(s, u) for s, u in [(a, "http://shop/p/P1"), (a, "http://shop/p/P1#reviews"),
+                                        (b, "http://shop/p/P1")]]
+    batch += [None] + [Waiting(s, u) for s, u in [(a, "http://shop/p/P1"), (a, "http://shop/p/P2"),
+                                                  (a, "http://shop/p/P1"), (b, "http://shop/")]]
     # s-1's first visit of P1 keeps its newest frame (index 4); its visit to P2 and its return to P1 are visits
     # of their own, so a page the shopper opened is never lost; s-2's two pages are kept; a tick is never skipped
     assert superseded(batch) == [True, True, False, False, False, False, False, False]
-    assert superseded([]) == [] and superseded([None, (a, "u")]) == [False, False]
+    assert superseded([]) == [] and superseded([None, Waiting(a, "u")]) == [False, False]
+    # when the summarizer keeps up (and with no lag target) the plan skips exactly these
+    assert plan(batch, Pace(now_ms=0, target_ms=float("inf"), read_s=0.3)) == superseded(batch)
+
+
+def visits(session: str, pages: list[str], first_ms: float, gap_ms: float = 1_000,
+           frames_per_visit: int = 3) -> list[Waiting]:
+    """One session's frames, `frames_per_visit` per page, appended `gap_ms` apart from `first_ms` on."""
+    urls = [f"http://shop/p/{p}" for p in pages for _ in range(frames_per_visit)]
+    return [Waiting(session, url, first_ms + i * gap_ms) for i, url in enumerate(urls)]
+
+
+def test_an_outage_backlog_the_worker_can_read_is_read_visit_by_visit() -> None:
+    """After a worker restart: 18 s of two sessions' frames wait, most far older than the 3 s lag target, the
+    newest 2 s. Reading one frame per page visit (6 reads of 0.5 s) fits in the 3 s the batch may take plus the 1 s
+    left below the target, so every visit is read: only the older frames within a visit are skipped."""
+    now = 100_000.0
+    batch = visits("demo/a", ["P1", "P2", "P3"], now - 20_000, gap_ms=2_000)
+    batch += visits("demo/b", ["P4", "P5", "P6"], now - 18_000, gap_ms=2_000)
+    skip = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5))
+    read = [f.url for f, s in zip(batch, skip, strict=True) if not s]
+    assert read == [f"http://shop/p/P{i}" for i in range(1, 7)]
+
+
+def test_under_overload_older_visits_are_shed_but_never_a_sessions_newest() -> None:
+    """Sustained overload: 2 s of frames from four sessions, the newest already 8 s behind. Reading every visit
+    (8 x 0.5 s) would put the worker further behind, so each session's older visit is skipped unread, and its
+    newest is read however old it is; with time to spare, the newest of the older visits are kept first."""
+    now = 100_000.0
+    sessions = [f"demo/s{i}" for i in range(4)]
+    batch = [w for i, s in enumerate(sessions)
+             for w in visits(s, [f"P{i}0", f"P{i}1"], now - 10_000 + 10 * i, gap_ms=330)]
+    batch.sort(key=lambda w: w.appended_ms)
+    newest = {s: [w for w in batch if w.session == s][-1] for s in sessions}
+    skip = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5))
+    read = [w for w, s in zip(batch, skip, strict=True) if not s]
+    assert sorted(read, key=lambda w: w.session) == [newest[s] for s in sessions]
+    # a worker within its target with time to spare reads the newest older visits too, then sheds the rest
+    # 1.5 s behind: the batch may take its 1.68 s span plus the 1.5 s left below the target, 3.18 s: the four
+    # newest visits (2 s) and two more
+    pace = Pace(now_ms=max(w.appended_ms for w in batch) + 1_500, target_ms=3_000, read_s=0.5)
+    read = [w.url for w, s in zip(batch, plan(batch, pace), strict=True) if not s]
+    assert len(read) == 6 and {newest[s].url for s in sessions} <= set(read)
+    assert set(read) - {newest[s].url for s in sessions} == {"http://shop/p/P20", "http://shop/p/P30"}
+    # a session whose older visit its state already read costs nothing to keep
+    already = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5),
+                   visit_read=lambda session, url: url.endswith("/P00"))
+    assert [w.url for w, s in zip(batch, already, strict=True) if not s and w.session == "demo/s0"] == [
+        "http://shop/p/P00", "http://shop/p/P01"]
 
 
 def test_a_skipped_frame_is_accounted_in_the_next_summary_and_does_not_move_the_idle_timer() -> None:
@@ -114,6 +164,7 @@ def test_a_lagging_stage_reads_the_newest_frame_of_each_visit_and_accounts_the_s
     async def run_batch() -> None:
         for event, stale in zip(events, st.plan(events), strict=True):
             await (st.skip if stale else st.handle)(event)
+        st.flush()
 
     asyncio.run(run_batch())
     assert reads == [2, 3, 4]  # two stale frames of s-1's first visit were never read
@@ -158,20 +209,88 @@ def test_a_frame_of_a_visit_already_read_is_skipped_once_it_waited_too_long(pool
 
     assert len(pipe(0, waited_ms=2_000)) == 1 and reads == [0]  # stale, but the visit is unread: read, summarised
     assert pipe(1, waited_ms=2_000) == [] and reads == [0]  # stale and the visit was read: skipped unread
+    # and accounted in the table at once: without lookahead batches no batch end would write it before the ack
+    assert st.sessions["demo/s-1"]["state"]["skipped_stale"] == 1 and not st.unsaved
     assert pipe(2, waited_ms=100) == [] and reads == [0, 2]  # fresh: read as usual (a visit's second read)
     now[0] += 3_000
     rest = summaries_pb2.BehaviourSummary.FromString(st_tick(st, driver)[0].value)
     assert list(rest.frame_offsets) == [1, 2] and rest.frames_skipped_stale == 1
-    # past max_wait even a page not read yet is skipped: it would reach the panel too late, and reading it
-    # would delay every later frame
+    # past max_wait, a page not read yet is still read when nothing newer of its session waits (the plan sheds
+    # only visits a newer one supersedes): a per-frame age limit lost the newest views of an outage's backlog
     other = frame("P01239", "s-1")
     late = Event(b"demo/s-1", other, Stamped(FRAMES.name, 0, 3, (now[0] - 3_500) / 1000))
     asyncio.run(st.handle(late))
-    assert reads == [0, 2]
-    now[0] += 3_000
-    last = summaries_pb2.BehaviourSummary.FromString(st_tick(st, driver)[0].value)
-    assert list(last.frame_offsets) == [3] and last.frames_skipped_stale == 1
-    assert "P01239" not in {v.product_id for v in last.viewed_products}
+    assert reads == [0, 2, 3]
+
+
+def run_backlog(records: list[tuple[str, str, float]], now_ms: float) -> tuple[list[int], dict[str, list]]:
+    """Feed one lookahead batch of (session, product, appended ms) through a stage with the default settings as the
+    agent does (plan, then skip or handle each record), close what is left open with an idle tick; returns the
+    offsets read and each session's summaries."""
+    driver, now = StageDriver(), [int(now_ms)]
+    with ThreadPoolExecutor(1) as pool:
+        st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
+                                   driver.send, clock=lambda: now[0])
+        reads: list[int] = []
+        observe = st.observe
+        st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+        pages = {pid: frame(pid, sid) for sid, pid, _ in records}
+        events = [Event(f"demo/{sid}".encode(), pages[pid], Stamped(FRAMES.name, 0, offset, at / 1000))
+                  for offset, (sid, pid, at) in enumerate(records)]
+
+        async def batch() -> None:
+            for event, stale in zip(events, st.plan(events), strict=True):
+                await (st.skip if stale else st.handle)(event)
+            st.flush()
+            now[0] += 10_000
+            for sid in dict.fromkeys(sid for sid, _, _ in records):
+                tick = frames_pb2.Frame(session_id=sid, tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
+                await st.handle(Event(f"demo/{sid}".encode(), tick.SerializeToString(),
+                                      Message(FRAMES.name, 0, 1_000)))
+
+        asyncio.run(batch())
+    summaries: dict[str, list] = {}
+    for sent in driver.output(SUMMARIES.name):
+        summaries.setdefault(sent.key.decode(), []).append(summaries_pb2.BehaviourSummary.FromString(sent.value))
+    accounted = sorted(o for ss in summaries.values() for s in ss for o in s.frame_offsets)
+    assert accounted == list(range(len(records)))  # every frame in exactly one summary's accounting
+    for ss in summaries.values():
+        assert [s.window_seq for s in ss] == sorted({s.window_seq for s in ss})  # never backwards
+    return reads, summaries
+
+
+def viewed(summaries: list) -> set[str]:
+    return {v.product_id for s in summaries for v in s.viewed_products}
+
+
+# two shoppers, each on one product page then another, two frames a page visit
+SESSIONS = [("s-1", "P01234"), ("s-1", "P01234"), ("s-2", "P04410"), ("s-2", "P04410"),
+            ("s-1", "P01239"), ("s-1", "P01239"), ("s-2", "P05521"), ("s-2", "P05521")]
+
+
+def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted():
+    """With the default settings, a backlog the restarted worker finds (14 s of frames, the newest 1 s old, the
+    others past the 2 s lag target) is read visit by visit, since its reads fit well within the target: each
+    session's newest view and its earlier one reach the summary, only a visit's older frame is skipped."""
+    now = 1_000_000
+    records = [(sid, pid, now - 15_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
+    reads, summaries = run_backlog(records, now)
+    assert reads == [1, 3, 5, 7]
+    assert viewed(summaries["demo/s-1"]) == {"P01234", "P01239"}
+    assert viewed(summaries["demo/s-2"]) == {"P04410", "P05521"}
+    assert sum(s.frames_skipped_stale for ss in summaries.values() for s in ss) == 4
+
+
+def test_under_sustained_overload_each_session_newest_view_is_read_and_older_visits_are_shed():
+    """With the default settings, the same frames arriving within 0.7 s while the worker is already 10 s behind:
+    reading every visit would keep it behind, so each session's older visit is skipped unread (accounted), and
+    its newest view is read."""
+    now = 1_000_000
+    records = [(sid, pid, now - 10_700 + 100 * i) for i, (sid, pid) in enumerate(SESSIONS)]
+    reads, summaries = run_backlog(records, now)
+    assert reads == [5, 7]
+    assert viewed(summaries["demo/s-1"]) == {"P01239"} and viewed(summaries["demo/s-2"]) == {"P05521"}
+    assert sum(s.frames_skipped_stale for ss in summaries.values() for s in ss) == 6
 
 
 def st_tick(st, driver) -> list:

@@ -208,7 +208,8 @@ def test_title_barely_above_body_text_is_not_hidden_by_a_bigger_price(catalog: C
              line("Norda Summit Sneakers K47", 156, 21), line("129,00 $", 228, 24), line("4.6 ★★★★★ (12)", 270, 22),
              line("Add to bag", 408, 17), line("Strap", 653, 17, left=29), line("Silicone", 653, 14, left=199),
              line("Classic sneakers in black from Norda, made for daily use.", 688, 19, left=29), *PANEL]
-    obs = Grounder(catalog).observe(lines, picture_colour="Black", body_text_px=17.0)
+    # the reader saw the masthead (shop name, navigation) end at its bottom border
+    obs = Grounder(catalog).observe(lines, picture_colour="Black", body_text_px=17.0, masthead_px=100)
     assert obs.kind == "product" and obs.product_id == "P01234" and obs.colours == ["Black"]
 
 

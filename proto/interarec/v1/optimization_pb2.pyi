@@ -23,7 +23,7 @@ OBJECTIVE_PURCHASE_PROBABILITY: Objective
 OBJECTIVE_BLEND: Objective
 
 class Constraints(_message.Message):
-    __slots__ = ("categories", "brands", "colours", "price_min", "price_max", "min_rating", "exclude_product_ids", "exclude_brands", "include_product_ids", "max_per_brand", "min_distinct_brands")
+    __slots__ = ("categories", "brands", "colours", "price_min", "price_max", "min_rating", "exclude_product_ids", "exclude_brands", "include_product_ids", "max_per_brand", "min_distinct_brands", "at_least")
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     BRANDS_FIELD_NUMBER: _ClassVar[int]
     COLOURS_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class Constraints(_message.Message):
     INCLUDE_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
     MAX_PER_BRAND_FIELD_NUMBER: _ClassVar[int]
     MIN_DISTINCT_BRANDS_FIELD_NUMBER: _ClassVar[int]
+    AT_LEAST_FIELD_NUMBER: _ClassVar[int]
     categories: _containers.RepeatedScalarFieldContainer[str]
     brands: _containers.RepeatedScalarFieldContainer[str]
     colours: _containers.RepeatedScalarFieldContainer[str]
@@ -46,7 +47,24 @@ class Constraints(_message.Message):
     include_product_ids: _containers.RepeatedScalarFieldContainer[str]
     max_per_brand: int
     min_distinct_brands: int
-    def __init__(self, categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ..., min_rating: _Optional[float] = ..., exclude_product_ids: _Optional[_Iterable[str]] = ..., exclude_brands: _Optional[_Iterable[str]] = ..., include_product_ids: _Optional[_Iterable[str]] = ..., max_per_brand: _Optional[int] = ..., min_distinct_brands: _Optional[int] = ...) -> None: ...
+    at_least: _containers.RepeatedCompositeFieldContainer[AtLeast]
+    def __init__(self, categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ..., min_rating: _Optional[float] = ..., exclude_product_ids: _Optional[_Iterable[str]] = ..., exclude_brands: _Optional[_Iterable[str]] = ..., include_product_ids: _Optional[_Iterable[str]] = ..., max_per_brand: _Optional[int] = ..., min_distinct_brands: _Optional[int] = ..., at_least: _Optional[_Iterable[_Union[AtLeast, _Mapping]]] = ...) -> None: ...
+
+class AtLeast(_message.Message):
+    __slots__ = ("count", "categories", "brands", "colours", "price_min", "price_max")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    BRANDS_FIELD_NUMBER: _ClassVar[int]
+    COLOURS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MIN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_MAX_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    categories: _containers.RepeatedScalarFieldContainer[str]
+    brands: _containers.RepeatedScalarFieldContainer[str]
+    colours: _containers.RepeatedScalarFieldContainer[str]
+    price_min: float
+    price_max: float
+    def __init__(self, count: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ...) -> None: ...
 
 class Preferences(_message.Message):
     __slots__ = ("categories", "brands", "colours", "price_anchor", "boost_product_ids")

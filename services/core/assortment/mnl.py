@@ -29,6 +29,7 @@ from services.core.assortment.problem import (
     InfeasibleError,
     MnlSolverError,
     Problem,
+    Row,
     make_assortment,
     max_groups_reachable,
     revenue,
@@ -80,6 +81,40 @@ def _pins(catalog: Catalog, c: optimization_pb2.Constraints, k: int, excluded: n
     return rows
 
 
+def at_least_rows(catalog: Catalog, candidates: np.ndarray, c: optimization_pb2.Constraints, k: int,
+                  notes: list[str]) -> tuple[Row, ...]:
+    """One row per AtLeast group: at least `count` of the offered candidates meet the group, lowered to what
+    the candidates and k allow (said in notes); an empty group or a count of 0 constrains nothing."""
+    rows = []
+    for g in c.at_least:
+        keep = np.ones(candidates.size, dtype=bool)
+        for values, column in ((g.categories, catalog.category), (g.brands, catalog.brand),
+                               (g.colours, catalog.colour)):
+            if values:
+                keep &= np.isin(column[candidates], list(values))
+        price = catalog.price[candidates]
+        if g.HasField("price_min"):
+            keep &= price >= g.price_min
+        if g.HasField("price_max"):
+            keep &= price <= g.price_max
+        want = min(int(g.count), k)
+        got = min(want, int(keep.sum()))
+        if got < want:
+            notes.append(f"at_least {_describe_group(g)}: {want} wanted, {got} among the candidates")
+        if got > 0:
+            idx = np.flatnonzero(keep)
+            rows.append(Row(idx, np.ones(idx.size), lo=float(got)))
+    return tuple(rows)
+
+
+def _describe_group(g: optimization_pb2.AtLeast) -> str:
+    parts = [f"{name}={list(getattr(g, name))}" for name in ("categories", "brands", "colours") if getattr(g, name)]
+    if g.HasField("price_min") or g.HasField("price_max"):
+        parts.append(f"price={g.price_min if g.HasField('price_min') else ''}.."
+                     f"{g.price_max if g.HasField('price_max') else ''}")
+    return ", ".join(parts) or "anything"
+
+
 def solve_request(catalog: Catalog, request: optimization_pb2.OptimizationRequest, solver: str = "threshold",
                   learned: np.ndarray | None = None, time_limit_s: float | None = None) -> Solved:
     """Hard filters -> candidates (+ pins) -> MNL model -> constrained solve -> what shaped the answer.
@@ -128,10 +163,22 @@ def solve_request(catalog: Catalog, request: optimization_pb2.OptimizationReques
                          "among the candidates")
             min_groups = reachable
         p = Problem(r, v, V0, k, group, cap, include, min_groups)
+    rows = at_least_rows(catalog, candidates, c, k, notes)
+    if rows:
+        p = Problem(r, v, V0, k, group, cap, include, p.min_groups, rows)
     if candidates.size == 0:
         a = make_assortment(p, [], solver, t0)
     else:
-        a = solve(p, solver, time_limit_s)
+        while True:
+            try:  # general rows are a 0-1 program: the threshold path cannot take them, the HiGHS path can
+                a = solve(p, "highs" if p.rows and solver == "threshold" else solver, time_limit_s)
+                break
+            except InfeasibleError:
+                if not p.rows:
+                    raise
+                # the groups together need more items than the panel holds: the last listed yields first
+                notes.append(f"at_least group {len(p.rows)} dropped: no assortment meets it with the ones before")
+                p = Problem(r, v, V0, k, group, cap, include, p.min_groups, p.rows[:-1])
     solved = Solved(a, candidates, p, viewed=viewed)
     _shaping(catalog, request, solved, notes, index)
     return solved
@@ -173,6 +220,8 @@ def _shaping(catalog: Catalog, request, s: Solved, notes: list[str], index) -> N
         shaping.append("exclude_brands: " + ", ".join(c.exclude_brands))
     if c.exclude_product_ids:
         shaping.append(f"exclude_product_ids: {len(c.exclude_product_ids)} excluded")
+    for g in c.at_least:
+        shaping.append(f"at_least {g.count} of {_describe_group(g)}")
     if a.status == TIME_LIMIT:
         shaping.append("time limit reached: best feasible assortment found")
     s.shaping = shaping

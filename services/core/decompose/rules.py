@@ -17,6 +17,8 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
@@ -49,6 +51,11 @@ PRICE_BAND_CHANCE = 0.1
 # it stops at the tightest band around the shopper's prices that still fills the panel.
 PRICE_BAND_STEP = 1.02
 PRICE_WIDEN_FACTOR = 2.0  # the widest relaxation step: halve the lower bound, double the upper bound
+
+# Hedges (Constraints.at_least): where the evidence cannot yet tell two readings of the shopper apart, half the
+# panel goes to each instead of betting it all on one: whichever the shopper means, half the panel is right
+# (the best worst case), and the next views settle it.
+HEDGE_SHARE = 0.5
 
 # Rating rule: the shopper's floor is inferred from the ratings of what they opened, when opening only
 # products that well rated would be unlikely by chance (binomial tail over the catalog's own ratings).
@@ -179,19 +186,36 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
     min_views = 1 if n and len(backing) == 1 else HARD_TERM_MIN_VIEWS
     primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= min_views
                and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
-    if not primary and n >= 2:
-        # One newer view that disagrees with every older one widens the term instead of removing it: a glance
-        # elsewhere must not empty a panel the older views agreed on, and a real change of mind is followed in
-        # full by the next view (the old term is then on neither of the two newest views).
-        older = {ground(getattr(v, attr)) for v in views[:-1] if getattr(v, attr)}
-        newest = ground(getattr(views[-1], attr)) if getattr(views[-1], attr) else None
-        if len(older) == 1 and None not in older and newest is not None:
-            return sorted({*older, newest}, key=lambda t: (-terms.get(t, 0.0), t))
+    change = _change(views, attr, ground)
+    if not primary and change is not None:
+        # The newest views agree on a term none of the older views has, and the older views agree: one such view
+        # widens the term to both instead of removing it (a glance elsewhere must not empty a panel the older
+        # views agreed on); two in a row are a change of mind, followed in full (before, five views with the
+        # old term on three stayed unconstrained until the new one held half of them).
+        old, new, run = change
+        if run >= HARD_TERM_MIN_VIEWS:
+            return [new]
+        return sorted({old, new}, key=lambda t: (-terms.get(t, 0.0), t))
     if not primary:
         return []
     chosen = set(primary) | {t for t, w in terms.items()
                              if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n}
     return sorted(chosen, key=lambda t: (-terms[t], t))
+
+
+def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str, str, int] | None:
+    """(old term, new term, newest views with it) when the newest views share a term none of the older views
+    has and all older views share one term; else None."""
+    values = [ground(getattr(v, attr)) if getattr(v, attr) else None for v in views]
+    if len(values) < 2 or values[-1] is None:
+        return None
+    run = 1
+    while run < len(values) and values[-1 - run] == values[-1]:
+        run += 1
+    older = set(values[:len(values) - run])
+    if len(older) != 1 or None in older:
+        return None
+    return next(iter(older)), values[-1], run
 
 
 def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tuple[float, float] | None:
@@ -347,6 +371,7 @@ def decompose(
     sources = {"brands": summary.brands, "categories": summary.product_types, "colours": summary.colours}
     attrs = {"brands": "brand", "categories": "category", "colours": "colour"}
     hard: dict[str, list[str]] = {}
+    switch: tuple[str, str] | None = None  # (old type, new type) after one view of a new type
     terms_of: dict[str, dict[str, float]] = {}
     for field in ("categories", "brands", "colours"):  # categories first: they decide if filters are stale
         f = next(x for x in FIELDS if x.name == field)
@@ -368,6 +393,12 @@ def decompose(
                 chosen = [value] if is_filter else list(dict.fromkeys([*chosen, value]))
                 if is_filter:
                     break
+        if field == "categories" and (change := _change(views, attr, ground)) and change[2] == 1 \
+                and set(chosen) <= {change[0], change[1]} and change[0] in chosen:
+            # One view of a type none of the older views had: a glance or a change of mind, which one view cannot
+            # tell. Both types stay, and each gets half the panel at its own prices (groups added below).
+            switch = change[:2]
+            chosen = list(dict.fromkeys([*chosen, change[1]]))
         hard[field] = chosen
         terms_of[field] = terms
     for field in FIELDS:
@@ -384,6 +415,11 @@ def decompose(
     prices = [v.price for v in relevant if v.price > 0]
     scope = catalog.mask(categories=sorted(cats)) if cats else None
     band = _price_band(prices, catalog.price[scope] if scope is not None else catalog.price)
+    old_band = None
+    if switch is not None:  # each type's prices make its own budget: no hard band over both (groups below)
+        old_prices = [v.price for v in views if v.category == switch[0] and v.price > 0]
+        old_band = _price_band(old_prices, catalog.price[catalog.mask(categories=[switch[0]])])
+        band = None
     price_filter = explicit.price
     if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
         lo, hi = price_filter
@@ -405,7 +441,8 @@ def decompose(
         request.preferences.price_anchor = (summary.price_range.low * summary.price_range.high) ** 0.5
 
     catalog_ratings = catalog.rating[scope] if scope is not None else catalog.rating
-    floor = _rating_floor(relevant, list(catalog_ratings))
+    # like the band, a rating habit is read within one type: none over two types after a switch
+    floor = _rating_floor(relevant, list(catalog_ratings)) if switch is None else None
     if floor is not None:
         request.constraints.min_rating = floor
 
@@ -415,7 +452,46 @@ def decompose(
     request.constraints.exclude_product_ids.extend(dict.fromkeys(seen))
 
     request.relaxations.extend(relaxations)
-    return repair_request(request, catalog)
+    repair_request(request, catalog)
+    count = int(request.k * HEDGE_SHARE)
+    if switch is not None and count and set(switch) <= set(request.constraints.categories):
+        old_group = request.constraints.at_least.add(count=count, categories=[switch[0]])
+        if old_band is not None:
+            old_group.price_min, old_group.price_max = old_band
+        new_prices = [v.price for v in views if v.category == switch[1] and v.price > 0]
+        if new_prices:
+            _hedge_price(request, catalog, new_prices, switch[1])
+        else:
+            request.constraints.at_least.add(count=count, categories=[switch[1]])
+    elif price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
+        # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
+        _hedge_price(request, catalog, prices)
+    return request
+
+
+def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
+                 category: str | None = None) -> None:
+    """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
+    prices the shopper opened; so half the panel is the request's candidates nearest them in price (on a log
+    scale; the narrowest window around the viewed prices holding that many): whatever the budget's width, the
+    nearest products are the likeliest inside it. No fixed percentage: a dense price range gives a tight
+    window, a sparse one a wide window."""
+    k = request.k or DEFAULT_K
+    count = int(k * HEDGE_SHARE)
+    lo, hi = min(prices), max(prices)
+    rows = candidate_rows(catalog, request.constraints)
+    if category is not None:  # the window of one of the kept types
+        rows = rows[catalog.category[rows] == category]
+    scope = catalog.price[rows]
+    if count < 1 or scope.size < count:
+        return
+    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
+    d = float(np.sort(distance)[count - 1])
+    # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
+    group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
+                                             price_max=round(hi * math.exp(d), 2))
+    if category is not None:
+        group.categories.append(category)
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
@@ -628,6 +704,18 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
                 tried = [tried[0], f"{len(tried) - 1} wider steps too few"]
             reason = f"{'; then '.join(tried)}; {n} {outcome} -> {_candidates(catalog, c)} candidates"
             relaxations.append(optimization_pb2.Relaxation(constraint=n, reason=reason))
+    pair = ("brands", "colours")
+    kept = [n for n in pair if n in present and _snapshot(c, _FIELDS_OF[n]) != empty[n]]
+    if single and all(n in waits for n in pair) and len(kept) == 1 and k >= 2:
+        # One view's brand and colour cannot fill the panel together, and which of the two the shopper wants
+        # cannot be told from one view: half the panel for each instead of all of it for one.
+        _restore(c, _FIELDS_OF[kept[0]], empty[kept[0]])
+        count = int(k * HEDGE_SHARE)
+        for n in pair:
+            getattr(c.at_least.add(count=count), n).extend(wanted[n][0][1][0])
+        relaxations.append(optimization_pb2.Relaxation(constraint=kept[0], reason=(
+            f"one view: brand {list(wanted['brands'][0][1][0])} or colour {list(wanted['colours'][0][1][0])} "
+            f"cannot be told apart; {kept[0]} not kept alone: at least {count} of {k} items of each")))
     return relaxations
 
 
@@ -721,6 +809,17 @@ def validate_request(request: optimization_pb2.OptimizationRequest, catalog: Cat
     unknown = [pid for pid in c.exclude_product_ids if pid not in catalog.by_id]
     if unknown:
         problems.append(f"exclude_product_ids not in catalog: {unknown[:5]}")
+    for i, group in enumerate(c.at_least):
+        if not 0 < group.count <= request.k:
+            problems.append(f"at_least[{i}]: count={group.count} outside [1, k={request.k}]")
+        for field in FIELDS:
+            known = set(getattr(catalog, field.catalog_attr))
+            problems.extend(f"at_least[{i}].{field.name}: {v!r} is not a catalog {field.noun}"
+                            for v in getattr(group, field.name) if v not in known)
+        lo = group.price_min if group.HasField("price_min") else 0.0
+        hi = group.price_max if group.HasField("price_max") else math.inf
+        if not (0 <= lo <= hi):  # also false for NaN
+            problems.append(f"at_least[{i}]: price range {lo:g}..{hi:g} is not a range of prices")
     if not problems:
         count = _candidates(catalog, c)
         if count < request.k:

@@ -23,6 +23,7 @@ from services.common.vocabulary import OCR_MIN_SCORE, Vocabulary
 
 from . import filters as chips
 from . import prices
+from .masthead import below, text_bar_bottom
 from .ocr import OcrLine
 from .panel_geometry import PanelGeometry
 from .profile import ShopProfile, load_profile
@@ -48,7 +49,6 @@ HEADING_MIN_RATIO = 1.3       # a heading this much taller than the page's typic
 # ... and once other marks made it one, its title's line may be only this much taller: a title without
 # descenders measures ~1.16x a body whose lines mostly have them
 TITLE_MIN_RATIO = 1.12
-MASTHEAD_PX = 80              # the top tenth of a 1280x800 frame: logo, search, cart (sticky headers too)
 LISTING_MIN_SCORE = 92.0
 MIN_LINE_CONF = 30.0
 
@@ -247,15 +247,18 @@ class Grounder:
                 out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
         return out
 
-    def _lead_title_lines(self, main: list[OcrLine], typical: float | None) -> list[str]:
+    def _lead_title_lines(self, main: list[OcrLine], typical: float | None, masthead: float | None) -> list[str]:
         """Texts that could be the page's title: lines of words (not one) at least TITLE_MIN_RATIO taller than the
         page's typical text that no line above them is taller than, top first. A listing's card titles sit under
         a bigger heading (the category's name); a product page's title leads its page, though a row of variant
         chips or a section heading further down may be set bigger. Not candidates, nor taller lines above: a
         label or price, a line without a word once its amounts are taken out ("4.9 ★★★★★ (12)", "83,00 €"),
-        and the masthead (the top MASTHEAD_PX: the shop's name is often set bigger than a product title)."""
+        and the masthead (the shop's name is often set bigger than a product title): where the reader saw it end
+        (masthead.py), else the top row of the lines read when it is a bar."""
+        if masthead is None:
+            masthead = text_bar_bottom(main, max((ln.top + ln.height for ln in main), default=0))
         usable = sorted((ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)
-                         and ln.top >= MASTHEAD_PX and re.search(r"[A-Za-z]{2}", prices.without(ln.text))),
+                         and below(ln, masthead) and re.search(r"[A-Za-z]{2}", prices.without(ln.text))),
                         key=lambda ln: ln.top)
         if typical is None:
             heights = sorted(ln.height for ln in main)
@@ -272,10 +275,12 @@ class Grounder:
 
     def observe(self, lines: Sequence[OcrLine], *, page_url: str = "", frame_seq: int = 0,
                 capture_ms: int = 0, picture_colour: str | None = None,
-                body_text_px: float | None = None, session: str = "") -> Observation:
+                body_text_px: float | None = None, masthead_px: float | None = None,
+                session: str = "") -> Observation:
         """Ground one screenshot's OCR lines. A caller that read only some regions (reader.py) passes the
-        product picture's colour read from its pixels and the page's median text height; `session` keys
-        what is remembered of the page's layout (the tenant/session key)."""
+        product picture's colour read from its pixels, the page's median text height and where the masthead
+        ends (seen from the pixels); `session` keys what is remembered of the page's layout (the tenant/session
+        key)."""
         main, panel = self.split_panel(lines, session)
         obs = Observation(page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms)
         obs.recommended_product_ids = self._titles_in(panel)
@@ -350,14 +355,18 @@ class Grounder:
             if not titled and not obs.search_query:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
                 obs.prices = sorted(set(obs.prices))
+                leads = self._lead_title_lines(main, body_text_px, masthead_px)
                 titled = any((m := self.match_title(t))[0] is not None and m[1] >= TITLE_PRICED_MIN_SCORE
-                             and self._price_on_page(m[0], obs) for t in self._lead_title_lines(main, body_text_px))
+                             and self._price_on_page(m[0], obs) for t in leads)
         elif marks == 0:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
+            # (heading-sized, or the line leading the page below the masthead: a theme may set its title barely
+            # above the body text; a listing's card titles sit under a bigger heading, so they never lead)
             obs.prices = sorted(set(obs.prices))
+            leads = [] if obs.search_query else self._lead_title_lines(main, body_text_px, masthead_px)
             titled = any((m := self.match_title(h))[0] is not None and m[1] >= TITLE_ONLY_MIN_SCORE
-                         and self._price_on_page(m[0], obs) for h in big[:6])
+                         and self._price_on_page(m[0], obs) for h in [*big[:6], *leads])
         product_page = sku_label or marks >= 2 or titled
         if product_page:
             obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None

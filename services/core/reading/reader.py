@@ -9,9 +9,9 @@ recommendation panel, the text inside product pictures) at whatever size it happ
 2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge); lines inside
    pictures, and lines read before with exactly the same pixels (header, navigation: their text is
    reused), are skipped; then lines are taken in order of importance until the profile's read budget is
-   spent: the biggest text first (a product title, a page heading, a price), text on tinted bands
-   (promotions), then the block around the main heading (the buy box: brand, price, rating, swatches;
-   the breadcrumb), then everything else by size.
+   spent: the biggest text first (a product title, a page heading, a price), the lines leading the page
+   below the masthead (masthead.py), text on tinted bands (promotions), then the block around the main
+   heading (the buy box: brand, price, rating, swatches; the breadcrumb), then everything else by size.
 3. `recognise`: the chosen lines are rescaled to `target_line_px`, polarity-normalised (dark text on
    white), stacked into one strip and recognised in one libtesseract call; word boxes are mapped back to
    the screenshot, so the grounding sees the same `OcrLine`s as from full-frame OCR.
@@ -31,6 +31,7 @@ from PIL import Image
 from services.common import privacy
 
 from . import tesslib
+from .masthead import below, masthead_bottom
 from .ocr import OcrLine
 from .panel_geometry import PanelGeometry
 from .profile import ShopProfile
@@ -201,9 +202,10 @@ def _merge_words(words: list[Box]) -> list[Box]:
 
 
 def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
-                 width: int, known: frozenset[Box] | set[Box] = frozenset(), height: int = 800) -> list[Box]:
+                 width: int, known: frozenset[Box] | set[Box] = frozenset(), masthead: int = 0) -> list[Box]:
     """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
-    were read before with exactly these pixels (the reader reuses their text), so they cost nothing."""
+    were read before with exactly these pixels (the reader reuses their text), so they cost nothing.
+    `masthead`: where the shop's masthead ends (masthead.py); 0 when none is in sight."""
     body = [b for b in lines if not any(b.inside(p) for p in pictures) and b not in known]
     main = [b for b in body if panel_left is None or b.left < panel_left]
     if not main:
@@ -221,7 +223,7 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         # until our panel's heading has been read, read the headings on the right first to find it
         # (below the masthead, whose cart and account links sit on the right too). Finding the panel is a
         # once-per-shop cost, so it does not eat into what this page's own content may spend.
-        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and b.top > 0.1 * height)
+        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and below(b, masthead))
         chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
@@ -241,6 +243,19 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
                   and b not in chosen]
     for b in sorted(emphasised, key=lambda b: (-b.height, b.top))[:1]:
         take(b)
+    # the lines leading the page below the masthead: set clearly above the body text, and no line above them
+    # taller (a product title, a brand word over it, its price when the title is barely bigger). Read even when
+    # taller rows (chips, stars) took the slots above, and whatever their ink: a big bold title's strokes are
+    # mostly inside its edges (measured 0.34-0.37, under ANCHOR_MIN_INK)
+    tallest_above = max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)
+    leads = []
+    for b in sorted((b for b in main if not b.framed and not b.tinted and below(b, masthead)),
+                    key=lambda b: (b.top, b.left)):
+        if b.height >= tallest_above:
+            leads.append(b)
+        tallest_above = max(tallest_above, b.height)
+    for b in leads[:3]:
+        take(b)
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
     # TINTED_SHARE of the budget, biggest first
     tinted_spent = 0.0
@@ -251,7 +266,7 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # the block around the page's main heading: the longest line near the tallest below the masthead (a
     # product title is longer than its price or the swatches beside it)
     tallish = [b for b in anchors if b.height >= 0.7 * tall]
-    below_masthead = [b for b in tallish if b.top > 0.1 * height] or tallish
+    below_masthead = [b for b in tallish if below(b, masthead)] or tallish
     if below_masthead:
         focus = max(below_masthead, key=lambda b: b.cost)
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
@@ -394,16 +409,18 @@ class RegionReader:
         crop = gray[b.top:b.bottom, b.left:b.right]
         return b.left, b.top, b.width, b.height, hashlib.blake2b(crop.tobytes(), digest_size=12).digest()
 
-    def read(self, image: Image.Image, session: str = "") -> tuple[list[OcrLine], str | None, float | None]:
+    def read(self, image: Image.Image, session: str = "") -> tuple[list[OcrLine], str | None, float | None, int]:
         """(OCR lines of the chosen regions, colour of the biggest picture in the page body, median height of
-        all the page body's text lines, read or not). `session` keys the panel's remembered position."""
+        all the page body's text lines, read or not, where the masthead ends). `session` keys the panel's
+        remembered position."""
         panel_left = self.panels.get(session)
         rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         lines, pictures = find_lines(gray)
+        masthead = masthead_bottom(gray, lines)
         keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
-        chosen = choose_lines(lines, pictures, self.profile, panel_left, gray.shape[1], known, gray.shape[0])
+        chosen = choose_lines(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead)
         fresh = dict(recognise(gray, chosen, self.profile.target_line_px))
         if len(self._memo) > CACHE_LINES:
             self._memo.clear()  # pages change slowly; start afresh rather than track recency
@@ -426,7 +443,7 @@ class RegionReader:
             if biggest.width * biggest.height >= 80 * 80:
                 colour = picture_colour(rgb, biggest, self.profile.colours)
         heights = sorted(b.height for b in lines if panel_left is None or b.left < panel_left)
-        return ocr, colour, (float(heights[len(heights) // 2]) if heights else None)
+        return ocr, colour, (float(heights[len(heights) // 2]) if heights else None), masthead
 
 
 class FrameReader:
@@ -446,7 +463,8 @@ class FrameReader:
 
     def observe(self, image: Image.Image, *, page_url: str = "", frame_seq: int = 0, capture_ms: int = 0,
                 session: str = ""):
-        lines, colour, body_px = self.regions.read(image, session)
+        lines, colour, body_px, masthead = self.regions.read(image, session)
         lines = privacy.clean_lines(lines)  # no e-mail, phone or card number read off a frame goes further
         return self.grounder.observe(lines, page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms,
-                                     picture_colour=colour, body_text_px=body_px, session=session)
+                                     picture_colour=colour, body_text_px=body_px, masthead_px=masthead,
+                                     session=session)

@@ -1,0 +1,125 @@
+"""Hedges from a single view (issue 17 item 2): where one product view cannot say which reading of the shopper
+is right, the panel (rules decomposer -> optimizer) gives half of its items to each, on a generated catalog."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from interarec.v1 import summaries_pb2
+from services.common.catalog import Catalog, Product
+from services.common.demo_catalog import build_rows
+from services.core.assortment.candidates import candidate_rows
+from services.core.assortment.mnl import solve_request
+from services.core.decompose.rules import decompose
+from services.core.reading.summary import add_views
+
+DEMO = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+K = 8
+
+
+def _panel(p: Product) -> list[Product]:
+    summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
+    add_views(summary, [(p, 2, 0.95)])
+    request = decompose(summary, DEMO, k=K)
+    solved = solve_request(DEMO, request)
+    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices]
+
+
+def test_one_view_whose_brand_and_colour_cannot_fill_the_panel_gets_half_of_each():
+    # Before: the rules kept the type and the rarer of brand or colour hard, so a shopper wanting the other one
+    # saw a panel mostly wrong until a second view (noisy-brand, brand-loyal on the held-out draws).
+    by_type_brand = Counter((p.category, p.brand) for p in DEMO.products)
+    by_type_colour = Counter((p.category, p.colour) for p in DEMO.products)
+    by_all = Counter((p.category, p.brand, p.colour) for p in DEMO.products)
+    firsts = [p for p in DEMO.products[:600] if by_all[p.category, p.brand, p.colour] < K + 1
+              and by_type_brand[p.category, p.brand] > K // 2 and by_type_colour[p.category, p.colour] > K // 2]
+    assert len(firsts) >= 20
+    for p in firsts[:12]:
+        panel = _panel(p)
+        assert len(panel) == K, p
+        assert all(x.category == p.category for x in panel), p
+        assert sum(x.brand == p.brand for x in panel) >= K // 2, p
+        assert sum(x.colour == p.colour for x in panel) >= K // 2, p
+
+
+def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
+    # One price makes no budget, and revenue maximisation leans to the type's dear items; a shopper with a
+    # budget around the viewed price then saw few items in it. Now half the panel is among the candidates
+    # nearest that price (the narrowest window holding a panel's worth of them).
+    checked = 0
+    for p in DEMO.products:
+        if checked == 12:
+            break
+        if p.price > np.quantile(DEMO.price[DEMO.category == p.category], 0.2):
+            continue
+        summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
+        add_views(summary, [(p, 2, 0.95)])
+        request = decompose(summary, DEMO, k=K)
+        if any(g.brands or g.colours for g in request.constraints.at_least):
+            continue  # the brand/colour hedge above takes the panel first
+        prices = DEMO.price[candidate_rows(DEMO, request.constraints)]
+        nearest = np.sort(np.abs(np.log(prices / p.price)))[K - 1]
+        solved = solve_request(DEMO, request)
+        panel = [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices]
+        near = [x for x in panel if abs(np.log(x.price / p.price)) <= nearest + 1e-9]
+        assert len(near) >= K // 2, (p, [x.price for x in panel])
+        checked += 1
+    assert checked >= 12
+
+
+def _panel_after(views: list[Product]) -> tuple[list[Product], object]:
+    summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
+    add_views(summary, [(p, 2, 0.95) for p in views])
+    request = decompose(summary, DEMO, k=K)
+    solved = solve_request(DEMO, request)
+    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices], request
+
+
+def _switch_sessions(n: int):
+    """(three views of one type at close prices, the views of another type) from the demo catalog, brands and
+    colours all different so that only the type changes."""
+    types = sorted(DEMO.categories)
+    for i in range(n):
+        old_type, new_type = types[i % len(types)], types[(i + 3) % len(types)]
+        old = sorted((p for p in DEMO.products if p.category == old_type), key=lambda p: p.price)[40 + 7 * i:]
+        olds, used = [], set()
+        for p in old:
+            if p.brand not in used and p.colour not in {q.colour for q in olds}:
+                olds.append(p)
+                used.add(p.brand)
+            if len(olds) == 3:
+                break
+        news = [p for p in DEMO.products[i * 11:] if p.category == new_type and p.brand not in used
+                and p.colour not in {q.colour for q in olds}][:2]
+        yield olds, news
+
+
+def test_one_view_of_a_new_type_gets_half_the_panel_at_its_price():
+    # Before: the old type (and its band) stayed hard for the whole view of the new type, so a shopper who had
+    # changed their mind saw a panel with nothing of the new type until a second view (about 20 s in the eval).
+    for olds, news in _switch_sessions(6):
+        panel, request = _panel_after(olds + news[:1])
+        new = news[0]
+        assert set(request.constraints.categories) == {olds[0].category, new.category}
+        of_new = [p for p in panel if p.category == new.category]
+        assert len(of_new) >= K // 2, (new, panel)
+        prices = DEMO.price[(DEMO.category == new.category)]
+        nearest = np.sort(np.abs(np.log(prices / new.price)))[K]  # generous: the type's K nearest prices
+        assert sum(abs(np.log(p.price / new.price)) <= nearest for p in of_new) >= K // 2
+        # a glance costs half the panel, not all of it: the old type keeps what its own budget holds
+        old = next(g for g in request.constraints.at_least if list(g.categories) == [olds[0].category])
+        seen = {p.product_id for p in olds + news}
+        in_budget = [p for p in DEMO.products if p.category == olds[0].category and p.product_id not in seen
+                     and old.price_min <= p.price <= old.price_max]
+        assert sum(p in in_budget for p in panel) >= min(K // 2, len(in_budget))
+
+
+def test_a_change_of_mind_shown_twice_is_followed_in_full():
+    # Before: with the old type on three of five views and the new one on the two newest, neither was hard,
+    # and revenue maximisation filled the panel with anything.
+    for olds, news in _switch_sessions(6):
+        panel, request = _panel_after(olds + news)
+        assert list(request.constraints.categories) == [news[0].category]
+        assert all(p.category == news[0].category for p in panel)
