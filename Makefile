@@ -110,8 +110,12 @@ test-unit: venv
 test-ops: venv helm
 	@$(PY) -m pytest tests/ops -q
 
+# Two pytest-xdist workers, a test module per work unit, in the order tests/conftest.py sets. Against an external
+# broker (KAFKA_BOOTSTRAP_SERVERS) one process: two workers' stacks would share its topics and consumer groups.
+PYTEST_WORKERS ?= $(if $(strip $(KAFKA_BOOTSTRAP_SERVERS)),0,2)
 test: setup helm lint test-capture-js
-	@$(PY) -m pytest tests -q -ra -m "not apiserver and not vllm"
+	@$(PY) -m pytest tests -q -ra -m "not apiserver and not vllm" -n $(PYTEST_WORKERS) --dist loadfile \
+	  --no-loadscope-reorder
 
 test-deploy: setup helm
 	@$(PY) -m pytest tests/deploy -q -ra

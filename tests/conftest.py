@@ -35,6 +35,34 @@ def load_broker_module() -> ModuleType:
     return module
 
 
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadfile`): most of its wall time is tests
+# waiting on real things (a shopper's dwell, a broker's restart, OCR in other processes), which overlap well. A
+# work unit is a whole module (its module fixtures set up once, its tests in their order); each worker is its own
+# session, so session fixtures (the broker, the stack, the catalog) exist once per worker that uses them. Units are
+# handed out in collection order (`--no-loadscope-reorder`): the slowest kinds first, so the short ones fill the end.
+# (`--dist loadgroup` cannot merge modules: with pytest 9 xdist 3.8's group suffix on node ids has no effect.)
+_UNIT_ORDER = (("fault_stack", "fault_broker"), ("stack",), ("kafka_secured",))
+_DIR_ORDER = ("tests/e2e", "tests/reliability", "tests/deploy", "tests/integration", "tests/ops", "tests/unit")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    modules: dict[str, set[str]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], set()).update(getattr(item, "fixturenames", ()))
+
+    def rank(module: str) -> int:
+        fixtures = modules[module]
+        for i, names in enumerate(_UNIT_ORDER):
+            if fixtures & set(names):
+                return i
+        return len(_UNIT_ORDER) + next((i for i, d in enumerate(_DIR_ORDER) if module.startswith(d)), len(_DIR_ORDER))
+
+    # every worker sorts alike (xdist checks the workers collected the same list); stable: modules stay together
+    items.sort(key=lambda item: rank(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def kafka_broker_module() -> ModuleType:
     return load_broker_module()
