@@ -80,6 +80,13 @@ def frame_key(frame: frames_pb2.Frame) -> str:
         raise BadMessage(f"frame has no valid tenant: {exc}") from None
 
 
+def appended_ms(event: EventT) -> float:
+    """When the broker appended the record (ms; 0 if unknown): the gateway producer's timestamp, the server's
+    clock, not the shopper's device."""
+    appended_s = getattr(event.message, "timestamp", None)
+    return appended_s * 1000 if appended_s else 0.0
+
+
 class SummarizeStage:
     """Frames (and tick control records) -> behaviour summaries. `sessions` maps a tenant/session key to
     {"tenant", "session_id", "state": window.SessionState as JSON, "gateway": newest frame's gateway span,
@@ -154,8 +161,7 @@ class SummarizeStage:
             frame = decode(frames_pb2.Frame, event.value)
             if frame.control == frames_pb2.FRAME_CONTROL_TICK:
                 return None
-            appended_s = getattr(event.message, "timestamp", None)
-            return Waiting(frame_key(frame), frame.page_url, appended_s * 1000 if appended_s else 0.0)
+            return Waiting(frame_key(frame), frame.page_url, appended_ms(event))
         except BadMessage:
             return None
 
@@ -192,8 +198,8 @@ class SummarizeStage:
     def waited_ms(self, event: EventT) -> float:
         """How long the frame waited in the frames topic (0 if unknown). Measured on the server's clock (the
         record's timestamp, set by the gateway's producer), not on the shopper's device."""
-        appended_s = getattr(event.message, "timestamp", None)
-        return self.clock() - appended_s * 1000 if appended_s else 0.0
+        appended = appended_ms(event)
+        return self.clock() - appended if appended else 0.0
 
     async def skip(self, event: EventT) -> None:
         """A frame a newer one supersedes (latest.py): accounted in the session's window, not read. The state is

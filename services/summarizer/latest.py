@@ -99,19 +99,17 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
         newest_visit[session] = max(newest_visit.get(session, -1), number)
     older = [i for i in survivors if keys[i][1] < newest_visit[keys[i][0]]]  # type: ignore[index]
     if older:
-        budget = _budget_s(batch, pace)
         first_visit = {keys[i][0]: i for i in reversed(survivors)}  # type: ignore[index]
-
-        def cost(i: int) -> float:
-            ref = batch[i]
-            # Only a session's first visit in the batch can be the one its state already read.
-            already = first_visit[ref.session] == i and visit_read(ref.session, ref.url)  # type: ignore[union-attr]
-            return 0.0 if already else pace.read_s
-
-        budget -= sum(cost(i) for i in survivors if i not in set(older))
+        # A read costs read_s, except a session's first visit in the batch when its state already read it (only
+        # that one can be); visit_read looks the state up, so each is asked once.
+        cost = {i: 0.0 if first_visit[batch[i].session] == i  # type: ignore[union-attr]
+                and visit_read(batch[i].session, batch[i].url) else pace.read_s  # type: ignore[union-attr]
+                for i in survivors}
+        shed_able = set(older)
+        budget = _budget_s(batch, pace) - sum(cost[i] for i in survivors if i not in shed_able)
         for i in sorted(older, reverse=True):  # the newest older visits are kept first
-            if cost(i) <= max(budget, 0.0):  # a visit already read costs nothing to keep
-                budget -= cost(i)
+            if cost[i] <= max(budget, 0.0):  # a visit already read costs nothing to keep
+                budget -= cost[i]
             else:
                 skipped[i] = "shed"
     return [s is not None for s in skipped]
