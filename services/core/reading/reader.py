@@ -206,7 +206,8 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
     were read before with exactly these pixels (the reader reuses their text), so they cost nothing.
     `masthead`: where the shop's masthead ends (masthead.py); 0 when none is in sight."""
-    body = [b for b in lines if not any(b.inside(p) for p in pictures) and b not in known]
+    visible = [b for b in lines if not any(b.inside(p) for p in pictures)]  # text outside the pictures
+    body = [b for b in visible if b not in known]
     main = [b for b in body if panel_left is None or b.left < panel_left]
     if not main:
         return []
@@ -236,18 +237,16 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         take(b)
     # the next tallest emphasised line: a product title set barely above the body text
     # (against the whole page's body text: lines read before, the navigation's, are body text too)
-    page = sorted(b.height for b in lines if (panel_left is None or b.left < panel_left)
-                  and not any(b.inside(p) for p in pictures))
-    page_px = page[len(page) // 2]
-    emphasised = [b for b in anchors if b.height >= max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)
-                  and b not in chosen]
+    page = sorted(b.height for b in visible if panel_left is None or b.left < panel_left)
+    emphasis_px = max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page[len(page) // 2])
+    emphasised = [b for b in anchors if b.height >= emphasis_px and b not in chosen]
     for b in sorted(emphasised, key=lambda b: (-b.height, b.top))[:1]:
         take(b)
     # the lines leading the page below the masthead: set clearly above the body text, and no line above them
     # taller (a product title, a brand word over it, its price when the title is barely bigger). Read even when
     # taller rows (chips, stars) took the slots above, and whatever their ink: a big bold title's strokes are
     # mostly inside its edges (measured 0.34-0.37, under ANCHOR_MIN_INK)
-    tallest_above = max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)
+    tallest_above = emphasis_px
     leads = []
     for b in sorted((b for b in main if not b.framed and not b.tinted and below(b, masthead)),
                     key=lambda b: (b.top, b.left)):
