@@ -354,19 +354,15 @@ class Grounder:
             titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
             if not titled and not obs.search_query:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
-                obs.prices = sorted(set(obs.prices))
-                leads = self._lead_title_lines(main, body_text_px, masthead_px)
-                titled = any((m := self.match_title(t))[0] is not None and m[1] >= TITLE_PRICED_MIN_SCORE
-                             and self._price_on_page(m[0], obs) for t in leads)
+                titled = self._priced_title(self._lead_title_lines(main, body_text_px, masthead_px), obs,
+                                            TITLE_PRICED_MIN_SCORE)
         elif marks == 0:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
             # (heading-sized, or the line leading the page below the masthead: a theme may set its title barely
             # above the body text; a listing's card titles sit under a bigger heading, so they never lead)
-            obs.prices = sorted(set(obs.prices))
             leads = [] if obs.search_query else self._lead_title_lines(main, body_text_px, masthead_px)
-            titled = any((m := self.match_title(h))[0] is not None and m[1] >= TITLE_ONLY_MIN_SCORE
-                         and self._price_on_page(m[0], obs) for h in [*big[:6], *leads])
+            titled = self._priced_title([*big[:6], *leads], obs, TITLE_ONLY_MIN_SCORE)
         product_page = sku_label or marks >= 2 or titled
         if product_page:
             obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
@@ -409,6 +405,12 @@ class Grounder:
         obs.prices = sorted(set(obs.prices))
         obs.list_prices = sorted(set(obs.list_prices) - set(obs.prices))
         return obs
+
+    def _priced_title(self, texts: Sequence[str], obs: Observation, min_score: float) -> bool:
+        """Whether one of `texts` is a catalog title (at least `min_score`) whose product's price is on the page."""
+        obs.prices = sorted(set(obs.prices))
+        return any((m := self.match_title(t))[0] is not None and m[1] >= min_score and self._price_on_page(m[0], obs)
+                   for t in texts)
 
     def _price_on_page(self, idx: int, obs: Observation) -> bool:
         price = self.catalog.products[idx].price
