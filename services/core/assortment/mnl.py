@@ -87,16 +87,9 @@ def at_least_rows(catalog: Catalog, candidates: np.ndarray, c: optimization_pb2.
     the candidates and k allow (said in notes); an empty group or a count of 0 constrains nothing."""
     rows = []
     for g in c.at_least:
-        keep = np.ones(candidates.size, dtype=bool)
-        for values, column in ((g.categories, catalog.category), (g.brands, catalog.brand),
-                               (g.colours, catalog.colour)):
-            if values:
-                keep &= np.isin(column[candidates], list(values))
-        price = catalog.price[candidates]
-        if g.HasField("price_min"):
-            keep &= price >= g.price_min
-        if g.HasField("price_max"):
-            keep &= price <= g.price_max
+        keep = catalog.mask(categories=list(g.categories), brands=list(g.brands), colours=list(g.colours),
+                            price_min=g.price_min if g.HasField("price_min") else None,
+                            price_max=g.price_max if g.HasField("price_max") else None)[candidates]
         want = min(int(g.count), k)
         got = min(want, int(keep.sum()))
         if got < want:
