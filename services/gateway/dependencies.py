@@ -47,16 +47,12 @@ class Context:
     pipeline: PipelineLag  # the back-pressure signal
 
 
-def context(request: Request) -> Context:
-    return request.app.state.ctx
-
-
-async def _context(request: Request) -> Context:
+async def context(request: Request) -> Context:
     # async on purpose: FastAPI runs a plain-def dependency on a worker thread, a thread hop per request.
     return request.app.state.ctx
 
 
-Ctx = Annotated[Context, Depends(_context)]
+Ctx = Annotated[Context, Depends(context)]
 
 
 def rejected(rej: FrameRejected, headers: dict[str, str] | None = None) -> ApiError:
@@ -69,7 +65,7 @@ async def frame_caller(request: Request) -> Caller:
     a caller without credentials or over a limit costs next to nothing whatever the body's size."""
     if (cached := getattr(request.state, "caller", None)) is not None:
         return cached
-    ctx = context(request)
+    ctx = await context(request)
     try:
         caller = ctx.auth.authenticate(request.path_params.get("session_id", ""), request.headers, time.time())
     except FrameRejected as rej:

@@ -76,7 +76,7 @@ def router(max_upload_bytes: int) -> APIRouter:
 
     async def post_frame(session_id: str, request: Request) -> Response:
         received_ms = now_ms()
-        ctx = context(request)
+        ctx = await context(request)
         settings = ctx.settings
         caller = await frame_caller(request)  # already checked before the body (GuardedRoute): cached
         try:
