@@ -4,7 +4,6 @@ replayed through the real capture client, topic readers, and the pipeline's deli
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,14 +13,8 @@ import uvicorn
 from google.protobuf.message import DecodeError
 from kafka import KafkaConsumer, TopicPartition
 
-from infra.local.stack import Stack
+from infra.local.stack import Stack, free_port
 from services.capture.frames import Accepted, Frame, FrameUploader
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:

@@ -5,7 +5,6 @@ loaded libraries (/proc/<pid>/maps), no broker needed: /healthz answers without 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.local.stack import free_port
 from services.common.tenants import hash_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def loaded_libraries(env: dict[str, str]) -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env={**os.environ, "INTERAREC_GATEWAY_PORT": str(port),
                                                                "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
