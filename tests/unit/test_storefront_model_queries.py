@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 
 import pytest
 from PIL import Image
 
+from infra.kafka.broker import free_port
 from services.common.llm import LlmError, LlmSettings
 from services.common.tenants import hash_key
 from services.core.decompose import rules, tool_schema
@@ -99,9 +99,7 @@ def test_injected_instruction_never_yields_an_unvalidated_constraint(replay):
 @pytest.mark.parametrize("mode", ["garbage", "server_error", "down"])
 def test_text_query_falls_back_to_the_rules(replay, mode):
     if mode == "down":
-        with socket.socket() as s:  # a port nothing listens on: connection refused
-            s.bind(("127.0.0.1", 0))
-            url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+        url = f"http://127.0.0.1:{free_port()}/v1"  # a port nothing listens on: connection refused
     else:
         replay.state.mode, url = mode, replay.url
     req, _ = run(url, lambda q: q.text("acme laptops", 4, "acme"))
