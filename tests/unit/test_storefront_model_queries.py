@@ -16,6 +16,7 @@ from services.common.llm import LlmError, LlmSettings
 from services.common.tenants import hash_key
 from services.core.decompose import rules, tool_schema
 from services.core.decompose.llm_backend import side_constraint_problems
+from services.core.reading.grounding import Grounder
 from services.storefront_api.model_queries import ModelQueries, embedded_fallback
 from tests.unit.catalog_factory import make_catalog
 
@@ -138,7 +139,7 @@ def test_image_query_failure_raises_and_the_embedded_answer_says_why(replay):
     replay.state.mode = "server_error"
     with pytest.raises(LlmError) as failed:
         run(replay.url, lambda q: q.image(Image.open(io.BytesIO(png())), 4, "acme"))
-    match = embedded_fallback(CATALOG, png(), 4, "acme", failed.value)
+    match = embedded_fallback(Grounder(CATALOG), Image.open(io.BytesIO(png())), 4, "acme", failed.value)
     assert match.request.backend == "embedded-image" and match.request.fallback_reason.startswith("server_error")
     assert match.colour == "red"
 
