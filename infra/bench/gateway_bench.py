@@ -13,7 +13,8 @@ clients each wait for their 202 could pipeline. The gateway runs as its own proc
 (`python -m services.gateway`), its tenant rate limit out of the way; the clients are plain HTTP/1.1
 keep-alive connections on asyncio in this process. On a shared 2-core machine the broker, the gateway and
 the clients compete for the same cores: the ratio, measured in one run, and the CPU per frame are the
-figures to compare, not the absolute rates.
+figures to compare, not the absolute rates. The last column is the ratio the CPU per frame of the two paths
+allows when the cores are the bottleneck: (raw producer + broker) / (gateway + broker + bench client).
 Without --bootstrap a throwaway single-node broker is started (infra/kafka)."""
 
 from __future__ import annotations
@@ -184,8 +185,8 @@ def run(bootstrap: str, args: argparse.Namespace, broker_pid: int | None = None)
     broker_pids = family(broker_pid) if broker_pid else []
     print("| gateway | processes | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
           "| CPU ms/frame: raw producer | broker (raw) | gateway | broker (gateway) | bench client "
-          "| raw producer with as many frames in flight as clients |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| raw producer with as many frames in flight as clients | CPU-bound ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     # (label, processes, checkout, settings, modules blocked)
     runs = [("this checkout", workers, REPO_ROOT, extra, ()) for workers in args.workers]
     for variant in args.variant:
@@ -216,11 +217,18 @@ def run(bootstrap: str, args: argparse.Namespace, broker_pid: int | None = None)
                 others = {s: n for s, n in statuses.items() if s not in (202, 429)}
                 print(f"| {label} | {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} "
                       f"| {statuses[429]} | {raw_cpu:.1f} | {ms(broker_raw, broker_pids)} | {gateway_cpu:.1f} "
-                      f"| {ms(broker_gw, broker_pids)} | {client_cpu:.1f} | {windowed:.0f} |"
+                      f"| {ms(broker_gw, broker_pids)} | {client_cpu:.1f} | {windowed:.0f} "
+                      f"| {cpu_bound_ratio(raw_cpu + broker_raw, gateway_cpu + broker_gw + client_cpu, broker_pids)} |"
                       + (f" other statuses: {others}" if others else ""), flush=True)
         finally:
             gateway.send_signal(signal.SIGINT)  # a profiler prefix writes its report on SIGINT
             gateway.wait(30)
+
+
+def cpu_bound_ratio(raw_path_ms: float, gateway_path_ms: float, measured: list[int]) -> str:
+    """The ratio the two paths' machine CPU per frame allow when the shared cores are the bottleneck: the raw
+    path is the producer and the broker, the gateway path the gateway, the broker and the bench client."""
+    return f"{raw_path_ms / gateway_path_ms:.2f}" if measured and gateway_path_ms else "-"
 
 
 def ms(value: float, measured: list[int]) -> str:
