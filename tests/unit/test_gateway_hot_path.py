@@ -37,7 +37,7 @@ def test_frame_routes_resolve_every_dependency_on_the_event_loop():
 
 
 def test_a_frame_request_runs_without_fastapis_dependency_solving(monkeypatch):
-    """The upload runs its endpoint directly (routes/frames.DirectRoute): no dependency solving per frame, the
+    """The upload is served as plain ASGI (routes/frames.UploadRoute): no dependency solving per frame, the
     checks and the error envelope unchanged. No lifespan here: nothing on this path reaches Kafka."""
     calls = []
     original = fastapi.routing.solve_dependencies
