@@ -26,6 +26,7 @@ from services.shoppers.shopper import (
     VIEWPORT,
     chromium_path,
     open_product_page,
+    press,
     product_link,
     type_search,
 )
@@ -111,7 +112,7 @@ class _PersonaBrowse:
         await self.pause(0.4, 0.8)
 
     async def category(self, name: str) -> None:
-        await self.page.locator(f'nav [data-role=category-link][data-category="{name}"]').first.click()
+        await press(self.page.locator(f'nav [data-role=category-link][data-category="{name}"]'), NAV_TIMEOUT_MS)
         await self.page.wait_for_url(f"**/c/{quote(name)}*", timeout=NAV_TIMEOUT_MS)
         self.listing_url = self.page.url
         self.say(f"opened category {name}")
@@ -137,7 +138,7 @@ class _PersonaBrowse:
         if "sort" in f:
             await self.page.select_option("#filter-sort", f["sort"])
         await self.pause(0.3, 0.6)
-        await self.page.locator("#filter-apply").click()
+        await press(self.page.locator("#filter-apply"), NAV_TIMEOUT_MS)
         await self.page.wait_for_url("**/c/**?**", timeout=NAV_TIMEOUT_MS)
         self.listing_url = self.page.url
         self.say(f"filtered {f}")
@@ -155,7 +156,7 @@ class _PersonaBrowse:
                 break
             await nxt.first.scroll_into_view_if_needed()
             await self.pause(0.4, 0.8)
-            await nxt.first.click()
+            await press(nxt, NAV_TIMEOUT_MS)
             await self.page.wait_for_load_state("domcontentloaded")
             self.listing_url = self.page.url
             await self.browse_listing()

@@ -36,6 +36,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-features=PaintHolding"]
 NAV_TIMEOUT_MS = 15_000
 PRODUCT_TITLE = "[data-role=product-title]"
+# How long a pointer click may wait for its target to be uncovered before the shopper uses the keyboard.
+COVERED_WAIT_MS = 4_000
 
 
 def product_link(product_id: str) -> str:
@@ -47,10 +49,37 @@ def chromium_path() -> str:
     return ShopperSettings.from_env().chromium_path
 
 
+async def _pointer_reaches(target, timeout_ms: int) -> bool:
+    """Whether a pointer click would land on `target`: False while something the shop floats over the page
+    covers it (a cookie banner that stays, a sticky bar) after the browser's own scroll-into-view retries."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        await target.click(trial=True, timeout=min(COVERED_WAIT_MS, timeout_ms))
+    except PlaywrightTimeoutError:
+        return False
+    return True
+
+
+async def press(locator, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
+    """Activate a link or button as a person does: click it, or, when a shop's overlay keeps covering it (a
+    "Next" link at the very bottom under a fixed cookie bar), tab to it and press Enter. Nothing here knows
+    any theme: it only asks the browser whether the click would land."""
+    target = locator.first
+    if await _pointer_reaches(target, timeout_ms):
+        await target.click(timeout=timeout_ms)
+    else:
+        await target.focus(timeout=timeout_ms)
+        await target.press("Enter", timeout=timeout_ms)
+
+
 async def type_search(page, text: str, rng: random.Random, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
     """Search as a person does: type into the search box at a human pace, press Enter, wait for the results."""
     box = page.locator("#search-input")
-    await box.click()
+    if await _pointer_reaches(box, timeout_ms):
+        await box.click(timeout=timeout_ms)
+    else:
+        await box.focus(timeout=timeout_ms)
     await box.fill("")
     # One timeout per keystroke, not one for the whole text: a page busy for a moment (its capture script
     # rendering a frame on a loaded machine) slows the typing, and only a page that stops answering fails it.
@@ -68,7 +97,7 @@ async def open_product_page(page, shop_url: str, pid: str, card, pause, timeout_
     if await card.count():
         await card.first.scroll_into_view_if_needed()
         await pause(0.3, 0.6)
-        await card.first.click()
+        await press(card, timeout_ms)
         await page.wait_for_url(f"**/p/{pid}", timeout=timeout_ms)
     else:
         await page.goto(f"{shop_url}/p/{pid}", wait_until="domcontentloaded")
@@ -127,7 +156,7 @@ class _Browse:
             await self.page.locator("#filter-price-min").press_sequentially(f"{pref.price_min:g}", delay=80)
             await self.page.locator("#filter-price-max").press_sequentially(f"{pref.price_max:g}", delay=80)
         await self.pause(0.3, 0.6)
-        await self.page.locator("#filter-apply").click()
+        await press(self.page.locator("#filter-apply"))
         await self.page.wait_for_url("**/c/**?**", timeout=NAV_TIMEOUT_MS)
         self.filtered = True
         self.listing_url = self.page.url
@@ -141,7 +170,7 @@ class _Browse:
             await self.search(sc.search_query)
             self.progress(f"searched {sc.search_query!r}")
         else:
-            await self.page.locator(f'nav [data-role=category-link][data-category="{pref.category}"]').first.click()
+            await press(self.page.locator(f'nav [data-role=category-link][data-category="{pref.category}"]'))
             await self.page.wait_for_url(f"**/c/{quote(pref.category)}*", timeout=NAV_TIMEOUT_MS)
             self.progress(f"opened category {pref.category}")
             if sc.apply_filter:
