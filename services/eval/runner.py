@@ -200,11 +200,12 @@ def _fmt(v, digits: int = 3) -> str:
 
 
 def summarise(rows: list[Row], catalog: Catalog) -> list[dict]:
-    """One line per (layout, method): mean metrics, coverage, median time to first satisfying, latency."""
+    """One line per (layout, method), the themes sample together as in the in-session table: mean metrics,
+    coverage, median time to first satisfying, latency."""
     out = []
-    for layout in sorted({r.layout for r in rows}) + ["all"]:
+    for layout, members in layout_groups({r.layout for r in rows}):
         for method in METHODS:
-            sel = [r for r in rows if r.method == method and (layout == "all" or r.layout == layout)]
+            sel = [r for r in rows if r.method == method and r.layout in members]
             if not sel:
                 continue
             line = {"layout": layout, "method": method, "personas": len(sel)}

@@ -76,3 +76,23 @@ def test_the_in_session_table_has_a_line_per_layout_and_one_for_the_themes_sampl
     assert [name for name, _ in groups] == ["boutique", "classic", "theme-2", "theme-10", "themes", "all"]
     assert dict(groups)["themes"] == {"theme-2", "theme-10"}
     assert [name for name, _ in layout_groups({"classic", "theme-3"})] == ["classic", "theme-3", "all"]
+
+
+def test_the_final_recommendation_table_has_the_themes_sample_together_too() -> None:
+    from services.common.catalog import Catalog, Product
+    from services.eval.runner import Row, summarise
+
+    catalog = Catalog([Product(f"P{n}", f"Shoe {n}", "Acme", "Footwear", "Black", 50.0 + n, 0.3, 4.0, 10, "",
+                               "", "") for n in range(8)])
+    ids = [p.product_id for p in catalog.products]
+
+    def row(layout: str, satisfaction: float) -> Row:
+        scores = {key: 0.5 for key in ("hr", "ndcg", "mrr", "precision", "recall", "f1")}
+        return Row(layout=layout, persona="p", group="g", preference="", method="interarec", items=ids,
+                   scores={**scores, "satisfaction": satisfaction}, grounding_precision=1.0, grounding_recall=0.5)
+
+    lines = {x["layout"]: x for x in summarise([row("classic", 1.0), row("theme-1", 0.0), row("theme-2", 1.0)],
+                                               catalog)}
+    assert list(lines) == ["classic", "theme-1", "theme-2", "themes", "all"]
+    assert lines["themes"]["personas"] == 2 and lines["themes"]["satisfaction"] == 0.5
+    assert lines["all"]["personas"] == 3 and abs(lines["all"]["satisfaction"] - 2 / 3) < 1e-9
