@@ -296,7 +296,7 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
         scale = min(3.0, max(0.5, target_px / max(b.height, 1)))
         crop = cv2.resize(crop, None, fx=scale, fy=scale,
                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        crop = _clear_margin(_dark_on_light(crop))
+        crop = _lift_fills(_clear_margin(_dark_on_light(crop)))
         crops.append(crop)
         slots.append((y, y + crop.shape[0], scale, left, t, b))
         y += crop.shape[0] + GAP
@@ -356,6 +356,29 @@ def _clear_margin(crop: np.ndarray) -> np.ndarray:
     touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     out = crop.copy()
     out[np.isin(labels, touching[touching > 0])] = 255
+    return out
+
+
+def _lift_fills(crop: np.ndarray) -> np.ndarray:
+    """The crop with each filled chip or button inside it turned dark on light. A dark fill (a box at least most
+    of the line tall, twice as wide, mostly ink, clear of the crop's edge: no glyph is) holding light text,
+    beside dark text on the light page, leaves the line's two parts in opposite polarities: the part on the
+    fill, the boutique's "Brand: Tundra" chip beside its "Clear all" link, read as nothing. Inverted within the
+    fill's outline (its glyph holes included), both parts are dark on light."""
+    h, w = crop.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((crop < 128).astype(np.uint8), connectivity=4)
+    out = crop
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if bh < 0.6 * h or bw < 2 * bh or area < 0.5 * bw * bh or x == 0 or y == 0 or x + bw == w or y + bh == h:
+            continue
+        # the fill with its holes: whatever in its box the box's edge cannot reach without crossing the fill
+        _, around = cv2.connectedComponents((labels[y:y + bh, x:x + bw] != i).astype(np.uint8), connectivity=4)
+        edge = np.unique(np.concatenate([around[0], around[-1], around[:, 0], around[:, -1]]))
+        inside = ~np.isin(around, edge[edge > 0])
+        out = out.copy() if out is crop else out
+        box = out[y:y + bh, x:x + bw]
+        box[inside] = 255 - box[inside]
     return out
 
 

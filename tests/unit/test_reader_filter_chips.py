@@ -1,4 +1,4 @@
-"""A price filter the shopper set, read off the screen on a layout that shows it as a filled chip beside a
+"""Filters the shopper set (price, brand), read off the screen on a layout that shows them as filled chips beside a
 sidebar of select boxes (issue 17 item 2: the boutique's price band waited for three viewed prices)."""
 
 from __future__ import annotations
@@ -28,3 +28,14 @@ def test_a_filled_price_chip_beside_a_select_box_is_read_as_the_price_filter() -
     assert obs.kind == "listing" and obs.category == "Footwear"
     assert obs.filter_labels == ["Price: $135 – $145"]
     assert not {135.0, 145.0} & set(obs.prices)  # a filter's bounds are no product's price
+
+
+@pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
+def test_a_filled_brand_chip_beside_a_dark_on_light_link_is_read_as_the_brand_filter() -> None:
+    # The same layout with a short chip, "Brand: Tundra x", and a "Clear all" link beside it on the page: most of
+    # the line is light, so the line stays as it is, and the chip's light text on its dark fill read as nothing.
+    catalog = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+    with Image.open(SCREENS / "boutique-listing-brand-chip.jpg") as im:
+        obs = FrameReader(catalog).observe(im.convert("RGB"), page_url="http://shop/c/Lamps")
+    assert obs.kind == "listing"
+    assert obs.filter_labels == ["Brand: Tundra"]
