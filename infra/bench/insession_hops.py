@@ -11,6 +11,7 @@ Replays saved eval sessions (`python -m services.eval capture ...`) through the 
   solve     summary + rules decomposer + MNL solve of that window
   good      first product view -> first panel at least half right, counted from the window's close (honest)
             and, for comparison, from the window's newest frame (the accounting before issue 17 item 2)
+  share     the session's time-weighted share of right items and its drops (window-close accounting)
 
 then the windows by close reason (how long each waited from its first frame to its close) and the in-session
 metrics under both accountings. The Kafka hops and the storefront are not in a replay: `capture --live`
