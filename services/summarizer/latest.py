@@ -9,7 +9,19 @@ then skips, unread (window.skip_frame accounts them in the next summary):
 1. every frame with a newer frame of the same page visit in the batch (lossless: the visit is still read);
 2. only when the batch's reads would keep the summarizer behind its lag target: the older page visits of a
    session that has a newer visit in the batch, newest kept first, until the reads fit the time the batch
-   may take. The session's newest visit in the batch is never skipped, whatever its age.
+   may take. The session's newest visit in the batch is never skipped for good, whatever its age;
+3. only when even the sessions' newest frames do not fit (sessions x read time over the budget; with `served`,
+   INTERAREC_SUMMARIZER_TAKE_TURNS): sessions take turns. The newest frames of the sessions read longest ago are
+   read first, and those of the sessions read most recently are held for the next batch (skipped here, held by
+   the agent, read there unless a newer frame of the session in that batch supersedes it). At least one read per
+   batch, so every held frame is read within a few batches: the final view of a session that stopped sending.
+
+Why rule 3: reading every session's newest visit once per batch makes a batch last sessions x read time, and a
+frame waits up to about two batches (the one under way when it arrived, then its place in its own), so under
+sustained overload p95 grows with the number of sessions (6 shoppers x 0.5-1 s a read: 7-8 s) however much is
+shed. Taking turns caps a batch at its budget (about the lag target), so a read frame waits about two budgets
+whatever the number of sessions; what grows with overload is the time between two reads of one session, and a
+held frame is not lost unless the shopper left its page before its turn.
 
 So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
 lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
@@ -88,9 +100,15 @@ def _visits(batch: Sequence[Waiting | None]) -> tuple[list[str | None], list[tup
     return out, keys
 
 
-def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = lambda s, u: False) -> list[bool]:
-    """True for each record of a lookahead batch to skip unread (rules 1 and 2 of the module doc); None records
-    (ticks, undecodable) are never skipped."""
+# When a session's frame was last read (the agent's processing clock, ms; None: not since it started).
+Served = Callable[[str], float | None]
+
+
+def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = lambda s, u: False,
+         served: Served | None = None) -> list[bool]:
+    """True for each record of a lookahead batch to skip unread (rules 1-3 of the module doc; rule 3 only with
+    `served`); None records (ticks, undecodable) are never skipped. A skipped record that is its session's last in
+    the batch was held by rule 3 (rules 1 and 2 never skip it): the caller reads it in a later batch."""
     skipped, keys = _visits(batch)
     survivors = [i for i, key in enumerate(keys) if key is not None and skipped[i] is None]
     newest_visit: dict[str, int] = {}
@@ -98,21 +116,40 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
         session, number = keys[i]  # type: ignore[misc]
         newest_visit[session] = max(newest_visit.get(session, -1), number)
     older = [i for i in survivors if keys[i][1] < newest_visit[keys[i][0]]]  # type: ignore[index]
-    if older:
-        first_visit = {keys[i][0]: i for i in reversed(survivors)}  # type: ignore[index]
-        # A read costs read_s, except a session's first visit in the batch when its state already read it (only
-        # that one can be); visit_read looks the state up, so each is asked once.
-        cost = {i: 0.0 if first_visit[batch[i].session] == i  # type: ignore[union-attr]
-                and visit_read(batch[i].session, batch[i].url) else pace.read_s  # type: ignore[union-attr]
-                for i in survivors}
-        shed_able = set(older)
-        budget = _budget_s(batch, pace) - sum(cost[i] for i in survivors if i not in shed_able)
-        for i in sorted(older, reverse=True):  # the newest older visits are kept first
-            if cost[i] <= max(budget, 0.0):  # a visit already read costs nothing to keep
-                budget -= cost[i]
-            else:
-                skipped[i] = "shed"
+    if not older and served is None:
+        return [s is not None for s in skipped]
+    first_visit = {keys[i][0]: i for i in reversed(survivors)}  # type: ignore[index]
+    # A read costs read_s, except a session's first visit in the batch when its state already read it (only that
+    # one can be); visit_read looks the state up, so each is asked once.
+    cost = {i: 0.0 if first_visit[batch[i].session] == i  # type: ignore[union-attr]
+            and visit_read(batch[i].session, batch[i].url) else pace.read_s  # type: ignore[union-attr]
+            for i in survivors}
+    shed_able = set(older)
+    newest = [i for i in survivors if i not in shed_able]  # one per session
+    budget = _budget_s(batch, pace)
+    if served is None:
+        budget -= sum(cost[i] for i in newest)
+    else:
+        # Rule 3: the sessions read longest ago first (never read: first of all), in arrival order among equals.
+        ranked = sorted(newest, key=lambda i: (_served_ms(served, batch[i].session), i))  # type: ignore[union-attr]
+        reads = 0
+        for i in ranked:
+            if cost[i] > 0 and reads and cost[i] > budget:
+                skipped[i] = "held"
+                continue
+            budget -= cost[i]
+            reads += cost[i] > 0
+    for i in sorted(older, reverse=True):  # the newest older visits are kept first
+        if cost[i] <= max(budget, 0.0):  # a visit already read costs nothing to keep
+            budget -= cost[i]
+        else:
+            skipped[i] = "shed"
     return [s is not None for s in skipped]
+
+
+def _served_ms(served: Served, session: str) -> float:
+    at = served(session)
+    return float("-inf") if at is None else at
 
 
 def _budget_s(batch: Sequence[Waiting | None], pace: Pace) -> float:

@@ -39,6 +39,12 @@ class SummarizerSettings:
                                "newer one in the batch are skipped unread and accounted; a session's newest frame "
                                "in the batch is always read (an outage's backlog it can work off is read visit by "
                                "visit); 0: never skip a whole visit", minimum=0, maximum=600_000)
+    take_turns: str = setting("INTERAREC_SUMMARIZER_TAKE_TURNS", "on",
+                              "when even each session's newest page visit in a lookahead batch would keep the "
+                              "summarizer behind INTERAREC_SUMMARIZER_MAX_WAIT_MS, sessions take turns: the newest "
+                              "frames of the sessions read most recently are held for the next batch and read there "
+                              "unless a newer frame of the session supersedes them; `off`: every session's newest "
+                              "frame is read in each batch", choices=("on", "off"))
     ocr_workers: int = setting("INTERAREC_SUMMARIZER_OCR_WORKERS", 1,
                                "parallel OCR threads (libtesseract, loaded once per thread, runs without the GIL)",
                                minimum=1, maximum=32)
