@@ -203,8 +203,9 @@ class SummarizeStage:
     async def batch(self, events: list[EventT], process: Process) -> None:
         """Handle one lookahead batch as latest wins plans it (latest.py), after the frames held from the previous
         batch (rule 3): each record is read (`handle`, or `read_held` for a held one), skipped (`skip`), or, if it
-        is its session's newest and must wait its turn, skipped and held. `process` runs a handler (the agent's
-        Consumer.process: retries, then a dead letter). Every skip is accounted before the batch is acknowledged."""
+        is its session's newest and must wait its turn, skipped and held (`hold`). `process` runs a handler on a
+        record of this batch (the agent's Consumer.process: retries, then a dead letter). Every skip is accounted
+        before the batch is acknowledged."""
         held = sorted(self.held.values(), key=lambda e: (e.message.partition, e.message.offset))
         self.held = {}
         records = [*held, *events]
@@ -223,7 +224,7 @@ class SummarizeStage:
                     elif skip:
                         FRAMES_TOTAL.labels(outcome="skipped_stale").inc()  # superseded while held
                     else:
-                        await process(event, self.read_held)
+                        await self.read_held(event)
                 else:
                     await process(event, self.hold if hold else self.skip if skip else self.handle)
             finally:
@@ -305,8 +306,14 @@ class SummarizeStage:
 
     async def read_held(self, event: EventT) -> None:
         """Read a frame held for its turn (`hold`), unless a newer frame of its session was accounted meanwhile:
-        then it stays accounted as skipped."""
-        await self._handle(event, held=True)
+        then it stays accounted as skipped. Not retried nor dead-lettered: it is accounted already, and a failed
+        read leaves it so (a dead letter would account it a second time when replayed)."""
+        try:
+            await self._handle(event, held=True)
+        except Exception as exc:  # noqa: BLE001 -- the skip's accounting stands; only this view is lost
+            log.warning("a held frame could not be read, it stays skipped: %r", exc,
+                        extra={"session_id": (event.key or b"").decode("utf-8", "replace")})
+            FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
 
     async def _handle(self, event: EventT, held: bool) -> None:
         frame = decode(frames_pb2.Frame, event.value)
