@@ -10,18 +10,22 @@ then skips, unread (window.skip_frame accounts them in the next summary):
 2. only when the batch's reads would keep the summarizer behind its lag target: the older page visits of a
    session that has a newer visit in the batch, newest kept first, until the reads fit the time the batch
    may take. The session's newest visit in the batch is never skipped for good, whatever its age;
-3. only when even the sessions' newest frames do not fit (sessions x read time over the budget; with `served`,
-   INTERAREC_SUMMARIZER_TAKE_TURNS): sessions take turns. The newest frames of the sessions read longest ago are
-   read first, and those of the sessions read most recently are held for the next batch (skipped here, held by
-   the agent, read there unless a newer frame of the session in that batch supersedes it). At least one read per
-   batch, so every held frame is read within a few batches: the final view of a session that stopped sending.
+3. only when even the sessions' newest frames do not fit (with `served`, INTERAREC_SUMMARIZER_TAKE_TURNS):
+   sessions take turns. The newest frames of the sessions read longest ago are read first, as long as the
+   batch's newest frame is still read within the lag target (its wait so far plus these reads), and those of
+   the sessions read most recently are held for the next batch (skipped here, held by the agent, read there
+   unless a newer frame of the session in that batch supersedes it). At least one read per batch, so every held
+   frame is read within a few batches: the final view of a session that stopped sending.
 
 Why rule 3: reading every session's newest visit once per batch makes a batch last sessions x read time, and a
 frame waits up to about two batches (the one under way when it arrived, then its place in its own), so under
 sustained overload p95 grows with the number of sessions (6 shoppers x 0.5-1 s a read: 7-8 s) however much is
 shed. Taking turns caps a batch at its budget (about the lag target), so a read frame waits about two budgets
 whatever the number of sessions; what grows with overload is the time between two reads of one session, and a
-held frame is not lost unless the shopper left its page before its turn.
+held frame is not lost unless the shopper left its page before its turn. Its reads are bounded by the target
+less the wait so far, not by the budget of rule 2 (which adds the time the batch took to arrive, for throughput):
+a frame then waits about the target and one read, and a batch under sustained overload holds a read or two, so
+the next turn is chosen again with what arrived meanwhile.
 
 So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
 lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
@@ -130,14 +134,17 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
     if served is None:
         budget -= sum(cost[i] for i in newest)
     else:
-        # Rule 3: the sessions read longest ago first (never read: first of all), in arrival order among equals.
+        # Rule 3: the sessions read longest ago first (never read: first of all), in arrival order among equals,
+        # while the batch's newest frame still makes the target.
+        turns = min(budget, (pace.target_ms - _lag_ms(batch, pace)) / 1000 - _frames(batch) * pace.skip_s)
         ranked = sorted(newest, key=lambda i: (_served_ms(served, batch[i].session), i))  # type: ignore[union-attr]
         reads = 0
         for i in ranked:
-            if cost[i] > 0 and reads and cost[i] > budget:
+            if cost[i] > 0 and reads and cost[i] > turns:
                 skipped[i] = "held"
                 continue
             budget -= cost[i]
+            turns -= cost[i]
             reads += cost[i] > 0
     for i in sorted(older, reverse=True):  # the newest older visits are kept first
         if cost[i] <= max(budget, 0.0):  # a visit already read costs nothing to keep
@@ -157,11 +164,20 @@ def _budget_s(batch: Sequence[Waiting | None], pace: Pace) -> float:
     the slack below the target or minus a share of the lag above it; less the skips' own cost. Capped by the
     target, since a read frame waits for the reads before it: a long batch must not push the newest past it."""
     appended = [r.appended_ms for r in batch if r is not None and r.appended_ms > 0]
-    frames = sum(r is not None for r in batch)
+    frames = _frames(batch)
     if not appended:
         return pace.target_ms / 1000 - frames * pace.skip_s
     span_ms = min(max(appended) - min(appended), pace.target_ms)
-    lag_ms = max(0.0, pace.now_ms - max(appended))  # how long the batch's newest frame has waited
-    over_ms = lag_ms - pace.target_ms
+    over_ms = _lag_ms(batch, pace) - pace.target_ms
     slack_ms = -over_ms if over_ms <= 0 else -CATCH_UP_SHARE * over_ms
     return (span_ms + slack_ms) / 1000 - frames * pace.skip_s
+
+
+def _frames(batch: Sequence[Waiting | None]) -> int:
+    return sum(r is not None for r in batch)
+
+
+def _lag_ms(batch: Sequence[Waiting | None], pace: Pace) -> float:
+    """How long the batch's newest frame has waited (0 if no append time is known)."""
+    appended = [r.appended_ms for r in batch if r is not None and r.appended_ms > 0]
+    return max(0.0, pace.now_ms - max(appended)) if appended else 0.0
