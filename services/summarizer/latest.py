@@ -12,10 +12,11 @@ then skips, unread (window.skip_frame accounts them in the next summary):
    may take. The session's newest visit in the batch is never skipped for good, whatever its age;
 3. only when even the sessions' newest frames do not fit (with `served`, INTERAREC_SUMMARIZER_TAKE_TURNS):
    sessions take turns. The newest frames of the sessions read longest ago are read first, as long as the
-   batch's newest frame is still read within the lag target (its wait so far plus these reads), and those of
-   the sessions read most recently are held for the next batch (skipped here, held by the agent, read there
-   unless a newer frame of the session in that batch supersedes it). At least one read per batch, so every held
-   frame is read within a few batches: the final view of a session that stopped sending.
+   batch's newest frame is still read within the lag target (its wait so far plus these reads; at least half
+   the target's worth of reads), and those of the sessions read most recently are held for the next batch
+   (skipped here, held by the agent, read there unless a newer frame of the session in that batch supersedes
+   it). At least one read per batch, so every held frame is read within a few batches: the final view of a
+   session that stopped sending.
 
 Why rule 3: reading every session's newest visit once per batch makes a batch last sessions x read time, and a
 frame waits up to about two batches (the one under way when it arrived, then its place in its own), so under
@@ -23,9 +24,10 @@ sustained overload p95 grows with the number of sessions (6 shoppers x 0.5-1 s a
 shed. Taking turns caps a batch at its budget (about the lag target), so a read frame waits about two budgets
 whatever the number of sessions; what grows with overload is the time between two reads of one session, and a
 held frame is not lost unless the shopper left its page before its turn. Its reads are bounded by the target
-less the wait so far, not by the budget of rule 2 (which adds the time the batch took to arrive, for throughput):
-a frame then waits about the target and one read, and a batch under sustained overload holds a read or two, so
-the next turn is chosen again with what arrived meanwhile.
+less the wait so far, not only by the budget of rule 2 (which adds the time the batch took to arrive, for
+throughput, and so let a frame wait up to twice the target). But by at least half the target: a batch also costs
+a state load and write per session in it and a skip per frame, and batches of a single read spent the worker on
+those (measured: 172 reads in a run where reading every newest frame managed 218).
 
 So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
 lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
@@ -122,21 +124,24 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
     older = [i for i in survivors if keys[i][1] < newest_visit[keys[i][0]]]  # type: ignore[index]
     if not older and served is None:
         return [s is not None for s in skipped]
+    shed_able = set(older)
+    newest = [i for i in survivors if i not in shed_able]  # one per session
+    budget = _budget_s(batch, pace)
+    # Rule 3's bound: the batch's newest frame read within the target (at least half the target's worth of reads)
+    turns = min(budget, max(pace.target_ms - _lag_ms(batch, pace), pace.target_ms / 2) / 1000
+                - _frames(batch) * pace.skip_s)
+    if not older and len(newest) * pace.read_s <= turns:
+        return [s is not None for s in skipped]  # everything fits: no need to look any state up
     first_visit = {keys[i][0]: i for i in reversed(survivors)}  # type: ignore[index]
     # A read costs read_s, except a session's first visit in the batch when its state already read it (only that
     # one can be); visit_read looks the state up, so each is asked once.
     cost = {i: 0.0 if first_visit[batch[i].session] == i  # type: ignore[union-attr]
             and visit_read(batch[i].session, batch[i].url) else pace.read_s  # type: ignore[union-attr]
             for i in survivors}
-    shed_able = set(older)
-    newest = [i for i in survivors if i not in shed_able]  # one per session
-    budget = _budget_s(batch, pace)
     if served is None:
         budget -= sum(cost[i] for i in newest)
     else:
-        # Rule 3: the sessions read longest ago first (never read: first of all), in arrival order among equals,
-        # while the batch's newest frame still makes the target.
-        turns = min(budget, (pace.target_ms - _lag_ms(batch, pace)) / 1000 - _frames(batch) * pace.skip_s)
+        # Rule 3: the sessions read longest ago first (never read: first of all), in arrival order among equals.
         ranked = sorted(newest, key=lambda i: (_served_ms(served, batch[i].session), i))  # type: ignore[union-attr]
         reads = 0
         for i in ranked:
