@@ -21,13 +21,13 @@ then skips, unread (window.skip_frame accounts them in the next summary):
 Why rule 3: reading every session's newest visit once per batch makes a batch last sessions x read time, and a
 frame waits up to about two batches (the one under way when it arrived, then its place in its own), so under
 sustained overload p95 grows with the number of sessions (6 shoppers x 0.5-1 s a read: 7-8 s) however much is
-shed. Taking turns caps a batch at its budget (about the lag target), so a read frame waits about two budgets
-whatever the number of sessions; what grows with overload is the time between two reads of one session, and a
-held frame is not lost unless the shopper left its page before its turn. Its reads are bounded by the target
-less the wait so far, not only by the budget of rule 2 (which adds the time the batch took to arrive, for
-throughput, and so let a frame wait up to twice the target). But by at least half the target: a batch also costs
-a state load and write per session in it and a skip per frame, and batches of a single read spent the worker on
-those (measured: 172 reads in a run where reading every newest frame managed 218).
+shed. Taking turns bounds a batch's reads by the lag target instead, so a read frame waits about the target
+plus a batch's reads whatever the number of sessions; what grows with overload is the time between two reads
+of one session, and a held frame is not lost unless the shopper left its page before its turn. The bound is the
+target less the wait so far, within rule 2's budget (which alone, adding the time the batch took to arrive,
+let a frame wait up to twice the target), but at least half the target: a batch also costs a state load and
+write per session in it and a skip per frame, and batches of a single read spent the worker on those (measured:
+172 reads in a run where reading every newest frame managed 218).
 
 So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
 lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
