@@ -15,7 +15,7 @@ from services.common.topics import FRAMES, SUMMARIES
 from services.core.reading import filters as chips
 from services.core.reading.grounding import Observation
 from services.core.reading.reader import FrameReader
-from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame
+from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame, unskip
 from services.summarizer import agents
 from services.summarizer.latest import Pace, Waiting, plan, superseded
 from services.summarizer.settings import SummarizerSettings
@@ -137,6 +137,18 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     # a session whose page its state already read costs nothing: it is kept beside the one read
     free = plan(batch, far_behind, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
     assert [w.session for w, s in zip(batch, free, strict=True) if not s] == ["demo/s3", "demo/s5"]
+
+
+def test_a_skip_is_taken_back_only_while_the_frame_is_still_its_sessions_newest() -> None:
+    state = SessionState()
+    assert skip_frame(state, meta(4), now_ms=100)
+    assert unskip(state, meta(4)) and state.window is None and state.skipped_stale == 0
+    closed = add_frame(state, meta(4), 0, product("P01234"), now_ms=200)  # read after all: accounted once
+    assert [(c.frame_offsets, c.skipped_stale, c.frames) for c in closed] == [([4], 0, 1)]
+    assert skip_frame(state, meta(5), now_ms=300) and skip_frame(state, meta(6), now_ms=300)
+    assert not unskip(state, meta(5))  # a newer frame was accounted since: the skip stands
+    assert unskip(state, meta(6)) and state.window is not None and state.window.offsets == [5]
+    assert not unskip(state, meta(6))  # taken back once only
 
 
 def test_a_skipped_frame_is_accounted_in_the_next_summary_and_does_not_move_the_idle_timer() -> None:
