@@ -33,7 +33,7 @@ class SummarizerSettings:
                             "a frame that waited longer than this in the frames topic (the summarizer is behind) "
                             "is read only if its page visit has not been read yet, else skipped and accounted "
                             "(latest wins); 0 turns it off", minimum=0, maximum=600_000)
-    max_wait_ms: int = setting("INTERAREC_SUMMARIZER_MAX_WAIT_MS", 2000,
+    max_wait_ms: int = setting("INTERAREC_SUMMARIZER_MAX_WAIT_MS", 1500,
                                "the lag the summarizer aims to stay under: when reading every page visit of a "
                                "lookahead batch would keep it behind this, the older visits of a session with a "
                                "newer one in the batch are skipped unread and accounted; a session's newest frame "

@@ -303,7 +303,7 @@ SESSIONS = [("s-1", "P01234"), ("s-1", "P01234"), ("s-2", "P04410"), ("s-2", "P0
 
 def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted():
     """With the default settings, a backlog the restarted worker finds (14 s of frames, the newest 1 s old, the
-    others past the 2 s lag target) is read visit by visit, since its reads fit well within the target: each
+    others past the 1.5 s lag target) is read visit by visit, since its reads fit well within the target: each
     session's newest view and its earlier one reach the summary, only a visit's older frame is skipped."""
     now = 1_000_000
     records = [(sid, pid, now - 15_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
