@@ -105,8 +105,7 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, time
             more = [f"{s.name} has {described[s.name]}" for s in present if s in SESSION_KEYED
                     and described.get(s.name, 0) > s.partitions]
             if more:
-                raise ConfigError(f"{', '.join(more)} partitions but INTERAREC_KAFKA_PARTITIONS is {PARTITIONS}: "
-                                  "set it to the topics' count in every process")
+                raise ConfigError(_mismatch(more))
             grow = {s.name: NewPartitions(s.partitions) for s in present if described.get(s.name, 0) < s.partitions}
             if grow:
                 admin.create_partitions(grow)
@@ -117,6 +116,36 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, time
     finally:
         admin.close()
     return log
+
+
+def check_partitions(bootstrap: str, timeout_s: float = 10.0) -> None:
+    """Raises ConfigError when a session-keyed topic exists with another partition count than this process
+    computes sessions' partitions with: a worker would own a session's records on one partition and look for its
+    state on another, without an error. A broker not reachable yet is left to the clients, which retry."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    from services.common.kafka_security import kafka_python_kwargs
+
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="interarec-partitions-check",
+                                 request_timeout_ms=int(timeout_s * 1000), **kafka_python_kwargs())
+    except KafkaError:
+        return
+    try:
+        existing = consumer.topics()
+        counts = {s.name: len(consumer.partitions_for_topic(s.name) or ()) for s in SESSION_KEYED if s.name in existing}
+    except KafkaError:
+        return
+    finally:
+        consumer.close()
+    if wrong := [f"{name} has {n}" for name, n in counts.items() if n != PARTITIONS]:
+        raise ConfigError(_mismatch(wrong))
+
+
+def _mismatch(topics: list[str]) -> str:
+    return (f"{', '.join(topics)} partitions but INTERAREC_KAFKA_PARTITIONS is {PARTITIONS}: set it to the "
+            "topics' count in every process")
 
 
 def main(argv: list[str] | None = None) -> int:

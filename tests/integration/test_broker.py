@@ -103,6 +103,18 @@ def test_apply_refuses_topics_with_more_partitions_than_the_processes_use(kafka_
     assert _partition_counts(admin, [s.name for s in ALL_TOPICS]) == before
 
 
+def test_a_worker_configured_for_other_partitions_than_its_topics_stops_with_a_message(
+        kafka_bootstrap: str, catalog_path) -> None:
+    """Not a worker that runs and silently looks for each session's state on the wrong partition."""
+    env = {**os.environ, "INTERAREC_KAFKA_PARTITIONS": "8", "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+           "INTERAREC_CATALOG_PATH": str(catalog_path), "INTERAREC_STATE_STORE": "memory"}
+    run = subprocess.run([sys.executable, "-m", "services.decomposer"], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert run.stderr.startswith(f"decomposer: configuration error: {FRAMES.name} has {FRAMES.partitions}")
+    assert "partitions but INTERAREC_KAFKA_PARTITIONS is 8" in run.stderr
+
+
 def test_large_frame_round_trips_byte_identical(kafka_bootstrap: str) -> None:
     payload = os.urandom(1_500_000)  # incompressible, like a JPEG
     key = f"session-{uuid.uuid4().hex}".encode()
