@@ -41,7 +41,8 @@ class SummarizerSettings:
                                "visit); 0: never skip a whole visit", minimum=0, maximum=600_000)
     take_turns: str = setting("INTERAREC_SUMMARIZER_TAKE_TURNS", "on",
                               "when even each session's newest page visit in a lookahead batch would keep the "
-                              "summarizer behind INTERAREC_SUMMARIZER_MAX_WAIT_MS, sessions take turns: the newest "
+                              "summarizer behind INTERAREC_SUMMARIZER_MAX_WAIT_MS (but not while it works off a "
+                              "backlog), sessions take turns: the newest "
                               "frames of the sessions read most recently are held for the next batch and read there "
                               "unless a newer frame of the session supersedes them; `off`: every session's newest "
                               "frame is read in each batch", choices=("on", "off"))
