@@ -235,12 +235,14 @@ class Grounder:
             heights = sorted(ln.height for ln in main)
             typical = heights[len(heights) // 2]
         big = [ln for ln in usable if ln.height >= ratio * typical and not self._label_re.search(ln.text)]
-        out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
         # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
-        # right below a big one continues it
+        # right below a big one continues it. The pair comes right after its first line, not after every single
+        # line: callers look at the first few, and on a page of small body text many lines count as big
         tails = [ln for ln in main if ln.conf >= MIN_LINE_CONF and ln.height >= ratio * typical
                  and not self._label_re.search(ln.text)]
-        for a in big:
+        out = []
+        for a in sorted(big, key=lambda ln: -ln.height):
+            out.append(a.text)
             below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
                                                                                                      b.height)]
             if below:

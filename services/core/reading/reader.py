@@ -282,11 +282,14 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget and take(b):
             tinted_spent += b.cost
     # the block around the page's main heading: the longest line near the tallest below the masthead (a
-    # product title is longer than its price or the swatches beside it)
+    # product title is longer than its price or the swatches beside it), set above the body text when any is:
+    # with a title barely above the body text every body line is "near the tallest", and the longest of them
+    # is a description paragraph, whose neighbours (specs, reviews) then took the budget the price needed
     tallish = [b for b in anchors if b.height >= 0.7 * tall]
     below_masthead = [b for b in tallish if below(b, masthead)] or tallish
-    if below_masthead:
-        focus = max(below_masthead, key=lambda b: b.cost)
+    headings = [b for b in below_masthead if b.height >= emphasis_px] or below_masthead
+    if headings:
+        focus = max(headings, key=lambda b: b.cost)
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
                 <= focus.bottom + profile.focus_below * focus.height and b.right > focus.left - 40
                 and b.left < focus.right + 400]
