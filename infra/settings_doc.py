@@ -14,6 +14,7 @@ from pathlib import Path
 from services.common.kafka_security import KafkaSecurity
 from services.common.llm import LlmSettings
 from services.common.settings import replace_block, table
+from services.common.topics import TopicSettings
 from services.decomposer.settings import DecomposerSettings
 from services.demo_shop.settings import DemoShopSettings
 from services.gateway.settings import GatewaySettings
@@ -33,6 +34,7 @@ SERVICES = [
     DemoShopSettings,
     GatewaySettings,
     KafkaSecurity,  # every Kafka client of every service and tool
+    TopicSettings,  # every process: the session-keyed topics' partitions
     ShopperSettings,  # the scripted shoppers (a test-bed tool)
     LlmSettings,  # the model client of the `vllm`/`llm` backends (summarizer, decomposer, storefront queries)
     StatusSettings,  # `interarec status`

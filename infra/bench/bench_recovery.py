@@ -28,6 +28,8 @@ from pathlib import Path
 
 import httpx
 
+from infra.kafka import broker as kb
+from infra.kafka.broker import free_port
 from services.common.config import REPO_ROOT
 from services.common.keys import session_key
 from services.common.messages import now_ms
@@ -77,14 +79,6 @@ def fill_changelog(bootstrap: str, sessions: int) -> int:
     producer.flush()
     producer.close()
     return size // max(1, sessions)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def time_to_ready(env: dict, expect_sessions: int, timeout_s: float = 600.0) -> tuple[float, float]:
@@ -156,9 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.bootstrap:
             run(args.bootstrap, args.sessions, catalog, work)
             return 0
-        sys.path.insert(0, str(REPO_ROOT / "infra" / "kafka"))
-        import broker as kb  # infra/kafka/broker.py
-
         port, controller = kb.free_ports(2)
         with kb.started(work / "kafka", port=port, controller_port=controller) as b:
             run(b.bootstrap, args.sessions, catalog, work)

@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
-import threading
-import time
 from pathlib import Path
 
 import uvicorn
 
+from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.demo_shop import merchandising
@@ -61,19 +59,10 @@ FILL_PANEL = """(items) => {
 
 
 def _serve(catalog: Catalog, layout: str) -> tuple[uvicorn.Server, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(catalog, "http://127.0.0.1:9", layout=layout), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off", loop="asyncio",
-                                           http="h11"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("demo shop did not start")
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
+    """The demo shop in `layout` on a free port; the caller stops it with `server.should_exit = True`."""
+    served = Served(create_app(catalog, "http://127.0.0.1:9", layout=layout), lifespan=False,
+                    ready_path=None).__enter__()
+    return served.server, served.url
 
 
 def _shoot(page, url: str, path: str, panel: list, scroll: int, settle_ms: int) -> tuple[bytes, list[str]]:

@@ -9,7 +9,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from infra.kafka.broker import free_port
 from services.common.tenants import hash_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -390,12 +390,6 @@ def summarizer_replicas(environ: Mapping[str, str]) -> int:
         raise StackError(f"INTERAREC_LOCAL_SUMMARIZER_REPLICAS must be a whole number from 1 to "
                          f"{FRAMES.partitions} (the frames topic's partitions), not {raw!r}")
     return n
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

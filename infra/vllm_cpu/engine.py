@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from infra.kafka.broker import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -47,12 +48,6 @@ def build_model() -> Path:
         subprocess.run([*NICE, str(VENV / "bin" / "python"), str(HERE / "build_tiny_vlm.py"), str(MODEL), "--biased"],
                        check=True, cwd=work, env={**os.environ, "TMPDIR": str(work / "tmp")})
     return MODEL
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from services.common import kafka_security
 from services.common.catalog import CatalogError
 from services.common.config import ConfigError, kafka_bootstrap
 from services.common.logs import logging_config, setup_logging
+from services.common.topics import check_partitions
 
 STARTUP_ERRORS = (ConfigError, CatalogError)
 
@@ -59,6 +60,7 @@ def serve_worker(service: str, build: Callable[[], object]) -> int:
     try:
         app = build()
         kafka_security.preflight(kafka_bootstrap())
+        check_partitions(kafka_bootstrap())
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2

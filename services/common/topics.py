@@ -7,6 +7,9 @@ import argparse
 import sys
 from dataclasses import dataclass
 
+from services.common.config import ConfigError
+from services.common.settings import from_env, setting
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 # A frame is at most 1 MiB of image after the gateway re-encodes, plus protobuf envelope.
@@ -29,12 +32,31 @@ class TopicSpec:
         }
 
 
-FRAMES = TopicSpec("interarec.frames.v1", 4, HOUR_MS, max_message_bytes=FRAME_MAX_MESSAGE_BYTES)
-SUMMARIES = TopicSpec("interarec.summaries.v1", 4, 7 * DAY_MS)
-OPT_REQUESTS = TopicSpec("interarec.opt-requests.v1", 4, 7 * DAY_MS)
+@dataclass(frozen=True)
+class TopicSettings:
+    partitions: int = setting(
+        "INTERAREC_KAFKA_PARTITIONS", 4,
+        "partitions of every session-keyed topic, and so the most replicas of a stage that share its work (docs/"
+        "capacity.md); every process of a deployment must agree, and raising it later moves live sessions",
+        minimum=1, maximum=10_000)
+
+
+def _partitions() -> int:
+    """Read once, at import: the topic specs below are module constants every process shares."""
+    try:
+        return from_env(TopicSettings).partitions
+    except ConfigError as exc:  # at import, before an entry point could report it: a message, not a traceback
+        sys.exit(f"configuration error: {exc}")
+
+
+# Session-keyed: one partition owns a session in every stage (keys.session_key), so all have the same count.
+PARTITIONS = _partitions()
+FRAMES = TopicSpec("interarec.frames.v1", PARTITIONS, HOUR_MS, max_message_bytes=FRAME_MAX_MESSAGE_BYTES)
+SUMMARIES = TopicSpec("interarec.summaries.v1", PARTITIONS, 7 * DAY_MS)
+OPT_REQUESTS = TopicSpec("interarec.opt-requests.v1", PARTITIONS, 7 * DAY_MS)
 # Compacted: the latest recommendation per session survives; 7 days bound abandoned sessions.
-RECOMMENDATIONS = TopicSpec("interarec.recommendations.v1", 4, 7 * DAY_MS, cleanup_policy="compact,delete")
-FEEDBACK = TopicSpec("interarec.feedback.v1", 4, 30 * DAY_MS)
+RECOMMENDATIONS = TopicSpec("interarec.recommendations.v1", PARTITIONS, 7 * DAY_MS, cleanup_policy="compact,delete")
+FEEDBACK = TopicSpec("interarec.feedback.v1", PARTITIONS, 30 * DAY_MS)
 # Dead letters carry the original message whole, so they may be as large as a frame.
 DEAD_LETTERS = TopicSpec("interarec.dead-letters.v1", 1, 14 * DAY_MS, max_message_bytes=2 * FRAME_MAX_MESSAGE_BYTES)
 # Dead-lettered frames carry screenshots: they expire with the frames topic's retention, not after 14 days.
@@ -42,11 +64,8 @@ FRAME_DEAD_LETTERS = TopicSpec("interarec.dead-letters.frames.v1", 1, FRAMES.ret
                                max_message_bytes=2 * FRAME_MAX_MESSAGE_BYTES)
 DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = (DEAD_LETTERS, FRAME_DEAD_LETTERS)
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK, DEAD_LETTERS,
-                                     FRAME_DEAD_LETTERS)
-# Keyed by session along the pipeline, so one partition owns a session in every stage and the Faust
-# table changelogs (created with the same count) line up with their source topics.
-assert len({t.partitions for t in (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK)}) == 1
+SESSION_KEYED: tuple[TopicSpec, ...] = (FRAMES, SUMMARIES, OPT_REQUESTS, RECOMMENDATIONS, FEEDBACK)
+ALL_TOPICS: tuple[TopicSpec, ...] = (*SESSION_KEYED, DEAD_LETTERS, FRAME_DEAD_LETTERS)
 
 
 def dead_letter_topic(source_topic: str) -> TopicSpec:
@@ -81,6 +100,12 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, time
         present = [s for s in specs if s.name in existing]
         if present:
             described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])}
+            # Fewer partitions than the processes compute with would route a session's records to one partition
+            # and its state to another; Kafka cannot shrink a topic, so the setting has to follow the cluster.
+            more = [f"{s.name} has {described[s.name]}" for s in present if s in SESSION_KEYED
+                    and described.get(s.name, 0) > s.partitions]
+            if more:
+                raise ConfigError(_mismatch(more))
             grow = {s.name: NewPartitions(s.partitions) for s in present if described.get(s.name, 0) < s.partitions}
             if grow:
                 admin.create_partitions(grow)
@@ -91,6 +116,36 @@ def apply_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = ALL_TOPICS, time
     finally:
         admin.close()
     return log
+
+
+def check_partitions(bootstrap: str, timeout_s: float = 10.0) -> None:
+    """Raises ConfigError when a session-keyed topic exists with another partition count than this process
+    computes sessions' partitions with: a worker would own a session's records on one partition and look for its
+    state on another, without an error. A broker not reachable yet is left to the clients, which retry."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    from services.common.kafka_security import kafka_python_kwargs
+
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="interarec-partitions-check",
+                                 request_timeout_ms=int(timeout_s * 1000), **kafka_python_kwargs())
+    except KafkaError:
+        return
+    try:
+        existing = consumer.topics()
+        counts = {s.name: len(consumer.partitions_for_topic(s.name) or ()) for s in SESSION_KEYED if s.name in existing}
+    except KafkaError:
+        return
+    finally:
+        consumer.close()
+    if wrong := [f"{name} has {n}" for name, n in counts.items() if n != PARTITIONS]:
+        raise ConfigError(_mismatch(wrong))
+
+
+def _mismatch(topics: list[str]) -> str:
+    return (f"{', '.join(topics)} partitions but INTERAREC_KAFKA_PARTITIONS is {PARTITIONS}: set it to the "
+            "topics' count in every process")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,16 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         for s in ALL_TOPICS:
             print(f"{s.name}\tpartitions={s.partitions}\t" + "\t".join(f"{k}={v}" for k, v in s.configs().items()))
         return 0
-    from services.common.config import ConfigError
     from services.common.kafka_security import preflight
 
     bootstrap = args.bootstrap or kafka_bootstrap()
     try:
         preflight(bootstrap)
+        log = apply_topics(bootstrap)
     except ConfigError as exc:
         print(f"topics: {exc}", file=sys.stderr)
         return 2
-    for line in apply_topics(bootstrap):
+    for line in log:
         print(line)
     return 0
 

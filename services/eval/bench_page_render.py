@@ -18,14 +18,12 @@ import base64
 import io
 import statistics
 import tempfile
-import threading
-import time
 from collections import defaultdict
 from pathlib import Path
 
-import uvicorn
 from PIL import Image, ImageChops, ImageStat
 
+from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.core.reading.reader import FrameReader
@@ -46,18 +44,6 @@ VISIBLE_TILES = """() => [...document.querySelectorAll('main [data-role=product-
   .map((a) => a.dataset.productId)"""
 
 
-def _serve(app) -> tuple[uvicorn.Server, str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                           loop="asyncio", http="h11"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
 
 
 def pages_for(catalog: Catalog, n: int) -> list[tuple[str, int]]:
@@ -138,11 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         catalog = Catalog.load(generate(Path(tmp) / "catalog", seed=7, n_products=1200))
         rows = []
         for layout in ("classic", "boutique"):
-            server, url = _serve(create_app(catalog, "http://127.0.0.1:9", layout=layout))
-            try:
-                got = asyncio.run(measure(url, pages_for(catalog, args.pages), args.rounds))
-            finally:
-                server.should_exit = True
+            with Served(create_app(catalog, "http://127.0.0.1:9", layout=layout), lifespan=False,
+                        ready_path=None) as served:
+                got = asyncio.run(measure(served.url, pages_for(catalog, args.pages), args.rounds))
             for name in (*CANDIDATES, REFERENCE):
                 precision, recall = score(catalog, got["frames"][name])
                 c = got["cost"].get(name, [])

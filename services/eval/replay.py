@@ -26,10 +26,6 @@ from services.core.reading.window import ClosedWindow, FrameMeta, SessionState, 
 from services.eval.live import SESSION_FILE
 from services.summarizer.settings import SummarizerSettings
 
-# The summarizer's own window settings (its settings dataclass: the same variables, defaults and bounds).
-_SUMMARIZER = from_env(SummarizerSettings)
-WINDOW_FRAMES = _SUMMARIZER.window_frames
-IDLE_MS = _SUMMARIZER.idle_ms
 PANEL_K = 8  # the decomposer's default panel size; metrics at K > 8 then count the unfilled slots as misses
 
 
@@ -100,6 +96,10 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
     each read frame's observation; with a complete cache no image is decoded (`cache_key` pins a cache file,
     e.g. a test fixture recorded without its images). With `model` (services.eval.model_backend), each window
     is also summarised by the model backend from its frames."""
+    # The summarizer's own window settings (its settings dataclass: the same variables, defaults and bounds),
+    # read per replay so that an environment set after import counts, and a bad value fails the replay only.
+    window_settings = from_env(SummarizerSettings)
+    window_frames, idle_ms = window_settings.window_frames, window_settings.idle_ms
     directory = Path(directory)
     meta = json.loads((directory / SESSION_FILE).read_text())
     frames = [json.loads(line) for line in (directory / "frames.jsonl").read_text().splitlines() if line.strip()]
@@ -138,7 +138,7 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
 
     for f in frames:
         meta_f = FrameMeta(frame_seq=f["seq"], capture_ms=f["capture_ms"], page_url=f["url"])
-        idle = close_idle(state, f["capture_ms"], IDLE_MS)  # the agent's idle timer, on the capture clock
+        idle = close_idle(state, f["capture_ms"], idle_ms)  # the agent's idle timer, on the capture clock
         if idle is not None:
             emit(idle)
         key = str(f["seq"])
@@ -163,13 +163,13 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
                 entry.update(observation=observation.to_dict(), ms=round(ms, 1))
             out.observations[f["seq"]] = observation.to_dict()
         busy_ms = max(busy_ms, f["capture_ms"]) + this_ms
-        for window in add_frame(state, meta_f, h, observation, f["capture_ms"], max_frames=WINDOW_FRAMES):
+        for window in add_frame(state, meta_f, h, observation, f["capture_ms"], max_frames=window_frames):
             if f["seq"] in window.frame_seqs:
                 pending_ocr_ms, this_ms = pending_ocr_ms + this_ms, 0.0
             emit(window)
         pending_ocr_ms += this_ms
     if frames:
-        last = close_idle(state, frames[-1]["capture_ms"] + IDLE_MS, IDLE_MS)
+        last = close_idle(state, frames[-1]["capture_ms"] + idle_ms, idle_ms)
         if last is not None:
             emit(last)
     if use_cache:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from services.common.topics import ALL_TOPICS, TopicSpec
+from services.common.topics import ALL_TOPICS, SESSION_KEYED, TopicSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_TOPICS = REPO_ROOT / "charts" / "interarec" / "files" / "kafka-topics.yaml"
@@ -29,8 +29,10 @@ def resource_name(topic: str) -> str:
 
 
 def topic_entry(spec: TopicSpec) -> dict:
-    return {"name": spec.name, "resourceName": resource_name(spec.name), "partitions": spec.partitions,
-            "config": spec.configs()}
+    """A session-keyed topic's partitions are the chart's `kafka.partitions` (templates/_helpers.tpl), which
+    also sets INTERAREC_KAFKA_PARTITIONS in every pod: one value for the topics and the processes."""
+    size = {"sessionKeyed": True} if spec in SESSION_KEYED else {"partitions": spec.partitions}
+    return {"name": spec.name, "resourceName": resource_name(spec.name), **size, "config": spec.configs()}
 
 
 def render(specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> str:

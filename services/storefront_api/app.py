@@ -29,6 +29,7 @@ from services.common.settings import from_env as settings_from_env
 from services.common.tenants import ApiKeys
 from services.core import business_rules
 from services.core.assortment.recommendation import image_base_setting
+from services.core.reading.grounding import Grounder
 from services.core.reading.ocr import tesseract_setting
 from services.core.reading.profile import ShopProfile, profile_setting
 from services.storefront_api.access import StreamSlots
@@ -126,6 +127,7 @@ def create_app(settings: StorefrontSettings, catalog: Catalog | None = None) -> 
         slots=StreamSlots(settings.max_streams_per_tenant),
         producer=AsyncProducer(settings.bootstrap, client_id="interarec-storefront-api"),
         solver_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="storefront-solve"),
+        grounder=Grounder(catalog, profile=settings.shop_profile),
     )
 
     @asynccontextmanager

@@ -20,6 +20,7 @@ from services.common.kafka_producer import AsyncProducer
 from services.common.keys import SESSION_ID_PATTERN, SESSION_ID_RULE
 from services.common.ratelimit import RateLimiter, retry_after_header
 from services.common.session_tokens import SessionTokens, TokenError
+from services.core.reading.grounding import Grounder
 from services.storefront_api.access import StreamSlots
 from services.storefront_api.latest import LatestRecommendations
 from services.storefront_api.trending import Trending
@@ -50,6 +51,7 @@ class Context:
     slots: StreamSlots
     producer: AsyncProducer
     solver_pool: ThreadPoolExecutor  # direct questions solve in-process, one at a time, off the event loop
+    grounder: Grounder  # image queries' OCR grounded in the catalog; its indexes are built once
     models: ModelQueries | None = None  # set when queries ask the model first (started on the serving loop)
     extras: dict[str, Any] = field(default_factory=dict)  # lifespan-owned objects (reader, warm-up task)
 

@@ -15,11 +15,9 @@ import numpy as np
 from PIL import Image
 
 from interarec.v1 import optimization_pb2
-from services.common.catalog import Catalog
-from services.common.images import decode_image
 from services.core.reading.grounding import Grounder
 from services.core.reading.ocr import OcrError, ocr_lines
-from services.core.reading.profile import ShopProfile, load_profile
+from services.core.reading.profile import load_profile
 from services.storefront_api.queries import similar_request, text_request
 
 BACKGROUND_DISTANCE = 40.0  # RGB distance from the border colour below which a pixel is background
@@ -54,19 +52,16 @@ def dominant_colour(image: Image.Image, catalog_colours: list[str],
     return min(candidates, key=lambda item: float(np.linalg.norm(centre - np.array(item[1]))))[0]
 
 
-def image_request(catalog: Catalog, data: bytes, k: int, tenant: str, profile: ShopProfile | None = None,
-                  tesseract: str = "") -> ImageMatch:
-    """Raises common.images.ImageDecodeError for bytes that are not an image. `profile`: the shop's (the
-    storefront's INTERAREC_SHOP_PROFILE), else the default; `tesseract`: the binary, else the one on PATH."""
-    image = decode_image(data)
-    profile = profile or load_profile()
-    colour = dominant_colour(image, catalog.colours, profile.colours)
+def image_request(grounder: Grounder, image: Image.Image, k: int, tenant: str, tesseract: str = "") -> ImageMatch:
+    """`grounder`: the storefront's one, built once over its catalog and shop profile (INTERAREC_SHOP_PROFILE);
+    `image`: decoded (common.images.decode_image); `tesseract`: the binary, else the one on PATH."""
+    catalog = grounder.catalog
+    colour = dominant_colour(image, catalog.colours, grounder.profile.colours)
     try:
         lines = ocr_lines(image, tesseract=tesseract)
     except OcrError:
         lines = []  # no text readable: the colour alone still answers
-    grounder = Grounder(catalog, profile=profile)
-    obs = grounder.observe(lines)
+    obs = grounder.observe(lines, session=None)  # one image: no other query's page layout applies
     product_id = obs.product_id
     if product_id is None:  # a photo or a card: a title line alone may name the product
         for line in lines:

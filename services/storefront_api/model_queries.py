@@ -22,6 +22,7 @@ from services.common.catalog import Catalog
 from services.common.llm import LlmClient, LlmError, LlmSettings
 from services.core.decompose import llm_backend
 from services.core.reading import vllm_backend
+from services.core.reading.grounding import Grounder
 from services.core.reading.profile import ShopProfile, load_profile
 from services.core.reading.window import ClosedWindow
 from services.storefront_api.image_query import ImageMatch, dominant_colour, image_request
@@ -86,11 +87,11 @@ class ModelQueries:
         return ImageMatch(request, viewed, colour, list(summary.search_queries))
 
 
-def embedded_fallback(catalog: Catalog, data: bytes, k: int, tenant: str, exc: LlmError,
-                      profile: ShopProfile | None = None, tesseract: str = "") -> ImageMatch:
+def embedded_fallback(grounder: Grounder, image: Image.Image, k: int, tenant: str, exc: LlmError,
+                      tesseract: str = "") -> ImageMatch:
     """The embedded OCR + colour answer, saying why the model's was not used. Blocking (OCR)."""
     vllm_backend.FALLBACKS.labels(reason=exc.kind).inc()
     log.warning("model image query failed, embedded fallback: %s", exc)
-    match = image_request(catalog, data, k, tenant, profile, tesseract)
+    match = image_request(grounder, image, k, tenant, tesseract)
     match.request.fallback_reason = str(exc)[:500]
     return match

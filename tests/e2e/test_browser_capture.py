@@ -16,6 +16,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from PIL import Image
 from prometheus_client import REGISTRY
 
+from infra.kafka.broker import free_port
+from infra.local.served import Served
 from interarec.v1 import frames_pb2
 from services.common.keys import session_key
 from services.common.session_tokens import SessionTokens
@@ -25,7 +27,6 @@ from services.core.reading.ocr import ocr_lines
 from services.demo_shop.capture import BUNDLE
 from services.gateway.app import GatewaySettings, create_app
 from services.gateway.backpressure import PipelineLag
-from tests.support import Served, free_port
 
 pytestmark = [
     pytest.mark.e2e,

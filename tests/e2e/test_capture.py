@@ -13,11 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
 
+from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.demo_shop.app import create_app
 from services.demo_shop.session import COOKIE
 from services.shoppers.shopper import run_shopper
-from tests.support import Served
 
 pytestmark = [
     pytest.mark.e2e,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from infra.bench.capture_screens import CHROMIUM_ARGS, FILL_PANEL  # what the reader fixture was captured with
+from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.core.reading import imaging
 from services.core.reading.grounding import Grounder
@@ -22,7 +23,6 @@ from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.demo_shop.app import create_app
-from tests.support import Served
 
 pytestmark = [
     pytest.mark.e2e,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from types import ModuleType
@@ -85,6 +87,32 @@ def test_apply_repairs_drift_and_grows_partitions(kafka_bootstrap: str, admin: K
         _eventually(lambda: {k: _topic_configs(admin, [spec.name])[spec.name].get(k) for k in want} == want)
     finally:
         admin.delete_topics([spec.name])  # an external broker may be shared
+
+
+def test_apply_refuses_topics_with_more_partitions_than_the_processes_use(kafka_bootstrap: str,
+                                                                          admin: KafkaAdminClient) -> None:
+    """A process told 2 partitions would send a session's state to partition murmur2 % 2 while the producers
+    spread its frames over the topic's 4: `topics apply` says so and changes nothing, rather than run skewed."""
+    before = _partition_counts(admin, [s.name for s in ALL_TOPICS])
+    env = {**os.environ, "INTERAREC_KAFKA_PARTITIONS": "2"}
+    run = subprocess.run([sys.executable, "-m", "services.common.topics", "apply", "--bootstrap", kafka_bootstrap],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 2, run.stderr
+    assert f"{FRAMES.name} has {FRAMES.partitions}" in run.stderr
+    assert "INTERAREC_KAFKA_PARTITIONS is 2" in run.stderr
+    assert _partition_counts(admin, [s.name for s in ALL_TOPICS]) == before
+
+
+def test_a_worker_configured_for_other_partitions_than_its_topics_stops_with_a_message(
+        kafka_bootstrap: str, catalog_path) -> None:
+    """Not a worker that runs and silently looks for each session's state on the wrong partition."""
+    env = {**os.environ, "INTERAREC_KAFKA_PARTITIONS": "8", "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+           "INTERAREC_CATALOG_PATH": str(catalog_path), "INTERAREC_STATE_STORE": "memory"}
+    run = subprocess.run([sys.executable, "-m", "services.decomposer"], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert run.stderr.startswith(f"decomposer: configuration error: {FRAMES.name} has {FRAMES.partitions}")
+    assert "partitions but INTERAREC_KAFKA_PARTITIONS is 8" in run.stderr
 
 
 def test_large_frame_round_trips_byte_identical(kafka_bootstrap: str) -> None:

@@ -18,11 +18,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from PIL import Image
 
+from infra.local.served import Served
 from services.capture.frames import Frame, FrameUploader
 from services.common.tenants import ApiKeys
 from services.common.topics import FRAMES
 from services.gateway.app import GatewaySettings, create_app
-from tests.support import Served
 
 pytestmark = pytest.mark.integration
 

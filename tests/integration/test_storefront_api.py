@@ -17,6 +17,7 @@ from kafka import KafkaProducer
 from PIL import Image
 
 from infra.llm_replay.server import ReplayServer
+from infra.local.served import Served
 from interarec.v1 import feedback_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.common.keys import session_key
@@ -26,7 +27,6 @@ from services.common.tenants import ApiKeys
 from services.common.topics import FEEDBACK, RECOMMENDATIONS
 from services.storefront_api.app import StorefrontSettings, create_app
 from tests.integration.test_http_services import records_for, wait_ready
-from tests.support import Served
 
 pytestmark = pytest.mark.integration
 

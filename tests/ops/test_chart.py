@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from services.common.topics import ALL_TOPICS
+from services.common.topics import ALL_TOPICS, SESSION_KEYED
 from services.ops import chart_topics
 from tests.ops.chart_support import CHART, PRODUCTION_VALUES, by_kind, helm, pod_specs, render, validate_object
 
@@ -90,7 +90,8 @@ def test_kafka_topics_are_the_code_specs(production_objects):
     for spec in ALL_TOPICS:
         topic = topics[spec.name]
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "interarec"
-        assert topic["spec"]["partitions"] == spec.partitions
+        # session-keyed topics take the chart's kafka.partitions (production: 32), the dead-letter topics theirs
+        assert topic["spec"]["partitions"] == (32 if spec in SESSION_KEYED else spec.partitions)
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"] == {**spec.configs(), "min.insync.replicas": "2"}
 
@@ -100,8 +101,9 @@ def test_chart_topic_file_has_not_drifted_from_the_code():
 
 
 def test_drift_check_fails_when_a_spec_changes(monkeypatch):
-    grown = tuple(s if s.name != "interarec.frames.v1" else type(s)(s.name, 8, s.retention_ms, s.cleanup_policy,
-                                                                         s.max_message_bytes) for s in ALL_TOPICS)
+    grown = tuple(s if s.name != "interarec.frames.v1" else type(s)(s.name, s.partitions, 2 * s.retention_ms,
+                                                                         s.cleanup_policy, s.max_message_bytes)
+                  for s in ALL_TOPICS)
     monkeypatch.setattr(chart_topics, "ALL_TOPICS", grown)
     monkeypatch.setattr(chart_topics.render, "__defaults__", (grown,))
     assert chart_topics.main(["--check"]) == 1
@@ -182,6 +184,7 @@ def test_prometheus_rule_and_dashboards_ship_the_checked_files(production_object
     ("components.gateway.kind=daemon", "kind"),
     ("vllm.containerSecurityContext.readOnlyRootFilesystem=false", "readOnlyRootFilesystem"),
     ("kafka.bootstrapServers=not a broker list", "bootstrapServers"),
+    ("kafka.partitions=0", "partitions"),
     ("components.gateway.replicaz=2", "replicaz"),
 ])
 def test_values_schema_rejects_bad_values(bad_set, message):
@@ -191,9 +194,22 @@ def test_values_schema_rejects_bad_values(bad_set, message):
 
 
 def test_more_worker_replicas_than_partitions_is_refused():
-    result = render(PRODUCTION_VALUES, sets=("components.summarizer.autoscaling.maxReplicas=8",), check=False)
+    result = render(PRODUCTION_VALUES, sets=("components.summarizer.autoscaling.maxReplicas=40",), check=False)
     assert result.returncode != 0
-    assert "exceeds the 4 partitions of interarec.frames.v1" in result.stderr
+    assert "exceeds the 32 partitions of interarec.frames.v1" in result.stderr
+
+
+def test_one_partition_count_for_the_topics_and_every_process():
+    """kafka.partitions sizes the session-keyed topics and is every pod's INTERAREC_KAFKA_PARTITIONS (the
+    processes compute a session's partition with it), so the two cannot disagree."""
+    objects = render(PRODUCTION_VALUES, sets=("kafka.partitions=64",))
+    sizes = {o["spec"]["topicName"]: o["spec"]["partitions"] for o in by_kind(objects, "KafkaTopic")}
+    assert {name: n for name, n in sizes.items() if n == 64} == {s.name: 64 for s in SESSION_KEYED}
+    for name, spec in pod_specs(objects).items():
+        for container in spec["containers"]:
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            if "INTERAREC_KAFKA_BOOTSTRAP_SERVERS" in env:
+                assert env["INTERAREC_KAFKA_PARTITIONS"] == "64", name
 
 
 def test_network_policies_open_only_what_is_needed(production_objects):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 
+from infra.kafka.broker import free_port
 from services.ops.healthcheck import main
 
 
@@ -30,8 +30,5 @@ def test_healthy_server_passes_and_a_closed_port_fails(monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
-    assert main(["INTERAREC_TEST_PORT", str(closed)]) == 1
+    assert main(["INTERAREC_TEST_PORT", str(free_port())]) == 1  # nothing listens there
     assert main([]) == 2

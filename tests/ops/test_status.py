@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from infra.kafka.broker import free_port
 from services.ops import cli
 from services.ops.health import ComponentReading, build_report, format_report, lag_by_partition, report_dict
 
@@ -94,11 +95,7 @@ def test_cli_without_a_cluster_exits_2_with_a_clear_message(tmp_path, monkeypatc
 
 
 def test_cli_with_an_unreachable_api_server_exits_2(tmp_path, monkeypatch, capsys):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]
+    closed = free_port()
     config = tmp_path / "kubeconfig"
     config.write_text(f"""apiVersion: v1
 kind: Config

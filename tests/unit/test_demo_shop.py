@@ -8,6 +8,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from infra.kafka.broker import free_port
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.common.keys import valid_session_id
@@ -198,11 +199,7 @@ def test_health_and_panel_script(client: TestClient, catalog: Catalog) -> None:
 
 
 def test_shop_degrades_when_the_storefront_api_is_down(catalog: Catalog) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    closed = f"http://127.0.0.1:{free_port()}"  # a port nobody listens on
     with TestClient(create_app(catalog, closed, api_key="k")) as client:
         product = catalog.products[0]
         page = client.get(f"/p/{product.product_id}")

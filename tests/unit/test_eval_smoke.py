@@ -115,3 +115,20 @@ def test_a_misconfigured_model_url_is_an_error_not_a_skip(catalog, tmp_path: Pat
     monkeypatch.setenv("INTERAREC_LLM_MODEL", "tiny-vlm")
     with pytest.raises(ConfigError, match="INTERAREC_LLM_BASE_URL"):
         evaluate(catalog, copy_sessions(tmp_path), tmp_path / "report", k=8, seed=7, cache_key="fixture")
+
+
+def test_a_replay_windows_frames_as_the_summarizer_configured_at_call_time(catalog, tmp_path: Path, monkeypatch):
+    """The replay reads the summarizer's window settings when it runs (as the summarizer reads them at start),
+    not once at import: an evaluation run with INTERAREC_SUMMARIZER_WINDOW_FRAMES set windows like that worker."""
+    from services.core.reading.reader import FrameReader
+    from services.eval.replay import replay_session
+
+    session, reader = copy_sessions(tmp_path)[0], FrameReader(catalog)
+    monkeypatch.delenv("INTERAREC_SUMMARIZER_WINDOW_FRAMES", raising=False)
+    default = replay_session(session, catalog, reader, cache_key="fixture")
+    monkeypatch.setenv("INTERAREC_SUMMARIZER_WINDOW_FRAMES", "1")
+    one_frame = replay_session(session, catalog, reader, cache_key="fixture")
+    assert len(one_frame.windows) > len(default.windows)
+    monkeypatch.setenv("INTERAREC_SUMMARIZER_WINDOW_FRAMES", "0")
+    with pytest.raises(ConfigError, match="INTERAREC_SUMMARIZER_WINDOW_FRAMES"):
+        replay_session(session, catalog, reader, cache_key="fixture")

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infra.local.stack import free_port
+from infra.kafka.broker import free_port
 from services.common.tenants import hash_key
 
 ROOT = Path(__file__).resolve().parents[2]

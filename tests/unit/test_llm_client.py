@@ -4,10 +4,10 @@ truncation, retries only where they can help, the circuit breaker and the in-fli
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
+from infra.kafka.broker import free_port
 from services.common.llm import CircuitBreaker, LlmClient, LlmError, LlmSettings
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -123,9 +123,7 @@ def test_garbage_body_is_a_failure(replay):
 
 
 def test_down_server_opens_the_breaker_then_a_probe_closes_it(replay):
-    with socket.socket() as s:  # a port with nothing listening: connection refused
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # a port with nothing listening: connection refused
     now = [0.0]
     settings = LlmSettings(base_url=dead, model="tiny-vlm", retries=0, breaker_failures=2, breaker_reset_s=10)
     c = LlmClient(settings, "test", clock=lambda: now[0])

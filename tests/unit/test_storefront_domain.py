@@ -9,6 +9,8 @@ from PIL import Image
 from interarec.v1 import optimization_pb2, recommendations_pb2
 from services.common import config
 from services.core import business_rules
+from services.core.reading.grounding import Grounder
+from services.core.reading.ocr import OcrLine
 from services.storefront_api import feedback
 from services.storefront_api.assortments import InvalidRequest, solve
 from services.storefront_api.image_query import dominant_colour, image_request
@@ -156,7 +158,7 @@ def test_image_colour_is_matched_to_the_catalog_palette():
     image = Image.open(io.BytesIO(_png((190, 35, 40))))
     assert dominant_colour(image, CATALOG.colours) == "red"
     assert dominant_colour(Image.new("RGB", (50, 50), (20, 40, 200)), CATALOG.colours) == "blue"
-    match = image_request(CATALOG, _png((40, 160, 60)), 6, "acme")
+    match = image_request(Grounder(CATALOG), Image.open(io.BytesIO(_png((40, 160, 60)))), 6, "acme")
     assert match.colour == "green" and list(match.request.constraints.colours) == ["green"]
     rec = solve(CATALOG, match.request)
     assert rec.items and {i.colour for i in rec.items} == {"green"}
@@ -234,3 +236,15 @@ def test_optimizer_explanation_names_only_rules_that_changed_its_answer():
     business_rules.apply_for_tenant(request, by_tenant)
     assert business_rules.explain(CATALOG, request, by_tenant["acme"]) == ["hide-shown"]
     assert business_rules.explain(CATALOG, request, ()) == []  # no rules for the tenant: nothing to name
+
+
+def test_an_image_query_neither_learns_nor_uses_another_images_panel():
+    """The storefront's one Grounder serves every image query: a screenshot showing a recommendation panel
+    must not make the next query's product title (at the same place) count as panel and be ignored."""
+    grounder, title = Grounder(CATALOG), CATALOG.products[0].title
+    screenshot = [OcrLine("Recommended for you", 90, 20, 900, 100, 220), OcrLine(title, 90, 20, 920, 140, 300)]
+    photo = [OcrLine(title, 90, 20, 920, 140, 300)]
+    assert grounder.split_panel(screenshot, session=None)[1]  # the panel is seen in that image...
+    assert grounder.split_panel(photo, session=None) == (photo, [])  # ...and not carried to the next
+    grounder.split_panel(screenshot, session="s")
+    assert grounder.split_panel(photo, session="s") == ([], photo)  # a session's frames do carry it

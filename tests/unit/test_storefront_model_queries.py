@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 
 import pytest
 from PIL import Image
 
+from infra.kafka.broker import free_port
 from services.common.llm import LlmError, LlmSettings
 from services.common.tenants import hash_key
 from services.core.decompose import rules, tool_schema
 from services.core.decompose.llm_backend import side_constraint_problems
+from services.core.reading.grounding import Grounder
 from services.storefront_api.model_queries import ModelQueries, embedded_fallback
 from tests.unit.catalog_factory import make_catalog
 
@@ -99,9 +100,7 @@ def test_injected_instruction_never_yields_an_unvalidated_constraint(replay):
 @pytest.mark.parametrize("mode", ["garbage", "server_error", "down"])
 def test_text_query_falls_back_to_the_rules(replay, mode):
     if mode == "down":
-        with socket.socket() as s:  # a port nothing listens on: connection refused
-            s.bind(("127.0.0.1", 0))
-            url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+        url = f"http://127.0.0.1:{free_port()}/v1"  # a port nothing listens on: connection refused
     else:
         replay.state.mode, url = mode, replay.url
     req, _ = run(url, lambda q: q.text("acme laptops", 4, "acme"))
@@ -140,7 +139,7 @@ def test_image_query_failure_raises_and_the_embedded_answer_says_why(replay):
     replay.state.mode = "server_error"
     with pytest.raises(LlmError) as failed:
         run(replay.url, lambda q: q.image(Image.open(io.BytesIO(png())), 4, "acme"))
-    match = embedded_fallback(CATALOG, png(), 4, "acme", failed.value)
+    match = embedded_fallback(Grounder(CATALOG), Image.open(io.BytesIO(png())), 4, "acme", failed.value)
     assert match.request.backend == "embedded-image" and match.request.fallback_reason.startswith("server_error")
     assert match.colour == "red"
 

@@ -52,7 +52,12 @@ app.kubernetes.io/component: {{ .name }}
 
 {{/* The topic spec (from files/kafka-topics.yaml) a worker consumes, for the lag query and replica bound. */}}
 {{- define "interarec.topics" -}}
-{{- (.Files.Get "files/kafka-topics.yaml" | fromYaml).topics | toJson -}}
+{{- $out := list }}
+{{- range (.Files.Get "files/kafka-topics.yaml" | fromYaml).topics }}
+{{- if .sessionKeyed }}{{ $_ := set . "partitions" $.Values.kafka.partitions }}{{ end }}
+{{- $out = append $out . }}
+{{- end }}
+{{- $out | toJson -}}
 {{- end -}}
 
 

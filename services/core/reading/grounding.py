@@ -174,19 +174,20 @@ class Grounder:
         """The panel's left edge in the default session (a caller reading one shop passes no session)."""
         return self.panels.get("")
 
-    def split_panel(self, lines: Sequence[OcrLine], session: str = "") -> tuple[list[OcrLine], list[OcrLine]]:
+    def split_panel(self, lines: Sequence[OcrLine], session: str | None = "") -> tuple[list[OcrLine], list[OcrLine]]:
         """(main content, recommendation panel). The panel is everything below and right of its header.
 
         The panel scrolls with the page, so its header can be off-screen while its items are not: the
         panel's left edge, once seen, is remembered for the session (each session's shop has its own
-        layout) and used then.
+        layout) and used then. `session` None: a one-off image, nothing remembered or recalled.
         """
         header = next((ln for ln in lines if self._panel_re.search(ln.text) and ln.left > 200), None)
         if header is not None:
             left = header.left - 24
-            self.panels.set(session, left)
+            if session is not None:
+                self.panels.set(session, left)
             top = header.top - 4
-        elif (left := self.panels.get(session)) is not None:
+        elif session is not None and (left := self.panels.get(session)) is not None:
             top = -1
         else:
             return list(lines), []
@@ -278,11 +279,11 @@ class Grounder:
     def observe(self, lines: Sequence[OcrLine], *, page_url: str = "", frame_seq: int = 0,
                 capture_ms: int = 0, picture_colour: str | None = None,
                 body_text_px: float | None = None, masthead_px: float | None = None,
-                session: str = "") -> Observation:
+                session: str | None = "") -> Observation:
         """Ground one screenshot's OCR lines. A caller that read only some regions (reader.py) passes the
         product picture's colour read from its pixels, the page's median text height and where the masthead
         ends (seen from the pixels); `session` keys what is remembered of the page's layout (the tenant/session
-        key)."""
+        key; None for a one-off image, which neither learns nor uses another image's layout)."""
         main, panel = self.split_panel(lines, session)
         obs = Observation(page_url=page_url, frame_seq=frame_seq, capture_ms=capture_ms)
         obs.recommended_product_ids = self._titles_in(panel)

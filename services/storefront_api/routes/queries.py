@@ -91,12 +91,12 @@ async def query_image(request: Request, ctx: Ctx, caller: Annotated[Caller, Depe
         raise ApiError(exc.status, "bad_image" if exc.status == 400 else exc.code, str(exc)) from None
     try:
         if ctx.models is None:
-            match = await run_in_threadpool(image_request, ctx.catalog, bytes(data), k, caller.tenant,
-                                            ctx.settings.shop_profile, ctx.settings.tesseract)
+            match = await run_in_threadpool(image_request, ctx.grounder, image, k, caller.tenant,
+                                            ctx.settings.tesseract)
         else:
             match = await ctx.models.image(image, k, caller.tenant)
     except LlmError as exc:
-        match = await run_in_threadpool(embedded_fallback, ctx.catalog, bytes(data), k, caller.tenant, exc,
-                                        ctx.settings.shop_profile, ctx.settings.tesseract)
+        match = await run_in_threadpool(embedded_fallback, ctx.grounder, image, k, caller.tenant, exc,
+                                        ctx.settings.tesseract)
     extra = {"matched_product_id": match.product_id, "detected_colour": match.colour, **_provenance(match.request)}
     return await answer(ctx, lambda: (match.request, extra), caller, "query_image")
