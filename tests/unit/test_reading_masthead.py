@@ -230,3 +230,30 @@ def test_a_wrapped_title_grounds_on_a_page_whose_small_body_text_makes_many_line
              _line("Settings", 732, 17, 176)]
     obs = Grounder(catalog).observe(lines, picture_colour="Brown", body_text_px=14.0, masthead_px=63)
     assert obs.kind == "product" and obs.product_id == "P84428" and obs.colours == ["Brown"]
+
+
+def test_a_page_scrolled_past_its_title_and_brand_is_grounded_by_its_price_and_picture_colour() -> None:
+    """OCR lines recorded from a theme frame (theme-9 product-08: brand above the title, both under the sticky
+    header; the brand is named again only in a description the budget left unread). A product page (two
+    product-page marks) naming no brand: the one catalog product whose paid price is on the page and whose
+    colour the picture shows: not the others at that price (Orange, White), nor the Green one at the struck-through
+    list price (else two would fit, and nothing is grounded, as with a second product that fits)."""
+    def product(pid: str, title: str, brand: str, colour: str, price: float) -> Product:
+        return Product(product_id=pid, title=title, brand=brand, category="Footwear", colour=colour, price=price,
+                       margin=0.3, rating=4.0, review_count=25, description="", specs="", image=f"{pid}.png")
+
+    catalog = Catalog([product("P93564", "Gadsby Rapid Sandals T64", "Gadsby", "Green", 41.99),
+                       product("P95008", "Brisco Comet Saucepan J49", "Brisco", "Orange", 41.99),
+                       product("P61306", "Meridian Vista Sneakers J9", "Meridian", "White", 41.99),
+                       product("P70001", "Solano Echo Loafers M3", "Solano", "Green", 52.99)])
+    lines = [_line("Kite & Co", 18, 22, 27), _line("Search", 22, 14, 785), _line("KKK (25)", 62, 12, 28),
+             _line("41,99 $ was 52,99 $", 91, 24, 28), _line("e000", 134, 22, 27),
+             _line("Also available in Orange, Purple, Yellow", 178, 17, 27),
+             _line("In stock, ready to ship", 215, 17, 28), _line("Add to cart", 271, 14, 61),
+             _line("Details", 388, 20, 29), _line("Material", 436, 14, 28), _line("Mesh", 436, 14, 198),
+             _line("Weight", 513, 17, 27), _line("590 g", 513, 17, 198)]
+    obs = Grounder(catalog).observe(lines, picture_colour="Green", body_text_px=17.0, masthead_px=63)
+    assert obs.kind == "product" and obs.product_id == "P93564" and obs.product_confidence == 0.5
+    assert obs.colours == ["Green"]
+    twin = Catalog([*catalog.products, product("P93565", "Gadsby Rapid Sandals T65", "Gadsby", "Green", 41.99)])
+    assert Grounder(twin).observe(lines, picture_colour="Green", body_text_px=17.0, masthead_px=63).product_id is None

@@ -506,11 +506,14 @@ class Grounder:
     def _ground_untitled(self, obs: Observation) -> None:
         """A product page whose title is out of sight (scrolled under a sticky header): the one catalog product
         whose price is paid on the page, whose brand the page names and whose colour its picture shows. Any
-        second such product (a cross-sell card's price, another brand named) and nothing is grounded."""
-        if not obs.picture_colour or not obs.brands:
+        second such product (a cross-sell card's price, another brand named) and nothing is grounded. A page
+        that names no brand in what was read (the brand under the header with the title, or only in a
+        description left unread) is grounded by price and colour alone, when exactly one product fits (the
+        same 0.5: counted as viewed, never as sure as a read title or SKU)."""
+        if not obs.picture_colour:
             return
         fits = {i for price in set(obs.prices) for i in self.by_cents.get(round(price * 100), ())
-                if self.catalog.products[i].brand in obs.brands
+                if (not obs.brands or self.catalog.products[i].brand in obs.brands)
                 and self.catalog.products[i].colour == obs.picture_colour}
         if len(fits) == 1:
             obs.product_id, obs.product_confidence = self.ids[fits.pop()], 0.5
