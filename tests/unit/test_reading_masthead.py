@@ -257,3 +257,19 @@ def test_a_page_scrolled_past_its_title_and_brand_is_grounded_by_its_price_and_p
     assert obs.colours == ["Green"]
     twin = Catalog([*catalog.products, product("P93565", "Gadsby Rapid Sandals T65", "Gadsby", "Green", 41.99)])
     assert Grounder(twin).observe(lines, picture_colour="Green", body_text_px=17.0, masthead_px=63).product_id is None
+
+
+def test_a_search_page_whose_card_titles_are_heading_sized_is_no_product_page() -> None:
+    """OCR lines recorded from a theme frame (theme-48 search results, dark, from the held-out sweep of 41-60):
+    no product-page wording, and a card's title (21 px over 16 px body text) is heading-sized, a catalog title
+    letter for letter with its price right under it. A search results page is still not that product's page."""
+    catalog = Catalog([Product(product_id="P54081", title="Oberon Cascade Headphones W36", brand="Oberon",
+                               category="Headphones", colour="Purple", price=74.99, margin=0.3, rating=4.0,
+                               review_count=10, description="", specs="", image="P54081.png")])
+    lines = [_line("Harbour Goods", 19, 22, 29), _line("BACKPACKS", 79, 16, 28), _line("COOKWARE", 79, 16, 159),
+             _line("FOOTWEAR", 79, 16, 289), _line('Results for "oberon"', 156, 28, 30),
+             _line("82 products, page 1 of 3", 222, 20, 28), _line("$168-99 $126.50 -25%", 458, 19, 27),
+             _line("Oberon Cascade Headphones W36", 672, 21, 28), _line("$74.99", 698, 19, 28)]
+    obs = Grounder(catalog).observe(lines, page_url="http://shop/search?q=oberon", picture_colour="White",
+                                    body_text_px=16.0, masthead_px=108)
+    assert obs.kind == "search" and obs.search_query == "oberon" and obs.product_id is None

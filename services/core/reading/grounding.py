@@ -359,12 +359,14 @@ class Grounder:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
                 titled = self._priced_title(self._lead_title_lines(main, body_text_px, masthead_px), obs,
                                             TITLE_PRICED_MIN_SCORE)
-        elif marks == 0:
+        elif marks == 0 and not obs.search_query:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
             # (heading-sized, or the line leading the page below the masthead: a theme may set its title barely
-            # above the body text; a listing's card titles sit under a bigger heading, so they never lead)
-            leads = [] if obs.search_query else self._lead_title_lines(main, body_text_px, masthead_px)
+            # above the body text; a listing's card titles sit under a bigger heading, so they never lead).
+            # Never a search page: its cards' titles can be set heading-sized over small body text, each with
+            # its price beside it
+            leads = self._lead_title_lines(main, body_text_px, masthead_px)
             titled = self._priced_title([*big[:6], *leads], obs, TITLE_ONLY_MIN_SCORE)
         product_page = sku_label or marks >= 2 or titled
         if product_page:
