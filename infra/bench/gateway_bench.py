@@ -13,7 +13,8 @@ clients each wait for their 202 could pipeline. The gateway runs as its own proc
 (`python -m services.gateway`), its tenant rate limit out of the way; the clients are plain HTTP/1.1
 keep-alive connections on asyncio in this process. On a shared 2-core machine the broker, the gateway and
 the clients compete for the same cores: the ratio, measured in one run, and the CPU per frame are the
-figures to compare, not the absolute rates.
+figures to compare, not the absolute rates. The last column is the ratio the CPU per frame of the two paths
+allows when the cores are the bottleneck: (raw producer + broker) / (gateway + broker + bench client).
 Without --bootstrap a throwaway single-node broker is started (infra/kafka)."""
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def raw_producer_rate(bootstrap: str, frames: list[bytes], in_flight: int | None
     return len(frames) / elapsed, cpu * 1000 / len(frames)
 
 
-async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[float, Counter]:
-    """(accepted frames/s, answers by status). A minimal keep-alive HTTP/1.1 client on asyncio streams: httpx
-    costs more CPU per request than the gateway does, so it would measure itself."""
+async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[float, Counter, float]:
+    """(accepted frames/s, answers by status, this client's CPU ms per frame). A minimal keep-alive HTTP/1.1
+    client on asyncio streams: httpx costs more CPU per request than the gateway does, so it would measure
+    itself."""
     host, port = url.removeprefix("http://").split(":")
     run = uuid.uuid4().hex[:6]
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -135,10 +137,10 @@ async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[flo
            if ln.startswith("interarec_gateway_broker_ack_seconds_")}
     ack_ms = ack.get("interarec_gateway_broker_ack_seconds_sum", 0) * 1000 / max(1, ack.get(
         "interarec_gateway_broker_ack_seconds_count", 0))
-    print(f"  {concurrency} clients: client CPU {cpu * 1000 / len(frames):.1f} ms/frame, {elapsed:.1f} s, "
+    print(f"  {concurrency} clients: {elapsed:.1f} s (load average {os.getloadavg()[0]:.1f}), "
           f"request {elapsed * concurrency * 1000 / len(frames):.0f} ms on average, of which broker ack "
           f"{ack_ms:.0f} ms (mean since the gateway started)", flush=True)
-    return statuses[202] / elapsed, statuses
+    return statuses[202] / elapsed, statuses, cpu * 1000 / len(frames)
 
 
 def start_gateway(bootstrap: str, port: int, workers: int, extra_env: dict[str, str],
@@ -169,7 +171,8 @@ def start_gateway(bootstrap: str, port: int, workers: int, extra_env: dict[str, 
     raise RuntimeError("gateway not ready within 60 s")
 
 
-def run(bootstrap: str, args: argparse.Namespace) -> None:
+def run(bootstrap: str, args: argparse.Namespace, broker_pid: int | None = None) -> None:
+    """broker_pid: the broker's process (its CPU per frame is printed), if this machine runs it."""
     sys.path.insert(0, str(REPO_ROOT / "infra" / "kafka"))
     import broker  # infra/kafka/broker.py: free_port
 
@@ -179,9 +182,11 @@ def run(bootstrap: str, args: argparse.Namespace) -> None:
     kb = [n // 1024 for n in (sizes[0], sizes[len(sizes) // 2], sizes[-1])]
     print(f"{len(frames)} frames of {kb[0]}-{kb[2]} KB (median {kb[1]} KB)")
     extra = dict(kv.split("=", 1) for kv in args.env)
+    broker_pids = family(broker_pid) if broker_pid else []
     print("| gateway | processes | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
-          "| CPU ms/frame: raw producer | gateway | raw producer with as many frames in flight as clients |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| CPU ms/frame: raw producer | broker (raw) | gateway | broker (gateway) | bench client "
+          "| raw producer with as many frames in flight as clients | CPU-bound ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     # (label, processes, checkout, settings, modules blocked)
     runs = [("this checkout", workers, REPO_ROOT, extra, ()) for workers in args.workers]
     for variant in args.variant:
@@ -197,20 +202,37 @@ def run(bootstrap: str, args: argparse.Namespace) -> None:
             asyncio.run(post_all(f"http://127.0.0.1:{port}", frames[:20], 4))  # warm-up: connections, metadata
             for concurrency in args.concurrency:
                 # raw before and after the gateway run: the same minutes of a shared machine
+                broker_cpu = cpu_s(broker_pids)
                 raw1, raw_cpu1 = raw_producer_rate(bootstrap, frames)
-                cpu = cpu_s(family(gateway.pid))
-                rate, statuses = asyncio.run(post_all(f"http://127.0.0.1:{port}", frames, concurrency))
+                broker_raw1 = cpu_s(broker_pids) - broker_cpu
+                cpu, broker_cpu = cpu_s(family(gateway.pid)), cpu_s(broker_pids)
+                rate, statuses, client_cpu = asyncio.run(post_all(f"http://127.0.0.1:{port}", frames, concurrency))
                 gateway_cpu = (cpu_s(family(gateway.pid)) - cpu) * 1000 / max(1, statuses[202])
+                broker_gw = (cpu_s(broker_pids) - broker_cpu) * 1000 / max(1, statuses[202])
+                broker_cpu = cpu_s(broker_pids)
                 raw2, raw_cpu2 = raw_producer_rate(bootstrap, frames)
+                broker_raw = (cpu_s(broker_pids) - broker_cpu + broker_raw1) * 1000 / (2 * len(frames))
                 raw, raw_cpu = (raw1 + raw2) / 2, (raw_cpu1 + raw_cpu2) / 2
                 windowed, _ = raw_producer_rate(bootstrap, frames, concurrency)
                 others = {s: n for s, n in statuses.items() if s not in (202, 429)}
                 print(f"| {label} | {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} "
-                      f"| {statuses[429]} | {raw_cpu:.1f} | {gateway_cpu:.1f} | {windowed:.0f} |"
+                      f"| {statuses[429]} | {raw_cpu:.1f} | {ms(broker_raw, broker_pids)} | {gateway_cpu:.1f} "
+                      f"| {ms(broker_gw, broker_pids)} | {client_cpu:.1f} | {windowed:.0f} "
+                      f"| {cpu_bound_ratio(raw_cpu + broker_raw, gateway_cpu + broker_gw + client_cpu, broker_pids)} |"
                       + (f" other statuses: {others}" if others else ""), flush=True)
         finally:
             gateway.send_signal(signal.SIGINT)  # a profiler prefix writes its report on SIGINT
             gateway.wait(30)
+
+
+def cpu_bound_ratio(raw_path_ms: float, gateway_path_ms: float, measured: list[int]) -> str:
+    """The ratio the two paths' machine CPU per frame allow when the shared cores are the bottleneck: the raw
+    path is the producer and the broker, the gateway path the gateway, the broker and the bench client."""
+    return f"{raw_path_ms / gateway_path_ms:.2f}" if measured and gateway_path_ms else "-"
+
+
+def ms(value: float, measured: list[int]) -> str:
+    return f"{value:.1f}" if measured else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="interarec-gwbench-") as tmp:
         port, controller = kb.free_ports(2)
         with kb.started(Path(tmp) / "kafka", port=port, controller_port=controller) as b:
-            run(b.bootstrap, args)
+            run(b.bootstrap, args, b.pid)
     return 0
 
 

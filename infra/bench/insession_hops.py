@@ -11,6 +11,7 @@ Replays saved eval sessions (`python -m services.eval capture ...`) through the 
   solve     summary + rules decomposer + MNL solve of that window
   good      first product view -> first panel at least half right, counted from the window's close (honest)
             and, for comparison, from the window's newest frame (the accounting before issue 17 item 2)
+  share     the session's time-weighted share of right items and its drops (window-close accounting)
 
 then the windows by close reason (how long each waited from its first frame to its close) and the in-session
 metrics under both accountings. The Kafka hops and the storefront are not in a replay: `capture --live`
@@ -84,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = [breakdown(d, catalog, reader, personas[d.name]) for d in dirs]
         print(f"\n## {layout}: first product view, per hop (seconds)\n")
         print("| persona | cadence | close (reason) | ocr | summary+rules+solve | first good (close) | "
-              "first good (newest frame) |")
-        print("|---|---|---|---|---|---|---|")
+              "first good (newest frame) | share | drops |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             h, o = r.get("honest"), r.get("newest_frame")
             print(f"| {r['persona']} | {_fmt(r.get('cadence_s'))} | {_fmt(r.get('close_s'))} ({r.get('reason', '-')})"
                   f" | {_fmt(r.get('ocr_s'))} | {_fmt(r.get('solve_s'))} | {_fmt(h.first_good_s if h else None)} | "
-                  f"{_fmt(o.first_good_s if o else None)} |")
+                  f"{_fmt(o.first_good_s if o else None)} | {_fmt(h.share if h else None)} | {h.drops if h else '-'} |")
         windows = [w for r in rows for w in r["windows"]]
         print("\n| close reason | windows | median wait first frame -> close s | median ocr s | median solve s |")
         print("|---|---|---|---|---|")

@@ -144,6 +144,12 @@ def worker_panels(b: Board, service: str) -> None:
             "s")
     b.panel("Dead letters by error", [rate(f"interarec_{service}_dead_letters_total", "error")], "ops")
     b.panel("Consumer lag", [lag(service)], "short")
+    input_lag_panel(b, service)
+
+
+def input_lag_panel(b: Board, service: str) -> None:
+    metric = f"interarec_{service.replace('-', '_')}_input_lag_seconds"
+    b.panel("Input lag: seconds a record waited in the input topic", [pct(0.5, metric), pct(0.95, metric)], "s")
 
 
 def gateway() -> Board:
@@ -200,6 +206,7 @@ def storefront() -> Board:
     b.row("Recommendations")
     b.panel("Recommendation records read by outcome", [rate("interarec_storefront_api_records_total", "outcome")],
             "ops")
+    input_lag_panel(b, "storefront-api")
     http_panels(b, "storefront-api")
     process_panels(b, "storefront-api")
     return b

@@ -51,11 +51,18 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def error_code(exc: StarletteHTTPException) -> str:
+    return exc.code if isinstance(exc, ApiError) else STATUS_CODES.get(exc.status_code, "error")
+
+
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.headers, exc.details)
-    code = STATUS_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+    return error_response(exc.status_code, error_code(exc), str(exc.detail), getattr(exc, "headers", None))
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return http_error_response(exc)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

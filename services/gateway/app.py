@@ -62,9 +62,11 @@ def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None)
     app.state.producer = producer
     install_error_handlers(app)
     count_refusals(app)
+    frames_router = frames.router(settings.max_upload_bytes)
+    app.include_router(frames_router)
+    app.add_middleware(frames.Shortcut, route=frames.upload_route(frames_router))  # innermost: in metrics, CORS
     instrument(app, "gateway")
     app.add_middleware(FrameCors, auth=ctx.auth)
-    app.include_router(frames.router(settings.max_upload_bytes))
     app.include_router(ops_router(lambda: (True, {"status": "ready"}) if producer.ready else
                                   (False, {"status": "waiting for Kafka", "bootstrap": settings.bootstrap})))
     return app

@@ -1,21 +1,21 @@
 """What the gateway's routes share: the app's state (Context), the caller (an API key, or a browser session
-token for exactly the session in the path) with its rate limits, checked before any byte of the body is read
-(services/common/http_limits.py), and the per-outcome frame counter every refusal is counted in."""
+token for exactly the session in the path) with its rate limits and the pipeline's back-pressure, checked
+before any byte of the body is read (admit), and the per-outcome frame counter every refusal is counted in."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import metrics
-from services.common.http_errors import ApiError, http_error_handler
-from services.common.http_limits import before_body
+from services.common.http_errors import ApiError, http_error_handler, http_error_response
 from services.common.kafka_producer import AsyncProducer
 from services.common.ratelimit import RateLimiter, retry_after_header
 from services.gateway.admission import FairSlots
@@ -59,15 +59,12 @@ def rejected(rej: FrameRejected, headers: dict[str, str] | None = None) -> ApiEr
     return ApiError(rej.status, rej.code, rej.message, headers)
 
 
-@before_body
-async def frame_caller(request: Request) -> Caller:
-    """Who posts, within their limits and while the pipeline keeps up: runs once, before the body is read, so
-    a caller without credentials or over a limit costs next to nothing whatever the body's size."""
-    if (cached := getattr(request.state, "caller", None)) is not None:
-        return cached
-    ctx = await context(request)
+def admit(ctx: Context, session_id: str, headers: Mapping[str, str]) -> Caller:
+    """Who posts, within their limits and while the pipeline keeps up: checked before the body is read, so a
+    caller without credentials or over a limit costs next to nothing whatever the body's size. headers: a
+    case-insensitive mapping (Starlette's Headers). Raises ApiError."""
     try:
-        caller = ctx.auth.authenticate(request.path_params.get("session_id", ""), request.headers, time.time())
+        caller = ctx.auth.authenticate(session_id, headers, time.time())
     except FrameRejected as rej:
         raise rejected(rej) from None
     wait = ctx.token_limits.acquire(caller, time.monotonic())
@@ -81,18 +78,19 @@ async def frame_caller(request: Request) -> Caller:
     if (retry_after := ctx.pipeline.retry_after_s()) is not None:
         raise ApiError(429, "pipeline_behind", f"the pipeline is {ctx.pipeline.lag} frames behind; capture less "
                        f"and send the newest frame after Retry-After", headers={"Retry-After": str(retry_after)})
-    request.state.caller = caller
     return caller
 
 
-FrameCaller = Annotated[Caller, Depends(frame_caller)]
+def refusal(exc: StarletteHTTPException) -> Response:
+    """A refused frame request: counted by its code (limits, auth, validation, broker), answered in the envelope."""
+    FRAMES_TOTAL.labels(outcome=exc.code if isinstance(exc, ApiError) else str(exc.status_code)).inc()
+    return http_error_response(exc)
 
 
 async def _counted_error(request: Request, exc: StarletteHTTPException):
-    """Every refused frame request counted by its code (limits, auth, validation, broker) in one place."""
+    """Refusals on the frames path outside the upload itself (a preflight, a wrong method) counted like its own."""
     if getattr(request.scope.get("route"), "path", None) == FRAMES_PATH:
-        code = exc.code if isinstance(exc, ApiError) else str(exc.status_code)
-        FRAMES_TOTAL.labels(outcome=code).inc()
+        return refusal(exc)
     return await http_error_handler(request, exc)
 
 

@@ -1,5 +1,6 @@
 """OpenAPI documentation of the frames route: the body is read raw and the credentials are checked before it
-(dependencies.frame_caller), so FastAPI cannot infer the headers or the body from the signature."""
+(dependencies.admit, in the plain ASGI upload), so FastAPI cannot infer the headers or the body from the
+signature."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from interarec.v1 import feedback_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.common.kafka_security import kafka_python_kwargs
 from services.common.messages import BadMessage, decode
+from services.common.metrics import input_lag_seconds
 from services.common.topics import FEEDBACK, RECOMMENDATIONS
 from services.storefront_api.latest import LatestRecommendations
 from services.storefront_api.trending import Trending
@@ -26,6 +27,9 @@ from services.storefront_api.trending import Trending
 log = logging.getLogger("interarec.storefront_api")
 RECORDS = Counter("interarec_storefront_api_records_total", "Records read, by topic and outcome",
                   ["topic", "outcome"])
+# The last hop before the shopper: how long a recommendation waited in its topic before this replica could
+# serve it. Observed once the start-up backlog is loaded (that backlog is old on purpose, not lag).
+LAG_SECONDS = input_lag_seconds("storefront_api")
 CLICKS = (feedback_pb2.FEEDBACK_EVENT_CLICK, feedback_pb2.FEEDBACK_EVENT_ADD_TO_CART,
           feedback_pb2.FEEDBACK_EVENT_PURCHASE)  # interest shown by acting on a product
 
@@ -104,6 +108,8 @@ class RecommendationReader:
             log.error("skipping unreadable record at %s/%s:%d: %s", record.topic, record.partition, record.offset, exc)
             return
         RECORDS.labels(topic=record.topic, outcome="read").inc()
+        if self.caught_up.is_set() and record.timestamp and record.timestamp > 0:
+            LAG_SECONDS.observe(max(0.0, time.time() - record.timestamp / 1000))
         self.loop.call_soon_threadsafe(self._apply, msg, record.timestamp)
 
     def _apply(self, msg, ts_ms: int) -> None:

@@ -123,3 +123,44 @@ def test_a_change_of_mind_shown_twice_is_followed_in_full():
         panel, request = _panel_after(olds + news)
         assert list(request.constraints.categories) == [news[0].category]
         assert all(p.category == news[0].category for p in panel)
+
+
+def _glance_brand_sessions(n: int):
+    """(three views of one type, three brands, colours all different; one view of another type whose brand is the
+    old views' middle one): only the type changes, and the brand seen on both types says nothing of the new one."""
+    for olds, news in _switch_sessions(n):
+        new = next((p for p in DEMO.products if p.category == news[0].category and p.brand == olds[1].brand
+                    and p.colour not in {q.colour for q in olds}), None)
+        if new is not None:
+            yield olds, new
+
+
+def test_a_brand_seen_on_the_old_type_is_no_evidence_for_the_new_one():
+    # Before: three footwear views (Elkhorn, Rowan, Halvard) then one coat by Rowan made Rowan hard for both types
+    # (two of four views, the newest among them), so the coat half was the nearest Rowan coats, not the nearest
+    # coats, and the eval's intent-category-switch waited for a second coat view (21-23 s) to follow its switch.
+    checked = 0
+    for olds, new in _glance_brand_sessions(12):
+        panel, request = _panel_after([*olds, new])
+        assert set(request.constraints.categories) == {olds[0].category, new.category}
+        assert list(request.constraints.brands) == [], (olds, new, request.constraints)
+        of_new = [p for p in panel if p.category == new.category]
+        assert len(of_new) >= K // 2
+        assert not all(p.brand == new.brand for p in of_new)
+        checked += 1
+    assert checked >= 3
+
+
+def test_one_brand_on_both_types_stays_hard():
+    # A shopper following a brand across types: the brand is on every view of each type, so it stays hard.
+    checked = 0
+    for olds, news in _switch_sessions(8):
+        brand = news[0].brand
+        old = [p for p in DEMO.products if p.category == olds[0].category and p.brand == brand][:3]
+        new = next(p for p in DEMO.products if p.category == news[0].category and p.brand == brand)
+        if len(old) < 3:
+            continue
+        _, request = _panel_after([*old, new])
+        assert list(request.constraints.brands) == [brand]
+        checked += 1
+    assert checked >= 3

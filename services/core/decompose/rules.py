@@ -203,6 +203,11 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
     return sorted(chosen, key=lambda t: (-terms[t], t))
 
 
+def _of_types(views: Sequence[_View], types: Sequence[str]) -> list[_View]:
+    """The views of the given product types."""
+    return [v for v in views if v.category in types]
+
+
 def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str, str, int] | None:
     """(old term, new term, newest views with it) when the newest views share a term none of the older views
     has and all older views share one term; else None."""
@@ -379,6 +384,13 @@ def decompose(
         attr = attrs[field]
         terms = _terms(sources[field], views, attr, ground, f, relaxations)
         chosen = _hard_terms(terms, views, attr, ground)
+        if field != "categories" and switch is not None:
+            # While one view of a new type keeps two types, a brand or colour is hard only where each type's own
+            # views make one hard: a brand on one old view and on the new one was hard for both types over the
+            # whole session's views, and took the new type's half of the panel from the nearest-priced items.
+            per_type = [_hard_terms(_terms(sources[field], tv, attr, ground, f, []), tv, attr, ground)
+                        for tv in (_of_types(views, [t]) for t in switch)]
+            chosen = sorted(set().union(*per_type), key=lambda t: (-terms.get(t, 0.0), t)) if all(per_type) else []
         # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
         # (or, for a filter, the shopper left the category it was set on).
         stale_filters = (explicit.category is not None and hard.get("categories")

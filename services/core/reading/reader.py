@@ -113,7 +113,7 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     integral = cv2.integral(ink)
     page_bg = page_background(gray)
     lines = []
-    for b in _merge_words(words):
+    for b in _merge_words(words, {w for w in words if _bordered(ink, w)}):
         total = (integral[b.bottom, b.right] - integral[b.top, b.right] - integral[b.bottom, b.left]
                  + integral[b.top, b.left])
         # a frame's top and bottom edges are ink almost all along; a text line's are only ascenders/descenders
@@ -196,13 +196,16 @@ def _bordered(ink: np.ndarray, b: Box) -> bool:
     return "".join(bands).strip("L").count("H") >= 3
 
 
-def _merge_words(words: list[Box]) -> list[Box]:
-    """Join word boxes on the same text line that are a word space apart (columns stay separate)."""
-    lines: list[list[int]] = []  # [left, top, right, bottom]
+def _merge_words(words: list[Box], controls: set[Box] | frozenset[Box] = frozenset()) -> list[Box]:
+    """Join word boxes on the same text line that are a word space apart (columns stay separate). A control
+    (`controls`: a select box, a filter chip, a button) is a line of its own: a sidebar's select box merged with
+    the price-filter chip beside it made one line that read as neither."""
+    lines: list[list[int]] = []  # [left, top, right, bottom, 1 if a control]
     for b in sorted(words, key=lambda b: b.left):
+        control = b in controls
         for ln in lines:
             gap = b.left - ln[2]
-            if gap < 0 or gap > 70 or ln[3] <= b.top or ln[1] >= b.bottom:
+            if gap < 0 or gap > 70 or ln[3] <= b.top or ln[1] >= b.bottom or control or ln[4]:
                 continue  # cheap rejections first: this loop runs for every word
             lh = ln[3] - ln[1]
             h = min(lh, b.height)
@@ -212,8 +215,8 @@ def _merge_words(words: list[Box]) -> list[Box]:
                 ln[2], ln[3] = max(ln[2], b.right), max(ln[3], b.bottom)
                 break
         else:
-            lines.append([b.left, b.top, b.right, b.bottom])
-    return sorted((Box(a, t, r - a, btm - t) for a, t, r, btm in lines), key=lambda b: (b.top, b.left))
+            lines.append([b.left, b.top, b.right, b.bottom, int(control)])
+    return sorted((Box(a, t, r - a, btm - t) for a, t, r, btm, _ in lines), key=lambda b: (b.top, b.left))
 
 
 def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
@@ -315,7 +318,7 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
         scale = min(3.0, max(0.5, target_px / max(b.height, 1)))
         crop = cv2.resize(crop, None, fx=scale, fy=scale,
                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        crop = _dark_on_light(crop)
+        crop = _lift_fills(_clear_margin(_dark_on_light(crop)))
         crops.append(crop)
         slots.append((y, y + crop.shape[0], scale, left, t, b))
         y += crop.shape[0] + GAP
@@ -361,6 +364,44 @@ def _dark_on_light(crop: np.ndarray) -> np.ndarray:
     if med - lo < hi - med:
         crop, lo, hi = 255 - crop, 255 - hi, 255 - lo
     return np.clip((crop.astype(np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+
+
+def _clear_margin(crop: np.ndarray) -> np.ndarray:
+    """A control's crop with the page around it whitened. A filled chip or button on a light page turns, made
+    dark on light, into a white pill in a black frame, and tesseract skips a line framed in black as a picture
+    (the boutique's "Price: $135.00 - $145.00" filter chip was never read). Only when the crop's edge is mostly
+    dark: an ordinary line's edge is its background, which dark on light is white."""
+    edge = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
+    if float(np.median(edge)) >= 128:
+        return crop
+    _, labels = cv2.connectedComponents((crop < 128).astype(np.uint8), connectivity=4)
+    touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    out = crop.copy()
+    out[np.isin(labels, touching[touching > 0])] = 255
+    return out
+
+
+def _lift_fills(crop: np.ndarray) -> np.ndarray:
+    """The crop with each filled chip or button inside it turned dark on light. A dark fill (a box at least most
+    of the line tall, twice as wide, mostly ink, clear of the crop's edge: no glyph is) holding light text,
+    beside dark text on the light page, leaves the line's two parts in opposite polarities: the part on the
+    fill, the boutique's "Brand: Tundra" chip beside its "Clear all" link, read as nothing. Inverted within the
+    fill's outline (its glyph holes included), both parts are dark on light."""
+    h, w = crop.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((crop < 128).astype(np.uint8), connectivity=4)
+    out = crop
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if bh < 0.6 * h or bw < 2 * bh or area < 0.5 * bw * bh or x == 0 or y == 0 or x + bw == w or y + bh == h:
+            continue
+        # the fill with its holes: whatever in its box the box's edge cannot reach without crossing the fill
+        _, around = cv2.connectedComponents((labels[y:y + bh, x:x + bw] != i).astype(np.uint8), connectivity=4)
+        edge = np.unique(np.concatenate([around[0], around[-1], around[:, 0], around[:, -1]]))
+        inside = ~np.isin(around, edge[edge > 0])
+        out = out.copy() if out is crop else out
+        box = out[y:y + bh, x:x + bw]
+        box[inside] = 255 - box[inside]
+    return out
 
 
 # ------------------------------------------------------------------ colour from pixels

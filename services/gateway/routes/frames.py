@@ -5,27 +5,35 @@ thread holding one of INTERAREC_GATEWAY_MAX_DECODES slots, and the Kafka send on
 partitions are known (on the producer's bounded threads before; services/common/kafka_producer.py).
 Frames in flight and decode slots are shared fairly between tenants (admission.py); past a tenant's share
 the answer is 429 `too_busy` with Retry-After.
-The body limit and the caller's credentials and rate limits are checked before the body is read
-(GuardedRoute, dependencies.frame_caller).
 
-The upload is a DirectRoute: FastAPI documents it from its declaration (OpenAPI), but a request calls the
-endpoint directly with the path's session id, without FastAPI's dependency solving or response-model
-validation (several percent of the gateway's CPU per frame in py-spy); the answer is built as JSON here. Errors
-still raise ApiError into the app's handlers (the shared envelope, counted by outcome)."""
+The upload is served as plain ASGI (UploadRoute.handle, reached straight from the middleware by Shortcut):
+FastAPI documents the route from its declaration (OpenAPI), but a request never goes through its router,
+exception and exit-stack middleware, Request object, dependency solving or response model (together about a
+sixth of the gateway's CPU per frame in py-spy). In order, before any byte of the body is read: the caller's
+credentials, rate limits and the pipeline's back-pressure (dependencies.admit), then the declared length
+against the upload limit; the body is read into one buffer within that limit (413 past it). Every refusal is
+an ApiError answered in the shared envelope and counted by outcome (dependencies.refusal); HttpMetrics and
+FrameCors wrap it as any route."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 from kafka.errors import KafkaError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
+from starlette.routing import get_route_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from interarec.v1 import frames_pb2, trace_pb2
 from services.common.http_errors import ApiError
-from services.common.http_limits import GuardedRoute, guarded_route
+from services.common.http_limits import LIMIT_KEY, check_declared_length, limited_receive
 from services.common.kafka_producer import BrokerUnavailable
 from services.common.keys import session_key
 from services.common.messages import now_ms
@@ -38,8 +46,8 @@ from services.gateway.dependencies import (
     FRAMES_TOTAL,
     Context,
     Ctx,
-    context,
-    frame_caller,
+    admit,
+    refusal,
     rejected,
 )
 from services.gateway.frames import FrameRejected
@@ -47,10 +55,13 @@ from services.gateway.models import FrameAccepted, FrameDuplicate
 
 log = logging.getLogger("interarec.gateway")
 MAX_HEADER_INT = 2**63 - 1  # fits the int64/uint64 proto fields it goes into
+# FRAMES_PATH as Starlette matches it: {session_id} is one non-empty path segment (validated in the upload)
+UPLOAD_PATH = re.compile("^" + FRAMES_PATH.replace("{session_id}", "(?P<session_id>[^/]+)") + "$")
+JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-def int_header(request: Request, name: str, default: int) -> int:
-    raw = request.headers.get(name)
+def int_header(headers: Headers, name: str, default: int) -> int:
+    raw = headers.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -64,7 +75,7 @@ def int_header(request: Request, name: str, default: int) -> int:
 
 def router(max_upload_bytes: int) -> APIRouter:
     """The frames routes; the body limit is a setting, so the router is built per app."""
-    api = APIRouter(tags=["frames"], route_class=guarded_route(max_upload_bytes))
+    api = APIRouter(tags=["frames"])
 
     @api.options(FRAMES_PATH, include_in_schema=False)
     async def frames_preflight(session_id: str, request: Request, ctx: Ctx) -> Response:
@@ -74,80 +85,124 @@ def router(max_upload_bytes: int) -> APIRouter:
             raise ApiError(403, "forbidden", "CORS: this origin is not configured for any tenant")
         return Response(status_code=204, headers=headers)
 
-    async def post_frame(session_id: str, request: Request) -> Response:
-        received_ms = now_ms()
-        ctx = await context(request)
-        settings = ctx.settings
-        caller = await frame_caller(request)  # already checked before the body (GuardedRoute): cached
-        try:
-            frames.check_session_id(session_id)
-            frame_seq = int_header(request, "x-frame-seq", 0)
-            capture_ms = int_header(request, "x-capture-time", received_ms)
-            frames.check_capture_time(capture_ms, received_ms)
-            page_url = frames.check_page_url(request.headers.get("x-page-url", ""))
-        except FrameRejected as rej:
-            raise rejected(rej) from None
-        page_title = request.headers.get("x-page-title", "")[:512]
-        body = await request.body()  # within the route's limit (GuardedRoute): 413 past it
-        content_type = request.headers.get("content-type", "")
-        # A JPEG in budget is checked inline (about 0.1 ms, no pixel decoded) and its digest is the written
-        # image's; anything else is looked up by its body's digest before it costs a decode.
-        fast = settings.jpeg_check == "structure" and not frames.needs_reencode(body, content_type)
-        encoded = checked(frames.pass_through, body, content_type) if fast else None
-        digest = encoded.sha256 if encoded is not None else frames.body_digest(body)
-        key = session_key(caller.tenant, session_id)
-        if ctx.duplicates.seen(key, digest):
-            FRAMES_TOTAL.labels(outcome="duplicate").inc()
-            return answer(200, FrameDuplicate(frame_seq=frame_seq))
-        if not ctx.in_flight.try_acquire(caller.tenant, time.monotonic()):
-            raise too_busy(f"this tenant's share of the {settings.max_in_flight} frames in flight is taken")
-        try:
-            if encoded is None:
-                encoded = await decoded(ctx, caller.tenant, body, content_type)
-            frame = frames_pb2.Frame(
-                session_id=session_id, tenant=caller.tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
-                page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
-                width=encoded.width, height=encoded.height, sha256=encoded.sha256,
-                trace=trace_pb2.Trace(capture_unix_ms=capture_ms),
-            )
-            frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
-            md = await produce(ctx, session_id, key, frame.SerializeToString())
-        finally:
-            ctx.in_flight.release(caller.tenant)
-        FRAME_BYTES.observe(len(encoded.image))
-        FRAMES_TOTAL.labels(outcome="accepted").inc()
-        ctx.duplicates.remember(key, digest)
-        return answer(202, FrameAccepted(frame_seq=frame_seq, partition=md.partition, offset=md.offset,
-                                         bytes=len(encoded.image)))
+    async def post_frame(session_id: str) -> FrameAccepted | FrameDuplicate:
+        """The upload's declaration for the OpenAPI document; UploadRoute.handle serves it."""
+        raise NotImplementedError  # never called: UploadRoute.handle does not call its endpoint
 
     api.add_api_route(FRAMES_PATH, post_frame, methods=["POST"], status_code=202,
-                      response_model=FrameAccepted | FrameDuplicate, dependencies=[Depends(frame_caller)],
-                      route_class_override=direct_route(max_upload_bytes), **openapi.FRAMES)
+                      response_model=FrameAccepted | FrameDuplicate, route_class_override=UploadRoute,
+                      openapi_extra={**openapi.FRAMES["openapi_extra"], LIMIT_KEY: max_upload_bytes},
+                      **{k: v for k, v in openapi.FRAMES.items() if k != "openapi_extra"})
     return api
 
 
-class DirectRoute(GuardedRoute):
-    """A GuardedRoute whose endpoint, `endpoint(<path params by name>, request) -> Response`, is called as it is:
-    no dependency solving (the before_body dependencies have run in GuardedRoute.handle and cached their
-    answer) and no response-model validation."""
+class UploadRoute(APIRoute):
+    """The upload as plain ASGI; the route's endpoint is only its declaration (OpenAPI)."""
 
-    def get_route_handler(self):
-        endpoint = self.endpoint
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.openapi_extra[LIMIT_KEY])
 
-        async def handler(request: Request) -> Response:
-            return await endpoint(**request.path_params, request=request)
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self.methods:  # the router's partial match: 405 in the envelope
+            await super().handle(scope, receive, send)
+            return
+        try:
+            status, body = await upload(scope["app"].state.ctx, scope, receive, self.max_body_bytes)
+        except ApiError as exc:
+            await refusal(exc)(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
-        return handler
+
+class Shortcut:
+    """Pure ASGI middleware (the innermost): a frame upload goes straight to UploadRoute.handle, everything else
+    (the preflight, other methods, the other routes) through FastAPI as before."""
+
+    def __init__(self, app: ASGIApp, route: UploadRoute):
+        self.app, self.route = app, route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and (
+                match := UPLOAD_PATH.match(get_route_path(scope))):
+            scope["route"], scope["path_params"] = self.route, match.groupdict()
+            await self.route.handle(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
-def direct_route(max_body_bytes: int) -> type[DirectRoute]:
-    return type("DirectRoute", (DirectRoute,), {"default_max_body_bytes": max_body_bytes})
+def upload_route(api: APIRouter) -> UploadRoute:
+    return next(r for r in api.routes if isinstance(r, UploadRoute))
 
 
-def answer(status: int, model: FrameAccepted | FrameDuplicate) -> Response:
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, 413 as soon as it passes limit (a declared Content-Length was checked before)."""
+    receive = limited_receive(receive, limit)
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def upload(ctx: Context, scope: Scope, receive: Receive, limit: int) -> tuple[int, bytes]:
+    """(status, JSON answer) for one frame upload; raises ApiError for every refusal."""
+    received_ms = now_ms()
+    settings = ctx.settings
+    headers = Headers(scope=scope)
+    session_id = scope["path_params"]["session_id"]
+    caller = admit(ctx, session_id, headers)
+    check_declared_length(headers.get("content-length"), limit)
+    try:
+        frames.check_session_id(session_id)
+        frame_seq = int_header(headers, "x-frame-seq", 0)
+        capture_ms = int_header(headers, "x-capture-time", received_ms)
+        frames.check_capture_time(capture_ms, received_ms)
+        page_url = frames.check_page_url(headers.get("x-page-url", ""))
+    except FrameRejected as rej:
+        raise rejected(rej) from None
+    page_title = headers.get("x-page-title", "")[:512]
+    body = await read_body(receive, limit)
+    content_type = headers.get("content-type", "")
+    # A JPEG in budget is checked inline (about 0.1 ms, no pixel decoded) and its digest is the written
+    # image's; anything else is looked up by its body's digest before it costs a decode.
+    fast = settings.jpeg_check == "structure" and not frames.needs_reencode(body, content_type)
+    encoded = checked(frames.pass_through, body, content_type) if fast else None
+    digest = encoded.sha256 if encoded is not None else frames.body_digest(body)
+    key = session_key(caller.tenant, session_id)
+    if ctx.duplicates.seen(key, digest):
+        FRAMES_TOTAL.labels(outcome="duplicate").inc()
+        return answer(200, FrameDuplicate(frame_seq=frame_seq))
+    if not ctx.in_flight.try_acquire(caller.tenant, time.monotonic()):
+        raise too_busy(f"this tenant's share of the {settings.max_in_flight} frames in flight is taken")
+    try:
+        if encoded is None:
+            encoded = await decoded(ctx, caller.tenant, body, content_type)
+        frame = frames_pb2.Frame(
+            session_id=session_id, tenant=caller.tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
+            page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
+            width=encoded.width, height=encoded.height, sha256=encoded.sha256,
+            trace=trace_pb2.Trace(capture_unix_ms=capture_ms),
+        )
+        frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
+        md = await produce(ctx, session_id, key, frame.SerializeToString())
+    finally:
+        ctx.in_flight.release(caller.tenant)
+    FRAME_BYTES.observe(len(encoded.image))
+    FRAMES_TOTAL.labels(outcome="accepted").inc()
+    ctx.duplicates.remember(key, digest)
+    return answer(202, FrameAccepted(frame_seq=frame_seq, partition=md.partition, offset=md.offset,
+                                     bytes=len(encoded.image)))
+
+
+def answer(status: int, model: FrameAccepted | FrameDuplicate) -> tuple[int, bytes]:
     """The documented answer as JSON, without FastAPI's second validation of a model built just now."""
-    return Response(json.dumps(model.__dict__, separators=(",", ":")), status_code=status,
-                    media_type="application/json")
+    return status, json.dumps(model.__dict__, separators=(",", ":")).encode()
 
 
 def too_busy(message: str) -> ApiError:

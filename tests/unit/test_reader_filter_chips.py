@@ -1,0 +1,45 @@
+"""Filters the shopper set (price, brand), read off the screen on a layout that shows them as filled chips beside a
+sidebar of select boxes (issue 17 item 2: the boutique's price band waited for three viewed prices)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from services.common.catalog import Catalog, Product
+from services.common.demo_catalog import build_rows
+from services.core.reading import tesslib
+from services.core.reading.reader import FrameReader
+
+SCREENS = Path(__file__).parents[1] / "fixtures" / "screens"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    """The catalog the screenshots were taken from (rows only: the reader needs no images)."""
+    return Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+
+
+@pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
+def test_a_filled_price_chip_beside_a_select_box_is_read_as_the_price_filter(catalog: Catalog) -> None:
+    # A real Chromium frame of a filtered listing: a dark pill "Price: $135.00 - $145.00 x" a few pixels right of
+    # the sidebar's colour select. Before, the two merged into one line that read as neither, and alone the pill
+    # still read as nothing (tesseract skips a line framed in black, which the light page around the pill
+    # becomes once the crop is made dark on light).
+    with Image.open(SCREENS / "boutique-listing-price-chip.jpg") as im:
+        obs = FrameReader(catalog).observe(im.convert("RGB"), page_url="http://shop/c/Footwear")
+    assert obs.kind == "listing" and obs.category == "Footwear"
+    assert obs.filter_labels == ["Price: $135 – $145"]
+    assert not {135.0, 145.0} & set(obs.prices)  # a filter's bounds are no product's price
+
+
+@pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
+def test_a_filled_brand_chip_beside_a_dark_on_light_link_is_read_as_the_brand_filter(catalog: Catalog) -> None:
+    # The same layout with a short chip, "Brand: Tundra x", and a "Clear all" link beside it on the page: most of
+    # the line is light, so the line stays as it is, and the chip's light text on its dark fill read as nothing.
+    with Image.open(SCREENS / "boutique-listing-brand-chip.jpg") as im:
+        obs = FrameReader(catalog).observe(im.convert("RGB"), page_url="http://shop/c/Lamps")
+    assert obs.kind == "listing"
+    assert obs.filter_labels == ["Brand: Tundra"]
