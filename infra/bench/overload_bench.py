@@ -1,7 +1,7 @@
 """Capture-to-recommendation latency under twice the load the summarizer can read, with and without latest wins.
 
     python -m infra.bench.overload_bench [--sessions var/eval/sessions/classic] [--load 2.0] [--seconds 60]
-                                         [--shoppers N] [--modes on off] [--set NAME=VALUE ...]
+                                         [--shoppers N] [--modes on no-turns off] [--set NAME=VALUE ...]
                                          [--outage-at S --outage S]
 
 Simulated shoppers replay captured shopper sessions (`interarec eval capture` saves them: real demo-shop
@@ -14,7 +14,11 @@ the summaries. For each mode (a fresh broker and stack each, so no backlog carri
        setting, e.g. the lag target INTERAREC_SUMMARIZER_MAX_WAIT_MS): older frames of a page visit waiting
        behind a newer one, frames of an already read visit once they waited over 1.5 s, and, when reading every
        visit would keep the summarizer behind its lag target, a session's older visits waiting behind its newer
-       one are skipped unread and accounted; a session's newest waiting frame is always read
+       one are skipped unread and accounted; and when even each session's newest frame does not fit, sessions
+       take turns: the newest frames of the sessions read most recently wait for the next batch (held, then read
+       there unless a newer frame of the session supersedes them)
+  no-turns  as `on` with INTERAREC_SUMMARIZER_TAKE_TURNS=off: every session's newest frame is read in each batch
+       (the rule before sessions took turns)
   off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, _STALE_MS=0, _MAX_WAIT_MS=0: every frame is read in order
 
 it prints capture-to-recommendation p50/p95/max over the recommendations built from frames captured during the
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -53,6 +58,7 @@ from services.core.reading.reader import FrameReader
 from services.core.reading.window import FrameMeta, SessionState, add_frame, should_process
 
 TENANT = "demo"
+MODES = {"no-turns": {"INTERAREC_SUMMARIZER_TAKE_TURNS": "off"}}  # besides on (as configured) and off
 WARMUP_S = 10.0
 STAGGER_MS = 5_000
 
@@ -219,7 +225,7 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
         # off: every frame read in order, nothing skipped; on: the defaults
         env = ({"INTERAREC_SUMMARIZER_LOOKAHEAD": "1", "INTERAREC_SUMMARIZER_STALE_MS": "0",
                 "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "0"} if mode == "off"
-               else dict(settings or {}))
+               else {**(settings or {}), **MODES.get(mode, {})})
         stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{mode}",
                       var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)), extra_env=env)
         stack.start(progress=lambda line: None, only=("summarizer", "decomposer", "optimizer"))
@@ -281,11 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shoppers", type=int, default=0, help="fixed number of shoppers instead of --load")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--verbose", action="store_true", help="the summarizer's frame counters, frames missing")
-    parser.add_argument("--modes", nargs="+", default=["on", "off"], choices=["on", "off"])
+    parser.add_argument("--modes", nargs="+", default=["on", "off"], choices=["on", "no-turns", "off"])
     parser.add_argument("--outage-at", type=float, default=0.0, help="SIGKILL the summarizer this far into the load")
     parser.add_argument("--outage", type=float, default=0.0, help="seconds it stays down (0: no outage)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="on: a summarizer setting other than its default (repeatable)")
+                        help="on, no-turns: a summarizer setting other than its default (repeatable)")
     args = parser.parse_args(argv)
     sessions = load_sessions(Path(args.sessions))
     if not sessions:
@@ -301,13 +307,14 @@ def main(argv: list[str] | None = None) -> int:
           f"one OCR thread; driving {shoppers} shoppers ({shoppers / sustainable:.1f}x) for {args.seconds:.0f} s")
     print("\n| latest wins | recommendations | capture->recommendation p50 / p95 / max s | frames produced | "
           "accounted | skipped unread | read | product views in summaries | "
-          "input lag p95 s: summarizer / decomposer / optimizer |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "input lag p95 s: summarizer / decomposer / optimizer | load average 1 min before / after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="interarec-overload-") as tmp:
         if args.verbose:
             tmp = tempfile.mkdtemp(prefix="interarec-overload-")  # kept: the services' logs are in it
             print(f"  work directory (logs): {tmp}")
         for mode in args.modes:
+            load_before = os.getloadavg()[0]
             o = run_mode(mode, sessions, shoppers, args.seconds, Path(tmp), catalog_path,
                          dict(item.split("=", 1) for item in args.set),
                          (args.outage_at, args.outage) if args.outage else None)
@@ -316,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {mode} | {len(lat)} | {pct(lat, 0.5):.2f} / {pct(lat, 0.95):.2f} / "
                   f"{max(lat, default=float('nan')):.2f} | {len(o.produced)} | "
                   f"{len(o.produced) - missing} | {o.skipped} | {o.read} | {views(o)} | "
-                  f"{' / '.join(f'<= {o.lag.get(s)}' for s in ('summarizer', 'decomposer', 'optimizer'))} |",
-                  flush=True)
+                  f"{' / '.join(f'<= {o.lag.get(s)}' for s in ('summarizer', 'decomposer', 'optimizer'))} | "
+                  f"{load_before:.1f} / {os.getloadavg()[0]:.1f} |", flush=True)
             if args.verbose:
                 print(f"  summarizer: {o.metrics}", flush=True)
                 gone = sorted(set(o.produced) - o.accounted)

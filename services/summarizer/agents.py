@@ -27,7 +27,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from interarec.v1 import frames_pb2
 from services.common.catalog import Catalog
 from services.common.deadletters import replay_of
-from services.common.keys import check_tenant, session_key
+from services.common.keys import check_tenant, session_key, split_session_key
 from services.common.messages import BadMessage, add_span, decode, now_ms
 from services.common.metrics import LATENCY_BUCKETS, sessions_expired_total
 from services.common.topics import FRAMES, session_partition
@@ -45,6 +45,7 @@ from services.core.reading.window import (
     close_idle,
     should_process,
     skip_frame,
+    unskip,
     visit_read,
 )
 from services.summarizer.activity import ActivityIndex
@@ -53,12 +54,15 @@ from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
 Send = Callable[[list[tuple[Any, bytes, bytes]]], Awaitable[Any]]
+Process = Callable[[EventT, Callable[[EventT], Awaitable[Any]]], Awaitable[Any]]
 TICK_INTERVAL_S = 0.5
 # How long the agent waits for a lookahead batch to fill when nothing more is waiting: the latency latest-wins
 # adds to a frame when the worker keeps up.
 LOOKAHEAD_WITHIN_S = 0.02
 # What a read and a skip cost before the first is measured (s), and how fast the measured averages follow.
 READ_S_INITIAL, SKIP_S_INITIAL, COST_SMOOTHING = 0.3, 0.005, 0.2
+# Sessions whose last read time the agent remembers for taking turns (latest.py rule 3); the longest unread go.
+SERVED_REMEMBERED = 10_000
 
 FRAMES_TOTAL = Counter("interarec_summarizer_frames_total", "Frames by what happened to them", ["outcome"])
 OCR_SECONDS = Histogram("interarec_summarizer_ocr_seconds", "OCR + grounding time per distinct frame",
@@ -103,6 +107,13 @@ class SummarizeStage:
         self.window_frames, self.idle_ms = settings.window_frames, settings.idle_ms
         self.lookahead, self.stale_ms, self.max_wait_ms = settings.lookahead, settings.stale_ms, settings.max_wait_ms
         self.read_s, self.skip_s = READ_S_INITIAL, SKIP_S_INITIAL  # measured as frames are read or skipped
+        self.take_turns = settings.take_turns == "on"
+        self.served: dict[str, float] = {}  # key -> processing clock of its last read, oldest first (rule 3)
+        # key -> its newest frame, skipped (accounted) but held to be read in the next batch (rule 3). At most one
+        # per session and `lookahead` in all: the frames' images stay in memory until then.
+        self.held: dict[str, EventT] = {}
+        # Wakes the agent for the held frames when nothing else arrives (register_agents: a tick on the frames topic).
+        self.nudge: Callable[[str], Awaitable[Any]] | None = None
         self.unsaved: dict[str, tuple[EventT, dict, SessionState]] = {}  # key -> (event, value, state): skip()
         self.session_ttl_ms = settings.worker.session_ttl_s * 1000
         # A tick lost on the way is re-sent after this long; not sooner, since under an OCR backlog the first
@@ -170,6 +181,7 @@ class SummarizeStage:
         is in the batch, or its session has a newer visit there and the reads would keep the worker behind)."""
         pace = Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
                     skip_s=self.skip_s)
+        served = self.served.get if self.take_turns else None
         refs = [self.waiting(e) for e in events]
         first = {}
         for ref, event in zip(refs, events, strict=True):
@@ -186,7 +198,51 @@ class SummarizeStage:
             return bool(value) and visit_read(SessionState.from_dict(value.get("state")),
                                                FrameMeta(frame_seq=-1, capture_ms=-1, page_url=url))
 
-        return plan(refs, pace, visit_was_read)
+        return plan(refs, pace, visit_was_read, served)
+
+    async def batch(self, events: list[EventT], process: Process) -> None:
+        """Handle one lookahead batch as latest wins plans it (latest.py), after the frames held from the previous
+        batch (rule 3): each record is read (`handle`, or `read_held` for a held one), skipped (`skip`), or, if it
+        is its session's newest and must wait its turn, skipped and held (`hold`). `process` runs a handler on a
+        record of this batch (the agent's Consumer.process: retries, then a dead letter). Every skip is accounted
+        before the batch is acknowledged."""
+        held = sorted(self.held.values(), key=lambda e: (e.message.partition, e.message.offset))
+        self.held = {}
+        records = [*held, *events]
+        refs = [self.waiting(e) for e in records]
+        last = {ref.session: i for i, ref in enumerate(refs) if ref is not None}
+        for i, (event, ref, skip) in enumerate(zip(records, refs, self.plan(records), strict=True)):
+            # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it), which
+            # take_events does not set per record. Only this task's context variable is set: the stream's own
+            # current_event belongs to the buffer filling in the background.
+            token = _current_event.set(weakref.ref(event))
+            try:
+                hold = skip and ref is not None and last[ref.session] == i
+                if i < len(held):  # accounted as skipped already
+                    if hold:
+                        self.held[ref.session] = event  # type: ignore[union-attr]
+                    elif skip:
+                        FRAMES_TOTAL.labels(outcome="skipped_stale").inc()  # superseded while held
+                    else:
+                        await self.read_held(event)
+                else:
+                    await process(event, self.hold if hold else self.skip if skip else self.handle)
+            finally:
+                _current_event.reset(token)
+        self.flush()  # before take_events acknowledges the batch
+        while len(self.held) > self.lookahead:  # bounded memory: the first held go for good (accounted)
+            self.held.pop(next(iter(self.held)))
+            FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
+        if self.held and self.nudge is not None:
+            await self.nudge(next(iter(self.held)))
+
+    def drop_held(self, owned: set[int]) -> None:
+        """After a rebalance: forget the held frames of partitions no longer owned (their new owner reads the
+        sessions from the changelog, where these frames are accounted as skipped)."""
+        for key, event in list(self.held.items()):
+            if event.message.partition not in owned:
+                del self.held[key]
+                FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
 
     def measured(self, read: bool, seconds: float) -> None:
         """Follow what a read (decode, hash, OCR) or a skip costs on this machine now: the plan's budget."""
@@ -201,7 +257,14 @@ class SummarizeStage:
         appended = appended_ms(event)
         return self.clock() - appended if appended else 0.0
 
-    async def skip(self, event: EventT) -> None:
+    async def hold(self, event: EventT) -> None:
+        """A session's newest frame that waits for its turn (latest.py rule 3): accounted as skipped now (so a crash
+        loses no frame's accounting), and `batch` keeps it to read in the next batch (`read_held`). Counted in
+        the frames metric once that is settled (read, or skipped after all)."""
+        if await self.skip(event, counted=False):
+            self.held[frame_key(decode(frames_pb2.Frame, event.value))] = event
+
+    async def skip(self, event: EventT, counted: bool = True) -> bool:
         """A frame a newer one supersedes (latest.py): accounted in the session's window, not read. The state is
         kept in memory until the session's next handled record or the batch's end (`flush`): one table write
         per session and batch instead of one per skipped frame, which under overload cost most of the time."""
@@ -215,12 +278,14 @@ class SummarizeStage:
             state = SessionState.from_dict(value.get("state"))
         now = self.clock()
         if skip_frame(state, self._meta(event, frame), now):
-            FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
+            if counted:
+                FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
             value = {**value, "tenant": frame.tenant, "session_id": frame.session_id, "seen_ms": now}
             self.unsaved[key] = (event, value, state)
             self.measured(False, asyncio.get_running_loop().time() - started)
-        else:
-            FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
+            return True
+        FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
+        return False
 
     def flush(self, key: str | None = None) -> None:
         """Write the states `skip` kept in memory: one session's (before its next record is handled) or all (at
@@ -237,6 +302,20 @@ class SummarizeStage:
                 _current_event.reset(token)
 
     async def handle(self, event: EventT) -> None:
+        await self._handle(event, held=False)
+
+    async def read_held(self, event: EventT) -> None:
+        """Read a frame held for its turn (`hold`), unless a newer frame of its session was accounted meanwhile:
+        then it stays accounted as skipped. Not retried nor dead-lettered: it is accounted already, and a failed
+        read leaves it so (a dead letter would account it a second time when replayed)."""
+        try:
+            await self._handle(event, held=True)
+        except Exception as exc:  # noqa: BLE001 -- the skip's accounting stands; only this view is lost
+            log.warning("a held frame could not be read, it stays skipped: %r", exc,
+                        extra={"session_id": (event.key or b"").decode("utf-8", "replace")})
+            FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
+
+    async def _handle(self, event: EventT, held: bool) -> None:
         frame = decode(frames_pb2.Frame, event.value)
         key = frame_key(frame)
         self.flush(key)
@@ -250,6 +329,9 @@ class SummarizeStage:
         # state between this read and the save below, though OCR and the sends await.
         value = self.sessions.get(key) or {}
         state = SessionState.from_dict(value.get("state"))
+        if held and not unskip(state, meta):
+            FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
+            return
         if self.stale_ms and self.waited_ms(event) > self.stale_ms and visit_read(state, meta):
             # Behind real time: a frame of a page visit already read could at most add a scrolled view of it.
             # Latest wins: skip it unread (accounted) and spend the OCR on the frames still to come. Written now:
@@ -280,6 +362,10 @@ class SummarizeStage:
                 FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
             OCR_SECONDS.observe(loop.time() - started)
             self.measured(True, loop.time() - decoding)
+            self.served.pop(key, None)
+            self.served[key] = self.clock()  # newest last: the first ones are the longest unread
+            if len(self.served) > SERVED_REMEMBERED:
+                del self.served[next(iter(self.served))]
         else:
             FRAMES_TOTAL.labels(outcome="duplicate_or_replay").inc()
         now = self.clock()
@@ -356,16 +442,18 @@ def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage,
         # Latest wins: take what already waits (take_events acks a batch only after every record of it was
         # handled or dead-lettered, so at-least-once holds) and skip the frames a newer one supersedes.
         async for events in stream.take_events(stage.lookahead, within=LOOKAHEAD_WITHIN_S):
-            for event, stale in zip(events, stage.plan(list(events)), strict=True):
-                # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it),
-                # which take_events does not set per record. Only this task's context variable is set: the
-                # stream's own current_event belongs to the buffer filling in the background.
-                token = _current_event.set(weakref.ref(event))
-                try:
-                    await consumer.process(event, stage.skip if stale else stage.handle)
-                finally:
-                    _current_event.reset(token)
-            stage.flush()  # before take_events acknowledges the batch
+            if stage.held:
+                stage.drop_held(owned_partitions(app, FRAMES.name))
+            await stage.batch(list(events), consumer.process)
+
+    async def nudge(key: str) -> None:
+        """Held frames wait for the next batch: a tick (a no-op unless the session is idle) makes sure one comes."""
+        tenant, sid = split_session_key(key)
+        tick = frames_pb2.Frame(session_id=sid, tenant=tenant, capture_unix_ms=now_ms(),
+                                control=frames_pb2.FRAME_CONTROL_TICK)
+        await frames.send(key=key.encode(), value=tick.SerializeToString())
+
+    stage.nudge = nudge
 
     @app.timer(interval=TICK_INTERVAL_S)
     async def tick_idle_sessions() -> None:

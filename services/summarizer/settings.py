@@ -33,12 +33,19 @@ class SummarizerSettings:
                             "a frame that waited longer than this in the frames topic (the summarizer is behind) "
                             "is read only if its page visit has not been read yet, else skipped and accounted "
                             "(latest wins); 0 turns it off", minimum=0, maximum=600_000)
-    max_wait_ms: int = setting("INTERAREC_SUMMARIZER_MAX_WAIT_MS", 2000,
+    max_wait_ms: int = setting("INTERAREC_SUMMARIZER_MAX_WAIT_MS", 1500,
                                "the lag the summarizer aims to stay under: when reading every page visit of a "
                                "lookahead batch would keep it behind this, the older visits of a session with a "
                                "newer one in the batch are skipped unread and accounted; a session's newest frame "
                                "in the batch is always read (an outage's backlog it can work off is read visit by "
                                "visit); 0: never skip a whole visit", minimum=0, maximum=600_000)
+    take_turns: str = setting("INTERAREC_SUMMARIZER_TAKE_TURNS", "on",
+                              "when even each session's newest page visit in a lookahead batch would keep the "
+                              "summarizer behind INTERAREC_SUMMARIZER_MAX_WAIT_MS (but not while it works off a "
+                              "backlog), sessions take turns: the newest "
+                              "frames of the sessions read most recently are held for the next batch and read there "
+                              "unless a newer frame of the session supersedes them; `off`: every session's newest "
+                              "frame is read in each batch", choices=("on", "off"))
     ocr_workers: int = setting("INTERAREC_SUMMARIZER_OCR_WORKERS", 1,
                                "parallel OCR threads (libtesseract, loaded once per thread, runs without the GIL)",
                                minimum=1, maximum=32)

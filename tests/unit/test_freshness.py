@@ -15,7 +15,7 @@ from services.common.topics import FRAMES, SUMMARIES
 from services.core.reading import filters as chips
 from services.core.reading.grounding import Observation
 from services.core.reading.reader import FrameReader
-from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame
+from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame, unskip
 from services.summarizer import agents
 from services.summarizer.latest import Pace, Waiting, plan, superseded
 from services.summarizer.settings import SummarizerSettings
@@ -118,6 +118,38 @@ def test_under_overload_older_visits_are_shed_but_never_a_sessions_newest() -> N
         "http://shop/p/P00", "http://shop/p/P01"]
 
 
+def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
+    """Six sessions each on a new page, 0.5 s read each. The batch's newest frame waited 1.5 s of the 3 s target, so
+    1.5 s of reads keep it within: the sessions read longest ago (never read: first) are read while that lasts,
+    the newest frames of those read most recently are held (skipped in this batch, the agent reads them in the
+    next). Far behind (a backlog: rule 2's budget spent), no turns: every session's newest frame is read, as it
+    is without `served` (TAKE_TURNS=off)."""
+    sessions = [f"demo/s{i}" for i in range(6)]
+    batch = [Waiting(s, f"http://shop/p/P{i}", 100_000.0 + 100 * i) for i, s in enumerate(sessions)]
+    last_read = {"demo/s1": 10.0, "demo/s4": 20.0, "demo/s0": 30.0, "demo/s2": 40.0, "demo/s5": 50.0}  # s3: never
+    behind = Pace(now_ms=100_500 + 1_500, target_ms=3_000, read_s=0.5)
+    read = [w.session for w, s in zip(batch, plan(batch, behind, served=last_read.get), strict=True) if not s]
+    assert read == ["demo/s1", "demo/s3", "demo/s4"]
+    far_behind = Pace(now_ms=100_500 + 10_000, target_ms=3_000, read_s=0.5)
+    assert plan(batch, far_behind, served=last_read.get) == plan(batch, far_behind) == [False] * 6
+    # a session whose page its state already read costs nothing: it is kept beside the ones read
+    free = plan(batch, behind, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
+    assert [w.session for w, s in zip(batch, free, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4",
+                                                                                 "demo/s5"]
+
+
+def test_a_skip_is_taken_back_only_while_the_frame_is_still_its_sessions_newest() -> None:
+    state = SessionState()
+    assert skip_frame(state, meta(4), now_ms=100)
+    assert unskip(state, meta(4)) and state.window is None and state.skipped_stale == 0
+    closed = add_frame(state, meta(4), 0, product("P01234"), now_ms=200)  # read after all: accounted once
+    assert [(c.frame_offsets, c.skipped_stale, c.frames) for c in closed] == [([4], 0, 1)]
+    assert skip_frame(state, meta(5), now_ms=300) and skip_frame(state, meta(6), now_ms=300)
+    assert not unskip(state, meta(5))  # a newer frame was accounted since: the skip stands
+    assert unskip(state, meta(6)) and state.window is not None and state.window.offsets == [5]
+    assert not unskip(state, meta(6))  # taken back once only
+
+
 def test_a_skipped_frame_is_accounted_in_the_next_summary_and_does_not_move_the_idle_timer() -> None:
     state = SessionState()
     assert skip_frame(state, meta(4), now_ms=100)
@@ -161,12 +193,7 @@ def test_a_lagging_stage_reads_the_newest_frame_of_each_visit_and_accounts_the_s
     tick = frames_pb2.Frame(session_id="s-1", tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
     events.append(Event(b"demo/s-1", tick.SerializeToString(), Message(FRAMES.name, 0, len(events))))
 
-    async def run_batch() -> None:
-        for event, stale in zip(events, st.plan(events), strict=True):
-            await (st.skip if stale else st.handle)(event)
-        st.flush()
-
-    asyncio.run(run_batch())
+    asyncio.run(st.batch(events, direct))
     assert reads == [2, 3, 4]  # two stale frames of s-1's first visit were never read
     by_session: dict[bytes, list] = {}
     for sent in driver.output(SUMMARIES.name):
@@ -223,10 +250,15 @@ def test_a_frame_of_a_visit_already_read_is_skipped_once_it_waited_too_long(pool
     assert reads == [0, 2, 3]
 
 
+async def direct(event, handler) -> None:
+    """Runs a handler as the agent's Consumer.process does, without its retries and dead letters."""
+    await handler(event)
+
+
 def run_backlog(records: list[tuple[str, str, float]], now_ms: float) -> tuple[list[int], dict[str, list]]:
     """Feed one lookahead batch of (session, product, appended ms) through a stage with the default settings as the
-    agent does (plan, then skip or handle each record), close what is left open with an idle tick; returns the
-    offsets read and each session's summaries."""
+    agent does (SummarizeStage.batch, then batches with nothing new while frames are held for their turn), close
+    what is left open with an idle tick; returns the offsets read, in order, and each session's summaries."""
     driver, now = StageDriver(), [int(now_ms)]
     with ThreadPoolExecutor(1) as pool:
         st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
@@ -239,9 +271,9 @@ def run_backlog(records: list[tuple[str, str, float]], now_ms: float) -> tuple[l
                   for offset, (sid, pid, at) in enumerate(records)]
 
         async def batch() -> None:
-            for event, stale in zip(events, st.plan(events), strict=True):
-                await (st.skip if stale else st.handle)(event)
-            st.flush()
+            await st.batch(events, direct)
+            while st.held:  # the agent's nudge: a next batch with nothing new in it
+                await st.batch([], direct)
             now[0] += 10_000
             for sid in dict.fromkeys(sid for sid, _, _ in records):
                 tick = frames_pb2.Frame(session_id=sid, tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
@@ -270,7 +302,7 @@ SESSIONS = [("s-1", "P01234"), ("s-1", "P01234"), ("s-2", "P04410"), ("s-2", "P0
 
 def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted():
     """With the default settings, a backlog the restarted worker finds (14 s of frames, the newest 1 s old, the
-    others past the 2 s lag target) is read visit by visit, since its reads fit well within the target: each
+    others past the 1.5 s lag target) is read visit by visit, since its reads fit well within the target: each
     session's newest view and its earlier one reach the summary, only a visit's older frame is skipped."""
     now = 1_000_000
     records = [(sid, pid, now - 15_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
@@ -298,3 +330,45 @@ def st_tick(st, driver) -> list:
     before = len(driver.sent)
     asyncio.run(st.handle(Event(b"demo/s-1", tick.SerializeToString(), Message(FRAMES.name, 0, 99))))
     return driver.sent[before:]
+
+
+@pytest.mark.parametrize("newer", [False, True], ids=["session-stopped", "newer-frame-of-the-visit"])
+def test_a_frame_held_for_its_turn_is_read_next_batch_unless_a_newer_frame_of_its_visit_came(pool, newer):
+    """Through the stage, 1 s behind a 1.5 s target: s-1 was read a moment ago, then s-1 and s-2 each open a
+    product page. One read fits: s-2 (never read) is read, s-1's frame is held, accounted as skipped before the
+    batch is acked. In
+    the next batch, if s-1 sent nothing more (its final view), the held frame is read and the skip taken back;
+    if a newer frame of the same page came, that one is read and the held one stays skipped. Either way every
+    frame is accounted exactly once and s-1's view reaches its summary."""
+    driver, now = StageDriver(), [1_000_000]
+    st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
+                               driver.send, clock=lambda: now[0])
+    reads: list[int] = []
+    observe = st.observe
+    st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+
+    def record(offset: int, sid: str, pid: str) -> Event:
+        return Event(f"demo/{sid}".encode(), frame(pid, sid), Stamped(FRAMES.name, 0, offset, (now[0] - 1_000) / 1000))
+
+    async def run() -> None:
+        await st.batch([record(0, "s-1", "P01234")], direct)
+        now[0] += 100
+        await st.batch([record(1, "s-2", "P04410"), record(2, "s-1", "P01239")], direct)
+        assert reads == [0, 1] and list(st.held) == ["demo/s-1"]
+        assert st.sessions["demo/s-1"]["state"]["skipped_stale"] == 1  # accounted before the batch's ack
+        now[0] += 100
+        await st.batch([record(3, "s-1", "P01239")] if newer else [], direct)
+        assert not st.held
+        now[0] += 10_000
+        for sid in ("s-1", "s-2"):
+            tick = frames_pb2.Frame(session_id=sid, tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
+            await st.handle(Event(f"demo/{sid}".encode(), tick.SerializeToString(), Message(FRAMES.name, 0, 99)))
+
+    asyncio.run(run())
+    assert reads == ([0, 1, 3] if newer else [0, 1, 2])
+    summaries = [summaries_pb2.BehaviourSummary.FromString(s.value) for s in driver.output(SUMMARIES.name)]
+    s1 = [s for s in summaries if s.session_id == "s-1"]
+    assert sorted(o for s in summaries for o in s.frame_offsets) == ([0, 1, 2, 3] if newer else [0, 1, 2])
+    assert sum(s.frames_skipped_stale for s in summaries) == (1 if newer else 0)
+    assert viewed(s1) == {"P01234", "P01239"}
+    assert [s.window_seq for s in s1] == sorted({s.window_seq for s in s1})  # never backwards

@@ -352,20 +352,25 @@ class Grounder:
         # product-page marks ("Add to cart", "Visit the X store", "Brand:" labels) stand in for it: two
         # of them, or one beside a heading-sized catalog title.
         marks = sum(any(mark.search(t) for t in texts) for mark in self._product_marks)
+        # a promotion naming a product is not a listing of it
+        in_view = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])
+        # Several catalog titles in view are a grid of cards, even scrolled past its heading and search box (the
+        # first row's titles then lead the page): a title leading the page names its product only when alone.
+        lead_may_name = not obs.search_query and len(in_view) < 2
         titled = False
         if marks == 1:
             titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
-            if not titled and not obs.search_query:
+            if not titled and lead_may_name:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
                 titled = self._priced_title(self._lead_title_lines(main, body_text_px, masthead_px), obs,
                                             TITLE_PRICED_MIN_SCORE)
-        elif marks == 0 and not obs.search_query:
+        elif marks == 0 and lead_may_name:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
             # (heading-sized, or the line leading the page below the masthead: a theme may set its title barely
             # above the body text; a listing's card titles sit under a bigger heading, so they never lead).
-            # Never a search page: its cards' titles can be set heading-sized over small body text, each with
-            # its price beside it
+            # Never a search page nor a grid of cards: their titles can be set heading-sized over small body
+            # text, each with its price beside it
             leads = self._lead_title_lines(main, body_text_px, masthead_px)
             titled = self._priced_title([*big[:6], *leads], obs, TITLE_ONLY_MIN_SCORE)
         product_page = sku_label or marks >= 2 or titled
@@ -393,8 +398,7 @@ class Grounder:
                     bound = _num(m.group(2))
                     from_ = self._filters.price_from.match(m.group(1))
                     obs.filters.append(chips.price(low=bound) if from_ else chips.price(high=bound))
-            # a promotion naming a product is not a listing of it
-            obs.listing_product_ids = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])
+            obs.listing_product_ids = in_view
             compare_page = self._compare_re and any(self._compare_re.search(t) for t in texts)
             if compare_page and len(obs.listing_product_ids) >= 2:
                 obs.compared_product_ids = list(obs.listing_product_ids)

@@ -347,6 +347,26 @@ def skip_frame(state: SessionState, frame: FrameMeta, now_ms: int) -> bool:
     return True
 
 
+def unskip(state: SessionState, frame: FrameMeta) -> bool:
+    """Take back skip_frame's accounting of a frame that is to be read after all: latest wins held the session's
+    newest frame for a later batch while other sessions took their turn (services/summarizer/latest.py, rule 3).
+    Only while the frame is still the session's newest and its window still holds it; then add_frame reads it as
+    if it had just arrived. False, and nothing changed, otherwise: it stays accounted as skipped."""
+    w = state.window
+    if (frame.replay_of is not None or w is None or frame.frame_seq != state.last_frame_seq
+            or frame.accounted_offset not in w.offsets):
+        return False
+    w.offsets.remove(frame.accounted_offset)
+    w.skipped_stale -= 1
+    state.skipped_stale -= 1
+    state.frames_seen -= 1
+    # No other frame of the session lies between: every earlier one was delivered, and accounted, before it.
+    state.last_frame_seq = frame.frame_seq - 1
+    if not w.offsets:  # the skip opened this window: the read opens it again
+        state.window = None
+    return True
+
+
 def close_idle(state: SessionState, now_ms: int, idle_ms: int) -> ClosedWindow | None:
     """Close the open window if no distinct frame arrived for idle_ms (call from a periodic timer)."""
     if state.window is None or now_ms - state.window.last_ms < idle_ms:
