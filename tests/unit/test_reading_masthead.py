@@ -171,3 +171,105 @@ def test_a_big_bold_title_leading_the_page_is_read_whatever_its_ink() -> None:
     pictures = [Box(27, 121, 382, 382), Box(67, 284, 303, 90)]
     chosen = choose_lines(lines, pictures, load_profile(), 968, 1280, known, masthead=75)
     assert title in chosen
+
+
+def test_the_block_read_around_the_heading_is_the_titles_not_a_long_description() -> None:
+    """Line boxes recorded from two held-out theme frames (our panel right of x 968 left out). Each title is
+    barely above the body text, so every body line measures "near the tallest", and the longest of those was a
+    description paragraph: the block read around it (specs, reviews) spent the budget the buy box needed.
+    theme-21 product-02: the title (25 px) and a 37 px row of colour chips; the price line right under the
+    title must be read. theme-37 product-04, scrolled with its title under the sticky header: the 24 px price
+    leads; "In stock", the page's second product-page mark, must be read (the page is then grounded by its
+    price, brand and picture colour)."""
+    from services.core.reading.profile import load_profile
+    from services.core.reading.reader import choose_lines
+
+    price = Box(439, 171, 316, 20, 0.59)
+    chips_page = [Box(27, 19, 188, 22, 0.58), Box(769, 23, 58, 16, 0.68), Box(437, 64, 57, 17, 0.65),
+                  Box(437, 93, 350, 25, 0.49), Box(439, 132, 156, 20, 0.46), price, Box(437, 209, 327, 37, 0.43, True),
+                  Box(687, 219, 64, 19, 0.60), Box(472, 284, 82, 19, 0.58, False, True), Box(29, 469, 99, 21, 0.66),
+                  Box(27, 524, 46, 19, 0.64), Box(198, 524, 60, 15, 0.68), Box(199, 551, 37, 16, 0.65),
+                  Box(28, 552, 73, 19, 0.65), Box(28, 580, 121, 20, 0.60), Box(198, 580, 115, 16, 0.69),
+                  Box(28, 609, 198, 21, 0.53), Box(28, 650, 841, 20, 0.53), Box(29, 700, 118, 21, 0.63),
+                  Box(28, 754, 212, 20, 0.52)]
+    assert price in choose_lines(chips_page, [], load_profile(), 968, 1280, masthead=66)
+
+    in_stock = Box(398, 215, 59, 14, 0.68)
+    header = [Box(29, 18, 177, 22, 0.59), Box(784, 22, 51, 14, 0.75)]
+    cookies = [Box(45, 673, 330, 17, 0.57, False, True), Box(46, 695, 171, 14, 0.69, False, True),
+               Box(61, 732, 74, 17, 0.61, False, True), Box(175, 732, 63, 17, 0.68, False, True)]
+    scrolled = [*header, Box(398, 67, 78, 17, 0.59), Box(398, 93, 164, 17, 0.54), Box(399, 128, 136, 24, 0.51),
+                Box(457, 174, 56, 17, 0.62), in_stock, Box(431, 271, 97, 15, 0.65, False, True),
+                Box(29, 379, 88, 20, 0.69), Box(27, 428, 75, 17, 0.67), Box(198, 428, 33, 14, 0.58, True),
+                Box(28, 453, 70, 14, 0.84), Box(198, 453, 56, 14, 0.72), Box(28, 479, 119, 17, 0.63),
+                Box(198, 479, 38, 14, 0.68), Box(27, 505, 62, 17, 0.72), Box(198, 505, 53, 17, 0.61),
+                Box(27, 542, 667, 17, 0.56), Box(29, 585, 104, 20, 0.65), Box(28, 633, 131, 14, 0.61), *cookies,
+                Box(28, 778, 409, 19, 0.52)]
+    known = {*header, *cookies}  # read on earlier pages with the same pixels
+    assert in_stock in choose_lines(scrolled, [], load_profile(), 968, 1280, known, masthead=63)
+
+
+def test_a_wrapped_title_grounds_on_a_page_whose_small_body_text_makes_many_lines_big() -> None:
+    """OCR lines recorded from a held-out theme frame (theme-37 product-03): the title wraps onto two lines (30
+    and 36 px) over 14 px body text, so the shop's name, the breadcrumb, the brand, the stars and the cookie
+    banner all count as heading-sized too. The wrapped pair must still be among the headings the title is
+    looked for in (it came after every single line, past the first eight)."""
+    rows = [("P84428", "Fenwick Willow Chronograph R97", 367.5, "Brown"),
+            ("P25655", "Fenwick Willow Chronograph H3", 549.0, "Orange"),
+            ("P47292", "Fenwick Willow Chronograph W73", 75.0, "Green")]
+    catalog = Catalog([Product(product_id=i, title=t, brand="Fenwick", category="Watches", colour=col, price=p,
+                               margin=0.3, rating=4.9, review_count=120, description="", specs="", image=f"{i}.png")
+                       for i, t, p, col in rows])
+    lines = [_line("Mint Market", 18, 22, 30), _line("Search", 22, 14, 785), _line("Home | Watches", 62, 17, 29),
+             _line("Fenwick Willow", 100, 30, 401), _line("Chronograph R97", 143, 36, 400),
+             _line("by Fenwick", 191, 17), _line("4.9 out of 5 stars (120)", 216, 17),
+             _line("$489.99-S_B $367.50 USD", 251, 26), _line("Brown", 297, 14, 458), _line("In stock", 338, 14),
+             _line("Add to cart", 394, 14, 432), _line("Details", 462, 20, 30), _line("Case", 510, 14, 29),
+             _line("Strap", 588, 17, 29), _line("We use cookies to improve your experience", 673, 17, 46),
+             _line("and to measure traffic.", 695, 14, 47), _line("Accept all", 732, 17, 62),
+             _line("Settings", 732, 17, 176)]
+    obs = Grounder(catalog).observe(lines, picture_colour="Brown", body_text_px=14.0, masthead_px=63)
+    assert obs.kind == "product" and obs.product_id == "P84428" and obs.colours == ["Brown"]
+
+
+def test_a_page_scrolled_past_its_title_and_brand_is_grounded_by_its_price_and_picture_colour() -> None:
+    """OCR lines recorded from a theme frame (theme-9 product-08: brand above the title, both under the sticky
+    header; the brand is named again only in a description the budget left unread). A product page (two
+    product-page marks) naming no brand: the one catalog product whose paid price is on the page and whose
+    colour the picture shows: not the others at that price (Orange, White), nor the Green one at the struck-through
+    list price (else two would fit, and nothing is grounded, as with a second product that fits)."""
+    def product(pid: str, title: str, brand: str, colour: str, price: float) -> Product:
+        return Product(product_id=pid, title=title, brand=brand, category="Footwear", colour=colour, price=price,
+                       margin=0.3, rating=4.0, review_count=25, description="", specs="", image=f"{pid}.png")
+
+    catalog = Catalog([product("P93564", "Gadsby Rapid Sandals T64", "Gadsby", "Green", 41.99),
+                       product("P95008", "Brisco Comet Saucepan J49", "Brisco", "Orange", 41.99),
+                       product("P61306", "Meridian Vista Sneakers J9", "Meridian", "White", 41.99),
+                       product("P70001", "Solano Echo Loafers M3", "Solano", "Green", 52.99)])
+    lines = [_line("Kite & Co", 18, 22, 27), _line("Search", 22, 14, 785), _line("KKK (25)", 62, 12, 28),
+             _line("41,99 $ was 52,99 $", 91, 24, 28), _line("e000", 134, 22, 27),
+             _line("Also available in Orange, Purple, Yellow", 178, 17, 27),
+             _line("In stock, ready to ship", 215, 17, 28), _line("Add to cart", 271, 14, 61),
+             _line("Details", 388, 20, 29), _line("Material", 436, 14, 28), _line("Mesh", 436, 14, 198),
+             _line("Weight", 513, 17, 27), _line("590 g", 513, 17, 198)]
+    obs = Grounder(catalog).observe(lines, picture_colour="Green", body_text_px=17.0, masthead_px=63)
+    assert obs.kind == "product" and obs.product_id == "P93564" and obs.product_confidence == 0.5
+    assert obs.colours == ["Green"]
+    twin = Catalog([*catalog.products, product("P93565", "Gadsby Rapid Sandals T65", "Gadsby", "Green", 41.99)])
+    assert Grounder(twin).observe(lines, picture_colour="Green", body_text_px=17.0, masthead_px=63).product_id is None
+
+
+def test_a_search_page_whose_card_titles_are_heading_sized_is_no_product_page() -> None:
+    """OCR lines recorded from a theme frame (theme-48 search results, dark, from the held-out sweep of 41-60):
+    no product-page wording, and a card's title (21 px over 16 px body text) is heading-sized, a catalog title
+    letter for letter with its price right under it. A search results page is still not that product's page."""
+    catalog = Catalog([Product(product_id="P54081", title="Oberon Cascade Headphones W36", brand="Oberon",
+                               category="Headphones", colour="Purple", price=74.99, margin=0.3, rating=4.0,
+                               review_count=10, description="", specs="", image="P54081.png")])
+    lines = [_line("Harbour Goods", 19, 22, 29), _line("BACKPACKS", 79, 16, 28), _line("COOKWARE", 79, 16, 159),
+             _line("FOOTWEAR", 79, 16, 289), _line('Results for "oberon"', 156, 28, 30),
+             _line("82 products, page 1 of 3", 222, 20, 28), _line("$168-99 $126.50 -25%", 458, 19, 27),
+             _line("Oberon Cascade Headphones W36", 672, 21, 28), _line("$74.99", 698, 19, 28)]
+    obs = Grounder(catalog).observe(lines, page_url="http://shop/search?q=oberon", picture_colour="White",
+                                    body_text_px=16.0, masthead_px=108)
+    assert obs.kind == "search" and obs.search_query == "oberon" and obs.product_id is None

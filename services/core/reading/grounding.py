@@ -236,12 +236,14 @@ class Grounder:
             heights = sorted(ln.height for ln in main)
             typical = heights[len(heights) // 2]
         big = [ln for ln in usable if ln.height >= ratio * typical and not self._label_re.search(ln.text)]
-        out = [ln.text for ln in sorted(big, key=lambda ln: -ln.height)]
         # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
-        # right below a big one continues it
+        # right below a big one continues it. The pair comes right after its first line, not after every single
+        # line: callers look at the first few, and on a page of small body text many lines count as big
         tails = [ln for ln in main if ln.conf >= MIN_LINE_CONF and ln.height >= ratio * typical
                  and not self._label_re.search(ln.text)]
-        for a in big:
+        out = []
+        for a in sorted(big, key=lambda ln: -ln.height):
+            out.append(a.text)
             below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
                                                                                                      b.height)]
             if below:
@@ -362,12 +364,14 @@ class Grounder:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
                 titled = self._priced_title(self._lead_title_lines(main, body_text_px, masthead_px), obs,
                                             TITLE_PRICED_MIN_SCORE)
-        elif marks == 0 and len(in_view) < 2:
+        elif marks == 0 and lead_may_name:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
             # (heading-sized, or the line leading the page below the masthead: a theme may set its title barely
-            # above the body text; a listing's card titles sit under a bigger heading, so they never lead)
-            leads = self._lead_title_lines(main, body_text_px, masthead_px) if lead_may_name else []
+            # above the body text; a listing's card titles sit under a bigger heading, so they never lead).
+            # Never a search page nor a grid of cards: their titles can be set heading-sized over small body
+            # text, each with its price beside it
+            leads = self._lead_title_lines(main, body_text_px, masthead_px)
             titled = self._priced_title([*big[:6], *leads], obs, TITLE_ONLY_MIN_SCORE)
         product_page = sku_label or marks >= 2 or titled
         if product_page:
@@ -508,11 +512,14 @@ class Grounder:
     def _ground_untitled(self, obs: Observation) -> None:
         """A product page whose title is out of sight (scrolled under a sticky header): the one catalog product
         whose price is paid on the page, whose brand the page names and whose colour its picture shows. Any
-        second such product (a cross-sell card's price, another brand named) and nothing is grounded."""
-        if not obs.picture_colour or not obs.brands:
+        second such product (a cross-sell card's price, another brand named) and nothing is grounded. A page
+        that names no brand in what was read (the brand under the header with the title, or only in a
+        description left unread) is grounded by price and colour alone, when exactly one product fits (the
+        same 0.5: counted as viewed, never as sure as a read title or SKU)."""
+        if not obs.picture_colour:
             return
         fits = {i for price in set(obs.prices) for i in self.by_cents.get(round(price * 100), ())
-                if self.catalog.products[i].brand in obs.brands
+                if (not obs.brands or self.catalog.products[i].brand in obs.brands)
                 and self.catalog.products[i].colour == obs.picture_colour}
         if len(fits) == 1:
             obs.product_id, obs.product_confidence = self.ids[fits.pop()], 0.5

@@ -50,6 +50,7 @@ BIG_OF_TALLEST, BIG_OF_BODY = 0.7, 1.3
 # body's (whose lines mostly have them), and a row of pill-shaped chips can measure taller than the title
 EMPHASIS_OF_TALLEST, EMPHASIS_OF_BODY = 0.55, 1.12
 TINTED_SHARE = 0.45
+MARGIN_PX = 6  # columns at each side of the frame where the page's background shows
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     # to the line when a word of about its height sits a word space beside it, else it is an icon
     words.extend(n for n in narrow if any(_beside(w, n) for w in words))
     integral = cv2.integral(ink)
-    page_bg = int(np.bincount(gray[::4, ::4].ravel(), minlength=256).argmax())
+    page_bg = page_background(gray)
     lines = []
     for b in _merge_words(words, {w for w in words if _bordered(ink, w)}):
         total = (integral[b.bottom, b.right] - integral[b.top, b.right] - integral[b.bottom, b.left]
@@ -126,6 +127,20 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
     # a "picture" holding several lines of text is a panel or a card outline, not a product image
     pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
     return lines, pictures
+
+
+def page_background(gray: np.ndarray) -> int:
+    """The page's background tone: what fills the frame's left and right edges (the margins around a shop's
+    content), else the frame's most common tone. Not the frame's most common tone first: a page of white
+    cards on a cream page is about as much white as cream, and which wins flips with whether the cards'
+    pictures are painted yet (a frame captured while images load), turning every band of the page's own
+    colour into a "tinted" one."""
+    edges = np.concatenate([gray[::2, :MARGIN_PX].ravel(), gray[::2, -MARGIN_PX:].ravel()])
+    counts = np.bincount(edges, minlength=256)
+    mode = int(counts.argmax())
+    if counts[max(0, mode - 3):mode + 4].sum() >= 0.5 * edges.size:
+        return mode
+    return int(np.bincount(gray[::4, ::4].ravel(), minlength=256).argmax())
 
 
 def _beside(word: Box, glyph: Box) -> bool:
@@ -217,11 +232,14 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     chosen: list[Box] = []
     spent = 0.0
 
-    def take(box: Box) -> None:
+    def take(box: Box) -> bool:
+        """Whether `box` was newly chosen (and its cost spent)."""
         nonlocal spent
         if box not in chosen and spent + box.cost <= profile.read_budget:
             chosen.append(box)
             spent += box.cost
+            return True
+        return False
 
     if panel_left is None:
         # until our panel's heading has been read, read the headings on the right first to find it
@@ -259,18 +277,22 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     for b in leads[:3]:
         take(b)
     # text on a band of its own colour (a promotion, a notice) is what the shop wants seen: up to
-    # TINTED_SHARE of the budget, biggest first
+    # TINTED_SHARE of the budget, biggest first (a line chosen already, e.g. our panel's heading on its own
+    # tint read for free above, costs this share nothing)
     tinted_spent = 0.0
-    for b in sorted((b for b in main if b.tinted and not b.framed), key=lambda b: (-b.height, b.top))[:3]:
-        if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget:
+    tinted = [b for b in main if b.tinted and not b.framed and b not in chosen]
+    for b in sorted(tinted, key=lambda b: (-b.height, b.top))[:3]:
+        if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget and take(b):
             tinted_spent += b.cost
-            take(b)
     # the block around the page's main heading: the longest line near the tallest below the masthead (a
-    # product title is longer than its price or the swatches beside it)
+    # product title is longer than its price or the swatches beside it), set above the body text when any is:
+    # with a title barely above the body text every body line is "near the tallest", and the longest of them
+    # is a description paragraph, whose neighbours (specs, reviews) then took the budget the price needed
     tallish = [b for b in anchors if b.height >= 0.7 * tall]
     below_masthead = [b for b in tallish if below(b, masthead)] or tallish
-    if below_masthead:
-        focus = max(below_masthead, key=lambda b: b.cost)
+    headings = [b for b in below_masthead if b.height >= emphasis_px] or below_masthead
+    if headings:
+        focus = max(headings, key=lambda b: b.cost)
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
                 <= focus.bottom + profile.focus_below * focus.height and b.right > focus.left - 40
                 and b.left < focus.right + 400]
