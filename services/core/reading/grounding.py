@@ -352,12 +352,15 @@ class Grounder:
         # product-page marks ("Add to cart", "Visit the X store", "Brand:" labels) stand in for it: two
         # of them, or one beside a heading-sized catalog title.
         marks = sum(any(mark.search(t) for t in texts) for mark in self._product_marks)
-        # a promotion naming a product is not a listing of it
-        in_view = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])
+        titled = False
+        # Catalog titles in the main content: a SKU label or two product-page marks make it a product page anyway.
+        in_view: list[str] = []
+        if not sku_label and marks < 2:
+            # a promotion naming a product is not a listing of it
+            in_view = self._titles_in([ln for ln in main if not self._promo_re.search(ln.text)])
         # Several catalog titles in view are a grid of cards, even scrolled past its heading and search box (the
         # first row's titles then lead the page): a title leading the page names its product only when alone.
         lead_may_name = not obs.search_query and len(in_view) < 2
-        titled = False
         if marks == 1:
             titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
             if not titled and lead_may_name:
