@@ -1,5 +1,7 @@
-"""Filters the shopper set (price, brand), read off the screen on a layout that shows them as filled chips beside a
-sidebar of select boxes (issue 17 item 2: the boutique's price band waited for three viewed prices)."""
+"""Listing frames of a real layout read as listings: the filters the shopper set, shown as filled chips beside a
+sidebar of select boxes (issue 17 item 2: the boutique's price band waited for three viewed prices), and a grid of
+cards scrolled past its heading, which is no product page (a held-out boutique session named a product the
+shopper never opened)."""
 
 from __future__ import annotations
 
@@ -43,3 +45,14 @@ def test_a_filled_brand_chip_beside_a_dark_on_light_link_is_read_as_the_brand_fi
         obs = FrameReader(catalog).observe(im.convert("RGB"), page_url="http://shop/c/Lamps")
     assert obs.kind == "listing"
     assert obs.filter_labels == ["Brand: Tundra"]
+
+
+@pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
+def test_a_scrolled_grid_of_cards_is_a_listing_not_its_first_cards_product_page(catalog: Catalog) -> None:
+    # A real Chromium frame of a search results page scrolled down: no masthead, no search box, no product-page
+    # wording; the first row's titles lead the page, each with its price beside it.
+    with Image.open(SCREENS / "boutique-search-scrolled-grid.jpg") as im:
+        obs = FrameReader(catalog).observe(im.convert("RGB"), page_url="http://shop/search?q=Wexford+Sunglasses")
+    assert obs.kind != "product" and obs.product_id is None
+    titles = {catalog.by_id[pid].title for pid in obs.listing_product_ids}
+    assert "Wexford Valley Aviators N3" in titles and len(titles) >= 2  # read as the listing it is
