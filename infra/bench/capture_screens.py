@@ -16,8 +16,6 @@ import json
 import random
 from pathlib import Path
 
-import uvicorn
-
 from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
@@ -58,11 +56,9 @@ FILL_PANEL = """(items) => {
 }"""
 
 
-def _serve(catalog: Catalog, layout: str) -> tuple[uvicorn.Server, str]:
-    """The demo shop in `layout` on a free port; the caller stops it with `server.should_exit = True`."""
-    served = Served(create_app(catalog, "http://127.0.0.1:9", layout=layout), lifespan=False,
-                    ready_path=None).__enter__()
-    return served.server, served.url
+def _shop(catalog: Catalog, layout: str) -> Served:
+    """The demo shop in `layout` on a free port, served while the `with` block runs."""
+    return Served(create_app(catalog, "http://127.0.0.1:9", layout=layout), lifespan=False, ready_path=None)
 
 
 def _shoot(page, url: str, path: str, panel: list, scroll: int, settle_ms: int) -> tuple[bytes, list[str]]:
@@ -89,29 +85,29 @@ def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport=VIEWPORT)
         for layout in LAYOUTS:
-            server, url = _serve(catalog, layout)
-            viewed = rng.sample(catalog.products, n_products)
-            others = [p for p in catalog.products if p not in viewed]
+            with _shop(catalog, layout) as served:
+                url = served.url
+                viewed = rng.sample(catalog.products, n_products)
+                others = [p for p in catalog.products if p not in viewed]
 
-            def shot(path: str, name: str, product=None, scroll: int = 0, layout=layout, url=url,
-                     others=others) -> None:
-                panel = rng.sample(others, 4)
-                data, promos = _shoot(page, url, path, panel, scroll, settle_ms=120)
-                file = f"{layout}-{name}.jpg"
-                (out / file).write_bytes(data)
-                frames.append({"file": file, "layout": layout, "url": url.split(":")[0] + "://shop" + path,
-                               "scroll": scroll, "product_id": product.product_id if product else None,
-                               "panel_ids": [p.product_id for p in panel], "promo_ids": promos})
+                def shot(path: str, name: str, product=None, scroll: int = 0, layout=layout, url=url,
+                         others=others) -> None:
+                    panel = rng.sample(others, 4)
+                    data, promos = _shoot(page, url, path, panel, scroll, settle_ms=120)
+                    file = f"{layout}-{name}.jpg"
+                    (out / file).write_bytes(data)
+                    frames.append({"file": file, "layout": layout, "url": url.split(":")[0] + "://shop" + path,
+                                   "scroll": scroll, "product_id": product.product_id if product else None,
+                                   "panel_ids": [p.product_id for p in panel], "promo_ids": promos})
 
-            shot("/", "home")
-            first = viewed[0]
-            shot(f"/c/{first.category}?colour={first.colour}", "listing")
-            shot(f"/search?q={first.brand.lower()}", "search")
-            ids = [first] + merchandising.similar(first, catalog)
-            shot("/compare?ids=" + ",".join(p.product_id for p in ids), "compare")
-            for i, p in enumerate(viewed):
-                shot(f"/p/{p.product_id}", f"product-{i:02d}", product=p, scroll=rng.choice((0, 0, 0, 50, 100)))
-            server.should_exit = True
+                shot("/", "home")
+                first = viewed[0]
+                shot(f"/c/{first.category}?colour={first.colour}", "listing")
+                shot(f"/search?q={first.brand.lower()}", "search")
+                ids = [first] + merchandising.similar(first, catalog)
+                shot("/compare?ids=" + ",".join(p.product_id for p in ids), "compare")
+                for i, p in enumerate(viewed):
+                    shot(f"/p/{p.product_id}", f"product-{i:02d}", product=p, scroll=rng.choice((0, 0, 0, 50, 100)))
         browser.close()
     return frames
 
@@ -135,8 +131,8 @@ def theme_frames(catalog: Catalog, numbers: list[int], n_products: int = 10, see
             for number in numbers:
                 layout = theme(number).layout
                 rng = random.Random(f"{seed}-{number}")
-                server, url = _serve(catalog, layout)
-                try:
+                with _shop(catalog, layout) as served:
+                    url = served.url
                     viewed = rng.sample(catalog.products, n_products)
                     others = [p for p in catalog.products if p not in viewed]
                     first = viewed[0]
@@ -154,8 +150,6 @@ def theme_frames(catalog: Catalog, numbers: list[int], n_products: int = 10, see
                                  "panel_ids": [p.product_id for p in panel], "promo_ids": promos}
                         with Image.open(io.BytesIO(data)) as im:
                             yield frame, im.convert("RGB")
-                finally:
-                    server.should_exit = True
         finally:
             browser.close()
 
