@@ -145,13 +145,16 @@ def report(results: dict[tuple[str, str], Score]) -> str:
 
 
 def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path | None = None,
-               profile: ShopProfile | None = None) -> dict[int, Score]:
-    """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames."""
+               profile: ShopProfile | None = None, save_all: bool = False) -> dict[int, Score]:
+    """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames. With `save`,
+    the frames read wrong (every frame with `save_all`) are written there as PNG with a manifest.json: each
+    frame's truth and where the reader had learned our panel starts (`panel_left`), to replay them."""
     from infra.bench.capture_screens import theme_frames
     from services.demo_shop.themes import theme_number
 
     results: dict[int, Score] = {}
     readers: dict[int, FrameReader] = {}
+    saved: list[dict] = []
     for frame, image in theme_frames(catalog, numbers, n_products):
         number = theme_number(frame["layout"])
         reader = readers.setdefault(number, FrameReader(catalog, profile))
@@ -160,9 +163,15 @@ def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path
         score = results.setdefault(number, Score())
         misses = len(score.misses)
         score.add(frame, obs, catalog, cpu_s() - start)
-        if save and len(score.misses) > misses:
+        if save and (len(score.misses) > misses or save_all):
             save.mkdir(parents=True, exist_ok=True)
-            image.save(save / frame["file"], quality=80)
+            # the decoded pixels the reader saw, losslessly, and what the reader knew of the shop then
+            name = frame["file"].rsplit(".", 1)[0] + ".png"
+            image.save(save / name)
+            saved.append({**frame, "file": name, "panel_left": reader.regions.panel_left,
+                          "missed": len(score.misses) > misses})
+    if save and saved:
+        (save / "manifest.json").write_text(json.dumps({"frames": saved}, indent=1) + "\n")
     return results
 
 
@@ -204,14 +213,16 @@ def main() -> int:
                         help="with --themes N: start at theme M (themes 21-40 are the held-out check of rules "
                              "designed on 1-20)")
     parser.add_argument("--theme-products", type=int, default=10, help="product pages per theme")
-    parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here")
+    parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here (PNG, "
+                                                         "with a manifest.json of their truth)")
+    parser.add_argument("--save-all", action="store_true", help="with --save-misses: save every frame")
     args = parser.parse_args()
     profile = load_profile(args.profile)  # None: the default
     catalog = Catalog.load(generate(args.catalog_dir))
     started = time.monotonic()
     if args.themes:
         themed = run_themes(catalog, list(range(args.from_theme, args.themes + 1)), args.theme_products,
-                            args.save_misses, profile)
+                            args.save_misses, profile, args.save_all)
         print(theme_report(themed))
         for number, s in sorted(themed.items()):
             for miss in s.misses:
