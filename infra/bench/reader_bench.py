@@ -3,6 +3,8 @@
     python -m infra.bench.reader_bench [--screens tests/fixtures/screens] [--repeat 1]
     python -m infra.bench.reader_bench --themes 20 [--theme-products 10]
     python -m infra.bench.reader_bench --from-theme 21 --themes 40   # held out: rules were designed on 1-20
+    python -m infra.bench.reader_bench --themes 60 --save-misses DIR --save-all   # keep every frame read ...
+    python -m infra.bench.reader_bench --themes 60 --frames DIR   # ... and read the same pixels again
 
 For every frame of tests/fixtures/screens/manifest.json (real Chromium captures, see capture_screens.py)
 it runs, in the same process and run:
@@ -144,8 +146,20 @@ def report(results: dict[tuple[str, str], Score]) -> str:
     return "\n".join(rows)
 
 
+def saved_frames(folder: Path, numbers: list[int]):
+    """(frame, image) of the theme frames saved by --save-misses --save-all, in their capture order: the same
+    pixels read again (by another version of the reader, say), without Chromium."""
+    from services.demo_shop.themes import theme_number
+
+    for frame in json.loads((folder / "manifest.json").read_text())["frames"]:
+        if theme_number(frame["layout"]) in numbers:
+            with Image.open(folder / frame["file"]) as im:
+                yield frame, im.convert("RGB")
+
+
 def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path | None = None,
-               profile: ShopProfile | None = None, save_all: bool = False) -> dict[int, Score]:
+               profile: ShopProfile | None = None, save_all: bool = False,
+               frames_dir: Path | None = None) -> dict[int, Score]:
     """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames. With `save`,
     the frames read wrong (every frame with `save_all`) are written there as PNG with a manifest.json: each
     frame's truth and where the reader had learned our panel starts (`panel_left`), to replay them."""
@@ -155,7 +169,8 @@ def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path
     results: dict[int, Score] = {}
     readers: dict[int, FrameReader] = {}
     saved: list[dict] = []
-    for frame, image in theme_frames(catalog, numbers, n_products):
+    frames = saved_frames(frames_dir, numbers) if frames_dir else theme_frames(catalog, numbers, n_products)
+    for frame, image in frames:
         number = theme_number(frame["layout"])
         reader = readers.setdefault(number, FrameReader(catalog, profile))
         start = cpu_s()
@@ -216,13 +231,15 @@ def main() -> int:
     parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here (PNG, "
                                                          "with a manifest.json of their truth)")
     parser.add_argument("--save-all", action="store_true", help="with --save-misses: save every frame")
+    parser.add_argument("--frames", type=Path, help="with --themes: read the frames saved in this folder by "
+                                                    "--save-misses --save-all instead of rendering them")
     args = parser.parse_args()
     profile = load_profile(args.profile)  # None: the default
     catalog = Catalog.load(generate(args.catalog_dir))
     started = time.monotonic()
     if args.themes:
         themed = run_themes(catalog, list(range(args.from_theme, args.themes + 1)), args.theme_products,
-                            args.save_misses, profile, args.save_all)
+                            args.save_misses, profile, args.save_all, args.frames)
         print(theme_report(themed))
         for number, s in sorted(themed.items()):
             for miss in s.misses:
