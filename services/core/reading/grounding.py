@@ -501,11 +501,14 @@ class Grounder:
         elif score >= TITLE_PRICED_MIN_SCORE and priced:
             chosen = best
         else:
+            # the one close title whose price is on the page, confirmed by its brand named on the page or, for
+            # a shop that shows its brand only as a logo, by its colour in the product picture
             with_price = [idx for idx, _ in ranked if self._price_on_page(idx, obs)]
-            if len(with_price) == 1 and self.catalog.products[with_price[0]].brand in obs.brands:
+            if len(with_price) == 1 and (self.catalog.products[with_price[0]].brand in obs.brands
+                                         or self.catalog.products[with_price[0]].colour == obs.picture_colour):
                 chosen = with_price[0]
                 score, text = scores[chosen]
-                priced, branded = True, True
+                priced, branded = True, self.catalog.products[chosen].brand in obs.brands
         if chosen is None:
             return
         obs.heading = text
