@@ -242,7 +242,7 @@ def test_panel_keeps_to_the_rating_level_of_the_viewed_products(monkeypatch):
     # without the level: two products rated 4.0 and three at 4.5 or better; with it, none below 4.4 and five
     assert min(ratings) > viewed.rating - 0.5, ratings
     assert sum(r >= viewed.rating - 0.1 for r in ratings) >= 5, ratings
-    # the level is a soft preference: a product rated a full star below the level is about exp(-2) as attractive
+    # the level is a soft preference: a product rated half a star below the level is about exp(-2) as attractive
     # as its twin at the level, and nothing changes above the level
     rows = np.array([cat.index[p.product_id] for p in laptops])
     seen = np.array([cat.index[viewed.product_id]])
@@ -250,5 +250,5 @@ def test_panel_keeps_to_the_rating_level_of_the_viewed_products(monkeypatch):
     monkeypatch.setattr(attraction, "LEVEL_COEF", 0.0)
     _, v_plain = utilities(cat, rows, optimization_pb2.Preferences(), viewed=seen)
     below = np.maximum(viewed.rating - 0.1 - cat.rating[rows], 0.0)
-    assert np.allclose(v_level / v_plain, np.exp(-2.0 * below))
-    assert (below >= 0.9).any()
+    assert np.allclose(v_level / v_plain, np.exp(-4.0 * below))
+    assert (below >= 0.5).any()

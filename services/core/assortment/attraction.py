@@ -54,7 +54,7 @@ BOOST_COEF = 1.0  # per unit of business-rule boost: as strong as a full brand p
 ANCHOR_COEF = 0.8  # per e-fold of distance from the price anchor: shoppers favour their viewed price level
 SESSION_COEF = 0.6  # per unit of similarity to a viewed product: "more like what I just looked at"
 SIM_CATEGORY, SIM_BRAND, SIM_COLOUR = 0.5, 0.3, 0.2
-LEVEL_COEF = 2.0  # per star below the viewed rating level: a full star below weighs as much as exp(-2) ~ 0.14
+LEVEL_COEF = 4.0  # per star below the viewed rating level: half a star below weighs exp(-2) ~ 0.14
 LEVEL_SLACK = 0.1  # a near-twin of the lowest viewed rating is not below the level (as the hard floor's slack)
 
 
