@@ -57,11 +57,11 @@ def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
         summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
         add_views(summary, [(p, 2, 0.95)])
         request = decompose(summary, DEMO, k=K)
-        if any(g.brands or g.colours for g in request.constraints.at_least):
-            continue  # the brand/colour hedge above takes the panel first
+        solved = solve_request(DEMO, request)
+        if any("lowered" in note or "dropped" in note for note in solved.shaping):
+            continue  # the brand and colour hedges listed before it took the panel first
         prices = DEMO.price[candidate_rows(DEMO, request.constraints)]
         nearest = np.sort(np.abs(np.log(prices / p.price)))[K - 1]
-        solved = solve_request(DEMO, request)
         panel = [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices]
         near = [x for x in panel if abs(np.log(x.price / p.price)) <= nearest + 1e-9]
         assert len(near) >= K // 2, (p, [x.price for x in panel])
@@ -164,3 +164,38 @@ def test_one_brand_on_both_types_stays_hard():
         assert list(request.constraints.brands) == [brand]
         checked += 1
     assert checked >= 3
+
+
+def _nearest_span(rows: np.ndarray, price: float) -> float:
+    """How far (high / low) the K // 2 candidates nearest `price` spread around it."""
+    d = np.sort(np.maximum(np.log(price / DEMO.price[rows]), np.log(DEMO.price[rows] / price)))[K // 2 - 1]
+    return float(np.exp(2 * d))
+
+
+def test_one_view_whose_brand_and_colour_leave_nothing_near_its_price_hedges_all_three():
+    # One view of a brand and colour that together fill the panel kept both hard, and the price hedge then took the
+    # nearest of them: for watches-band-compare (a Marlow brown watch at $323.50, Marlow brown watches at $199-895)
+    # nothing within the shopper's $315-345, 0 of 8 right until a second view. Now brand, colour and price get half
+    # the panel each; where products of that brand and colour lie near the price, both stay hard as before.
+    by_all = Counter((p.category, p.brand, p.colour) for p in DEMO.products)
+    starved, kept = 0, 0
+    for p in DEMO.products:
+        if by_all[p.category, p.brand, p.colour] < K + 2 or starved >= 8 and kept >= 4:
+            continue
+        same = np.flatnonzero((DEMO.category == p.category) & (DEMO.brand == p.brand) & (DEMO.colour == p.colour)
+                              & (DEMO.price != p.price))
+        of_type = np.flatnonzero((DEMO.category == p.category) & (DEMO.price != p.price))
+        panel, request = _panel_after([p])
+        if _nearest_span(same, p.price) > 1.6 and starved < 8:
+            starved += 1
+            window = _nearest_span(of_type, p.price) ** 0.5 + 1e-9
+            assert not request.constraints.brands and not request.constraints.colours, p
+            assert sum(x.brand == p.brand for x in panel) >= K // 2, p
+            assert sum(x.colour == p.colour for x in panel) >= K // 2, p
+            near = [x for x in panel if max(x.price / p.price, p.price / x.price) <= window]
+            assert len(near) >= K // 2, (p, [x.price for x in panel])
+        elif _nearest_span(same, p.price) <= 1.6 and kept < 4:
+            kept += 1
+            assert list(request.constraints.brands) == [p.brand] and list(request.constraints.colours) == [p.colour]
+            assert all(x.brand == p.brand and x.colour == p.colour for x in panel), p
+    assert starved == 8 and kept == 4

@@ -476,9 +476,43 @@ def decompose(
         else:
             request.constraints.at_least.add(count=count, categories=[switch[1]])
     elif price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
+        _hedge_starved_budget(request, catalog, prices, explicit)
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
         _hedge_price(request, catalog, prices)
     return request
+
+
+def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
+                          explicit: _Explicit) -> None:
+    """Rule: one view's brand and colour, hard together, may leave no product near the viewed price: then no budget
+    holding that price could show any item, and the one view cannot tell the brand, the colour or the budget
+    apart. When the candidates nearest the viewed price span more than a budget can (PRICE_BAND_MAX_RATIO), the
+    brand and colour become hedges (half the panel each, as when they cannot fill it together) and the price
+    hedge is taken over the product type. A stated brand or colour (filter, search) stays hard."""
+    c, k = request.constraints, request.k or DEFAULT_K
+    count = int(k * HEDGE_SHARE)
+    if len({v.product_id for v in request.summary.viewed_products}) != 1 or c.at_least or count < 1:
+        return
+    held = [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
+    if len(held) != 2:
+        return
+    rows = candidate_rows(catalog, c)
+    if rows.size < count:
+        return
+    lo, hi = min(prices), max(prices)
+    scope = catalog.price[rows]
+    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
+    d = float(np.sort(distance)[count - 1])
+    if hi / lo * math.exp(2 * d) <= PRICE_BAND_MAX_RATIO:
+        return
+    values = {n: list(getattr(c, n)) for n in held}
+    for n in held:
+        del getattr(c, n)[:]
+        getattr(c.at_least.add(count=count), n).extend(values[n])
+    request.relaxations.add(constraint="brands", reason=(
+        f"one view: no {values['brands']} {values['colours']} product near the viewed price "
+        f"(the nearest {count} span x{hi / lo * math.exp(2 * d):.2f}); brand, colour and budget hedged: at least "
+        f"{count} of {k} items of each"))
 
 
 def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
