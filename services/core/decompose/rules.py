@@ -500,9 +500,7 @@ def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog
     if rows.size < count:
         return
     lo, hi = min(prices), max(prices)
-    scope = catalog.price[rows]
-    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
-    d = float(np.sort(distance)[count - 1])
+    d = _nearest_distance(catalog.price[rows], lo, hi, count)
     if hi / lo * math.exp(2 * d) <= PRICE_BAND_MAX_RATIO:
         return
     values = {n: list(getattr(c, n)) for n in held}
@@ -531,13 +529,18 @@ def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog
     scope = catalog.price[rows]
     if count < 1 or scope.size < count:
         return
-    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
-    d = float(np.sort(distance)[count - 1])
+    d = _nearest_distance(scope, lo, hi, count)
     # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
     group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
                                              price_max=round(hi * math.exp(d), 2))
     if category is not None:
         group.categories.append(category)
+
+
+def _nearest_distance(scope: np.ndarray, lo: float, hi: float, count: int) -> float:
+    """How far (in log price) beyond [lo, hi] the narrowest window holding `count` of the prices `scope` reaches."""
+    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
+    return float(np.sort(distance)[count - 1])
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
