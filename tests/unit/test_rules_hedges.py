@@ -199,3 +199,31 @@ def test_one_view_whose_brand_and_colour_leave_nothing_near_its_price_hedges_all
             assert list(request.constraints.brands) == [p.brand] and list(request.constraints.colours) == [p.colour]
             assert all(x.brand == p.brand and x.colour == p.colour for x in panel), p
     assert starved == 8 and kept == 4
+
+
+def test_two_views_whose_either_brand_and_colour_leave_nothing_near_their_prices_hedge_all_three():
+    # Two views of one type at close prices that differ in brand and colour made both "either" terms hard; their
+    # products near those prices were few (any-band-search: Halvard red then Bexley black lamps at $66.50 and
+    # $57.50, 1 of 8 right for 12 s; luxury-browse's drop). Now brand, colour and price get half the panel each.
+    checked = 0
+    for p in DEMO.products[::7]:
+        if checked == 6:
+            break
+        q = next((x for x in DEMO.products if x.category == p.category and x.brand != p.brand
+                  and x.colour != p.colour and 1 < x.price / p.price <= 1.15), None)
+        if q is None:
+            continue
+        of_type = np.flatnonzero((DEMO.category == p.category) & ~np.isin(DEMO.price, [p.price, q.price]))
+        panel, request = _panel_after([p, q])
+        if not any("brand, colour and budget hedged" in r.reason for r in request.relaxations):
+            continue  # the two views' brand and colour left products near their prices, or were not both hard
+        checked += 1
+        assert not request.constraints.brands and not request.constraints.colours, (p, q)
+        assert sum(x.brand in (p.brand, q.brand) for x in panel) >= K // 2, (p, q)
+        assert sum(x.colour in (p.colour, q.colour) for x in panel) >= K // 2, (p, q)
+        lo, hi = sorted((p.price, q.price))
+        reach = float(np.sort(np.maximum(np.maximum(np.log(lo / DEMO.price[of_type]),
+                                                    np.log(DEMO.price[of_type] / hi)), 0.0))[K // 2 - 1]) + 1e-9
+        near = [x for x in panel if lo * np.exp(-reach) <= x.price <= hi * np.exp(reach)]
+        assert len(near) >= K // 2, (p, q, [x.price for x in panel])
+    assert checked == 6

@@ -484,14 +484,15 @@ def decompose(
 
 def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
                           explicit: _Explicit) -> None:
-    """Rule: one view's brand and colour, hard together, may leave no product near the viewed price: then no budget
-    holding that price could show any item, and the one view cannot tell the brand, the colour or the budget
-    apart. When the candidates nearest the viewed price span more than a budget can (PRICE_BAND_MAX_RATIO), the
-    brand and colour become hedges (half the panel each, as when they cannot fill it together) and the price
-    hedge is taken over the product type. A stated brand or colour (filter, search) stays hard."""
+    """Rule: from one or two views, a brand and a colour hard together (one view's, or two views' "either" terms)
+    may leave no product near the viewed prices: then no budget holding those prices could show any item, and so
+    few views cannot tell the brand, the colour or the budget apart. When the half-panel of candidates nearest the
+    viewed prices reaches beyond them by more than a budget spans (PRICE_BAND_MAX_RATIO), the brand and colour
+    become hedges (half the panel each, as when they cannot fill it together) and the price hedge is taken over the
+    product type. A stated brand or colour (filter, search) stays hard."""
     c, k = request.constraints, request.k or DEFAULT_K
     count = int(k * HEDGE_SHARE)
-    if len({v.product_id for v in request.summary.viewed_products}) != 1 or c.at_least or count < 1:
+    if c.at_least or count < 1:
         return
     held = [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
     if len(held) != 2:
@@ -501,15 +502,15 @@ def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog
         return
     lo, hi = min(prices), max(prices)
     d = _nearest_distance(catalog.price[rows], lo, hi, count)
-    if hi / lo * math.exp(2 * d) <= PRICE_BAND_MAX_RATIO:
+    if math.exp(2 * d) <= PRICE_BAND_MAX_RATIO:
         return
     values = {n: list(getattr(c, n)) for n in held}
     for n in held:
         del getattr(c, n)[:]
         getattr(c.at_least.add(count=count), n).extend(values[n])
     request.relaxations.add(constraint="brands", reason=(
-        f"one view: no {values['brands']} {values['colours']} product near the viewed price "
-        f"(the nearest {count} span x{hi / lo * math.exp(2 * d):.2f}); brand, colour and budget hedged: at least "
+        f"no {values['brands']} {values['colours']} product near the viewed prices (the nearest {count} reach "
+        f"x{math.exp(2 * d):.2f} beyond them); brand, colour and budget hedged: at least "
         f"{count} of {k} items of each"))
 
 
