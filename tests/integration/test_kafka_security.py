@@ -151,3 +151,49 @@ def test_host_names_are_verified_unless_turned_off(kafka_secured: SecuredKafka) 
         kafka_security.preflight(kafka_secured.alias_bootstrap, kafka_security.KafkaSecurity(**operator))
     kafka_security.preflight(kafka_secured.alias_bootstrap,
                              kafka_security.KafkaSecurity(**operator, check_hostname=False))
+
+
+def test_the_gateways_librdkafka_producer_logs_in_as_its_user_and_verifies_host_names(
+        kafka_secured: SecuredKafka, caplog: pytest.LogCaptureFixture) -> None:
+    """The gateway's producer (librdkafka) configured from the same settings: as the gateway's KafkaUser, under its
+    ACLs (Write on the frames topic, IdempotentWrite), a frame is acknowledged; at 127.0.0.2, which the broker's
+    certificate does not name, it never connects (no frame leaves) unless host-name checks are turned off."""
+    import asyncio
+
+    from services.common.delivery import BrokerUnavailable
+    from services.common.rdkafka_producer import RdAsyncProducer
+    from services.common.topics import FRAMES
+
+    gateway = kafka_secured.service_env["gateway"]
+    user = dict(protocol="SASL_SSL", ca_file=kafka_secured.tls.ca_file,
+                username=gateway["INTERAREC_KAFKA_SASL_USERNAME"],
+                password=Path(gateway["INTERAREC_KAFKA_SASL_PASSWORD_FILE"]).read_text().strip())
+
+    def attempt(bootstrap: str, check_hostname: bool) -> tuple[bool, object]:
+        caplog.clear()
+        producer = RdAsyncProducer(bootstrap, "test-rd-tls", probe_topic=FRAMES.name, probe_interval_s=0.5,
+                                   security=kafka_security.KafkaSecurity(**user, check_hostname=check_hostname))
+        producer.start()
+        try:
+            deadline = time.monotonic() + 15
+            while not producer.ready and time.monotonic() < deadline and "certificate verify failed" not in caplog.text:
+                time.sleep(0.1)
+
+            async def send():
+                try:
+                    return await producer.send(FRAMES.name, b"tls/s", b"frame", timeout_s=15)
+                except BrokerUnavailable as exc:
+                    return exc
+
+            return producer.ready, asyncio.run(send())
+        finally:
+            producer.close(timeout_s=5)
+
+    ready, sent = attempt(kafka_secured.bootstrap, True)
+    assert ready and sent.topic == FRAMES.name and sent.offset >= 0, sent
+    caplog.set_level("WARNING", logger="interarec.kafka")
+    ready, sent = attempt(kafka_secured.alias_bootstrap, True)
+    assert not ready and isinstance(sent, BrokerUnavailable), sent
+    assert "certificate verify failed" in caplog.text and user["password"] not in caplog.text
+    ready, sent = attempt(kafka_secured.alias_bootstrap, False)
+    assert ready and sent.offset >= 0, sent
