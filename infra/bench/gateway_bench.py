@@ -104,7 +104,7 @@ def raw_producer_rate(bootstrap: str, frames: list[bytes], in_flight: int | None
     return len(frames) / elapsed, cpu * 1000 / len(frames)
 
 
-async def raw_librdkafka_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float]:
+def raw_librdkafka_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float]:
     """(frames/s, CPU ms per frame of this process, librdkafka's threads included): the same frames through a
     plain librdkafka producer with the gateway's settings (services/common/rdkafka_producer.producer_config),
     all at once; a full queue (32 MiB, as kafka-python's buffer) waits as kafka-python's send() would."""
@@ -138,7 +138,7 @@ async def raw_librdkafka_rate(bootstrap: str, frames: list[bytes]) -> tuple[floa
     return len(frames) / elapsed, cpu * 1000 / len(frames)
 
 
-def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[float, Counter, float]:
+async def post_all(url: str, frames: list[bytes], concurrency: int) -> tuple[float, Counter, float]:
     """(accepted frames/s, answers by status, this client's CPU ms per frame). A minimal keep-alive HTTP/1.1
     client on asyncio streams: httpx costs more CPU per request than the gateway does, so it would measure
     itself."""
