@@ -185,12 +185,12 @@ async def upload(ctx: Context, scope: Scope, receive: Receive, limit: int) -> tu
             encoded = await decoded(ctx, caller.tenant, body, content_type)
         frame = frames_pb2.Frame(
             session_id=session_id, tenant=caller.tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
-            page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
+            page_url=page_url, page_title=page_title, mime_type=encoded.mime_type,
             width=encoded.width, height=encoded.height, sha256=encoded.sha256,
             trace=trace_pb2.Trace(capture_unix_ms=capture_ms),
         )
         frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
-        md = await produce(ctx, session_id, key, frame.SerializeToString())
+        md = await produce(ctx, session_id, key, frames.frame_record(frame, encoded.image))
     finally:
         ctx.in_flight.release(caller.tenant)
     FRAME_BYTES.observe(len(encoded.image))
