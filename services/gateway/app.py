@@ -41,8 +41,11 @@ def frames_producer(settings: GatewaySettings) -> Producer:
     if settings.producer == "kafka-python":
         return AsyncProducer(settings.bootstrap, client_id="interarec-gateway", max_block_s=settings.ack_timeout_s,
                              batch_bytes=PRODUCER_BATCH_BYTES, linger_ms=settings.linger_ms)
+    # librdkafka refuses a record at once when its queue is full (kafka-python's send() would wait): sized so
+    # that every frame in flight fits, a full queue means the broker is not taking frames (503)
+    queue_bytes = max(32 * 1024 * 1024, settings.max_in_flight * (MAX_FRAME_BYTES + 64 * 1024))
     return RdAsyncProducer(settings.bootstrap, client_id="interarec-gateway", batch_bytes=PRODUCER_BATCH_BYTES,
-                           linger_ms=settings.linger_ms, probe_topic=FRAMES.name)
+                           linger_ms=settings.linger_ms, probe_topic=FRAMES.name, buffer_bytes=queue_bytes)
 
 
 def create_app(settings: GatewaySettings, producer: Producer | None = None) -> FastAPI:

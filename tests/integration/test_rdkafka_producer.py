@@ -14,7 +14,7 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from services.common.delivery import DeliveryFailed
+from services.common.delivery import BrokerUnavailable, DeliveryFailed
 from services.common.keys import session_key
 from services.common.rdkafka_producer import RdAsyncProducer
 from services.common.topics import FRAMES, session_partition
@@ -120,3 +120,25 @@ def test_a_record_the_broker_refuses_fails_its_send_and_readiness_comes_back(kaf
         assert asyncio.run(next_frame()).offset >= 0
     finally:
         producer.close()
+
+
+def test_a_full_queue_refuses_the_record_at_once_and_sends_nothing_of_it(kafka_bootstrap: str) -> None:
+    """librdkafka's queue is bounded: past it a send fails at once with BrokerUnavailable (the gateway's 503 with
+    Retry-After) instead of waiting, and the records already queued are still acknowledged."""
+    producer = RdAsyncProducer(kafka_bootstrap, "test-rd-full", probe_topic=FRAMES.name, buffer_bytes=256 * 1024,
+                               linger_ms=50)
+    producer.start()
+    key = f"t/full-{uuid.uuid4().hex[:8]}".encode()
+
+    async def five() -> list:
+        return await asyncio.gather(*(producer.send(FRAMES.name, key, os.urandom(100_000), timeout_s=30)
+                                      for _ in range(5)), return_exceptions=True)
+
+    try:
+        wait_ready(producer)
+        outcomes = asyncio.run(five())
+    finally:
+        producer.close()
+    assert [type(o).__name__ for o in outcomes] == ["Delivered"] * 2 + ["BrokerUnavailable"] * 3, outcomes
+    assert all("queue" in str(o) for o in outcomes if isinstance(o, BrokerUnavailable))
+    assert outcomes[1].offset == outcomes[0].offset + 1
