@@ -197,3 +197,29 @@ def test_the_gateways_librdkafka_producer_logs_in_as_its_user_and_verifies_host_
     assert "certificate verify failed" in caplog.text and user["password"] not in caplog.text
     ready, sent = attempt(kafka_secured.alias_bootstrap, False)
     assert ready and sent.offset >= 0, sent
+
+
+def test_a_frame_the_broker_refuses_is_a_503_in_the_envelope(kafka_secured: SecuredKafka,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway logged in as a user without Write on the frames topic (the decomposer's): librdkafka's delivery
+    error comes back as 503 `broker_unavailable` with Retry-After, as kafka-python's errors did, never a 5xx of
+    another kind, and the frame's bytes are not in the answer."""
+    from fastapi.testclient import TestClient
+
+    from services.common.tenants import ApiKeys
+    from services.gateway.app import GatewaySettings, create_app
+
+    decomposer = kafka_secured.service_env["decomposer"]
+    for name, value in {**kafka_secured.env, **decomposer}.items():
+        monkeypatch.setenv(name, value)
+    settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_secured.bootstrap,
+                               api_keys=ApiKeys.from_plain({"k1": "acme"}), ack_timeout_s=10)
+    frame = (SCREENS / "manifest.json").parent.joinpath(
+        json.loads((SCREENS / "manifest.json").read_text())["frames"][0]["file"]).read_bytes()
+    with TestClient(create_app(settings)) as client:
+        assert wait_for(lambda: client.app.state.producer._connected, timeout_s=15)
+        resp = client.post("/v1/sessions/denied-1/frames", content=frame,
+                           headers={"X-API-Key": "k1", "Content-Type": "image/jpeg"})
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "broker_unavailable" and resp.headers["Retry-After"] == "2"
+    assert "TOPIC_AUTHORIZATION_FAILED" in resp.json()["error"]["message"]
