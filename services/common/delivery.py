@@ -27,6 +27,10 @@ class Producer(Protocol):
     @property
     def ready(self) -> bool: ...
 
+    @property
+    def failed(self) -> str | None:
+        """Why this producer can never send again (the process must restart), or None while it still can."""
+
     def start(self) -> None: ...
 
     async def send(self, topic: str, key: bytes, value: bytes, timeout_s: float = 10.0) -> Delivered: ...

@@ -1,5 +1,6 @@
-"""The one operations router of every HTTP service: /healthz (the process answers), /readyz (it can do its
-work; 503 with the reason until then) and /metrics (Prometheus exposition)."""
+"""The one operations router of every HTTP service: /healthz (the process answers, and can still recover: else
+503 with the reason, so the orchestrator restarts it), /readyz (it can do its work; 503 with the reason until
+then) and /metrics (Prometheus exposition)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ from services.common import metrics
 Readiness = Callable[[], tuple[bool, dict]]
 
 
-def ops_router(ready: Readiness, health: Callable[[], dict] | None = None) -> APIRouter:
+def ops_router(ready: Readiness, health: Callable[[], dict] | None = None,
+               failed: Callable[[], str | None] | None = None) -> APIRouter:
+    """failed() -> why the process can never do its work again without a restart, or None."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz")
-    async def healthz() -> dict:
-        return {"status": "ok", **(health() if health else {})}
+    @router.get("/healthz", responses={200: {"description": "alive"},
+                                       503: {"description": "failed for good: restart the process"}})
+    async def healthz() -> JSONResponse:
+        reason = failed() if failed else None
+        if reason:
+            return JSONResponse({"status": "failed", "reason": reason}, status_code=503)
+        return JSONResponse({"status": "ok", **(health() if health else {})})
 
     @router.get("/readyz", responses={200: {"description": "ready"}, 503: {"description": "not ready yet"}})
     async def readyz() -> JSONResponse:

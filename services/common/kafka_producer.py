@@ -99,6 +99,10 @@ class AsyncProducer:
             admin.close()
 
     @property
+    def failed(self) -> str | None:
+        return None  # kafka-python reconnects and retries on every error: it never fails for good
+
+    @property
     def ready(self) -> bool:
         return self._producer is not None and self._probe_ok and not self._last_send_failed
 

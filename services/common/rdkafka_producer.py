@@ -82,7 +82,7 @@ class RdAsyncProducer:
         self._probe_ok = False
         self._connected = False  # the cluster answered once since start (before: every send fails at once)
         self._last_send_failed = False
-        self._fatal = False
+        self._fatal: str | None = None  # librdkafka's fatal error: this producer never sends again
         self._errors_said: set[int] = set()  # error codes logged since the cluster last answered
         # acknowledgements served by poll() (or flush() at close), waiting to be handed to their event loop
         self._reports: deque[tuple[asyncio.Future, KafkaError | None, Delivered | None]] = deque()
@@ -99,12 +99,18 @@ class RdAsyncProducer:
     def ready(self) -> bool:
         return self._producer is not None and self._probe_ok and not self._last_send_failed and not self._fatal
 
+    @property
+    def failed(self) -> str | None:
+        return self._fatal
+
     async def send(self, topic: str, key: bytes, value: bytes, timeout_s: float = 10.0) -> Delivered:
         """Send and wait for the broker's acknowledgement (acks=all). Raises BrokerUnavailable (nothing sent),
         DeliveryFailed (the broker did not take it) or TimeoutError (no answer within timeout_s)."""
         producer = self._producer
         if producer is None or not self._connected:
             raise BrokerUnavailable(f"Kafka at {self.bootstrap} is not reachable")
+        if self._fatal:
+            raise BrokerUnavailable(self._fatal)
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         try:
@@ -175,8 +181,8 @@ class RdAsyncProducer:
         if err.code() == KafkaError._ALL_BROKERS_DOWN:
             self._probe_ok = False
         if err.fatal():  # the idempotent producer cannot go on: every later send fails, so never ready again
-            self._fatal = True
-            log.error("Kafka producer failed for good (%s): restart the process", _describe(err))
+            self._fatal = f"Kafka producer failed for good ({_describe(err)})"
+            log.error("%s: restart the process", self._fatal)
         elif err.code() not in self._errors_said:
             self._errors_said.add(err.code())
             log.warning("Kafka at %s: %s (retrying)", self.bootstrap, _describe(err))

@@ -82,5 +82,6 @@ def create_app(settings: GatewaySettings, producer: Producer | None = None) -> F
     instrument(app, "gateway")
     app.add_middleware(FrameCors, auth=ctx.auth)
     app.include_router(ops_router(lambda: (True, {"status": "ready"}) if producer.ready else
-                                  (False, {"status": "waiting for Kafka", "bootstrap": settings.bootstrap})))
+                                  (False, {"status": "waiting for Kafka", "bootstrap": settings.bootstrap}),
+                                  failed=lambda: producer.failed))
     return app

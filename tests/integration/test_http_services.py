@@ -113,6 +113,25 @@ def test_the_kafka_python_producer_is_still_selectable(kafka_bootstrap):
     assert (frame.session_id, frame.frame_seq, frame.sha256) == (session, 3, hashlib.sha256(frame.image).hexdigest())
 
 
+def test_a_producer_failed_for_good_fails_liveness_so_the_pod_is_restarted(kafka_bootstrap):
+    """librdkafka's idempotent producer can fail for good (a fatal error: it never sends again). Readiness
+    alone would leave the pod out of its Service forever; /healthz answers 503 with the reason, so the
+    orchestrator's liveness probe restarts the process, and a frame meanwhile is a 503 in the envelope."""
+    from confluent_kafka import KafkaError
+
+    with gateway(kafka_bootstrap) as client:
+        assert wait_ready(client) == 200 and client.get("/healthz").status_code == 200
+        # what librdkafka's error callback receives on such an error (it cannot be caused at will on a broker)
+        client.app.state.producer._on_error(KafkaError(KafkaError._FATAL, "out of order sequence", fatal=True))
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.json()["status"] == "failed"
+        assert "failed for good" in health.json()["reason"]
+        assert client.get("/readyz").status_code == 503
+        resp = client.post(f"/v1/sessions/gw-fatal-{uuid.uuid4().hex[:8]}/frames", content=screenshot_png(),
+                           headers={"X-API-Key": "k1", "Content-Type": "image/png", "X-Frame-Seq": "1"})
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "broker_unavailable", resp.text
+
+
 def test_unreachable_broker_gives_503_and_writes_nothing(kafka_broker_module):
     (closed_port,) = kafka_broker_module.free_ports(1)
     with gateway(f"127.0.0.1:{closed_port}") as client:
