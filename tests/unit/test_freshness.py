@@ -122,8 +122,8 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     """Six sessions each on a new page, 0.5 s read each. The batch's newest frame waited 1.5 s of the 3 s target, so
     1.5 s of reads keep it within: the sessions read longest ago (never read: first) are read while that lasts,
     the newest frames of those read most recently are held (skipped in this batch, the agent reads them in the
-    next). Far behind (a backlog: rule 2's budget spent), no turns: every session's newest frame is read, as it
-    is without `served` (TAKE_TURNS=off)."""
+    next). Far behind on an outage's backlog (rule 2's budget spent on frames appended before the worker was
+    reading), no turns: every session's newest frame is read, as it is without `served` (TAKE_TURNS=off)."""
     sessions = [f"demo/s{i}" for i in range(6)]
     batch = [Waiting(s, f"http://shop/p/P{i}", 100_000.0 + 100 * i) for i, s in enumerate(sessions)]
     last_read = {"demo/s1": 10.0, "demo/s4": 20.0, "demo/s0": 30.0, "demo/s2": 40.0, "demo/s5": 50.0}  # s3: never
@@ -131,11 +131,30 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     read = [w.session for w, s in zip(batch, plan(batch, behind, served=last_read.get), strict=True) if not s]
     assert read == ["demo/s1", "demo/s3", "demo/s4"]
     far_behind = Pace(now_ms=100_500 + 10_000, target_ms=3_000, read_s=0.5)
-    assert plan(batch, far_behind, served=last_read.get) == plan(batch, far_behind) == [False] * 6
+    outage = [Waiting(w.session, w.url, w.appended_ms, backlog=True) for w in batch]
+    assert plan(outage, far_behind, served=last_read.get) == plan(outage, far_behind) == [False] * 6
     # a session whose page its state already read costs nothing: it is kept beside the ones read
     free = plan(batch, behind, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
     assert [w.session for w, s in zip(batch, free, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4",
                                                                                  "demo/s5"]
+
+
+def test_far_behind_under_overload_sessions_still_take_turns_one_read_a_batch() -> None:
+    """The same six sessions 10 s behind, on frames that came while the worker was reading (overload, not an
+    outage): reading every session's newest frame (3 s) while 6 s of frames arrive would leave it further behind
+    after each batch, which is how a worker near its knee fell into a backlog and stayed there (p95 41.5 s). So
+    turns go on, one read a batch (the session read longest ago) until the worker is back within its target;
+    without `served` (TAKE_TURNS=off) every newest frame is still read."""
+    sessions = [f"demo/s{i}" for i in range(6)]
+    batch = [Waiting(s, f"http://shop/p/P{i}", 100_000.0 + 100 * i) for i, s in enumerate(sessions)]
+    last_read = {"demo/s1": 10.0, "demo/s4": 20.0, "demo/s0": 30.0, "demo/s2": 40.0, "demo/s5": 50.0}  # s3: never
+    far_behind = Pace(now_ms=100_500 + 10_000, target_ms=3_000, read_s=0.5)
+    read = [w.session for w, s in zip(batch, plan(batch, far_behind, served=last_read.get), strict=True) if not s]
+    assert read == ["demo/s3"]
+    assert plan(batch, far_behind) == [False] * 6
+    # one frame of the outage's backlog in the batch makes it the outage's: every session's newest read
+    mixed = [Waiting(batch[0].session, batch[0].url, batch[0].appended_ms, backlog=True), *batch[1:]]
+    assert plan(mixed, far_behind, served=last_read.get) == [False] * 6
 
 
 def test_a_skip_is_taken_back_only_while_the_frame_is_still_its_sessions_newest() -> None:
