@@ -391,3 +391,51 @@ def test_a_frame_held_for_its_turn_is_read_next_batch_unless_a_newer_frame_of_it
     assert sum(s.frames_skipped_stale for s in summaries) == (1 if newer else 0)
     assert viewed(s1) == {"P01234", "P01239"}
     assert [s.window_seq for s in s1] == sorted({s.window_seq for s in s1})  # never backwards
+
+
+@pytest.mark.parametrize("reading", [True, False], ids=["overload", "outage"])
+def test_far_behind_a_worker_takes_turns_unless_it_is_an_outage_backlog(pool, reading):
+    """Four sessions' new product pages, all 10 s behind the 1.5 s target. A worker that was reading when they came
+    (overload) takes turns: one read a batch, the others held and read in the next batches, so each batch is
+    short and it skips its way back to the present. A worker that just started on them (an outage's backlog)
+    reads every session's newest frame in the first batch. Either way every view reaches a summary and every
+    frame is accounted once."""
+    driver, now = StageDriver(), [1_000_000]
+    st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
+                               driver.send, clock=lambda: now[0])
+    reads: list[int] = []
+    observe = st.observe
+    st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+    pages = [("s-1", "P01234"), ("s-2", "P04410"), ("s-3", "P05521"), ("s-4", "P01239")]
+
+    def record(offset: int, sid: str, pid: str, appended_ms: int) -> Event:
+        return Event(f"demo/{sid}".encode(), frame(pid, sid), Stamped(FRAMES.name, 0, offset, appended_ms / 1000))
+
+    async def run() -> list[int]:
+        per_batch = []
+        if reading:  # the worker has been reading this partition since 20 s ago
+            now[0] -= 20_000
+            await st.batch([record(0, "s-0", "P09914", now[0] - 100)], direct)
+            now[0] += 20_000
+            reads.clear()
+        start = 1 if reading else 0
+        await st.batch([record(start + i, sid, pid, now[0] - 10_700 + 100 * i) for i, (sid, pid) in enumerate(pages)],
+                       direct)
+        per_batch.append(len(reads))
+        while st.held:  # the agent's nudge: a next batch with nothing new in it
+            now[0] += 300
+            await st.batch([], direct)
+            per_batch.append(len(reads) - sum(per_batch))
+        now[0] += 10_000
+        for sid, _ in pages:
+            tick = frames_pb2.Frame(session_id=sid, tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
+            await st.handle(Event(f"demo/{sid}".encode(), tick.SerializeToString(), Message(FRAMES.name, 0, 99)))
+        return per_batch
+
+    per_batch = asyncio.run(run())
+    assert per_batch == ([1, 1, 1, 1] if reading else [4])
+    summaries = [summaries_pb2.BehaviourSummary.FromString(s.value) for s in driver.output(SUMMARIES.name)]
+    for sid, pid in pages:
+        assert pid in viewed([s for s in summaries if s.session_id == sid])
+    offsets = sorted(o for s in summaries if s.session_id != "s-0" for o in s.frame_offsets)
+    assert offsets == list(range(1, 5) if reading else range(4))
