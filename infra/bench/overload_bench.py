@@ -116,6 +116,8 @@ class Outcome:
     lag: dict[str, float | None] = field(default_factory=dict)  # input lag p95 per stage (bucket bound), s
     opened: dict[str, list[str]] = field(default_factory=dict)  # session -> product pages produced, in order
     seen: dict[str, set[str]] = field(default_factory=dict)  # session -> products its summaries saw
+    windows: dict[tuple[str, int], str] = field(default_factory=dict)  # (session, window_seq) -> why it closed
+    recommended: list[tuple[int, float, str, int]] = field(default_factory=list)  # + (session, window_seq)
 
 
 def produce(bootstrap: str, sessions: list[Recorded], shoppers: int, seconds: float, start: float,
@@ -177,12 +179,14 @@ def consume(bootstrap: str, outcome: Outcome, stop: threading.Event) -> None:
                 if tp.topic == RECOMMENDATIONS.name:
                     rec = recommendations_pb2.Recommendation.FromString(r.value)
                     outcome.latencies.append((rec.trace.capture_unix_ms, now - rec.trace.capture_unix_ms / 1000))
+                    outcome.recommended.append((*outcome.latencies[-1], rec.session_id, rec.window_seq))
                 else:
                     s = summaries_pb2.BehaviourSummary.FromString(r.value)
                     outcome.accounted |= {(s.frames_partition, o) for o in s.frame_offsets}
                     outcome.skipped += s.frames_skipped_stale
                     outcome.read += s.frames_in_window
                     outcome.seen.setdefault(s.session_id, set()).update(s.seen_product_ids)
+                    outcome.windows[(s.session_id, s.window_seq)] = s.window_close_reason
                     outcome.last_summary = now
     consumer.close()
 
@@ -277,6 +281,7 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
             outcome.lag = {svc: lag_p95(text, svc) for svc, text in texts.items()}
             stack.stop()
         outcome.latencies = [(c, s) for c, s in outcome.latencies if c / 1000 >= start + WARMUP_S]
+        outcome.recommended = [r for r in outcome.recommended if r[0] / 1000 >= start + WARMUP_S]
     return outcome
 
 
@@ -294,6 +299,16 @@ def views(o: Outcome) -> str:
     seen = sum(len(set(p) & o.seen.get(sid, set())) for sid, p in o.opened.items())
     last = sum(p[-1] in o.seen.get(sid, set()) for sid, p in o.opened.items() if p)
     return f"{seen} / {opened}, last {last} / {sum(bool(p) for p in o.opened.values())}"
+
+
+def by_reason(o: Outcome) -> str:
+    """Recommendations' p95 by why their summary's window closed: a window closed idle or by a page change waited
+    for the shopper (idle time, dwell), not only for the summarizer."""
+    groups: dict[str, list[float]] = {}
+    for _, seconds, sid, seq in o.recommended:
+        groups.setdefault(o.windows.get((sid, seq), "?"), []).append(seconds)
+    return "; ".join(f"{reason} {len(v)}: p50 {pct(v, 0.5):.2f} p95 {pct(v, 0.95):.2f} s"
+                     for reason, v in sorted(groups.items()))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -351,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  summarizer: {o.metrics}", flush=True)
                 gone = sorted(set(o.produced) - o.accounted)
                 print(f"  not accounted: {gone[:20]}", flush=True)
+                print(f"  by why the window closed: {by_reason(o)}", flush=True)
     return 0
 
 
