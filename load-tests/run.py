@@ -6,7 +6,8 @@ them, and answer capacity questions from what the pipeline itself measured:
   while the backlog drained;
 - frames per shopper-minute: sent, written to the frames topic by the gateway, and reaching OCR (or the model);
 - consumer lag per stage over time (each worker's interarec_<stage>_consumer_lag_messages) and the p95 of
-  the seconds records waited in each stage's input topic (interarec_<stage>_input_lag_seconds);
+  the seconds records waited in each stage's input topic (interarec_<stage>_input_lag_seconds), the
+  storefront's reader of the recommendations topic included;
 - CPU per stage (each process and what it started, from /proc) and resident memory.
 
 Modes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -24,6 +25,9 @@ from services.common.topics import FRAMES
 E2E = "interarec_optimizer_end_to_end_latency_seconds"
 FRAME_BYTES = "interarec_gateway_frame_bytes"
 STAGES = ("summarizer", "decomposer", "optimizer")
+# Stages whose input wait is reported: the workers and the storefront's reader of the recommendations topic,
+# the last hop before the shopper.
+WAIT_STAGES = (*STAGES, "storefront_api")
 # Frames whose image went through OCR (embedded reader) or to the model (vLLM backend).
 READ_OUTCOMES = ("read", "ocr_failed")
 LOCUSTFILE = REPO_ROOT / "load-tests" / "locustfile.py"
@@ -54,12 +58,18 @@ def run_locust(stack: Stack, prefix: str, users: int, spawn_rate: float, duratio
     return subprocess.run(cmd, env=env, cwd=REPO_ROOT).returncode
 
 
+def of_stage(process: str, stage: str) -> bool:
+    """Whether a process ("summarizer", "summarizer-2", "storefront-api") runs a stage ("storefront_api")."""
+    return re.fullmatch(re.escape(stage.replace("_", "-")) + r"(-\d+)?", process) is not None
+
+
 def scrape(stack: Stack, stages: tuple[str, ...] = STAGES) -> dict[str, str]:
     """/metrics of every worker process (each summarizer replica separately), by process name."""
     texts = {}
     with httpx.Client(timeout=5.0) as client:
         for svc in stack.services:
-            if svc.name.split("-")[0] in stages and svc.process is not None and svc.process.poll() is None:
+            running = svc.process is not None and svc.process.poll() is None
+            if running and any(of_stage(svc.name, stage) for stage in stages):
                 try:
                     texts[svc.name] = client.get(f"http://127.0.0.1:{svc.port}/metrics").text
                 except httpx.HTTPError:
@@ -73,7 +83,7 @@ def stage_lag(texts: dict[str, str]) -> dict[str, float]:
     for stage in STAGES:
         per_partition: dict[tuple[str, str], float] = {}
         for name, text in texts.items():
-            if name.split("-")[0] == stage:
+            if of_stage(name, stage):
                 for tp, value in fig.gauge_by_partition(text, f"interarec_{stage}_consumer_lag_messages").items():
                     per_partition[tp] = max(value, per_partition.get(tp, 0.0))
         out[stage] = sum(per_partition.values())
@@ -82,7 +92,7 @@ def stage_lag(texts: dict[str, str]) -> dict[str, float]:
 
 def stage_histogram(texts: dict[str, str], stage: str) -> fig.Buckets:
     """A stage's input-lag-in-seconds histogram (how long records waited in its input topic), every replica."""
-    return fig.histogram([t for name, t in texts.items() if name.split("-")[0] == stage],
+    return fig.histogram([t for name, t in texts.items() if of_stage(name, stage)],
                          f"interarec_{stage}_input_lag_seconds")
 
 
@@ -190,7 +200,7 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
             sample_every: float, drain_s: float) -> Result:
     """One load step: Locust for duration_s, then the backlog drains (bounded by drain_s); the latency figures
     cover every recommendation published in between, so a pipeline that falls behind shows it."""
-    before = scrape(stack, (*STAGES, "gateway"))
+    before = scrape(stack, (*WAIT_STAGES, "gateway"))
     cpu_before = {name: procstats.usage(pid).cpu_s for name, pid in processes(stack).items()}
     wall = time.monotonic()
     with Sampler(stack, sample_every) as sampler:
@@ -199,7 +209,7 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         cpu_after = {name: procstats.usage(pid).cpu_s for name, pid in processes(stack).items()}
         drained = wait_drained(stack, drain_s)
     cpu_end = {name: procstats.usage(pid).cpu_s for name, pid in processes(stack).items()}
-    after = scrape(stack, (*STAGES, "gateway"))
+    after = scrape(stack, (*WAIT_STAGES, "gateway"))
     stats = locust_stats(out)
     frames = stats.get("gateway: POST frame", {})
     read_after = fig.counters(after.values(), "interarec_summarizer_frames", "outcome")
@@ -216,7 +226,7 @@ def measure(stack: Stack, prefix: str, users: int, duration_s: int, spawn_rate: 
         cpu_s={k: cpu_end.get(k, 0.0) - v for k, v in cpu_before.items()},
         lag=sampler.lag, rss=sampler.rss, assigned=sampler.assigned, drained=drained,
         wait_p95={stage: fig.quantile(fig.minus(stage_histogram(after, stage), stage_histogram(before, stage)), 0.95)
-                  for stage in STAGES},
+                  for stage in WAIT_STAGES},
         gateway={k: v - fig.counters([before.get("gateway", "")], "interarec_gateway_frames", "outcome").get(k, 0.0)
                  for k, v in fig.counters([after.get("gateway", "")], "interarec_gateway_frames", "outcome").items()},
         frame_bytes=fig.mean_of(after.get("gateway", ""), before.get("gateway", ""), FRAME_BYTES))
