@@ -276,10 +276,9 @@ class SummarizeStage:
 
     def assigned(self, owned: set[int]) -> None:
         """After a rebalance: forget the held frames of partitions no longer owned (their new owner reads the
-        sessions from the changelog, where these frames are accounted as skipped), and when reading them began
-        (if one comes back, what waits for it then is an outage's backlog)."""
-        for partition in set(self.reading_since) - owned:
-            del self.reading_since[partition]
+        sessions from the changelog, where these frames are accounted as skipped). When reading a partition began
+        is kept: a rebalance that gives it back (the group settling after a restart revokes and reassigns) is a
+        pause of seconds, and the frames it was behind on before are still overload's, not an outage's."""
         for key, event in list(self.held.items()):
             if event.message.partition not in owned:
                 del self.held[key]
