@@ -17,7 +17,11 @@ then the windows by close reason (how long each waited from its first frame to i
 metrics under both accountings. The Kafka hops and the storefront are not in a replay: `capture --live`
 measures them (each stage's span is in the recommendation's trace).
 
-    python -m infra.bench.insession_hops --sessions var/eval/sessions --layout classic [--only ID ...]
+`--trace` also prints, per session, the shopper's hidden preference and every window whose panel or
+constraints changed: when it showed, what the reader read in it, the summary, the constraints and the panel
+with the items meeting the preference starred (how a low share was diagnosed, issue 17 item 2).
+
+    python -m infra.bench.insession_hops --sessions var/eval/sessions --layout classic [--only ID ...] [--trace]
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ import statistics
 from pathlib import Path
 
 from services.common import config
-from services.common.catalog import Catalog
+from services.common.catalog import Catalog, Product
+from services.core.reading import filters as chips
 from services.core.reading.reader import FrameReader
 from services.eval import insession as ins
-from services.eval.replay import replay_session
+from services.eval.replay import Replay, replay_session
 from services.eval.runner import _intents
-from services.shoppers.personas import library
+from services.shoppers.personas import Persona, library
 
 
 def _median(values: list[float]) -> str:
@@ -48,7 +53,7 @@ def breakdown(directory: Path, catalog: Catalog, reader: FrameReader, persona) -
     start = replay.meta["started_ms"]
     opens = [a for a in replay.meta.get("actions", []) if a["kind"] == "open"]
     views = [f for f in replay.frames if "/p/" in f["url"]]
-    row: dict = {"persona": directory.name, "windows": replay.windows}
+    row: dict = {"persona": directory.name, "windows": replay.windows, "replay": replay}
     first_view, intents = _intents(replay, persona, catalog)
     end = (replay.frames[-1]["capture_ms"] - start) / 1000
     for name, at in (("honest", lambda w: w.shown_ms), ("newest_frame", lambda w: w.capture_ms + w.compute_ms)):
@@ -68,6 +73,46 @@ def breakdown(directory: Path, catalog: Catalog, reader: FrameReader, persona) -
     return row
 
 
+def _read(o: dict) -> str:
+    """One observation in a few words: what kind of page, and what the reader grounded on it."""
+    parts = [o["kind"]]
+    if o.get("product_id"):
+        parts.append(o["product_id"])
+    if o.get("category"):
+        parts.append(f"category {o['category']}")
+    parts += [chips.label(c) for c in o.get("filters", [])]
+    if o.get("search_query"):
+        parts.append(f"search {o['search_query']!r}")
+    return " ".join(parts)
+
+
+def _item(p: Product, right: bool) -> str:
+    return f"{p.category} {p.brand} {p.colour} ${p.price:,.0f} r{p.rating:.1f}{'*' if right else ''}"
+
+
+def trace(replay: Replay, persona: Persona, catalog: Catalog) -> list[str]:
+    """The session window by window, where its panel or constraints changed: seconds since the session started
+    when the panel showed, the close reason, the reads in the window, constraints, summary and the panel
+    (* = meets the intent active then)."""
+    start = replay.meta["started_ms"]
+    _, intents = _intents(replay, persona, catalog)
+    lines = [f"### {replay.directory.name}: wants {persona.describe()}"]
+    last = None
+    for w in replay.windows:
+        t = (w.shown_ms - start) / 1000
+        if (w.constraints, w.items) == last:
+            continue
+        last = (w.constraints, w.items)
+        right = ins._intent_at(intents, t)
+        good = sum(1 for pid in w.items if right(pid))
+        reads = "; ".join(_read(replay.observations[q]) for q in w.frame_seqs if q in replay.observations)
+        lines += [f"- {t:.2f} s ({w.reason}) {good}/{len(w.items)} right; read: {reads or '-'}",
+                  f"  constraints: {w.constraints}",
+                  f"  summary: {w.narrative}",
+                  "  panel: " + "; ".join(_item(catalog.by_id[pid], right(pid)) for pid in w.items)]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", default=str(config.var_dir() / "eval" / "sessions"))
@@ -75,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--personas", default=str(Path(__file__).parents[2] / "services" / "shoppers"
                                                   / "personas-heldout.toml"))
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--trace", action="store_true", help="print each session window by window")
     args = parser.parse_args(argv)
     catalog = Catalog.load(config.catalog_path())
     personas = {p.id: p for p in library(catalog, Path(args.personas))}
@@ -83,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         dirs = sorted(p for p in (Path(args.sessions) / layout).iterdir() if (p / "session.json").exists())
         dirs = [d for d in dirs if not args.only or d.name in args.only]
         rows = [breakdown(d, catalog, reader, personas[d.name]) for d in dirs]
+        if args.trace:
+            for r in rows:
+                print("\n" + "\n".join(trace(r["replay"], personas[r["persona"]], catalog)))
         print(f"\n## {layout}: first product view, per hop (seconds)\n")
         print("| persona | cadence | close (reason) | ocr | summary+rules+solve | first good (close) | "
               "first good (newest frame) | share | drops |")

@@ -50,6 +50,7 @@ class WindowResult:
     # change, idle or full window waits for it), then it is summarised, decomposed and solved. Kafka hops are
     # not in it (`capture --live` measures them).
     shown_ms: float = 0.0
+    frame_seqs: list[int] = field(default_factory=list)  # the window's distinct frames (Replay.observations keys)
 
 
 @dataclass
@@ -128,7 +129,7 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
                               [v.product_id for v in summary.viewed_products], _describe(request.constraints),
                               summary.narrative, closed_ms=window.closed_ms, reason=window.reason,
                               ocr_ms=round(ocr_ms, 1), first_capture_ms=window.first_capture_ms,
-                              shown_ms=round(busy_ms, 1))
+                              shown_ms=round(busy_ms, 1), frame_seqs=list(window.frame_seqs))
         if model is not None:
             by_model = model.summarize(sid, tenant, window, [directory / files[s] for s in window.frame_seqs
                                                              if s in files])

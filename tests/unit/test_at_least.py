@@ -104,3 +104,40 @@ def test_validate_request_names_what_is_wrong_with_a_group():
     assert any("at_least[2]: price range" in p for p in problems)
     solved = solve_request(CATALOG, request)  # the optimizer still answers: bad groups constrain nothing
     assert len(solved.assortment.indices) > 0
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_a_group_that_cannot_be_met_beside_the_ones_before_is_lowered_not_dropped(case):
+    """Three groups needing more items than the panel holds: the last keeps as many as fit (checked by
+    enumeration: one more is infeasible, and the answer is the best with that many), instead of none."""
+    from dataclasses import replace
+
+    from services.core.assortment.problem import InfeasibleError
+
+    category, lo, hi, k = CASES[case]
+    plain = solve_request(CATALOG, _request(category, lo, hi, k))
+    rows = plain.candidates
+    offered = set(rows[list(plain.assortment.indices)].tolist())
+    brands = CATALOG.brand[rows]
+    counts = {b: int((brands == b).sum()) for b in set(brands.tolist())}
+    # the brand the plain answer uses least, of those with two candidates: dropping its group would lose it
+    usable = sorted((b for b, n in counts.items() if n >= 2),
+                    key=lambda b: (sum(CATALOG.brand[i] == b for i in offered), b))
+    if len(usable) < 3:
+        pytest.skip("fewer than three brands with two candidates")
+    last, first, second = usable[0], usable[-1], usable[-2]
+    request = _request(category, lo, hi, k)
+    request.constraints.at_least.add(count=2, brands=[first])
+    request.constraints.at_least.add(count=k - 3, brands=[second])
+    request.constraints.at_least.add(count=2, brands=[last])  # 2 + (k - 3) + 2 = k + 1 items: one too many
+    solved = solve_request(CATALOG, request)
+    chosen = rows[list(solved.assortment.indices)]
+    assert sum(CATALOG.brand[i] == first for i in chosen) >= 2
+    assert sum(CATALOG.brand[i] == second for i in chosen) >= k - 3
+    assert sum(CATALOG.brand[i] == last for i in chosen) >= 1  # dropping the group gave it none
+    assert any("lowered to 1" in note for note in solved.shaping)
+    best = brute_force(solved.problem)
+    assert solved.assortment.expected_revenue == pytest.approx(best.expected_revenue, rel=1e-6, abs=1e-12)
+    stricter = replace(solved.problem, rows=(*solved.problem.rows[:-1], replace(solved.problem.rows[-1], lo=2.0)))
+    with pytest.raises(InfeasibleError):
+        brute_force(stricter)

@@ -132,3 +132,37 @@ def test_a_replay_windows_frames_as_the_summarizer_configured_at_call_time(catal
     monkeypatch.setenv("INTERAREC_SUMMARIZER_WINDOW_FRAMES", "0")
     with pytest.raises(ConfigError, match="INTERAREC_SUMMARIZER_WINDOW_FRAMES"):
         replay_session(session, catalog, reader, cache_key="fixture")
+
+
+def test_insession_trace_shows_reads_constraints_and_right_items_per_panel_change(catalog, tmp_path: Path):
+    """The in-session bench's --trace (infra/bench/insession_hops.py): the session window by window, with what
+    was read, the constraints and the panel against the shopper's hidden preference (how a low share is diagnosed)."""
+    import re
+
+    from infra.bench.insession_hops import trace
+    from services.core.reading.reader import FrameReader
+    from services.eval.replay import replay_session
+    from services.shoppers.personas import library
+
+    session = copy_sessions(tmp_path)[0]
+    assert session.name == "short-band"
+    persona = library(catalog, only=["short-band"])[0]
+    replay = replay_session(session, catalog, FrameReader(catalog), cache_key="fixture")
+    lines = trace(replay, persona, catalog)
+    assert lines[0] == f"### short-band: wants {persona.describe()}"
+    heads = [line for line in lines if line.startswith("- ")]
+    panels = [line for line in lines if line.startswith("  panel: ")]
+    assert len(heads) == len(panels) >= 2
+    # only changes are listed: fewer entries than windows
+    assert len(heads) < len(replay.windows)
+    # the product pages the shopper opened show up as reads
+    for pid in replay.meta["opened"]:
+        assert any(f"product {pid}" in h for h in heads), pid
+    # "n/k right" counts exactly the starred items, and a star means the item meets the preference
+    for head, panel in zip(heads, panels, strict=True):
+        good, shown = map(int, re.search(r"(\d+)/(\d+) right", head).groups())
+        items = panel.removeprefix("  panel: ").split("; ") if shown else []
+        assert len(items) == shown and sum(i.endswith("*") for i in items) == good
+    last = next(w for w in reversed(replay.windows) if w.items)
+    starred = sum(persona.wants.fits(catalog.by_id[pid]) for pid in last.items)
+    assert f"{starred}/{len(last.items)} right" in heads[-1]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from interarec.v1 import optimization_pb2
+from services.core.assortment import attraction
 from services.core.assortment.brute_force import brute_force as _brute_force
 from services.core.assortment.mnl import Assortment, recommend, revenue, threshold_search, utilities
 from services.core.assortment.problem import Problem
@@ -223,3 +224,31 @@ def test_margin_objective_uses_price_times_margin():
     cand = np.arange(10)
     r, _ = utilities(CATALOG, cand, optimization_pb2.Preferences(), optimization_pb2.OBJECTIVE_EXPECTED_MARGIN)
     assert np.allclose(r, CATALOG.price[:10] * CATALOG.margin[:10])
+
+
+def test_panel_keeps_to_the_rating_level_of_the_viewed_products(monkeypatch):
+    """A shopper who opened only well-rated products gets a panel of well-rated ones, even before enough views
+    exist for a hard rating floor: without the level, revenue maximisation filled the panel with the dearest
+    products of the type, however badly rated (held-out `rated-colour`: 1 of 8 right for 18 s)."""
+    cat = make_catalog(960, seed=3)
+    laptops = [p for p in cat.products if p.category == "Laptops"]
+    viewed = max((p for p in laptops if p.rating == 4.6), key=lambda p: p.price)
+    req = _request(k=8, categories=["Laptops"], exclude_product_ids=[viewed.product_id])
+    req.preferences.price_anchor = viewed.price
+    req.summary.viewed_products.add(product_id=viewed.product_id, category="Laptops", price=viewed.price)
+    a, c = recommend(cat, req)
+    ratings = [cat.products[i].rating for i in a.catalog_indices(c)]
+    assert len(ratings) == 8
+    # without the level: two products rated 4.0 and three at 4.5 or better; with it, none below 4.4 and five
+    assert min(ratings) > viewed.rating - 0.5, ratings
+    assert sum(r >= viewed.rating - 0.1 for r in ratings) >= 5, ratings
+    # the level is a soft preference: a product rated half a star below the level is about exp(-2) as attractive
+    # as its twin at the level, and nothing changes above the level
+    rows = np.array([cat.index[p.product_id] for p in laptops])
+    seen = np.array([cat.index[viewed.product_id]])
+    _, v_level = utilities(cat, rows, optimization_pb2.Preferences(), viewed=seen)
+    monkeypatch.setattr(attraction, "LEVEL_COEF", 0.0)
+    _, v_plain = utilities(cat, rows, optimization_pb2.Preferences(), viewed=seen)
+    below = np.maximum(viewed.rating - 0.1 - cat.rating[rows], 0.0)
+    assert np.allclose(v_level / v_plain, np.exp(-4.0 * below))
+    assert (below >= 0.5).any()

@@ -57,11 +57,11 @@ def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
         summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
         add_views(summary, [(p, 2, 0.95)])
         request = decompose(summary, DEMO, k=K)
-        if any(g.brands or g.colours for g in request.constraints.at_least):
-            continue  # the brand/colour hedge above takes the panel first
+        solved = solve_request(DEMO, request)
+        if any("lowered" in note or "dropped" in note for note in solved.shaping):
+            continue  # the brand and colour hedges listed before it took the panel first
         prices = DEMO.price[candidate_rows(DEMO, request.constraints)]
         nearest = np.sort(np.abs(np.log(prices / p.price)))[K - 1]
-        solved = solve_request(DEMO, request)
         panel = [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices]
         near = [x for x in panel if abs(np.log(x.price / p.price)) <= nearest + 1e-9]
         assert len(near) >= K // 2, (p, [x.price for x in panel])
@@ -164,3 +164,69 @@ def test_one_brand_on_both_types_stays_hard():
         assert list(request.constraints.brands) == [brand]
         checked += 1
     assert checked >= 3
+
+
+def _nearest_span(rows: np.ndarray, price: float) -> float:
+    """How far (high / low) the K // 2 candidates nearest `price` spread around it."""
+    d = np.sort(np.maximum(np.log(price / DEMO.price[rows]), np.log(DEMO.price[rows] / price)))[K // 2 - 1]
+    return float(np.exp(2 * d))
+
+
+def test_one_view_whose_brand_and_colour_leave_nothing_near_its_price_hedges_all_three():
+    # One view of a brand and colour that together fill the panel kept both hard, and the price hedge then took the
+    # nearest of them: for watches-band-compare (a Marlow brown watch at $323.50, Marlow brown watches at $199-895)
+    # nothing within the shopper's $315-345, 0 of 8 right until a second view. Now brand, colour and price get half
+    # the panel each; where products of that brand and colour lie near the price, both stay hard as before.
+    by_all = Counter((p.category, p.brand, p.colour) for p in DEMO.products)
+    starved, kept = 0, 0
+    for p in DEMO.products:
+        if by_all[p.category, p.brand, p.colour] < K + 2 or starved >= 8 and kept >= 4:
+            continue
+        same = np.flatnonzero((DEMO.category == p.category) & (DEMO.brand == p.brand) & (DEMO.colour == p.colour)
+                              & (DEMO.price != p.price))
+        of_type = np.flatnonzero((DEMO.category == p.category) & (DEMO.price != p.price))
+        span = _nearest_span(same, p.price)
+        if (span > 1.6 and starved >= 8) or (span <= 1.6 and kept >= 4):
+            continue
+        panel, request = _panel_after([p])
+        if span > 1.6:
+            starved += 1
+            window = _nearest_span(of_type, p.price) ** 0.5 + 1e-9
+            assert not request.constraints.brands and not request.constraints.colours, p
+            assert sum(x.brand == p.brand for x in panel) >= K // 2, p
+            assert sum(x.colour == p.colour for x in panel) >= K // 2, p
+            near = [x for x in panel if max(x.price / p.price, p.price / x.price) <= window]
+            assert len(near) >= K // 2, (p, [x.price for x in panel])
+        else:
+            kept += 1
+            assert list(request.constraints.brands) == [p.brand] and list(request.constraints.colours) == [p.colour]
+            assert all(x.brand == p.brand and x.colour == p.colour for x in panel), p
+    assert starved == 8 and kept == 4
+
+
+def test_two_views_whose_either_brand_and_colour_leave_nothing_near_their_prices_hedge_all_three():
+    # Two views of one type at close prices that differ in brand and colour made both "either" terms hard; their
+    # products near those prices were few (any-band-search: Halvard red then Bexley black lamps at $66.50 and
+    # $57.50, 1 of 8 right for 12 s; luxury-browse's drop). Now brand, colour and price get half the panel each.
+    checked = 0
+    for p in DEMO.products[::7]:
+        if checked == 6:
+            break
+        q = next((x for x in DEMO.products if x.category == p.category and x.brand != p.brand
+                  and x.colour != p.colour and 1 < x.price / p.price <= 1.15), None)
+        if q is None:
+            continue
+        of_type = np.flatnonzero((DEMO.category == p.category) & ~np.isin(DEMO.price, [p.price, q.price]))
+        panel, request = _panel_after([p, q])
+        if not any("brand, colour and budget hedged" in r.reason for r in request.relaxations):
+            continue  # the two views' brand and colour left products near their prices, or were not both hard
+        checked += 1
+        assert not request.constraints.brands and not request.constraints.colours, (p, q)
+        assert sum(x.brand in (p.brand, q.brand) for x in panel) >= K // 2, (p, q)
+        assert sum(x.colour in (p.colour, q.colour) for x in panel) >= K // 2, (p, q)
+        lo, hi = sorted((p.price, q.price))
+        reach = float(np.sort(np.maximum(np.maximum(np.log(lo / DEMO.price[of_type]),
+                                                    np.log(DEMO.price[of_type] / hi)), 0.0))[K // 2 - 1]) + 1e-9
+        near = [x for x in panel if lo * np.exp(-reach) <= x.price <= hi * np.exp(reach)]
+        assert len(near) >= K // 2, (p, q, [x.price for x in panel])
+    assert checked == 6

@@ -10,6 +10,12 @@ Attraction v_i = exp(u_i) * theta_i against a no-purchase weight V0, with utilit
         + COLOUR_COEF   * colour weight   + BOOST_COEF    * business-rule boost   (soft preferences, 0..1)
         - ANCHOR_COEF   * |log(price_i / price anchor)|                the price level the shopper views
         + SESSION_COEF  * max_j sim(i, viewed product j)               session re-ranking (InteraRec v2)
+        - LEVEL_COEF    * max(0, rating level - rating_i)              the rating level the shopper views
+
+The rating level is the lowest rating among the viewed products, less LEVEL_SLACK: a shopper who has only
+opened products rated 4.3 and up is unlikely to want one rated 3.4, whether or not enough views exist yet to
+call it a habit (the decomposer's hard rating floor needs a chance test over several views). Revenue
+maximisation otherwise fills the panel with whatever is dearest near the price anchor, however badly rated.
 
 sim(i, j) = 0.5 [same category] + 0.3 [same brand] + 0.2 [same colour], times exp(-|log(price_i/price_j)|):
 closeness to what this session actually looked at. theta_i is the learned feedback term (feedback.py): a
@@ -48,6 +54,8 @@ BOOST_COEF = 1.0  # per unit of business-rule boost: as strong as a full brand p
 ANCHOR_COEF = 0.8  # per e-fold of distance from the price anchor: shoppers favour their viewed price level
 SESSION_COEF = 0.6  # per unit of similarity to a viewed product: "more like what I just looked at"
 SIM_CATEGORY, SIM_BRAND, SIM_COLOUR = 0.5, 0.3, 0.2
+LEVEL_COEF = 4.0  # per star below the viewed rating level: half a star below weighs exp(-2) ~ 0.14
+LEVEL_SLACK = 0.1  # a near-twin of the lowest viewed rating is not below the level (as the hard floor's slack)
 
 
 def _term_lookup(terms) -> dict[str, float]:
@@ -110,6 +118,12 @@ def session_similarity(catalog: Catalog, idx: np.ndarray, viewed_rows: np.ndarra
     return best
 
 
+def rating_level(catalog: Catalog, viewed_rows: np.ndarray) -> float | None:
+    """The lowest rating among the viewed products less LEVEL_SLACK; None when nothing was viewed."""
+    rows = np.asarray(viewed_rows, dtype=int)
+    return float(catalog.rating[rows].min()) - LEVEL_SLACK if rows.size else None
+
+
 def viewed_rows(catalog: Catalog, request: optimization_pb2.OptimizationRequest) -> np.ndarray:
     return np.array([catalog.index[v.product_id] for v in request.summary.viewed_products
                      if v.product_id in catalog.index], dtype=int)
@@ -136,6 +150,8 @@ def attraction(catalog: Catalog, idx: np.ndarray, preferences: optimization_pb2.
         u = u - ANCHOR_COEF * np.abs(np.log(price / preferences.price_anchor))
     if viewed is not None and len(viewed):
         u = u + SESSION_COEF * session_similarity(catalog, idx, viewed)
+        level = rating_level(catalog, viewed)
+        u = u - LEVEL_COEF * np.maximum(level - catalog.rating[idx], 0.0)
     v = np.exp(u)
     if learned is not None:
         v = v * learned[idx]

@@ -12,7 +12,7 @@ The pieces (pure domain code, no Kafka):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -100,6 +100,22 @@ def at_least_rows(catalog: Catalog, candidates: np.ndarray, c: optimization_pb2.
     return tuple(rows)
 
 
+def _yield_last_group(p: Problem, notes: list[str]) -> Problem:
+    """The groups together need more items than the panel holds: the last listed yields first, one item at a
+    time, so it keeps as many items as still fit beside the ones before (dropping it whole left a reading of the
+    shopper with no item at all when one fewer would have fitted: held-out `short-band`'s price group, 0 of 8
+    right over its first view)."""
+    last = p.rows[-1]
+    n = len(p.rows)
+    if last.lo > 1:
+        notes.append(f"at_least group {n} lowered to {last.lo - 1:g}: no assortment meets {last.lo:g} with the "
+                     "ones before")
+        lowered = replace(last, lo=last.lo - 1)
+        return replace(p, rows=(*p.rows[:-1], lowered))
+    notes.append(f"at_least group {n} dropped: no assortment meets it with the ones before")
+    return replace(p, rows=p.rows[:-1])
+
+
 def _describe_group(g: optimization_pb2.AtLeast) -> str:
     parts = [f"{name}={list(getattr(g, name))}" for name in ("categories", "brands", "colours") if getattr(g, name)]
     if g.HasField("price_min") or g.HasField("price_max"):
@@ -169,9 +185,7 @@ def solve_request(catalog: Catalog, request: optimization_pb2.OptimizationReques
             except InfeasibleError:
                 if not p.rows:
                     raise
-                # the groups together need more items than the panel holds: the last listed yields first
-                notes.append(f"at_least group {len(p.rows)} dropped: no assortment meets it with the ones before")
-                p = Problem(r, v, V0, k, group, cap, include, p.min_groups, p.rows[:-1])
+                p = _yield_last_group(p, notes)
     solved = Solved(a, candidates, p, viewed=viewed)
     _shaping(catalog, request, solved, notes, index)
     return solved

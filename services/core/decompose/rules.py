@@ -476,9 +476,42 @@ def decompose(
         else:
             request.constraints.at_least.add(count=count, categories=[switch[1]])
     elif price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
+        _hedge_starved_budget(request, catalog, prices, explicit)
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
         _hedge_price(request, catalog, prices)
     return request
+
+
+def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
+                          explicit: _Explicit) -> None:
+    """Rule: from one or two views, a brand and a colour hard together (one view's, or two views' "either" terms)
+    may leave no product near the viewed prices: then no budget holding those prices could show any item, and so
+    few views cannot tell the brand, the colour or the budget apart. When the half-panel of candidates nearest the
+    viewed prices reaches beyond them by more than a budget spans (PRICE_BAND_MAX_RATIO), the brand and colour
+    become hedges (half the panel each, as when they cannot fill it together) and the price hedge is taken over the
+    product type. A stated brand or colour (filter, search) stays hard."""
+    c, k = request.constraints, request.k or DEFAULT_K
+    count = int(k * HEDGE_SHARE)
+    if c.at_least or count < 1:
+        return
+    held = [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
+    if len(held) != 2:
+        return
+    rows = candidate_rows(catalog, c)
+    if rows.size < count:
+        return
+    lo, hi = min(prices), max(prices)
+    d = _nearest_distance(catalog.price[rows], lo, hi, count)
+    if math.exp(2 * d) <= PRICE_BAND_MAX_RATIO:
+        return
+    values = {n: list(getattr(c, n)) for n in held}
+    for n in held:
+        del getattr(c, n)[:]
+        getattr(c.at_least.add(count=count), n).extend(values[n])
+    request.relaxations.add(constraint="brands", reason=(
+        f"no {values['brands']} {values['colours']} product near the viewed prices (the nearest {count} reach "
+        f"x{math.exp(2 * d):.2f} beyond them); brand, colour and budget hedged: at least "
+        f"{count} of {k} items of each"))
 
 
 def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
@@ -497,13 +530,18 @@ def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog
     scope = catalog.price[rows]
     if count < 1 or scope.size < count:
         return
-    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
-    d = float(np.sort(distance)[count - 1])
+    d = _nearest_distance(scope, lo, hi, count)
     # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
     group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
                                              price_max=round(hi * math.exp(d), 2))
     if category is not None:
         group.categories.append(category)
+
+
+def _nearest_distance(scope: np.ndarray, lo: float, hi: float, count: int) -> float:
+    """How far (in log price) beyond [lo, hi] the narrowest window holding `count` of the prices `scope` reaches."""
+    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
+    return float(np.sort(distance)[count - 1])
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
