@@ -398,9 +398,9 @@ def test_far_behind_a_worker_takes_turns_unless_it_is_an_outage_backlog(pool, re
     """Four sessions' new product pages, all 10 s behind the 1.5 s target. A worker that was reading when they came
     (overload) takes turns: one read a batch, the others held and read in the next batches, so each batch is
     short and it skips its way back to the present; a rebalance that revoked and gave back the partition in
-    between changes nothing (the group settling after a restart does that). A worker that just started on them (an outage's backlog)
-    reads every session's newest frame in the first batch. Either way every view reaches a summary and every
-    frame is accounted once."""
+    between changes nothing (the group settling after a restart does that). A worker that just started on them
+    (an outage's backlog) reads every session's newest frame in the first batch. Either way every view reaches a
+    summary and every frame is accounted once."""
     driver, now = StageDriver(), [1_000_000]
     st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
                                driver.send, clock=lambda: now[0])
