@@ -50,7 +50,7 @@ from services.core.reading.window import (
 )
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.batch_stats import BatchLog, BatchStats
-from services.summarizer.latest import Pace, Waiting, backlogged, plan
+from services.summarizer.latest import Pace, Waiting, backlogged, lag_ms, plan
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
@@ -233,7 +233,7 @@ class SummarizeStage:
         last = {ref.session: i for i, ref in enumerate(refs) if ref is not None}
         pace = self.pace()
         stats = BatchStats(batches=1, records=len(records), full=int(len(events) >= self.lookahead),
-                           backlog=int(backlogged(refs, pace)), max_lag_ms=_lag(refs, pace.now_ms))
+                           backlog=int(backlogged(refs, pace)), max_lag_ms=lag_ms(refs, pace))
         skips = self.plan(records, refs, pace)
         stats.plan_s = timer() - started
         for i, (event, ref, skip) in enumerate(zip(records, refs, skips, strict=True)):
@@ -471,12 +471,6 @@ class SummarizeStage:
         return [(key, frames_pb2.Frame(session_id=a.session_id, tenant=a.tenant, capture_unix_ms=now,
                                        control=frames_pb2.FRAME_CONTROL_TICK))
                 for key in due if (a := self.activity.sessions[key])]
-
-
-def _lag(refs: list[Waiting | None], now_ms: float) -> float:
-    """How long the batch's newest frame waited (ms; 0 if unknown)."""
-    appended = [r.appended_ms for r in refs if r is not None and r.appended_ms > 0]
-    return max(0.0, now_ms - max(appended)) if appended else 0.0
 
 
 def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage, consumer: Consumer) -> None:

@@ -140,7 +140,7 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
     newest = [i for i in survivors if i not in shed_able]  # one per session
     budget = _budget_s(batch, pace)
     # Rule 3's bound: the batch's newest frame read within the target (at least half the target's worth of reads)
-    turns = min(budget, max(pace.target_ms - _lag_ms(batch, pace), pace.target_ms / 2) / 1000
+    turns = min(budget, max(pace.target_ms - lag_ms(batch, pace), pace.target_ms / 2) / 1000
                 - _frames(batch) * pace.skip_s)
     if not older and len(newest) * pace.read_s <= turns:
         return [s is not None for s in skipped]  # everything fits: no need to look any state up
@@ -196,7 +196,7 @@ def _budget_s(batch: Sequence[Waiting | None], pace: Pace) -> float:
     if not appended:
         return pace.target_ms / 1000 - frames * pace.skip_s
     span_ms = min(max(appended) - min(appended), pace.target_ms)
-    over_ms = _lag_ms(batch, pace) - pace.target_ms
+    over_ms = lag_ms(batch, pace) - pace.target_ms
     slack_ms = -over_ms if over_ms <= 0 else -CATCH_UP_SHARE * over_ms
     return (span_ms + slack_ms) / 1000 - frames * pace.skip_s
 
@@ -205,7 +205,7 @@ def _frames(batch: Sequence[Waiting | None]) -> int:
     return sum(r is not None for r in batch)
 
 
-def _lag_ms(batch: Sequence[Waiting | None], pace: Pace) -> float:
+def lag_ms(batch: Sequence[Waiting | None], pace: Pace) -> float:
     """How long the batch's newest frame has waited (0 if no append time is known)."""
     appended = [r.appended_ms for r in batch if r is not None and r.appended_ms > 0]
     return max(0.0, pace.now_ms - max(appended)) if appended else 0.0
