@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -14,11 +15,13 @@ from types import ModuleType
 import pytest
 from kafka.admin import (
     ACL,
+    ACLFilter,
     ACLOperation,
     ACLPermissionType,
     ACLResourcePatternType,
     KafkaAdminClient,
     ResourcePattern,
+    ResourcePatternFilter,
     ResourceType,
 )
 
@@ -90,8 +93,19 @@ def secured_kafka(kb: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> I
         apply_topics(broker.bootstrap)  # as the chart's KafkaTopics would: no component may create them
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         try:
-            result = admin.create_acls([acl for u in users.values() for acl in broker_acls(u)])
+            acls = [acl for u in users.values() for acl in broker_acls(u)]
+            result = admin.create_acls(acls)
             assert not result["failed"], result["failed"]
+            # created through the controller, applied by the broker's authorizer a moment later: a client that
+            # logs in first would be refused (a flaky TOPIC_AUTHORIZATION_FAILED); the broker lists them once applied
+            every = ACLFilter(None, None, ACLOperation.ANY, ACLPermissionType.ANY,
+                              ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+            distinct = {(a.principal, a.operation, a.resource_pattern.resource_type, a.resource_pattern.resource_name,
+                         a.resource_pattern.pattern_type) for a in acls}  # one binding may come from two rules
+            deadline = time.monotonic() + 30
+            while len(admin.describe_acls(every)[0]) < len(distinct):
+                assert time.monotonic() < deadline, "the broker did not apply the ACLs within 30 s"
+                time.sleep(0.1)
         finally:
             admin.close()
         yield SecuredKafka(f"{broker.host}:{sasl_port}", f"{alias[0]}:{alias[1]}", broker.bootstrap, tls, env,

@@ -229,6 +229,26 @@ class Accounting:
     dead_letter_reasons: list[str]
 
 
+def values_at(bootstrap: str, topic: str, partition: int, key: bytes, offsets: list[int],
+              timeout_s: float = 30.0) -> list[bytes | None]:
+    """The values `key`'s records hold at these offsets of one partition (None where there is none)."""
+    tp = TopicPartition(topic, partition)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             max_partition_fetch_bytes=4 << 20, fetch_max_bytes=8 << 20)
+    got: dict[int, bytes] = {}
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, min(offsets))
+        deadline = time.monotonic() + timeout_s
+        while not set(offsets) <= set(got) and time.monotonic() < deadline:
+            for rec in consumer.poll(timeout_ms=1000).get(tp, []):
+                if rec.key == key:
+                    got[rec.offset] = rec.value
+    finally:
+        consumer.close()
+    return [got.get(offset) for offset in offsets]
+
+
 def keys_of(session_id: str, tenant: str = "demo") -> set[str]:
     """The Kafka key of a session's messages: tenant-scoped (services/common/keys.py)."""
     from services.common.keys import session_key

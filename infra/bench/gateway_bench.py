@@ -1,5 +1,7 @@
 """Gateway throughput against the raw producer, on the same broker in the same run: prints both rates and
-their ratio (with the 429 counts) at a few client concurrencies.
+their ratio (with the 429 counts) at a few client concurrencies. The yardstick (issue 18) is the raw
+kafka-python producer; a raw librdkafka producer (the gateway's own client library) is measured beside it, and
+the gateway's rate is given as a ratio to both.
 
     python -m infra.bench.gateway_bench [--frames 600] [--concurrency 8,32] [--workers 1,2] [--bootstrap h:p]
         [--variant LABEL:NAME=VALUE,...] [--baseline DIR [--baseline-block uvloop,httptools]]
@@ -37,6 +39,7 @@ from PIL import Image
 
 from services.common.config import REPO_ROOT
 from services.common.kafka_security import kafka_python_kwargs
+from services.common.rdkafka_producer import producer_config
 from services.common.tenants import hash_key
 from services.common.topics import FRAMES, apply_topics
 from services.gateway.app import PRODUCER_BATCH_BYTES
@@ -98,6 +101,40 @@ def raw_producer_rate(bootstrap: str, frames: list[bytes], in_flight: int | None
         f.get(60)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     producer.close()
+    return len(frames) / elapsed, cpu * 1000 / len(frames)
+
+
+def raw_librdkafka_rate(bootstrap: str, frames: list[bytes]) -> tuple[float, float]:
+    """(frames/s, CPU ms per frame of this process, librdkafka's threads included): the same frames through a
+    plain librdkafka producer with the gateway's settings (services/common/rdkafka_producer.producer_config),
+    all at once; a full queue (32 MiB, as kafka-python's buffer) waits as kafka-python's send() would."""
+    from confluent_kafka import Producer
+
+    producer = Producer(producer_config(bootstrap, "bench-raw-librdkafka", max_request_size=4 * 1024 * 1024,
+                                        batch_bytes=PRODUCER_BATCH_BYTES, linger_ms=GatewaySettings().linger_ms,
+                                        buffer_bytes=32 * 1024 * 1024, delivery_timeout_s=60))
+    producer.produce(FRAMES.name, value=frames[0], key=b"warm")
+    producer.flush(30)
+    failed: list[str] = []
+
+    def delivered(err, _msg) -> None:
+        if err is not None:
+            failed.append(err.name())
+
+    run = uuid.uuid4().hex[:6]
+    started, cpu = time.perf_counter(), time.process_time()
+    for i, f in enumerate(frames):
+        while True:
+            try:
+                producer.produce(FRAMES.name, value=f, key=f"bench/rd-{run}-{i}".encode(), on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    left = producer.flush(60)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if left or failed:
+        raise RuntimeError(f"raw librdkafka producer: {left} frames not acknowledged, failures {set(failed)}")
     return len(frames) / elapsed, cpu * 1000 / len(frames)
 
 
@@ -183,10 +220,11 @@ def run(bootstrap: str, args: argparse.Namespace, broker_pid: int | None = None)
     print(f"{len(frames)} frames of {kb[0]}-{kb[2]} KB (median {kb[1]} KB)")
     extra = dict(kv.split("=", 1) for kv in args.env)
     broker_pids = family(broker_pid) if broker_pid else []
-    print("| gateway | processes | clients | raw producer frames/s | gateway frames/s | ratio | 429s "
-          "| CPU ms/frame: raw producer | broker (raw) | gateway | broker (gateway) | bench client "
-          "| raw producer with as many frames in flight as clients | CPU-bound ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| gateway | processes | clients | raw kafka-python frames/s | raw librdkafka frames/s | gateway frames/s "
+          "| ratio to kafka-python | ratio to librdkafka | 429s | CPU ms/frame: raw kafka-python | raw librdkafka "
+          "| broker (raw kafka-python) | broker (raw librdkafka) | gateway | broker (gateway) | bench client "
+          "| raw kafka-python with as many frames in flight as clients | CPU-bound ratio |")
+    print("|---" * 18 + "|")
     # (label, processes, checkout, settings, modules blocked)
     runs = [("this checkout", workers, REPO_ROOT, extra, ()) for workers in args.workers]
     for variant in args.variant:
@@ -213,10 +251,14 @@ def run(bootstrap: str, args: argparse.Namespace, broker_pid: int | None = None)
                 raw2, raw_cpu2 = raw_producer_rate(bootstrap, frames)
                 broker_raw = (cpu_s(broker_pids) - broker_cpu + broker_raw1) * 1000 / (2 * len(frames))
                 raw, raw_cpu = (raw1 + raw2) / 2, (raw_cpu1 + raw_cpu2) / 2
+                broker_cpu = cpu_s(broker_pids)
+                rd, rd_cpu = raw_librdkafka_rate(bootstrap, frames)
+                broker_rd = (cpu_s(broker_pids) - broker_cpu) * 1000 / len(frames)
                 windowed, _ = raw_producer_rate(bootstrap, frames, concurrency)
                 others = {s: n for s, n in statuses.items() if s not in (202, 429)}
-                print(f"| {label} | {workers} | {concurrency} | {raw:.0f} | {rate:.0f} | {rate / raw:.2f} "
-                      f"| {statuses[429]} | {raw_cpu:.1f} | {ms(broker_raw, broker_pids)} | {gateway_cpu:.1f} "
+                print(f"| {label} | {workers} | {concurrency} | {raw:.0f} | {rd:.0f} | {rate:.0f} | {rate / raw:.2f} "
+                      f"| {rate / rd:.2f} | {statuses[429]} | {raw_cpu:.1f} | {rd_cpu:.1f} "
+                      f"| {ms(broker_raw, broker_pids)} | {ms(broker_rd, broker_pids)} | {gateway_cpu:.1f} "
                       f"| {ms(broker_gw, broker_pids)} | {client_cpu:.1f} | {windowed:.0f} "
                       f"| {cpu_bound_ratio(raw_cpu + broker_raw, gateway_cpu + broker_gw + client_cpu, broker_pids)} |"
                       + (f" other statuses: {others}" if others else ""), flush=True)

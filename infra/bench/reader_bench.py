@@ -3,6 +3,8 @@
     python -m infra.bench.reader_bench [--screens tests/fixtures/screens] [--repeat 1]
     python -m infra.bench.reader_bench --themes 20 [--theme-products 10]
     python -m infra.bench.reader_bench --from-theme 21 --themes 40   # held out: rules were designed on 1-20
+    python -m infra.bench.reader_bench --themes 60 --save-misses DIR --save-all   # keep every frame read ...
+    python -m infra.bench.reader_bench --themes 60 --frames DIR   # ... and read the same pixels again
 
 For every frame of tests/fixtures/screens/manifest.json (real Chromium captures, see capture_screens.py)
 it runs, in the same process and run:
@@ -144,15 +146,31 @@ def report(results: dict[tuple[str, str], Score]) -> str:
     return "\n".join(rows)
 
 
+def saved_frames(folder: Path, numbers: list[int]):
+    """(frame, image) of the theme frames saved by --save-misses --save-all, in their capture order: the same
+    pixels read again (by another version of the reader, say), without Chromium."""
+    from services.demo_shop.themes import theme_number
+
+    for frame in json.loads((folder / "manifest.json").read_text())["frames"]:
+        if theme_number(frame["layout"]) in numbers:
+            with Image.open(folder / frame["file"]) as im:
+                yield frame, im.convert("RGB")
+
+
 def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path | None = None,
-               profile: ShopProfile | None = None) -> dict[int, Score]:
-    """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames."""
+               profile: ShopProfile | None = None, save_all: bool = False,
+               frames_dir: Path | None = None) -> dict[int, Score]:
+    """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames. With `save`,
+    the frames read wrong (every frame with `save_all`) are written there as PNG with a manifest.json: each
+    frame's truth and where the reader had learned our panel starts (`panel_left`), to replay them."""
     from infra.bench.capture_screens import theme_frames
     from services.demo_shop.themes import theme_number
 
     results: dict[int, Score] = {}
     readers: dict[int, FrameReader] = {}
-    for frame, image in theme_frames(catalog, numbers, n_products):
+    saved: list[dict] = []
+    frames = saved_frames(frames_dir, numbers) if frames_dir else theme_frames(catalog, numbers, n_products)
+    for frame, image in frames:
         number = theme_number(frame["layout"])
         reader = readers.setdefault(number, FrameReader(catalog, profile))
         start = cpu_s()
@@ -160,9 +178,15 @@ def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path
         score = results.setdefault(number, Score())
         misses = len(score.misses)
         score.add(frame, obs, catalog, cpu_s() - start)
-        if save and len(score.misses) > misses:
+        if save and (len(score.misses) > misses or save_all):
             save.mkdir(parents=True, exist_ok=True)
-            image.save(save / frame["file"], quality=80)
+            # the decoded pixels the reader saw, losslessly, and what the reader knew of the shop then
+            name = frame["file"].rsplit(".", 1)[0] + ".png"
+            image.save(save / name)
+            saved.append({**frame, "file": name, "panel_left": reader.regions.panel_left,
+                          "missed": len(score.misses) > misses})
+    if save and saved:
+        (save / "manifest.json").write_text(json.dumps({"frames": saved}, indent=1) + "\n")
     return results
 
 
@@ -204,14 +228,18 @@ def main() -> int:
                         help="with --themes N: start at theme M (themes 21-40 are the held-out check of rules "
                              "designed on 1-20)")
     parser.add_argument("--theme-products", type=int, default=10, help="product pages per theme")
-    parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here")
+    parser.add_argument("--save-misses", type=Path, help="with --themes: save the frames read wrong here (PNG, "
+                                                         "with a manifest.json of their truth)")
+    parser.add_argument("--save-all", action="store_true", help="with --save-misses: save every frame")
+    parser.add_argument("--frames", type=Path, help="with --themes: read the frames saved in this folder by "
+                                                    "--save-misses --save-all instead of rendering them")
     args = parser.parse_args()
     profile = load_profile(args.profile)  # None: the default
     catalog = Catalog.load(generate(args.catalog_dir))
     started = time.monotonic()
     if args.themes:
         themed = run_themes(catalog, list(range(args.from_theme, args.themes + 1)), args.theme_products,
-                            args.save_misses, profile)
+                            args.save_misses, profile, args.save_all, args.frames)
         print(theme_report(themed))
         for number, s in sorted(themed.items()):
             for miss in s.misses:

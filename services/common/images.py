@@ -109,7 +109,7 @@ def jpeg_structure(data: bytes, *, max_pixels: int = MAX_DECODE_PIXELS, max_side
         if found is not None:
             raise ImageFormatMismatch(f"the body is {found} but its Content-Type says JPEG")
         raise ImageDecodeError(f"not a recognised image ({len(data)} bytes)")
-    kept, pos, size = [data[:2]], 2, None
+    kept, pos, size, dropped = [data[:2]], 2, None, False
     while True:
         while pos < len(data) and data[pos] == 0xFF and pos + 1 < len(data) and data[pos + 1] == 0xFF:
             pos += 1  # fill bytes before a marker
@@ -133,6 +133,8 @@ def jpeg_structure(data: bytes, *, max_pixels: int = MAX_DECODE_PIXELS, max_side
             break
         if not (0xE0 <= marker <= 0xEF and marker not in KEPT_APP) and marker != 0xFE:
             kept.append(data[pos:end])
+        else:
+            dropped = True
         pos = end
     if size is None:
         raise ImageDecodeError("corrupt JPEG: a scan before any frame header")
@@ -140,4 +142,6 @@ def jpeg_structure(data: bytes, *, max_pixels: int = MAX_DECODE_PIXELS, max_side
     check_size(width, height, max_pixels=max_pixels, max_side=max_side, min_side=min_side)
     if not data.endswith(b"\xff\xd9") or len(data) - end < 4:
         raise ImageDecodeError("corrupt JPEG: no end-of-image marker (truncated?)")
-    return width, height, b"".join(kept) + data[pos:]
+    if not dropped:  # nothing to strip (a canvas's JPEG): the data itself, not a copy of a few hundred KB
+        return width, height, data
+    return width, height, b"".join([*kept, memoryview(data)[pos:]])  # one copy

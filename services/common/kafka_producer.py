@@ -28,12 +28,10 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from services.common import kafka_security
+from services.common.delivery import BrokerUnavailable
 
+__all__ = ["AsyncProducer", "BrokerUnavailable"]
 log = logging.getLogger(__name__)
-
-
-class BrokerUnavailable(RuntimeError):
-    pass
 
 
 class AsyncProducer:

@@ -5,6 +5,7 @@ library turning it into that library's keyword arguments, so no client is built 
 
     kafka_python_kwargs()  kafka-python KafkaProducer / KafkaConsumer / KafkaAdminClient
     aiokafka_kwargs()      aiokafka AIOKafkaConsumer / AIOKafkaProducer
+    librdkafka_config()    librdkafka (confluent-kafka) configuration properties: the gateway's producer
     faust_kwargs()         faust.App settings (broker_credentials)
 
 `preflight()` makes one connection at start-up so a wrong password or an untrusted CA stops the process
@@ -149,6 +150,21 @@ def aiokafka_kwargs(security: KafkaSecurity | None = None) -> dict[str, Any]:
     if s.sasl:
         kwargs.update(sasl_mechanism=s.mechanism, sasl_plain_username=s.username, sasl_plain_password=s.password)
     return kwargs
+
+
+def librdkafka_config(security: KafkaSecurity | None = None) -> dict[str, str]:
+    """librdkafka configuration properties (confluent-kafka Producer) for the same settings. The CA file, when
+    set, is the only trust anchor (as in ssl_context()); otherwise the system's CA paths are probed (the wheel's
+    librdkafka has its own OpenSSL, which would not find them by itself). Its OpenSSL (3.x) refuses TLS below 1.2
+    at the default security level, as ssl_context() does."""
+    s = security or from_env()
+    config_: dict[str, str] = {"security.protocol": s.protocol}
+    if s.tls:
+        config_["ssl.ca.location"] = str(s.ca_file) if s.ca_file is not None else "probe"
+        config_["ssl.endpoint.identification.algorithm"] = "https" if s.check_hostname else "none"
+    if s.sasl:
+        config_.update({"sasl.mechanism": s.mechanism, "sasl.username": s.username, "sasl.password": s.password})
+    return config_
 
 
 def faust_kwargs(security: KafkaSecurity | None = None) -> dict[str, Any]:

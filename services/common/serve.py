@@ -27,6 +27,9 @@ class Serving:
     factory: str | None = None
     loop: str = "asyncio"
     http: str = "h11"
+    # writes session-keyed topics: refuse to start when they have another partition count than this process
+    # computes sessions' partitions with (topics.check_partitions), as the workers do
+    check_partitions: bool = False
 
 
 def serve_http(service: str, build: Callable[[], tuple]) -> int:
@@ -40,6 +43,8 @@ def serve_http(service: str, build: Callable[[], tuple]) -> int:
         app, host, port, *rest = build()
         serving: Serving = rest[0] if rest else Serving()
         kafka_security.preflight(kafka_bootstrap())  # no-op for PLAINTEXT (and services without Kafka settings)
+        if serving.check_partitions:
+            check_partitions(kafka_bootstrap())
     except STARTUP_ERRORS as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ updates them on a broker (idempotent), and the Helm chart renders the same specs
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from dataclasses import dataclass
 
@@ -127,9 +128,12 @@ def check_partitions(bootstrap: str, timeout_s: float = 10.0) -> None:
 
     from services.common.kafka_security import kafka_python_kwargs
 
+    if not _any_reachable(bootstrap, min(timeout_s, 2.0)):  # else kafka-python would retry for timeout_s first
+        return
     try:
         consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="interarec-partitions-check",
-                                 request_timeout_ms=int(timeout_s * 1000), **kafka_python_kwargs())
+                                 request_timeout_ms=int(timeout_s * 1000), bootstrap_timeout_ms=int(timeout_s * 1000),
+                                 **kafka_python_kwargs())
     except KafkaError:
         return
     try:
@@ -141,6 +145,18 @@ def check_partitions(bootstrap: str, timeout_s: float = 10.0) -> None:
         consumer.close()
     if wrong := [f"{name} has {n}" for name, n in counts.items() if n != PARTITIONS]:
         raise ConfigError(_mismatch(wrong))
+
+
+def _any_reachable(bootstrap: str, timeout_s: float) -> bool:
+    """Whether any bootstrap server takes a TCP connection (a gateway may start before its broker)."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def _mismatch(topics: list[str]) -> str:

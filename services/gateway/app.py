@@ -10,12 +10,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from services.common.delivery import Producer
 from services.common.http_errors import install_error_handlers
 from services.common.http_metrics import instrument
 from services.common.http_ops import ops_router
 from services.common.kafka_producer import AsyncProducer
 from services.common.ratelimit import RateLimiter
+from services.common.rdkafka_producer import RdAsyncProducer
 from services.common.session_tokens import SessionTokens
+from services.common.topics import FRAMES
 from services.gateway.admission import FairSlots
 from services.gateway.auth import FrameAuth, TokenLimits
 from services.gateway.backpressure import PipelineLag
@@ -28,14 +31,25 @@ __all__ = ["GatewaySettings", "create_app"]
 
 # Frames sent within linger_ms of each other to one partition share a batch up to this size (one frame of up
 # to MAX_FRAME_BYTES still fits the frames topic's 2 MiB max.message.bytes on its own): fewer produce requests
-# and I/O-thread wake-ups than a batch per frame, kafka-python's default for records over 16 KB.
+# and I/O-thread wake-ups than a batch per frame, kafka-python's default for records over 16 KB (librdkafka's
+# default is about this size already; set the same for both).
 PRODUCER_BATCH_BYTES = MAX_FRAME_BYTES
 
 
-def create_app(settings: GatewaySettings, producer: AsyncProducer | None = None) -> FastAPI:
-    producer = producer or AsyncProducer(settings.bootstrap, client_id="interarec-gateway",
-                                         max_block_s=settings.ack_timeout_s, batch_bytes=PRODUCER_BATCH_BYTES,
-                                         linger_ms=settings.linger_ms)
+def frames_producer(settings: GatewaySettings) -> Producer:
+    """The producer INTERAREC_GATEWAY_PRODUCER names, with the same batching, linger and request size."""
+    if settings.producer == "kafka-python":
+        return AsyncProducer(settings.bootstrap, client_id="interarec-gateway", max_block_s=settings.ack_timeout_s,
+                             batch_bytes=PRODUCER_BATCH_BYTES, linger_ms=settings.linger_ms)
+    # librdkafka refuses a record at once when its queue is full (kafka-python's send() would wait): sized so
+    # that every frame in flight fits, a full queue means the broker is not taking frames (503)
+    queue_bytes = max(32 * 1024 * 1024, settings.max_in_flight * (MAX_FRAME_BYTES + 64 * 1024))
+    return RdAsyncProducer(settings.bootstrap, client_id="interarec-gateway", batch_bytes=PRODUCER_BATCH_BYTES,
+                           linger_ms=settings.linger_ms, probe_topic=FRAMES.name, buffer_bytes=queue_bytes)
+
+
+def create_app(settings: GatewaySettings, producer: Producer | None = None) -> FastAPI:
+    producer = producer or frames_producer(settings)
     # verify only (the storefront API mints): no lifetime of its own
     tokens = SessionTokens(settings.token_secret, ttl_s=0) if settings.token_secret else None
     ctx = Context(settings=settings, producer=producer, auth=FrameAuth(settings.api_keys, tokens, settings.origins),

@@ -15,8 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common import metrics
+from services.common.delivery import Producer
 from services.common.http_errors import ApiError, http_error_handler, http_error_response
-from services.common.kafka_producer import AsyncProducer
 from services.common.ratelimit import RateLimiter, retry_after_header
 from services.gateway.admission import FairSlots
 from services.gateway.auth import Caller, FrameAuth, TokenLimits
@@ -37,7 +37,7 @@ class Context:
     """Everything the routes share, built once by create_app (app.state.ctx)."""
 
     settings: GatewaySettings
-    producer: AsyncProducer
+    producer: Producer
     auth: FrameAuth
     limiter: RateLimiter  # per tenant: tenants kept apart
     token_limits: TokenLimits

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
+from interarec.v1 import frames_pb2
 from services.common.images import ImageDecodeError, decode_image, jpeg_structure
 from services.common.keys import SESSION_ID_RULE, valid_session_id
 
@@ -159,6 +160,26 @@ class DuplicateFilter:
                 self._seen.popitem(last=False)
         self._seen.move_to_end(session_id)
         recent.append(digest)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+# the image field's key: its number, wire type 2 (length-delimited)
+IMAGE_KEY = _varint(frames_pb2.Frame.DESCRIPTOR.fields_by_name["image"].number << 3 | 2)
+
+
+def frame_record(frame: frames_pb2.Frame, image: bytes) -> bytes:
+    """`frame` (without its image) serialized with `image` appended as its image field. Protobuf parsers take
+    fields in any order, so every reader sees the same Frame as if image had been set, but the few hundred KB
+    are copied once, into this value, instead of into the message and again out of it (0.1-0.2 ms a frame)."""
+    return b"".join((frame.SerializeToString(), IMAGE_KEY, _varint(len(image)), image))
 
 
 def body_digest(data: bytes) -> str:

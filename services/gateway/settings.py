@@ -33,6 +33,10 @@ class GatewaySettings:
     max_upload_bytes: int = setting("INTERAREC_GATEWAY_MAX_UPLOAD_BYTES", 8 * 1024 * 1024,
                                     "largest accepted frame body (bytes); a larger declared or streamed body is 413",
                                     minimum=1024, maximum=64 * 1024 * 1024)
+    producer: str = setting("INTERAREC_GATEWAY_PRODUCER", "librdkafka",
+                            "the Kafka client writing frames: `librdkafka` (confluent-kafka: batching and I/O in C, "
+                            "less CPU per frame) or `kafka-python` (the other services' client); both acks=all, "
+                            "idempotent, murmur2 partitioning", choices=("librdkafka", "kafka-python"))
     ack_timeout_s: float = setting("INTERAREC_GATEWAY_ACK_TIMEOUT_S", 10.0,
                                    "how long a frame may wait for the broker's ack (then 503)", minimum=0.1,
                                    maximum=120)

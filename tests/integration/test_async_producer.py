@@ -10,12 +10,11 @@ import os
 import threading
 import time
 
-from kafka import KafkaConsumer, TopicPartition
-
 from services.common.kafka_producer import AsyncProducer
 from services.common.topics import FRAMES
 from services.gateway.app import PRODUCER_BATCH_BYTES
 from services.gateway.settings import GatewaySettings
+from tests.support import values_at
 
 
 async def _ready(producer: AsyncProducer) -> None:
@@ -70,19 +69,6 @@ def test_concurrent_frames_share_a_batch_and_each_is_acknowledged(kafka_bootstra
     finally:
         producer.close()
     assert largest_batch >= 2 * frame_bytes, f"no two frames shared a batch (largest {largest_batch:.0f} B)"
-    tp = TopicPartition(FRAMES.name, sent[0].partition)
-    assert {md.partition for md in sent} == {tp.partition}
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=4 << 20, fetch_max_bytes=8 << 20)
-    got: dict[int, bytes] = {}
-    try:
-        consumer.assign([tp])
-        consumer.seek(tp, min(md.offset for md in sent))
-        deadline = time.monotonic() + 30
-        while len(got) < len(sent) and time.monotonic() < deadline:
-            for rec in consumer.poll(timeout_ms=1000).get(tp, []):
-                if rec.key == key:
-                    got[rec.offset] = rec.value
-    finally:
-        consumer.close()
-    assert [got.get(md.offset) for md in sent] == payloads
+    partition = sent[0].partition
+    assert {md.partition for md in sent} == {partition}
+    assert values_at(kafka_bootstrap, FRAMES.name, partition, key, [md.offset for md in sent]) == payloads

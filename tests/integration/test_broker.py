@@ -14,6 +14,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.errors import MessageSizeTooLargeError
 
+from infra.kafka.broker import free_port
+from services.common.tenants import hash_key
 from services.common.topics import ALL_TOPICS, FRAMES, TopicSpec, apply_topics
 
 pytestmark = pytest.mark.integration
@@ -103,16 +105,20 @@ def test_apply_refuses_topics_with_more_partitions_than_the_processes_use(kafka_
     assert _partition_counts(admin, [s.name for s in ALL_TOPICS]) == before
 
 
-def test_a_worker_configured_for_other_partitions_than_its_topics_stops_with_a_message(
-        kafka_bootstrap: str, catalog_path) -> None:
-    """Not a worker that runs and silently looks for each session's state on the wrong partition."""
+@pytest.mark.parametrize("service", ["decomposer", "gateway"])
+def test_a_service_configured_for_other_partitions_than_its_topics_stops_with_a_message(
+        kafka_bootstrap: str, catalog_path, service: str) -> None:
+    """Not a worker that runs and silently looks for each session's state on the wrong partition, nor a gateway
+    whose 202 names a partition the workers compute differently."""
     env = {**os.environ, "INTERAREC_KAFKA_PARTITIONS": "8", "INTERAREC_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-           "INTERAREC_CATALOG_PATH": str(catalog_path), "INTERAREC_STATE_STORE": "memory"}
-    run = subprocess.run([sys.executable, "-m", "services.decomposer"], capture_output=True, text=True, timeout=120,
+           "INTERAREC_CATALOG_PATH": str(catalog_path), "INTERAREC_STATE_STORE": "memory",
+           "INTERAREC_API_KEYS": f"t:{hash_key('k')}", "INTERAREC_GATEWAY_PORT": str(free_port())}
+    run = subprocess.run([sys.executable, "-m", f"services.{service}"], capture_output=True, text=True, timeout=120,
                          env=env)
     assert run.returncode == 2, run.stderr[-2000:]
-    assert run.stderr.startswith(f"decomposer: configuration error: {FRAMES.name} has {FRAMES.partitions}")
-    assert "partitions but INTERAREC_KAFKA_PARTITIONS is 8" in run.stderr
+    line = next(ln for ln in run.stderr.splitlines() if "configuration error" in ln)
+    assert line.startswith(f"{service}: configuration error: {FRAMES.name} has {FRAMES.partitions}"), run.stderr
+    assert "partitions but INTERAREC_KAFKA_PARTITIONS is 8" in line
 
 
 def test_large_frame_round_trips_byte_identical(kafka_bootstrap: str) -> None:

@@ -91,6 +91,28 @@ def test_accepted_frame_is_on_the_frames_topic_reencoded(kafka_bootstrap):
     assert 'interarec_gateway_frames_total{outcome="accepted"}' in metrics
 
 
+def test_the_kafka_python_producer_is_still_selectable(kafka_bootstrap):
+    """INTERAREC_GATEWAY_PRODUCER=kafka-python (the other services' client, the fallback): the 202 names the
+    partition and offset the broker holds the frame at, as with librdkafka (the test above)."""
+    from services.common.kafka_producer import AsyncProducer
+    from tests.support import values_at
+
+    session = f"gw-kp-{uuid.uuid4().hex[:8]}"
+    with gateway(kafka_bootstrap, producer="kafka-python") as client:
+        assert isinstance(client.app.state.producer, AsyncProducer)
+        assert wait_ready(client) == 200
+        resp = client.post(f"/v1/sessions/{session}/frames", content=screenshot_png(),
+                           headers={"X-API-Key": "k1", "Content-Type": "image/png", "X-Frame-Seq": "3"})
+        assert resp.status_code == 202, resp.text
+    body = resp.json()
+    key = session_key("acme", session)
+    assert body["partition"] == session_partition(key, FRAMES.partitions)
+    (value,) = values_at(kafka_bootstrap, FRAMES.name, body["partition"], key.encode(), [body["offset"]])
+    frame = frames_pb2.Frame()
+    frame.ParseFromString(value)
+    assert (frame.session_id, frame.frame_seq, frame.sha256) == (session, 3, hashlib.sha256(frame.image).hexdigest())
+
+
 def test_unreachable_broker_gives_503_and_writes_nothing(kafka_broker_module):
     (closed_port,) = kafka_broker_module.free_ports(1)
     with gateway(f"127.0.0.1:{closed_port}") as client:

@@ -151,3 +151,75 @@ def test_host_names_are_verified_unless_turned_off(kafka_secured: SecuredKafka) 
         kafka_security.preflight(kafka_secured.alias_bootstrap, kafka_security.KafkaSecurity(**operator))
     kafka_security.preflight(kafka_secured.alias_bootstrap,
                              kafka_security.KafkaSecurity(**operator, check_hostname=False))
+
+
+def test_the_gateways_librdkafka_producer_logs_in_as_its_user_and_verifies_host_names(
+        kafka_secured: SecuredKafka, caplog: pytest.LogCaptureFixture) -> None:
+    """The gateway's producer (librdkafka) configured from the same settings: as the gateway's KafkaUser, under its
+    ACLs (Write on the frames topic, IdempotentWrite), a frame is acknowledged; at 127.0.0.2, which the broker's
+    certificate does not name, it never connects (no frame leaves) unless host-name checks are turned off."""
+    import asyncio
+
+    from services.common.delivery import BrokerUnavailable
+    from services.common.rdkafka_producer import RdAsyncProducer
+    from services.common.topics import FRAMES
+
+    gateway = kafka_secured.service_env["gateway"]
+    user = dict(protocol="SASL_SSL", ca_file=kafka_secured.tls.ca_file,
+                username=gateway["INTERAREC_KAFKA_SASL_USERNAME"],
+                password=Path(gateway["INTERAREC_KAFKA_SASL_PASSWORD_FILE"]).read_text().strip())
+
+    def attempt(bootstrap: str, check_hostname: bool) -> tuple[bool, object]:
+        caplog.clear()
+        producer = RdAsyncProducer(bootstrap, "test-rd-tls", probe_topic=FRAMES.name, probe_interval_s=0.5,
+                                   security=kafka_security.KafkaSecurity(**user, check_hostname=check_hostname))
+        producer.start()
+        try:
+            deadline = time.monotonic() + 15
+            while not producer.ready and time.monotonic() < deadline and "certificate verify failed" not in caplog.text:
+                time.sleep(0.1)
+
+            async def send():
+                try:
+                    return await producer.send(FRAMES.name, b"tls/s", b"frame", timeout_s=15)
+                except BrokerUnavailable as exc:
+                    return exc
+
+            return producer.ready, asyncio.run(send())
+        finally:
+            producer.close(timeout_s=5)
+
+    ready, sent = attempt(kafka_secured.bootstrap, True)
+    assert ready and sent.topic == FRAMES.name and sent.offset >= 0, sent
+    caplog.set_level("WARNING", logger="interarec.kafka")
+    ready, sent = attempt(kafka_secured.alias_bootstrap, True)
+    assert not ready and isinstance(sent, BrokerUnavailable), sent
+    assert "certificate verify failed" in caplog.text and user["password"] not in caplog.text
+    ready, sent = attempt(kafka_secured.alias_bootstrap, False)
+    assert ready and sent.offset >= 0, sent
+
+
+def test_a_frame_the_broker_refuses_is_a_503_in_the_envelope(kafka_secured: SecuredKafka,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway logged in as a user without Write on the frames topic (the decomposer's): librdkafka's delivery
+    error comes back as 503 `broker_unavailable` with Retry-After, as kafka-python's errors did, never a 5xx of
+    another kind, and the frame's bytes are not in the answer."""
+    from fastapi.testclient import TestClient
+
+    from services.common.tenants import ApiKeys
+    from services.gateway.app import GatewaySettings, create_app
+
+    decomposer = kafka_secured.service_env["decomposer"]
+    for name, value in {**kafka_secured.env, **decomposer}.items():
+        monkeypatch.setenv(name, value)
+    settings = GatewaySettings(host="127.0.0.1", port=0, bootstrap=kafka_secured.bootstrap,
+                               api_keys=ApiKeys.from_plain({"k1": "acme"}), ack_timeout_s=10)
+    frame = (SCREENS / "manifest.json").parent.joinpath(
+        json.loads((SCREENS / "manifest.json").read_text())["frames"][0]["file"]).read_bytes()
+    with TestClient(create_app(settings)) as client:
+        assert wait_for(lambda: client.app.state.producer._connected, timeout_s=15)
+        resp = client.post("/v1/sessions/denied-1/frames", content=frame,
+                           headers={"X-API-Key": "k1", "Content-Type": "image/jpeg"})
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"]["code"] == "broker_unavailable" and resp.headers["Retry-After"] == "2"
+    assert "TOPIC_AUTHORIZATION_FAILED" in resp.json()["error"]["message"]

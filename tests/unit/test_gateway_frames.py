@@ -10,6 +10,7 @@ from services.gateway.frames import (
     DuplicateFilter,
     FrameRejected,
     check_session_id,
+    frame_record,
     needs_reencode,
     pass_through,
     reencode,
@@ -186,3 +187,21 @@ def test_mangled_jpegs_are_refused_with_a_reason_never_an_unexpected_error():
         except FrameRejected as rej:
             outcomes.add(rej.status)
     assert outcomes <= {"passed", 400, 413, 415} and 400 in outcomes
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 16_383, 16_384, 180_000, MAX_FRAME_BYTES])
+def test_a_frame_record_is_the_frame_with_its_image_whatever_the_image_length(size: int) -> None:
+    """The gateway appends the image to the serialized Frame instead of copying it into the message: every reader
+    (the summarizer parses with the generated code) gets exactly the Frame with that image set, at lengths whose
+    length prefix takes 1, 2, 3 bytes."""
+    import os
+
+    from interarec.v1 import frames_pb2, trace_pb2
+
+    image = os.urandom(size)
+    fields = dict(session_id="s1", tenant="acme", frame_seq=7, capture_unix_ms=1790000000000, page_url="http://x/p",
+                  mime_type="image/jpeg", width=1280, height=800, sha256=hashlib.sha256(image).hexdigest(),
+                  trace=trace_pb2.Trace(capture_unix_ms=1790000000000))
+    parsed = frames_pb2.Frame()
+    parsed.ParseFromString(frame_record(frames_pb2.Frame(**fields), image))
+    assert parsed == frames_pb2.Frame(**fields, image=image)

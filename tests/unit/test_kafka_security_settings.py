@@ -42,6 +42,7 @@ def test_default_is_plaintext_and_adds_nothing_but_the_protocol() -> None:
     assert kafka_security.kafka_python_kwargs() == {"security_protocol": "PLAINTEXT"}
     assert kafka_security.aiokafka_kwargs() == {"security_protocol": "PLAINTEXT"}
     assert kafka_security.faust_kwargs() == {}
+    assert kafka_security.librdkafka_config() == {"security.protocol": "PLAINTEXT"}
     kafka_security.preflight("127.0.0.1:1")  # nothing to check, no connection attempted
 
 
@@ -61,6 +62,11 @@ def test_sasl_ssl_from_a_mounted_secret(monkeypatch, ca_file, tmp_path) -> None:
     assert (creds.protocol.value, creds.mechanism.value, creds.username) == ("SASL_SSL", "SCRAM-SHA-512",
                                                                             "interarec-gateway")
     assert "s3cret" not in repr(kafka_security.from_env()) and "s3cret" not in repr(creds)
+    # librdkafka (the gateway's producer): only the cluster CA, host names verified, the same login
+    assert kafka_security.librdkafka_config() == {
+        "security.protocol": "SASL_SSL", "ssl.ca.location": str(ca_file),
+        "ssl.endpoint.identification.algorithm": "https", "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "interarec-gateway", "sasl.password": "s3cret-from-strimzi"}
 
 
 def test_tls_only_with_hostname_verification_off(monkeypatch, ca_file) -> None:
@@ -71,6 +77,16 @@ def test_tls_only_with_hostname_verification_off(monkeypatch, ca_file) -> None:
     assert "sasl_mechanism" not in kp and kp["ssl_check_hostname"] is False
     assert not kp["ssl_context"].check_hostname and kp["ssl_context"].verify_mode == ssl.CERT_REQUIRED
     assert kafka_security.faust_kwargs()["broker_credentials"].protocol.value == "SSL"
+    assert kafka_security.librdkafka_config() == {"security.protocol": "SSL", "ssl.ca.location": str(ca_file),
+                                                  "ssl.endpoint.identification.algorithm": "none"}
+
+
+def test_tls_without_a_ca_file_trusts_the_system_store_in_librdkafka_too(monkeypatch) -> None:
+    """The wheel's librdkafka has its own OpenSSL, whose built-in CA path is not the system's: it is told to
+    probe the usual locations, as ssl_context() loads the default certificates."""
+    monkeypatch.setenv("INTERAREC_KAFKA_SECURITY_PROTOCOL", "SSL")
+    assert kafka_security.librdkafka_config() == {"security.protocol": "SSL", "ssl.ca.location": "probe",
+                                                  "ssl.endpoint.identification.algorithm": "https"}
 
 
 @pytest.mark.parametrize(("env", "message"), [

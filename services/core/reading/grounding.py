@@ -39,6 +39,7 @@ _DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "U": "0", "I
 _BREADCRUMB_RE = re.compile(r"^\W{0,2}[A-Za-z]{2,8}\s*[:;.]?\s*[/>»›|]+\W{0,2}([A-Za-z][A-Za-z ]+)")
 _WORD_RE = re.compile(r"[A-Za-z]+")
 _NEVER = re.compile(r"(?!)")  # a cue a shop profile does not give: matches nothing
+_STRUCK_GAP = re.compile(r"[\s:;.,|\-–—]{0,4}")  # between a list-price cue and the amount it strikes through
 
 TITLE_ONLY_MIN_SCORE = 95.0   # heading alone grounds a product only if nearly exact ...
 TITLE_ONLY_MIN_MARGIN = 3.0   # ... and clearly better than the next title (titles differ by a short code)
@@ -325,7 +326,7 @@ class Grounder:
             if list_cues and (amounts := list(prices.find(text))):
                 # "$89.00 List: $119.99", "Regular price $119.00 Sale price $99.00": the amount right after a
                 # list-price cue is struck through; the others are paid, even on a line saying "Sale"
-                struck = {next((a for a in amounts if a[0] >= cue.end()), None) for cue in list_cues}
+                struck = {_struck(text, cue.end(), amounts) for cue in list_cues}
                 for a in amounts:
                     (obs.list_prices if a in struck else obs.prices).append(a[2])
             elif not promo and not self._filters.price_label.search(text):
@@ -500,11 +501,14 @@ class Grounder:
         elif score >= TITLE_PRICED_MIN_SCORE and priced:
             chosen = best
         else:
+            # the one close title whose price is on the page, confirmed by its brand named on the page or, for
+            # a shop that shows its brand only as a logo, by its colour in the product picture
             with_price = [idx for idx, _ in ranked if self._price_on_page(idx, obs)]
-            if len(with_price) == 1 and self.catalog.products[with_price[0]].brand in obs.brands:
+            if len(with_price) == 1 and (self.catalog.products[with_price[0]].brand in obs.brands
+                                         or self.catalog.products[with_price[0]].colour == obs.picture_colour):
                 chosen = with_price[0]
                 score, text = scores[chosen]
-                priced, branded = True, True
+                priced, branded = True, self.catalog.products[chosen].brand in obs.brands
         if chosen is None:
             return
         obs.heading = text
@@ -577,6 +581,16 @@ class Grounder:
         table = {"brand": self.brand_words, "colour": self.colour_words, "category": self.categories}[field]
         value = table.exact(raw) or table.exact(raw.split(" ")[0]) or table(raw)
         return chips.term(field, value) if value else None
+
+
+def _struck(text: str, cue_end: int, amounts: list[tuple[int, int, float]]) -> tuple[int, int, float] | None:
+    """The amount a list-price cue ending at `cue_end` strikes through: the one right after it, nothing but
+    spaces and a colon or dash between. A struck-through price is what OCR garbles most ("USD 559.99" read as
+    "¥SB-559-99"): the next amount that does read is then the paid one, further on, past the garble."""
+    after = next((a for a in amounts if a[0] >= cue_end), None)
+    if after is None or _STRUCK_GAP.fullmatch(text[cue_end:after[0]]) is None:
+        return None
+    return after
 
 
 def _num(raw: str) -> float:

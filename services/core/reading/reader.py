@@ -51,6 +51,7 @@ BIG_OF_TALLEST, BIG_OF_BODY = 0.7, 1.3
 EMPHASIS_OF_TALLEST, EMPHASIS_OF_BODY = 0.55, 1.12
 TINTED_SHARE = 0.45
 MARGIN_PX = 6  # columns at each side of the frame where the page's background shows
+MAIN_PICTURE_PX = 120  # a product page's main picture is at least this tall and wide (a card's thumbnail less)
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,12 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
     were read before with exactly these pixels (the reader reuses their text), so they cost nothing.
     `masthead`: where the shop's masthead ends (masthead.py); 0 when none is in sight."""
-    visible = [b for b in lines if not any(b.inside(p) for p in pictures)]  # text outside the pictures
+    # text outside the pictures, and not a sliver of a line cut by the masthead's edge: under a sticky header,
+    # what shows of it is shorter than the page's text, reads as garbage and looks long (a line's cost is its
+    # width over its height); a title with just its tops hidden is still read
+    typical = sorted(b.height for b in lines)[len(lines) // 2] if lines else 0
+    visible = [b for b in lines if not any(b.inside(p) for p in pictures)
+               and not (b.top < masthead - 1 < b.bottom and b.height < typical)]
     body = [b for b in visible if b not in known]
     main = [b for b in body if panel_left is None or b.left < panel_left]
     if not main:
@@ -288,11 +294,26 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # product title is longer than its price or the swatches beside it), set above the body text when any is:
     # with a title barely above the body text every body line is "near the tallest", and the longest of them
     # is a description paragraph, whose neighbours (specs, reviews) then took the budget the price needed
+    # The lines leading the page are headings too, whatever their ink (a big bold title's is low): else a
+    # section heading further down ("Details", "Reviews") was the only candidate and the block read its section
     tallish = [b for b in anchors if b.height >= 0.7 * tall]
     below_masthead = [b for b in tallish if below(b, masthead)] or tallish
     headings = [b for b in below_masthead if b.height >= emphasis_px] or below_masthead
-    if headings:
-        focus = max(headings, key=lambda b: b.cost)
+    headings += [b for b in leads[:3] if b not in headings]
+    focus = max(headings, key=lambda b: b.cost) if headings else None
+    # A heading below the page's main picture heads a section ("Details", "Reviews"), not the buy box: a page
+    # scrolled past its title shows no heading of the product, and the block read around that section heading
+    # (specs, description) spent the budget. The buy box is then beside the picture (image left or right): the
+    # lines level with the biggest picture are read first, top first.
+    body_pictures = [p for p in pictures if (panel_left is None or p.left < panel_left)
+                     and p.width >= MAIN_PICTURE_PX and p.height >= MAIN_PICTURE_PX]
+    pic = max(body_pictures, key=lambda p: p.width * p.height, default=None)
+    if pic is not None and (focus is None or focus.top >= pic.bottom):
+        level = [b for b in main if pic.top <= b.top + b.height / 2 <= pic.bottom
+                 and (b.left >= pic.right or b.right <= pic.left)]
+        for b in sorted(level, key=lambda b: (b.top, b.left)):
+            take(b)
+    if focus is not None:
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
                 <= focus.bottom + profile.focus_below * focus.height and b.right > focus.left - 40
                 and b.left < focus.right + 400]
@@ -479,7 +500,9 @@ class RegionReader:
         rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         lines, pictures = find_lines(gray)
-        masthead = masthead_bottom(gray, lines)
+        # the shop's lines only: our panel's heading beside a page's title made their row look like a
+        # masthead's bar (a logo and, far from it, a cart link), and the title was then left out as the header
+        masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
         keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
         chosen = choose_lines(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead)

@@ -1,8 +1,8 @@
 """Frame upload: validate a screenshot (re-encoded only if not a JPEG in budget), 202 once Kafka acked it.
 
 Never blocks the event loop for long: a JPEG's structure check runs inline (about 0.1 ms), any decode on a
-thread holding one of INTERAREC_GATEWAY_MAX_DECODES slots, and the Kafka send on the loop once the topic's
-partitions are known (on the producer's bounded threads before; services/common/kafka_producer.py).
+thread holding one of INTERAREC_GATEWAY_MAX_DECODES slots, and the Kafka send queues the frame in librdkafka
+without waiting (services/common/rdkafka_producer.py).
 Frames in flight and decode slots are shared fairly between tenants (admission.py); past a tenant's share
 the answer is 429 `too_busy` with Retry-After.
 
@@ -32,9 +32,9 @@ from starlette.routing import get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from interarec.v1 import frames_pb2, trace_pb2
+from services.common.delivery import BrokerUnavailable, DeliveryFailed
 from services.common.http_errors import ApiError
 from services.common.http_limits import LIMIT_KEY, check_declared_length, limited_receive
-from services.common.kafka_producer import BrokerUnavailable
 from services.common.keys import session_key
 from services.common.messages import now_ms
 from services.common.topics import FRAMES
@@ -185,12 +185,12 @@ async def upload(ctx: Context, scope: Scope, receive: Receive, limit: int) -> tu
             encoded = await decoded(ctx, caller.tenant, body, content_type)
         frame = frames_pb2.Frame(
             session_id=session_id, tenant=caller.tenant, frame_seq=frame_seq, capture_unix_ms=capture_ms,
-            page_url=page_url, page_title=page_title, mime_type=encoded.mime_type, image=encoded.image,
+            page_url=page_url, page_title=page_title, mime_type=encoded.mime_type,
             width=encoded.width, height=encoded.height, sha256=encoded.sha256,
             trace=trace_pb2.Trace(capture_unix_ms=capture_ms),
         )
         frame.trace.stages.add(stage="gateway", start_unix_ms=received_ms, end_unix_ms=now_ms())
-        md = await produce(ctx, session_id, key, frame.SerializeToString())
+        md = await produce(ctx, session_id, key, frames.frame_record(frame, encoded.image))
     finally:
         ctx.in_flight.release(caller.tenant)
     FRAME_BYTES.observe(len(encoded.image))
@@ -230,13 +230,13 @@ async def decoded(ctx: Context, tenant: str, body: bytes, content_type: str) -> 
 
 
 async def produce(ctx: Context, session_id: str, key: str, value: bytes):
-    """The frame on the frames topic, acknowledged (RecordMetadata); 503 when Kafka did not take it."""
+    """The frame on the frames topic, acknowledged (its partition and offset); 503 when Kafka did not take it."""
     started = time.perf_counter()
     try:
         md = await ctx.producer.send(FRAMES.name, key.encode(), value, timeout_s=ctx.settings.ack_timeout_s)
     except BrokerUnavailable as exc:
         raise ApiError(503, "broker_unavailable", str(exc), headers={"Retry-After": "2"}) from None
-    except (TimeoutError, KafkaError) as exc:
+    except (TimeoutError, DeliveryFailed, KafkaError) as exc:  # KafkaError: the kafka-python producer
         log.warning("frame not acknowledged by Kafka: %r", exc, extra={"session_id": session_id})
         raise ApiError(503, "broker_unavailable", f"Kafka did not acknowledge the frame: {exc!r}",
                        headers={"Retry-After": "2"}) from None

@@ -1,0 +1,139 @@
+"""The reader on recorded frames of shop themes it was not designed on (issue 17 item 3): Chromium screenshots
+of the seeded themes (services/demo_shop/themes.py) that an earlier reader got wrong, kept losslessly in
+tests/fixtures/themes with their truth and the shop's home page (`python -m infra.bench.reader_bench --themes N
+--save-misses DIR [--save-all]` writes them). Each is read by a fresh reader with the DEFAULT profile after the
+home page: the fixes are rules about layout in general, never about one theme."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from services.common.catalog import Catalog, Product
+from services.common.demo_catalog import build_rows
+from services.core.reading import tesslib
+from services.core.reading.grounding import Grounder
+from services.core.reading.ocr import OcrLine
+
+THEMES = Path(__file__).parents[1] / "fixtures" / "themes"
+FRAMES = {f["file"]: f for f in json.loads((THEMES / "manifest.json").read_text())["frames"]}
+needs_tesseract = pytest.mark.skipif(not tesslib.available(),
+                                     reason="needs libtesseract (apt-get install tesseract-ocr)")
+
+
+@pytest.fixture(scope="module")
+def demo_catalog() -> Catalog:
+    """The catalog the frames were taken from (rows only: the reader needs no images)."""
+    return Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+
+
+def _read(name: str, catalog: Catalog, before: tuple[str, ...] = ()):
+    """The frame as a session on its shop sees it, by a fresh reader: the shop's home page read first (where our
+    panel starts, the masthead's lines read once, then free) and the pages in `before`, then the frame."""
+    from services.core.reading.reader import FrameReader
+
+    frame = FRAMES[name]
+    reader = FrameReader(catalog)
+    for file in (f"{frame['layout']}-home.webp", *before, name):
+        with Image.open(THEMES / file) as im:
+            obs = reader.observe(im.convert("RGB"), page_url=FRAMES[file]["url"])
+    assert reader.regions.panel_left == frame["panel_left"]
+    return frame, obs
+
+
+def _assert_viewed(frame: dict, obs, catalog: Catalog) -> None:
+    assert obs.kind == "product" and obs.product_id == frame["product_id"], (obs.heading, obs.prices, obs.brands)
+    assert obs.colours == [catalog.by_id[frame["product_id"]].colour]  # its own, not the picker's others
+
+
+@needs_tesseract
+def test_our_panels_heading_beside_the_title_does_not_make_the_title_a_masthead(demo_catalog: Catalog) -> None:
+    """A page scrolled past a header that does not stick: the product's title is the frame's top line, and our
+    panel's heading sits level with it far to the right. The two made a "bar" (a logo and, far from it, a cart
+    link), so the title was taken for the masthead and never read as the page's title."""
+    frame, obs = _read("theme-51-product-02.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.heading  # grounded by its title read (not by price and picture alone)
+
+
+@needs_tesseract
+@pytest.mark.parametrize("name", ["theme-54-product-05.webp", "theme-54-product-06.webp"])
+def test_a_garbled_struck_through_price_does_not_strike_the_paid_one(name: str, demo_catalog: Catalog) -> None:
+    """"Regular price USD 559.99 Sale price USD 420.00" with the struck-through price read as "¥SB-559-99": the
+    paid price was taken for the struck one (the first amount after the list-price cue), so the title, the only
+    product-page mark in sight (the buy button is under the cookie banner), had no price to confirm it."""
+    frame, obs = _read(name, demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+def test_the_amount_a_list_price_cue_strikes_is_the_one_right_after_it() -> None:
+    catalog = Catalog([Product(product_id="P01234", title="Norda Summit Sneakers K47", brand="Norda",
+                               category="Footwear", colour="Black", price=420.0, margin=0.3, rating=4.0,
+                               review_count=10, description="", specs="", image="P01234.png")])
+    grounder = Grounder(catalog)
+
+    def read(text: str):
+        return grounder.observe([OcrLine(text=text, conf=90, height=20, left=30, top=300, width=500)], session=None)
+
+    obs = read("Regular price USD 559.99 Sale price USD 420.00 Sale")
+    assert obs.prices == [420.0] and obs.list_prices == [559.99]
+    obs = read("Regular price ¥SB-559-99 Sale price USD 420.00 Gaile)")  # the struck price unreadable
+    assert obs.prices == [420.0] and obs.list_prices == []
+    obs = read("$420.00 List: $559.99")
+    assert obs.prices == [420.0] and obs.list_prices == [559.99]
+    obs = read("Was: 559,99 $ 420,00 $")
+    assert obs.prices == [420.0] and obs.list_prices == [559.99]
+
+
+@needs_tesseract
+@pytest.mark.parametrize("name", ["theme-43-product-00.webp", "theme-43-product-04.webp"])
+def test_a_page_scrolled_past_its_title_reads_the_buy_box_beside_the_picture(name: str, demo_catalog: Catalog) -> None:
+    """A product page scrolled under a sticky header that hides its title: the tallest line left is the "Details"
+    section heading below the picture, and the block read around it (specs, description) spent the budget that
+    the buy box beside the picture needed ("Colour: Brown", the second product-page mark; the price). The lines
+    level with the page's main picture are read first now, and the page is grounded by its paid price, its
+    brand and its picture's colour."""
+    frame, obs = _read(name, demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+
+
+@needs_tesseract
+def test_a_title_with_only_its_tops_under_the_sticky_header_is_still_read(demo_catalog: Catalog) -> None:
+    """The other side of the sliver rule: scrolled 140 px, the title's tops are under the sticky header's edge,
+    but most of it shows (taller than the page's text): it is read, and it names the product."""
+    frame, obs = _read("theme-4-product-07.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.heading  # grounded by its title read (not by price and picture alone)
+
+
+@needs_tesseract
+def test_a_garbled_title_is_confirmed_by_its_price_and_the_pictures_colour(demo_catalog: Catalog) -> None:
+    """A shop that shows its brand only as a logo word: the title read as "Mariow Falcon wWatcn H//" (84 against
+    "Marlow Falcon Watch H77", under the 85 a priced title needs), no brand named. The one close title whose
+    price is on the page is confirmed by its colour in the product picture, as by a brand named on the page
+    (found in the held-out sweep 61-80, which is therefore no longer held out for this rule)."""
+    # after another product page of the shop, as in the sweep: its cookie banner's lines are read then free
+    frame, obs = _read("theme-62-product-07.webp", demo_catalog, before=("theme-62-product-06.webp",))
+    _assert_viewed(frame, obs, demo_catalog)
+    assert not obs.brands and obs.product_confidence < 0.9  # never as sure as a read SKU
+
+
+def test_a_garbled_title_without_the_pictures_colour_grounds_nothing() -> None:
+    """The same garbled title and price, but the picture shows another colour: nothing is grounded."""
+    catalog = Catalog([Product(product_id=i, title=t, brand="Marlow", category="Watches", colour=col, price=pr,
+                               margin=0.3, rating=4.0, review_count=10, description="", specs="", image=f"{i}.png")
+                       for i, t, col, pr in (("P85961", "Marlow Falcon Watch H77", "Brown", 568.0),
+                                             ("P10001", "Marlow Echo Watch M6", "Navy", 328.5))])
+    lines = [OcrLine(text="Mariow Falcon wWatcn H//", conf=80, height=24, left=400, top=62, width=519),
+             OcrLine(text="568,00 $", conf=90, height=24, left=398, top=138, width=102),
+             OcrLine(text="Only a few left in stock", conf=90, height=17, left=398, top=225, width=173),
+             OcrLine(text="Add to bag", conf=90, height=17, left=431, top=281, width=94),
+             *(OcrLine(text=t, conf=90, height=15, left=28, top=432 + 26 * i, width=60)
+               for i, t in enumerate(("Case 46 mm", "Movement Quartz", "Water resistance 30m", "Strap Steel")))]
+    grounder = Grounder(catalog)
+    assert grounder.observe(lines, picture_colour="Brown", session=None).product_id == "P85961"
+    assert grounder.observe(lines, picture_colour="Navy", session=None).product_id is None
