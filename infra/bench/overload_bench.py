@@ -1,7 +1,8 @@
 """Capture-to-recommendation latency under twice the load the summarizer can read, with and without latest wins.
 
     python -m infra.bench.overload_bench [--sessions var/eval/sessions/classic] [--load 2.0] [--seconds 60]
-                                         [--shoppers N] [--modes on no-turns off] [--set NAME=VALUE ...]
+                                         [--shoppers N] [--modes on no-turns off on:LOOKAHEAD=128 ...]
+                                         [--set NAME=VALUE ...]
                                          [--outage-at S --outage S]
 
 Simulated shoppers replay captured shopper sessions (`interarec eval capture` saves them: real demo-shop
@@ -20,6 +21,9 @@ the summaries. For each mode (a fresh broker and stack each, so no backlog carri
   no-turns  as `on` with INTERAREC_SUMMARIZER_TAKE_TURNS=off: every session's newest frame is read in each batch
        (the rule before sessions took turns)
   off  INTERAREC_SUMMARIZER_LOOKAHEAD=1, _STALE_MS=0, _MAX_WAIT_MS=0: every frame is read in order
+
+A mode may carry settings of its own after a colon, `on:LOOKAHEAD=128,MAX_WAIT_MS=1000` (INTERAREC_SUMMARIZER_
+is prepended to a bare name), so two variants of a rule are compared in the same run.
 
 it prints capture-to-recommendation p50/p95/max over the recommendations built from frames captured during the
 load (after a warm-up), how many frames were read or skipped, whether every produced frame is in a
@@ -112,6 +116,8 @@ class Outcome:
     lag: dict[str, float | None] = field(default_factory=dict)  # input lag p95 per stage (bucket bound), s
     opened: dict[str, list[str]] = field(default_factory=dict)  # session -> product pages produced, in order
     seen: dict[str, set[str]] = field(default_factory=dict)  # session -> products its summaries saw
+    windows: dict[tuple[str, int], str] = field(default_factory=dict)  # (session, window_seq) -> why it closed
+    recommended: list[tuple[int, float, str, int]] = field(default_factory=list)  # + (session, window_seq)
 
 
 def produce(bootstrap: str, sessions: list[Recorded], shoppers: int, seconds: float, start: float,
@@ -173,12 +179,14 @@ def consume(bootstrap: str, outcome: Outcome, stop: threading.Event) -> None:
                 if tp.topic == RECOMMENDATIONS.name:
                     rec = recommendations_pb2.Recommendation.FromString(r.value)
                     outcome.latencies.append((rec.trace.capture_unix_ms, now - rec.trace.capture_unix_ms / 1000))
+                    outcome.recommended.append((*outcome.latencies[-1], rec.session_id, rec.window_seq))
                 else:
                     s = summaries_pb2.BehaviourSummary.FromString(r.value)
                     outcome.accounted |= {(s.frames_partition, o) for o in s.frame_offsets}
                     outcome.skipped += s.frames_skipped_stale
                     outcome.read += s.frames_in_window
                     outcome.seen.setdefault(s.session_id, set()).update(s.seen_product_ids)
+                    outcome.windows[(s.session_id, s.window_seq)] = s.window_close_reason
                     outcome.last_summary = now
     consumer.close()
 
@@ -210,9 +218,23 @@ def lag_p95(text: str, service: str) -> float | None:
     return next(b for b, count in sorted(buckets) if count >= 0.95 * total)
 
 
+def parse_mode(text: str) -> tuple[str, dict[str, str]]:
+    """`on`, `no-turns`, `off`, optionally with `:NAME=VALUE,...` (summarizer settings; the prefix may be left out)."""
+    base, _, extra = text.partition(":")
+    if base not in ("on", "no-turns", "off"):
+        raise argparse.ArgumentTypeError(f"unknown mode {text!r}: on, no-turns or off, optionally :NAME=VALUE,...")
+    env = {}
+    for item in filter(None, extra.split(",")):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"mode {text!r}: {item!r} is not NAME=VALUE")
+        env[name if name.startswith("INTERAREC_") else f"INTERAREC_SUMMARIZER_{name}"] = value
+    return text, env
+
+
 def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float, work: Path,
              catalog_path: Path, settings: dict[str, str] | None = None,
-             outage: tuple[float, float] | None = None) -> Outcome:
+             outage: tuple[float, float] | None = None, run: str = "") -> Outcome:
     sys.path.insert(0, str(config.REPO_ROOT / "infra" / "kafka"))
     import broker as kb  # infra/kafka/broker.py
 
@@ -220,14 +242,17 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
 
     port, controller = kb.free_ports(2)
     outcome = Outcome()
-    with kb.started(work / f"kafka-{mode}", port=port, controller_port=controller) as b:
+    base, own = parse_mode(mode)
+    run = run or base
+    with kb.started(work / f"kafka-{run}", port=port, controller_port=controller) as b:
         apply_topics(b.bootstrap)
         # off: every frame read in order, nothing skipped; on: the defaults
         env = ({"INTERAREC_SUMMARIZER_LOOKAHEAD": "1", "INTERAREC_SUMMARIZER_STALE_MS": "0",
-                "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "0"} if mode == "off"
-               else {**(settings or {}), **MODES.get(mode, {})})
-        stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{mode}",
-                      var_dir=work / f"var-{mode}", ports=Ports(*kb.free_ports(6)), extra_env=env)
+                "INTERAREC_SUMMARIZER_MAX_WAIT_MS": "0"} if base == "off"
+               else {**(settings or {}), **MODES.get(base, {})})
+        env.update(own)
+        stack = Stack(bootstrap=b.bootstrap, catalog_path=catalog_path, log_dir=work / f"logs-{run}",
+                      var_dir=work / f"var-{run}", ports=Ports(*kb.free_ports(6)), extra_env=env)
         stack.start(progress=lambda line: None, only=("summarizer", "decomposer", "optimizer"))
         stop = threading.Event()
         reader = threading.Thread(target=consume, args=(b.bootstrap, outcome, stop), daemon=True)
@@ -236,7 +261,7 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
             start = time.time() + 1
             if outage:
                 threading.Thread(target=_outage, args=(stack, start, *outage), daemon=True).start()
-            produce(b.bootstrap, sessions, shoppers, seconds, start, outcome, mode)
+            produce(b.bootstrap, sessions, shoppers, seconds, start, outcome, run)
             # drain: until every frame is accounted, or nothing new for 20 s, at most 120 s
             deadline = time.time() + 120
             while time.time() < deadline:
@@ -256,6 +281,7 @@ def run_mode(mode: str, sessions: list[Recorded], shoppers: int, seconds: float,
             outcome.lag = {svc: lag_p95(text, svc) for svc, text in texts.items()}
             stack.stop()
         outcome.latencies = [(c, s) for c, s in outcome.latencies if c / 1000 >= start + WARMUP_S]
+        outcome.recommended = [r for r in outcome.recommended if r[0] / 1000 >= start + WARMUP_S]
     return outcome
 
 
@@ -275,6 +301,16 @@ def views(o: Outcome) -> str:
     return f"{seen} / {opened}, last {last} / {sum(bool(p) for p in o.opened.values())}"
 
 
+def by_reason(o: Outcome) -> str:
+    """Recommendations' p95 by why their summary's window closed: a window closed idle or by a page change waited
+    for the shopper (idle time, dwell), not only for the summarizer."""
+    groups: dict[str, list[float]] = {}
+    for _, seconds, sid, seq in o.recommended:
+        groups.setdefault(o.windows.get((sid, seq), "?"), []).append(seconds)
+    return "; ".join(f"{reason} {len(v)}: p50 {pct(v, 0.5):.2f} p95 {pct(v, 0.95):.2f} s"
+                     for reason, v in sorted(groups.items()))
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -287,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shoppers", type=int, default=0, help="fixed number of shoppers instead of --load")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--verbose", action="store_true", help="the summarizer's frame counters, frames missing")
-    parser.add_argument("--modes", nargs="+", default=["on", "off"], choices=["on", "no-turns", "off"])
+    parser.add_argument("--modes", nargs="+", default=["on", "off"], type=lambda t: parse_mode(t)[0],
+                        help="on, no-turns, off, each optionally with :NAME=VALUE,... of its own")
     parser.add_argument("--outage-at", type=float, default=0.0, help="SIGKILL the summarizer this far into the load")
     parser.add_argument("--outage", type=float, default=0.0, help="seconds it stays down (0: no outage)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -313,11 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             tmp = tempfile.mkdtemp(prefix="interarec-overload-")  # kept: the services' logs are in it
             print(f"  work directory (logs): {tmp}")
-        for mode in args.modes:
+        for i, mode in enumerate(args.modes):
             load_before = os.getloadavg()[0]
             o = run_mode(mode, sessions, shoppers, args.seconds, Path(tmp), catalog_path,
                          dict(item.split("=", 1) for item in args.set),
-                         (args.outage_at, args.outage) if args.outage else None)
+                         (args.outage_at, args.outage) if args.outage else None, f"{mode.split(':')[0]}{i}")
             lat = [s for _, s in o.latencies]
             missing = len(set(o.produced) - o.accounted)
             print(f"| {mode} | {len(lat)} | {pct(lat, 0.5):.2f} / {pct(lat, 0.95):.2f} / "
@@ -329,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  summarizer: {o.metrics}", flush=True)
                 gone = sorted(set(o.produced) - o.accounted)
                 print(f"  not accounted: {gone[:20]}", flush=True)
+                print(f"  by why the window closed: {by_reason(o)}", flush=True)
     return 0
 
 

@@ -49,7 +49,8 @@ from services.core.reading.window import (
     visit_read,
 )
 from services.summarizer.activity import ActivityIndex
-from services.summarizer.latest import Pace, Waiting, plan
+from services.summarizer.batch_stats import BatchLog, BatchStats
+from services.summarizer.latest import Pace, Waiting, backlogged, lag_ms, plan
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
@@ -112,6 +113,9 @@ class SummarizeStage:
         # key -> its newest frame, skipped (accounted) but held to be read in the next batch (rule 3). At most one
         # per session and `lookahead` in all: the frames' images stay in memory until then.
         self.held: dict[str, EventT] = {}
+        # partition -> when this worker took its first batch of it since it was assigned (processing clock, ms):
+        # frames appended before are an outage's backlog, not lag built while reading (latest.py rule 3).
+        self.reading_since: dict[int, float] = {}
         # Wakes the agent for the held frames when nothing else arrives (register_agents: a tick on the frames topic).
         self.nudge: Callable[[str], Awaitable[Any]] | None = None
         self.unsaved: dict[str, tuple[EventT, dict, SessionState]] = {}  # key -> (event, value, state): skip()
@@ -120,6 +124,7 @@ class SummarizeStage:
         # tick may simply still be queued behind the session's frames.
         self.retick_ms = max(self.idle_ms, 15_000)
         self.activity = ActivityIndex()
+        self.batch_log = BatchLog()  # where the batches' time goes, one log line every few seconds
 
     async def send_summary(self, key: str, summary) -> None:
         """Send one summary under its session key and wait for the broker's ack (the model path's send)."""
@@ -151,7 +156,10 @@ class SummarizeStage:
         await self.send([(self.out_topic, key.encode(), s.SerializeToString()) for s, _ in out])
         for summary, window in out:
             WINDOWS_TOTAL.labels(reason=window.reason).inc()
-            log.info("summary: %s", summary.narrative, extra={"session_id": key, "window_seq": window.window_seq})
+            # why it closed and how old its newest frame was: where a slow recommendation's time went
+            log.info("summary (%s, newest frame %.1f s old): %s", window.reason,
+                     (window.closed_ms - window.last_capture_ms) / 1000, summary.narrative,
+                     extra={"session_id": key, "window_seq": window.window_seq})
 
     def save(self, key: str, tenant: str, session_id: str, state: SessionState, gateway, seen_ms: int) -> None:
         self.sessions[key] = {"tenant": tenant, "session_id": session_id, "state": state.to_dict(),
@@ -172,17 +180,25 @@ class SummarizeStage:
             frame = decode(frames_pb2.Frame, event.value)
             if frame.control == frames_pb2.FRAME_CONTROL_TICK:
                 return None
-            return Waiting(frame_key(frame), frame.page_url, appended_ms(event))
+            appended = appended_ms(event)
+            since = self.reading_since.get(event.message.partition)
+            return Waiting(frame_key(frame), frame.page_url, appended,
+                           backlog=since is not None and 0 < appended < since)
         except BadMessage:
             return None
 
-    def plan(self, events: list[EventT]) -> list[bool]:
-        """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page visit
-        is in the batch, or its session has a newer visit there and the reads would keep the worker behind)."""
-        pace = Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
+    def pace(self) -> Pace:
+        return Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
                     skip_s=self.skip_s)
+
+    def plan(self, events: list[EventT], refs: list[Waiting | None] | None = None,
+             pace: Pace | None = None) -> list[bool]:
+        """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page visit
+        is in the batch, or its session has a newer visit there and the reads would keep the worker behind).
+        `refs`: the records' `waiting` if known already (decoding a frame record is not free)."""
+        pace = pace or self.pace()
         served = self.served.get if self.take_turns else None
-        refs = [self.waiting(e) for e in events]
+        refs = refs if refs is not None else [self.waiting(e) for e in events]
         first = {}
         for ref, event in zip(refs, events, strict=True):
             if ref is not None:
@@ -206,16 +222,26 @@ class SummarizeStage:
         is its session's newest and must wait its turn, skipped and held (`hold`). `process` runs a handler on a
         record of this batch (the agent's Consumer.process: retries, then a dead letter). Every skip is accounted
         before the batch is acknowledged."""
+        timer = asyncio.get_running_loop().time
+        started = timer()
         held = sorted(self.held.values(), key=lambda e: (e.message.partition, e.message.offset))
         self.held = {}
         records = [*held, *events]
+        for event in events:
+            self.reading_since.setdefault(event.message.partition, self.clock())
         refs = [self.waiting(e) for e in records]
         last = {ref.session: i for i, ref in enumerate(refs) if ref is not None}
-        for i, (event, ref, skip) in enumerate(zip(records, refs, self.plan(records), strict=True)):
+        pace = self.pace()
+        stats = BatchStats(batches=1, records=len(records), full=int(len(events) >= self.lookahead),
+                           backlog=int(backlogged(refs, pace)), max_lag_ms=lag_ms(refs, pace))
+        skips = self.plan(records, refs, pace)
+        stats.plan_s = timer() - started
+        for i, (event, ref, skip) in enumerate(zip(records, refs, skips, strict=True)):
             # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it), which
             # take_events does not set per record. Only this task's context variable is set: the stream's own
             # current_event belongs to the buffer filling in the background.
             token = _current_event.set(weakref.ref(event))
+            at = timer()
             try:
                 hold = skip and ref is not None and last[ref.session] == i
                 if i < len(held):  # accounted as skipped already
@@ -229,23 +255,39 @@ class SummarizeStage:
                     await process(event, self.hold if hold else self.skip if skip else self.handle)
             finally:
                 _current_event.reset(token)
+                if skip:
+                    stats.skip_s += timer() - at
+                    stats.holds += hold
+                    stats.skips += not hold
+                else:
+                    stats.read_s += timer() - at
+                    stats.reads += ref is not None
+                    if ref is not None:  # what a frame the plan keeps costs the batch: OCR, sends and save
+                        self.measured(True, timer() - at)
         self.flush()  # before take_events acknowledges the batch
         while len(self.held) > self.lookahead:  # bounded memory: the first held go for good (accounted)
             self.held.pop(next(iter(self.held)))
             FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
         if self.held and self.nudge is not None:
             await self.nudge(next(iter(self.held)))
+        stats.batch_s = timer() - started
+        if line := self.batch_log.add(stats, timer()):
+            log.info(line)
 
-    def drop_held(self, owned: set[int]) -> None:
+    def assigned(self, owned: set[int]) -> None:
         """After a rebalance: forget the held frames of partitions no longer owned (their new owner reads the
-        sessions from the changelog, where these frames are accounted as skipped)."""
+        sessions from the changelog, where these frames are accounted as skipped). When reading a partition began
+        is kept: a rebalance that gives it back (the group settling after a restart revokes and reassigns) is a
+        pause of seconds, and the frames it was behind on before are still overload's, not an outage's."""
         for key, event in list(self.held.items()):
             if event.message.partition not in owned:
                 del self.held[key]
                 FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
 
     def measured(self, read: bool, seconds: float) -> None:
-        """Follow what a read (decode, hash, OCR) or a skip costs on this machine now: the plan's budget."""
+        """Follow what a read or a skip costs on this machine now: the plan's budget. A read is all a frame the plan
+        keeps costs its batch (decode, hash, OCR if not a near-duplicate, the summary's send and ack, the save):
+        timing the OCR alone let batches run a third to half past the lag target."""
         if read:
             self.read_s += COST_SMOOTHING * (seconds - self.read_s)
         else:
@@ -339,7 +381,6 @@ class SummarizeStage:
             await self.skip(event)
             self.flush(key)
             return
-        decoding = loop.time()
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
         observation = url = None
         if should_process(state, meta, hash_):
@@ -361,7 +402,6 @@ class SummarizeStage:
                 log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
                 FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
             OCR_SECONDS.observe(loop.time() - started)
-            self.measured(True, loop.time() - decoding)
             self.served.pop(key, None)
             self.served[key] = self.clock()  # newest last: the first ones are the longest unread
             if len(self.served) > SERVED_REMEMBERED:
@@ -442,8 +482,7 @@ def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage,
         # Latest wins: take what already waits (take_events acks a batch only after every record of it was
         # handled or dead-lettered, so at-least-once holds) and skip the frames a newer one supersedes.
         async for events in stream.take_events(stage.lookahead, within=LOOKAHEAD_WITHIN_S):
-            if stage.held:
-                stage.drop_held(owned_partitions(app, FRAMES.name))
+            stage.assigned(owned_partitions(app, FRAMES.name))
             await stage.batch(list(events), consumer.process)
 
     async def nudge(key: str) -> None:

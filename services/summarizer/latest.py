@@ -10,8 +10,9 @@ then skips, unread (window.skip_frame accounts them in the next summary):
 2. only when the batch's reads would keep the summarizer behind its lag target: the older page visits of a
    session that has a newer visit in the batch, newest kept first, until the reads fit the time the batch
    may take. The session's newest visit in the batch is never skipped for good, whatever its age;
-3. only when even the sessions' newest frames do not fit while the worker is within reach of its target (rule
-   2's budget still positive; with `served`, INTERAREC_SUMMARIZER_TAKE_TURNS): sessions take turns. The newest
+3. only when even the sessions' newest frames do not fit (with `served`, INTERAREC_SUMMARIZER_TAKE_TURNS), and
+   not while working off an outage's backlog (rule 2's budget spent on frames appended before the worker was
+   reading their partition): sessions take turns. The newest
    frames of the sessions read longest ago are read first, as long as the batch's newest frame is still read
    within the lag target (its wait so far plus these reads; at least half the target's worth of reads), and
    those of the sessions read most recently are held for the next batch (skipped here, held by the agent, read
@@ -27,11 +28,15 @@ of one session, and a held frame is not lost unless the shopper left its page be
 target less the wait so far, within rule 2's budget (which alone, adding the time the batch took to arrive,
 let a frame wait up to twice the target), but at least half the target: a batch also costs a state load and
 write per session in it and a skip per frame, and batches of a single read spent the worker on those (measured:
-172 reads in a run where reading every newest frame managed 218). And no turns while working off a backlog
-(rule 2's budget spent): there one read per batch of the sessions' newest left each session a turn every dozen
-batches, and an outage at twice the load lost most views (27 of 68, 4 of 18 last ones, p95 38.9 s, against 67,
-18 and 23.1 s reading every session's newest visit in each batch, the rule 2 alone that keeps each session's
-newest view after an outage).
+172 reads in a run where reading every newest frame managed 218). And no turns while working off an outage's
+backlog: there one read per batch of the sessions' newest left each session a turn every dozen batches, and an
+outage at twice the load lost most views (27 of 68, 4 of 18 last ones, p95 38.9 s, against 67, 18 and 23.1 s
+reading every session's newest visit in each batch, the rule 2 alone that keeps each session's newest view after
+an outage). But only an outage's: far behind on frames that came while the worker was reading (overload), every
+session's newest visit in each batch makes a batch last sessions x read time, during which more arrives than
+the batch took, so the worker never came back within reach of its target (measured: p95 41.5 s at 26 shoppers,
+where 24 gave 5.95 s). There turns go on, with one read per batch while the budget is spent: the worker skips
+its way back to its target, and the sessions it reads meanwhile are the ones read longest ago.
 
 So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
 lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
@@ -57,11 +62,14 @@ CATCH_UP_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Waiting:
-    """A frame record of a lookahead batch: its session key, page URL and broker append time (0: unknown)."""
+    """A frame record of a lookahead batch: its session key, page URL and broker append time (0: unknown), and
+    whether it was appended before this worker was reading its partition: an outage's backlog (the worker was
+    down, or the partition had no owner), as opposed to frames it fell behind on while reading."""
 
     session: str
     url: str
     appended_ms: float = 0.0
+    backlog: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
     newest = [i for i in survivors if i not in shed_able]  # one per session
     budget = _budget_s(batch, pace)
     # Rule 3's bound: the batch's newest frame read within the target (at least half the target's worth of reads)
-    turns = min(budget, max(pace.target_ms - _lag_ms(batch, pace), pace.target_ms / 2) / 1000
+    turns = min(budget, max(pace.target_ms - lag_ms(batch, pace), pace.target_ms / 2) / 1000
                 - _frames(batch) * pace.skip_s)
     if not older and len(newest) * pace.read_s <= turns:
         return [s is not None for s in skipped]  # everything fits: no need to look any state up
@@ -142,7 +150,7 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
     cost = {i: 0.0 if first_visit[batch[i].session] == i  # type: ignore[union-attr]
             and visit_read(batch[i].session, batch[i].url) else pace.read_s  # type: ignore[union-attr]
             for i in survivors}
-    if served is None or budget <= 0:  # no turns while working off a backlog: each session's newest is read
+    if served is None or _outage(batch, budget):  # each session's newest is read (an outage's newest views)
         budget -= sum(cost[i] for i in newest)
     else:
         # Rule 3: the sessions read longest ago first (never read: first of all), in arrival order among equals.
@@ -163,6 +171,17 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
     return [s is not None for s in skipped]
 
 
+def backlogged(batch: Sequence[Waiting | None], pace: Pace) -> bool:
+    """Whether the batch is planned as an outage's backlog: every session's newest frame read, no turns."""
+    return _outage(batch, _budget_s(batch, pace))
+
+
+def _outage(batch: Sequence[Waiting | None], budget_s: float) -> bool:
+    """Rule 2's budget spent on frames appended before the worker was reading them: an outage's backlog. Far behind
+    on frames that came while it was reading is overload, which taking turns works off (rule 3)."""
+    return budget_s <= 0 and any(r is not None and r.backlog for r in batch)
+
+
 def _served_ms(served: Served, session: str) -> float:
     at = served(session)
     return float("-inf") if at is None else at
@@ -177,7 +196,7 @@ def _budget_s(batch: Sequence[Waiting | None], pace: Pace) -> float:
     if not appended:
         return pace.target_ms / 1000 - frames * pace.skip_s
     span_ms = min(max(appended) - min(appended), pace.target_ms)
-    over_ms = _lag_ms(batch, pace) - pace.target_ms
+    over_ms = lag_ms(batch, pace) - pace.target_ms
     slack_ms = -over_ms if over_ms <= 0 else -CATCH_UP_SHARE * over_ms
     return (span_ms + slack_ms) / 1000 - frames * pace.skip_s
 
@@ -186,7 +205,7 @@ def _frames(batch: Sequence[Waiting | None]) -> int:
     return sum(r is not None for r in batch)
 
 
-def _lag_ms(batch: Sequence[Waiting | None], pace: Pace) -> float:
+def lag_ms(batch: Sequence[Waiting | None], pace: Pace) -> float:
     """How long the batch's newest frame has waited (0 if no append time is known)."""
     appended = [r.appended_ms for r in batch if r is not None and r.appended_ms > 0]
     return max(0.0, pace.now_ms - max(appended)) if appended else 0.0

@@ -24,11 +24,13 @@ class SummarizerSettings:
                                  minimum=1, maximum=64)
     idle_ms: int = setting("INTERAREC_SUMMARIZER_IDLE_MS", 2500, "quiet time that closes a window",
                            minimum=100, maximum=600_000)
-    lookahead: int = setting("INTERAREC_SUMMARIZER_LOOKAHEAD", 32,
+    lookahead: int = setting("INTERAREC_SUMMARIZER_LOOKAHEAD", 128,
                              "frames the agent takes at once from what already waits for it (also its stream buffer, "
                              "so up to this many frames are held in memory); of one session's page visit only the "
                              "newest among them is read, the older ones are skipped and accounted (latest wins "
-                             "when it falls behind); 1 turns latest wins off", minimum=1, maximum=512)
+                             "when it falls behind). Must exceed the frames arriving during one batch (about the "
+                             "lag target): a full batch leaves the rest waiting; 1 turns latest wins off",
+                             minimum=1, maximum=512)
     stale_ms: int = setting("INTERAREC_SUMMARIZER_STALE_MS", 1500,
                             "a frame that waited longer than this in the frames topic (the summarizer is behind) "
                             "is read only if its page visit has not been read yet, else skipped and accounted "
@@ -41,8 +43,9 @@ class SummarizerSettings:
                                "visit); 0: never skip a whole visit", minimum=0, maximum=600_000)
     take_turns: str = setting("INTERAREC_SUMMARIZER_TAKE_TURNS", "on",
                               "when even each session's newest page visit in a lookahead batch would keep the "
-                              "summarizer behind INTERAREC_SUMMARIZER_MAX_WAIT_MS (but not while it works off a "
-                              "backlog), sessions take turns: the newest "
+                              "summarizer behind INTERAREC_SUMMARIZER_MAX_WAIT_MS (but not while it works off an "
+                              "outage's backlog: frames appended before it was reading their partition), sessions "
+                              "take turns (one a batch while far behind): the newest "
                               "frames of the sessions read most recently are held for the next batch and read there "
                               "unless a newer frame of the session supersedes them; `off`: every session's newest "
                               "frame is read in each batch", choices=("on", "off"))

@@ -122,8 +122,8 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     """Six sessions each on a new page, 0.5 s read each. The batch's newest frame waited 1.5 s of the 3 s target, so
     1.5 s of reads keep it within: the sessions read longest ago (never read: first) are read while that lasts,
     the newest frames of those read most recently are held (skipped in this batch, the agent reads them in the
-    next). Far behind (a backlog: rule 2's budget spent), no turns: every session's newest frame is read, as it
-    is without `served` (TAKE_TURNS=off)."""
+    next). Far behind on an outage's backlog (rule 2's budget spent on frames appended before the worker was
+    reading), no turns: every session's newest frame is read, as it is without `served` (TAKE_TURNS=off)."""
     sessions = [f"demo/s{i}" for i in range(6)]
     batch = [Waiting(s, f"http://shop/p/P{i}", 100_000.0 + 100 * i) for i, s in enumerate(sessions)]
     last_read = {"demo/s1": 10.0, "demo/s4": 20.0, "demo/s0": 30.0, "demo/s2": 40.0, "demo/s5": 50.0}  # s3: never
@@ -131,11 +131,30 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     read = [w.session for w, s in zip(batch, plan(batch, behind, served=last_read.get), strict=True) if not s]
     assert read == ["demo/s1", "demo/s3", "demo/s4"]
     far_behind = Pace(now_ms=100_500 + 10_000, target_ms=3_000, read_s=0.5)
-    assert plan(batch, far_behind, served=last_read.get) == plan(batch, far_behind) == [False] * 6
+    outage = [Waiting(w.session, w.url, w.appended_ms, backlog=True) for w in batch]
+    assert plan(outage, far_behind, served=last_read.get) == plan(outage, far_behind) == [False] * 6
     # a session whose page its state already read costs nothing: it is kept beside the ones read
     free = plan(batch, behind, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
     assert [w.session for w, s in zip(batch, free, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4",
                                                                                  "demo/s5"]
+
+
+def test_far_behind_under_overload_sessions_still_take_turns_one_read_a_batch() -> None:
+    """The same six sessions 10 s behind, on frames that came while the worker was reading (overload, not an
+    outage): reading every session's newest frame (3 s) while 6 s of frames arrive would leave it further behind
+    after each batch, which is how a worker near its knee fell into a backlog and stayed there (p95 41.5 s). So
+    turns go on, one read a batch (the session read longest ago) until the worker is back within its target;
+    without `served` (TAKE_TURNS=off) every newest frame is still read."""
+    sessions = [f"demo/s{i}" for i in range(6)]
+    batch = [Waiting(s, f"http://shop/p/P{i}", 100_000.0 + 100 * i) for i, s in enumerate(sessions)]
+    last_read = {"demo/s1": 10.0, "demo/s4": 20.0, "demo/s0": 30.0, "demo/s2": 40.0, "demo/s5": 50.0}  # s3: never
+    far_behind = Pace(now_ms=100_500 + 10_000, target_ms=3_000, read_s=0.5)
+    read = [w.session for w, s in zip(batch, plan(batch, far_behind, served=last_read.get), strict=True) if not s]
+    assert read == ["demo/s3"]
+    assert plan(batch, far_behind) == [False] * 6
+    # one frame of the outage's backlog in the batch makes it the outage's: every session's newest read
+    mixed = [Waiting(batch[0].session, batch[0].url, batch[0].appended_ms, backlog=True), *batch[1:]]
+    assert plan(mixed, far_behind, served=last_read.get) == [False] * 6
 
 
 def test_a_skip_is_taken_back_only_while_the_frame_is_still_its_sessions_newest() -> None:
@@ -372,3 +391,78 @@ def test_a_frame_held_for_its_turn_is_read_next_batch_unless_a_newer_frame_of_it
     assert sum(s.frames_skipped_stale for s in summaries) == (1 if newer else 0)
     assert viewed(s1) == {"P01234", "P01239"}
     assert [s.window_seq for s in s1] == sorted({s.window_seq for s in s1})  # never backwards
+
+
+@pytest.mark.parametrize("reading", [True, False], ids=["overload", "outage"])
+def test_far_behind_a_worker_takes_turns_unless_it_is_an_outage_backlog(pool, reading):
+    """Four sessions' new product pages, all 10 s behind the 1.5 s target. A worker that was reading when they came
+    (overload) takes turns: one read a batch, the others held and read in the next batches, so each batch is
+    short and it skips its way back to the present; a rebalance that revoked and gave back the partition in
+    between changes nothing (the group settling after a restart does that). A worker that just started on them
+    (an outage's backlog) reads every session's newest frame in the first batch. Either way every view reaches a
+    summary and every frame is accounted once."""
+    driver, now = StageDriver(), [1_000_000]
+    st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
+                               driver.send, clock=lambda: now[0])
+    reads: list[int] = []
+    observe = st.observe
+    st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+    pages = [("s-1", "P01234"), ("s-2", "P04410"), ("s-3", "P05521"), ("s-4", "P01239")]
+
+    def record(offset: int, sid: str, pid: str, appended_ms: int) -> Event:
+        return Event(f"demo/{sid}".encode(), frame(pid, sid), Stamped(FRAMES.name, 0, offset, appended_ms / 1000))
+
+    async def run() -> list[int]:
+        per_batch = []
+        if reading:  # the worker has been reading this partition since 20 s ago
+            now[0] -= 20_000
+            await st.batch([record(0, "s-0", "P09914", now[0] - 100)], direct)
+            now[0] += 20_000
+            reads.clear()
+            st.assigned(set())  # a rebalance revoked the partition and gave it back: still the same worker reading
+            st.assigned({0})
+        start = 1 if reading else 0
+        await st.batch([record(start + i, sid, pid, now[0] - 10_700 + 100 * i) for i, (sid, pid) in enumerate(pages)],
+                       direct)
+        per_batch.append(len(reads))
+        while st.held:  # the agent's nudge: a next batch with nothing new in it
+            now[0] += 300
+            await st.batch([], direct)
+            per_batch.append(len(reads) - sum(per_batch))
+        now[0] += 10_000
+        for sid, _ in pages:
+            tick = frames_pb2.Frame(session_id=sid, tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
+            await st.handle(Event(f"demo/{sid}".encode(), tick.SerializeToString(), Message(FRAMES.name, 0, 99)))
+        return per_batch
+
+    per_batch = asyncio.run(run())
+    assert per_batch == ([1, 1, 1, 1] if reading else [4])
+    summaries = [summaries_pb2.BehaviourSummary.FromString(s.value) for s in driver.output(SUMMARIES.name)]
+    for sid, pid in pages:
+        assert pid in viewed([s for s in summaries if s.session_id == sid])
+    offsets = sorted(o for s in summaries if s.session_id != "s-0" for o in s.frame_offsets)
+    assert offsets == list(range(1, 5) if reading else range(4))
+
+
+def test_the_plans_read_cost_is_what_a_kept_frame_costs_its_batch_the_summary_send_included(pool):
+    """The plan bounds a batch's reads by the lag target at the measured cost of a read. That cost is everything a
+    kept frame costs the batch: here a summary send that takes 1 s to be acknowledged (a busy broker) counts,
+    where timing the OCR alone let batches run far past the target."""
+    driver, delay = StageDriver(), [0.0]
+
+    async def send(sends):
+        await asyncio.sleep(delay[0])
+        return await driver.send(sends)
+
+    now = [1_000_000]
+    st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
+                               send, clock=lambda: now[0])
+
+    def record(offset: int, sid: str, pid: str) -> Event:
+        return Event(f"demo/{sid}".encode(), frame(pid, sid), Stamped(FRAMES.name, 0, offset, (now[0] - 100) / 1000))
+
+    asyncio.run(st.batch([record(0, "s-0", "P04410")], direct))  # the reader warmed up, sends acked at once
+    st.read_s, delay[0] = 0.1, 1.0
+    asyncio.run(st.batch([record(1, "s-1", "P01234")], direct))
+    assert len(driver.output(SUMMARIES.name)) == 2  # each product page's read closed a window: one send each
+    assert st.read_s >= 0.1 + 0.2 * (1.0 - 0.1)  # the smoothed cost moved a fifth of the way to at least 1 s
