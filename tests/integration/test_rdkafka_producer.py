@@ -89,7 +89,9 @@ def test_a_record_the_broker_refuses_fails_its_send_and_readiness_comes_back(kaf
     """The frames topic takes at most 2 MiB a record: 3 MiB fits the producer's request size but not the topic,
     so the broker's refusal comes back on that send (the gateway answers 503), and the producer is ready again
     from its probe alone, with the next frame accepted."""
-    producer = RdAsyncProducer(kafka_bootstrap, "test-rd-refused", probe_topic=FRAMES.name, probe_interval_s=0.5)
+    # a probe every 3 s: the failed send's "not ready" lasts until the next probe, so with a probe every 0.5 s
+    # the check below raced it on a loaded machine; this way the send and the check come well before it
+    producer = RdAsyncProducer(kafka_bootstrap, "test-rd-refused", probe_topic=FRAMES.name, probe_interval_s=3.0)
     producer.start()
     key = f"t/refused-{uuid.uuid4().hex[:8]}".encode()
 
@@ -104,7 +106,7 @@ def test_a_record_the_broker_refuses_fails_its_send_and_readiness_comes_back(kaf
         wait_ready(producer)
         asyncio.run(too_large())
         assert not producer.ready
-        wait_ready(producer, timeout_s=5)  # no send in between: the probe brings it back
+        wait_ready(producer, timeout_s=8)  # no send in between: the probe brings it back
         assert asyncio.run(next_frame()).offset >= 0
     finally:
         producer.close()
@@ -113,8 +115,12 @@ def test_a_record_the_broker_refuses_fails_its_send_and_readiness_comes_back(kaf
 def test_a_full_queue_refuses_the_record_at_once_and_sends_nothing_of_it(kafka_bootstrap: str) -> None:
     """librdkafka's queue is bounded: past it a send fails at once with BrokerUnavailable (the gateway's 503 with
     Retry-After) instead of waiting, and the records already queued are still acknowledged."""
+    # the first two records must still be queued when the third comes: a batch that is full (a record over
+    # batch.size fills one) goes out at once, and once the broker acknowledged it the queue has room again, so
+    # under CPU load a 50 ms linger with small batches let later records in. Batches of 1 MiB held for 3 s
+    # keep them queued for seconds, not microseconds.
     producer = RdAsyncProducer(kafka_bootstrap, "test-rd-full", probe_topic=FRAMES.name, buffer_bytes=256 * 1024,
-                               linger_ms=50)
+                               batch_bytes=PRODUCER_BATCH_BYTES, linger_ms=3000)
     producer.start()
     key = f"t/full-{uuid.uuid4().hex[:8]}".encode()
 
