@@ -262,8 +262,6 @@ class SummarizeStage:
                 else:
                     stats.read_s += timer() - at
                     stats.reads += ref is not None
-                    if ref is not None:  # what a frame the plan keeps costs the batch: OCR, sends and save
-                        self.measured(True, timer() - at)
         self.flush()  # before take_events acknowledges the batch
         while len(self.held) > self.lookahead:  # bounded memory: the first held go for good (accounted)
             self.held.pop(next(iter(self.held)))
@@ -285,9 +283,7 @@ class SummarizeStage:
                 FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
 
     def measured(self, read: bool, seconds: float) -> None:
-        """Follow what a read or a skip costs on this machine now: the plan's budget. A read is all a frame the plan
-        keeps costs its batch (decode, hash, OCR if not a near-duplicate, the summary's send and ack, the save):
-        timing the OCR alone let batches run a third to half past the lag target."""
+        """Follow what a read (decode, hash, OCR) or a skip costs on this machine now: the plan's budget."""
         if read:
             self.read_s += COST_SMOOTHING * (seconds - self.read_s)
         else:
@@ -381,6 +377,7 @@ class SummarizeStage:
             await self.skip(event)
             self.flush(key)
             return
+        decoding = loop.time()
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
         observation = url = None
         if should_process(state, meta, hash_):
@@ -402,6 +399,7 @@ class SummarizeStage:
                 log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
                 FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
             OCR_SECONDS.observe(loop.time() - started)
+            self.measured(True, loop.time() - decoding)
             self.served.pop(key, None)
             self.served[key] = self.clock()  # newest last: the first ones are the longest unread
             if len(self.served) > SERVED_REMEMBERED:
