@@ -198,14 +198,20 @@ def frame(product_id: str, session: str) -> bytes:
                             capture_unix_ms=1_000, image=jpeg(page)).SerializeToString()
 
 
-def test_a_lagging_stage_reads_the_newest_frame_of_each_visit_and_accounts_the_stale_ones(pool):
-    """What the agent does with a lookahead batch (register_agents: take_events, plan, skip or handle)."""
-    driver, now = StageDriver(), [1_000_000]
-    st = agents.SummarizeStage(SummarizerSettings(idle_ms=2500), CATALOG, FrameReader(CATALOG), {}, pool,
+def recording_stage(pool, driver: StageDriver, now: list[int], settings: SummarizerSettings | None = None):
+    """A summarizer stage on the given clock whose reads (the offsets it sends through OCR) are recorded, in order."""
+    st = agents.SummarizeStage(settings or SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool,
                                SUMMARIES.name, driver.send, clock=lambda: now[0])
     reads: list[int] = []
     observe = st.observe
     st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+    return st, reads
+
+
+def test_a_lagging_stage_reads_the_newest_frame_of_each_visit_and_accounts_the_stale_ones(pool):
+    """What the agent does with a lookahead batch (register_agents: take_events, plan, skip or handle)."""
+    driver, now = StageDriver(), [1_000_000]
+    st, reads = recording_stage(pool, driver, now, SummarizerSettings(idle_ms=2500))
     records = [("s-1", "P01234")] * 3 + [("s-1", "P01239"), ("s-2", "P01234")]
     events = [Event(f"demo/{s}".encode(), frame(pid, s), Message(FRAMES.name, 0, offset))
               for offset, (s, pid) in enumerate(records)]
@@ -240,11 +246,7 @@ class Stamped:
 def test_a_frame_of_a_visit_already_read_is_skipped_once_it_waited_too_long(pool):
     driver, now = StageDriver(), [1_000_000]
     settings = SummarizerSettings(idle_ms=2500, stale_ms=1500, max_wait_ms=3000)
-    st = agents.SummarizeStage(settings, CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name, driver.send,
-                               clock=lambda: now[0])
-    reads: list[int] = []
-    observe = st.observe
-    st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+    st, reads = recording_stage(pool, driver, now, settings)
     page = frame("P01234", "s-1")
 
     def pipe(offset: int, waited_ms: int) -> list:
@@ -280,11 +282,7 @@ def run_backlog(records: list[tuple[str, str, float]], now_ms: float) -> tuple[l
     what is left open with an idle tick; returns the offsets read, in order, and each session's summaries."""
     driver, now = StageDriver(), [int(now_ms)]
     with ThreadPoolExecutor(1) as pool:
-        st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
-                                   driver.send, clock=lambda: now[0])
-        reads: list[int] = []
-        observe = st.observe
-        st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+        st, reads = recording_stage(pool, driver, now)
         pages = {pid: frame(pid, sid) for sid, pid, _ in records}
         events = [Event(f"demo/{sid}".encode(), pages[pid], Stamped(FRAMES.name, 0, offset, at / 1000))
                   for offset, (sid, pid, at) in enumerate(records)]
@@ -360,11 +358,7 @@ def test_a_frame_held_for_its_turn_is_read_next_batch_unless_a_newer_frame_of_it
     if a newer frame of the same page came, that one is read and the held one stays skipped. Either way every
     frame is accounted exactly once and s-1's view reaches its summary."""
     driver, now = StageDriver(), [1_000_000]
-    st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
-                               driver.send, clock=lambda: now[0])
-    reads: list[int] = []
-    observe = st.observe
-    st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+    st, reads = recording_stage(pool, driver, now)
 
     def record(offset: int, sid: str, pid: str) -> Event:
         return Event(f"demo/{sid}".encode(), frame(pid, sid), Stamped(FRAMES.name, 0, offset, (now[0] - 1_000) / 1000))
@@ -402,11 +396,7 @@ def test_far_behind_a_worker_takes_turns_unless_it_is_an_outage_backlog(pool, re
     (an outage's backlog) reads every session's newest frame in the first batch. Either way every view reaches a
     summary and every frame is accounted once."""
     driver, now = StageDriver(), [1_000_000]
-    st = agents.SummarizeStage(SummarizerSettings(), CATALOG, FrameReader(CATALOG), {}, pool, SUMMARIES.name,
-                               driver.send, clock=lambda: now[0])
-    reads: list[int] = []
-    observe = st.observe
-    st.observe = lambda image, f, offset: (reads.append(offset), observe(image, f, offset))[1]
+    st, reads = recording_stage(pool, driver, now)
     pages = [("s-1", "P01234"), ("s-2", "P04410"), ("s-3", "P05521"), ("s-4", "P01239")]
 
     def record(offset: int, sid: str, pid: str, appended_ms: int) -> Event:
