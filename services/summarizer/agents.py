@@ -272,7 +272,7 @@ class SummarizeStage:
         if line := self.batch_log.add(stats, timer()):
             log.info(line)
 
-    def assigned(self, owned: set[int]) -> None:
+    def drop_held(self, owned: set[int]) -> None:
         """After a rebalance: forget the held frames of partitions no longer owned (their new owner reads the
         sessions from the changelog, where these frames are accounted as skipped). When reading a partition began
         is kept: a rebalance that gives it back (the group settling after a restart revokes and reassigns) is a
@@ -480,7 +480,8 @@ def register_agents(app: faust.App, frames: faust.TopicT, stage: SummarizeStage,
         # Latest wins: take what already waits (take_events acks a batch only after every record of it was
         # handled or dead-lettered, so at-least-once holds) and skip the frames a newer one supersedes.
         async for events in stream.take_events(stage.lookahead, within=LOOKAHEAD_WITHIN_S):
-            stage.assigned(owned_partitions(app, FRAMES.name))
+            if stage.held:  # nothing else depends on the assignment: no need to ask for it on every batch
+                stage.drop_held(owned_partitions(app, FRAMES.name))
             await stage.batch(list(events), consumer.process)
 
     async def nudge(key: str) -> None:
