@@ -504,11 +504,11 @@ class Grounder:
             # the one close title whose price is on the page, confirmed by its brand named on the page or, for
             # a shop that shows its brand only as a logo, by its colour in the product picture
             with_price = [idx for idx, _ in ranked if self._price_on_page(idx, obs)]
-            if len(with_price) == 1 and (self.catalog.products[with_price[0]].brand in obs.brands
-                                         or self.catalog.products[with_price[0]].colour == obs.picture_colour):
+            only = self.catalog.products[with_price[0]] if len(with_price) == 1 else None
+            if only is not None and (only.brand in obs.brands or only.colour == obs.picture_colour):
                 chosen = with_price[0]
                 score, text = scores[chosen]
-                priced, branded = True, self.catalog.products[chosen].brand in obs.brands
+                priced, branded = True, only.brand in obs.brands
         if chosen is None:
             return
         obs.heading = text

@@ -220,6 +220,12 @@ def _merge_words(words: list[Box], controls: set[Box] | frozenset[Box] = frozens
     return sorted((Box(a, t, r - a, btm - t) for a, t, r, btm, _ in lines), key=lambda b: (b.top, b.left))
 
 
+def median_height(boxes: list[Box]) -> int | None:
+    """The page's text height: the (upper) median of the line boxes' heights; None without lines."""
+    heights = sorted(b.height for b in boxes)
+    return heights[len(heights) // 2] if heights else None
+
+
 def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
                  width: int, known: frozenset[Box] | set[Box] = frozenset(), masthead: int = 0) -> list[Box]:
     """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
@@ -228,7 +234,7 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # text outside the pictures, and not a sliver of a line cut by the masthead's edge: under a sticky header,
     # what shows of it is shorter than the page's text, reads as garbage and looks long (a line's cost is its
     # width over its height); a title with just its tops hidden is still read
-    typical = sorted(b.height for b in lines)[len(lines) // 2] if lines else 0
+    typical = median_height(lines) or 0
     visible = [b for b in lines if not any(b.inside(p) for p in pictures)
                and not (b.top < masthead - 1 < b.bottom and b.height < typical)]
     body = [b for b in visible if b not in known]
@@ -257,15 +263,15 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     tall = max((b.height for b in anchors), default=0)
     # big: near the tallest, and clearly above the page's body text (spec rows, a search field's placeholder:
     # body text, however short the tallest line is once a row of chips no longer counts as text)
-    body_px = sorted(b.height for b in main)[len(main) // 2]
+    body_px = median_height(main)
     big = sorted((b for b in anchors if b.height >= max(BIG_OF_TALLEST * tall, BIG_OF_BODY * body_px)),
                  key=lambda b: (-b.height, b.top)) or sorted(anchors, key=lambda b: (-b.height, b.top))[:1]
     for b in big[:4]:
         take(b)
     # the next tallest emphasised line: a product title set barely above the body text
     # (against the whole page's body text: lines read before, the navigation's, are body text too)
-    page = sorted(b.height for b in visible if panel_left is None or b.left < panel_left)
-    emphasis_px = max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page[len(page) // 2])
+    page_px = median_height([b for b in visible if panel_left is None or b.left < panel_left])
+    emphasis_px = max(EMPHASIS_OF_TALLEST * tall, EMPHASIS_OF_BODY * page_px)
     emphasised = [b for b in anchors if b.height >= emphasis_px and b not in chosen]
     for b in sorted(emphasised, key=lambda b: (-b.height, b.top))[:1]:
         take(b)
@@ -527,8 +533,8 @@ class RegionReader:
             # still the product (an image-on-top theme, a silhouette on a faint backdrop)
             if biggest.width * biggest.height >= 80 * 80:
                 colour = picture_colour(rgb, biggest, self.profile.colours)
-        heights = sorted(b.height for b in lines if panel_left is None or b.left < panel_left)
-        return ocr, colour, (float(heights[len(heights) // 2]) if heights else None), masthead
+        body_px = median_height([b for b in lines if panel_left is None or b.left < panel_left])
+        return ocr, colour, (float(body_px) if body_px is not None else None), masthead
 
 
 class FrameReader:
