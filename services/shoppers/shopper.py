@@ -49,37 +49,33 @@ def chromium_path() -> str:
     return ShopperSettings.from_env().chromium_path
 
 
-async def _pointer_reaches(target, timeout_ms: int) -> bool:
-    """Whether a pointer click would land on `target`: False while something the shop floats over the page
-    covers it (a cookie banner that stays, a sticky bar) after the browser's own scroll-into-view retries."""
+async def _click_or_focus(target, timeout_ms: int) -> bool:
+    """Click `target` if a pointer click would land on it (True), else focus it (False): something the shop floats
+    over the page (a cookie banner that stays, a sticky bar) still covers it after the browser's own
+    scroll-into-view retries. Nothing here knows any theme: it only asks the browser whether the click would land."""
     from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
     try:
         await target.click(trial=True, timeout=min(COVERED_WAIT_MS, timeout_ms))
     except PlaywrightTimeoutError:
+        await target.focus(timeout=timeout_ms)
         return False
+    await target.click(timeout=timeout_ms)
     return True
 
 
 async def press(locator, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
     """Activate a link or button as a person does: click it, or, when a shop's overlay keeps covering it (a
-    "Next" link at the very bottom under a fixed cookie bar), tab to it and press Enter. Nothing here knows
-    any theme: it only asks the browser whether the click would land."""
+    "Next" link at the very bottom under a fixed cookie bar), tab to it and press Enter."""
     target = locator.first
-    if await _pointer_reaches(target, timeout_ms):
-        await target.click(timeout=timeout_ms)
-    else:
-        await target.focus(timeout=timeout_ms)
+    if not await _click_or_focus(target, timeout_ms):
         await target.press("Enter", timeout=timeout_ms)
 
 
 async def type_search(page, text: str, rng: random.Random, pause, timeout_ms: int = NAV_TIMEOUT_MS) -> None:
     """Search as a person does: type into the search box at a human pace, press Enter, wait for the results."""
     box = page.locator("#search-input")
-    if await _pointer_reaches(box, timeout_ms):
-        await box.click(timeout=timeout_ms)
-    else:
-        await box.focus(timeout=timeout_ms)
+    await _click_or_focus(box, timeout_ms)
     await box.fill("")
     # One timeout per keystroke, not one for the whole text: a page busy for a moment (its capture script
     # rendering a frame on a loaded machine) slows the typing, and only a page that stops answering fails it.
