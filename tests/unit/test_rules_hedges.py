@@ -10,7 +10,6 @@ import numpy as np
 from interarec.v1 import summaries_pb2
 from services.common.catalog import Catalog, Product
 from services.common.demo_catalog import build_rows
-from services.core.assortment.candidates import candidate_rows
 from services.core.assortment.mnl import solve_request
 from services.core.decompose.rules import decompose
 from services.core.reading.summary import add_views
@@ -46,8 +45,11 @@ def test_one_view_whose_brand_and_colour_cannot_fill_the_panel_gets_half_of_each
 
 def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
     # One price makes no budget, and revenue maximisation leans to the type's dear items; a shopper with a
-    # budget around the viewed price then saw few items in it. Now half the panel is among the candidates
-    # nearest that price (the narrowest window holding a panel's worth of them).
+    # budget around the viewed price then saw few items in it. Half the panel is among the candidates nearest that
+    # price (the narrowest window holding a panel's worth of them), and the brand and colour hedges beside it take
+    # their own items nearest it: a budget of 20 % around the price holds 5-8 of 8 on the first 12 cheap views here
+    # (0-6 when the brand and colour halves were their dearest items). The price group itself then yields part of
+    # its 4 where the three groups cannot all fit (the type's 8 nearest prices: 0-6 of 8, 0-4 before).
     checked = 0
     for p in DEMO.products:
         if checked == 12:
@@ -56,17 +58,12 @@ def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
             continue
         summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
         add_views(summary, [(p, 2, 0.95)])
-        request = decompose(summary, DEMO, k=K)
-        solved = solve_request(DEMO, request)
-        if any("lowered" in note or "dropped" in note for note in solved.shaping):
-            continue  # the brand and colour hedges listed before it took the panel first
-        prices = DEMO.price[candidate_rows(DEMO, request.constraints)]
-        nearest = np.sort(np.abs(np.log(prices / p.price)))[K - 1]
+        solved = solve_request(DEMO, decompose(summary, DEMO, k=K))
         panel = [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices]
-        near = [x for x in panel if abs(np.log(x.price / p.price)) <= nearest + 1e-9]
-        assert len(near) >= K // 2, (p, [x.price for x in panel])
+        near = [x for x in panel if max(x.price / p.price, p.price / x.price) <= 1.2]
+        assert len(near) >= K // 2 + 1, (p, [x.price for x in panel])
         checked += 1
-    assert checked >= 12
+    assert checked == 12
 
 
 def _panel_after(views: list[Product]) -> tuple[list[Product], object]:
