@@ -384,6 +384,11 @@ def decompose(
         attr = attrs[field]
         terms = _terms(sources[field], views, attr, ground, f, relaxations)
         chosen = _hard_terms(terms, views, attr, ground)
+        if field == "categories" and not views and not chosen:
+            # No product opened yet: the type the shopper browses (a category listing) is all the evidence of what
+            # they look for, and nothing contradicts it. Soft, it lost to revenue: a backpacks listing showed the
+            # catalog's dearest watches until the first product view's panel (0 of 8 right over that panel's wait).
+            chosen = sorted((t for t, w in terms.items() if w >= HARD_TERM_WEIGHT), key=lambda t: (-terms[t], t))
         if field != "categories" and switch is not None:
             # While one view of a new type keeps two types, a brand or colour is hard only where each type's own
             # views make one hard: a brand on one old view and on the new one was hard for both types over the
