@@ -897,6 +897,8 @@ def validate_request(request: optimization_pb2.OptimizationRequest, catalog: Cat
         hi = group.price_max if group.HasField("price_max") else math.inf
         if not (0 <= lo <= hi):  # also false for NaN
             problems.append(f"at_least[{i}]: price range {lo:g}..{hi:g} is not a range of prices")
+        if group.HasField("min_rating") and not 0 <= group.min_rating <= 5:
+            problems.append(f"at_least[{i}]: min_rating={group.min_rating:g} outside [0, 5]")
     if not problems:
         count = _candidates(catalog, c)
         if count < request.k:
