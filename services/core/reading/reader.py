@@ -82,20 +82,27 @@ class Box:
         return self.width / max(self.height, 1)
 
 
-def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box:
+def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
     """A framed control's text: its box without the frame, cut after the first run of ink (a select box's chosen
-    option, not the arrow at its far end nor the blank between them, which would cost reading for nothing)."""
+    option, not the arrow at its far end nor the blank between them, which would cost reading for nothing); None
+    when nothing is written inside (an empty input)."""
     top, bottom = b.top + border, max(b.bottom - border, b.top + border + 1)
     left, right = b.left + border, max(b.right - border, b.left + border + 1)
     grad = cv2.morphologyEx(gray[top:bottom, left:right], cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    cols = np.flatnonzero((grad > INK_THRESHOLD).any(axis=0))
-    if cols.size:
-        end = int(cols[0])
-        for c in cols[1:].tolist():
-            if c - end > 1.5 * (bottom - top):  # a gap wider than a word space: the text has ended
-                break
-            end = c
-        left, right = left + max(int(cols[0]) - 2, 0), min(left + end + 3, right)
+    inked = grad > INK_THRESHOLD
+    cols = np.flatnonzero(inked.any(axis=0))
+    if not cols.size:
+        return None
+    # the text's rows only: the reader crops a line with two rows more above and below, which must not take in
+    # the frame (in a strip of several lines, tesseract read a select's text with its frame's top edge as nothing)
+    rows = np.flatnonzero(inked.any(axis=1))
+    top, bottom = top + int(rows[0]), top + int(rows[-1]) + 1
+    end = int(cols[0])
+    for c in cols[1:].tolist():
+        if c - end > 1.5 * (bottom - top):  # a gap wider than a word space: the text has ended
+            break
+        end = c
+    left, right = left + max(int(cols[0]) - 2, 0), min(left + end + 3, right)
     return Box(left, top, right - left, bottom - top, b.ink, framed=True)
 
 

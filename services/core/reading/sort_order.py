@@ -60,11 +60,11 @@ class LineBox(Protocol):
 
 
 def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], panel_left: int | None,
-                      inside: Callable[[LineBox], LineBox]) -> list[LineBox]:
+                      inside: Callable[[LineBox], LineBox | None]) -> list[LineBox]:
     """Form controls (framed lines: a select box, an input) with a label just above or left of them, and those labels
     the frame's read budget did not reach: what a shopper set in a form (a listing's sort select) is on screen only
     there, and a sidebar's sort select came after the listing's cards had spent the budget. Each control is given as
-    `inside(control)`, the box within its frame: tesseract skips text framed by a rectangle (a select box read alone
+    `inside(control)`, the box within its frame (None: nothing written in it): tesseract skips text framed by a rectangle (a select box read alone
     read, beside other lines in one strip it read as nothing). At most CONTROL_BUDGET, top first; `taken`: boxes
     chosen or read already."""
     main = [b for b in boxes if panel_left is None or b.left < panel_left]
@@ -75,9 +75,10 @@ def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], pane
             (0 <= control.top - (b.top + b.height) <= BELOW_GAP * b.height and abs(control.left - b.left) <= ALIGN_PX)
             or (abs((b.top + b.height / 2) - (control.top + control.height / 2)) <= control.height / 2
                 and 0 <= control.left - (b.left + b.width) <= RIGHT_GAP * b.height))), None)
-        if label is None:
+        text = inside(control) if label is not None else None
+        if text is None:  # no label, or nothing written inside (an empty input)
             continue
-        new = [b for b in (label, inside(control)) if b not in taken and b not in out]
+        new = [b for b in (label, text) if b not in taken and b not in out]
         cost = sum(b.cost for b in new)
         if new and spent + cost <= CONTROL_BUDGET:
             out.extend(new)
