@@ -64,9 +64,8 @@ def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], pane
     """Form controls (framed lines: a select box, an input) with a label just above or left of them, and those labels
     the frame's read budget did not reach: what a shopper set in a form (a listing's sort select) is on screen only
     there, and a sidebar's sort select came after the listing's cards had spent the budget. Each control is given as
-    `inside(control)`, the box within its frame (None: nothing written in it): tesseract skips text framed by a rectangle (a select box read alone
-    read, beside other lines in one strip it read as nothing). At most CONTROL_BUDGET, top first; `taken`: boxes
-    chosen or read already."""
+    `inside(control)`, the text within its frame (None: nothing written in it), as tesseract skips text framed by a
+    rectangle. At most CONTROL_BUDGET, top first; `taken`: boxes chosen or read already."""
     main = [b for b in boxes if panel_left is None or b.left < panel_left]
     out: list[LineBox] = []
     spent = 0.0
