@@ -81,17 +81,17 @@ def _ui_filters(observations: Sequence[Observation]) -> tuple[list[dict], str]:
     return [], ""
 
 
-SORT_ORDERS = {"relevance": summaries_pb2.SORT_ORDER_RELEVANCE, "rating_desc": summaries_pb2.SORT_ORDER_RATING_DESC,
-               "price_asc": summaries_pb2.SORT_ORDER_PRICE_ASC, "price_desc": summaries_pb2.SORT_ORDER_PRICE_DESC,
-               "newest": summaries_pb2.SORT_ORDER_NEWEST}
+_SORT_ENUM = {"relevance": summaries_pb2.SORT_ORDER_RELEVANCE, "rating_desc": summaries_pb2.SORT_ORDER_RATING_DESC,
+              "price_asc": summaries_pb2.SORT_ORDER_PRICE_ASC, "price_desc": summaries_pb2.SORT_ORDER_PRICE_DESC,
+              "newest": summaries_pb2.SORT_ORDER_NEWEST}
 
 
 def _listing_sort(observations: Sequence[Observation]) -> int:
     """The order chosen on the newest listing whose sort control was read (a scrolled frame that no longer shows the
     control says nothing of it); SORT_ORDER_UNSPECIFIED when none was."""
     for o in reversed(observations):
-        if o.kind in ("listing", "search") and o.sort_order in SORT_ORDERS:
-            return SORT_ORDERS[o.sort_order]
+        if o.kind in ("listing", "search") and o.sort_order in _SORT_ENUM:
+            return _SORT_ENUM[o.sort_order]
     return summaries_pb2.SORT_ORDER_UNSPECIFIED
 
 
