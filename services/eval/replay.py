@@ -17,7 +17,7 @@ from services.common.catalog import Catalog
 from services.common.settings import from_env
 from services.core.assortment.mnl import recommend
 from services.core.decompose.rules import decompose
-from services.core.reading import grounding, ocr, profile, reader, tesslib
+from services.core.reading import grounding, ocr, profile, reader, sort_order, tesslib
 from services.core.reading.grounding import Observation
 from services.core.reading.imaging import decode_image, dhash
 from services.core.reading.reader import FrameReader
@@ -65,7 +65,7 @@ class Replay:
 def _reader_key() -> str:
     """Changes whenever the OCR or grounding code changes, so cached reads are never stale."""
     h = hashlib.sha256()
-    for module in (ocr, grounding, reader, tesslib, profile):
+    for module in (ocr, grounding, reader, tesslib, profile, sort_order):
         h.update(Path(module.__file__).read_bytes())
     h.update(Path(profile.DEFAULT_PATH).read_bytes())
     return h.hexdigest()[:12]
