@@ -147,3 +147,16 @@ def test_a_struck_price_read_with_a_digit_too_many_does_not_swallow_the_paid_one
     frame, obs = _read("theme-92-product-08.webp", demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
     assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+@needs_tesseract
+@pytest.mark.parametrize("name", ["theme-83-product-05.webp", "theme-83-product-07.webp"])
+def test_with_no_line_above_the_body_text_the_block_read_is_around_the_tallest(name: str,
+                                                                              demo_catalog: Catalog) -> None:
+    """A bold title without descenders ("Rowan Nimbus Loafers T79", 21 px) is barely taller than body lines with
+    them (20 px): no line is set above the body text, and the block was read around the longest line of the
+    page, the description paragraph, whose section (specs, reviews) took the budget the price under the title
+    needed (held-out sweep 81-100). The block is read around the tallest lines now: the title is the longest."""
+    frame, obs = _read(name, demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.heading and obs.prices == [demo_catalog.by_id[frame["product_id"]].price]

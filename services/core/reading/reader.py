@@ -304,7 +304,12 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # section heading further down ("Details", "Reviews") was the only candidate and the block read its section
     tallish = [b for b in anchors if b.height >= 0.7 * tall]
     below_masthead = [b for b in tallish if below(b, masthead)] or tallish
-    headings = [b for b in below_masthead if b.height >= emphasis_px] or below_masthead
+    # With none set above the body text (a title without descenders, its box barely taller than body lines
+    # with them), the heading is still among the tallest lines, never any body line: the longest of those, a
+    # description paragraph, became the centre and its section took the budget the price beside the title needed
+    top_px = max((b.height for b in below_masthead), default=0)
+    headings = ([b for b in below_masthead if b.height >= emphasis_px]
+                or [b for b in below_masthead if b.height >= top_px])
     headings += [b for b in leads[:3] if b not in headings]
     focus = max(headings, key=lambda b: b.cost) if headings else None
     # A heading below the page's main picture heads a section ("Details", "Reviews"), not the buy box: a page
