@@ -109,6 +109,7 @@ class SummarizeStage:
         self.lookahead, self.stale_ms, self.max_wait_ms = settings.lookahead, settings.stale_ms, settings.max_wait_ms
         self.read_s, self.skip_s = READ_S_INITIAL, SKIP_S_INITIAL  # measured as frames are read or skipped
         self.take_turns = settings.take_turns == "on"
+        self.outage_keep_ms = settings.outage_keep_ms
         self.served: dict[str, float] = {}  # key -> processing clock of its last read, oldest first (rule 3)
         # key -> its newest frame, skipped (accounted) but held to be read in the next batch (rule 3). At most one
         # per session and `lookahead` in all: the frames' images stay in memory until then.
@@ -189,7 +190,7 @@ class SummarizeStage:
 
     def pace(self) -> Pace:
         return Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
-                    skip_s=self.skip_s)
+                    skip_s=self.skip_s, outage_keep_ms=self.outage_keep_ms)
 
     def plan(self, events: list[EventT], refs: list[Waiting | None] | None = None,
              pace: Pace | None = None) -> list[bool]:

@@ -9,7 +9,8 @@ then skips, unread (window.skip_frame accounts them in the next summary):
 1. every frame with a newer frame of the same page visit in the batch (lossless: the visit is still read);
 2. only when the batch's reads would keep the summarizer behind its lag target: the older page visits of a
    session that has a newer visit in the batch, newest kept first, until the reads fit the time the batch
-   may take. The session's newest visit in the batch is never skipped for good, whatever its age;
+   may take. The session's newest visit in the batch is never skipped for good, whatever its age; nor, in an
+   outage's backlog, an older visit that has waited at most INTERAREC_SUMMARIZER_OUTAGE_KEEP_MS (the floor);
 3. only when even the sessions' newest frames do not fit (with `served`, INTERAREC_SUMMARIZER_TAKE_TURNS), and
    not while working off an outage's backlog (rule 2's budget spent on frames appended before the worker was
    reading their partition): sessions take turns. The newest
@@ -38,8 +39,10 @@ the batch took, so the worker never came back within reach of its target (measur
 where 24 gave 5.95 s). There turns go on, with one read per batch while the budget is spent: the worker skips
 its way back to its target, and the sessions it reads meanwhile are the ones read longest ago.
 
-So a short outage's backlog, which the worker reads well within its target, is read visit by visit (nothing
-lost; a long one keeps at least each session's newest visit), while under sustained overload the worker keeps
+So a short outage's backlog is read visit by visit: nothing lost, by the floor rather than by the budget (which
+a restart's first reads, slow as they are, could spend: a 10 s crash's backlog shed a product view the shopper
+had opened), and a long one keeps at least each session's newest visit and its visits of the last
+OUTAGE_KEEP_MS; while under sustained overload the worker keeps
 each session's present on the panel instead of building lag on what they showed seconds ago: what degrades is
 how much of a session is read, not how late.
 A page visit is a run of one session's frames on the same page (URL without fragment): a frame on another
@@ -74,13 +77,15 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Pace:
-    """What the plan weighs: the clock, the lag the summarizer aims to stay under, and what a read and a skip cost
-    (the agent measures both as it goes)."""
+    """What the plan weighs: the clock, the lag the summarizer aims to stay under, what a read and a skip cost (the
+    agent measures both as it goes), and how old an outage's backlog may be and still be read visit by visit
+    (rule 2's floor; 0: no floor)."""
 
     now_ms: float
     target_ms: float
     read_s: float
     skip_s: float = 0.0
+    outage_keep_ms: float = 0.0
 
 
 # Whether a session's visit to a page was already read (its state says so): such a frame costs no read.
@@ -164,7 +169,7 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
             turns -= cost[i]
             reads += cost[i] > 0
     for i in sorted(older, reverse=True):  # the newest older visits are kept first
-        if cost[i] <= max(budget, 0.0):  # a visit already read costs nothing to keep
+        if cost[i] <= max(budget, 0.0) or _kept_from_outage(batch[i], pace):  # a visit read costs nothing to keep
             budget -= cost[i]
         else:
             skipped[i] = "shed"
@@ -180,6 +185,14 @@ def _outage(batch: Sequence[Waiting | None], budget_s: float) -> bool:
     """Rule 2's budget spent on frames appended before the worker was reading them: an outage's backlog. Far behind
     on frames that came while it was reading is overload, which taking turns works off (rule 3)."""
     return budget_s <= 0 and any(r is not None and r.backlog for r in batch)
+
+
+def _kept_from_outage(ref: Waiting | None, pace: Pace) -> bool:
+    """Rule 2's floor: an older visit of an outage's backlog that has waited at most `outage_keep_ms` is read
+    whatever the budget, so a short outage loses no page the shopper opened. Not overload's frames: there the
+    visits the worker keeps shedding are what it cannot read in time at all."""
+    return (ref is not None and ref.backlog and ref.appended_ms > 0
+            and pace.now_ms - ref.appended_ms <= pace.outage_keep_ms)
 
 
 def _served_ms(served: Served, session: str) -> float:

@@ -91,6 +91,25 @@ def test_an_outage_backlog_the_worker_can_read_is_read_visit_by_visit() -> None:
     assert read == [f"http://shop/p/P{i}" for i in range(1, 7)]
 
 
+def test_a_short_outage_backlog_keeps_every_visit_whatever_the_budget() -> None:
+    """After a crash: one session's 14 s of frames, five product pages, the newest 11 s old against a 1.5 s target,
+    and a restart's slow first reads (0.5 s). Rule 2's budget is spent (the lag is far above the target), which
+    shed every older visit: a product the shopper opened was lost. The floor reads an outage's older visits that
+    waited at most OUTAGE_KEEP_MS whatever the budget; older ones, and overload's frames, are still shed."""
+    now = 100_000.0
+    frames = visits("demo/a", ["P1", "P2", "P3", "P4", "P5"], now - 25_000)  # visits' newest 23, 20, 17, 14, 11 s old
+    outage = [Waiting(w.session, w.url, w.appended_ms, backlog=True) for w in frames]
+
+    def read(batch: list[Waiting], keep_ms: float) -> list[str]:
+        pace = Pace(now_ms=now, target_ms=1_500, read_s=0.5, outage_keep_ms=keep_ms)
+        return [w.url.rsplit("/", 1)[1] for w, s in zip(batch, plan(batch, pace), strict=True) if not s]
+
+    assert read(outage, keep_ms=30_000) == ["P1", "P2", "P3", "P4", "P5"]
+    assert read(outage, keep_ms=18_000) == ["P3", "P4", "P5"]  # a long outage: its last 18 s read visit by visit
+    assert read(outage, keep_ms=0) == ["P5"]  # no floor: the session's newest visit only
+    assert read(frames, keep_ms=30_000) == ["P5"]  # overload's frames: no floor
+
+
 def test_under_overload_older_visits_are_shed_but_never_a_sessions_newest() -> None:
     """Sustained overload: 2 s of frames from four sessions, the newest already 8 s behind. Reading every visit
     (8 x 0.5 s) would put the worker further behind, so each session's older visit is skipped unread, and its
@@ -276,13 +295,17 @@ async def direct(event, handler) -> None:
     await handler(event)
 
 
-def run_backlog(records: list[tuple[str, str, float]], now_ms: float) -> tuple[list[int], dict[str, list]]:
+def run_backlog(records: list[tuple[str, str, float]], now_ms: float,
+                reading_since_ms: float | None = None) -> tuple[list[int], dict[str, list]]:
     """Feed one lookahead batch of (session, product, appended ms) through a stage with the default settings as the
     agent does (SummarizeStage.batch, then batches with nothing new while frames are held for their turn), close
-    what is left open with an idle tick; returns the offsets read, in order, and each session's summaries."""
+    what is left open with an idle tick; returns the offsets read, in order, and each session's summaries. The
+    frames are an outage's backlog (the worker starts on them), unless it was reading since `reading_since_ms`."""
     driver, now = StageDriver(), [int(now_ms)]
     with ThreadPoolExecutor(1) as pool:
         st, reads = recording_stage(pool, driver, now)
+        if reading_since_ms is not None:
+            st.reading_since[0] = reading_since_ms
         pages = {pid: frame(pid, sid) for sid, pid, _ in records}
         events = [Event(f"demo/{sid}".encode(), pages[pid], Stamped(FRAMES.name, 0, offset, at / 1000))
                   for offset, (sid, pid, at) in enumerate(records)]
@@ -330,13 +353,25 @@ def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frame
     assert sum(s.frames_skipped_stale for ss in summaries.values() for s in ss) == 4
 
 
+def test_after_a_short_outage_far_behind_every_view_is_read_by_the_floor():
+    """With the default settings, the same two sessions' frames as a restarted worker finds them after a crash, the
+    newest 10 s old: far past the 1.5 s target, so rule 2's budget is spent, but within the outage floor (30 s),
+    so every page visit is still read (only a visit's older frame is skipped), as a short outage must."""
+    now = 1_000_000
+    records = [(sid, pid, now - 24_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
+    reads, summaries = run_backlog(records, now)
+    assert reads == [1, 3, 5, 7]
+    assert viewed(summaries["demo/s-1"]) == {"P01234", "P01239"}
+    assert viewed(summaries["demo/s-2"]) == {"P04410", "P05521"}
+
+
 def test_under_sustained_overload_each_session_newest_view_is_read_and_older_visits_are_shed():
-    """With the default settings, the same frames arriving within 0.7 s while the worker is already 10 s behind:
-    reading every visit would keep it behind, so each session's older visit is skipped unread (accounted), and
-    its newest view is read."""
+    """With the default settings, the same frames arriving within 0.7 s while the worker, reading for a minute, is
+    already 10 s behind: reading every visit would keep it behind, so each session's older visit is skipped unread
+    (accounted), and its newest view is read."""
     now = 1_000_000
     records = [(sid, pid, now - 10_700 + 100 * i) for i, (sid, pid) in enumerate(SESSIONS)]
-    reads, summaries = run_backlog(records, now)
+    reads, summaries = run_backlog(records, now, reading_since_ms=now - 60_000)
     assert reads == [5, 7]
     assert viewed(summaries["demo/s-1"]) == {"P01239"} and viewed(summaries["demo/s-2"]) == {"P05521"}
     assert sum(s.frames_skipped_stale for ss in summaries.values() for s in ss) == 6
