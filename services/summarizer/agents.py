@@ -126,6 +126,7 @@ class SummarizeStage:
         self.retick_ms = max(self.idle_ms, 15_000)
         self.activity = ActivityIndex()
         self.batch_log = BatchLog()  # where the batches' time goes, one log line every few seconds
+        self.spent = BatchStats()  # the current batch's: what its reads' time went on (`_handle` adds to it)
 
     async def send_summary(self, key: str, summary) -> None:
         """Send one summary under its session key and wait for the broker's ack (the model path's send)."""
@@ -237,6 +238,8 @@ class SummarizeStage:
                            backlog=int(backlogged(refs, pace)), max_lag_ms=lag_ms(refs, pace))
         skips = self.plan(records, refs, pace)
         stats.plan_s = timer() - started
+        stats.planned_s = sum(ref is not None and not skip for ref, skip in zip(refs, skips, strict=True)) * pace.read_s
+        self.spent = stats
         for i, (event, ref, skip) in enumerate(zip(records, refs, skips, strict=True)):
             # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it), which
             # take_events does not set per record. Only this task's context variable is set: the stream's own
@@ -371,7 +374,8 @@ class SummarizeStage:
         if held and not unskip(state, meta):
             FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
             return
-        if self.stale_ms and self.waited_ms(event) > self.stale_ms and visit_read(state, meta):
+        revisit = visit_read(state, meta)
+        if self.stale_ms and self.waited_ms(event) > self.stale_ms and revisit:
             # Behind real time: a frame of a page visit already read could at most add a scrolled view of it.
             # Latest wins: skip it unread (accounted) and spend the OCR on the frames still to come. Written now:
             # without lookahead batches (LOOKAHEAD=1) no batch end would flush it before the ack.
@@ -380,6 +384,8 @@ class SummarizeStage:
             return
         decoding = loop.time()
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
+        spent = self.spent
+        spent.decode_s += loop.time() - decoding
         observation = url = None
         if should_process(state, meta, hash_):
             if self.model_path is not None:  # the frame as the model will see it
@@ -400,6 +406,8 @@ class SummarizeStage:
                 log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
                 FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
             OCR_SECONDS.observe(loop.time() - started)
+            spent.ocr_s += loop.time() - started
+            spent.ocr_reads += 1
             self.measured(True, loop.time() - decoding)
             self.served.pop(key, None)
             self.served[key] = self.clock()  # newest last: the first ones are the longest unread
@@ -419,9 +427,16 @@ class SummarizeStage:
         # Emit (and wait for the acks) before saving: after a crash in between, the frame is redelivered and the
         # same window (same window_seq: it derives from offsets) is re-emitted, and downstream drops the
         # duplicate, instead of the summary being lost. A failed send raises: Consumer retries the whole frame.
+        emitting = loop.time()
         if closed:
             await self.emit(key, frame.tenant, sid, closed, gateway, event.message.partition)
+        saving = loop.time()
         self.save(key, frame.tenant, sid, state, this_span, now)
+        spent.emit_s += saving - emitting
+        spent.save_s += loop.time() - saving
+        if revisit:
+            spent.revisits += 1
+            spent.revisit_s += loop.time() - decoding
 
     async def on_tick(self, key: str, tick: frames_pb2.Frame, partition: int) -> None:
         """Close the session's window if it is still idle; expire the session if it is idle past its TTL."""
@@ -434,7 +449,9 @@ class SummarizeStage:
         window = close_idle(state, now, self.idle_ms)
         tenant, sid = value.get("tenant", tick.tenant), value.get("session_id", tick.session_id)
         if window is not None:
+            emitting = asyncio.get_running_loop().time()
             await self.emit(key, tenant, sid, [window], [value.get("gateway")], partition)
+            self.spent.emit_s += asyncio.get_running_loop().time() - emitting
         if now - value.get("seen_ms", now) >= self.session_ttl_ms:
             del self.sessions[key]  # a tombstone in the changelog: the session's state is gone everywhere
             self.activity.forget(key)
