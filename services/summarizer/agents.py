@@ -50,7 +50,7 @@ from services.core.reading.window import (
 )
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.batch_stats import BatchLog, BatchStats
-from services.summarizer.latest import Pace, Waiting, backlogged, lag_ms, plan
+from services.summarizer.latest import Pace, Waiting, backlogged, lag_ms, plan, ticks_first
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
@@ -189,6 +189,17 @@ class SummarizeStage:
         except BadMessage:
             return None
 
+    @staticmethod
+    def session_of(event: EventT, ref: Waiting | None) -> tuple[str | None, bool]:
+        """(session key, whether it is a tick) of a batch's record; (None, False) for one `handle` must judge."""
+        if ref is not None:
+            return ref.session, False
+        try:
+            frame = decode(frames_pb2.Frame, event.value)
+            return frame_key(frame), frame.control == frames_pb2.FRAME_CONTROL_TICK
+        except BadMessage:
+            return None, False
+
     def pace(self) -> Pace:
         return Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
                     skip_s=self.skip_s, outage_keep_ms=self.outage_keep_ms)
@@ -240,7 +251,8 @@ class SummarizeStage:
         stats.plan_s = timer() - started
         stats.planned_s = sum(ref is not None and not skip for ref, skip in zip(refs, skips, strict=True)) * pace.read_s
         self.spent = stats
-        for i, (event, ref, skip) in enumerate(zip(records, refs, skips, strict=True)):
+        for i in ticks_first([self.session_of(e, ref) for e, ref in zip(records, refs, strict=True)]):
+            event, ref, skip = records[i], refs[i], skips[i]
             # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it), which
             # take_events does not set per record. Only this task's context variable is set: the stream's own
             # current_event belongs to the buffer filling in the background.

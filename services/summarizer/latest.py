@@ -222,3 +222,19 @@ def lag_ms(batch: Sequence[Waiting | None], pace: Pace) -> float:
     """How long the batch's newest frame has waited (0 if no append time is known)."""
     appended = [r.appended_ms for r in batch if r is not None and r.appended_ms > 0]
     return max(0.0, pace.now_ms - max(appended)) if appended else 0.0
+
+
+def ticks_first(records: Sequence[tuple[str | None, bool]]) -> list[int]:
+    """The order to handle a lookahead batch in, given each record's (session key or None, whether it is an idle
+    tick): a tick before every other record, unless a record of its own session comes before it (then it stays
+    after that one: a session's records are handled in order). A tick closes a window its session left idle for
+    INTERAREC_SUMMARIZER_IDLE_MS; queued behind other sessions' reads it waited up to a batch more, which a
+    window closed by idleness adds to the idle time itself (p95 7.4-7.6 s at 2x, against 3.9 s for windows
+    closed by their first read). Sessions are independent, so only their interleaving changes."""
+    seen: set[str] = set()
+    first, rest = [], []
+    for i, (session, tick) in enumerate(records):
+        (first if tick and session not in seen else rest).append(i)
+        if session is not None:
+            seen.add(session)
+    return first + rest

@@ -17,7 +17,7 @@ from services.core.reading.grounding import Observation
 from services.core.reading.reader import FrameReader
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame, unskip
 from services.summarizer import agents
-from services.summarizer.latest import Pace, Waiting, plan, superseded
+from services.summarizer.latest import Pace, Waiting, plan, superseded, ticks_first
 from services.summarizer.settings import SummarizerSettings
 from tests.stage_driver import Event, Message, StageDriver
 from tests.unit.test_summarizer_domain import jpeg, make_catalog, render_page
@@ -174,6 +174,39 @@ def test_far_behind_under_overload_sessions_still_take_turns_one_read_a_batch() 
     # one frame of the outage's backlog in the batch makes it the outage's: every session's newest read
     mixed = [Waiting(batch[0].session, batch[0].url, batch[0].appended_ms, backlog=True), *batch[1:]]
     assert plan(mixed, far_behind, served=last_read.get) == [False] * 6
+
+
+def test_an_idle_tick_is_handled_before_other_sessions_records_of_its_batch() -> None:
+    """A tick goes first unless a record of its own session precedes it; the rest keep their order."""
+    batch = [("a", False), ("a", False), ("b", True), (None, False), ("a", True), ("c", False), ("c", True),
+             ("d", True)]
+    assert ticks_first(batch) == [2, 7, 0, 1, 3, 4, 5, 6]
+    assert ticks_first([]) == [] and ticks_first([("a", False), ("b", False)]) == [0, 1]
+
+
+def test_a_window_left_idle_closes_before_the_batch_reads_other_sessions_frames(pool):
+    """Through the stage: s-2's window has been idle past IDLE_MS when a batch holds two product pages of s-1 and
+    then s-2's tick. The tick is handled first, so s-2's idle summary goes out before s-1's reads (0.3-0.5 s each
+    under load) instead of after them; s-1's pages are still read and every frame accounted."""
+    driver, now = StageDriver(), [1_000_000]
+    st, reads = recording_stage(pool, driver, now)
+    scrolled = frames_pb2.Frame(session_id="s-2", tenant="demo", page_url="http://shop/p/P04410", capture_unix_ms=1_000,
+                                image=jpeg(render_page(CATALOG.by_id["P01239"], RECS))).SerializeToString()
+    tick = frames_pb2.Frame(session_id="s-2", tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
+
+    async def run() -> None:
+        await st.handle(Event(b"demo/s-2", frame("P04410", "s-2"), Message(FRAMES.name, 0, 0)))  # read: its window
+        await st.handle(Event(b"demo/s-2", scrolled, Message(FRAMES.name, 0, 1)))  # a later view: gathers
+        now[0] += 3_000
+        await st.batch([Event(b"demo/s-1", frame("P01234", "s-1"), Message(FRAMES.name, 0, 2)),
+                        Event(b"demo/s-1", frame("P01239", "s-1"), Message(FRAMES.name, 0, 3)),
+                        Event(b"demo/s-2", tick.SerializeToString(), Message(FRAMES.name, 0, 4))], direct)
+
+    asyncio.run(run())
+    sent = [summaries_pb2.BehaviourSummary.FromString(s.value) for s in driver.output(SUMMARIES.name)]
+    in_batch = [(s.session_id, s.window_close_reason, list(s.frame_offsets)) for s in sent[1:]]
+    assert in_batch[0] == ("s-2", "idle", [1])
+    assert reads == [0, 1, 2, 3] and {"P01234", "P01239"} <= viewed([s for s in sent if s.session_id == "s-1"])
 
 
 def test_a_skip_is_taken_back_only_while_the_frame_is_still_its_sessions_newest() -> None:
