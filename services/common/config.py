@@ -51,8 +51,27 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 
 def kafka_bootstrap() -> str:
-    """INTERAREC_KAFKA_BOOTSTRAP_SERVERS, else KAFKA_BOOTSTRAP_SERVERS, else the local broker."""
-    return env_str("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", env_str("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"))
+    """INTERAREC_KAFKA_BOOTSTRAP_SERVERS, else KAFKA_BOOTSTRAP_SERVERS, else the local broker; checked to be a
+    list of host:port, so a typo stops the process with its name rather than a client retrying forever."""
+    name = "INTERAREC_KAFKA_BOOTSTRAP_SERVERS" if os.environ.get("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", "").strip() \
+        else "KAFKA_BOOTSTRAP_SERVERS"
+    value = env_str("INTERAREC_KAFKA_BOOTSTRAP_SERVERS", env_str("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"))
+    bootstrap_addresses(value, name)
+    return value
+
+
+def bootstrap_addresses(bootstrap: str, name: str = "INTERAREC_KAFKA_BOOTSTRAP_SERVERS") -> list[tuple[str, int]]:
+    """The (host, port) pairs of a comma-separated bootstrap list. As in every Kafka client, the port defaults
+    to 9092 and an IPv6 host is written in brackets ([::1]:9092)."""
+    addresses = []
+    for server in filter(None, (part.strip() for part in bootstrap.split(","))):
+        host, _, port = server.rpartition(":") if server.rfind(":") > server.rfind("]") else (server, "", "9092")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}={bootstrap!r}: {server!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    if not addresses:
+        raise ConfigError(f"{name}={bootstrap!r} names no broker")
+    return addresses
 
 
 def var_dir() -> Path:

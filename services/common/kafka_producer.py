@@ -52,6 +52,7 @@ class AsyncProducer:
         self._probe_ok = False
         self._last_send_failed = False
         self._send_pool = ThreadPoolExecutor(max_workers=send_threads, thread_name_prefix=f"{client_id}-send")
+        self._topics_known: set[str] = set()  # topics a send() has already fetched the metadata of
         self._thread = threading.Thread(target=self._connect_and_probe, name=f"{client_id}-probe", daemon=True)
 
     def start(self) -> None:
@@ -126,10 +127,11 @@ class AsyncProducer:
 
         started = time.monotonic()
         try:
-            if producer._metadata.partitions_for_topic(topic) is not None:  # send() cannot block: no metadata wait
+            if topic in self._topics_known:  # send() cannot block: the topic's partitions are known
                 hand_off()
-            else:
+            else:  # the first send() waits for the topic's metadata: on a pool thread, not the event loop
                 await asyncio.wait_for(loop.run_in_executor(self._send_pool, hand_off), timeout_s)
+                self._topics_known.add(topic)
             return await asyncio.wait_for(done, max(0.01, timeout_s - (time.monotonic() - started)))
         except (TimeoutError, KafkaError):
             self._last_send_failed = True

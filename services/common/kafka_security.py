@@ -187,9 +187,8 @@ def preflight(bootstrap: str, security: KafkaSecurity | None = None, timeout_s: 
     s = security or from_env()
     if not s.tls:
         return
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        if asyncio.run(_try_connect(host, int(port), s, timeout_s)):
+    for host, port in config.bootstrap_addresses(bootstrap):
+        if asyncio.run(_try_connect(host, port, s, timeout_s)):
             return
 
 

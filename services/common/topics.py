@@ -8,7 +8,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from services.common.config import ConfigError
+from services.common.config import ConfigError, bootstrap_addresses
 from services.common.settings import from_env, setting
 
 HOUR_MS = 3_600_000
@@ -149,12 +149,11 @@ def check_partitions(bootstrap: str, timeout_s: float = 10.0) -> None:
 
 def _any_reachable(bootstrap: str, timeout_s: float) -> bool:
     """Whether any bootstrap server takes a TCP connection (a gateway may start before its broker)."""
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
+    for host, port in bootstrap_addresses(bootstrap):
         try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+            socket.create_connection((host, port), timeout=timeout_s).close()
             return True
-        except (OSError, ValueError):
+        except OSError:
             continue
     return False
 
