@@ -50,7 +50,7 @@ from services.core.reading.window import (
 )
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.batch_stats import BatchLog, BatchStats
-from services.summarizer.latest import Pace, Waiting, backlogged, lag_ms, plan, ticks_first
+from services.summarizer.latest import Pace, Plan, Waiting, backlogged, lag_ms, schedule, ticks_first
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
@@ -205,7 +205,7 @@ class SummarizeStage:
                     skip_s=self.skip_s, outage_keep_ms=self.outage_keep_ms)
 
     def plan(self, events: list[EventT], refs: list[Waiting | None] | None = None,
-             pace: Pace | None = None) -> list[bool]:
+             pace: Pace | None = None) -> Plan:
         """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page visit
         is in the batch, or its session has a newer visit there and the reads would keep the worker behind).
         `refs`: the records' `waiting` if known already (decoding a frame record is not free)."""
@@ -227,7 +227,7 @@ class SummarizeStage:
             return bool(value) and visit_read(SessionState.from_dict(value.get("state")),
                                                FrameMeta(frame_seq=-1, capture_ms=-1, page_url=url))
 
-        return plan(refs, pace, visit_was_read, served)
+        return schedule(refs, pace, visit_was_read, served)
 
     async def batch(self, events: list[EventT], process: Process) -> None:
         """Handle one lookahead batch as latest wins plans it (latest.py), after the frames held from the previous
@@ -247,9 +247,10 @@ class SummarizeStage:
         pace = self.pace()
         stats = BatchStats(batches=1, records=len(records), full=int(len(events) >= self.lookahead),
                            backlog=int(backlogged(refs, pace)), max_lag_ms=lag_ms(refs, pace))
-        skips = self.plan(records, refs, pace)
+        planned = self.plan(records, refs, pace)
+        skips = planned.skip
         stats.plan_s = timer() - started
-        stats.planned_s = sum(ref is not None and not skip for ref, skip in zip(refs, skips, strict=True)) * pace.read_s
+        stats.planned_s = planned.reads_s
         self.spent = stats
         for i in ticks_first([self.session_of(e, ref) for e, ref in zip(records, refs, strict=True)]):
             event, ref, skip = records[i], refs[i], skips[i]

@@ -27,7 +27,7 @@ class BatchStats:
     batch_s: float = 0.0
     max_lag_ms: float = 0.0
     # What the reads' time went on, against what the plan expected of them (the overshoot of a batch's target):
-    planned_s: float = 0.0  # the plan's estimate: each kept frame at the measured read cost (those it thought free: 0)
+    planned_s: float = 0.0  # the plan's estimate: each kept frame at the measured read cost (a visit read: free)
     ocr_reads: int = 0  # reads that went through OCR (distinct frames); the rest were near-duplicates
     decode_s: float = 0.0  # decode and perceptual hash, every read
     ocr_s: float = 0.0

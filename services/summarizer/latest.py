@@ -127,20 +127,38 @@ def _visits(batch: Sequence[Waiting | None]) -> tuple[list[str | None], list[tup
 Served = Callable[[str], float | None]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A lookahead batch's plan: True for each record to skip unread, and the seconds of reading it expects the kept
+    frames to cost (a frame of a visit its session's state read already counted free)."""
+
+    skip: list[bool]
+    reads_s: float
+
+
 def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = lambda s, u: False,
          served: Served | None = None) -> list[bool]:
     """True for each record of a lookahead batch to skip unread (rules 1-3 of the module doc; rule 3 only with
     `served`); None records (ticks, undecodable) are never skipped. A skipped record that is its session's last in
     the batch was held by rule 3 (rules 1 and 2 never skip it): the caller reads it in a later batch."""
+    return schedule(batch, pace, visit_read, served).skip
+
+
+def schedule(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = lambda s, u: False,
+             served: Served | None = None) -> Plan:
+    """`plan`, with what the plan expects the batch's reads to cost (the batch log sets it beside what they did)."""
     skipped, keys = _visits(batch)
     survivors = [i for i, key in enumerate(keys) if key is not None and skipped[i] is None]
+
+    def unlooked() -> Plan:  # every survivor read, at the measured read cost: no state was looked up
+        return Plan([s is not None for s in skipped], len(survivors) * pace.read_s)
     newest_visit: dict[str, int] = {}
     for i in survivors:
         session, number = keys[i]  # type: ignore[misc]
         newest_visit[session] = max(newest_visit.get(session, -1), number)
     older = [i for i in survivors if keys[i][1] < newest_visit[keys[i][0]]]  # type: ignore[index]
     if not older and served is None:
-        return [s is not None for s in skipped]
+        return unlooked()
     shed_able = set(older)
     newest = [i for i in survivors if i not in shed_able]  # one per session
     budget = _budget_s(batch, pace)
@@ -148,7 +166,7 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
     turns = min(budget, max(pace.target_ms - lag_ms(batch, pace), pace.target_ms / 2) / 1000
                 - _frames(batch) * pace.skip_s)
     if not older and len(newest) * pace.read_s <= turns:
-        return [s is not None for s in skipped]  # everything fits: no need to look any state up
+        return unlooked()  # everything fits: no need to look any state up
     first_visit = {keys[i][0]: i for i in reversed(survivors)}  # type: ignore[index]
     # A read costs read_s, except a session's first visit in the batch when its state already read it (only that
     # one can be); visit_read looks the state up, so each is asked once.
@@ -173,7 +191,7 @@ def plan(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead = la
             budget -= cost[i]
         else:
             skipped[i] = "shed"
-    return [s is not None for s in skipped]
+    return Plan([s is not None for s in skipped], sum(cost[i] for i in survivors if skipped[i] is None))
 
 
 def backlogged(batch: Sequence[Waiting | None], pace: Pace) -> bool:

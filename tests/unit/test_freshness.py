@@ -17,7 +17,7 @@ from services.core.reading.grounding import Observation
 from services.core.reading.reader import FrameReader
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame, unskip
 from services.summarizer import agents
-from services.summarizer.latest import Pace, Waiting, plan, superseded, ticks_first
+from services.summarizer.latest import Pace, Waiting, plan, schedule, superseded, ticks_first
 from services.summarizer.settings import SummarizerSettings
 from tests.stage_driver import Event, Message, StageDriver
 from tests.unit.test_summarizer_domain import jpeg, make_catalog, render_page
@@ -156,6 +156,10 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     free = plan(batch, behind, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
     assert [w.session for w, s in zip(batch, free, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4",
                                                                                  "demo/s5"]
+    # what the plan expects its reads to cost (the batch log's "reads planned"): three reads, s5's free
+    assert schedule(batch, behind, visit_read=lambda session, url: session == "demo/s5",
+                    served=last_read.get).reads_s == pytest.approx(1.5)
+    assert schedule(batch, behind).reads_s == pytest.approx(3.0)  # no turns, no state looked up: six reads
 
 
 def test_far_behind_under_overload_sessions_still_take_turns_one_read_a_batch() -> None:
