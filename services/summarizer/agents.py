@@ -202,7 +202,7 @@ class SummarizeStage:
 
     def pace(self) -> Pace:
         return Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
-                    skip_s=self.skip_s, outage_keep_ms=self.outage_keep_ms)
+                    skip_s=self.skip_s, outage_keep_ms=self.outage_keep_ms, stale_ms=self.stale_ms)
 
     def plan(self, events: list[EventT], refs: list[Waiting | None] | None = None,
              pace: Pace | None = None) -> Plan:

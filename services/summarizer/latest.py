@@ -78,14 +78,16 @@ class Waiting:
 @dataclass(frozen=True)
 class Pace:
     """What the plan weighs: the clock, the lag the summarizer aims to stay under, what a read and a skip cost (the
-    agent measures both as it goes), and how old an outage's backlog may be and still be read visit by visit
-    (rule 2's floor; 0: no floor)."""
+    agent measures both as it goes), how old an outage's backlog may be and still be read visit by visit (rule 2's
+    floor; 0: no floor), and after how long the handler skips a frame of a visit already read (INTERAREC_SUMMARIZER_
+    STALE_MS)."""
 
     now_ms: float
     target_ms: float
     read_s: float
     skip_s: float = 0.0
     outage_keep_ms: float = 0.0
+    stale_ms: float = 0.0  # a frame of a visit already read that waited longer is skipped when handled (0: never)
 
 
 # Whether a session's visit to a page was already read (its state says so): such a frame costs no read.
@@ -169,8 +171,10 @@ def schedule(batch: Sequence[Waiting | None], pace: Pace, visit_read: VisitRead 
         return unlooked()  # everything fits: no need to look any state up
     first_visit = {keys[i][0]: i for i in reversed(survivors)}  # type: ignore[index]
     # A read costs read_s, except a session's first visit in the batch when its state already read it (only that
-    # one can be); visit_read looks the state up, so each is asked once.
-    cost = {i: 0.0 if first_visit[batch[i].session] == i  # type: ignore[union-attr]
+    # one can be) and the frame waited past stale_ms: the handler skips it. Before it has, the handler reads it (a
+    # scrolled view), which the plan once counted free: 0.37 s of a 1.24 s batch planned at 0.88 s. visit_read
+    # looks the state up, so each is asked once.
+    cost = {i: 0.0 if first_visit[batch[i].session] == i and _stale(batch[i], pace)  # type: ignore[arg-type]
             and visit_read(batch[i].session, batch[i].url) else pace.read_s  # type: ignore[union-attr]
             for i in survivors}
     if served is None or _outage(batch, budget):  # each session's newest is read (an outage's newest views)
@@ -203,6 +207,11 @@ def _outage(batch: Sequence[Waiting | None], budget_s: float) -> bool:
     """Rule 2's budget spent on frames appended before the worker was reading them: an outage's backlog. Far behind
     on frames that came while it was reading is overload, which taking turns works off (rule 3)."""
     return budget_s <= 0 and any(r is not None and r.backlog for r in batch)
+
+
+def _stale(ref: Waiting, pace: Pace) -> bool:
+    """Whether the handler skips the frame if its visit was read already (it waited past stale_ms)."""
+    return pace.stale_ms > 0 and ref.appended_ms > 0 and pace.now_ms - ref.appended_ms > pace.stale_ms
 
 
 def _kept_from_outage(ref: Waiting | None, pace: Pace) -> bool:

@@ -130,8 +130,9 @@ def test_under_overload_older_visits_are_shed_but_never_a_sessions_newest() -> N
     read = [w.url for w, s in zip(batch, plan(batch, pace), strict=True) if not s]
     assert len(read) == 6 and {newest[s].url for s in sessions} <= set(read)
     assert set(read) - {newest[s].url for s in sessions} == {"http://shop/p/P20", "http://shop/p/P30"}
-    # a session whose older visit its state already read costs nothing to keep
-    already = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5),
+    # a session whose older visit its state already read costs nothing to keep (the frame waited past STALE_MS:
+    # the handler skips it unread)
+    already = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5, stale_ms=1_500),
                    visit_read=lambda session, url: url.endswith("/P00"))
     assert [w.url for w, s in zip(batch, already, strict=True) if not s and w.session == "demo/s0"] == [
         "http://shop/p/P00", "http://shop/p/P01"]
@@ -152,13 +153,19 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     far_behind = Pace(now_ms=100_500 + 10_000, target_ms=3_000, read_s=0.5)
     outage = [Waiting(w.session, w.url, w.appended_ms, backlog=True) for w in batch]
     assert plan(outage, far_behind, served=last_read.get) == plan(outage, far_behind) == [False] * 6
-    # a session whose page its state already read costs nothing: it is kept beside the ones read
-    free = plan(batch, behind, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
+    # a session whose page its state already read costs nothing once the handler skips it (waited past STALE_MS):
+    # it is kept beside the ones read
+    stale = Pace(now_ms=behind.now_ms, target_ms=3_000, read_s=0.5, stale_ms=1_000)
+    free = plan(batch, stale, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
     assert [w.session for w, s in zip(batch, free, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4",
                                                                                  "demo/s5"]
     # what the plan expects its reads to cost (the batch log's "reads planned"): three reads, s5's free
-    assert schedule(batch, behind, visit_read=lambda session, url: session == "demo/s5",
+    assert schedule(batch, stale, visit_read=lambda session, url: session == "demo/s5",
                     served=last_read.get).reads_s == pytest.approx(1.5)
+    # before that the handler reads it (a scrolled view): it costs a read like the others, so it waits its turn
+    fresh = Pace(now_ms=behind.now_ms, target_ms=3_000, read_s=0.5, stale_ms=3_000)
+    held = plan(batch, fresh, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
+    assert [w.session for w, s in zip(batch, held, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4"]
     assert schedule(batch, behind).reads_s == pytest.approx(3.0)  # no turns, no state looked up: six reads
 
 
