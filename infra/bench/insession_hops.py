@@ -14,8 +14,9 @@ Replays saved eval sessions (`python -m services.eval capture ...`) through the 
   share     the session's time-weighted share of right items and its drops (window-close accounting)
 
 then the windows by close reason (how long each waited from its first frame to its close) and the in-session
-metrics under both accountings. The Kafka hops and the storefront are not in a replay: `capture --live`
-measures them (each stage's span is in the recommendation's trace).
+metrics under both accountings, and on the capture clock alone (each panel from its window's close, no measured
+compute: deterministic, so before/after runs on a loaded machine compare decisions only). The Kafka hops and
+the storefront are not in a replay: `capture --live` measures them (each stage's span is in the recommendation's trace).
 
 `--trace` also prints, per session, the shopper's hidden preference and every window whose panel or
 constraints changed: when it showed, what the reader read in it, the summary, the constraints and the panel
@@ -56,7 +57,8 @@ def breakdown(directory: Path, catalog: Catalog, reader: FrameReader, persona) -
     row: dict = {"persona": directory.name, "windows": replay.windows, "replay": replay}
     first_view, intents = _intents(replay, persona, catalog)
     end = (replay.frames[-1]["capture_ms"] - start) / 1000
-    for name, at in (("honest", lambda w: w.shown_ms), ("newest_frame", lambda w: w.capture_ms + w.compute_ms)):
+    for name, at in (("honest", lambda w: w.shown_ms), ("newest_frame", lambda w: w.capture_ms + w.compute_ms),
+                     ("capture_clock", lambda w: w.closed_ms)):
         timeline = [((at(w) - start) / 1000, w.items) for w in replay.windows]
         row[name] = ins.measure(timeline, intents, first_view, end)
     if views:
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n| accounting | sessions | share | first good median / p90 s | drops (single intent) | "
               "switch followed s |")
         print("|---|---|---|---|---|---|")
-        for name in ("honest", "newest_frame"):
+        for name in ("honest", "newest_frame", "capture_clock"):
             m = [r[name] for r in rows if r.get(name) is not None]
             good = sorted(x.first_good_s for x in m if x.first_good_s is not None)
             p90 = good[min(len(good) - 1, int(0.9 * len(good)))] if good else None

@@ -114,6 +114,27 @@ def test_single_view_makes_its_product_type_hard():
     assert candidates(req) >= 8
 
 
+def test_a_browsed_listing_makes_its_product_type_hard_before_any_view():
+    # A category listing with nothing opened yet: the type was only a soft preference, and revenue filled the panel
+    # with the catalog's dearest products of other types (a backpacks listing showed $740-895 watches) until the
+    # first product view's panel arrived. The listing's brands and colours stay soft: a listing shows many.
+    from services.core.assortment.mnl import solve_request
+
+    for category in CATALOG.categories:
+        summary = summary_of([], product_types=[(category, 1.0)], brands=[("Fjord", 0.3)], colours=[("gold", 0.3)])
+        req = decompose(summary, CATALOG, k=8)
+        assert list(req.constraints.categories) == [category]
+        assert not req.constraints.brands and not req.constraints.colours
+        solved = solve_request(CATALOG, req)
+        assert all(CATALOG.category[solved.candidates[i]] == category for i in solved.assortment.indices)
+    # two listings browsed as much: both types; a glance at one among several: none
+    first, second = CATALOG.categories[:2]
+    two = decompose(summary_of([], product_types=[(first, 0.5), (second, 0.5)]), CATALOG)
+    few = decompose(summary_of([], product_types=[(c, 0.25) for c in CATALOG.categories[:4]]), CATALOG)
+    assert sorted(two.constraints.categories) == [first, second]
+    assert not few.constraints.categories
+
+
 def test_unknown_brand_is_dropped_with_a_relaxation():
     viewed = pick(3, brand="Fjord")
     summary = summary_of(viewed, brands=[("Zorblax", 0.8), ("fjord", 0.6)])

@@ -10,7 +10,6 @@ import numpy as np
 from interarec.v1 import summaries_pb2
 from services.common.catalog import Catalog, Product
 from services.common.demo_catalog import build_rows
-from services.core.assortment.candidates import candidate_rows
 from services.core.assortment.mnl import solve_request
 from services.core.decompose.rules import decompose
 from services.core.reading.summary import add_views
@@ -46,8 +45,11 @@ def test_one_view_whose_brand_and_colour_cannot_fill_the_panel_gets_half_of_each
 
 def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
     # One price makes no budget, and revenue maximisation leans to the type's dear items; a shopper with a
-    # budget around the viewed price then saw few items in it. Now half the panel is among the candidates
-    # nearest that price (the narrowest window holding a panel's worth of them).
+    # budget around the viewed price then saw few items in it. Half the panel is among the candidates nearest that
+    # price (the narrowest window holding a panel's worth of them), and the brand and colour hedges beside it take
+    # their own items nearest it: a budget of 20 % around the price holds 5-8 of 8 on the first 12 cheap views here
+    # (0-6 when the brand and colour halves were their dearest items). The price group itself then yields part of
+    # its 4 where the three groups cannot all fit (the type's 8 nearest prices: 0-6 of 8, 0-4 before).
     checked = 0
     for p in DEMO.products:
         if checked == 12:
@@ -56,17 +58,12 @@ def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
             continue
         summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
         add_views(summary, [(p, 2, 0.95)])
-        request = decompose(summary, DEMO, k=K)
-        solved = solve_request(DEMO, request)
-        if any("lowered" in note or "dropped" in note for note in solved.shaping):
-            continue  # the brand and colour hedges listed before it took the panel first
-        prices = DEMO.price[candidate_rows(DEMO, request.constraints)]
-        nearest = np.sort(np.abs(np.log(prices / p.price)))[K - 1]
+        solved = solve_request(DEMO, decompose(summary, DEMO, k=K))
         panel = [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices]
-        near = [x for x in panel if abs(np.log(x.price / p.price)) <= nearest + 1e-9]
-        assert len(near) >= K // 2, (p, [x.price for x in panel])
+        near = [x for x in panel if max(x.price / p.price, p.price / x.price) <= 1.2]
+        assert len(near) >= K // 2 + 1, (p, [x.price for x in panel])
         checked += 1
-    assert checked >= 12
+    assert checked == 12
 
 
 def _panel_after(views: list[Product]) -> tuple[list[Product], object]:
@@ -184,19 +181,21 @@ def test_one_view_whose_brand_and_colour_leave_nothing_near_its_price_hedges_all
             continue
         same = np.flatnonzero((DEMO.category == p.category) & (DEMO.brand == p.brand) & (DEMO.colour == p.colour)
                               & (DEMO.price != p.price))
-        of_type = np.flatnonzero((DEMO.category == p.category) & (DEMO.price != p.price))
         span = _nearest_span(same, p.price)
         if (span > 1.6 and starved >= 8) or (span <= 1.6 and kept >= 4):
             continue
         panel, request = _panel_after([p])
         if span > 1.6:
             starved += 1
-            window = _nearest_span(of_type, p.price) ** 0.5 + 1e-9
             assert not request.constraints.brands and not request.constraints.colours, p
             assert sum(x.brand == p.brand for x in panel) >= K // 2, p
             assert sum(x.colour == p.colour for x in panel) >= K // 2, p
-            near = [x for x in panel if max(x.price / p.price, p.price / x.price) <= window]
-            assert len(near) >= K // 2, (p, [x.price for x in panel])
+            # The brand and colour halves are their items nearest the price (the three-ways test below), so a budget
+            # of 20 % around it holds 7-8 of 8 (4-5 when the brand and colour halves were the dearest). The price
+            # group itself, the type's 4 nearest (here within 1-5 % of the price), then yields to what still fits
+            # (0-4): a budget narrower than that window loses items; none of the held-out shoppers' budgets is.
+            near = [x for x in panel if max(x.price / p.price, p.price / x.price) <= 1.2]
+            assert len(near) >= K - 1, (p, [x.price for x in panel])
         else:
             kept += 1
             assert list(request.constraints.brands) == [p.brand] and list(request.constraints.colours) == [p.colour]
@@ -216,7 +215,6 @@ def test_two_views_whose_either_brand_and_colour_leave_nothing_near_their_prices
                   and x.colour != p.colour and 1 < x.price / p.price <= 1.15), None)
         if q is None:
             continue
-        of_type = np.flatnonzero((DEMO.category == p.category) & ~np.isin(DEMO.price, [p.price, q.price]))
         panel, request = _panel_after([p, q])
         if not any("brand, colour and budget hedged" in r.reason for r in request.relaxations):
             continue  # the two views' brand and colour left products near their prices, or were not both hard
@@ -225,8 +223,31 @@ def test_two_views_whose_either_brand_and_colour_leave_nothing_near_their_prices
         assert sum(x.brand in (p.brand, q.brand) for x in panel) >= K // 2, (p, q)
         assert sum(x.colour in (p.colour, q.colour) for x in panel) >= K // 2, (p, q)
         lo, hi = sorted((p.price, q.price))
-        reach = float(np.sort(np.maximum(np.maximum(np.log(lo / DEMO.price[of_type]),
-                                                    np.log(DEMO.price[of_type] / hi)), 0.0))[K // 2 - 1]) + 1e-9
-        near = [x for x in panel if lo * np.exp(-reach) <= x.price <= hi * np.exp(reach)]
-        assert len(near) >= K // 2, (p, q, [x.price for x in panel])
+        # as with one view: the brand and colour halves near the prices, so a budget of 20 % around them holds 8 of
+        # 8 here (4-7 before); the two views' 4 nearest products may yield part of their group
+        near = [x for x in panel if lo / 1.2 <= x.price <= hi * 1.2]
+        assert len(near) >= K - 1, (p, q, [x.price for x in panel])
     assert checked == 6
+
+
+def test_one_view_hedged_three_ways_finds_every_reading_near_the_viewed_price():
+    # One view hedges brand, colour and budget. The brand and colour groups took their dearest items (revenue), so
+    # the three groups overlapped little and the price group, listed last, yielded to 0-3 of 8: a shopper with a
+    # budget around the viewed price saw two to six items at two to five times it for a whole view (held-out
+    # any-band-search, noisy-band, intent-cheap-to-luxury). Now each brand or colour group takes its own items
+    # nearest the viewed price, so a budget holding that price finds most of the panel in it, while the brand and
+    # colour readings keep half the panel each. On the 119 hedged first views sampled here: before, 4 had no item
+    # within 20 % of the viewed price and 37 fewer than three, 3.5 of 8 on average; after, none, 5 and 6.2.
+    near_counts = []
+    for p in DEMO.products[:600:5]:
+        panel, request = _panel_after([p])
+        if not any(g.brands or g.colours for g in request.constraints.at_least):
+            continue
+        assert sum(x.brand == p.brand for x in panel) >= K // 2, p
+        assert sum(x.colour == p.colour for x in panel) >= K // 2, p
+        near = sum(max(x.price / p.price, p.price / x.price) <= 1.2 for x in panel)
+        assert near >= 1, (p, [x.price for x in panel])
+        near_counts.append(near)
+    assert len(near_counts) >= 100
+    assert sum(n < 3 for n in near_counts) <= len(near_counts) // 10, sorted(near_counts)
+    assert np.mean(near_counts) >= 5.5, np.mean(near_counts)

