@@ -207,8 +207,9 @@ class SummarizeStage:
     def plan(self, events: list[EventT], refs: list[Waiting | None] | None = None,
              pace: Pace | None = None) -> Plan:
         """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page visit
-        is in the batch, or its session has a newer visit there and the reads would keep the worker behind).
-        `refs`: the records' `waiting` if known already (decoding a frame record is not free)."""
+        is in the batch, or its session has a newer visit there and the reads would keep the worker behind), and
+        what the plan expects the reads to cost. `refs`: the records' `waiting` if known already (decoding a frame
+        record is not free)."""
         pace = pace or self.pace()
         served = self.served.get if self.take_turns else None
         refs = refs if refs is not None else [self.waiting(e) for e in events]
