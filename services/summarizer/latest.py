@@ -10,7 +10,7 @@ then skips, unread (window.skip_frame accounts them in the next summary):
 2. only when the batch's reads would keep the summarizer behind its lag target: the older page visits of a
    session that has a newer visit in the batch, newest kept first, until the reads fit the time the batch
    may take. The session's newest visit in the batch is never skipped for good, whatever its age; nor, in an
-   outage's backlog, an older visit that has waited at most INTERAREC_SUMMARIZER_OUTAGE_KEEP_MS (the floor);
+   outage's backlog, an older visit that has waited at most INTERAREC_SUMMARIZER_OUTAGE_KEEP_MS (the floor, opt-in);
 3. only when even the sessions' newest frames do not fit (with `served`, INTERAREC_SUMMARIZER_TAKE_TURNS), and
    not while working off an outage's backlog (rule 2's budget spent on frames appended before the worker was
    reading their partition): sessions take turns. The newest
@@ -39,10 +39,12 @@ the batch took, so the worker never came back within reach of its target (measur
 where 24 gave 5.95 s). There turns go on, with one read per batch while the budget is spent: the worker skips
 its way back to its target, and the sessions it reads meanwhile are the ones read longest ago.
 
-So a short outage's backlog is read visit by visit: nothing lost, by the floor rather than by the budget (which
-a restart's first reads, slow as they are, could spend: a 10 s crash's backlog shed a product view the shopper
-had opened), and a long one keeps at least each session's newest visit and its visits of the last
-OUTAGE_KEEP_MS; while under sustained overload the worker keeps
+So a short outage's backlog, which the worker reads within its budget, is read visit by visit (nothing lost; a
+long one keeps at least each session's newest visit). The floor (OUTAGE_KEEP_MS) makes that a rule rather than a
+matter of budget (a restart's first reads, slow as they are, could spend it: a 10 s crash's backlog once shed a
+product view), but it is off by default: its reads grow with sessions x outage, and at twice the load with 18
+shoppers a 15 s outage with a 30 s floor left the worker 38 s behind and cost views (80 of 103 against 97).
+Meanwhile under sustained overload the worker keeps
 each session's present on the panel instead of building lag on what they showed seconds ago: what degrades is
 how much of a session is read, not how late.
 A page visit is a run of one session's frames on the same page (URL without fragment): a frame on another

@@ -339,15 +339,15 @@ async def direct(event, handler) -> None:
     await handler(event)
 
 
-def run_backlog(records: list[tuple[str, str, float]], now_ms: float,
-                reading_since_ms: float | None = None) -> tuple[list[int], dict[str, list]]:
+def run_backlog(records: list[tuple[str, str, float]], now_ms: float, reading_since_ms: float | None = None,
+                settings: SummarizerSettings | None = None) -> tuple[list[int], dict[str, list]]:
     """Feed one lookahead batch of (session, product, appended ms) through a stage with the default settings as the
     agent does (SummarizeStage.batch, then batches with nothing new while frames are held for their turn), close
     what is left open with an idle tick; returns the offsets read, in order, and each session's summaries. The
     frames are an outage's backlog (the worker starts on them), unless it was reading since `reading_since_ms`."""
     driver, now = StageDriver(), [int(now_ms)]
     with ThreadPoolExecutor(1) as pool:
-        st, reads = recording_stage(pool, driver, now)
+        st, reads = recording_stage(pool, driver, now, settings)
         if reading_since_ms is not None:
             st.reading_since[0] = reading_since_ms
         pages = {pid: frame(pid, sid) for sid, pid, _ in records}
@@ -384,16 +384,17 @@ SESSIONS = [("s-1", "P01234"), ("s-1", "P01234"), ("s-2", "P04410"), ("s-2", "P0
             ("s-1", "P01239"), ("s-1", "P01239"), ("s-2", "P05521"), ("s-2", "P05521")]
 
 
-@pytest.mark.parametrize("first_ms", [15_000, 24_000], ids=["within-the-target", "far-behind-by-the-floor"])
-def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted(first_ms):
-    """With the default settings, a backlog the restarted worker finds (14 s of frames, the others past the 1.5 s lag
-    target) is read visit by visit: each session's newest view and its earlier one reach the summary, only a visit's
-    older frame is skipped. With the newest 1 s old its reads fit well within the target; with the newest 10 s old
-    rule 2's budget is spent, and the outage floor (its frames waited under 30 s) still reads every visit, as a
-    short outage must."""
+@pytest.mark.parametrize("first_ms, keep_ms", [(15_000, 0), (24_000, 30_000)],
+                         ids=["within-the-target", "far-behind-by-the-floor"])
+def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted(first_ms, keep_ms):
+    """A backlog the restarted worker finds (14 s of frames, the others past the 1.5 s lag target) is read visit by
+    visit: each session's newest view and its earlier one reach the summary, only a visit's older frame is skipped.
+    With the newest 1 s old its reads fit well within the target (default settings); with the newest 10 s old
+    rule 2's budget is spent, and the opt-in outage floor (OUTAGE_KEEP_MS=30 s: its frames waited less) still reads
+    every visit."""
     now = 1_000_000
     records = [(sid, pid, now - first_ms + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
-    reads, summaries = run_backlog(records, now)
+    reads, summaries = run_backlog(records, now, settings=SummarizerSettings(outage_keep_ms=keep_ms))
     assert reads == [1, 3, 5, 7]
     assert viewed(summaries["demo/s-1"]) == {"P01234", "P01239"}
     assert viewed(summaries["demo/s-2"]) == {"P04410", "P05521"}
