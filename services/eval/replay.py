@@ -17,7 +17,7 @@ from services.common.catalog import Catalog
 from services.common.settings import from_env
 from services.core.assortment.mnl import recommend
 from services.core.decompose.rules import decompose
-from services.core.reading import grounding, ocr, profile, reader, tesslib
+from services.core.reading import profile, reader
 from services.core.reading.grounding import Observation
 from services.core.reading.imaging import decode_image, dhash
 from services.core.reading.reader import FrameReader
@@ -62,11 +62,18 @@ class Replay:
     observations: dict[int, dict] = field(default_factory=dict)  # frame seq -> Observation as dict
 
 
+# Modules of the reading package that do not shape an observation: changing them keeps cached reads.
+_NOT_READING = {"summary.py", "window.py", "prompts.py", "vllm_backend.py"}
+
+
 def _reader_key() -> str:
-    """Changes whenever the OCR or grounding code changes, so cached reads are never stale."""
+    """Changes whenever any module of the reading package that a read goes through changes (a new module
+    included), or the default profile, so cached reads are never stale."""
     h = hashlib.sha256()
-    for module in (ocr, grounding, reader, tesslib, profile):
-        h.update(Path(module.__file__).read_bytes())
+    package = Path(reader.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        if path.name not in _NOT_READING:
+            h.update(path.name.encode() + path.read_bytes())
     h.update(Path(profile.DEFAULT_PATH).read_bytes())
     return h.hexdigest()[:12]
 

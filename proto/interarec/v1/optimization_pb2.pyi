@@ -67,18 +67,28 @@ class AtLeast(_message.Message):
     def __init__(self, count: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ...) -> None: ...
 
 class Preferences(_message.Message):
-    __slots__ = ("categories", "brands", "colours", "price_anchor", "boost_product_ids")
+    __slots__ = ("categories", "brands", "colours", "price_anchor", "boost_product_ids", "listing_order")
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     BRANDS_FIELD_NUMBER: _ClassVar[int]
     COLOURS_FIELD_NUMBER: _ClassVar[int]
     PRICE_ANCHOR_FIELD_NUMBER: _ClassVar[int]
     BOOST_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
+    LISTING_ORDER_FIELD_NUMBER: _ClassVar[int]
     categories: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
     brands: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
     colours: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
     price_anchor: float
     boost_product_ids: _containers.RepeatedCompositeFieldContainer[_summaries_pb2.WeightedTerm]
-    def __init__(self, categories: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., brands: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., price_anchor: _Optional[float] = ..., boost_product_ids: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ...) -> None: ...
+    listing_order: OrderPreference
+    def __init__(self, categories: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., brands: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., price_anchor: _Optional[float] = ..., boost_product_ids: _Optional[_Iterable[_Union[_summaries_pb2.WeightedTerm, _Mapping]]] = ..., listing_order: _Optional[_Union[OrderPreference, _Mapping]] = ...) -> None: ...
+
+class OrderPreference(_message.Message):
+    __slots__ = ("order", "weight")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    order: _summaries_pb2.SortOrder
+    weight: float
+    def __init__(self, order: _Optional[_Union[_summaries_pb2.SortOrder, str]] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class Relaxation(_message.Message):
     __slots__ = ("constraint", "reason")

@@ -8,6 +8,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SortOrder(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SORT_ORDER_UNSPECIFIED: _ClassVar[SortOrder]
+    SORT_ORDER_RELEVANCE: _ClassVar[SortOrder]
+    SORT_ORDER_RATING_DESC: _ClassVar[SortOrder]
+    SORT_ORDER_PRICE_ASC: _ClassVar[SortOrder]
+    SORT_ORDER_PRICE_DESC: _ClassVar[SortOrder]
+    SORT_ORDER_NEWEST: _ClassVar[SortOrder]
+SORT_ORDER_UNSPECIFIED: SortOrder
+SORT_ORDER_RELEVANCE: SortOrder
+SORT_ORDER_RATING_DESC: SortOrder
+SORT_ORDER_PRICE_ASC: SortOrder
+SORT_ORDER_PRICE_DESC: SortOrder
+SORT_ORDER_NEWEST: SortOrder
+
 class WeightedTerm(_message.Message):
     __slots__ = ("value", "weight")
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -81,7 +96,7 @@ class ViewedProduct(_message.Message):
     def __init__(self, product_id: _Optional[str] = ..., title: _Optional[str] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., colour: _Optional[str] = ..., price: _Optional[float] = ..., frames: _Optional[int] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class BehaviourSummary(_message.Message):
-    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace", "frame_offsets", "frames_partition", "frames_skipped_stale", "prompt_version", "model", "fallback_reason", "grounding_notes", "ui_filters", "ui_filters_category", "seen_product_ids", "ui_filter_fields")
+    __slots__ = ("session_id", "tenant", "window_seq", "product_types", "price_range", "brands", "colours", "specifications", "reviews", "comparisons", "promotions", "viewed_products", "search_queries", "narrative", "backend", "frames_in_window", "frames_dropped_duplicate", "window_close_reason", "trace", "frame_offsets", "frames_partition", "frames_skipped_stale", "prompt_version", "model", "fallback_reason", "grounding_notes", "ui_filters", "ui_filters_category", "seen_product_ids", "ui_filter_fields", "listing_sort_order")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +127,7 @@ class BehaviourSummary(_message.Message):
     UI_FILTERS_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SEEN_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
     UI_FILTER_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    LISTING_SORT_ORDER_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     tenant: str
     window_seq: int
@@ -142,4 +158,5 @@ class BehaviourSummary(_message.Message):
     ui_filters_category: str
     seen_product_ids: _containers.RepeatedScalarFieldContainer[str]
     ui_filter_fields: _containers.RepeatedCompositeFieldContainer[UiFilter]
-    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., frame_offsets: _Optional[_Iterable[int]] = ..., frames_partition: _Optional[int] = ..., frames_skipped_stale: _Optional[int] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., grounding_notes: _Optional[_Iterable[str]] = ..., ui_filters: _Optional[_Iterable[str]] = ..., ui_filters_category: _Optional[str] = ..., seen_product_ids: _Optional[_Iterable[str]] = ..., ui_filter_fields: _Optional[_Iterable[_Union[UiFilter, _Mapping]]] = ...) -> None: ...
+    listing_sort_order: SortOrder
+    def __init__(self, session_id: _Optional[str] = ..., tenant: _Optional[str] = ..., window_seq: _Optional[int] = ..., product_types: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., price_range: _Optional[_Union[PriceRange, _Mapping]] = ..., brands: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., colours: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., specifications: _Optional[_Iterable[_Union[WeightedTerm, _Mapping]]] = ..., reviews: _Optional[_Union[ReviewSignal, _Mapping]] = ..., comparisons: _Optional[_Iterable[str]] = ..., promotions: _Optional[_Iterable[str]] = ..., viewed_products: _Optional[_Iterable[_Union[ViewedProduct, _Mapping]]] = ..., search_queries: _Optional[_Iterable[str]] = ..., narrative: _Optional[str] = ..., backend: _Optional[str] = ..., frames_in_window: _Optional[int] = ..., frames_dropped_duplicate: _Optional[int] = ..., window_close_reason: _Optional[str] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., frame_offsets: _Optional[_Iterable[int]] = ..., frames_partition: _Optional[int] = ..., frames_skipped_stale: _Optional[int] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., grounding_notes: _Optional[_Iterable[str]] = ..., ui_filters: _Optional[_Iterable[str]] = ..., ui_filters_category: _Optional[str] = ..., seen_product_ids: _Optional[_Iterable[str]] = ..., ui_filter_fields: _Optional[_Iterable[_Union[UiFilter, _Mapping]]] = ..., listing_sort_order: _Optional[_Union[SortOrder, str]] = ...) -> None: ...

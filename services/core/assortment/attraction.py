@@ -11,11 +11,21 @@ Attraction v_i = exp(u_i) * theta_i against a no-purchase weight V0, with utilit
         - ANCHOR_COEF   * |log(price_i / price anchor)|                the price level the shopper views
         + SESSION_COEF  * max_j sim(i, viewed product j)               session re-ranking (InteraRec v2)
         - LEVEL_COEF    * max(0, rating level - rating_i)              the rating level the shopper views
+        - ORDER_RATING_COEF * w * max(0, top rating - rating_i)        a listing sorted by rating (lean w)
+        - ORDER_PRICE_COEF  * w * max(0, log(price_i / low price))     ... sorted by price, lowest first
+        - ORDER_PRICE_COEF  * w * max(0, log(high price / price_i))    ... sorted by price, highest first
 
 The rating level is the lowest rating among the viewed products, less LEVEL_SLACK: a shopper who has only
 opened products rated 4.3 and up is unlikely to want one rated 3.4, whether or not enough views exist yet to
 call it a habit (the decomposer's hard rating floor needs a chance test over several views). Revenue
 maximisation otherwise fills the panel with whatever is dearest near the price anchor, however badly rated.
+
+The listing order is the sort the shopper chose on a listing (Preferences.listing_order, its lean w 0..1 set by the
+decomposer as the views since agree with it). A sort by rating shows a product type's best rated first, so a candidate
+rated below its type's top quarter (ORDER_QUANTILE; the type's, not the candidates': a colour held hard leaves
+candidates whose top quarter is no longer well rated) is penalised per star as under the rating level; a sort by price
+favours the cheapest (or dearest) quarter of the type, per e-fold of price beyond it, strongly enough to outweigh the
+revenue objective's pull towards dear items (r_i grows by one e-fold too).
 
 sim(i, j) = 0.5 [same category] + 0.3 [same brand] + 0.2 [same colour], times exp(-|log(price_i/price_j)|):
 closeness to what this session actually looked at. theta_i is the learned feedback term (feedback.py): a
@@ -33,7 +43,7 @@ import weakref
 
 import numpy as np
 
-from interarec.v1 import optimization_pb2
+from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 
 # Calibration: with V0 = 1, a typical product has v ~ exp(-3.4) ~ 0.033, so an 8-item assortment of
@@ -56,6 +66,9 @@ SESSION_COEF = 0.6  # per unit of similarity to a viewed product: "more like wha
 SIM_CATEGORY, SIM_BRAND, SIM_COLOUR = 0.5, 0.3, 0.2
 LEVEL_COEF = 4.0  # per star below the viewed rating level: half a star below weighs exp(-2) ~ 0.14
 LEVEL_SLACK = 0.1  # a near-twin of the lowest viewed rating is not below the level (as the hard floor's slack)
+ORDER_QUANTILE = 0.25  # a sorted listing's first screens: its type's best rated / cheapest / dearest quarter
+ORDER_RATING_COEF = LEVEL_COEF  # per star below that quarter's rating, at full lean
+ORDER_PRICE_COEF = 2.5  # per e-fold of price beyond that quarter's price, at full lean: > 1 outweighs revenue
 
 
 def _term_lookup(terms) -> dict[str, float]:
@@ -152,10 +165,47 @@ def attraction(catalog: Catalog, idx: np.ndarray, preferences: optimization_pb2.
         u = u + SESSION_COEF * session_similarity(catalog, idx, viewed)
         level = rating_level(catalog, viewed)
         u = u - LEVEL_COEF * np.maximum(level - catalog.rating[idx], 0.0)
+    if preferences.HasField("listing_order"):
+        u = u - order_lean(catalog, idx, preferences.listing_order)
     v = np.exp(u)
     if learned is not None:
         v = v * learned[idx]
     return v
+
+
+def order_lean(catalog: Catalog, idx: np.ndarray, order: optimization_pb2.OrderPreference) -> np.ndarray:
+    """The utility each candidate loses to a listing order's lean (0 for an order without one)."""
+    w = min(max(float(order.weight), 0.0), 1.0)
+    if not w or not idx.size:
+        return np.zeros(idx.size)
+    if order.order == summaries_pb2.SORT_ORDER_RATING_DESC:
+        top = category_quantile(catalog, "rating", 1 - ORDER_QUANTILE)[idx]
+        return ORDER_RATING_COEF * w * np.maximum(top - catalog.rating[idx], 0.0)
+    log_price = np.log(catalog.price[idx])
+    if order.order == summaries_pb2.SORT_ORDER_PRICE_ASC:
+        low = np.log(category_quantile(catalog, "price", ORDER_QUANTILE)[idx])
+        return ORDER_PRICE_COEF * w * np.maximum(log_price - low, 0.0)
+    if order.order == summaries_pb2.SORT_ORDER_PRICE_DESC:
+        high = np.log(category_quantile(catalog, "price", 1 - ORDER_QUANTILE)[idx])
+        return ORDER_PRICE_COEF * w * np.maximum(high - log_price, 0.0)
+    return np.zeros(idx.size)
+
+
+_QUANTILES: weakref.WeakKeyDictionary[Catalog, dict[tuple[str, float], np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def category_quantile(catalog: Catalog, column: str, q: float) -> np.ndarray:
+    """Per product, the q-quantile of its category's `column` (rating or price): the sorted listing of its type
+    (cached: catalogs are immutable)."""
+    cached = _QUANTILES.setdefault(catalog, {})
+    if (column, q) not in cached:
+        values = getattr(catalog, column)
+        out = np.empty(len(catalog))
+        for cat in catalog.categories:
+            sel = catalog.category == cat
+            out[sel] = np.quantile(values[sel], q)
+        cached[(column, q)] = out
+    return cached[(column, q)]
 
 
 def utilities(catalog: Catalog, candidate_idx: np.ndarray, preferences: optimization_pb2.Preferences,

@@ -463,6 +463,8 @@ def decompose(
     if floor is not None:
         request.constraints.min_rating = floor
 
+    _listing_order(request, summary, views, catalog)
+
     # Rule: the shopper has already seen these; recommending them again wastes panel slots. The summary's
     # seen_product_ids covers the whole session, viewed_products only its recent part.
     seen = [*summary.seen_product_ids, *(v.product_id for v in views if v.product_id is not None)]
@@ -485,6 +487,49 @@ def decompose(
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
         _hedge_price(request, catalog, prices)
     return request
+
+
+# A listing order the shopper chose (summary.listing_sort_order) leans the panel towards that end of its candidates
+# (attraction.py), softly: one listing view is no hard constraint. The views the shopper opens since then say whether
+# it still holds: the lean is the recency-weighted share of views in the ordered-for half of their product type
+# (rated at least the type's median for a sort by rating; priced at most, or at least, the type's median for a sort by
+# price), and gone below STALE_SHARE, as a filter the views have left.
+_LEANING_ORDERS = {summaries_pb2.SORT_ORDER_RATING_DESC: ("rating", 1.0),
+                   summaries_pb2.SORT_ORDER_PRICE_ASC: ("price", -1.0),
+                   summaries_pb2.SORT_ORDER_PRICE_DESC: ("price", 1.0)}
+
+
+def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summaries_pb2.BehaviourSummary,
+                   views: Sequence[_View], catalog: Catalog) -> None:
+    """Rule: a sort by rating or price becomes Preferences.listing_order, weighted by how far the views since agree
+    with it; none for another order (newest: the catalog has no date) or once the views contradict it."""
+    lean = _LEANING_ORDERS.get(summary.listing_sort_order)
+    if lean is None:
+        return
+    attr, sign = lean
+    medians = _type_medians(catalog, attr)
+    rated = [v for v in views if v.product_id is not None and v.category in medians]
+
+    def agrees(v: _View) -> bool:
+        value = v.rating if attr == "rating" else v.price
+        return sign * (value - medians[v.category]) >= 0
+
+    weight = _share(rated, agrees)
+    if weight >= STALE_SHARE:
+        request.preferences.listing_order.order = summary.listing_sort_order
+        request.preferences.listing_order.weight = round(weight, 3)
+
+
+_TYPE_MEDIANS: weakref.WeakKeyDictionary[Catalog, dict[str, dict[str, float]]] = weakref.WeakKeyDictionary()
+
+
+def _type_medians(catalog: Catalog, attr: str) -> dict[str, float]:
+    """Each product type's median rating or price (once per catalog)."""
+    cached = _TYPE_MEDIANS.setdefault(catalog, {})
+    if attr not in cached:
+        values = catalog.rating if attr == "rating" else catalog.price
+        cached[attr] = {c: float(np.median(values[catalog.category == c])) for c in catalog.categories}
+    return cached[attr]
 
 
 def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],

@@ -23,6 +23,7 @@ from services.common.vocabulary import OCR_MIN_SCORE, Vocabulary
 
 from . import filters as chips
 from . import prices
+from . import sort_order as sorts
 from .masthead import below, text_bar_bottom
 from .ocr import OcrLine
 from .panel_geometry import PanelGeometry
@@ -69,6 +70,7 @@ class Observation:
     colours: list[str] = field(default_factory=list)
     search_query: str | None = None
     filters: list[dict] = field(default_factory=list)  # structured chips (filters.py), e.g. brand Norda, price 50-120
+    sort_order: str | None = None           # a listing's chosen order (profile.SORT_ORDERS), when its control was read
     promotions: list[str] = field(default_factory=list)
     reviews_visible: bool = False
     rating_read: float | None = None
@@ -167,6 +169,7 @@ class Grounder:
         self._sku_res = prof.regexes("sku_cues")
         self._sku_label_re = prof.regex("sku_label_cues") or _NEVER
         self._filters = prof.filter_patterns()
+        self._sorts = sorts.SortPatterns.build(prof)
 
     # -------------------------------------------------------------- lines
 
@@ -402,6 +405,7 @@ class Grounder:
                     bound = _num(m.group(2))
                     from_ = self._filters.price_from.match(m.group(1))
                     obs.filters.append(chips.price(low=bound) if from_ else chips.price(high=bound))
+            obs.sort_order = sorts.chosen_order(main, self._sorts)
             obs.listing_product_ids = in_view
             compare_page = self._compare_re and any(self._compare_re.search(t) for t in texts)
             if compare_page and len(obs.listing_product_ids) >= 2:

@@ -26,6 +26,9 @@ wording in code to fall back on.
 - filter_labels: field (brand, colour, category, price) -> regular expressions for the label of a listing's
   filter chip or control ("Brand: Norda", "Price: $50 – $120"), and price_from / price_up_to -> the words of
   an open price filter ("Price: from $50", "Price: up to $120"); no capturing groups.
+- sort_cues / sort_orders: a listing's sort control: its label ("Sort by", "Order by"), and per order of the closed
+  set (SORT_ORDERS: rating_desc, price_asc, price_desc, newest, relevance) regular expressions for the shop's words
+  for it ("Top rated", "Price: low to high"); read by sort_order.py.
 - colours: name -> [r, g, b] reference colours for reading a product's colour from its picture.
 """
 
@@ -42,6 +45,7 @@ from services.common.settings import setting
 DEFAULT_PATH = Path(__file__).parent / "profiles" / "default.json"
 REQUIRED_CUES = ("panel_cues", "product_page_cues", "rating_cues")
 FILTER_FIELDS = ("brand", "colour", "category", "price", "price_from", "price_up_to")
+SORT_ORDERS = ("rating_desc", "price_asc", "price_desc", "newest", "relevance")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class ShopProfile:
     sku_label_cues: tuple[str, ...] = ()
     colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     filter_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sort_cues: tuple[str, ...] = ()
+    sort_orders: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     # compiled forms
     def regex(self, name: str) -> re.Pattern | None:
@@ -155,6 +161,18 @@ def load_profile(path: str | Path | None = None) -> ShopProfile:
                         from None
                 if groups:
                     raise ConfigError(f"shop profile: filter_labels: {pattern!r} must not capture (use (?:...))")
+            values[key] = {f: tuple(v) for f, v in value.items()}
+        elif key == "sort_orders":
+            if not isinstance(value, dict) or not set(value) <= set(SORT_ORDERS) or not all(
+                    isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()):
+                raise ConfigError(f"shop profile: sort_orders must map orders of {list(SORT_ORDERS)} to lists of "
+                                  "regular expressions")
+            for pattern in (x for v in value.values() for x in v):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"shop profile: sort_orders: bad regular expression {pattern!r}: {exc}") \
+                        from None
             values[key] = {f: tuple(v) for f, v in value.items()}
         elif key.endswith("_cues"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -30,7 +30,7 @@ from PIL import Image
 
 from services.common import privacy
 
-from . import tesslib
+from . import sort_order, tesslib
 from .masthead import below, masthead_bottom
 from .ocr import OcrLine
 from .panel_geometry import PanelGeometry
@@ -80,6 +80,30 @@ class Box:
     def cost(self) -> float:
         """Recognition work: LSTM time grows with the line's length at normalised height."""
         return self.width / max(self.height, 1)
+
+
+def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
+    """A framed control's text: its box without the frame, cut after the first run of ink (a select box's chosen
+    option, not the arrow at its far end nor the blank between them, which would cost reading for nothing); None
+    when nothing is written inside (an empty input)."""
+    top, bottom = b.top + border, max(b.bottom - border, b.top + border + 1)
+    left, right = b.left + border, max(b.right - border, b.left + border + 1)
+    grad = cv2.morphologyEx(gray[top:bottom, left:right], cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    inked = grad > INK_THRESHOLD
+    cols = np.flatnonzero(inked.any(axis=0))
+    if not cols.size:
+        return None
+    # the text's rows only: the reader crops a line with two rows more above and below, which must not take in
+    # the frame (in a strip of several lines, tesseract read a select's text with its frame's top edge as nothing)
+    rows = np.flatnonzero(inked.any(axis=1))
+    top, bottom = top + int(rows[0]), top + int(rows[-1]) + 1
+    end = int(cols[0])
+    for c in cols[1:].tolist():
+        if c - end > 1.5 * (bottom - top):  # a gap wider than a word space: the text has ended
+            break
+        end = c
+    left, right = left + max(int(cols[0]) - 2, 0), min(left + end + 3, right)
+    return Box(left, top, right - left, bottom - top, b.ink, framed=True)
 
 
 def to_gray(image: Image.Image) -> np.ndarray:
@@ -512,6 +536,12 @@ class RegionReader:
         keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
         chosen = choose_lines(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead)
+        # labelled form controls beyond the budget (a listing's sort select: sort_order.py), read inside their frames
+        controls = sort_order.labelled_controls(lines, {*chosen, *known}, panel_left,
+                                                lambda b: inside_frame(gray, b))
+        keys.update({b: self._key(gray, b) for b in controls if b not in keys})
+        known |= {b for b in controls if keys[b] in self._memo}
+        chosen += [b for b in controls if b not in known]
         fresh = dict(recognise(gray, chosen, self.profile.target_line_px))
         if len(self._memo) > CACHE_LINES:
             self._memo.clear()  # pages change slowly; start afresh rather than track recency

@@ -81,6 +81,20 @@ def _ui_filters(observations: Sequence[Observation]) -> tuple[list[dict], str]:
     return [], ""
 
 
+_SORT_ENUM = {"relevance": summaries_pb2.SORT_ORDER_RELEVANCE, "rating_desc": summaries_pb2.SORT_ORDER_RATING_DESC,
+              "price_asc": summaries_pb2.SORT_ORDER_PRICE_ASC, "price_desc": summaries_pb2.SORT_ORDER_PRICE_DESC,
+              "newest": summaries_pb2.SORT_ORDER_NEWEST}
+
+
+def _listing_sort(observations: Sequence[Observation]) -> int:
+    """The order chosen on the newest listing whose sort control was read (a scrolled frame that no longer shows the
+    control says nothing of it); SORT_ORDER_UNSPECIFIED when none was."""
+    for o in reversed(observations):
+        if o.kind in ("listing", "search") and o.sort_order in _SORT_ENUM:
+            return _SORT_ENUM[o.sort_order]
+    return summaries_pb2.SORT_ORDER_UNSPECIFIED
+
+
 def _comparisons(observations: Sequence[Observation], catalog: Catalog) -> list[tuple[Product, Product]]:
     """Consecutive views of two different products of the same category: the shopper weighing them up."""
     seq = [o.product_id for o in observations
@@ -185,6 +199,7 @@ def _add_session_context(s: summaries_pb2.BehaviourSummary, window: ClosedWindow
     s.ui_filters.extend(chips.label(c) for c in filters)  # display only
     s.ui_filter_fields.extend(chips.to_ui_filter(c) for c in filters)
     s.ui_filters_category = filters_category
+    s.listing_sort_order = _listing_sort(observations)
     s.seen_product_ids.extend(_unique([*window.seen_product_ids, *(p.product_id for p in products)]))
 
 
@@ -280,6 +295,12 @@ def _share_phrase(brand: summaries_pb2.WeightedTerm, types: Sequence[summaries_p
     return f"{who}, across {len(types)} categories"
 
 
+_SORT_WORDS = {summaries_pb2.SORT_ORDER_RATING_DESC: "sorted a listing by rating",
+               summaries_pb2.SORT_ORDER_PRICE_ASC: "sorted a listing by price, lowest first",
+               summaries_pb2.SORT_ORDER_PRICE_DESC: "sorted a listing by price, highest first",
+               summaries_pb2.SORT_ORDER_NEWEST: "sorted a listing by newest"}
+
+
 def narrative(s: summaries_pb2.BehaviourSummary) -> str:
     """One plain-English paragraph that explains the summary's fields."""
     parts: list[str] = []
@@ -307,6 +328,8 @@ def narrative(s: summaries_pb2.BehaviourSummary) -> str:
         if s.price_range.high:
             browse.append(f"priced {_money(s.price_range.low)}–{_money(s.price_range.high)}")
         parts.append("No product pages viewed yet" + (f"; browsing {' '.join(browse)}" if browse else ""))
+    if s.listing_sort_order in _SORT_WORDS:
+        parts.append(_SORT_WORDS[s.listing_sort_order])
     if s.search_queries:
         parts.append("searched for " + _join([f'"{q}"' for q in s.search_queries]))
     if s.comparisons:

@@ -1,0 +1,105 @@
+"""The order a shopper chose for a listing, read off its sort control: "Sort by: Top rated" on one line, or a label
+("Sort", "Order by") with the control showing the chosen option right of it or just below it (a select box).
+
+The shop's words come from the profile (`sort_cues` for the label, `sort_orders` for each order of the closed set
+profile.SORT_ORDERS); nothing here knows a shop. OCR drops the space in a select's short text ("Toprated") and reads
+its frame and arrow as stray marks ("[Toprated |"): the profile's patterns allow for the first, and only letters,
+digits and the punctuation an option uses are kept before matching.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .ocr import OcrLine
+from .profile import SORT_ORDERS, ShopProfile
+
+# How far from its label the control may sit, in label heights: below it (a label over a select box) or right of it
+# on the same row ("Sort by [Featured v]").
+BELOW_GAP, RIGHT_GAP = 2.5, 12.0
+ALIGN_PX = 24  # a control below its label starts about where the label does
+# Labelled controls read beyond the frame's read budget, in the same units (a line's width over its height): a few
+# select boxes and their labels. A listing's cards spend the budget first, and a sidebar's sort select came last.
+CONTROL_BUDGET = 36.0
+MAX_CONTROL_COST = 12.0  # a select box or a short input; a wider framed line is a search bar or a banner
+LABEL_OF_CONTROL = 0.75  # a label's text is smaller than the box around a control's (a heading above a form is not one)
+_JUNK = re.compile(r"[^\w\s:,.()\-–>/]+")
+
+
+@dataclass(frozen=True)
+class SortPatterns:
+    label: re.Pattern | None
+    orders: tuple[tuple[str, re.Pattern], ...]
+
+    @classmethod
+    def build(cls, profile: ShopProfile) -> SortPatterns:
+        orders = tuple((o, re.compile("|".join(f"(?:{p})" for p in profile.sort_orders[o]), re.IGNORECASE))
+                       for o in SORT_ORDERS if profile.sort_orders.get(o))
+        return cls(profile.regex("sort_cues"), orders)
+
+    def order(self, text: str) -> str | None:
+        """The order `text` names, the first of the profile's orders that matches; None if none does."""
+        clean = " ".join(_JUNK.sub(" ", text).split())
+        return next((o for o, pattern in self.orders if pattern.search(clean)), None)
+
+
+class LineBox(Protocol):
+    """reader.Box as far as this module needs it."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    framed: bool
+
+    @property
+    def cost(self) -> float: ...
+
+
+def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], panel_left: int | None,
+                      inside: Callable[[LineBox], LineBox | None]) -> list[LineBox]:
+    """Form controls (framed lines: a select box, an input) with a label just above or left of them, and those labels
+    the frame's read budget did not reach: what a shopper set in a form (a listing's sort select) is on screen only
+    there, and a sidebar's sort select came after the listing's cards had spent the budget. Each control is given as
+    `inside(control)`, the text within its frame (None: nothing written in it), as tesseract skips text framed by a
+    rectangle. At most CONTROL_BUDGET, top first; `taken`: boxes chosen or read already."""
+    main = [b for b in boxes if panel_left is None or b.left < panel_left]
+    out: list[LineBox] = []
+    spent = 0.0
+    for control in sorted((b for b in main if b.framed and b.cost <= MAX_CONTROL_COST), key=lambda b: (b.top, b.left)):
+        label = next((b for b in main if not b.framed and b.height <= LABEL_OF_CONTROL * control.height and (
+            (0 <= control.top - (b.top + b.height) <= BELOW_GAP * b.height and abs(control.left - b.left) <= ALIGN_PX)
+            or (abs((b.top + b.height / 2) - (control.top + control.height / 2)) <= control.height / 2
+                and 0 <= control.left - (b.left + b.width) <= RIGHT_GAP * b.height))), None)
+        text = inside(control) if label is not None else None
+        if text is None:  # no label, or nothing written inside (an empty input)
+            continue
+        new = [b for b in (label, text) if b not in taken and b not in out]
+        cost = sum(b.cost for b in new)
+        if new and spent + cost <= CONTROL_BUDGET:
+            out.extend(new)
+            spent += cost
+    return out
+
+
+def chosen_order(lines: Sequence[OcrLine], patterns: SortPatterns) -> str | None:
+    """The sort order a listing's control shows (one of profile.SORT_ORDERS), or None when no sort control was read.
+    Only text tied to a sort label counts: "Top rated" alone may be a section heading, not the shopper's choice."""
+    if patterns.label is None or not patterns.orders:
+        return None
+    for label in lines:
+        if not (m := patterns.label.search(label.text)):
+            continue
+        if order := patterns.order(label.text[m.end():]):  # "Sort by: Top rated", "Sort by price: low to high"
+            return order
+        h = max(label.height, 1.0)
+        near = [ln for ln in lines if ln is not label and (
+            (0 <= ln.top - (label.top + h) <= BELOW_GAP * h and abs(ln.left - label.left) <= ALIGN_PX)
+            or (abs(ln.top - label.top) <= h and 0 <= ln.left - (label.left + label.width) <= RIGHT_GAP * h))]
+        for ln in sorted(near, key=lambda ln: (abs(ln.top - label.top), ln.left)):
+            if order := patterns.order(ln.text):
+                return order
+    return None
