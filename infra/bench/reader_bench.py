@@ -5,6 +5,7 @@
     python -m infra.bench.reader_bench --from-theme 21 --themes 40   # held out: rules were designed on 1-20
     python -m infra.bench.reader_bench --themes 60 --save-misses DIR --save-all   # keep every frame read ...
     python -m infra.bench.reader_bench --themes 60 --frames DIR   # ... and read the same pixels again
+    python -m infra.bench.reader_bench --themes 60 --frames DIR --first-page   # each product page read cold
 
 For every frame of tests/fixtures/screens/manifest.json (real Chromium captures, see capture_screens.py)
 it runs, in the same process and run:
@@ -20,6 +21,10 @@ Chromium, reads every frame with the region reader and the DEFAULT profile (no p
 prints per theme: grounding precision and recall, and how often the product's colour is right (the
 observation's colours are exactly the product's own: variant pickers naming other colours must not count).
 Targets: precision >= 0.97, recall >= 0.9, colour right >= 0.95 on every theme.
+
+With --first-page each product page is instead read as the first frame a fresh reader sees (a shopper landing
+on it from a search engine or an ad, on a summarizer that has read nothing of the shop yet: the masthead, our
+panel's place and any cookie banner are all new to it), and the figures are also summed by cookie banner.
 """
 
 from __future__ import annotations
@@ -159,7 +164,7 @@ def saved_frames(folder: Path, numbers: list[int]):
 
 def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path | None = None,
                profile: ShopProfile | None = None, save_all: bool = False,
-               frames_dir: Path | None = None) -> dict[int, Score]:
+               frames_dir: Path | None = None, first_page: bool = False) -> dict[int, Score]:
     """Score the region reader (default profile, fresh per shop) on every theme's Chromium frames. With `save`,
     the frames read wrong (every frame with `save_all`) are written there as PNG with a manifest.json: each
     frame's truth and where the reader had learned our panel starts (`panel_left`), to replay them."""
@@ -172,7 +177,11 @@ def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path
     frames = saved_frames(frames_dir, numbers) if frames_dir else theme_frames(catalog, numbers, n_products)
     for frame, image in frames:
         number = theme_number(frame["layout"])
-        reader = readers.setdefault(number, FrameReader(catalog, profile))
+        if first_page and not frame["product_id"]:
+            continue
+        if first_page or number not in readers:
+            readers[number] = FrameReader(catalog, profile)  # one per shop; per page when each is a first page
+        reader = readers[number]
         start = cpu_s()
         obs = reader.observe(image, page_url=frame["url"])
         score = results.setdefault(number, Score())
@@ -188,6 +197,31 @@ def run_themes(catalog: Catalog, numbers: list[int], n_products: int, save: Path
     if save and saved:
         (save / "manifest.json").write_text(json.dumps({"frames": saved}, indent=1) + "\n")
     return results
+
+
+def banner_report(results: dict[int, Score]) -> str:
+    """The themes' figures summed by the cookie banner they show (none, a bar, a box)."""
+    from services.demo_shop.themes import theme
+
+    rows = ["| cookie banner | themes | product pages | precision | recall | colour right | CPU s/frame |",
+            "|---|---|---|---|---|---|---|"]
+    for kind in (None, "bar", "box"):
+        group = [s for n, s in results.items() if theme(n).cookie_banner == kind]
+        if not group:
+            continue
+        total = _sum(group)
+        rows.append(f"| {kind or 'none'} | {len(group)} | {total.truth} | {total.precision:.3f} | {total.recall:.3f} | "
+                    f"{total.colour:.3f} | {statistics.mean(total.cpu):.3f} |")
+    return "\n".join(rows)
+
+
+def _sum(scores: list[Score]) -> Score:
+    total = Score()
+    for s in scores:
+        for name in ("predicted", "correct", "truth", "leaked", "colour_right"):
+            setattr(total, name, getattr(total, name) + getattr(s, name))
+        total.cpu += s.cpu
+    return total
 
 
 def describe(number: int) -> str:
@@ -207,11 +241,7 @@ def theme_report(results: dict[int, Score]) -> str:
                     f"{s.precision:.3f} ({s.correct}/{s.predicted}) | {s.recall:.3f} ({s.correct}/{s.truth}) | "
                     f"{s.colour:.3f} ({s.colour_right}/{s.truth}) | "
                     f"{s.leaked} | {statistics.mean(s.cpu):.3f} |")
-    total = Score()
-    for s in results.values():
-        for name in ("predicted", "correct", "truth", "leaked", "colour_right"):
-            setattr(total, name, getattr(total, name) + getattr(s, name))
-        total.cpu += s.cpu
+    total = _sum(list(results.values()))
     rows.append(f"| all | | {len(total.cpu)} | {total.precision:.3f} | {total.recall:.3f} | {total.colour:.3f} | "
                 f"{total.leaked} | {statistics.mean(total.cpu):.3f} |")
     return "\n".join(rows)
@@ -233,14 +263,19 @@ def main() -> int:
     parser.add_argument("--save-all", action="store_true", help="with --save-misses: save every frame")
     parser.add_argument("--frames", type=Path, help="with --themes: read the frames saved in this folder by "
                                                     "--save-misses --save-all instead of rendering them")
+    parser.add_argument("--first-page", action="store_true",
+                        help="with --themes: read each product page as the first frame of a fresh reader (a "
+                             "shopper landing on it), and sum the figures by cookie banner")
     args = parser.parse_args()
     profile = load_profile(args.profile)  # None: the default
     catalog = Catalog.load(generate(args.catalog_dir))
     started = time.monotonic()
     if args.themes:
         themed = run_themes(catalog, list(range(args.from_theme, args.themes + 1)), args.theme_products,
-                            args.save_misses, profile, args.save_all, args.frames)
+                            args.save_misses, profile, args.save_all, args.frames, args.first_page)
         print(theme_report(themed))
+        if args.first_page:
+            print(banner_report(themed))
         for number, s in sorted(themed.items()):
             for miss in s.misses:
                 print(f"  theme-{number}: {miss}")

@@ -50,7 +50,7 @@ from services.core.reading.window import (
 )
 from services.summarizer.activity import ActivityIndex
 from services.summarizer.batch_stats import BatchLog, BatchStats
-from services.summarizer.latest import Pace, Waiting, backlogged, lag_ms, plan
+from services.summarizer.latest import Pace, Plan, Waiting, backlogged, lag_ms, schedule, ticks_first
 from services.summarizer.settings import SummarizerSettings
 
 log = logging.getLogger("interarec.summarizer")
@@ -109,6 +109,7 @@ class SummarizeStage:
         self.lookahead, self.stale_ms, self.max_wait_ms = settings.lookahead, settings.stale_ms, settings.max_wait_ms
         self.read_s, self.skip_s = READ_S_INITIAL, SKIP_S_INITIAL  # measured as frames are read or skipped
         self.take_turns = settings.take_turns == "on"
+        self.outage_keep_ms = settings.outage_keep_ms
         self.served: dict[str, float] = {}  # key -> processing clock of its last read, oldest first (rule 3)
         # key -> its newest frame, skipped (accounted) but held to be read in the next batch (rule 3). At most one
         # per session and `lookahead` in all: the frames' images stay in memory until then.
@@ -125,6 +126,7 @@ class SummarizeStage:
         self.retick_ms = max(self.idle_ms, 15_000)
         self.activity = ActivityIndex()
         self.batch_log = BatchLog()  # where the batches' time goes, one log line every few seconds
+        self.spent = BatchStats()  # the current batch's: what its reads' time went on (`_handle` adds to it)
 
     async def send_summary(self, key: str, summary) -> None:
         """Send one summary under its session key and wait for the broker's ack (the model path's send)."""
@@ -187,15 +189,27 @@ class SummarizeStage:
         except BadMessage:
             return None
 
+    @staticmethod
+    def session_of(event: EventT, ref: Waiting | None) -> tuple[str | None, bool]:
+        """(session key, whether it is a tick) of a batch's record; (None, False) for one `handle` must judge."""
+        if ref is not None:
+            return ref.session, False
+        try:
+            frame = decode(frames_pb2.Frame, event.value)
+            return frame_key(frame), frame.control == frames_pb2.FRAME_CONTROL_TICK
+        except BadMessage:
+            return None, False
+
     def pace(self) -> Pace:
         return Pace(now_ms=self.clock(), target_ms=self.max_wait_ms or float("inf"), read_s=self.read_s,
-                    skip_s=self.skip_s)
+                    skip_s=self.skip_s, outage_keep_ms=self.outage_keep_ms, stale_ms=self.stale_ms)
 
     def plan(self, events: list[EventT], refs: list[Waiting | None] | None = None,
-             pace: Pace | None = None) -> list[bool]:
+             pace: Pace | None = None) -> Plan:
         """For a lookahead batch: True for each frame to skip unread (latest.py: a newer frame of its page visit
-        is in the batch, or its session has a newer visit there and the reads would keep the worker behind).
-        `refs`: the records' `waiting` if known already (decoding a frame record is not free)."""
+        is in the batch, or its session has a newer visit there and the reads would keep the worker behind), and
+        what the plan expects the reads to cost. `refs`: the records' `waiting` if known already (decoding a frame
+        record is not free)."""
         pace = pace or self.pace()
         served = self.served.get if self.take_turns else None
         refs = refs if refs is not None else [self.waiting(e) for e in events]
@@ -214,7 +228,7 @@ class SummarizeStage:
             return bool(value) and visit_read(SessionState.from_dict(value.get("state")),
                                                FrameMeta(frame_seq=-1, capture_ms=-1, page_url=url))
 
-        return plan(refs, pace, visit_was_read, served)
+        return schedule(refs, pace, visit_was_read, served)
 
     async def batch(self, events: list[EventT], process: Process) -> None:
         """Handle one lookahead batch as latest wins plans it (latest.py), after the frames held from the previous
@@ -234,9 +248,13 @@ class SummarizeStage:
         pace = self.pace()
         stats = BatchStats(batches=1, records=len(records), full=int(len(events) >= self.lookahead),
                            backlog=int(backlogged(refs, pace)), max_lag_ms=lag_ms(refs, pace))
-        skips = self.plan(records, refs, pace)
+        planned = self.plan(records, refs, pace)
+        skips = planned.skip
         stats.plan_s = timer() - started
-        for i, (event, ref, skip) in enumerate(zip(records, refs, skips, strict=True)):
+        stats.planned_s = planned.reads_s
+        self.spent = stats
+        for i in ticks_first([self.session_of(e, ref) for e, ref in zip(records, refs, strict=True)]):
+            event, ref, skip = records[i], refs[i], skips[i]
             # Faust's tables find a key's changelog partition from the current event (RocksDB asserts it), which
             # take_events does not set per record. Only this task's context variable is set: the stream's own
             # current_event belongs to the buffer filling in the background.
@@ -370,7 +388,8 @@ class SummarizeStage:
         if held and not unskip(state, meta):
             FRAMES_TOTAL.labels(outcome="skipped_stale").inc()
             return
-        if self.stale_ms and self.waited_ms(event) > self.stale_ms and visit_read(state, meta):
+        revisit = visit_read(state, meta)
+        if self.stale_ms and self.waited_ms(event) > self.stale_ms and revisit:
             # Behind real time: a frame of a page visit already read could at most add a scrolled view of it.
             # Latest wins: skip it unread (accounted) and spend the OCR on the frames still to come. Written now:
             # without lookahead batches (LOOKAHEAD=1) no batch end would flush it before the ack.
@@ -379,6 +398,8 @@ class SummarizeStage:
             return
         decoding = loop.time()
         image, hash_ = await loop.run_in_executor(self.ocr_pool, read_frame, frame.image)
+        spent = self.spent
+        spent.decode_s += loop.time() - decoding
         observation = url = None
         if should_process(state, meta, hash_):
             if self.model_path is not None:  # the frame as the model will see it
@@ -399,6 +420,8 @@ class SummarizeStage:
                 log.warning("OCR failed, frame adds no signals: %s", exc, extra={"session_id": key})
                 FRAMES_TOTAL.labels(outcome="ocr_failed").inc()
             OCR_SECONDS.observe(loop.time() - started)
+            spent.ocr_s += loop.time() - started
+            spent.ocr_reads += 1
             self.measured(True, loop.time() - decoding)
             self.served.pop(key, None)
             self.served[key] = self.clock()  # newest last: the first ones are the longest unread
@@ -418,9 +441,16 @@ class SummarizeStage:
         # Emit (and wait for the acks) before saving: after a crash in between, the frame is redelivered and the
         # same window (same window_seq: it derives from offsets) is re-emitted, and downstream drops the
         # duplicate, instead of the summary being lost. A failed send raises: Consumer retries the whole frame.
+        emitting = loop.time()
         if closed:
             await self.emit(key, frame.tenant, sid, closed, gateway, event.message.partition)
+        saving = loop.time()
         self.save(key, frame.tenant, sid, state, this_span, now)
+        spent.emit_s += saving - emitting
+        spent.save_s += loop.time() - saving
+        if revisit:
+            spent.revisits += 1
+            spent.revisit_s += loop.time() - decoding
 
     async def on_tick(self, key: str, tick: frames_pb2.Frame, partition: int) -> None:
         """Close the session's window if it is still idle; expire the session if it is idle past its TTL."""
@@ -433,7 +463,9 @@ class SummarizeStage:
         window = close_idle(state, now, self.idle_ms)
         tenant, sid = value.get("tenant", tick.tenant), value.get("session_id", tick.session_id)
         if window is not None:
+            emitting = asyncio.get_running_loop().time()
             await self.emit(key, tenant, sid, [window], [value.get("gateway")], partition)
+            self.spent.emit_s += asyncio.get_running_loop().time() - emitting
         if now - value.get("seen_ms", now) >= self.session_ttl_ms:
             del self.sessions[key]  # a tombstone in the changelog: the session's state is gone everywhere
             self.activity.forget(key)

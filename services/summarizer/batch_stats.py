@@ -26,6 +26,15 @@ class BatchStats:
     plan_s: float = 0.0
     batch_s: float = 0.0
     max_lag_ms: float = 0.0
+    # What the reads' time went on, against what the plan expected of them (the overshoot of a batch's target):
+    planned_s: float = 0.0  # the plan's estimate: each kept frame at the measured read cost (a visit read: free)
+    ocr_reads: int = 0  # reads that went through OCR (distinct frames); the rest were near-duplicates
+    decode_s: float = 0.0  # decode and perceptual hash, every read
+    ocr_s: float = 0.0
+    emit_s: float = 0.0  # closed windows' summaries: send and wait for the broker's ack
+    save_s: float = 0.0  # the session's state written to the table
+    revisits: int = 0  # reads of a page visit already read (a scrolled view): the plan counts the first one free
+    revisit_s: float = 0.0
 
     def add(self, other: BatchStats) -> None:
         for f in fields(self):
@@ -41,7 +50,10 @@ class BatchStats:
                 f"backlog), {self.records / n:.1f} records a batch, {self.reads} read / {self.skips} skipped / "
                 f"{self.holds} held; per batch {self.batch_s / n:.2f} s: reads {self.read_s / n:.2f} s, skips "
                 f"{self.skip_s / n:.3f} s, plan {self.plan_s / n:.3f} s; busy {self.batch_s / period_s:.0%}, "
-                f"lag at most {self.max_lag_ms / 1000:.1f} s")
+                f"lag at most {self.max_lag_ms / 1000:.1f} s; reads planned {self.planned_s / n:.2f} s a batch, spent "
+                f"on decode {self.decode_s / n:.2f} s, OCR {self.ocr_s / n:.2f} s ({self.ocr_reads} OCR'd), "
+                f"summaries' send {self.emit_s / n:.2f} s, saves {self.save_s / n:.3f} s; {self.revisits} reads of a "
+                f"visit already read, {self.revisit_s / n:.2f} s")
 
 
 class BatchLog:

@@ -41,6 +41,14 @@ class SummarizerSettings:
                                "newer one in the batch are skipped unread and accounted; a session's newest frame "
                                "in the batch is always read (an outage's backlog it can work off is read visit by "
                                "visit); 0: never skip a whole visit", minimum=0, maximum=600_000)
+    outage_keep_ms: int = setting("INTERAREC_SUMMARIZER_OUTAGE_KEEP_MS", 0,
+                                  "opt-in floor: an outage's backlog (frames appended before this worker was reading "
+                                  "their partition: it was down, or the partition had no owner) is read page visit "
+                                  "by visit while its frames have waited at most this long, whatever the lag target. "
+                                  "Off by default: its cost grows with sessions x outage, and at twice the load with "
+                                  "18 shoppers a 15 s outage with 30 s here left the worker 38 s behind and lost "
+                                  "views. 0: a short outage's visits are read as the lag target's budget allows",
+                                  minimum=0, maximum=600_000)
     take_turns: str = setting("INTERAREC_SUMMARIZER_TAKE_TURNS", "on",
                               "when even each session's newest page visit in a lookahead batch would keep the "
                               "summarizer behind INTERAREC_SUMMARIZER_MAX_WAIT_MS (but not while it works off an "

@@ -17,7 +17,7 @@ from services.core.reading.grounding import Observation
 from services.core.reading.reader import FrameReader
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, skip_frame, unskip
 from services.summarizer import agents
-from services.summarizer.latest import Pace, Waiting, plan, superseded
+from services.summarizer.latest import Pace, Waiting, plan, schedule, superseded, ticks_first
 from services.summarizer.settings import SummarizerSettings
 from tests.stage_driver import Event, Message, StageDriver
 from tests.unit.test_summarizer_domain import jpeg, make_catalog, render_page
@@ -91,6 +91,25 @@ def test_an_outage_backlog_the_worker_can_read_is_read_visit_by_visit() -> None:
     assert read == [f"http://shop/p/P{i}" for i in range(1, 7)]
 
 
+def test_a_short_outage_backlog_keeps_every_visit_whatever_the_budget() -> None:
+    """After a crash: one session's 14 s of frames, five product pages, the newest 11 s old against a 1.5 s target,
+    and a restart's slow first reads (0.5 s). Rule 2's budget is spent (the lag is far above the target), which
+    shed every older visit: a product the shopper opened was lost. The floor reads an outage's older visits that
+    waited at most OUTAGE_KEEP_MS whatever the budget; older ones, and overload's frames, are still shed."""
+    now = 100_000.0
+    frames = visits("demo/a", ["P1", "P2", "P3", "P4", "P5"], now - 25_000)  # visits' newest 23, 20, 17, 14, 11 s old
+    outage = [Waiting(w.session, w.url, w.appended_ms, backlog=True) for w in frames]
+
+    def read(batch: list[Waiting], keep_ms: float) -> list[str]:
+        pace = Pace(now_ms=now, target_ms=1_500, read_s=0.5, outage_keep_ms=keep_ms)
+        return [w.url.rsplit("/", 1)[1] for w, s in zip(batch, plan(batch, pace), strict=True) if not s]
+
+    assert read(outage, keep_ms=30_000) == ["P1", "P2", "P3", "P4", "P5"]
+    assert read(outage, keep_ms=18_000) == ["P3", "P4", "P5"]  # a long outage: its last 18 s read visit by visit
+    assert read(outage, keep_ms=0) == ["P5"]  # no floor: the session's newest visit only
+    assert read(frames, keep_ms=30_000) == ["P5"]  # overload's frames: no floor
+
+
 def test_under_overload_older_visits_are_shed_but_never_a_sessions_newest() -> None:
     """Sustained overload: 2 s of frames from four sessions, the newest already 8 s behind. Reading every visit
     (8 x 0.5 s) would put the worker further behind, so each session's older visit is skipped unread, and its
@@ -111,8 +130,9 @@ def test_under_overload_older_visits_are_shed_but_never_a_sessions_newest() -> N
     read = [w.url for w, s in zip(batch, plan(batch, pace), strict=True) if not s]
     assert len(read) == 6 and {newest[s].url for s in sessions} <= set(read)
     assert set(read) - {newest[s].url for s in sessions} == {"http://shop/p/P20", "http://shop/p/P30"}
-    # a session whose older visit its state already read costs nothing to keep
-    already = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5),
+    # a session whose older visit its state already read costs nothing to keep (the frame waited past STALE_MS:
+    # the handler skips it unread)
+    already = plan(batch, Pace(now_ms=now, target_ms=3_000, read_s=0.5, stale_ms=1_500),
                    visit_read=lambda session, url: url.endswith("/P00"))
     assert [w.url for w, s in zip(batch, already, strict=True) if not s and w.session == "demo/s0"] == [
         "http://shop/p/P00", "http://shop/p/P01"]
@@ -133,10 +153,20 @@ def test_when_even_the_newest_visits_do_not_fit_sessions_take_turns() -> None:
     far_behind = Pace(now_ms=100_500 + 10_000, target_ms=3_000, read_s=0.5)
     outage = [Waiting(w.session, w.url, w.appended_ms, backlog=True) for w in batch]
     assert plan(outage, far_behind, served=last_read.get) == plan(outage, far_behind) == [False] * 6
-    # a session whose page its state already read costs nothing: it is kept beside the ones read
-    free = plan(batch, behind, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
+    # a session whose page its state already read costs nothing once the handler skips it (waited past STALE_MS):
+    # it is kept beside the ones read
+    stale = Pace(now_ms=behind.now_ms, target_ms=3_000, read_s=0.5, stale_ms=1_000)
+    free = plan(batch, stale, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
     assert [w.session for w, s in zip(batch, free, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4",
                                                                                  "demo/s5"]
+    # what the plan expects its reads to cost (the batch log's "reads planned"): three reads, s5's free
+    assert schedule(batch, stale, visit_read=lambda session, url: session == "demo/s5",
+                    served=last_read.get).reads_s == pytest.approx(1.5)
+    # before that the handler reads it (a scrolled view): it costs a read like the others, so it waits its turn
+    fresh = Pace(now_ms=behind.now_ms, target_ms=3_000, read_s=0.5, stale_ms=3_000)
+    held = plan(batch, fresh, visit_read=lambda session, url: session == "demo/s5", served=last_read.get)
+    assert [w.session for w, s in zip(batch, held, strict=True) if not s] == ["demo/s1", "demo/s3", "demo/s4"]
+    assert schedule(batch, behind).reads_s == pytest.approx(3.0)  # no turns, no state looked up: six reads
 
 
 def test_far_behind_under_overload_sessions_still_take_turns_one_read_a_batch() -> None:
@@ -155,6 +185,39 @@ def test_far_behind_under_overload_sessions_still_take_turns_one_read_a_batch() 
     # one frame of the outage's backlog in the batch makes it the outage's: every session's newest read
     mixed = [Waiting(batch[0].session, batch[0].url, batch[0].appended_ms, backlog=True), *batch[1:]]
     assert plan(mixed, far_behind, served=last_read.get) == [False] * 6
+
+
+def test_an_idle_tick_is_handled_before_other_sessions_records_of_its_batch() -> None:
+    """A tick goes first unless a record of its own session precedes it; the rest keep their order."""
+    batch = [("a", False), ("a", False), ("b", True), (None, False), ("a", True), ("c", False), ("c", True),
+             ("d", True)]
+    assert ticks_first(batch) == [2, 7, 0, 1, 3, 4, 5, 6]
+    assert ticks_first([]) == [] and ticks_first([("a", False), ("b", False)]) == [0, 1]
+
+
+def test_a_window_left_idle_closes_before_the_batch_reads_other_sessions_frames(pool):
+    """Through the stage: s-2's window has been idle past IDLE_MS when a batch holds two product pages of s-1 and
+    then s-2's tick. The tick is handled first, so s-2's idle summary goes out before s-1's reads (0.3-0.5 s each
+    under load) instead of after them; s-1's pages are still read and every frame accounted."""
+    driver, now = StageDriver(), [1_000_000]
+    st, reads = recording_stage(pool, driver, now)
+    scrolled = frames_pb2.Frame(session_id="s-2", tenant="demo", page_url="http://shop/p/P04410", capture_unix_ms=1_000,
+                                image=jpeg(render_page(CATALOG.by_id["P01239"], RECS))).SerializeToString()
+    tick = frames_pb2.Frame(session_id="s-2", tenant="demo", control=frames_pb2.FRAME_CONTROL_TICK)
+
+    async def run() -> None:
+        await st.handle(Event(b"demo/s-2", frame("P04410", "s-2"), Message(FRAMES.name, 0, 0)))  # read: its window
+        await st.handle(Event(b"demo/s-2", scrolled, Message(FRAMES.name, 0, 1)))  # a later view: gathers
+        now[0] += 3_000
+        await st.batch([Event(b"demo/s-1", frame("P01234", "s-1"), Message(FRAMES.name, 0, 2)),
+                        Event(b"demo/s-1", frame("P01239", "s-1"), Message(FRAMES.name, 0, 3)),
+                        Event(b"demo/s-2", tick.SerializeToString(), Message(FRAMES.name, 0, 4))], direct)
+
+    asyncio.run(run())
+    sent = [summaries_pb2.BehaviourSummary.FromString(s.value) for s in driver.output(SUMMARIES.name)]
+    in_batch = [(s.session_id, s.window_close_reason, list(s.frame_offsets)) for s in sent[1:]]
+    assert in_batch[0] == ("s-2", "idle", [1])
+    assert reads == [0, 1, 2, 3] and {"P01234", "P01239"} <= viewed([s for s in sent if s.session_id == "s-1"])
 
 
 def test_a_skip_is_taken_back_only_while_the_frame_is_still_its_sessions_newest() -> None:
@@ -276,13 +339,17 @@ async def direct(event, handler) -> None:
     await handler(event)
 
 
-def run_backlog(records: list[tuple[str, str, float]], now_ms: float) -> tuple[list[int], dict[str, list]]:
+def run_backlog(records: list[tuple[str, str, float]], now_ms: float, reading_since_ms: float | None = None,
+                settings: SummarizerSettings | None = None) -> tuple[list[int], dict[str, list]]:
     """Feed one lookahead batch of (session, product, appended ms) through a stage with the default settings as the
     agent does (SummarizeStage.batch, then batches with nothing new while frames are held for their turn), close
-    what is left open with an idle tick; returns the offsets read, in order, and each session's summaries."""
+    what is left open with an idle tick; returns the offsets read, in order, and each session's summaries. The
+    frames are an outage's backlog (the worker starts on them), unless it was reading since `reading_since_ms`."""
     driver, now = StageDriver(), [int(now_ms)]
     with ThreadPoolExecutor(1) as pool:
-        st, reads = recording_stage(pool, driver, now)
+        st, reads = recording_stage(pool, driver, now, settings)
+        if reading_since_ms is not None:
+            st.reading_since[0] = reading_since_ms
         pages = {pid: frame(pid, sid) for sid, pid, _ in records}
         events = [Event(f"demo/{sid}".encode(), pages[pid], Stamped(FRAMES.name, 0, offset, at / 1000))
                   for offset, (sid, pid, at) in enumerate(records)]
@@ -317,13 +384,17 @@ SESSIONS = [("s-1", "P01234"), ("s-1", "P01234"), ("s-2", "P04410"), ("s-2", "P0
             ("s-1", "P01239"), ("s-1", "P01239"), ("s-2", "P05521"), ("s-2", "P05521")]
 
 
-def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted():
-    """With the default settings, a backlog the restarted worker finds (14 s of frames, the newest 1 s old, the
-    others past the 1.5 s lag target) is read visit by visit, since its reads fit well within the target: each
-    session's newest view and its earlier one reach the summary, only a visit's older frame is skipped."""
+@pytest.mark.parametrize("first_ms, keep_ms", [(15_000, 0), (24_000, 30_000)],
+                         ids=["within-the-target", "far-behind-by-the-floor"])
+def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frames_are_accounted(first_ms, keep_ms):
+    """A backlog the restarted worker finds (14 s of frames, the others past the 1.5 s lag target) is read visit by
+    visit: each session's newest view and its earlier one reach the summary, only a visit's older frame is skipped.
+    With the newest 1 s old its reads fit well within the target (default settings); with the newest 10 s old
+    rule 2's budget is spent, and the opt-in outage floor (OUTAGE_KEEP_MS=30 s: its frames waited less) still reads
+    every visit."""
     now = 1_000_000
-    records = [(sid, pid, now - 15_000 + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
-    reads, summaries = run_backlog(records, now)
+    records = [(sid, pid, now - first_ms + 2_000 * i) for i, (sid, pid) in enumerate(SESSIONS)]
+    reads, summaries = run_backlog(records, now, settings=SummarizerSettings(outage_keep_ms=keep_ms))
     assert reads == [1, 3, 5, 7]
     assert viewed(summaries["demo/s-1"]) == {"P01234", "P01239"}
     assert viewed(summaries["demo/s-2"]) == {"P04410", "P05521"}
@@ -331,12 +402,12 @@ def test_after_an_outage_every_session_newest_view_is_read_and_the_skipped_frame
 
 
 def test_under_sustained_overload_each_session_newest_view_is_read_and_older_visits_are_shed():
-    """With the default settings, the same frames arriving within 0.7 s while the worker is already 10 s behind:
-    reading every visit would keep it behind, so each session's older visit is skipped unread (accounted), and
-    its newest view is read."""
+    """With the default settings, the same frames arriving within 0.7 s while the worker, reading for a minute, is
+    already 10 s behind: reading every visit would keep it behind, so each session's older visit is skipped unread
+    (accounted), and its newest view is read."""
     now = 1_000_000
     records = [(sid, pid, now - 10_700 + 100 * i) for i, (sid, pid) in enumerate(SESSIONS)]
-    reads, summaries = run_backlog(records, now)
+    reads, summaries = run_backlog(records, now, reading_since_ms=now - 60_000)
     assert reads == [5, 7]
     assert viewed(summaries["demo/s-1"]) == {"P01239"} and viewed(summaries["demo/s-2"]) == {"P05521"}
     assert sum(s.frames_skipped_stale for ss in summaries.values() for s in ss) == 6

@@ -34,5 +34,30 @@ def test_numbers_without_a_currency_are_not_prices(text: str) -> None:
     assert prices.values(text) == []
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # a struck-through "263,99 $" whose struck "$" reads as a digit, before the paid price (theme-92 product-08):
+    # "263,994 223,99" is no number (a comma cannot group thousands and mark the cents in one number)
+    ("263,994 223,99 $ (15%", [223.99]),
+    ("$1,234 567.00", [1234.0]),
+    ("1.234 567,00 €", [567.0]),
+    ("1.234.567,00 €", [1234567.0]),
+    ("$1,234,567.00", [1234567.0]),
+])
+def test_a_number_groups_its_thousands_with_one_separator_unlike_its_decimal_mark(text: str,
+                                                                                 expected: list[float]) -> None:
+    assert prices.values(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # "-15%" after the paid "223,99 $" read as "5%": the "$" went with the "5", and that reading, currency first,
+    # explained as many amounts as the right one, so the paid price was lost (theme-92 product-08, first frame)
+    ("223,99 $ 5%", [223.99]),
+    ("$83.00 USD -15%", [83.0]),
+    ("USD 20 % off", []),
+])
+def test_a_number_followed_by_a_percent_sign_is_never_an_amount(text: str, expected: list[float]) -> None:
+    assert prices.values(text) == pytest.approx(expected)
+
+
 def test_without_leaves_the_title() -> None:
     assert prices.without("Norda Summit Boots K47 USD 83.00").strip() == "Norda Summit Boots K47"

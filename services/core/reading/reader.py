@@ -11,7 +11,9 @@ recommendation panel, the text inside product pictures) at whatever size it happ
    reused), are skipped; then lines are taken in order of importance until the profile's read budget is
    spent: the biggest text first (a product title, a page heading, a price), the lines leading the page
    below the masthead (masthead.py), text on tinted bands (promotions), then the block around the main
-   heading (the buy box: brand, price, rating, swatches; the breadcrumb), then everything else by size.
+   heading (the buy box: brand, price, rating, swatches; the breadcrumb), then everything else by size, and
+   last the lines of a dialog pinned over the page's bottom (a cookie banner: overlays.py). Lines read only
+   to look for our panel's heading are dropped when it is not in sight (they are then the panel's cards).
 3. `recognise`: the chosen lines are rescaled to `target_line_px`, polarity-normalised (dark text on
    white), stacked into one strip and recognised in one libtesseract call; word boxes are mapped back to
    the screenshot, so the grounding sees the same `OcrLine`s as from full-frame OCR.
@@ -33,6 +35,7 @@ from services.common import privacy
 from . import sort_order, tesslib
 from .masthead import below, masthead_bottom
 from .ocr import OcrLine
+from .overlays import bottom_dialog
 from .panel_geometry import PanelGeometry
 from .profile import ShopProfile
 
@@ -250,11 +253,29 @@ def median_height(boxes: list[Box]) -> int | None:
     return heights[len(heights) // 2] if heights else None
 
 
+def _within_budget(boxes: list[Box], budget: float) -> list[Box]:
+    out, spent = [], 0.0
+    for b in boxes:
+        if spent + b.cost <= budget:
+            out.append(b)
+            spent += b.cost
+    return out
+
+
 def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
-                 width: int, known: frozenset[Box] | set[Box] = frozenset(), masthead: int = 0) -> list[Box]:
+                 width: int, known: frozenset[Box] | set[Box] = frozenset(), masthead: int = 0,
+                 dialog: tuple[int, int, int, int] | None = None) -> list[Box]:
     """The lines worth reading, most important first, within the profile's read budget. Lines in `known`
     were read before with exactly these pixels (the reader reuses their text), so they cost nothing.
-    `masthead`: where the shop's masthead ends (masthead.py); 0 when none is in sight."""
+    `masthead`: where the shop's masthead ends (masthead.py); 0 when none is in sight. `dialog`: (left, top,
+    right, bottom) of a banner pinned over the page's bottom (overlays.py): its lines are read last."""
+    return plan_reading(lines, pictures, profile, panel_left, width, known, masthead, dialog)[0]
+
+
+def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
+                 width: int, known: frozenset[Box] | set[Box] = frozenset(), masthead: int = 0,
+                 dialog: tuple[int, int, int, int] | None = None) -> tuple[list[Box], int]:
+    """(`choose_lines`'s lines, how many at their head were chosen only to look for our panel's heading)."""
     # text outside the pictures, and not a sliver of a line cut by the masthead's edge: under a sticky header,
     # what shows of it is shorter than the page's text, reads as garbage and looks long (a line's cost is its
     # width over its height); a title with just its tops hidden is still read
@@ -262,9 +283,16 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     visible = [b for b in lines if not any(b.inside(p) for p in pictures)
                and not (b.top < masthead - 1 < b.bottom and b.height < typical)]
     body = [b for b in visible if b not in known]
+    if dialog is not None:
+        left, top, right, bottom = dialog
+        over = Box(left, top, right - left, bottom - top)
+        banner = [b for b in body if b.inside(over)]
+        body = [b for b in body if b not in banner]
+    else:
+        banner = []
     main = [b for b in body if panel_left is None or b.left < panel_left]
     if not main:
-        return []
+        return _within_budget(sorted(banner, key=lambda b: (-b.height, b.top)), profile.read_budget), 0
     chosen: list[Box] = []
     spent = 0.0
 
@@ -283,6 +311,7 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         # once-per-shop cost, so it does not eat into what this page's own content may spend.
         side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and below(b, masthead))
         chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
+    probes = len(chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
     # big: near the tallest, and clearly above the page's body text (spec rows, a search field's placeholder:
@@ -328,7 +357,12 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # section heading further down ("Details", "Reviews") was the only candidate and the block read its section
     tallish = [b for b in anchors if b.height >= 0.7 * tall]
     below_masthead = [b for b in tallish if below(b, masthead)] or tallish
-    headings = [b for b in below_masthead if b.height >= emphasis_px] or below_masthead
+    # With none set above the body text (a title without descenders, its box barely taller than body lines
+    # with them), the heading is still among the tallest lines, never any body line: the longest of those, a
+    # description paragraph, became the centre and its section took the budget the price beside the title needed
+    top_px = max((b.height for b in below_masthead), default=0)
+    headings = ([b for b in below_masthead if b.height >= emphasis_px]
+                or [b for b in below_masthead if b.height >= top_px])
     headings += [b for b in leads[:3] if b not in headings]
     focus = max(headings, key=lambda b: b.cost) if headings else None
     # A heading below the page's main picture heads a section ("Details", "Reviews"), not the buy box: a page
@@ -352,7 +386,9 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
             take(b)
     for b in sorted(main, key=lambda b: (-b.height, b.top)):
         take(b)
-    return chosen
+    for b in sorted(banner, key=lambda b: (-b.height, b.top)):
+        take(b)
+    return chosen, probes
 
 
 def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[Box, OcrLine]]:
@@ -535,7 +571,8 @@ class RegionReader:
         masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
         keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
-        chosen = choose_lines(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead)
+        chosen, probes = plan_reading(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead,
+                                      bottom_dialog(gray, lines))
         # labelled form controls beyond the budget (a listing's sort select: sort_order.py), read inside their frames
         controls = sort_order.labelled_controls(lines, {*chosen, *known}, panel_left,
                                                 lambda b: inside_frame(gray, b))
@@ -543,18 +580,26 @@ class RegionReader:
         known |= {b for b in controls if keys[b] in self._memo}
         chosen += [b for b in controls if b not in known]
         fresh = dict(recognise(gray, chosen, self.profile.target_line_px))
+        if self._panel_re:
+            for ln in sorted((*fresh.values(), *(self._memo.get(keys[b]) for b in known)),
+                             key=lambda ln: (ln.top, ln.left) if ln else (0, 0)):
+                if ln is not None and ln.left > 200 and self._panel_re.search(ln.text):
+                    panel_left = ln.left - 24
+                    self.panels.set(session, panel_left)
+                    break
+        if panel_left is None:
+            # Lines read only to look for our panel's heading, which is not in sight: on the right of a page
+            # scrolled past that heading they are our panel's cards (a title with its price under it), and one
+            # grounded as the viewed product. They are not the page's, and not remembered as read.
+            for b in chosen[:probes]:
+                fresh.pop(b, None)
+            chosen = chosen[probes:]
         if len(self._memo) > CACHE_LINES:
             self._memo.clear()  # pages change slowly; start afresh rather than track recency
         for b in chosen:
             self._memo[keys[b]] = fresh.get(b)
         ocr = [ln for ln in (*fresh.values(), *(self._memo.get(keys[b]) for b in known)) if ln is not None]
         ocr.sort(key=lambda ln: (ln.top, ln.left))
-        if self._panel_re:
-            for ln in ocr:
-                if ln.left > 200 and self._panel_re.search(ln.text):
-                    panel_left = ln.left - 24
-                    self.panels.set(session, panel_left)
-                    break
         body = [p for p in pictures if panel_left is None or p.left < panel_left]
         colour = None
         if body:
