@@ -141,3 +141,41 @@ def test_a_group_that_cannot_be_met_beside_the_ones_before_is_lowered_not_droppe
     stricter = replace(solved.problem, rows=(*solved.problem.rows[:-1], replace(solved.problem.rows[-1], lo=2.0)))
     with pytest.raises(InfeasibleError):
         brute_force(stricter)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_a_rating_group_is_met_and_the_rest_is_revenue_optimal(case):
+    """`AtLeast.min_rating`: at least `count` offered items rated that well (counted from the catalog), the rest
+    revenue-optimal (enumeration); before the field existed a hedge could not keep to a rating at all."""
+    category, lo, hi, k = CASES[case]
+    plain = solve_request(CATALOG, _request(category, lo, hi, k))
+    rows = plain.candidates
+    offered = rows[list(plain.assortment.indices)]
+    # a brand the plain answer leaves out, kept to its own better-rated half: the group must move items
+    missing = sorted(set(CATALOG.brand[rows].tolist()) - set(CATALOG.brand[offered].tolist()))
+    if not missing:
+        pytest.skip("the plain answer holds every brand")
+    brand = missing[0]
+    ratings = np.sort(CATALOG.rating[rows][CATALOG.brand[rows] == brand])
+    rating = float(ratings[len(ratings) // 2])
+    count = min(2, int((ratings >= rating).sum()))
+    fits = (CATALOG.brand == brand) & (CATALOG.rating >= rating)
+    request = _request(category, lo, hi, k)
+    request.constraints.at_least.add(count=count, brands=[brand], min_rating=rating)
+    hedged = solve_request(CATALOG, request)
+    chosen = rows[list(hedged.assortment.indices)]
+    assert fits[chosen].sum() >= count
+    best = brute_force(hedged.problem)
+    assert hedged.assortment.expected_revenue == pytest.approx(best.expected_revenue, rel=1e-6, abs=1e-12)
+    assert any(f"rating>={rating:g}" in note for note in hedged.shaping)
+
+
+def test_a_group_without_a_rating_reads_as_any_rating_and_a_bad_rating_is_named():
+    from services.core.decompose.rules import validate_request
+
+    category, lo, hi, k = CASES[0]
+    group = optimization_pb2.AtLeast(count=2, brands=[CATALOG.brands[0]])
+    assert not optimization_pb2.AtLeast.FromString(group.SerializeToString()).HasField("min_rating")
+    request = _request(category, lo, hi, k)
+    request.constraints.at_least.add(count=1, min_rating=6.0)
+    assert any("at_least[0]: min_rating=6 outside [0, 5]" in p for p in validate_request(request, CATALOG))

@@ -251,3 +251,54 @@ def test_one_view_hedged_three_ways_finds_every_reading_near_the_viewed_price():
     assert len(near_counts) >= 100
     assert sum(n < 3 for n in near_counts) <= len(near_counts) // 10, sorted(near_counts)
     assert np.mean(near_counts) >= 5.5, np.mean(near_counts)
+
+
+def _top_rated_first_views(n: int) -> list[Product]:
+    """Products rated in their type's top tenth (opening one by chance: 1 in 10 or less) whose view is hedged."""
+    out = []
+    for p in DEMO.products:
+        if (DEMO.rating[DEMO.category == p.category] >= p.rating).mean() <= 0.1:
+            _, request = _panel_after([p])
+            if len(request.constraints.at_least) >= 2:
+                out.append(p)
+        if len(out) == n:
+            return out
+    return out
+
+
+def test_one_view_rated_high_for_its_type_keeps_the_hedges_to_well_rated_items():
+    # held-out `top-rated-browse`: a first view rated 4.9 (Kestrel cookware, $50.99); the brand, colour and budget
+    # hedges near its price took items rated as the catalog is (3.5-4.4): 3 of 8 in the type's upper quarter of
+    # ratings there, 15 in all on these 12 views (0-3 each). Each hedge group now keeps to that quarter where its
+    # nearest items so rated are about as near the price as its nearest items at all: 4 there, 28 in all, and no
+    # group reaches further than the budget span (PRICE_BAND_MAX_RATIO) beyond its plain window.
+    views = _top_rated_first_views(12)
+    assert len(views) == 12
+    well = []
+    for p in views:
+        panel, request = _panel_after([p])
+        upper = float(np.quantile(DEMO.rating[DEMO.category == p.category], 0.75))
+        well.append(sum(x.rating > upper for x in panel))
+        assert sum(x.brand == p.brand for x in panel) >= K // 2, p
+        assert sum(x.colour == p.colour for x in panel) >= K // 2, p
+    assert sum(well) >= 25, well
+    panel, request = _panel_after([DEMO.by_id["P49116"]])
+    levels = [g.min_rating for g in request.constraints.at_least if g.HasField("min_rating")]
+    assert levels and sum(x.rating >= min(levels) for x in panel) >= K // 2, [x.rating for x in panel]
+
+
+def test_one_view_rated_as_its_type_is_hedges_any_rating():
+    """A view rated near its type's median says nothing about a rating habit: no hedge group keeps to a rating."""
+    checked = 0
+    for p in DEMO.products[:400]:
+        if checked == 10:
+            break
+        ratings = DEMO.rating[DEMO.category == p.category]
+        if abs(p.rating - float(np.median(ratings))) > 0.1:
+            continue
+        _, request = _panel_after([p])
+        if len(request.constraints.at_least) < 2:
+            continue
+        assert not any(g.HasField("min_rating") for g in request.constraints.at_least), p
+        checked += 1
+    assert checked == 10

@@ -51,20 +51,22 @@ class Constraints(_message.Message):
     def __init__(self, categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ..., min_rating: _Optional[float] = ..., exclude_product_ids: _Optional[_Iterable[str]] = ..., exclude_brands: _Optional[_Iterable[str]] = ..., include_product_ids: _Optional[_Iterable[str]] = ..., max_per_brand: _Optional[int] = ..., min_distinct_brands: _Optional[int] = ..., at_least: _Optional[_Iterable[_Union[AtLeast, _Mapping]]] = ...) -> None: ...
 
 class AtLeast(_message.Message):
-    __slots__ = ("count", "categories", "brands", "colours", "price_min", "price_max")
+    __slots__ = ("count", "categories", "brands", "colours", "price_min", "price_max", "min_rating")
     COUNT_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     BRANDS_FIELD_NUMBER: _ClassVar[int]
     COLOURS_FIELD_NUMBER: _ClassVar[int]
     PRICE_MIN_FIELD_NUMBER: _ClassVar[int]
     PRICE_MAX_FIELD_NUMBER: _ClassVar[int]
+    MIN_RATING_FIELD_NUMBER: _ClassVar[int]
     count: int
     categories: _containers.RepeatedScalarFieldContainer[str]
     brands: _containers.RepeatedScalarFieldContainer[str]
     colours: _containers.RepeatedScalarFieldContainer[str]
     price_min: float
     price_max: float
-    def __init__(self, count: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ...) -> None: ...
+    min_rating: float
+    def __init__(self, count: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., brands: _Optional[_Iterable[str]] = ..., colours: _Optional[_Iterable[str]] = ..., price_min: _Optional[float] = ..., price_max: _Optional[float] = ..., min_rating: _Optional[float] = ...) -> None: ...
 
 class Preferences(_message.Message):
     __slots__ = ("categories", "brands", "colours", "price_anchor", "boost_product_ids", "listing_order")

@@ -89,7 +89,8 @@ def at_least_rows(catalog: Catalog, candidates: np.ndarray, c: optimization_pb2.
     for g in c.at_least:
         keep = catalog.mask(categories=list(g.categories), brands=list(g.brands), colours=list(g.colours),
                             price_min=g.price_min if g.HasField("price_min") else None,
-                            price_max=g.price_max if g.HasField("price_max") else None)[candidates]
+                            price_max=g.price_max if g.HasField("price_max") else None,
+                            min_rating=g.min_rating if g.HasField("min_rating") else None)[candidates]
         want = min(int(g.count), k)
         got = min(want, int(keep.sum()))
         if got < want:
@@ -121,6 +122,8 @@ def _describe_group(g: optimization_pb2.AtLeast) -> str:
     if g.HasField("price_min") or g.HasField("price_max"):
         parts.append(f"price={g.price_min if g.HasField('price_min') else ''}.."
                      f"{g.price_max if g.HasField('price_max') else ''}")
+    if g.HasField("min_rating"):
+        parts.append(f"rating>={g.min_rating:g}")
     return ", ".join(parts) or "anything"
 
 

