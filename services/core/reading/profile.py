@@ -130,6 +130,14 @@ def profile_setting():
                    parse=lambda raw: load_profile(raw.strip() or None))
 
 
+def _compiled(key: str, pattern: str) -> re.Pattern:
+    """The profile entry's regular expression, or a ConfigError naming the key and the pattern."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"shop profile: {key}: bad regular expression {pattern!r}: {exc}") from None
+
+
 def load_profile(path: str | Path | None = None) -> ShopProfile:
     """The default profile, overlaid with the file at `path` if given."""
     data = _read(DEFAULT_PATH)
@@ -154,12 +162,7 @@ def load_profile(path: str | Path | None = None) -> ShopProfile:
                 raise ConfigError(f"shop profile: filter_labels must map each of {list(FILTER_FIELDS)} to a list of "
                                   "regular expressions")
             for pattern in (x for v in value.values() for x in v):
-                try:
-                    groups = re.compile(pattern).groups
-                except re.error as exc:
-                    raise ConfigError(f"shop profile: filter_labels: bad regular expression {pattern!r}: {exc}") \
-                        from None
-                if groups:
+                if _compiled(key, pattern).groups:
                     raise ConfigError(f"shop profile: filter_labels: {pattern!r} must not capture (use (?:...))")
             values[key] = {f: tuple(v) for f, v in value.items()}
         elif key == "sort_orders":
@@ -168,20 +171,13 @@ def load_profile(path: str | Path | None = None) -> ShopProfile:
                 raise ConfigError(f"shop profile: sort_orders must map orders of {list(SORT_ORDERS)} to lists of "
                                   "regular expressions")
             for pattern in (x for v in value.values() for x in v):
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ConfigError(f"shop profile: sort_orders: bad regular expression {pattern!r}: {exc}") \
-                        from None
+                _compiled(key, pattern)
             values[key] = {f: tuple(v) for f, v in value.items()}
         elif key.endswith("_cues"):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"shop profile: {key} must be a list of strings")
             for pattern in value:
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ConfigError(f"shop profile: {key}: bad regular expression {pattern!r}: {exc}") from None
+                _compiled(key, pattern)
             values[key] = tuple(value)
         elif key == "name":
             values[key] = str(value)

@@ -59,6 +59,11 @@ class LineBox(Protocol):
     def cost(self) -> float: ...
 
 
+def _below(label: LineBox | OcrLine, box: LineBox | OcrLine, height: float) -> bool:
+    """`box` sits just below `label` (of that height), starting about where it does: a control under its label."""
+    return 0 <= box.top - (label.top + height) <= BELOW_GAP * height and abs(box.left - label.left) <= ALIGN_PX
+
+
 def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], panel_left: int | None,
                       inside: Callable[[LineBox], LineBox | None]) -> list[LineBox]:
     """Form controls (framed lines: a select box, an input) with a label just above or left of them, and those labels
@@ -71,7 +76,7 @@ def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], pane
     spent = 0.0
     for control in sorted((b for b in main if b.framed and b.cost <= MAX_CONTROL_COST), key=lambda b: (b.top, b.left)):
         label = next((b for b in main if not b.framed and b.height <= LABEL_OF_CONTROL * control.height and (
-            (0 <= control.top - (b.top + b.height) <= BELOW_GAP * b.height and abs(control.left - b.left) <= ALIGN_PX)
+            _below(b, control, b.height)
             or (abs((b.top + b.height / 2) - (control.top + control.height / 2)) <= control.height / 2
                 and 0 <= control.left - (b.left + b.width) <= RIGHT_GAP * b.height))), None)
         text = inside(control) if label is not None else None
@@ -97,7 +102,7 @@ def chosen_order(lines: Sequence[OcrLine], patterns: SortPatterns) -> str | None
             return order
         h = max(label.height, 1.0)
         near = [ln for ln in lines if ln is not label and (
-            (0 <= ln.top - (label.top + h) <= BELOW_GAP * h and abs(ln.left - label.left) <= ALIGN_PX)
+            _below(label, ln, h)
             or (abs(ln.top - label.top) <= h and 0 <= ln.left - (label.left + label.width) <= RIGHT_GAP * h))]
         for ln in sorted(near, key=lambda ln: (abs(ln.top - label.top), ln.left)):
             if order := patterns.order(ln.text):

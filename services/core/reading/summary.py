@@ -22,6 +22,7 @@ from services.core.recency import RECENCY_DECAY, recency_weights  # noqa: F401 -
 
 from . import filters as chips
 from .grounding import Observation
+from .profile import SORT_ORDERS
 from .window import SEEN_MIN_CONFIDENCE, ClosedWindow
 
 MIN_VIEW_CONFIDENCE = SEEN_MIN_CONFIDENCE
@@ -81,9 +82,9 @@ def _ui_filters(observations: Sequence[Observation]) -> tuple[list[dict], str]:
     return [], ""
 
 
-_SORT_ENUM = {"relevance": summaries_pb2.SORT_ORDER_RELEVANCE, "rating_desc": summaries_pb2.SORT_ORDER_RATING_DESC,
-              "price_asc": summaries_pb2.SORT_ORDER_PRICE_ASC, "price_desc": summaries_pb2.SORT_ORDER_PRICE_DESC,
-              "newest": summaries_pb2.SORT_ORDER_NEWEST}
+# the profile's order names to the summary's enum (rating_desc -> SORT_ORDER_RATING_DESC): a name without its enum
+# value fails at import, so the two lists cannot drift apart
+_SORT_ENUM = {o: summaries_pb2.SortOrder.Value(f"SORT_ORDER_{o.upper()}") for o in SORT_ORDERS}
 
 
 def _listing_sort(observations: Sequence[Observation]) -> int:
