@@ -191,21 +191,29 @@ def order_lean(catalog: Catalog, idx: np.ndarray, order: optimization_pb2.OrderP
     return np.zeros(idx.size)
 
 
-_QUANTILES: weakref.WeakKeyDictionary[Catalog, dict[tuple[str, float], np.ndarray]] = weakref.WeakKeyDictionary()
+_QUANTILES: weakref.WeakKeyDictionary[Catalog, dict[tuple, dict[str, float] | np.ndarray]] = \
+    weakref.WeakKeyDictionary()
 
 
-def category_quantile(catalog: Catalog, column: str, q: float) -> np.ndarray:
-    """Per product, the q-quantile of its category's `column` (rating or price): the sorted listing of its type
-    (cached: catalogs are immutable)."""
+def category_quantiles(catalog: Catalog, column: str, q: float) -> dict[str, float]:
+    """Per category, the q-quantile of its products' `column` (rating or price), cached: catalogs are immutable."""
     cached = _QUANTILES.setdefault(catalog, {})
     if (column, q) not in cached:
         values = getattr(catalog, column)
+        cached[(column, q)] = {cat: float(np.quantile(values[catalog.category == cat], q))
+                               for cat in catalog.categories}
+    return cached[(column, q)]  # type: ignore[return-value]
+
+
+def category_quantile(catalog: Catalog, column: str, q: float) -> np.ndarray:
+    """Per product, the q-quantile of its category's `column`: the sorted listing of its type (cached)."""
+    cached = _QUANTILES.setdefault(catalog, {})
+    if (column, q, "per product") not in cached:
         out = np.empty(len(catalog))
-        for cat in catalog.categories:
-            sel = catalog.category == cat
-            out[sel] = np.quantile(values[sel], q)
-        cached[(column, q)] = out
-    return cached[(column, q)]
+        for cat, value in category_quantiles(catalog, column, q).items():
+            out[catalog.category == cat] = value
+        cached[(column, q, "per product")] = out
+    return cached[(column, q, "per product")]  # type: ignore[return-value]
 
 
 def utilities(catalog: Catalog, candidate_idx: np.ndarray, preferences: optimization_pb2.Preferences,

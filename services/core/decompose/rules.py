@@ -22,6 +22,7 @@ import numpy as np
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
+from services.core.assortment.attraction import category_quantiles
 from services.core.assortment.candidates import candidate_rows
 from services.core.recency import RECENCY_DECAY, recency_weights
 
@@ -509,7 +510,7 @@ def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summa
     if lean is None:
         return
     attr, sign = lean
-    medians = _type_medians(catalog, attr)
+    medians = category_quantiles(catalog, attr, 0.5)  # each product type's median
     rated = [v for v in views if v.product_id is not None and v.category in medians]
 
     def agrees(v: _View) -> bool:
@@ -520,18 +521,6 @@ def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summa
     if weight >= STALE_SHARE:
         request.preferences.listing_order.order = summary.listing_sort_order
         request.preferences.listing_order.weight = round(weight, 3)
-
-
-_TYPE_MEDIANS: weakref.WeakKeyDictionary[Catalog, dict[str, dict[str, float]]] = weakref.WeakKeyDictionary()
-
-
-def _type_medians(catalog: Catalog, attr: str) -> dict[str, float]:
-    """Each product type's median rating or price (once per catalog)."""
-    cached = _TYPE_MEDIANS.setdefault(catalog, {})
-    if attr not in cached:
-        values = catalog.rating if attr == "rating" else catalog.price
-        cached[attr] = {c: float(np.median(values[catalog.category == c])) for c in catalog.categories}
-    return cached[attr]
 
 
 def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
