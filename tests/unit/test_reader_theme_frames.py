@@ -202,3 +202,13 @@ def test_lines_read_to_find_our_panel_are_not_the_page_when_its_heading_is_out_o
     frame, obs = _first_page("theme-90-product-00.webp", demo_catalog)
     assert obs.product_id in (None, frame["product_id"])
     assert not set(frame["panel_ids"]) & {obs.product_id, *obs.listing_product_ids}
+
+
+@needs_tesseract
+def test_a_garbled_struck_price_in_the_other_currency_style_keeps_the_paid_one(demo_catalog: Catalog) -> None:
+    """"65,50 $ List: 81,99 $" with the struck "81,99 $" read as "$1,99-¢": one amount with the currency after and one
+    before, a tie, and the line was read currency-first, so the paid 65,50 $ disappeared and the title had no price
+    to confirm it (held-out sweep 101-120)."""
+    frame, obs = _read("theme-120-product-02.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
