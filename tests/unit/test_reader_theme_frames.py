@@ -212,3 +212,37 @@ def test_a_garbled_struck_price_in_the_other_currency_style_keeps_the_paid_one(d
     frame, obs = _read("theme-120-product-02.webp", demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
     assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+@needs_tesseract
+def test_a_title_whose_price_is_under_a_cookie_banner_is_confirmed_by_its_brand_label(demo_catalog: Catalog) -> None:
+    """The cookie box covers the price; the title, bold and without descenders, measures 22 px against body lines
+    of 20 px with them, so no line counted as the page's heading and it was taken for a listing's tile. A catalog
+    title leading the page, nearly letter for letter, whose brand the "by X" label under it names, is the page's
+    product (held-out sweep 101-120, which is therefore no longer held out for this rule)."""
+    frame, obs = _read("theme-114-product-00.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [] and obs.product_confidence < 0.9  # grounded without its price, never as sure as a SKU
+
+
+def test_a_title_leading_the_page_without_its_brands_label_or_price_grounds_nothing() -> None:
+    """The same page read without the "by X" label: one product-page mark and a title no taller than the body
+    text, nothing to confirm it; and with a label naming another brand: nothing either."""
+    catalog = Catalog([Product(product_id="P95428", title="Elkhorn Trail Shades E3", brand="Elkhorn",
+                               category="Sunglasses", colour="Beige", price=32.99, margin=0.3, rating=3.9,
+                               review_count=61, description="", specs="", image="P95428.png")])
+    lines = [OcrLine(text="Home / Sunglasses", conf=94, height=20, left=29, top=166, width=162),
+             OcrLine(text="Elkhorn Trail Shades E3", conf=95, height=22, left=30, top=541, width=343),
+             OcrLine(text="3.9 out of 5 stars (61)", conf=96, height=18, left=29, top=608, width=186),
+             OcrLine(text="We use cookies to improve your", conf=96, height=20, left=46, top=665, width=275),
+             OcrLine(text="Only a few left in stock", conf=96, height=18, left=29, top=782, width=196)]
+    grounder = Grounder(catalog)
+
+    def observe(brand_line: str | None):
+        extra = [OcrLine(text=brand_line, conf=96, height=20, left=29, top=580, width=90)] if brand_line else []
+        return grounder.observe(sorted([*lines, *extra], key=lambda ln: ln.top), picture_colour="Beige",
+                                body_text_px=20.0, masthead_px=103, session=None)
+
+    assert observe("by Elkhorn").product_id == "P95428"
+    assert observe(None).product_id is None
+    assert observe("by Marlow").product_id is None
