@@ -136,8 +136,9 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
             words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
     # a short last word of a big heading with a descender ("J3", "Jog") is as tall as it is wide: it belongs
-    # to the line when a word of about its height sits a word space beside it, else it is an icon
-    words.extend(n for n in narrow if any(_beside(w, n) for w in words))
+    # to the line when a word of about its height sits a word space beside it, or when it is the line a long
+    # heading wrapped onto ("Rowan Haven Headphones" over "J9"), else it is an icon
+    words.extend(n for n in narrow if any(_beside(w, n) or _wrapped_under(w, n) for w in words))
     integral = cv2.integral(ink)
     page_bg = page_background(gray)
     lines = []
@@ -175,6 +176,13 @@ def _beside(word: Box, glyph: Box) -> bool:
     gap = max(glyph.left - word.right, word.left - glyph.right)
     overlap = min(word.bottom, glyph.bottom) - max(word.top, glyph.top)
     return 0 <= gap <= max(word.height, 10) and overlap >= 0.6 * word.height and word.height >= 0.6 * glyph.height
+
+
+def _wrapped_under(word: Box, glyph: Box) -> bool:
+    """`glyph` starts the line under `word`, a heading's word of about its height: left edges aligned (a round or
+    hooked first letter sits a few pixels off), less than a line's height between them."""
+    return (word.height >= 20 and abs(glyph.left - word.left) <= max(8, 0.25 * word.height)
+            and 0 <= glyph.top - word.bottom <= word.height and 0.8 <= glyph.height / word.height <= 1.5)
 
 
 def _text_rows(ink: np.ndarray, b: Box) -> list[Box] | None:
