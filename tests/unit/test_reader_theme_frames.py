@@ -255,3 +255,25 @@ def test_a_heading_wrapped_onto_a_line_of_one_short_code_is_read_whole(demo_cata
     101-120)."""
     frame, obs = _read("theme-113-product-07.webp", demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
+
+
+def test_a_heading_sized_card_title_under_a_taller_heading_is_not_the_page_title() -> None:
+    """A listing scrolled so one card's title, set heading-sized over small body text, and its price are read, with
+    no product-page mark in sight: under the category's taller heading it is a card's title, not the page's. The
+    same title and price leading the page name its product."""
+    catalog = Catalog([Product(product_id="P69601", title="Hawthorn Echo Chronograph R44", brand="Hawthorn",
+                               category="Watches", colour="Navy", price=304.0, margin=0.3, rating=4.0,
+                               review_count=10, description="", specs="", image="P69601.png")])
+    card = [OcrLine(text="Hawthorn Echo Chronograph R44", conf=97, height=21, left=233, top=760, width=266),
+            OcrLine(text="$304.00", conf=96, height=15, left=233, top=785, width=66)]
+    body = [OcrLine(text=t, conf=95, height=14, left=29, top=227 + 57 * i, width=60)
+            for i, t in enumerate(("Brand", "Colour", "Sort"))]
+    heading = OcrLine(text="Watches Collection", conf=96, height=26, left=233, top=212, width=153)
+    grounder = Grounder(catalog)
+
+    def observe(lines):
+        return grounder.observe(sorted(lines, key=lambda ln: ln.top), body_text_px=16.0, masthead_px=143,
+                                session=None)
+
+    assert observe([heading, *body, *card]).product_id is None
+    assert observe([*body, *card]).product_id == "P69601"

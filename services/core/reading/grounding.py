@@ -229,10 +229,11 @@ class Grounder:
         return out
 
     def _big_headings(self, main: list[OcrLine], typical: float | None = None,
-                      ratio: float = HEADING_MIN_RATIO) -> list[str]:
+                      ratio: float = HEADING_MIN_RATIO, leading: float | None | bool = False) -> list[str]:
         """Heading-sized lines (clearly taller than the page's typical text) and their wrapped pairs: where a
         product page names its product. Card titles in a listing are body-sized, so they never qualify.
-        `typical` is the median text height of the whole page when the caller read only part of it."""
+        `typical` is the median text height of the whole page when the caller read only part of it. `leading`
+        (where the masthead ends, None: unknown): only lines no taller line of words sits above, below it."""
         usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 6 and " " in ln.text.strip()]
         if not usable:
             return []
@@ -240,6 +241,12 @@ class Grounder:
             heights = sorted(ln.height for ln in main)
             typical = heights[len(heights) // 2]
         big = [ln for ln in usable if ln.height >= ratio * typical and not self._label_re.search(ln.text)]
+        if leading is not False:
+            masthead = leading if leading is not None else text_bar_bottom(
+                main, max((ln.top + ln.height for ln in main), default=0))
+            words = [ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)
+                     and below(ln, masthead) and re.search(r"[A-Za-z]{2}", prices.without(ln.text))]
+            big = [a for a in big if not any(ln.height > a.height and ln.top + ln.height <= a.top for ln in words)]
         # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
         # right below a big one continues it. The pair comes right after its first line, not after every single
         # line: callers look at the first few, and on a page of small body text many lines count as big
@@ -248,10 +255,10 @@ class Grounder:
         out = []
         for a in sorted(big, key=lambda ln: -ln.height):
             out.append(a.text)
-            below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
-                                                                                                     b.height)]
-            if below:
-                out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
+            wrapped = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
+                                                                                                       b.height)]
+            if wrapped:
+                out.append(f"{a.text} {min(wrapped, key=lambda b: b.top).text}")
         return out
 
     def _lead_title_lines(self, main: list[OcrLine], typical: float | None, masthead: float | None,
@@ -385,8 +392,11 @@ class Grounder:
             # above the body text; a listing's card titles sit under a bigger heading, so they never lead).
             # Never a search page nor a grid of cards: their titles can be set heading-sized over small body
             # text, each with its price beside it
+            # A heading-sized title under a taller heading (a listing's "Watches" over its one card in sight, whose
+            # price is read once the budget reaches it) is a card's, not the page's: only leading ones count here
             leads = self._lead_title_lines(main, body_text_px, masthead_px)
-            titled = self._priced_title([*big[:6], *leads], obs, TITLE_ONLY_MIN_SCORE)
+            titled = self._priced_title([*self._big_headings(main, body_text_px, leading=masthead_px)[:6], *leads],
+                                        obs, TITLE_ONLY_MIN_SCORE)
         product_page = sku_label or marks >= 2 or titled
         if product_page:
             obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
