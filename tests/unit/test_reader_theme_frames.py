@@ -257,6 +257,24 @@ def test_a_heading_wrapped_onto_a_line_of_one_short_code_is_read_whole(demo_cata
     _assert_viewed(frame, obs, demo_catalog)
 
 
+@needs_tesseract
+def test_a_first_page_spends_its_budget_on_the_buy_box_not_the_menu_bar_nor_our_panels_cards(
+        demo_catalog: Catalog) -> None:
+    """A product page as the first frame a fresh reader sees (a shopper landing from a search engine): the menu bar's
+    links on their tinted band were read as a promotion's emphasis and as the probes for our panel's heading, and,
+    the title below the picture (image on top), the lines level with the picture were read first, our panel's
+    cards 800 px off among them. The buy box under the title (brand, price, "Color: Green") went unread, and the
+    page was taken for a listing. A row of tinted links is a menu, and a buy box sits within reach of the picture."""
+    from services.core.reading.reader import FrameReader
+
+    frame = FRAMES["theme-86-product-01.webp"]
+    reader = FrameReader(demo_catalog)
+    with Image.open(THEMES / frame["file"]) as im:
+        obs = reader.observe(im.convert("RGB"), page_url=frame["url"])
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
 def test_a_heading_sized_card_title_under_a_taller_heading_is_not_the_page_title() -> None:
     """A listing scrolled so one card's title, set heading-sized over small body text, and its price are read, with
     no product-page mark in sight: under the category's taller heading it is a card's title, not the page's. The
