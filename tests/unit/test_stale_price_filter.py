@@ -48,6 +48,10 @@ def test_a_price_filter_the_views_left_does_not_make_the_inferred_band_outlast_t
 
 
 def test_a_price_filter_the_views_follow_still_outlasts_the_inferred_terms(catalog) -> None:
-    """The stated tier itself is unchanged: a filter the views keep to is the band, and it is kept longest."""
-    c = decompose(_summary(catalog, (40.0, 100.0)), catalog).constraints
+    """The stated tier itself is unchanged: a filter the views keep to (4 of the 6, the newest among them) is the
+    band, and when the panel cannot be filled an inferred constraint yields while the filter stays as set."""
+    request = decompose(_summary(catalog, (40.0, 100.0)), catalog)
+    c = request.constraints
     assert (c.price_min, c.price_max) == (40.0, 100.0)
+    relaxed = [r.constraint for r in request.relaxations]
+    assert relaxed and "price_band" not in relaxed
