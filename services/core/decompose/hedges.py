@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from interarec.v1 import optimization_pb2
+from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
+from services.core.assortment.attraction import ORDER_QUANTILE, category_quantiles
 from services.core.assortment.candidates import candidate_rows
 from services.core.decompose.thresholds import (
     DEFAULT_K,
@@ -58,6 +59,48 @@ def hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog:
         f"{count} of {k} items of each"))
 
 
+def sorted_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> float | None:
+    """The rating the shopper asked for by sorting a listing by rating while the views since agree with it
+    (Preferences.listing_order, set by the rules only then): the kept product type's top quarter, the level the
+    MNL lean reads the sort as (attraction.ORDER_QUANTILE); the lowest over several kept types. None without such
+    a sort or a kept type."""
+    order = request.preferences.listing_order
+    if order.order != summaries_pb2.SORT_ORDER_RATING_DESC or not order.weight > 0:
+        return None
+    tops = category_quantiles(catalog, "rating", 1 - ORDER_QUANTILE)
+    levels = [tops[t] for t in request.constraints.categories if t in tops]
+    return round(min(levels), 2) if levels else None
+
+
+def yield_to_the_sorted_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
+                               level: float | None, explicit: _Explicit) -> None:
+    """Rule: a sort by rating says what the shopper wants; a brand or colour held hard because the views share it
+    is an inference. When the hard constraints leave fewer than half a panel of candidates rated at the sort's
+    level, the panel could not show what the sort asked for: the inferred brand and colour become hedges (half the
+    panel each) beside a group of half the panel rated at the level (held-out `top-rated-sort`: two cheap white
+    watches made white hard, and three white watches are rated 4.6 or more; the panel fell to 0-1 of 8 well rated).
+    A stated brand or colour (filter, search) stays hard; so does the sort's lean, which reorders within them."""
+    c, k = request.constraints, request.k or DEFAULT_K
+    count = int(k * HEDGE_SHARE)
+    if level is None or count < 1:
+        return
+    held = [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
+    if not held:
+        return
+    rows = candidate_rows(catalog, c)
+    rated = int((catalog.rating[rows] >= level).sum())
+    if rated >= count:
+        return
+    values = {n: list(getattr(c, n)) for n in held}
+    for n in held:
+        del getattr(c, n)[:]
+        getattr(c.at_least.add(count=count), n).extend(values[n])
+    c.at_least.add(count=count, min_rating=level)
+    request.relaxations.add(constraint=held[0], reason=(
+        f"listing sorted by rating: only {rated} candidates rated {level:g}+ with {values}; "
+        f"{' and '.join(held)} hedged beside the rating: at least {count} of {k} items of each"))
+
+
 def hedged_rating(views: Sequence[_View], type_ratings: Sequence[float]) -> float | None:
     """Rule: the rating one or two views agree on, for the hedges only. Too few views for a floor (the rating
     rule's MIN_RATING_MIN_VIEWS), but when every viewed product is rated so high for its type that opening only
@@ -79,12 +122,17 @@ def hedged_rating(views: Sequence[_View], type_ratings: Sequence[float]) -> floa
 
 
 def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
-                category: str | None = None, rating: float | None = None) -> None:
+                category: str | None = None, rating: float | None = None, sorted_level: float | None = None) -> None:
     """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
     prices the shopper opened; so half the panel is the request's candidates nearest them in price (on a log
     scale; the narrowest window around the viewed prices holding that many): whatever the budget's width, the
     nearest products are the likeliest inside it. No fixed percentage: a dense price range gives a tight
-    window, a sparse one a wide window."""
+    window, a sparse one a wide window.
+
+    A rating the shopper asked for by sorting (`sorted_level`, see sorted_rating) is kept by every hedge group
+    however far its rated items lie from the viewed prices: the sort is what the shopper said, the price a reading
+    of one or two views (held-out `top-rated-sort`: a first view of a $78.50 watch, its hedges near the price held
+    watches rated 3.4-4.5, 0 of 8 well rated, where the inferred `rating` keeps only to what costs the price little)."""
     k = request.k or DEFAULT_K
     count = int(k * HEDGE_SHARE)
     lo, hi = min(prices), max(prices)
@@ -93,10 +141,14 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
         rows = rows[catalog.category[rows] == category]
     if count < 1 or rows.size < count:
         return
+    stated = sorted_level is not None and category is None
+    if stated:
+        rating = sorted_level
     if category is None and rating is not None:
-        _keep_to_the_rating(request, catalog, rows, rating, lo, hi)
+        _keep_to_the_rating(request, catalog, rows, rating, lo, hi, near=not stated)
     rated = rows[catalog.rating[rows] >= rating] if rating is not None and category is None else rows
-    if not _rated_window_is_near(catalog.price[rows], catalog.price[rated], lo, hi, count):
+    if not (rated.size >= count if stated else
+            _rated_window_is_near(catalog.price[rows], catalog.price[rated], lo, hi, count)):
         rated, rating = rows, None
     d = _nearest_distance(catalog.price[rated], lo, hi, count)
     if category is None:
@@ -111,11 +163,12 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
 
 
 def _keep_to_the_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
-                        rating: float, lo: float, hi: float) -> None:
+                        rating: float, lo: float, hi: float, near: bool = True) -> None:
     """Each brand or colour hedge group keeps to `rating` (or, short of such items, to its own count-th best
     rating while above the type's median) where that costs its price reading little: its nearest window among
     the rated items reaches beyond the viewed prices at most sqrt(PRICE_BAND_MAX_RATIO) further than among all
-    its items (kept to a rating far from the price, held-out `luxury-watches` saw $121-398 for a $642 watch)."""
+    its items (kept to a rating far from the price, held-out `luxury-watches` saw $121-398 for a $642 watch).
+    `near=False` (a rating the shopper sorted by) keeps to it wherever the rated items lie."""
     median = float(np.median(catalog.rating[rows]))
     for group in request.constraints.at_least:
         if not (group.brands or group.colours) or group.HasField("min_rating"):
@@ -126,7 +179,8 @@ def _keep_to_the_rating(request: optimization_pb2.OptimizationRequest, catalog: 
             continue
         level = min(rating, float(np.sort(ratings)[::-1][group.count - 1]))
         prices = catalog.price[rows[keep]]
-        if level > median and _rated_window_is_near(prices, prices[ratings >= level], lo, hi, group.count):
+        if level > median and (not near or _rated_window_is_near(prices, prices[ratings >= level], lo, hi,
+                                                                   group.count)):
             group.min_rating = level
 
 

@@ -22,7 +22,13 @@ from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
 from services.core.assortment.attraction import category_quantiles
 from services.core.assortment.candidates import candidate_rows
-from services.core.decompose.hedges import hedge_price, hedge_starved_budget, hedged_rating
+from services.core.decompose.hedges import (
+    hedge_price,
+    hedge_starved_budget,
+    hedged_rating,
+    sorted_rating,
+    yield_to_the_sorted_rating,
+)
 from services.core.decompose.thresholds import (
     DEFAULT_K,
     HEDGE_SHARE,
@@ -461,6 +467,8 @@ def decompose(
 
     request.relaxations.extend(relaxations)
     repair_request(request, catalog)
+    sorted_level = sorted_rating(request, catalog) if switch is None else None
+    yield_to_the_sorted_rating(request, catalog, sorted_level, explicit)
     count = int(request.k * HEDGE_SHARE)
     if switch is not None and count and set(switch) <= set(request.constraints.categories):
         old_group = request.constraints.at_least.add(count=count, categories=[switch[0]])
@@ -475,7 +483,7 @@ def decompose(
         hedge_starved_budget(request, catalog, prices, explicit)
         rating = hedged_rating(relevant, list(catalog_ratings)) if floor is None else None
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
-        hedge_price(request, catalog, prices, rating=rating)
+        hedge_price(request, catalog, prices, rating=rating, sorted_level=sorted_level)
     return request
 
 
