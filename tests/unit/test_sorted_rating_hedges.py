@@ -82,6 +82,8 @@ def test_a_colour_the_views_share_yields_to_the_sorted_rating_when_too_few_are_s
     pairs = _two_views_of_a_scarce_colour()
     checked = 0
     for a, b in pairs:
+        if checked == 20:
+            break
         plain_panel, plain = _solve([a, b], S.SORT_ORDER_UNSPECIFIED)
         if list(plain.constraints.colours) != [a.colour] or list(plain.constraints.categories) != [a.category]:
             continue  # the views do not make the colour hard on their own: nothing to yield
@@ -93,7 +95,7 @@ def test_a_colour_the_views_share_yields_to_the_sorted_rating_when_too_few_are_s
         assert sum(x.colour == a.colour for x in panel) >= K // 2, (a, b)
         assert all(x.category == a.category for x in panel), (a, b)
         checked += 1
-    assert checked >= 20, checked
+    assert checked == 20, checked
 
 
 def test_a_colour_the_shopper_filtered_on_stays_hard_beside_a_sort_by_rating():
