@@ -105,3 +105,23 @@ def test_a_colour_the_shopper_filtered_on_stays_hard_beside_a_sort_by_rating():
     panel, request = _solve([a, b], colour_filter=a.colour)
     assert list(request.constraints.colours) == [a.colour]
     assert all(x.colour == a.colour for x in panel)
+
+
+def test_from_three_views_a_colour_they_all_share_stays_hard_beside_a_sort_by_rating():
+    """Three views make a habit the rating floor itself can read (MIN_RATING_MIN_VIEWS): the sort no longer stands in
+    for the views, and a colour on all of them stays hard however few of its products are so rated."""
+    by: dict[tuple[str, str], list[Product]] = {}
+    for p in DEMO.products:
+        if p.rating >= TOP[p.category]:
+            by.setdefault((p.category, p.colour), []).append(p)
+    checked = 0
+    for _, ps in sorted(by.items()):
+        if not 3 <= len(ps) < 3 + K // 2:
+            continue
+        plain = _solve(ps[:3], S.SORT_ORDER_UNSPECIFIED)[1]
+        if list(plain.constraints.colours) != [ps[0].colour]:
+            continue
+        request = _solve(ps[:3])[1]
+        assert list(request.constraints.colours) == [ps[0].colour], ps[:3]
+        checked += 1
+    assert checked >= 5, checked

@@ -74,8 +74,8 @@ def sorted_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalo
 
 def yield_to_the_sorted_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
                                level: float | None, explicit: _Explicit) -> None:
-    """Rule: a sort by rating says what the shopper wants; a brand or colour held hard because the views share it
-    is an inference. When the hard constraints leave fewer than half a panel of candidates rated at the sort's
+    """Rule: a sort by rating says what the shopper wants; a brand or colour held hard because one or two views
+    share it is an inference. When the hard constraints leave fewer than half a panel of candidates rated at the sort's
     level, the panel could not show what the sort asked for: the inferred brand and colour become hedges (half the
     panel each) beside a group of half the panel rated at the level (held-out `top-rated-sort`: two cheap white
     watches made white hard, and three white watches are rated 4.6 or more; the panel fell to 0-1 of 8 well rated).

@@ -467,7 +467,10 @@ def decompose(
 
     request.relaxations.extend(relaxations)
     repair_request(request, catalog)
-    sorted_level = sorted_rating(request, catalog) if switch is None else None
+    # A sort by rating is the shopper's rating reading while the views are too few for a floor of their own
+    # (_rating_floor); from then on the views say it, and a colour they all share is a habit, not a guess.
+    few = len(relevant) < MIN_RATING_MIN_VIEWS
+    sorted_level = sorted_rating(request, catalog) if switch is None and few else None
     yield_to_the_sorted_rating(request, catalog, sorted_level, explicit)
     count = int(request.k * HEDGE_SHARE)
     if switch is not None and count and set(switch) <= set(request.constraints.categories):
