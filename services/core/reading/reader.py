@@ -109,12 +109,41 @@ def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
     return Box(left, top, right - left, bottom - top, b.ink, framed=True)
 
 
+def label_on_frame(gray: np.ndarray, b: Box) -> tuple[Box, Box] | None:
+    """(label, control) of a framed line that is a control with its label drawn on its frame: the label's
+    descenders ("Order by") touch the frame's top edge, so the line finder found the two as one box. The frame's
+    top edge is the first row of the box inked almost all across in one run (a text row has gaps between its
+    letters); text rows above it are the label. None when the frame starts at the box's top (a select, an input,
+    a chip: nothing written above its frame)."""
+    grad = cv2.morphologyEx(gray[b.top:b.bottom, b.left:b.right], cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    inked = grad > INK_THRESHOLD
+    edge = next((r for r, row in enumerate(inked) if _longest_run(row) >= FRAME_EDGE_SHARE * b.width), None)
+    if edge is None or edge < MIN_LINE_PX or b.height - edge < 2 * MIN_LINE_PX:
+        return None
+    above = inked[:edge - 1]  # the row just above the edge is the gradient's own spread of it
+    rows, cols = np.flatnonzero(above.any(axis=1)), np.flatnonzero(above.any(axis=0))
+    if rows.size == 0 or rows[-1] - rows[0] + 1 < MIN_LINE_PX:
+        return None
+    label = Box(b.left + int(cols[0]), b.top + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1),
+                b.ink)
+    return label, Box(b.left, b.top + edge, b.width, b.height - edge, b.ink, framed=True)
+
+
+FRAME_EDGE_SHARE = 0.8  # a frame's top edge: one run of ink across this share of its box
+
+
+def _longest_run(row: np.ndarray) -> int:
+    steps = np.diff(np.concatenate(([0], row.astype(np.int8), [0])))
+    return int((np.flatnonzero(steps == -1) - np.flatnonzero(steps == 1)).max(initial=0))
+
+
 def to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"))
 
 
-def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
-    """(text line boxes, picture boxes) of a grayscale screenshot."""
+def find_lines(gray: np.ndarray, rings: list[Box] | None = None) -> tuple[list[Box], list[Box]]:
+    """(text line boxes, picture boxes) of a grayscale screenshot. Given `rings`, the line-high components with too
+    little ink for text are added to it (framed): a form control's frame, with its label when that touches it."""
     grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     ink = (grad > INK_THRESHOLD).astype(np.uint8)
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((3, 9), np.uint8))
@@ -133,8 +162,11 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
             if h <= MAX_LINE_PX:
                 narrow.append(box)  # an icon or thumbnail, unless it ends a line of text (below)
             continue
-        elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
-            words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
+        elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6:
+            if area >= 0.35 * w * h:
+                words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
+            elif rings is not None:
+                rings.append(Box(box.left, box.top, box.width, box.height, round(float(area) / (w * h), 3), True))
     # a short last word of a big heading with a descender ("J3", "Jog") is as tall as it is wide: it belongs
     # to the line when a word of about its height sits a word space beside it, else it is an icon
     words.extend(n for n in narrow if any(_beside(w, n) for w in words))
@@ -565,7 +597,8 @@ class RegionReader:
         panel_left = self.panels.get(session)
         rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        lines, pictures = find_lines(gray)
+        rings: list[Box] = []
+        lines, pictures = find_lines(gray, rings)
         # the shop's lines only: our panel's heading beside a page's title made their row look like a
         # masthead's bar (a logo and, far from it, a cart link), and the title was then left out as the header
         masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
@@ -574,8 +607,8 @@ class RegionReader:
         chosen, probes = plan_reading(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead,
                                       bottom_dialog(gray, lines))
         # labelled form controls beyond the budget (a listing's sort select: sort_order.py), read inside their frames
-        controls = sort_order.labelled_controls(lines, {*chosen, *known}, panel_left,
-                                                lambda b: inside_frame(gray, b))
+        controls = sort_order.labelled_controls([*lines, *rings], {*chosen, *known}, panel_left,
+                                                lambda b: inside_frame(gray, b), lambda b: label_on_frame(gray, b))
         keys.update({b: self._key(gray, b) for b in controls if b not in keys})
         known |= {b for b in controls if keys[b] in self._memo}
         chosen += [b for b in controls if b not in known]

@@ -22,8 +22,9 @@ from .profile import SORT_ORDERS, ShopProfile
 BELOW_GAP, RIGHT_GAP = 2.5, 12.0
 ALIGN_PX = 24  # a control below its label starts about where the label does
 # Labelled controls read beyond the frame's read budget, in the same units (a line's width over its height): a few
-# select boxes and their labels. A listing's cards spend the budget first, and a sidebar's sort select came last.
-CONTROL_BUDGET = 36.0
+# select boxes and inputs and their labels. A listing's cards spend the budget first, and a sort select often comes
+# last: a filter bar of brand, colour, min and max price and sort costs about 43.
+CONTROL_BUDGET = 48.0
 MAX_CONTROL_COST = 12.0  # a select box or a short input; a wider framed line is a search bar or a banner
 LABEL_OF_CONTROL = 0.75  # a label's text is smaller than the box around a control's (a heading above a form is not one)
 _JUNK = re.compile(r"[^\w\s:,.()\-–>/]+")
@@ -65,29 +66,48 @@ def _below(label: LineBox | OcrLine, box: LineBox | OcrLine, height: float) -> b
 
 
 def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], panel_left: int | None,
-                      inside: Callable[[LineBox], LineBox | None]) -> list[LineBox]:
+                      inside: Callable[[LineBox], LineBox | None],
+                      split: Callable[[LineBox], tuple[LineBox, LineBox] | None] = lambda b: None) -> list[LineBox]:
     """Form controls (framed lines: a select box, an input) with a label just above or left of them, and those labels
     the frame's read budget did not reach: what a shopper set in a form (a listing's sort select) is on screen only
     there, and a sidebar's sort select came after the listing's cards had spent the budget. Each control is given as
     `inside(control)`, the text within its frame (None: nothing written in it), as tesseract skips text framed by a
-    rectangle. At most CONTROL_BUDGET, top first; `taken`: boxes chosen or read already."""
+    rectangle. A control may have its label drawn on its own frame, found with it as one box: `split(box)` gives
+    (label, control) then, else None. At most CONTROL_BUDGET, top first; `taken`: boxes chosen or
+    read already."""
     main = [b for b in boxes if panel_left is None or b.left < panel_left]
     out: list[LineBox] = []
     spent = 0.0
     for control in sorted((b for b in main if b.framed and b.cost <= MAX_CONTROL_COST), key=lambda b: (b.top, b.left)):
-        label = next((b for b in main if not b.framed and b.height <= LABEL_OF_CONTROL * control.height and (
-            _below(b, control, b.height)
-            or (abs((b.top + b.height / 2) - (control.top + control.height / 2)) <= control.height / 2
-                and 0 <= control.left - (b.left + b.width) <= RIGHT_GAP * b.height))), None)
+        # a label drawn on the control's own frame is its label, whatever text sits beside the control
+        if (parts := split(control)) is not None and _label([parts[0]], parts[1]) is not None:
+            label, control = parts
+        else:
+            label = _label(main, control)
         text = inside(control) if label is not None else None
         if text is None:  # no label, or nothing written inside (an empty input)
             continue
+        # a frame apart from its text (a select wider than its option): that text is a line of its own, maybe read
+        text = next((b for b in taken if not b.framed and _within(text, b) and _within(b, control)), text)
         new = [b for b in (label, text) if b not in taken and b not in out]
         cost = sum(b.cost for b in new)
         if new and spent + cost <= CONTROL_BUDGET:
             out.extend(new)
             spent += cost
     return out
+
+
+def _within(inner: LineBox, outer: LineBox, slack: int = 3) -> bool:
+    return (outer.left - slack <= inner.left and inner.left + inner.width <= outer.left + outer.width + slack
+            and outer.top - slack <= inner.top and inner.top + inner.height <= outer.top + outer.height + slack)
+
+
+def _label(boxes: Sequence[LineBox], control: LineBox) -> LineBox | None:
+    """The first of `boxes` that is `control`'s label: unframed, smaller text, just above it or left of it."""
+    return next((b for b in boxes if not b.framed and b.height <= LABEL_OF_CONTROL * control.height and (
+        _below(b, control, b.height)
+        or (abs((b.top + b.height / 2) - (control.top + control.height / 2)) <= control.height / 2
+            and 0 <= control.left - (b.left + b.width) <= RIGHT_GAP * b.height))), None)
 
 
 def chosen_order(lines: Sequence[OcrLine], patterns: SortPatterns) -> str | None:
