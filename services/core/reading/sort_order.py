@@ -26,6 +26,7 @@ ALIGN_PX = 24  # a control below its label starts about where the label does
 # last: a filter bar of brand, colour, min and max price and sort costs about 43.
 CONTROL_BUDGET = 48.0
 MAX_CONTROL_COST = 12.0  # a select box or a short input; a wider framed line is a search bar or a banner
+MAX_LABEL_COST = 10.0  # a label is a word or three ("Sort by"); a sentence over buttons is a notice (a cookie banner's)
 LABEL_OF_CONTROL = 0.75  # a label's text is smaller than the box around a control's (a heading above a form is not one)
 _JUNK = re.compile(r"[^\w\s:,.()\-–>/]+")
 
@@ -103,8 +104,9 @@ def _within(inner: LineBox, outer: LineBox, slack: int = 3) -> bool:
 
 
 def _label(boxes: Sequence[LineBox], control: LineBox) -> LineBox | None:
-    """The first of `boxes` that is `control`'s label: unframed, smaller text, just above it or left of it."""
-    return next((b for b in boxes if not b.framed and b.height <= LABEL_OF_CONTROL * control.height and (
+    """The first of `boxes` that is `control`'s label: unframed, short, smaller text, just above it or left of it."""
+    return next((b for b in boxes if not b.framed and b.cost <= MAX_LABEL_COST
+                 and b.height <= LABEL_OF_CONTROL * control.height and (
         _below(b, control, b.height)
         or (abs((b.top + b.height / 2) - (control.top + control.height / 2)) <= control.height / 2
             and 0 <= control.left - (b.left + b.width) <= RIGHT_GAP * b.height))), None)
