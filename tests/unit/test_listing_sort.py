@@ -50,6 +50,18 @@ def test_an_order_name_without_a_sort_label_is_no_choice() -> None:
     assert chosen_order([line("Sort", 600, 200, width=30), line("All colours", 600, 220, 20)], PATTERNS) is None
 
 
+def test_a_row_of_options_is_no_choice() -> None:
+    # pills or a segmented control beside the label, or one line of them: which is chosen is in their style only
+    pills = [line("Sort by", 40, 300, width=50), line("Top rated", 100, 300, width=70),
+             line("Price: low to high", 180, 300), line("Newest", 310, 300, width=50)]
+    assert chosen_order(pills, PATTERNS) is None
+    assert chosen_order([line("Sort: Top rated Price: low to high Newest", 40, 300, width=300)], PATTERNS) is None
+    # the same option twice (a select's text read with and without its frame) is still one choice
+    twice = [line("Sort", 600, 200, width=30), line("Price: high to low v", 600, 218, 34),
+             line("Price: high to low »|", 600, 226, 20)]
+    assert chosen_order(twice, PATTERNS) == "price_desc"
+
+
 def test_a_notice_over_buttons_is_no_controls_label() -> None:
     # a cookie banner's sentence over its "Accept all" button (one ring round both buttons): reading it as the
     # button's label cost 28 units of reading on every frame with the banner; "Sort" over a select is a label

@@ -42,10 +42,10 @@ class SortPatterns:
                        for o in SORT_ORDERS if profile.sort_orders.get(o))
         return cls(profile.regex("sort_cues"), orders)
 
-    def order(self, text: str) -> str | None:
-        """The order `text` names, the first of the profile's orders that matches; None if none does."""
+    def named(self, text: str) -> set[str]:
+        """The orders `text` names (a select's option names one; a row of options, pills or an open menu, several)."""
         clean = " ".join(_JUNK.sub(" ", text).split())
-        return next((o for o, pattern in self.orders if pattern.search(clean)), None)
+        return {o for o, pattern in self.orders if pattern.search(clean)}
 
 
 class LineBox(Protocol):
@@ -114,19 +114,21 @@ def _label(boxes: Sequence[LineBox], control: LineBox) -> LineBox | None:
 
 def chosen_order(lines: Sequence[OcrLine], patterns: SortPatterns) -> str | None:
     """The sort order a listing's control shows (one of profile.SORT_ORDERS), or None when no sort control was read.
-    Only text tied to a sort label counts: "Top rated" alone may be a section heading, not the shopper's choice."""
+    Only text tied to a sort label counts: "Top rated" alone may be a section heading, not the shopper's choice.
+    Text tied to a label that names several orders is a row of options (pills, a segmented control, an open menu):
+    which one is chosen shows in their style, not their words, and a wrong order is worse than none, so it is None."""
     if patterns.label is None or not patterns.orders:
         return None
     for label in lines:
         if not (m := patterns.label.search(label.text)):
             continue
-        if order := patterns.order(label.text[m.end():]):  # "Sort by: Top rated", "Sort by price: low to high"
-            return order
-        h = max(label.height, 1.0)
-        near = [ln for ln in lines if ln is not label and (
-            _below(label, ln, h)
-            or (abs(ln.top - label.top) <= h and 0 <= ln.left - (label.left + label.width) <= RIGHT_GAP * h))]
-        for ln in sorted(near, key=lambda ln: (abs(ln.top - label.top), ln.left)):
-            if order := patterns.order(ln.text):
-                return order
+        named = patterns.named(label.text[m.end():])  # "Sort by: Top rated", "Sort by price: low to high"
+        if not named:
+            h = max(label.height, 1.0)
+            near = [ln for ln in lines if ln is not label and (
+                _below(label, ln, h)
+                or (abs(ln.top - label.top) <= h and 0 <= ln.left - (label.left + label.width) <= RIGHT_GAP * h))]
+            named = set().union(*(patterns.named(ln.text) for ln in near))
+        if len(named) == 1:
+            return named.pop()
     return None
