@@ -110,31 +110,45 @@ def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
 
 
 def label_on_frame(gray: np.ndarray, b: Box) -> tuple[Box, Box] | None:
-    """(label, control) of a framed line that is a control with its label drawn on its frame: the label's
-    descenders ("Order by") touch the frame's top edge, so the line finder found the two as one box. The frame's
-    top edge is the first row of the box inked almost all across in one run (a text row has gaps between its
-    letters); text rows above it are the label. None when the frame starts at the box's top (a select, an input,
-    a chip: nothing written above its frame)."""
+    """(label, control) of a framed box that is a control with its label drawn on its frame: the label's descenders
+    ("Order by") touch the frame's top edge, or a label left of the frame ("Sort [Top rated]") is a closing's reach
+    from it, so the line finder found the two as one box. The frame's top edge is the first row inked in one run
+    across most of the box (a text row has gaps between its letters); the run's extent is the frame's, and the ink
+    above it or left of it is the label. None when the frame is the whole box (a select, an input, a chip)."""
     grad = cv2.morphologyEx(gray[b.top:b.bottom, b.left:b.right], cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     inked = grad > INK_THRESHOLD
-    edge = next((r for r, row in enumerate(inked) if _longest_run(row) >= FRAME_EDGE_SHARE * b.width), None)
-    if edge is None or edge < MIN_LINE_PX or b.height - edge < 2 * MIN_LINE_PX:
+    edge = next(((r, *run) for r, row in enumerate(inked)
+                 if (run := _longest_run(row))[1] >= max(FRAME_EDGE_SHARE * b.width, FRAME_EDGE_HEIGHTS * b.height)),
+                None)
+    if edge is None:
         return None
-    above = inked[:edge - 1]  # the row just above the edge is the gradient's own spread of it
-    rows, cols = np.flatnonzero(above.any(axis=1)), np.flatnonzero(above.any(axis=0))
+    top, left, width = edge
+    if b.height - top < 2 * MIN_LINE_PX:
+        return None
+    label_ink = inked.copy()
+    label_ink[max(top - 1, 0):, max(left - 1, 0):left + width + 1] = False  # the frame and the gradient's spread of it
+    rows, cols = np.flatnonzero(label_ink.any(axis=1)), np.flatnonzero(label_ink.any(axis=0))
     if rows.size == 0 or rows[-1] - rows[0] + 1 < MIN_LINE_PX:
         return None
+    if not (rows[-1] < top or cols[-1] < left):
+        return None  # ink beside the frame's top edge and below it too: no label, something else (a chip's tail)
     label = Box(b.left + int(cols[0]), b.top + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1),
                 b.ink)
-    return label, Box(b.left, b.top + edge, b.width, b.height - edge, b.ink, framed=True)
+    return label, Box(b.left + left, b.top + top, width, b.height - top, b.ink, framed=True)
 
 
-FRAME_EDGE_SHARE = 0.8  # a frame's top edge: one run of ink across this share of its box
+# a frame's top edge: one run of ink across this share of its box, and this many times the box's height
+FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 3.0
 
 
-def _longest_run(row: np.ndarray) -> int:
+def _longest_run(row: np.ndarray) -> tuple[int, int]:
+    """(start, length) of the longest run of True in `row`."""
     steps = np.diff(np.concatenate(([0], row.astype(np.int8), [0])))
-    return int((np.flatnonzero(steps == -1) - np.flatnonzero(steps == 1)).max(initial=0))
+    starts, ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+    if not starts.size:
+        return 0, 0
+    i = int(np.argmax(ends - starts))
+    return int(starts[i]), int(ends[i] - starts[i])
 
 
 def to_gray(image: Image.Image) -> np.ndarray:

@@ -81,7 +81,7 @@ def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], pane
     spent = 0.0
     for control in sorted((b for b in main if b.framed and b.cost <= MAX_CONTROL_COST), key=lambda b: (b.top, b.left)):
         # a label drawn on the control's own frame is its label, whatever text sits beside the control
-        if (parts := split(control)) is not None and _label([parts[0]], parts[1]) is not None:
+        if (parts := split(control)) is not None and parts[0].height <= parts[1].height:
             label, control = parts
         else:
             label = _label(main, control)
