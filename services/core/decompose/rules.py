@@ -776,7 +776,12 @@ def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: C
     """Bonus evidence for a constraint the shopper stated: through a UI filter or a searched word."""
     explicit = _explicit(request.summary, catalog)
     if name == "price_band":
-        return STATED_BONUS[FILTER_EVIDENCE] if explicit.price is not None else 0.0
+        # Only a band that is the filter: one the views left is stale (decompose), and the band then is read off
+        # the views; the filter's bonus made that inferred band outlast the type and brand (a $94-95.5 band kept,
+        # Footwear and Ardent dropped, 1 of 8 right).
+        c = request.constraints
+        band = (c.price_min if c.HasField("price_min") else None, c.price_max if c.HasField("price_max") else None)
+        return STATED_BONUS[FILTER_EVIDENCE] if explicit.price is not None and band == explicit.price else 0.0
     if name in ("min_rating", "exclude_brands"):
         return 0.0
     values = set(getattr(request.constraints, name))

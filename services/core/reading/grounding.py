@@ -399,9 +399,9 @@ class Grounder:
                         if value and value not in obs.filters:
                             obs.filters.append(value)
             for text in texts:
-                if m := self._filters.price_range.search(text):
+                if m := self._price_chip(self._filters.price_range, text):
                     obs.filters.append(chips.price(_num(m.group(1)), _num(m.group(2))))
-                elif m := self._filters.price_open.search(text):
+                elif m := self._price_chip(self._filters.price_open, text):
                     bound = _num(m.group(2))
                     from_ = self._filters.price_from.match(m.group(1))
                     obs.filters.append(chips.price(low=bound) if from_ else chips.price(high=bound))
@@ -576,6 +576,13 @@ class Grounder:
                     target = obs.brands if value in self.catalog.brands else obs.colours
                     if value not in target:
                         target.append(value)
+
+    def _price_chip(self, pattern: re.Pattern, text: str) -> re.Match | None:
+        """The first price-filter chip `pattern` finds on the line whose label is no list-price cue's word: in
+        "Regular price 249-99" the price is a card's struck-through one, its decimal comma or the strike read as a
+        dash, not a filter from 99 to 249 (a theme's sale cards made such filters on listings no filter was set on)."""
+        cues = [c.span() for c in self._list_price_re.finditer(text)] if self._list_price_re else []
+        return next((m for m in pattern.finditer(text) if not any(a <= m.start() < b for a, b in cues)), None)
 
     def _ground_filter(self, key: str, raw: str) -> dict | None:
         """A brand/colour/category chip (its label worded as the shop's profile says) as a structured chip."""
