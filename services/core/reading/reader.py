@@ -109,6 +109,10 @@ def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
     return Box(left, top, right - left, bottom - top, b.ink, framed=True)
 
 
+# a frame's top edge: one run of ink across this share of its box, and this many times the box's height
+FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 3.0
+
+
 def label_on_frame(gray: np.ndarray, b: Box) -> tuple[Box, Box] | None:
     """(label, control) of a framed box that is a control with its label drawn on its frame: the label's descenders
     ("Order by") touch the frame's top edge, or a label left of the frame ("Sort [Top rated]") is a closing's reach
@@ -135,10 +139,6 @@ def label_on_frame(gray: np.ndarray, b: Box) -> tuple[Box, Box] | None:
     label = Box(b.left + int(cols[0]), b.top + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1),
                 b.ink)
     return label, Box(b.left + left, b.top + top, width, b.height - top, b.ink, framed=True)
-
-
-# a frame's top edge: one run of ink across this share of its box, and this many times the box's height
-FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 3.0
 
 
 def _longest_run(row: np.ndarray) -> tuple[int, int]:

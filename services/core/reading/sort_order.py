@@ -74,8 +74,7 @@ def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], pane
     there, and a sidebar's sort select came after the listing's cards had spent the budget. Each control is given as
     `inside(control)`, the text within its frame (None: nothing written in it), as tesseract skips text framed by a
     rectangle. A control may have its label drawn on its own frame, found with it as one box: `split(box)` gives
-    (label, control) then, else None. At most CONTROL_BUDGET, top first; `taken`: boxes chosen or
-    read already."""
+    (label, control) then, else None. At most CONTROL_BUDGET, top first; `taken`: boxes chosen or read already."""
     main = [b for b in boxes if panel_left is None or b.left < panel_left]
     out: list[LineBox] = []
     spent = 0.0
