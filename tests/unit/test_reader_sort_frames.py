@@ -46,6 +46,8 @@ def catalog() -> Catalog:
     # by" on a select box barely taller than the label ("Lowest price")
     ("theme-1-listing-sort-beside-rating.webp", "rating_desc", None),
     ("theme-2-listing-sort-by-price-asc.webp", "price_asc", None),
+    # dark: "Sort by" over its select, the two one box that does not look framed as a whole ("Price: high to low")
+    ("theme-15-listing-sort-by-price-desc.webp", "price_desc", None),
 ])
 def test_a_listing_frame_shows_its_chosen_sort_order(catalog: Catalog, file: str, order: str, kind: str | None) -> None:
     with Image.open(SCREENS / file) as im:

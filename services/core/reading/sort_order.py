@@ -27,6 +27,7 @@ ALIGN_PX = 24  # a control below its label starts about where the label does
 CONTROL_BUDGET = 48.0
 MAX_CONTROL_COST = 12.0  # a select box or a short input; a wider framed line is a search bar or a banner
 MAX_LABEL_COST = 10.0  # a label is a word or three ("Sort by"); a sentence over buttons is a notice (a cookie banner's)
+LABELLED_FRAME_PX = 28  # a label (7 px at least) over a frame (14 px at least): shorter boxes are text lines
 LABEL_OF_CONTROL = 0.75  # a label's text is smaller than the box around a control's (a heading above a form is not one)
 _JUNK = re.compile(r"[^\w\s:,.()\-–>/]+")
 
@@ -78,12 +79,17 @@ def labelled_controls(boxes: Sequence[LineBox], taken: Collection[LineBox], pane
     main = [b for b in boxes if panel_left is None or b.left < panel_left]
     out: list[LineBox] = []
     spent = 0.0
-    for control in sorted((b for b in main if b.framed and b.cost <= MAX_CONTROL_COST), key=lambda b: (b.top, b.left)):
+    # a box with a label on its frame may not look framed as a whole (the label's rows break the frame's own pattern):
+    # a box that tall is a candidate too, for the split alone
+    candidates = (b for b in main if b.cost <= MAX_CONTROL_COST and (b.framed or b.height >= LABELLED_FRAME_PX))
+    for control in sorted(candidates, key=lambda b: (b.top, b.left)):
         # a label drawn on the control's own frame is its label, whatever text sits beside the control
         if (parts := split(control)) is not None and parts[0].height <= parts[1].height:
             label, control = parts
-        else:
+        elif control.framed:
             label = _label(main, control)
+        else:
+            continue
         text = inside(control) if label is not None else None
         if text is None:  # no label, or nothing written inside (an empty input)
             continue
