@@ -17,18 +17,36 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
 from services.core.assortment.attraction import category_quantiles
 from services.core.assortment.candidates import candidate_rows
+from services.core.decompose.hedges import (
+    hedge_price,
+    hedge_starved_budget,
+    hedged_rating,
+    sorted_rating,
+    yield_to_the_sorted_rating,
+)
+from services.core.decompose.thresholds import (
+    DEFAULT_K,
+    HEDGE_SHARE,
+    MIN_RATING_CHANCE,
+    MIN_RATING_MIN_VIEWS,
+    MIN_RATING_OUTLIER_SHARE,
+    MIN_RATING_SLACK,
+    PRICE_BAND_CHANCE,
+    PRICE_BAND_MAX_RATIO,
+    PRICE_BAND_MIN_SHARE,
+    PRICE_BAND_MIN_VIEWS,
+    PRICE_BAND_STEP,
+    PRICE_WIDEN_FACTOR,
+)
 from services.core.recency import RECENCY_DECAY, recency_weights
 
 BACKEND = "rules"
 K_MIN, K_MAX = 1, 50  # K_MAX: a recommendation panel never shows more; keeps the optimizer fast
-DEFAULT_K = 8
 
 # Hard-constraint rules (brand, category, colour alike).
 HARD_TERM_WEIGHT = 0.5  # at least half of the grounded views share the term: a clear focus
@@ -40,31 +58,6 @@ HARD_TERM_MIN_SHARE = 0.5
 # Once a term is hard, keep strong runners-up so "A or B" shoppers lose neither; a runner-up needs this share
 # both recency-weighted and counted plainly, so one recent glance is not taken for a second taste.
 COMPANION_TERM_WEIGHT = 0.3
-
-# Price band rule.
-PRICE_BAND_MIN_VIEWS = 3  # need a few prices before claiming a budget by the plain rule
-PRICE_BAND_MAX_RATIO = 1.6  # high/low within the band: the prices must look like one budget
-PRICE_BAND_MIN_SHARE = 2 / 3  # the band must hold most views, so one outlier view neither makes nor breaks it
-# Fewer or noisier views (two products; a third of views elsewhere) make a band when at least half of them
-# cluster so tightly that random products of the type would rarely do so: the same test as the rating floor.
-PRICE_BAND_CHANCE = 0.1
-# Relaxation widens a band in small steps (each side by this factor per step, up to PRICE_WIDEN_FACTOR), so
-# it stops at the tightest band around the shopper's prices that still fills the panel.
-PRICE_BAND_STEP = 1.02
-PRICE_WIDEN_FACTOR = 2.0  # the widest relaxation step: halve the lower bound, double the upper bound
-
-# Hedges (Constraints.at_least): where the evidence cannot yet tell two readings of the shopper apart, half the
-# panel goes to each instead of betting it all on one: whichever the shopper means, half the panel is right
-# (the best worst case), and the next views settle it.
-HEDGE_SHARE = 0.5
-HEDGE_RATING_QUANTILE = 0.75  # hedges of a view rated high for its type keep to the type's upper quartile
-
-# Rating rule: the shopper's floor is inferred from the ratings of what they opened, when opening only
-# products that well rated would be unlikely by chance (binomial tail over the catalog's own ratings).
-MIN_RATING_MIN_VIEWS = 3  # fewer views than this say nothing about a rating habit
-MIN_RATING_CHANCE = 0.1  # at most this likely by chance -> a habit, not luck
-MIN_RATING_OUTLIER_SHARE = 0.25  # up to this share of views may fall below the floor (a noisy shopper)
-MIN_RATING_SLACK = 0.1  # a little below the lowest kept rating, so a near-twin stays in
 
 # Recency: each newer distinct product view multiplies the weight of older ones by this (the summarizer's
 # embedded backend weights its terms the same way), so the newest intent wins.
@@ -474,6 +467,11 @@ def decompose(
 
     request.relaxations.extend(relaxations)
     repair_request(request, catalog)
+    # A sort by rating is the shopper's rating reading while the views are too few for a floor of their own
+    # (_rating_floor); from then on the views say it, and a colour they all share is a habit, not a guess.
+    few = len(relevant) < MIN_RATING_MIN_VIEWS
+    sorted_level = sorted_rating(request, catalog) if switch is None and few else None
+    yield_to_the_sorted_rating(request, catalog, sorted_level, explicit)
     count = int(request.k * HEDGE_SHARE)
     if switch is not None and count and set(switch) <= set(request.constraints.categories):
         old_group = request.constraints.at_least.add(count=count, categories=[switch[0]])
@@ -481,14 +479,14 @@ def decompose(
             old_group.price_min, old_group.price_max = old_band
         new_prices = [v.price for v in views if v.category == switch[1] and v.price > 0]
         if new_prices:
-            _hedge_price(request, catalog, new_prices, switch[1])
+            hedge_price(request, catalog, new_prices, switch[1])
         else:
             request.constraints.at_least.add(count=count, categories=[switch[1]])
     elif price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
-        _hedge_starved_budget(request, catalog, prices, explicit)
-        rating = _hedged_rating(relevant, list(catalog_ratings)) if floor is None else None
+        hedge_starved_budget(request, catalog, prices, explicit)
+        rating = hedged_rating(relevant, list(catalog_ratings)) if floor is None else None
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
-        _hedge_price(request, catalog, prices, rating=rating)
+        hedge_price(request, catalog, prices, rating=rating, sorted_level=sorted_level)
     return request
 
 
@@ -521,146 +519,6 @@ def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summa
     if weight >= STALE_SHARE:
         request.preferences.listing_order.order = summary.listing_sort_order
         request.preferences.listing_order.weight = round(weight, 3)
-
-
-def _hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
-                          explicit: _Explicit) -> None:
-    """Rule: from one or two views, a brand and a colour hard together (one view's, or two views' "either" terms)
-    may leave no product near the viewed prices: then no budget holding those prices could show any item, and so
-    few views cannot tell the brand, the colour or the budget apart. When the half-panel of candidates nearest the
-    viewed prices reaches beyond them by more than a budget spans (PRICE_BAND_MAX_RATIO), the brand and colour
-    become hedges (half the panel each, as when they cannot fill it together) and the price hedge is taken over the
-    product type. A stated brand or colour (filter, search) stays hard."""
-    c, k = request.constraints, request.k or DEFAULT_K
-    count = int(k * HEDGE_SHARE)
-    if c.at_least or count < 1:
-        return
-    held = [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
-    if len(held) != 2:
-        return
-    rows = candidate_rows(catalog, c)
-    if rows.size < count:
-        return
-    lo, hi = min(prices), max(prices)
-    d = _nearest_distance(catalog.price[rows], lo, hi, count)
-    if math.exp(2 * d) <= PRICE_BAND_MAX_RATIO:
-        return
-    values = {n: list(getattr(c, n)) for n in held}
-    for n in held:
-        del getattr(c, n)[:]
-        getattr(c.at_least.add(count=count), n).extend(values[n])
-    request.relaxations.add(constraint="brands", reason=(
-        f"no {values['brands']} {values['colours']} product near the viewed prices (the nearest {count} reach "
-        f"x{math.exp(2 * d):.2f} beyond them); brand, colour and budget hedged: at least "
-        f"{count} of {k} items of each"))
-
-
-def _hedged_rating(views: Sequence[_View], type_ratings: Sequence[float]) -> float | None:
-    """Rule: the rating one or two views agree on, for the hedges only. Too few views for a floor (the rating
-    rule's MIN_RATING_MIN_VIEWS), but when every viewed product is rated so high for its type that opening only
-    such products would be unlikely by chance (p ** n <= MIN_RATING_CHANCE, p the type's share rated at least the
-    lowest viewed rating), the hedge groups keep to a rating (where it costs their price reading little, see
-    _keep_to_the_rating): whichever of brand, colour or budget the shopper means, the group's items near the price
-    are then well rated (held-out `top-rated-browse`: a first view rated 4.9, its hedges near the price filled with
-    items rated 3.5-4.4)."""
-    ratings = [v.rating for v in views if v.rating is not None]
-    if not ratings or len(ratings) != len(views) or not len(type_ratings):
-        return None
-    low = min(ratings)
-    p = sum(r >= low for r in type_ratings) / len(type_ratings)
-    if p ** len(ratings) > MIN_RATING_CHANCE:
-        return None
-    # the type's upper quartile where the view is above it: a level the view shows, not the view's own rating
-    # (kept to 4.8 after a 4.9, the groups' windows reached far from the viewed price: held-out `luxury-watches`)
-    return round(min(low - MIN_RATING_SLACK, float(np.quantile(type_ratings, HEDGE_RATING_QUANTILE))), 2)
-
-
-def _hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
-                 category: str | None = None, rating: float | None = None) -> None:
-    """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
-    prices the shopper opened; so half the panel is the request's candidates nearest them in price (on a log
-    scale; the narrowest window around the viewed prices holding that many): whatever the budget's width, the
-    nearest products are the likeliest inside it. No fixed percentage: a dense price range gives a tight
-    window, a sparse one a wide window."""
-    k = request.k or DEFAULT_K
-    count = int(k * HEDGE_SHARE)
-    lo, hi = min(prices), max(prices)
-    rows = candidate_rows(catalog, request.constraints)
-    if category is not None:  # the window of one of the kept types
-        rows = rows[catalog.category[rows] == category]
-    if count < 1 or rows.size < count:
-        return
-    if category is None and rating is not None:
-        _keep_to_the_rating(request, catalog, rows, rating, lo, hi)
-    rated = rows[catalog.rating[rows] >= rating] if rating is not None and category is None else rows
-    if not _rated_window_is_near(catalog.price[rows], catalog.price[rated], lo, hi, count):
-        rated, rating = rows, None
-    d = _nearest_distance(catalog.price[rated], lo, hi, count)
-    if category is None:
-        _near_the_prices(request, catalog, rows, lo, hi)
-    # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
-    group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
-                                             price_max=round(hi * math.exp(d), 2))
-    if rating is not None:
-        group.min_rating = rating
-    if category is not None:
-        group.categories.append(category)
-
-
-def _keep_to_the_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
-                        rating: float, lo: float, hi: float) -> None:
-    """Each brand or colour hedge group keeps to `rating` (or, short of such items, to its own count-th best
-    rating while above the type's median) where that costs its price reading little: its nearest window among
-    the rated items reaches beyond the viewed prices at most sqrt(PRICE_BAND_MAX_RATIO) further than among all
-    its items (kept to a rating far from the price, held-out `luxury-watches` saw $121-398 for a $642 watch)."""
-    median = float(np.median(catalog.rating[rows]))
-    for group in request.constraints.at_least:
-        if not (group.brands or group.colours) or group.HasField("min_rating"):
-            continue
-        keep = catalog.mask(brands=list(group.brands), colours=list(group.colours))[rows]
-        ratings = catalog.rating[rows[keep]]
-        if ratings.size < group.count:
-            continue
-        level = min(rating, float(np.sort(ratings)[::-1][group.count - 1]))
-        prices = catalog.price[rows[keep]]
-        if level > median and _rated_window_is_near(prices, prices[ratings >= level], lo, hi, group.count):
-            group.min_rating = level
-
-
-def _rated_window_is_near(prices: np.ndarray, rated: np.ndarray, lo: float, hi: float, count: int) -> bool:
-    """Whether the narrowest window holding `count` of the `rated` prices reaches beyond [lo, hi] at most
-    sqrt(PRICE_BAND_MAX_RATIO) further than the one over all `prices` (so the rating costs the budget little)."""
-    if rated.size < count:
-        return False
-    extra = _nearest_distance(rated, lo, hi, count) - _nearest_distance(prices, lo, hi, count)
-    return math.exp(2 * extra) <= PRICE_BAND_MAX_RATIO
-
-
-def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
-                     lo: float, hi: float) -> None:
-    """Rule: while the budget is hedged too, each brand or colour hedge takes its own items nearest the viewed
-    prices (the narrowest window holding its count), not whatever revenue picks (the group's dearest items): a
-    shopper who wants the brand is served as well by its items near the price, and a shopper who wants a budget
-    holding the viewed price then finds some of it in every group. Before, three hedges that overlapped little
-    could not all fit: the price group, listed last, yielded to 0-3 of 8 while the brand and colour groups filled
-    the panel at two to five times the viewed price (held-out `any-band-search`, `noisy-band`,
-    `intent-cheap-to-luxury`)."""
-    for group in request.constraints.at_least:
-        if not (group.brands or group.colours) or group.HasField("price_min") or group.HasField("price_max"):
-            continue
-        keep = catalog.mask(brands=list(group.brands), colours=list(group.colours),
-                            min_rating=group.min_rating if group.HasField("min_rating") else None)[rows]
-        prices = catalog.price[rows[keep]]
-        if prices.size <= group.count:
-            continue
-        d = _nearest_distance(prices, lo, hi, group.count)
-        group.price_min, group.price_max = round(lo * math.exp(-d), 2), round(hi * math.exp(d), 2)
-
-
-def _nearest_distance(scope: np.ndarray, lo: float, hi: float, count: int) -> float:
-    """How far (in log price) beyond [lo, hi] the narrowest window holding `count` of the prices `scope` reaches."""
-    distance = np.maximum(np.maximum(np.log(lo / scope), np.log(scope / hi)), 0.0)
-    return float(np.sort(distance)[count - 1])
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
