@@ -61,3 +61,15 @@ def test_a_number_followed_by_a_percent_sign_is_never_an_amount(text: str, expec
 
 def test_without_leaves_the_title() -> None:
     assert prices.without("Norda Summit Boots K47 USD 83.00").strip() == "Norda Summit Boots K47"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # the struck "81,99 $" read as "$1,99-¢" after the paid "65,50 $": one amount in each style, a tie read
+    # currency-first, and the paid price was lost (theme-120 product-02)
+    ("65,50 $ List: $1,99-¢", [65.5, 1.99]),
+    # overlapping readings stay one amount in the style that explains more
+    ("$83.00 USD 64.00 USD", [83.0, 64.0]),
+    ("89,99 $ 66,99 $", [89.99, 66.99]),
+])
+def test_an_amount_in_the_other_style_sharing_no_character_is_kept(text: str, expected: list[float]) -> None:
+    assert prices.values(text) == pytest.approx(expected)

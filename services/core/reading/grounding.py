@@ -229,10 +229,11 @@ class Grounder:
         return out
 
     def _big_headings(self, main: list[OcrLine], typical: float | None = None,
-                      ratio: float = HEADING_MIN_RATIO) -> list[str]:
+                      ratio: float = HEADING_MIN_RATIO, leading: float | None | bool = False) -> list[str]:
         """Heading-sized lines (clearly taller than the page's typical text) and their wrapped pairs: where a
         product page names its product. Card titles in a listing are body-sized, so they never qualify.
-        `typical` is the median text height of the whole page when the caller read only part of it."""
+        `typical` is the median text height of the whole page when the caller read only part of it. `leading`
+        (where the masthead ends, None: unknown): only lines no taller line of words sits above, below it."""
         usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 6 and " " in ln.text.strip()]
         if not usable:
             return []
@@ -240,6 +241,12 @@ class Grounder:
             heights = sorted(ln.height for ln in main)
             typical = heights[len(heights) // 2]
         big = [ln for ln in usable if ln.height >= ratio * typical and not self._label_re.search(ln.text)]
+        if leading is not False:
+            masthead = leading if leading is not None else text_bar_bottom(
+                main, max((ln.top + ln.height for ln in main), default=0))
+            words = [ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)
+                     and below(ln, masthead) and re.search(r"[A-Za-z]{2}", prices.without(ln.text))]
+            big = [a for a in big if not any(ln.height > a.height and ln.top + ln.height <= a.top for ln in words)]
         # a long title wraps, and its last line can be a lone model code ("T47"): any heading-sized line
         # right below a big one continues it. The pair comes right after its first line, not after every single
         # line: callers look at the first few, and on a page of small body text many lines count as big
@@ -248,14 +255,15 @@ class Grounder:
         out = []
         for a in sorted(big, key=lambda ln: -ln.height):
             out.append(a.text)
-            below = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
-                                                                                                     b.height)]
-            if below:
-                out.append(f"{a.text} {min(below, key=lambda b: b.top).text}")
+            wrapped = [b for b in tails if abs(a.left - b.left) <= 12 and 0 < b.top - a.top <= 2.2 * max(a.height,
+                                                                                                       b.height)]
+            if wrapped:
+                out.append(f"{a.text} {min(wrapped, key=lambda b: b.top).text}")
         return out
 
-    def _lead_title_lines(self, main: list[OcrLine], typical: float | None, masthead: float | None) -> list[str]:
-        """Texts that could be the page's title: lines of words (not one) at least TITLE_MIN_RATIO taller than the
+    def _lead_title_lines(self, main: list[OcrLine], typical: float | None, masthead: float | None,
+                          ratio: float = TITLE_MIN_RATIO) -> list[str]:
+        """Texts that could be the page's title: lines of words (not one) at least `ratio` times as tall as the
         page's typical text that no line above them is taller than, top first. A listing's card titles sit under
         a bigger heading (the category's name); a product page's title leads its page, though a row of variant
         chips or a section heading further down may be set bigger. Not candidates, nor taller lines above: a
@@ -273,7 +281,7 @@ class Grounder:
         out, tallest_above = [], 0.0
         for ln in usable:
             text = ln.text.strip()
-            if ln.height >= tallest_above and len(text) >= 6 and " " in text and ln.height >= TITLE_MIN_RATIO * typical:
+            if ln.height >= tallest_above and len(text) >= 6 and " " in text and ln.height >= ratio * typical:
                 out.append(text)
             tallest_above = max(tallest_above, ln.height)
         return out
@@ -371,6 +379,12 @@ class Grounder:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
                 titled = self._priced_title(self._lead_title_lines(main, body_text_px, masthead_px), obs,
                                             TITLE_PRICED_MIN_SCORE)
+                if not titled and labelled_brands:
+                    # ... or, its price out of sight (under a cookie banner), a catalog title nearly letter for letter
+                    # leading the page whose brand a label names ("by X", "Brand: X"). Its box may be no taller than
+                    # body lines: a bold title without descenders measures 22 px against 20 px lines with them
+                    titled = self._branded_title(self._lead_title_lines(main, body_text_px, masthead_px, 1.0),
+                                                 labelled_brands, TITLE_ONLY_MIN_SCORE)
         elif marks == 0 and lead_may_name:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
@@ -378,8 +392,11 @@ class Grounder:
             # above the body text; a listing's card titles sit under a bigger heading, so they never lead).
             # Never a search page nor a grid of cards: their titles can be set heading-sized over small body
             # text, each with its price beside it
+            # A heading-sized title under a taller heading (a listing's "Watches" over its one card in sight, whose
+            # price is read once the budget reaches it) is a card's, not the page's: only leading ones count here
             leads = self._lead_title_lines(main, body_text_px, masthead_px)
-            titled = self._priced_title([*big[:6], *leads], obs, TITLE_ONLY_MIN_SCORE)
+            titled = self._priced_title([*self._big_headings(main, body_text_px, leading=masthead_px)[:6], *leads],
+                                        obs, TITLE_ONLY_MIN_SCORE)
         product_page = sku_label or marks >= 2 or titled
         if product_page:
             obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
@@ -429,6 +446,11 @@ class Grounder:
         return any((m := self.match_title(t))[0] is not None and m[1] >= min_score and self._price_on_page(m[0], obs)
                    for t in texts)
 
+    def _branded_title(self, texts: Sequence[str], labelled_brands: Sequence[str], min_score: float) -> bool:
+        """Whether one of `texts` is a catalog title (at least `min_score`) whose brand a brand label names."""
+        return any((m := self.match_title(t))[0] is not None and m[1] >= min_score
+                   and self.catalog.products[m[0]].brand in labelled_brands for t in texts)
+
     def _price_on_page(self, idx: int, obs: Observation) -> bool:
         price = self.catalog.products[idx].price
         return any(abs(price - p) < 0.006 for p in obs.prices)
@@ -470,8 +492,8 @@ class Grounder:
         self._ground_by_title(obs, big if big is not None else headings, labelled_brands)
         if obs.product_id is None and big is not None and headings:
             # a theme may set its title barely larger than its body text: its tallest lines still name
-            # the product if it is a catalog title letter for letter with that price on the page (tallest three:
-            # the wordmark may be taller)
+            # the product if it is a catalog title letter for letter with that price on the page, or its brand
+            # labelled (tallest three: the wordmark may be taller)
             self._ground_by_title(obs, headings[:3], labelled_brands, strict=True)
 
     def _ground_by_title(self, obs: Observation, headings: list[str], labelled_brands: Sequence[str] = (),
@@ -499,7 +521,9 @@ class Grounder:
         branded = self.catalog.products[best].brand in obs.brands
         chosen = None
         if strict:
-            chosen = best if score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN and priced else None
+            # confirmed by its price, or by a brand label naming its brand (scores hold only that brand's titles then)
+            confirmed = priced or bool(labelled_brands)
+            chosen = best if score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN and confirmed else None
         elif score >= TITLE_ONLY_MIN_SCORE and margin >= TITLE_ONLY_MIN_MARGIN:
             chosen = best
         elif score >= TITLE_PRICED_MIN_SCORE and priced:

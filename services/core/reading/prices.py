@@ -36,9 +36,13 @@ def amount(raw: str) -> float:
 def find(text: str) -> Iterator[tuple[int, int, float]]:
     """(start, end, value) of every money amount in text, left to right. A line is read in the one style
     that explains more of its amounts ("89,99 $ 66,99 $" puts the currency after; "$504.99 $404.00" before;
-    a tie goes to the currency first, so "$83.00 USD" is one amount)."""
+    a tie goes to the currency first, so "$83.00 USD" is one amount). An amount of the other style that shares
+    no character with those is an amount too: a struck-through "81,99 $" garbled into "$1,99-¢" must not make
+    the paid "65,50 $" before it, the line's one clean amount, disappear."""
     before, after = list(_BEFORE_RE.finditer(text)), list(_AFTER_RE.finditer(text))
-    for m in (after if len(after) > len(before) else before):
+    chosen, other = (after, before) if len(after) > len(before) else (before, after)
+    found = [*chosen, *(m for m in other if all(m.end() <= c.start() or m.start() >= c.end() for c in chosen))]
+    for m in sorted(found, key=lambda m: m.start()):
         yield m.start(), m.end(), amount(m.group(1))
 
 

@@ -54,7 +54,9 @@ BIG_OF_TALLEST, BIG_OF_BODY = 0.7, 1.3
 EMPHASIS_OF_TALLEST, EMPHASIS_OF_BODY = 0.55, 1.12
 TINTED_SHARE = 0.45
 MARGIN_PX = 6  # columns at each side of the frame where the page's background shows
+MENU_MIN_ITEMS = 4  # tinted lines level with each other from which they are a menu bar's links
 MAIN_PICTURE_PX = 120  # a product page's main picture is at least this tall and wide (a card's thumbnail less)
+NEAR_PX = 400  # how far right of the page's heading, or beside its main picture, its buy box may reach
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,9 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
             words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
     # a short last word of a big heading with a descender ("J3", "Jog") is as tall as it is wide: it belongs
-    # to the line when a word of about its height sits a word space beside it, else it is an icon
-    words.extend(n for n in narrow if any(_beside(w, n) for w in words))
+    # to the line when a word of about its height sits a word space beside it, or when it is the line a long
+    # heading wrapped onto ("Rowan Haven Headphones" over "J9"), else it is an icon
+    words.extend(n for n in narrow if any(_beside(w, n) or _wrapped_under(w, n) for w in words))
     integral = cv2.integral(ink)
     page_bg = page_background(gray)
     lines = []
@@ -175,6 +178,13 @@ def _beside(word: Box, glyph: Box) -> bool:
     gap = max(glyph.left - word.right, word.left - glyph.right)
     overlap = min(word.bottom, glyph.bottom) - max(word.top, glyph.top)
     return 0 <= gap <= max(word.height, 10) and overlap >= 0.6 * word.height and word.height >= 0.6 * glyph.height
+
+
+def _wrapped_under(word: Box, glyph: Box) -> bool:
+    """`glyph` starts the line under `word`, a heading's word of about its height: left edges aligned (a round or
+    hooked first letter sits a few pixels off), less than a line's height between them."""
+    return (word.height >= 20 and abs(glyph.left - word.left) <= max(8, 0.25 * word.height)
+            and 0 <= glyph.top - word.bottom <= word.height and 0.8 <= glyph.height / word.height <= 1.5)
 
 
 def _text_rows(ink: np.ndarray, b: Box) -> list[Box] | None:
@@ -309,7 +319,8 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         # until our panel's heading has been read, read the headings on the right first to find it
         # (below the masthead, whose cart and account links sit on the right too). Finding the panel is a
         # once-per-shop cost, so it does not eat into what this page's own content may spend.
-        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and below(b, masthead))
+        menu = set(menu_rows(body))
+        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and below(b, masthead) and b not in menu)
         chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
     probes = len(chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
@@ -345,7 +356,9 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # TINTED_SHARE of the budget, biggest first (a line chosen already, e.g. our panel's heading on its own
     # tint read for free above, costs this share nothing)
     tinted_spent = 0.0
-    tinted = [b for b in main if b.tinted and not b.framed and b not in chosen]
+    # (not a menu bar's links: a row of them on one band is navigation, read by size with the rest)
+    menu = set(menu_rows(main))
+    tinted = [b for b in main if b.tinted and not b.framed and b not in chosen and b not in menu]
     for b in sorted(tinted, key=lambda b: (-b.height, b.top))[:3]:
         if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget and take(b):
             tinted_spent += b.cost
@@ -373,14 +386,16 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
                      and p.width >= MAIN_PICTURE_PX and p.height >= MAIN_PICTURE_PX]
     pic = max(body_pictures, key=lambda p: p.width * p.height, default=None)
     if pic is not None and (focus is None or focus.top >= pic.bottom):
+        # (beside it: a buy box starts within NEAR_PX of the picture; a column further off is our panel's cards,
+        # on a first page read before its heading tells where the panel starts)
         level = [b for b in main if pic.top <= b.top + b.height / 2 <= pic.bottom
-                 and (b.left >= pic.right or b.right <= pic.left)]
+                 and (0 <= b.left - pic.right <= NEAR_PX or 0 <= pic.left - b.right <= NEAR_PX)]
         for b in sorted(level, key=lambda b: (b.top, b.left)):
             take(b)
     if focus is not None:
         near = [b for b in main if focus.top - profile.focus_above * focus.height <= b.top
                 <= focus.bottom + profile.focus_below * focus.height and b.right > focus.left - 40
-                and b.left < focus.right + 400]
+                and b.left < focus.right + NEAR_PX]
         # nearest first; what is above the heading (navigation, breadcrumb) counts as twice as far
         for b in sorted(near, key=lambda b: b.top - focus.top if b.top >= focus.top else 2 * (focus.top - b.top)):
             take(b)
@@ -389,6 +404,18 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     for b in sorted(banner, key=lambda b: (-b.height, b.top)):
         take(b)
     return chosen, probes
+
+
+def menu_rows(lines: list[Box], min_items: int = MENU_MIN_ITEMS) -> list[Box]:
+    """The tinted lines that sit in a row of at least `min_items` tinted lines level with each other: a menu bar's
+    links (categories on a band across the page), not a promotion or a notice, which is one line on its band."""
+    tinted = [b for b in lines if b.tinted]
+    out = []
+    for b in tinted:
+        level = [o for o in tinted if abs((o.top + o.bottom) - (b.top + b.bottom)) <= max(b.height, o.height) // 2]
+        if len(level) >= min_items:
+            out.append(b)
+    return out
 
 
 def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[Box, OcrLine]]:
