@@ -244,7 +244,11 @@ def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: 
         off = [values[i] not in kept for i in (n - 2, n - 1)] if n >= 2 else [False]
         again = all(off) and (bool(kept) or values[n - 1] is not None and values[n - 2] == values[n - 1])
         on_kept = values[n - 1] in kept  # a view on the kept reading never unsettles it (a companion may go)
-        settled = n == 1 or hedge is not None or set(now) == set(kept) or again or on_kept
+        # nor does a second taste two views back joining the kept reading (noisy-brand's last view, a second glance
+        # at one brand: "kept or that brand" stays hard, 6 of 8 right, where half the panel kept 5)
+        joins = bool(kept) and set(kept) <= set(now) and all(
+            values[:n].count(t) >= HARD_TERM_MIN_VIEWS for t in now if t not in kept)
+        settled = n == 1 or hedge is not None or set(now) == set(kept) or again or on_kept or joins
         hedge = None if settled else kept[:1]
         kept = now
     return hedge
