@@ -61,3 +61,14 @@ def test_one_view_of_a_new_type_keeps_the_old_type_with_its_own_colour():
     request = decompose(session_summary([*speakers, *laptop]), CATALOG, k=4)
     old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
     assert old and list(old[0].colours) == ["grey"]
+
+
+def test_a_second_taste_seen_twice_joins_the_kept_brand():
+    # Acme, Cobalt, Acme, Acme, Cobalt: the newest view is off Acme, but Cobalt is on two views now, a runner-up as
+    # "Acme or Cobalt" shoppers have: both stay hard, not a hedge of Acme alone (before: half the panel Acme).
+    taken: set[str] = set()
+    acme = pick(3, taken, category="Speakers", brand="Acme")
+    cobalt = pick(2, taken, category="Speakers", brand="Cobalt")
+    request = decompose(session_summary([acme[0], cobalt[0], acme[1], acme[2], cobalt[1]]), CATALOG, k=4)
+    assert set(request.constraints.brands) == {"Acme", "Cobalt"}
+    assert not any(g.brands for g in request.constraints.at_least)
