@@ -5,8 +5,9 @@ packages, installed by infra/setup/system-deps.sh), sizes, light or dark colours
 right or on top, the brand above or below the title, only as "by X" or as a logo word, the price format
 (`$83.00`, `$83.00 USD`, `USD 83.00`, `83,00 $`), how a sale price sits beside the regular one, a variant
 picker listing other colours, the star format, breadcrumbs, an announcement bar, a sticky header, a
-cookie banner covering part of the viewport, and wording from the families the reader's default profile
-covers. The layout name is `theme-<n>` (INTERAREC_SHOP_LAYOUT), rendered by templates/themed.
+cookie banner covering part of the viewport, a listing's sort control (a select under its label, beside it, or
+drawn as "Sort by: Featured" text), and wording from the families the reader's default profile covers. The
+layout name is `theme-<n>` (INTERAREC_SHOP_LAYOUT), rendered by templates/themed.
 
 Themes are a test input: the reader must read every one with its default profile; nothing in the pipeline
 may know them.
@@ -47,6 +48,16 @@ ANNOUNCEMENTS = (None, "Free shipping on orders over $50", "Free returns within 
 BUY_LABELS = ("Add to cart", "Add to bag", "Add to basket", "Buy now", "Add to trolley")
 STOCK_LABELS = ("In stock", "In stock, ready to ship", "Only a few left in stock", None)
 COLOUR_WORDS = ("Colour", "Color")
+# A listing's sort control: its label over a select (a sidebar form), left of it on the results' toolbar, or a text
+# dropdown ("Sort by: Featured", a select drawn without its box); the label's words and each order's wording.
+SORT_FORMS = ("above", "beside", "inline")
+SORT_LABELS = ("Sort", "Sort by", "Order by")
+SORT_WORDING = {
+    "popular": ("Most reviewed", "Featured", "Best selling", "Most popular", "Recommended"),
+    "price_asc": ("Price: low to high", "Price, low to high", "Lowest price", "Price ascending"),
+    "price_desc": ("Price: high to low", "Price, high to low", "Highest price", "Most expensive"),
+    "rating": ("Top rated", "Highest rated", "Avg. Customer Review", "Rating: high to low", "Best rated"),
+}
 SHOP_NAMES = ("Northwind Supply", "Kite & Co", "Atelier Blanc", "Harbour Goods", "Fieldhouse", "Odd Loop",
               "Copper Lane", "Mint Market", "Tall Pines", "Studio Nine", "Blue Fern", "The Good Store")
 LIGHT_PALETTES = (
@@ -87,6 +98,9 @@ class Theme:
     stock_label: str | None
     colour_word: str
     uppercase_nav: bool
+    sort_form: str
+    sort_label: str
+    sort_words: dict[str, str]  # the demo shop's sort key -> this theme's words for it
 
     @property
     def layout(self) -> str:
@@ -146,7 +160,9 @@ def theme(number: int) -> Theme:
         announcement=pick("announcement", ANNOUNCEMENTS), sticky_header=pick("sticky", (True, False)),
         cookie_banner=pick("cookie", COOKIE_BANNERS), buy_label=pick("buy", BUY_LABELS),
         stock_label=pick("stock", STOCK_LABELS), colour_word=pick("colour_word", COLOUR_WORDS),
-        uppercase_nav=pick("nav_case", (True, False)),
+        uppercase_nav=pick("nav_case", (True, False)), sort_form=pick("sort_form", SORT_FORMS),
+        sort_label=pick("sort_label", SORT_LABELS),
+        sort_words={key: pick(f"sort_{key}", words) for key, words in SORT_WORDING.items()},
     )
 
 

@@ -50,6 +50,32 @@ def test_an_order_name_without_a_sort_label_is_no_choice() -> None:
     assert chosen_order([line("Sort", 600, 200, width=30), line("All colours", 600, 220, 20)], PATTERNS) is None
 
 
+def test_a_row_of_options_is_no_choice() -> None:
+    # pills or a segmented control beside the label, or one line of them: which is chosen is in their style only
+    pills = [line("Sort by", 40, 300, width=50), line("Top rated", 100, 300, width=70),
+             line("Price: low to high", 180, 300), line("Newest", 310, 300, width=50)]
+    assert chosen_order(pills, PATTERNS) is None
+    assert chosen_order([line("Sort: Top rated Price: low to high Newest", 40, 300, width=300)], PATTERNS) is None
+    # the same option twice (a select's text read with and without its frame) is still one choice
+    twice = [line("Sort", 600, 200, width=30), line("Price: high to low v", 600, 218, 34),
+             line("Price: high to low »|", 600, 226, 20)]
+    assert chosen_order(twice, PATTERNS) == "price_desc"
+
+
+def test_a_notice_over_buttons_is_no_controls_label() -> None:
+    # a cookie banner's sentence over its "Accept all" button (one ring round both buttons): reading it as the
+    # button's label cost 28 units of reading on every frame with the banner; "Sort" over a select is a label
+    from services.core.reading.reader import Box
+    from services.core.reading.sort_order import labelled_controls
+
+    notice, buttons = Box(21, 714, 572, 20), Box(21, 742, 227, 43, framed=True)
+    label, select = Box(28, 483, 36, 15), Box(27, 503, 182, 26, framed=True)
+    text = Box(32, 508, 80, 16, framed=True)
+    read = labelled_controls([notice, buttons, label, select], set(), None,
+                             lambda b: text if b is select else Box(b.left + 5, b.top + 5, 60, 16, framed=True))
+    assert read == [label, text]
+
+
 def test_the_profile_names_only_orders_of_the_closed_set(tmp_path) -> None:
     bad = tmp_path / "shop.json"
     bad.write_text('{"sort_orders": {"cheapest": ["\\\\bcheap"]}}')

@@ -111,12 +111,55 @@ def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
     return Box(left, top, right - left, bottom - top, b.ink, framed=True)
 
 
+# a frame's top edge: one run of ink across this share of its box, and this many times the box's height
+FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 3.0
+
+
+def label_on_frame(gray: np.ndarray, b: Box) -> tuple[Box, Box] | None:
+    """(label, control) of a framed box that is a control with its label drawn on its frame: the label's descenders
+    ("Order by") touch the frame's top edge, or a label left of the frame ("Sort [Top rated]") is a closing's reach
+    from it, so the line finder found the two as one box. The frame's top edge is the first row inked in one run
+    across most of the box (a text row has gaps between its letters); the run's extent is the frame's, and the ink
+    above it or left of it is the label. None when the frame is the whole box (a select, an input, a chip)."""
+    grad = cv2.morphologyEx(gray[b.top:b.bottom, b.left:b.right], cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    inked = grad > INK_THRESHOLD
+    edge = next(((r, *run) for r, row in enumerate(inked)
+                 if (run := _longest_run(row))[1] >= max(FRAME_EDGE_SHARE * b.width, FRAME_EDGE_HEIGHTS * b.height)),
+                None)
+    if edge is None:
+        return None
+    top, left, width = edge
+    if b.height - top < 2 * MIN_LINE_PX:
+        return None
+    label_ink = inked.copy()
+    label_ink[max(top - 1, 0):, max(left - 1, 0):left + width + 1] = False  # the frame and the gradient's spread of it
+    rows, cols = np.flatnonzero(label_ink.any(axis=1)), np.flatnonzero(label_ink.any(axis=0))
+    if rows.size == 0 or rows[-1] - rows[0] + 1 < MIN_LINE_PX:
+        return None
+    if not (rows[-1] < top or cols[-1] < left):
+        return None  # ink beside the frame's top edge and below it too: no label, something else (a chip's tail)
+    label = Box(b.left + int(cols[0]), b.top + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1),
+                b.ink)
+    return label, Box(b.left + left, b.top + top, width, b.height - top, b.ink, framed=True)
+
+
+def _longest_run(row: np.ndarray) -> tuple[int, int]:
+    """(start, length) of the longest run of True in `row`."""
+    steps = np.diff(np.concatenate(([0], row.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(steps == 1), np.flatnonzero(steps == -1)
+    if not starts.size:
+        return 0, 0
+    i = int(np.argmax(ends - starts))
+    return int(starts[i]), int(ends[i] - starts[i])
+
+
 def to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"))
 
 
-def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
-    """(text line boxes, picture boxes) of a grayscale screenshot."""
+def find_lines(gray: np.ndarray, rings: list[Box] | None = None) -> tuple[list[Box], list[Box]]:
+    """(text line boxes, picture boxes) of a grayscale screenshot. Given `rings`, the line-high components with too
+    little ink for text are added to it (framed): a form control's frame, with its label when that touches it."""
     grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     ink = (grad > INK_THRESHOLD).astype(np.uint8)
     joined = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((3, 9), np.uint8))
@@ -135,8 +178,11 @@ def find_lines(gray: np.ndarray) -> tuple[list[Box], list[Box]]:
             if h <= MAX_LINE_PX:
                 narrow.append(box)  # an icon or thumbnail, unless it ends a line of text (below)
             continue
-        elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6 and area >= 0.35 * w * h:
-            words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
+        elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6:
+            if area >= 0.35 * w * h:
+                words.append(box)  # thin rings (input borders, card outlines) have far less ink than text
+            elif rings is not None:
+                rings.append(Box(box.left, box.top, box.width, box.height, round(float(area) / (w * h), 3), True))
     # a short last word of a big heading with a descender ("J3", "Jog") is as tall as it is wide: it belongs
     # to the line when a word of about its height sits a word space beside it, or when it is the line a long
     # heading wrapped onto ("Rowan Haven Headphones" over "J9"), else it is an icon
@@ -592,7 +638,8 @@ class RegionReader:
         panel_left = self.panels.get(session)
         rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        lines, pictures = find_lines(gray)
+        rings: list[Box] = []
+        lines, pictures = find_lines(gray, rings)
         # the shop's lines only: our panel's heading beside a page's title made their row look like a
         # masthead's bar (a logo and, far from it, a cart link), and the title was then left out as the header
         masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
@@ -601,8 +648,8 @@ class RegionReader:
         chosen, probes = plan_reading(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead,
                                       bottom_dialog(gray, lines))
         # labelled form controls beyond the budget (a listing's sort select: sort_order.py), read inside their frames
-        controls = sort_order.labelled_controls(lines, {*chosen, *known}, panel_left,
-                                                lambda b: inside_frame(gray, b))
+        controls = sort_order.labelled_controls([*lines, *rings], {*chosen, *known}, panel_left,
+                                                lambda b: inside_frame(gray, b), lambda b: label_on_frame(gray, b))
         keys.update({b: self._key(gray, b) for b in controls if b not in keys})
         known |= {b for b in controls if keys[b] in self._memo}
         chosen += [b for b in controls if b not in known]
