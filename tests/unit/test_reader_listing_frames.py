@@ -56,3 +56,21 @@ def test_a_scrolled_grid_of_cards_is_a_listing_not_its_first_cards_product_page(
     assert obs.kind != "product" and obs.product_id is None
     titles = {catalog.by_id[pid].title for pid in obs.listing_product_ids}
     assert "Wexford Valley Aviators N3" in titles and len(titles) >= 2  # read as the listing it is
+
+
+@pytest.mark.skipif(not tesslib.available(), reason="needs libtesseract (apt-get install tesseract-ocr)")
+def test_filled_chips_read_with_bigger_lines_in_the_same_strip_are_the_filters(catalog: Catalog) -> None:
+    # Three real Chromium frames of one session: the Headphones listing as it loads and once shown, then the same
+    # listing filtered, with the dark pills "Brand: Kestrel x" and "Colour: Black x" under its heading. Read in
+    # order, as the summarizer does, the last frame's header and sidebar are known lines, so the pills shared the
+    # strip with the cards' titles and prices: scaled by their 31 px boxes, the pills' 12 px words came out half
+    # their size and tesseract read them as nothing (held-out brand-colour-filter: first good panel 10 s late).
+    reader = FrameReader(catalog)
+    url = "http://shop/c/Headphones"
+    for name in ("boutique-listing-before-chips-0.jpg", "boutique-listing-before-chips-1.jpg"):
+        with Image.open(SCREENS / name) as im:
+            reader.observe(im.convert("RGB"), page_url=url)
+    with Image.open(SCREENS / "boutique-listing-brand-colour-chips.jpg") as im:
+        obs = reader.observe(im.convert("RGB"), page_url=url + "?brand=Kestrel&colour=Black")
+    assert obs.kind == "listing"
+    assert obs.filter_labels == ["Brand: Kestrel", "Colour: Black"]

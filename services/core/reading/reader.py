@@ -54,6 +54,8 @@ BIG_OF_TALLEST, BIG_OF_BODY = 0.7, 1.3
 EMPHASIS_OF_TALLEST, EMPHASIS_OF_BODY = 0.55, 1.12
 TINTED_SHARE = 0.45
 MARGIN_PX = 6  # columns at each side of the frame where the page's background shows
+# a control's text shorter than this share of its box is scaled by the text, not the box (a filled chip)
+FRAMED_TEXT_SHARE = 0.7
 MENU_MIN_ITEMS = 4  # tinted lines level with each other from which they are a menu bar's links
 MAIN_PICTURE_PX = 120  # a product page's main picture is at least this tall and wide (a card's thumbnail less)
 NEAR_PX = 400  # how far right of the page's heading, or beside its main picture, its buy box may reach
@@ -474,8 +476,11 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
     for b in boxes:
         t, btm = max(0, b.top - 2), min(gray.shape[0], b.bottom + 2)
         left, right = max(0, b.left - 3), min(gray.shape[1], b.right + 3)
-        crop = gray[t:btm, left:right]
-        scale = min(3.0, max(0.5, target_px / max(b.height, 1)))
+        crop, height = gray[t:btm, left:right], b.height
+        if b.framed and (band := _text_band(crop)) is not None:
+            top, height = band
+            t, crop = t + top, crop[top:top + height + 4]
+        scale = min(3.0, max(0.5, target_px / max(height, 1)))
         crop = cv2.resize(crop, None, fx=scale, fy=scale,
                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
         crop = _lift_fills(_clear_margin(_dark_on_light(crop)))
@@ -512,6 +517,19 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
                            height=float(box.height),
                            left=left, top=box.top, width=max(w[0] + w[2] for w in ws) - left)))
     return out
+
+
+def _text_band(crop: np.ndarray) -> tuple[int, int] | None:
+    """(top of the crop's rows to read less 2 px, the text's height) when a control's text is much shorter than
+    its box: a filled chip ("Brand: Kestrel x", "Colour: Black x") is twice as tall as its words, and scaled by
+    the box its words came out half the size of the lines stacked with them, which tesseract then read as
+    nothing (the boutique's brand and colour chips were lost whenever bigger lines shared the strip). None when
+    the text fills the box (a select or input with its frame drawn in ink: nothing to cut)."""
+    ink = _lift_fills(_clear_margin(_dark_on_light(crop))) < 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0 or rows[-1] - rows[0] + 1 >= FRAMED_TEXT_SHARE * (crop.shape[0] - 4):
+        return None
+    return max(0, int(rows[0]) - 2), int(rows[-1] - rows[0]) + 1
 
 
 def _dark_on_light(crop: np.ndarray) -> np.ndarray:
