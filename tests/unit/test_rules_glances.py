@@ -87,3 +87,16 @@ def test_one_glance_at_another_type_keeps_the_kept_type_in_half_the_panel():
     chosen, candidates = recommend(CATALOG, request)
     panel = [CATALOG.products[int(candidates[i])] for i in chosen.indices]
     assert sum(p.category == "Speakers" for p in panel) >= request.k // 2
+
+
+def test_one_view_of_the_old_type_makes_no_brand_hard_after_a_new_type():
+    # One Acme speaker, then one laptop: one speaker's brand is no habit, so neither brand is hard and the speakers'
+    # half of the panel is any speaker (before: "Acme or <laptop brand>" hard, the speakers' half Acme speakers only).
+    taken: set[str] = set()
+    speaker = pick(1, taken, category="Speakers", brand="Acme")
+    laptop = pick(1, taken, category="Laptops", where=lambda p: p.brand != "Acme")
+    request = decompose(session_summary([*speaker, *laptop]), CATALOG, k=4)
+    assert set(request.constraints.categories) == {"Speakers", "Laptops"}
+    assert not request.constraints.brands
+    old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
+    assert old and not old[0].brands

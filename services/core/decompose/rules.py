@@ -455,8 +455,13 @@ def decompose(
             # whole session's views, and took the new type's half of the panel from the nearest-priced items.
             # each type's own views weigh its terms (the summary's weights are over both types: one beige shoe before a
             # white lamp weighed 0.41 and made no colour hard for the footwear, held-out draw 2 `noisy-colour`)
+            # the old type's term needs two of its views: one shoe's brand and one lamp's made "Dovetail or Juniper"
+            # hard, too few beige shoes left for the footwear half (held-out draw 2 `noisy-colour`, 3 of 8 right)
             per_type = [_hard_terms(_terms((), tv, attr, ground, f, []), tv, attr, ground)
                         for tv in (_of_types(views, [t]) for t in switch)]
+            old_views = _of_types(views, [switch[0]])
+            per_type[0] = [t for t in per_type[0]
+                           if sum(ground(getattr(v, attr) or "") == t for v in old_views) >= HARD_TERM_MIN_VIEWS]
             chosen = sorted(set().union(*per_type), key=lambda t: (-terms.get(t, 0.0), t)) if all(per_type) else []
             old_type_terms[field] = per_type[0]
         # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
