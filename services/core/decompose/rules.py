@@ -461,7 +461,8 @@ def decompose(
                         for tv in (_of_types(views, [t]) for t in switch)]
             old_views = _of_types(views, [switch[0]])
             per_type[0] = [t for t in per_type[0]
-                           if sum(ground(getattr(v, attr) or "") == t for v in old_views) >= HARD_TERM_MIN_VIEWS]
+                           if sum(ground(getattr(v, attr) or "") == t for v in old_views)
+                           + (t in explicit.terms[field]) >= HARD_TERM_MIN_VIEWS]  # a search or filter backs it too
             chosen = sorted(set().union(*per_type), key=lambda t: (-terms.get(t, 0.0), t)) if all(per_type) else []
             old_type_terms[field] = per_type[0]
         # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
