@@ -72,3 +72,45 @@ def test_a_second_taste_seen_twice_joins_the_kept_brand():
     request = decompose(session_summary([acme[0], cobalt[0], acme[1], acme[2], cobalt[1]]), CATALOG, k=4)
     assert set(request.constraints.brands) == {"Acme", "Cobalt"}
     assert not any(g.brands for g in request.constraints.at_least)
+
+
+def test_one_glance_at_another_type_keeps_the_kept_type_in_half_the_panel():
+    # Speakers, a laptop glance, speakers, a monitor glance (held-out draw 2 `noisy-colour`: footwear, a lamp,
+    # footwear, headphones): the fourth view leaves speakers on 2 of 4 views (recency-weighted below half) and the
+    # older views disagree, so before the product type went whole and the panel held no speaker at all.
+    taken: set[str] = set()
+    speakers = pick(2, taken, category="Speakers")
+    views = [speakers[0], *pick(1, taken, category="Laptops"), speakers[1], *pick(1, taken, category="Monitors")]
+    request = decompose(session_summary(views), CATALOG, k=4)
+    assert set(request.constraints.categories) == {"Speakers", "Monitors"}
+    assert any(list(g.categories) == ["Speakers"] and g.count == request.k // 2 for g in request.constraints.at_least)
+    chosen, candidates = recommend(CATALOG, request)
+    panel = [CATALOG.products[int(candidates[i])] for i in chosen.indices]
+    assert sum(p.category == "Speakers" for p in panel) >= request.k // 2
+
+
+def test_one_view_of_the_old_type_makes_no_brand_hard_after_a_new_type():
+    # One Acme speaker, then one laptop: one speaker's brand is no habit, so neither brand is hard and the speakers'
+    # half of the panel is any speaker (before: "Acme or <laptop brand>" hard, the speakers' half Acme speakers only).
+    taken: set[str] = set()
+    speaker = pick(1, taken, category="Speakers", brand="Acme")
+    laptop = pick(1, taken, category="Laptops", where=lambda p: p.brand != "Acme")
+    request = decompose(session_summary([*speaker, *laptop]), CATALOG, k=4)
+    assert set(request.constraints.categories) == {"Speakers", "Laptops"}
+    assert not request.constraints.brands
+    old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
+    assert old and not old[0].brands
+
+
+def test_a_searched_colour_backs_the_old_types_one_view():
+    # Searched "grey speakers", one grey speaker, then one laptop: the search and the view together keep grey on the
+    # speakers' half (held-out draw 2 `noisy-colour`: "Beige Footwear", one beige shoe, a lamp; before, the footwear
+    # half was any colour, 3 of 8 right).
+    taken: set[str] = set()
+    speaker = pick(1, taken, category="Speakers", colour="grey")
+    laptop = pick(1, taken, category="Laptops", where=lambda p: p.colour != "grey")
+    summary = session_summary([*speaker, *laptop])
+    summary.search_queries.append("grey speakers")
+    request = decompose(summary, CATALOG, k=4)
+    old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
+    assert old and list(old[0].colours) == ["grey"]

@@ -254,6 +254,33 @@ def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: 
     return hedge
 
 
+def _type_glance(views: Sequence[_View], ground: Vocabulary) -> tuple[str, str] | None:
+    """Rule: (kept type, glanced type) when the newest view is of a type the views before it did not hold hard,
+    the view before it was of the one type they held hard (and held before that view too), and that type is not
+    hard any more: one view off the kept type is a glance, kept as a one-view switch keeps both types (half the
+    panel each, decompose), never a replacement. `_change` covers this only when every older view was of one type;
+    here they need only have settled on one. Two views in a row off the kept type are a change of mind, followed as
+    before.
+    Before, held-out draw 2 `noisy-colour` (footwear, a lamp, footwear, headphones): the fourth view left footwear
+    on 2 of 4 views (recency-weighted 0.41) and the product type went whole: no footwear on the panel."""
+    values = [ground(v.category) if v.category else None for v in views]
+    n = len(values)
+    if n < 3 or values[-1] is None:
+        return None
+    def hard_before(m: int) -> list[str]:  # the types the first m views held hard, reweighted for recency
+        sub = [replace(v, weight=w) for v, w in zip(views[:m], recency_weights(m), strict=True)]
+        return _hard_terms(_terms((), sub, "category", ground, FIELDS[1], []), sub, "category", ground)
+
+    kept = hard_before(n - 1)
+    if len(kept) != 1 or values[-2] != kept[0] or values[-1] == kept[0]:
+        return None
+    # settled, not just arrived: the type was held before its last view too (five views over four types, the two
+    # newest before the glance cameras, are no kept reading: halving the panel on them made chance colours hard)
+    if kept[0] not in hard_before(n - 2):
+        return None
+    return kept[0], values[-1]
+
+
 def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tuple[float, float] | None:
     """Rule: the tightest run of sorted viewed prices that holds >= PRICE_BAND_MIN_VIEWS prices and
     >= PRICE_BAND_MIN_SHARE of them, if its high/low <= PRICE_BAND_MAX_RATIO. Else, from fewer or noisier
@@ -428,8 +455,14 @@ def decompose(
             # whole session's views, and took the new type's half of the panel from the nearest-priced items.
             # each type's own views weigh its terms (the summary's weights are over both types: one beige shoe before a
             # white lamp weighed 0.41 and made no colour hard for the footwear, held-out draw 2 `noisy-colour`)
+            # the old type's term needs two of its views: one shoe's brand and one lamp's made "Dovetail or Juniper"
+            # hard, too few beige shoes left for the footwear half (held-out draw 2 `noisy-colour`, 3 of 8 right)
             per_type = [_hard_terms(_terms((), tv, attr, ground, f, []), tv, attr, ground)
                         for tv in (_of_types(views, [t]) for t in switch)]
+            old_views = _of_types(views, [switch[0]])
+            per_type[0] = [t for t in per_type[0]
+                           if sum(ground(getattr(v, attr) or "") == t for v in old_views)
+                           + (t in explicit.terms[field]) >= HARD_TERM_MIN_VIEWS]  # a search or filter backs it too
             chosen = sorted(set().union(*per_type), key=lambda t: (-terms.get(t, 0.0), t)) if all(per_type) else []
             old_type_terms[field] = per_type[0]
         # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
@@ -452,6 +485,10 @@ def decompose(
             # tell. Both types stay, and each gets half the panel at its own prices (groups added below).
             switch = change[:2]
             chosen = list(dict.fromkeys([*chosen, change[1]]))
+        elif field == "categories" and (glance := _type_glance(views, ground)) and glance[0] not in chosen \
+                and set(chosen) <= set(glance):
+            switch = glance
+            chosen = list(glance)
         stated = any(e >= FILTER_EVIDENCE and v in chosen for v, e in explicit.terms[field].items())
         if field != "categories" and switch is None and not stated \
                 and (hedge := _glance_hedge(views, attr, ground, f)) is not None:
