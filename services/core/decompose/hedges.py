@@ -39,7 +39,7 @@ def hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog:
     count = int(k * HEDGE_SHARE)
     if c.at_least or count < 1:
         return
-    held = [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
+    held = _held_from_views(c, explicit)
     if len(held) != 2:
         return
     rows = candidate_rows(catalog, c)
@@ -49,14 +49,26 @@ def hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog:
     d = _nearest_distance(catalog.price[rows], lo, hi, count)
     if math.exp(2 * d) <= PRICE_BAND_MAX_RATIO:
         return
-    values = {n: list(getattr(c, n)) for n in held}
-    for n in held:
-        del getattr(c, n)[:]
-        getattr(c.at_least.add(count=count), n).extend(values[n])
+    values = _hedge_held(c, held, count)
     request.relaxations.add(constraint="brands", reason=(
         f"no {values['brands']} {values['colours']} product near the viewed prices (the nearest {count} reach "
         f"x{math.exp(2 * d):.2f} beyond them); brand, colour and budget hedged: at least "
         f"{count} of {k} items of each"))
+
+
+def _held_from_views(c: optimization_pb2.Constraints, explicit: _Explicit) -> list[str]:
+    """The brand and colour constraints held hard from the views alone: none of their terms stated (filter, search)."""
+    return [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
+
+
+def _hedge_held(c: optimization_pb2.Constraints, held: Sequence[str], count: int) -> dict[str, list[str]]:
+    """Each of the `held` fields' hard values become a hedge (a group of at least `count` items holding them);
+    returns the values so moved, by field."""
+    values = {n: list(getattr(c, n)) for n in held}
+    for n in held:
+        del getattr(c, n)[:]
+        getattr(c.at_least.add(count=count), n).extend(values[n])
+    return values
 
 
 def sorted_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> float | None:
@@ -84,17 +96,14 @@ def yield_to_the_sorted_rating(request: optimization_pb2.OptimizationRequest, ca
     count = int(k * HEDGE_SHARE)
     if level is None or count < 1:
         return
-    held = [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
+    held = _held_from_views(c, explicit)
     if not held:
         return
     rows = candidate_rows(catalog, c)
     rated = int((catalog.rating[rows] >= level).sum())
     if rated >= count:
         return
-    values = {n: list(getattr(c, n)) for n in held}
-    for n in held:
-        del getattr(c, n)[:]
-        getattr(c.at_least.add(count=count), n).extend(values[n])
+    values = _hedge_held(c, held, count)
     c.at_least.add(count=count, min_rating=level)
     request.relaxations.add(constraint=held[0], reason=(
         f"listing sorted by rating: only {rated} candidates rated {level:g}+ with {values}; "

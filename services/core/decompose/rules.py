@@ -207,6 +207,17 @@ def _of_types(views: Sequence[_View], types: Sequence[str]) -> list[_View]:
     return [v for v in views if v.category in types]
 
 
+def _hard_from(views: list[_View], attr: str, ground: Vocabulary, field: _Field) -> list[str]:
+    """The terms `views` alone make hard (their own weights, no summary terms)."""
+    return _hard_terms(_terms((), views, attr, ground, field, []), views, attr, ground)
+
+
+def _hard_before(views: Sequence[_View], m: int, attr: str, ground: Vocabulary, field: _Field) -> list[str]:
+    """The terms the first `m` views alone made hard, reweighted for recency as when the m-th was the newest."""
+    sub = [replace(v, weight=w) for v, w in zip(views[:m], recency_weights(m), strict=True)]
+    return _hard_from(sub, attr, ground, field)
+
+
 def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str, str, int] | None:
     """(old term, new term, newest views with it) when the newest views share a term none of the older views
     has and all older views share one term; else None."""
@@ -238,8 +249,7 @@ def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: 
     kept: list[str] = []
     hedge: list[str] | None = None
     for n in range(1, len(views) + 1):
-        sub = [replace(v, weight=w) for v, w in zip(views[:n], recency_weights(n), strict=True)]
-        now = _hard_terms(_terms((), sub, attr, ground, field, []), sub, attr, ground)
+        now = _hard_before(views, n, attr, ground, field)
         # a change of mind: the two newest views both off the kept reading (or, none kept, sharing their value)
         off = [values[i] not in kept for i in (n - 2, n - 1)] if n >= 2 else [False]
         again = all(off) and (bool(kept) or values[n - 1] is not None and values[n - 2] == values[n - 1])
@@ -254,7 +264,7 @@ def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: 
     return hedge
 
 
-def _type_glance(views: Sequence[_View], ground: Vocabulary) -> tuple[str, str] | None:
+def _type_glance(views: Sequence[_View], ground: Vocabulary, field: _Field) -> tuple[str, str] | None:
     """Rule: (kept type, glanced type) when the newest view is of a type the views before it did not hold hard,
     the view before it was of the one type they held hard (and held before that view too), and that type is not
     hard any more: one view off the kept type is a glance, kept as a one-view switch keeps both types (half the
@@ -267,16 +277,12 @@ def _type_glance(views: Sequence[_View], ground: Vocabulary) -> tuple[str, str] 
     n = len(values)
     if n < 3 or values[-1] is None:
         return None
-    def hard_before(m: int) -> list[str]:  # the types the first m views held hard, reweighted for recency
-        sub = [replace(v, weight=w) for v, w in zip(views[:m], recency_weights(m), strict=True)]
-        return _hard_terms(_terms((), sub, "category", ground, FIELDS[1], []), sub, "category", ground)
-
-    kept = hard_before(n - 1)
+    kept = _hard_before(views, n - 1, "category", ground, field)
     if len(kept) != 1 or values[-2] != kept[0] or values[-1] == kept[0]:
         return None
     # settled, not just arrived: the type was held before its last view too (five views over four types, the two
     # newest before the glance cameras, are no kept reading: halving the panel on them made chance colours hard)
-    if kept[0] not in hard_before(n - 2):
+    if kept[0] not in _hard_before(views, n - 2, "category", ground, field):
         return None
     return kept[0], values[-1]
 
@@ -457,8 +463,7 @@ def decompose(
             # white lamp weighed 0.41 and made no colour hard for the footwear, held-out draw 2 `noisy-colour`)
             # the old type's term needs two of its views: one shoe's brand and one lamp's made "Dovetail or Juniper"
             # hard, too few beige shoes left for the footwear half (held-out draw 2 `noisy-colour`, 3 of 8 right)
-            per_type = [_hard_terms(_terms((), tv, attr, ground, f, []), tv, attr, ground)
-                        for tv in (_of_types(views, [t]) for t in switch)]
+            per_type = [_hard_from(_of_types(views, [t]), attr, ground, f) for t in switch]
             old_views = _of_types(views, [switch[0]])
             per_type[0] = [t for t in per_type[0]
                            if sum(ground(getattr(v, attr) or "") == t for v in old_views)
@@ -485,7 +490,7 @@ def decompose(
             # tell. Both types stay, and each gets half the panel at its own prices (groups added below).
             switch = change[:2]
             chosen = list(dict.fromkeys([*chosen, change[1]]))
-        elif field == "categories" and (glance := _type_glance(views, ground)) and glance[0] not in chosen \
+        elif field == "categories" and (glance := _type_glance(views, ground, f)) and glance[0] not in chosen \
                 and set(chosen) <= set(glance):
             switch = glance
             chosen = list(glance)
