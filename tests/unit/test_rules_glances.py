@@ -9,6 +9,12 @@ from services.core.decompose.rules import decompose
 from tests.unit.test_rules_evidence import CATALOG, pick, session_summary
 
 
+def _panel(request) -> list:
+    """The products the optimizer shows for `request`."""
+    chosen, candidates = recommend(CATALOG, request)
+    return [CATALOG.products[int(candidates[i])] for i in chosen.indices]
+
+
 def test_one_glance_among_three_views_is_no_second_taste():
     # Acme, a Cobalt glance, Acme: the glance holds a third of the views, but a second taste needs two views.
     taken: set[str] = set()
@@ -28,8 +34,7 @@ def test_a_glance_keeps_the_kept_brand_in_half_the_panel():
     request = decompose(session_summary(views), CATALOG, k=4)
     assert not request.constraints.brands
     assert any(list(g.brands) == ["Acme"] and g.count == request.k // 2 for g in request.constraints.at_least)
-    chosen, candidates = recommend(CATALOG, request)
-    panel = [CATALOG.products[int(candidates[i])] for i in chosen.indices]
+    panel = _panel(request)
     assert sum(p.brand == "Acme" for p in panel) >= request.k // 2
 
 
@@ -84,8 +89,7 @@ def test_one_glance_at_another_type_keeps_the_kept_type_in_half_the_panel():
     request = decompose(session_summary(views), CATALOG, k=4)
     assert set(request.constraints.categories) == {"Speakers", "Monitors"}
     assert any(list(g.categories) == ["Speakers"] and g.count == request.k // 2 for g in request.constraints.at_least)
-    chosen, candidates = recommend(CATALOG, request)
-    panel = [CATALOG.products[int(candidates[i])] for i in chosen.indices]
+    panel = _panel(request)
     assert sum(p.category == "Speakers" for p in panel) >= request.k // 2
 
 
