@@ -595,7 +595,7 @@ def decompose(
         hedge_starved_budget(request, catalog, prices, explicit)
         rating = hedged_rating(relevant, list(catalog_ratings)) if floor is None else None
         # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
-        hedge_price(request, catalog, prices, rating=rating, sorted_level=sorted_level)
+        hedge_price(request, catalog, prices, rating=rating, sorted_level=sorted_level, views=relevant)
     return request
 
 
