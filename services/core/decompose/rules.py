@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from interarec.v1 import optimization_pb2, summaries_pb2
@@ -233,12 +233,14 @@ def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str,
     return next(iter(older)), values[-1], run
 
 
-def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: _Field) -> list[str] | None:
+def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: _Field,
+                  hold: Callable[[_View], bool | None] = lambda v: None) -> list[str] | None:
     """Rule: one view off the reading the earlier views settled is a glance, a hedge at most, never a replacement
     of the kept reading. The field's reading is followed view by view (each prefix of the views, reweighted for
     recency, through _hard_terms): where the newest view changes what the views held hard when the reading last
     settled, and it is not the second view in a row off the kept reading alike with the one before (a change of
-    mind, followed in full), the field is unsettled: nothing of it is hard, the kept reading's strongest term gets
+    mind, followed in full; alike: the same brand or colour, or both within the budget and rating floor the views
+    read, `hold`), the field is unsettled: nothing of it is hard, the kept reading's strongest term gets
     half the panel (returned) while it is on a runner-up's share of the views ([] when faded or none was kept), and
     the new reading only its soft weight, the strongest as the newest. None when settled.
     Two glances in a row that share neither brand nor colour are no new reading: before, the second of them
@@ -253,18 +255,19 @@ def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: 
     hedge: list[str] | None = None
     for n in range(1, len(views) + 1):
         now = _hard_before(views, n, attr, ground, field)
-        # a change of mind: the two newest views both off the kept reading and sharing their value or the other
-        # field's (a new brand in new colours too), a new reading seen twice; two off views sharing neither are two
-        # glances
+        # a change of mind: the two newest views both off the kept reading and sharing their value, or (a reading
+        # kept) the other field's value (a new brand in new colours too) or the budget and rating floor the views
+        # read (`hold`): a new reading seen twice; two off views sharing none of them are two glances
         off = [values[i] not in kept for i in (n - 2, n - 1)] if n >= 2 else [False]
-        again = all(off) and _alike(views[n - 2], views[n - 1])
+        a, b = views[n - 2], views[n - 1]
+        again = all(off) and (values[n - 1] is not None and values[n - 2] == values[n - 1]
+                              or bool(kept) and (_alike(a, b) or bool(hold(a) and hold(b))))
         on_kept = values[n - 1] in kept  # a view on the kept reading never unsettles it (a companion may go)
         # nor does a second taste two views back joining the kept reading (noisy-brand's last view, a second glance
         # at one brand: "kept or that brand" stays hard, 6 of 8 right, where half the panel kept 5)
         joins = bool(kept) and set(kept) <= set(now) and all(
             values[:n].count(t) >= HARD_TERM_MIN_VIEWS for t in now if t not in kept)
-        # with no reading kept no view is off one: a term the newest view makes hard is on an earlier view too
-        settled = n == 1 or not kept or set(now) == set(kept) or again or on_kept or joins
+        settled = n == 1 or set(now) == set(kept) or again or on_kept or joins
         # the kept reading keeps its half while it is on a runner-up's share of the views; faded, nothing is hard
         hedge = None if settled else [t for t in kept[:1] if values[:n].count(t) >= COMPANION_TERM_WEIGHT * n]
         if settled:
@@ -298,6 +301,35 @@ def _type_glance(views: Sequence[_View], ground: Vocabulary, field: _Field) -> t
     if kept[0] not in _hard_before(views, n - 2, "category", ground, field):
         return None
     return kept[0], values[-1]
+
+
+@dataclass(frozen=True)
+class _Habits:
+    """What the views of the kept product types say beside brand and colour: their prices, budget and rating floor."""
+
+    relevant: list[_View]  # the views of the kept types (all views without one)
+    prices: list[float]
+    scope: object  # catalog mask of the kept types, None without one
+    band: tuple[float, float] | None
+    floor: float | None
+
+    def hold(self, view: _View) -> bool | None:
+        """Whether `view` fits the budget and rating floor read off the views; None when they read neither."""
+        if self.band is None and self.floor is None:
+            return None
+        return ((self.band is None or self.band[0] <= view.price <= self.band[1])
+                and (self.floor is None or (view.rating or 0.0) >= self.floor))
+
+
+def _habits(views: list[_View], cats: set[str], catalog: Catalog) -> _Habits:
+    """Price and rating habits belong to the product type: with the type settled, read them off its views only
+    (after an intent change, the old type's prices say nothing about the new budget)."""
+    relevant = [v for v in views if not cats or v.category in cats] or views
+    prices = [v.price for v in relevant if v.price > 0]
+    scope = catalog.mask(categories=sorted(cats)) if cats else None
+    band = _price_band(prices, catalog.price[scope] if scope is not None else catalog.price)
+    floor = _rating_floor(relevant, list(catalog.rating[scope] if scope is not None else catalog.rating))
+    return _Habits(relevant, prices, scope, band, floor)
 
 
 def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tuple[float, float] | None:
@@ -508,8 +540,10 @@ def decompose(
             switch = glance
             chosen = list(glance)
         stated = any(e >= FILTER_EVIDENCE and v in chosen for v, e in explicit.terms[field].items())
+        if field == "brands":  # the product type is decided: the budget and rating floor its views read
+            habits = _habits(views, set(hard["categories"]), catalog)
         if field != "categories" and switch is None and not stated \
-                and (hedge := _glance_hedge(views, attr, ground, f)) is not None:
+                and (hedge := _glance_hedge(views, attr, ground, f, habits.hold)) is not None:
             chosen = []
             glances[field] = hedge
         hard[field] = chosen
@@ -521,13 +555,8 @@ def decompose(
         for value, weight in sorted(terms_of[field.name].items(), key=lambda kv: (-kv[1], kv[0])):
             getattr(request.preferences, field.name).add(value=value, weight=min(weight, 1.0))
 
-    # Price and rating habits belong to the product type: with the type settled, read them off its views only
-    # (after an intent change, the old type's prices say nothing about the new budget).
     cats = set(hard["categories"])
-    relevant = [v for v in views if not cats or v.category in cats] or views
-    prices = [v.price for v in relevant if v.price > 0]
-    scope = catalog.mask(categories=sorted(cats)) if cats else None
-    band = _price_band(prices, catalog.price[scope] if scope is not None else catalog.price)
+    relevant, prices, scope, band = habits.relevant, habits.prices, habits.scope, habits.band
     old_band = None
     if switch is not None:  # each type's prices make its own budget: no hard band over both (groups below)
         old_prices = [v.price for v in views if v.category == switch[0] and v.price > 0]
@@ -555,7 +584,7 @@ def decompose(
 
     catalog_ratings = catalog.rating[scope] if scope is not None else catalog.rating
     # like the band, a rating habit is read within one type: none over two types after a switch
-    floor = _rating_floor(relevant, list(catalog_ratings)) if switch is None else None
+    floor = habits.floor if switch is None else None
     if floor is not None:
         request.constraints.min_rating = floor
 
