@@ -1,0 +1,70 @@
+"""How the rules read a rating off the views (issue 17 item 2, draw 3 `rated-colour`): the
+floor's chance counts every view at the floor and is taken among the products the views keep to. Rules decomposer ->
+optimizer on the generated demo catalog."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from interarec.v1 import summaries_pb2 as S
+from services.common.catalog import Catalog, Product
+from services.common.demo_catalog import build_rows
+from services.core.assortment.mnl import solve_request
+from services.core.decompose.rules import _rating_floor, _View, decompose
+from services.core.decompose.thresholds import MIN_RATING_CHANCE, MIN_RATING_SLACK
+from services.core.reading.summary import add_views
+
+DEMO = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+K = 8
+
+
+def _solve(views: list[Product]):
+    summary = S.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
+    add_views(summary, [(p, 2, 0.95) for p in views])
+    request = decompose(summary, DEMO, k=K)
+    solved = solve_request(DEMO, request)
+    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices], request
+
+
+def test_views_tied_at_the_floor_all_count_in_its_chance():
+    # Before: the lowest quarter of the views was set aside as outliers even when rated as the floor itself, so four
+    # views rated 4.3, 4.3, 4.8, 4.9 among products half of which are rated 4.3+ were taken for three of four (chance
+    # 0.30, no floor); all four are 4.3+ (chance 0.06).
+    type_ratings = [4.3] * 49 + [4.0] * 51
+    views = [_View(f"P{i}", "b", "t", "c", 10.0, r) for i, r in enumerate((4.3, 4.3, 4.8, 4.9))]
+    assert _rating_floor(views, type_ratings) == round(4.3 - MIN_RATING_SLACK, 2)
+    # a view below the rest is still an outlier the floor tolerates
+    views = [_View(f"P{i}", "b", "t", "c", 10.0, r) for i, r in enumerate((3.5, 4.8, 4.8, 4.9))]
+    assert _rating_floor(views, [4.8] * 10 + [4.0] * 90) == round(4.8 - MIN_RATING_SLACK, 2)
+
+
+def _three_views_of_a_lower_rated_colour() -> list[list[Product]]:
+    """Three views of one type and colour (other brands), all rated at least r, where three such products are unlikely
+    by chance among the colour's products of the type and not among all of the type's."""
+    out = []
+    for (category, colour) in sorted({(p.category, p.colour) for p in DEMO.products}):
+        typ = DEMO.rating[DEMO.category == category]
+        ours = DEMO.rating[(DEMO.category == category) & (DEMO.colour == colour)]
+        if ours.size < 2 * K:
+            continue
+        for r in np.arange(4.0, 5.0, 0.1).round(1):
+            if (typ >= r).mean() ** 3 > MIN_RATING_CHANCE >= (ours >= r).mean() ** 3:
+                pick = {p.brand: p for p in DEMO.products
+                        if p.category == category and p.colour == colour and r <= p.rating < r + 0.05}
+                views = sorted(pick.values(), key=lambda p: p.product_id)[:3]
+                if len(views) == 3:
+                    out.append(views)
+                break
+    return out
+
+
+def test_a_rating_habit_is_read_among_the_products_of_the_colour_every_view_has():
+    # Before: the chance was the type's, and a colour whose products are rated below the type's made the views look
+    # ordinary (draw 3 `rated-colour`: brown sunglasses, 36 % rated 4.3+ against the type's 49 %; three brown views
+    # rated 4.3+ made no floor and the panel held 4 of 8 below 4.3).
+    cases = _three_views_of_a_lower_rated_colour()
+    assert len(cases) >= 5
+    for views in cases:
+        _, request = _solve(views)
+        low = min(p.rating for p in views)
+        assert request.constraints.min_rating == round(low - MIN_RATING_SLACK, 2), [str(p) for p in views]
