@@ -1,6 +1,7 @@
-"""How the rules read a rating off the views (issue 17 item 2, draw 3 `rated-colour`): the
-floor's chance counts every view at the floor and is taken among the products the views keep to. Rules decomposer ->
-optimizer on the generated demo catalog."""
+"""How the rules read a rating off the views (issue 17 item 2, draw 3 `rated-colour` and `top-rated-browse`): the
+floor's chance counts every view at the floor and is taken among the products the views keep to, and the hedge
+group of a rating two views agree on goes before the first view's brand and colour. Rules decomposer -> optimizer on
+the generated demo catalog."""
 
 from __future__ import annotations
 
@@ -68,3 +69,43 @@ def test_a_rating_habit_is_read_among_the_products_of_the_colour_every_view_has(
         _, request = _solve(views)
         low = min(p.rating for p in views)
         assert request.constraints.min_rating == round(low - MIN_RATING_SLACK, 2), [str(p) for p in views]
+
+
+def _two_views_agreeing_on_a_rating_only() -> list[tuple[Product, Product]]:
+    """Pairs of views of one type, other brands and colours, both rated so high for the type that two such are unlikely
+    by chance, whose hedges group the first view's brand and colour."""
+    pairs = []
+    for i, a in enumerate(DEMO.products[:400]):
+        typ = DEMO.rating[DEMO.category == a.category]
+        for b in DEMO.products[i + 1:i + 200]:
+            if b.category != a.category or b.brand == a.brand or b.colour == a.colour:
+                continue
+            if (typ >= min(a.rating, b.rating)).mean() ** 2 > MIN_RATING_CHANCE:
+                continue
+            if any(g.brands or g.colours for g in _solve([a, b])[1].constraints.at_least):
+                pairs.append((a, b))
+            break
+        if len(pairs) == 15:
+            break
+    return pairs
+
+
+def test_two_views_agreeing_on_a_rating_put_its_group_before_the_first_views_brand_and_colour():
+    # Before: the rated price group came after the first view's brand and colour groups and yielded where the three
+    # could not all fit, so the panel was the items nearest the price of that brand and colour, rated as the catalog
+    # is there (draw 3 `top-rated-browse`: backpacks rated 4.8 and 4.7, Tavora green then Tundra purple, 3 of 8 rated
+    # 4.5+). Both views show the rating, one view the brand or colour: the rated group now goes first and keeps its
+    # half. On these 15 pairs the panels held 1-8 (81 of 120) items in the type's best-rated quarter, now 4-8 (91).
+    pairs = _two_views_agreeing_on_a_rating_only()
+    assert len(pairs) == 15
+    rated = []
+    for a, b in pairs:
+        panel, request = _solve([a, b])
+        first = request.constraints.at_least[0]
+        assert first.HasField("min_rating") and not (first.brands or first.colours), (a, b)
+        assert sum(first.price_min <= p.price <= first.price_max and p.rating >= first.min_rating
+                   for p in panel) >= first.count, (a, b)
+        top = float(np.quantile(DEMO.rating[DEMO.category == a.category], 0.75))
+        rated.append(sum(p.rating >= top for p in panel))
+        assert len(panel) == K
+    assert min(rated) >= K // 2 and sum(rated) >= 88, rated

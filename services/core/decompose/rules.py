@@ -597,8 +597,9 @@ def decompose(
     elif price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
         hedge_starved_budget(request, catalog, prices, explicit)
         rating = hedged_rating(relevant, list(catalog_ratings)) if floor is None else None
-        # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel
-        hedge_price(request, catalog, prices, rating=rating, sorted_level=sorted_level)
+        # listed after the brand/colour hedges, so it yields first when the groups cannot all fit the panel (unless it
+        # keeps to a rating more of the views show than the brand or colour: hedges._yield_to_the_rating)
+        hedge_price(request, catalog, prices, rating=rating, sorted_level=sorted_level, rated_by=relevant)
     return request
 
 
