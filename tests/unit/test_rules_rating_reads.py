@@ -1,7 +1,7 @@
 """How the rules read a rating off the views (issue 17 item 2, draw 3 `rated-colour` and `top-rated-browse`): the
-floor's chance counts every view at the floor and is taken among the products the views keep to, and the hedge
-group of a rating two views agree on goes before the first view's brand and colour. Rules decomposer -> optimizer on
-the generated demo catalog."""
+floor's chance counts every view at the floor and is taken among the products the views keep to, the hedge group of a
+rating two views agree on goes before the first view's brand and colour, and the price group takes its window's items
+rated like the views first. Rules decomposer -> optimizer on the generated demo catalog."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 from interarec.v1 import summaries_pb2 as S
 from services.common.catalog import Catalog, Product
 from services.common.demo_catalog import build_rows
+from services.core.assortment.candidates import candidate_rows
 from services.core.assortment.mnl import solve_request
 from services.core.decompose.rules import _rating_floor, _View, decompose
 from services.core.decompose.thresholds import MIN_RATING_CHANCE, MIN_RATING_SLACK
@@ -19,9 +20,11 @@ DEMO = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
 K = 8
 
 
-def _solve(views: list[Product]):
+def _solve(views: list[Product], colour_filter: str = ""):
     summary = S.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
     add_views(summary, [(p, 2, 0.95) for p in views])
+    if colour_filter:
+        summary.ui_filter_fields.add(field=S.UiFilter.FIELD_COLOUR, value=colour_filter)
     request = decompose(summary, DEMO, k=K)
     solved = solve_request(DEMO, request)
     return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices], request
@@ -109,3 +112,32 @@ def test_two_views_agreeing_on_a_rating_put_its_group_before_the_first_views_bra
         rated.append(sum(p.rating >= top for p in panel))
         assert len(panel) == K
     assert min(rated) >= K // 2 and sum(rated) >= 88, rated
+
+
+
+def test_the_price_group_takes_its_windows_items_rated_like_the_views_first():
+    # Before: the price group is forced on the revenue objective, which then took the window's least attractive items
+    # (they take the fewest choices from dearer items), so the rating level the views show worked backwards inside it
+    # (draw 3 `rated-colour`: views rated 4.3 and 4.8 in a filtered colour, the $25-45 group held its window's four
+    # items rated 3.6-4.1 and left its 4.8). Two views of one filtered colour, the second 1.3-2 times the first's
+    # price: the panel's items between the two prices rated at least the level reached what the window holds (up to
+    # half the panel) on 14 of these 20, now on 18.
+    reached, checked = 0, 0
+    for i, a in enumerate(DEMO.products[:1500]):
+        b = next((b for b in DEMO.products[i + 1:] if b.category == a.category and b.brand != a.brand
+                  and b.colour == a.colour and a.price * 1.3 < b.price < a.price * 2), None)
+        if b is None:
+            continue
+        level = min(a.rating, b.rating) - MIN_RATING_SLACK
+        panel, request = _solve([a, b], colour_filter=a.colour)
+        rows = candidate_rows(DEMO, request.constraints)
+        inside = DEMO.rating[rows[(DEMO.price[rows] >= a.price) & (DEMO.price[rows] <= b.price)]]
+        rated = int((inside >= level).sum())
+        if inside.size <= K // 2 or not 0 < rated < inside.size:
+            continue
+        got = sum(a.price <= p.price <= b.price and p.rating >= level for p in panel)
+        reached += got >= min(rated, K // 2)
+        checked += 1
+        if checked == 20:
+            break
+    assert checked == 20 and reached >= 18, (checked, reached)

@@ -12,7 +12,7 @@ import numpy as np
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
-from services.core.assortment.attraction import ORDER_QUANTILE, category_quantiles
+from services.core.assortment.attraction import ORDER_QUANTILE, category_quantiles, rating_level, viewed_rows
 from services.core.assortment.candidates import candidate_rows
 from services.core.decompose.thresholds import (
     DEFAULT_K,
@@ -171,6 +171,25 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
         _yield_to_the_rating(request.constraints, rated_by)
     if category is not None:
         group.categories.append(category)
+    else:
+        _rated_like_the_views(request, catalog, rows, group)
+
+
+def _rated_like_the_views(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
+                          group: optimization_pb2.AtLeast) -> None:
+    """Rule: within the price group's window, its items rated at least the level the views show (the MNL's rating
+    level) come first, as many as the window holds: the group is forced on the revenue objective, which then takes
+    the window's least attractive items (they take the fewest choices from the dearer items), so the soft level works
+    backwards inside it. The window stays: this costs the price reading nothing (draw 3 `rated-colour`: views rated
+    4.3 and 4.8, the $25-45 group held the window's four items rated 3.6-4.1 and left its 4.8)."""
+    if group.HasField("min_rating"):
+        return
+    level = rating_level(catalog, viewed_rows(catalog, request))
+    inside = rows[(catalog.price[rows] >= group.price_min) & (catalog.price[rows] <= group.price_max)]
+    rated = int((catalog.rating[inside] >= level).sum()) if level is not None else 0
+    if 0 < rated < inside.size:
+        request.constraints.at_least.add(count=min(rated, group.count), price_min=group.price_min,
+                                         price_max=group.price_max, min_rating=round(level, 2))
 
 
 def _yield_to_the_rating(c: optimization_pb2.Constraints, rated_by: Sequence[_View]) -> None:
