@@ -290,7 +290,9 @@ def test_one_view_rated_high_for_its_type_keeps_the_hedges_to_well_rated_items()
 
 
 def test_one_view_rated_as_its_type_is_hedges_any_rating():
-    """A view rated near its type's median says nothing about a rating habit: no hedge group keeps to a rating."""
+    """A view rated near its type's median says nothing about a rating habit: no hedge group keeps to a rating. (Within
+    the price group's window, a group of its items rated at least the MNL's rating level may come first: it narrows no
+    reading, hedges._rated_like_the_views.)"""
     checked = 0
     for p in DEMO.products[:400]:
         if checked == 10:
@@ -301,7 +303,10 @@ def test_one_view_rated_as_its_type_is_hedges_any_rating():
         _, request = _panel_after([p])
         if len(request.constraints.at_least) < 2:
             continue
-        assert not any(g.HasField("min_rating") for g in request.constraints.at_least), p
+        groups = list(request.constraints.at_least)
+        within = [g for g in groups if g.HasField("min_rating") and any(
+            (o.price_min, o.price_max) == (g.price_min, g.price_max) and not o.HasField("min_rating") for o in groups)]
+        assert not any(g.HasField("min_rating") for g in groups if g not in within), p
         checked += 1
     assert checked == 10
 

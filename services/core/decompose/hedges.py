@@ -12,7 +12,7 @@ import numpy as np
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
-from services.core.assortment.attraction import ORDER_QUANTILE, category_quantiles
+from services.core.assortment.attraction import ORDER_QUANTILE, category_quantiles, rating_level, viewed_rows
 from services.core.assortment.candidates import candidate_rows
 from services.core.decompose.thresholds import (
     DEFAULT_K,
@@ -142,7 +142,9 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
     A rating the shopper asked for by sorting (`sorted_level`, see sorted_rating) is kept by every hedge group
     however far its rated items lie from the viewed prices: the sort is what the shopper said, the price a reading
     of one or two views (held-out `top-rated-sort`: a first view of a $78.50 watch, its hedges near the price held
-    watches rated 3.4-4.5, 0 of 8 well rated, where the inferred `rating` keeps only to what costs the price little)."""
+    watches rated 3.4-4.5, 0 of 8 well rated, where the inferred `rating` keeps only to what costs the price little).
+    `views` are the kept type's views: each brand or colour group lies near the prices of its own views, and the
+    rated price group goes before the groups fewer of them show (_near_the_prices, _yield_to_the_rating)."""
     k = request.k or DEFAULT_K
     count = int(k * HEDGE_SHARE)
     lo, hi = min(prices), max(prices)
@@ -168,8 +170,46 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
                                              price_max=round(hi * math.exp(d), 2))
     if rating is not None:
         group.min_rating = rating
+        _yield_to_the_rating(request.constraints, views)
     if category is not None:
         group.categories.append(category)
+    else:
+        _rated_like_the_views(request, catalog, rows, group)
+
+
+def _rated_like_the_views(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
+                          group: optimization_pb2.AtLeast) -> None:
+    """Rule: within the price group's window, its items rated at least the level the views show (the MNL's rating
+    level) come first, as many as the window holds: the group is forced on the revenue objective, which then takes
+    the window's least attractive items (they take the fewest choices from the dearer items), so the soft level works
+    backwards inside it. The window stays: this costs the price reading nothing (draw 3 `rated-colour`: views rated
+    4.3 and 4.8, the $25-45 group held the window's four items rated 3.6-4.1 and left its 4.8)."""
+    if group.HasField("min_rating"):
+        return
+    level = rating_level(catalog, viewed_rows(catalog, request))
+    inside = rows[(catalog.price[rows] >= group.price_min) & (catalog.price[rows] <= group.price_max)]
+    rated = int((catalog.rating[inside] >= level).sum()) if level is not None else 0
+    if 0 < rated < inside.size:
+        request.constraints.at_least.add(count=min(rated, group.count), price_min=group.price_min,
+                                         price_max=group.price_max, min_rating=round(level, 2))
+
+
+def _yield_to_the_rating(c: optimization_pb2.Constraints, rated_by: Sequence[_View]) -> None:
+    """Rule: the price group, kept to a rating every view in `rated_by` shows, goes before the brand and colour groups
+    fewer of those views show (the optimizer lowers the later groups first where they cannot all fit): two views that
+    agree on a rating and not on a brand or colour say the rating more surely than the first view's brand or colour
+    (draw 3 `top-rated-browse`: backpacks rated 4.8 and 4.7, Tavora green then Tundra purple; the Tavora and green
+    groups filled the panel with items rated 3.8-4.4 and the rated price group yielded, 3 of 8 rated 4.5+)."""
+    def shown(g: optimization_pb2.AtLeast) -> int:
+        return sum((not g.brands or v.brand in g.brands) and (not g.colours or v.colour in g.colours) for v in rated_by)
+
+    *before, price = [optimization_pb2.AtLeast.FromString(g.SerializeToString()) for g in c.at_least]
+    weaker = [(g.brands or g.colours) and shown(g) < len(rated_by) for g in before]
+    if not any(weaker):
+        return
+    del c.at_least[:]
+    c.at_least.extend([g for g, w in zip(before, weaker, strict=True) if not w] + [price]
+                      + [g for g, w in zip(before, weaker, strict=True) if w])
 
 
 def _keep_to_the_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
