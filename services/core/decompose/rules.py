@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -24,6 +23,25 @@ from services.common.catalog import Catalog
 from services.common.vocabulary import Vocabulary, norm
 from services.core.assortment.attraction import category_quantiles
 from services.core.assortment.candidates import candidate_rows
+from services.core.decompose.evidence import (
+    COMPANION_TERM_WEIGHT,
+    FIELDS,
+    FILTER_EVIDENCE,
+    HARD_TERM_MIN_VIEWS,
+    HARD_TERM_WEIGHT,
+    SEARCH_EVIDENCE,
+    SEARCH_TERM_WEIGHT,
+    STALE_SHARE,
+    Field,
+    View,
+    explicit_of,
+    field_vocabulary,
+    hard_terms,
+    share,
+    term_change,
+    term_weights,
+    views_of,
+)
 from services.core.decompose.hedges import (
     hedge_price,
     hedge_starved_budget,
@@ -45,29 +63,10 @@ from services.core.decompose.thresholds import (
     PRICE_BAND_STEP,
     PRICE_WIDEN_FACTOR,
 )
-from services.core.recency import RECENCY_DECAY, recency_weights
+from services.core.recency import recency_weights
 
 BACKEND = "rules"
 K_MIN, K_MAX = 1, 50  # K_MAX: a recommendation panel never shows more; keeps the optimizer fast
-
-# Hard-constraint rules (brand, category, colour alike).
-HARD_TERM_WEIGHT = 0.5  # at least half of the grounded views share the term: a clear focus
-HARD_TERM_MIN_VIEWS = 2  # and it was seen on two or more products, not one lingering glance
-# Term weights are recency-weighted, so the newest intent wins; but a term must also hold at least half of the
-# views counted plainly: off-preference views (up to a third of a noisy session), even two in a row at the end,
-# can then never make a term hard on their own.
-HARD_TERM_MIN_SHARE = 0.5
-# Once a term is hard, keep strong runners-up so "A or B" shoppers lose neither; a runner-up needs this share
-# both recency-weighted and counted plainly, so one recent glance is not taken for a second taste.
-COMPANION_TERM_WEIGHT = 0.3
-
-# Recency: each newer distinct product view multiplies the weight of older ones by this (the summarizer's
-# embedded backend weights its terms the same way), so the newest intent wins.
-# Explicit signals: what the shopper typed or set in the UI, stronger than anything inferred from views.
-FILTER_EVIDENCE = 1.0  # a filter set in the shop's UI
-SEARCH_EVIDENCE = 0.5  # a term typed in the search box
-SEARCH_TERM_WEIGHT = 0.5  # soft preference weight of a searched term no view backs yet
-STALE_SHARE = 0.5  # an explicit signal is stale once less than this (recency-weighted) share of views fits it
 
 # Cold start (no signal at all): the most likely purchases, one per brand, instead of the dearest items.
 COLD_START_MAX_PER_BRAND = 1
@@ -76,170 +75,27 @@ SUPPORTED_OBJECTIVES = (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE, optimizatio
                         optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY)
 
 
-
-# --- grounding --------------------------------------------------------------------------------------
-
-# One vocabulary (services/common/vocabulary.py) for every path; the rules match exactly (no fuzzy step):
-# a summary's values were grounded already, and a query word that is not a catalog word is left unmatched.
-
-
-@dataclass(frozen=True)
-class _Field:
-    name: str  # Constraints / Preferences field name
-    noun: str  # for messages
-    catalog_attr: str  # Catalog property listing known values
-
-
-FIELDS = (
-    _Field("brands", "brand", "brands"),
-    _Field("categories", "category", "categories"),
-    _Field("colours", "colour", "colours"),
-)
-
-
-def field_vocabulary(catalog: Catalog, field: _Field) -> Vocabulary:
-    """The catalog's spelling of one field (brands, categories, colours), matched exactly after normalising."""
-    return Vocabulary(getattr(catalog, field.catalog_attr), fuzzy=False)
-
-
-@dataclass(frozen=True)
-class _View:
-    product_id: str | None  # None when the product is not in the catalog
-    brand: str
-    category: str
-    colour: str
-    price: float  # 0 when unknown
-    rating: float | None  # catalog rating; None when not grounded
-    weight: float = 1.0  # recency weight: 1 for the newest view
-
-
-def _views(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> list[_View]:
-    """Viewed products (oldest to newest), with catalog attributes when the id is grounded (they beat what
-    was read off a screenshot) and a recency weight; a product viewed twice counts once, at its last view."""
-    raw: list[_View] = []
-    for vp in summary.viewed_products:
-        product = catalog.by_id.get(vp.product_id)
-        if product is not None:
-            raw = [v for v in raw if v.product_id != product.product_id]
-            raw.append(_View(product.product_id, product.brand, product.category, product.colour,
-                             product.price, product.rating))
-        elif vp.brand or vp.category or vp.colour or vp.price > 0:
-            raw.append(_View(None, vp.brand, vp.category, vp.colour, max(vp.price, 0.0), None))
-    weights = recency_weights(len(raw))
-    return [_View(v.product_id, v.brand, v.category, v.colour, v.price, v.rating, w)
-            for v, w in zip(raw, weights, strict=True)]
-
-
-def _share(views: Sequence[_View], fits) -> float:
-    """Recency-weighted share of the views for which fits(view) holds (1.0 when there are no views)."""
-    total = sum(v.weight for v in views)
-    return sum(v.weight for v in views if fits(v)) / total if total else 1.0
-
-
-def _terms(
-    summary_terms: Sequence[summaries_pb2.WeightedTerm],
-    views: list[_View],
-    attr: str,
-    ground: Vocabulary,
-    field: _Field,
-    relaxations: list[optimization_pb2.Relaxation],
-) -> dict[str, float]:
-    """Grounded term -> weight. Summary weights win; when the summary gives none, derive view shares."""
-    raw: list[tuple[str, float]] = [(t.value, t.weight) for t in summary_terms if t.value.strip()]
-    if not raw and views:
-        counts: dict[str, float] = {}
-        for view in views:
-            value = getattr(view, attr)
-            if value:
-                counts[value] = counts.get(value, 0.0) + view.weight
-        total = sum(v.weight for v in views)
-        raw = [(value, count / total) for value, count in counts.items()]
-    out: dict[str, float] = {}
-    for value, weight in raw:
-        canonical = ground(value)
-        if canonical is None:
-            relaxations.append(optimization_pb2.Relaxation(
-                constraint=field.name, reason=f"not in catalog: {field.noun} {value!r} (weight {weight:.2f})"))
-            continue
-        out[canonical] = max(out.get(canonical, 0.0), min(max(float(weight), 0.0), 1.0))
-    return out
-
-
-def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: Vocabulary) -> list[str]:
-    """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
-    least HARD_TERM_MIN_SHARE of them, becomes hard; so does a term every viewed product shares, however few
-    (the shopper's first view is their current intent: nothing contradicts it); then companions with weight >=
-    COMPANION_TERM_WEIGHT, seen on at least that share of the viewed products (and on two) too, join it. Without
-    such a term, one newest view that disagrees with all older views, which agree, makes the term both values. Strongest
-    first."""
-    backing: dict[str, int] = {}
-    for view in views:
-        canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
-        if canonical is not None:
-            backing[canonical] = backing.get(canonical, 0) + 1
-    n = len(views)
-    # Unanimous views need no second view: waiting for one left the panel unconstrained for a whole view. A wrong
-    # guess from one view is undone by the next views that disagree (below).
-    min_views = 1 if n and len(backing) == 1 else HARD_TERM_MIN_VIEWS
-    primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= min_views
-               and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
-    change = _change(views, attr, ground)
-    if not primary and change is not None:
-        # The newest views agree on a term none of the older views has, and the older views agree: one such view
-        # widens the term to both instead of removing it (a glance elsewhere must not empty a panel the older
-        # views agreed on); two in a row are a change of mind, followed in full (before, five views with the
-        # old term on three stayed unconstrained until the new one held half of them).
-        old, new, run = change
-        if run >= HARD_TERM_MIN_VIEWS:
-            return [new]
-        return sorted({old, new}, key=lambda t: (-terms.get(t, 0.0), t))
-    if not primary:
-        return []
-    # A second taste needs two views, as the first does: at three views one glance holds a third of them and was
-    # taken for a companion (held-out draw 2 `noisy-colour`: a lamp and a white shoe glanced at kept lamps and white
-    # hard beside beige footwear, 4 of 8 right).
-    chosen = set(primary) | {t for t, w in terms.items()
-                             if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n
-                             and backing.get(t, 0) >= HARD_TERM_MIN_VIEWS}
-    return sorted(chosen, key=lambda t: (-terms[t], t))
-
-
-def _of_types(views: Sequence[_View], types: Sequence[str]) -> list[_View]:
+def _of_types(views: Sequence[View], types: Sequence[str]) -> list[View]:
     """The views of the given product types."""
     return [v for v in views if v.category in types]
 
 
-def _hard_from(views: list[_View], attr: str, ground: Vocabulary, field: _Field) -> list[str]:
+def _hard_from(views: list[View], attr: str, ground: Vocabulary, field: Field) -> list[str]:
     """The terms `views` alone make hard (their own weights, no summary terms)."""
-    return _hard_terms(_terms((), views, attr, ground, field, []), views, attr, ground)
+    return hard_terms(term_weights((), views, attr, ground, field, []), views, attr, ground)
 
 
-def _hard_before(views: Sequence[_View], m: int, attr: str, ground: Vocabulary, field: _Field) -> list[str]:
+def _hard_before(views: Sequence[View], m: int, attr: str, ground: Vocabulary, field: Field) -> list[str]:
     """The terms the first `m` views alone made hard, reweighted for recency as when the m-th was the newest."""
     sub = [replace(v, weight=w) for v, w in zip(views[:m], recency_weights(m), strict=True)]
     return _hard_from(sub, attr, ground, field)
 
 
-def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str, str, int] | None:
-    """(old term, new term, newest views with it) when the newest views share a term none of the older views
-    has and all older views share one term; else None."""
-    values = [ground(getattr(v, attr)) if getattr(v, attr) else None for v in views]
-    if len(values) < 2 or values[-1] is None:
-        return None
-    run = 1
-    while run < len(values) and values[-1 - run] == values[-1]:
-        run += 1
-    older = set(values[:len(values) - run])
-    if len(older) != 1 or None in older:
-        return None
-    return next(iter(older)), values[-1], run
-
-
-def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: _Field,
-                  hold: Callable[[_View], bool | None] = lambda v: None) -> list[str] | None:
+def _glance_hedge(views: Sequence[View], attr: str, ground: Vocabulary, field: Field,
+                  hold: Callable[[View], bool | None] = lambda v: None) -> list[str] | None:
     """Rule: one view off the reading the earlier views settled is a glance, a hedge at most, never a replacement
     of the kept reading. The field's reading is followed view by view (each prefix of the views, reweighted for
-    recency, through _hard_terms): where the newest view changes what the views held hard when the reading last
+    recency, through hard_terms): where the newest view changes what the views held hard when the reading last
     settled, and it is not the second view in a row off the kept reading alike with the one before (a change of
     mind, followed in full; alike: the same brand or colour, or both within the budget and rating floor the views
     read, `hold`), the field is unsettled: nothing of it is hard, the kept reading's strongest term gets
@@ -277,16 +133,16 @@ def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: 
     return hedge
 
 
-def _alike(a: _View, b: _View) -> bool:
+def _alike(a: View, b: View) -> bool:
     """Whether two views share their brand or their colour."""
     return any(getattr(a, x) and norm(getattr(a, x)) == norm(getattr(b, x)) for x in ("brand", "colour"))
 
 
-def _type_glance(views: Sequence[_View], ground: Vocabulary, field: _Field) -> tuple[str, str] | None:
+def _type_glance(views: Sequence[View], ground: Vocabulary, field: Field) -> tuple[str, str] | None:
     """Rule: (kept type, glanced type) when the newest view is of a type the views before it did not hold hard,
     the view before it was of the one type they held hard (and held before that view too), and that type is not
     hard any more: one view off the kept type is a glance, kept as a one-view switch keeps both types (half the
-    panel each, decompose), never a replacement. `_change` covers this only when every older view was of one type;
+    panel each, decompose), never a replacement. `term_change` covers this only when every older view was of one type;
     here they need only have settled on one. Two views in a row off the kept type are a change of mind, followed as
     before.
     Before, held-out draw 2 `noisy-colour` (footwear, a lamp, footwear, headphones): the fourth view left footwear
@@ -309,13 +165,13 @@ def _type_glance(views: Sequence[_View], ground: Vocabulary, field: _Field) -> t
 class _Habits:
     """What the views of the kept product types say beside brand and colour: their prices, budget and rating floor."""
 
-    relevant: list[_View]  # the views of the kept types (all views without one)
+    relevant: list[View]  # the views of the kept types (all views without one)
     prices: list[float]
     scope: object  # catalog mask of the kept types, None without one
     band: tuple[float, float] | None
     floor: float | None
 
-    def hold(self, view: _View) -> bool | None:
+    def hold(self, view: View) -> bool | None:
         """Whether `view` fits the budget and rating floor read off the views; None when they read neither."""
         if self.band is None and self.floor is None:
             return None
@@ -323,7 +179,7 @@ class _Habits:
                 and (self.floor is None or (view.rating or 0.0) >= self.floor))
 
 
-def _habits(views: list[_View], cats: set[str], catalog: Catalog) -> _Habits:
+def _habits(views: list[View], cats: set[str], catalog: Catalog) -> _Habits:
     """Price and rating habits belong to the product type: with the type settled, read them off its views only
     (after an intent change, the old type's prices say nothing about the new budget)."""
     relevant = [v for v in views if not cats or v.category in cats] or views
@@ -375,63 +231,7 @@ def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tupl
     return None
 
 
-# --- explicit signals: UI filters and searches --------------------------------------------------------
-
-_FILTER_FIELD = {summaries_pb2.UiFilter.FIELD_BRAND: "brands", summaries_pb2.UiFilter.FIELD_COLOUR: "colours",
-                 summaries_pb2.UiFilter.FIELD_CATEGORY: "categories"}
-
-
-@dataclass
-class _Explicit:
-    """What the shopper set or typed: field -> {catalog value: evidence}, plus a price filter."""
-
-    terms: dict[str, dict[str, float]]
-    price: tuple[float | None, float | None] | None = None
-    category: str | None = None  # the category the filters were set on
-
-
-def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Explicit:
-    out = _Explicit(terms={f.name: {} for f in FIELDS})
-    grounders = {f.name: field_vocabulary(catalog, f) for f in FIELDS}
-    for f in summary.ui_filter_fields:
-        if f.field == summaries_pb2.UiFilter.FIELD_PRICE:
-            out.price = (f.price_low if f.HasField("price_low") else None,
-                         f.price_high if f.HasField("price_high") else None)
-        elif (field := _FILTER_FIELD.get(f.field)) and (value := grounders[field](f.value)):
-            out.terms[field][value] = FILTER_EVIDENCE
-    out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
-    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers"). A query
-    # that names one product ("Norda Trail Runner") is a way to reach that product, not a stated taste: the
-    # view it leads to already counts as a view.
-    queries = [q for q in summary.search_queries if not _names_a_product(q, catalog, grounders)]
-    for i, query in enumerate(reversed(queries)):  # newest first, older ones weigh less
-        words = norm(query).split()
-        grams = words + [" ".join(words[j:j + 2]) for j in range(len(words) - 1)]
-        for f in FIELDS:
-            for gram in grams:
-                if value := grounders[f.name](gram):
-                    evidence = SEARCH_EVIDENCE * RECENCY_DECAY ** i
-                    out.terms[f.name][value] = max(out.terms[f.name].get(value, 0.0), evidence)
-    return out
-
-
-_TITLE_WORDS: weakref.WeakKeyDictionary[Catalog, list[frozenset[str]]] = weakref.WeakKeyDictionary()
-
-
-def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, Vocabulary]) -> bool:
-    """Whether a query names a product: it has words that are no brand, colour or category, and all of its
-    words are in one catalog title."""
-    words = norm(query).split()
-    if not words or all(any(g(w) for g in grounders.values()) for w in words):
-        return False
-    titles = _TITLE_WORDS.get(catalog)
-    if titles is None:  # each title's words, once per catalog (dropped with it)
-        titles = _TITLE_WORDS[catalog] = [frozenset(norm(p.title).split()) for p in catalog.products]
-    wanted = set(words)
-    return any(wanted <= title for title in titles)
-
-
-def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> float | None:
+def _rating_floor(views: Sequence[View], catalog_ratings: Sequence[float]) -> float | None:
     """The rating floor a shopper keeps to, inferred from the ratings of the products they opened.
 
     Keep all but the lowest MIN_RATING_OUTLIER_SHARE of the viewed ratings; their minimum r is a floor
@@ -453,7 +253,7 @@ def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> f
     return round(floor - MIN_RATING_SLACK, 2)
 
 
-def _chosen_among(views: Sequence[_View], types: set[str], catalog: Catalog) -> np.ndarray:
+def _chosen_among(views: Sequence[View], types: set[str], catalog: Catalog) -> np.ndarray:
     """The products a rating habit is read against (mask): those of the kept types sharing a brand or colour every view
     has. A shopper who keeps to one colour chooses among its products, which may be rated above or below the type's
     (brown sunglasses: 36 % rated 4.3+, the type's 49 %; three brown views rated 4.3+ are a habit there, a coin toss
@@ -494,8 +294,8 @@ def decompose(
         return repair_request(request, catalog)
 
     relaxations: list[optimization_pb2.Relaxation] = []
-    views = _views(summary, catalog)
-    explicit = _explicit(summary, catalog)
+    views = views_of(summary, catalog)
+    explicit = explicit_of(summary, catalog)
 
     sources = {"brands": summary.brands, "categories": summary.product_types, "colours": summary.colours}
     attrs = {"brands": "brand", "categories": "category", "colours": "colour"}
@@ -508,8 +308,8 @@ def decompose(
         f = next(x for x in FIELDS if x.name == field)
         ground = field_vocabulary(catalog, f)
         attr = attrs[field]
-        terms = _terms(sources[field], views, attr, ground, f, relaxations)
-        chosen = _hard_terms(terms, views, attr, ground)
+        terms = term_weights(sources[field], views, attr, ground, f, relaxations)
+        chosen = hard_terms(terms, views, attr, ground)
         if field == "categories" and not views and not chosen:
             # No product opened yet: the type the shopper browses (a category listing) is all the evidence of what
             # they look for, and nothing contradicts it. Soft, it lost to revenue: a backpacks listing showed the
@@ -540,11 +340,11 @@ def decompose(
                 continue
             terms[value] = max(terms.get(value, 0.0), 1.0 if is_filter else SEARCH_TERM_WEIGHT)
             fits = lambda v, value=value, ground=ground, attr=attr: ground(getattr(v, attr) or "") == value  # noqa: E731
-            if _share(views, fits) >= STALE_SHARE:
+            if share(views, fits) >= STALE_SHARE:
                 chosen = [value] if is_filter else list(dict.fromkeys([*chosen, value]))
                 if is_filter:
                     break
-        if field == "categories" and (change := _change(views, attr, ground)) and change[2] == 1 \
+        if field == "categories" and (change := term_change(views, attr, ground)) and change[2] == 1 \
                 and set(chosen) <= {change[0], change[1]} and change[0] in chosen:
             # One view of a type none of the older views had: a glance or a change of mind, which one view cannot
             # tell. Both types stay, and each gets half the panel at its own prices (groups added below).
@@ -580,7 +380,7 @@ def decompose(
     price_filter = explicit.price
     if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
         lo, hi = price_filter
-        inside = _share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
+        inside = share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
         if inside >= STALE_SHARE:  # an explicit budget beats one inferred from a few prices
             band = (lo, hi)
     if band is not None:
@@ -655,7 +455,7 @@ _LEANING_ORDERS = {summaries_pb2.SORT_ORDER_RATING_DESC: ("rating", 1.0),
 
 
 def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summaries_pb2.BehaviourSummary,
-                   views: Sequence[_View], catalog: Catalog) -> None:
+                   views: Sequence[View], catalog: Catalog) -> None:
     """Rule: a sort by rating or price becomes Preferences.listing_order, weighted by how far the views since agree
     with it; none for another order (newest: the catalog has no date) or once the views contradict it."""
     lean = _LEANING_ORDERS.get(summary.listing_sort_order)
@@ -665,11 +465,11 @@ def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summa
     medians = category_quantiles(catalog, attr, 0.5)  # each product type's median
     rated = [v for v in views if v.product_id is not None and v.category in medians]
 
-    def agrees(v: _View) -> bool:
+    def agrees(v: View) -> bool:
         value = v.rating if attr == "rating" else v.price
         return sign * (value - medians[v.category]) >= 0
 
-    weight = _share(rated, agrees)
+    weight = share(rated, agrees)
     if weight >= STALE_SHARE:
         request.preferences.listing_order.order = summary.listing_sort_order
         request.preferences.listing_order.weight = round(weight, 3)
@@ -790,7 +590,7 @@ def _fits(request: optimization_pb2.OptimizationRequest, name: str, catalog: Cat
 
 def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog) -> float:
     """Bonus evidence for a constraint the shopper stated: through a UI filter or a searched word."""
-    explicit = _explicit(request.summary, catalog)
+    explicit = explicit_of(request.summary, catalog)
     if name == "price_band":
         # Only a band that is the filter: one the views left is stale (decompose), and the band then is read off
         # the views; the filter's bonus made that inferred band outlast the type and brand (a $94-95.5 band kept,
