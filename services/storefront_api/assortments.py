@@ -1,5 +1,5 @@
 """Requests the storefront answers in-process (similar products, text and image queries) go through the
-same path as the pipeline: rule repair and validation (core/decompose/rules.py), the tenant's business
+same path as the pipeline: rule repair and validation (core/decompose/repair.py), the tenant's business
 rules merged as constraints, and the one Recommendation builder (core/assortment/recommendation.py) the
 optimizer uses too. Pure, CPU-bound: call it off the event loop."""
 
@@ -9,7 +9,7 @@ from interarec.v1 import optimization_pb2, recommendations_pb2
 from services.common.catalog import Catalog
 from services.core import business_rules
 from services.core.assortment.recommendation import build_recommendation
-from services.core.decompose.rules import repair_request, validate_request
+from services.core.decompose.repair import repair_request, validate_request
 
 
 class InvalidRequest(ValueError):

@@ -14,7 +14,7 @@ import re
 from interarec.v1 import optimization_pb2
 from services.common.catalog import Catalog, Product
 from services.common.vocabulary import norm, singular
-from services.core.decompose.rules import FIELDS, field_vocabulary
+from services.core.decompose.evidence import FIELDS, field_vocabulary
 
 SIMILAR_BRAND_WEIGHT = 0.6  # same brand: a strong but not exclusive signal of similarity
 SIMILAR_COLOUR_WEIGHT = 0.5

@@ -89,7 +89,7 @@ def test_at_least_price_group_pulls_cheaper_items_in():
 
 
 def test_validate_request_names_what_is_wrong_with_a_group():
-    from services.core.decompose.rules import validate_request
+    from services.core.decompose.repair import validate_request
 
     category, lo, hi, k = CASES[0]
     request = _request(category, lo, hi, k)
@@ -171,7 +171,7 @@ def test_a_rating_group_is_met_and_the_rest_is_revenue_optimal(case):
 
 
 def test_a_group_without_a_rating_reads_as_any_rating_and_a_bad_rating_is_named():
-    from services.core.decompose.rules import validate_request
+    from services.core.decompose.repair import validate_request
 
     category, lo, hi, k = CASES[0]
     group = optimization_pb2.AtLeast(count=2, brands=[CATALOG.brands[0]])

@@ -100,7 +100,7 @@ def test_relaxation_follows_evidence_not_attribute_kind():
     request.constraints.brands.append(brand)
     request.constraints.colours.append("red")
     request.constraints.categories.append(viewed[0].category)  # too narrow together: something must go
-    from services.core.decompose.rules import repair_request
+    from services.core.decompose.repair import repair_request
     repair_request(request, CATALOG)
     assert list(request.constraints.colours) == ["red"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.llm import LlmClient, LlmSettings
-from services.core.decompose import rules, tool_schema
+from services.core.decompose import repair, tool_schema
 from services.core.decompose.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
 from tests.unit.catalog_factory import make_catalog
 
@@ -48,7 +48,7 @@ def run_backend(replay, s=None, **settings) -> optimization_pb2.OptimizationRequ
 
 
 def assert_valid(req: optimization_pb2.OptimizationRequest) -> None:
-    assert rules.validate_request(req, CATALOG) == []
+    assert repair.validate_request(req, CATALOG) == []
     assert side_constraint_problems(req, CATALOG) == []
 
 
@@ -131,7 +131,7 @@ def test_every_failure_falls_back_to_the_rules(replay, mode, kind):
     replay.state.delay_s = 1.0 if mode == "slow" else 0.0
     req = run_backend(replay, timeout_s=0.3)
     assert req.backend == "rules" and req.fallback_reason.startswith(kind)
-    assert req.window_seq == 4 and rules.validate_request(req, CATALOG) == []
+    assert req.window_seq == 4 and repair.validate_request(req, CATALOG) == []
 
 
 def test_unparseable_arguments_fall_back(replay):

@@ -13,7 +13,7 @@ import pytest
 from infra.llm_replay.server import ReplayServer, ReplayState
 from interarec.v1 import summaries_pb2
 from services.common.llm import LlmClient, LlmError, LlmSettings
-from services.core.decompose import rules, tool_schema
+from services.core.decompose import repair, tool_schema
 from services.core.decompose.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
 from services.core.reading import prompts
 from services.core.reading.vllm_backend import VllmSummarizer, summarize_window
@@ -70,7 +70,7 @@ def test_recorded_named_tool_call():
     s = summaries_pb2.BehaviourSummary(session_id="s1", tenant="demo", window_seq=1)
     req = replay_with(ex, lambda c: decompose_summary(LlmDecomposer(c, CATALOG, 8), s, CATALOG, 8))
     assert req.backend == "llm" and not req.fallback_reason
-    assert rules.validate_request(req, CATALOG) == [] and side_constraint_problems(req, CATALOG) == []
+    assert repair.validate_request(req, CATALOG) == [] and side_constraint_problems(req, CATALOG) == []
 
 
 @pytest.mark.parametrize("name, kind", [("truncated_length", "length"), ("error_too_many_images", "client_error"),

@@ -8,14 +8,9 @@ import pytest
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Product
-from services.core.decompose.rules import (
-    K_MAX,
-    PRICE_BAND_STEP,
-    PRICE_WIDEN_FACTOR,
-    decompose,
-    repair_request,
-    validate_request,
-)
+from services.core.decompose.repair import K_MAX, repair_request, validate_request
+from services.core.decompose.rules import decompose
+from services.core.decompose.thresholds import PRICE_BAND_STEP, PRICE_WIDEN_FACTOR
 from services.core.reading import filters as chips
 from tests.unit.catalog_factory import make_catalog
 
@@ -297,7 +292,7 @@ def test_viewed_products_without_summary_weights_still_drive_rules():
     assert list(req.constraints.brands) == ["Cobalt"]
 
 
-# --- the one relaxation order (rules.TIERS): exclusions guessed by a model, then inferred, then stated ---
+# --- the one relaxation order (repair.TIERS): exclusions guessed by a model, then inferred, then stated ---
 
 def test_a_stated_filter_outlasts_an_inferred_constraint_with_stronger_evidence():
     # Every view is black, none is Fjord (which makes no black products): by evidence alone black wins, but

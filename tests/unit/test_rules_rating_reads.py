@@ -12,7 +12,8 @@ from services.common.catalog import Catalog, Product
 from services.common.demo_catalog import build_rows
 from services.core.assortment.candidates import candidate_rows
 from services.core.assortment.mnl import solve_request
-from services.core.decompose.rules import _rating_floor, _View, decompose
+from services.core.decompose.evidence import View
+from services.core.decompose.rules import _rating_floor, decompose
 from services.core.decompose.thresholds import MIN_RATING_CHANCE, MIN_RATING_SLACK
 from services.core.reading.summary import add_views
 
@@ -35,10 +36,10 @@ def test_views_tied_at_the_floor_all_count_in_its_chance():
     # views rated 4.3, 4.3, 4.8, 4.9 among products half of which are rated 4.3+ were taken for three of four (chance
     # 0.30, no floor); all four are 4.3+ (chance 0.06).
     type_ratings = [4.3] * 49 + [4.0] * 51
-    views = [_View(f"P{i}", "b", "t", "c", 10.0, r) for i, r in enumerate((4.3, 4.3, 4.8, 4.9))]
+    views = [View(f"P{i}", "b", "t", "c", 10.0, r) for i, r in enumerate((4.3, 4.3, 4.8, 4.9))]
     assert _rating_floor(views, type_ratings) == round(4.3 - MIN_RATING_SLACK, 2)
     # a view below the rest is still an outlier the floor tolerates
-    views = [_View(f"P{i}", "b", "t", "c", 10.0, r) for i, r in enumerate((3.5, 4.8, 4.8, 4.9))]
+    views = [View(f"P{i}", "b", "t", "c", 10.0, r) for i, r in enumerate((3.5, 4.8, 4.8, 4.9))]
     assert _rating_floor(views, [4.8] * 10 + [4.0] * 90) == round(4.8 - MIN_RATING_SLACK, 2)
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from infra.kafka.broker import free_port
 from services.common.llm import LlmError, LlmSettings
 from services.common.tenants import hash_key
-from services.core.decompose import rules, tool_schema
+from services.core.decompose import repair, tool_schema
 from services.core.decompose.llm_backend import side_constraint_problems
 from services.core.reading.grounding import Grounder
 from services.storefront_api.model_queries import ModelQueries, embedded_fallback
@@ -58,7 +58,7 @@ def run(base_url: str, call):
 
 
 def assert_valid(req) -> None:
-    assert rules.validate_request(req, CATALOG) == []
+    assert repair.validate_request(req, CATALOG) == []
     assert side_constraint_problems(req, CATALOG) == []
 
 
@@ -132,7 +132,7 @@ def test_image_query_without_a_product_uses_the_grounded_terms(replay):
     assert "EvilCorp" not in req.constraints.brands and any("EvilCorp" in n for n in req.summary.grounding_notes)
     assert list(req.constraints.categories) == ["Laptops"] and list(req.constraints.brands) == ["Acme"]
     assert (req.constraints.price_min, req.constraints.price_max) == (500, 1200)
-    assert rules.validate_request(req, CATALOG) == []
+    assert repair.validate_request(req, CATALOG) == []
 
 
 def test_image_query_failure_raises_and_the_embedded_answer_says_why(replay):

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 from infra.llm_replay.recorder import RecordingProxy
 from interarec.v1 import summaries_pb2
 from services.common.llm import LlmClient, LlmError, LlmSettings
-from services.core.decompose import rules
+from services.core.decompose import repair
 from services.core.decompose.llm_backend import LlmDecomposer, decompose_summary, side_constraint_problems
 from services.core.reading.vllm_backend import VllmSummarizer, data_url, summarize_window
 from services.core.reading.window import ClosedWindow
@@ -116,7 +116,7 @@ def test_decomposer_backend_named_tool_on_the_real_engine(proxy):
     print(f"request in {seconds:.2f} s: backend={request.backend} fallback={request.fallback_reason!r} "
           f"relaxations={[r.reason for r in request.relaxations][:3]}")
     assert request.backend == "llm", request.fallback_reason
-    assert rules.validate_request(request, CATALOG) == [] and side_constraint_problems(request, CATALOG) == []
+    assert repair.validate_request(request, CATALOG) == [] and side_constraint_problems(request, CATALOG) == []
 
 
 def test_stream_truncation_and_errors_on_the_real_engine(proxy):

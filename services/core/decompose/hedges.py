@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.core.assortment.attraction import ORDER_QUANTILE, category_quantiles, rating_level, viewed_rows
 from services.core.assortment.candidates import candidate_rows
+from services.core.decompose.evidence import Explicit, View
 from services.core.decompose.thresholds import (
     DEFAULT_K,
     HEDGE_RATING_QUANTILE,
@@ -23,12 +23,9 @@ from services.core.decompose.thresholds import (
     PRICE_BAND_MAX_RATIO,
 )
 
-if TYPE_CHECKING:
-    from services.core.decompose.rules import _Explicit, _View
-
 
 def hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
-                         explicit: _Explicit) -> None:
+                         explicit: Explicit) -> None:
     """Rule: from one or two views, a brand and a colour hard together (one view's, or two views' "either" terms)
     may leave no product near the viewed prices: then no budget holding those prices could show any item, and so
     few views cannot tell the brand, the colour or the budget apart. When the half-panel of candidates nearest the
@@ -56,7 +53,7 @@ def hedge_starved_budget(request: optimization_pb2.OptimizationRequest, catalog:
         f"{count} of {k} items of each"))
 
 
-def _held_from_views(c: optimization_pb2.Constraints, explicit: _Explicit) -> list[str]:
+def _held_from_views(c: optimization_pb2.Constraints, explicit: Explicit) -> list[str]:
     """The brand and colour constraints held hard from the views alone: none of their terms stated (filter, search)."""
     return [n for n in ("brands", "colours") if getattr(c, n) and not any(explicit.terms[n].values())]
 
@@ -85,7 +82,7 @@ def sorted_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalo
 
 
 def yield_to_the_sorted_rating(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
-                               level: float | None, explicit: _Explicit) -> None:
+                               level: float | None, explicit: Explicit) -> None:
     """Rule: a sort by rating says what the shopper wants; a brand or colour held hard because one or two views
     share it is an inference. When the hard constraints leave fewer than half a panel of candidates rated at the sort's
     level, the panel could not show what the sort asked for: the inferred brand and colour become hedges (half the
@@ -110,7 +107,7 @@ def yield_to_the_sorted_rating(request: optimization_pb2.OptimizationRequest, ca
         f"{' and '.join(held)} hedged beside the rating: at least {count} of {k} items of each"))
 
 
-def hedged_rating(views: Sequence[_View], type_ratings: Sequence[float]) -> float | None:
+def hedged_rating(views: Sequence[View], type_ratings: Sequence[float]) -> float | None:
     """Rule: the rating one or two views agree on, for the hedges only. Too few views for a floor (the rating
     rule's MIN_RATING_MIN_VIEWS), but when every viewed product is rated so high for its type that opening only
     such products would be unlikely by chance (p ** n <= MIN_RATING_CHANCE, p the type's share rated at least the
@@ -132,7 +129,7 @@ def hedged_rating(views: Sequence[_View], type_ratings: Sequence[float]) -> floa
 
 def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
                 category: str | None = None, rating: float | None = None, sorted_level: float | None = None,
-                views: Sequence[_View] = ()) -> None:
+                views: Sequence[View] = ()) -> None:
     """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
     prices the shopper opened; so half the panel is the request's candidates nearest them in price (on a log
     scale; the narrowest window around the viewed prices holding that many): whatever the budget's width, the
@@ -194,7 +191,7 @@ def _rated_like_the_views(request: optimization_pb2.OptimizationRequest, catalog
                                          price_max=group.price_max, min_rating=round(level, 2))
 
 
-def _yield_to_the_rating(c: optimization_pb2.Constraints, rated_by: Sequence[_View]) -> None:
+def _yield_to_the_rating(c: optimization_pb2.Constraints, rated_by: Sequence[View]) -> None:
     """Rule: the price group, kept to a rating every view in `rated_by` shows, goes before the brand and colour groups
     fewer of those views show (the optimizer lowers the later groups first where they cannot all fit): two views that
     agree on a rating and not on a brand or colour say the rating more surely than the first view's brand or colour
@@ -244,7 +241,7 @@ def _rated_window_is_near(prices: np.ndarray, rated: np.ndarray, lo: float, hi: 
 
 
 def _near_the_prices(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
-                     lo: float, hi: float, views: Sequence[_View] = ()) -> None:
+                     lo: float, hi: float, views: Sequence[View] = ()) -> None:
     """Rule: while the budget is hedged too, each brand or colour hedge takes its own items nearest the viewed
     prices (the narrowest window holding its count), not whatever revenue picks (the group's dearest items): a
     shopper who wants the brand is served as well by its items near the price, and a shopper who wants a budget

@@ -1,7 +1,7 @@
 """The decomposer's `llm` backend: a behaviour summary -> one named tool call -> a validated request.
 
 The model only proposes. Its arguments are parsed against the tool's schema, then go through the same
-grounding, bounds and contradiction relaxation as the rules backend (rules.repair_request), plus the checks
+grounding, bounds and contradiction relaxation as the rules backend (repair.repair_request), plus the checks
 for the side constraints the rules never set (excluded brands, pinned products, a per-brand cap). Every
 constraint dropped or repaired is recorded as a Relaxation with its reason. Soft preferences come from the
 rules backend's reading of the same summary: the model picks hard constraints, not utility weights.
@@ -24,7 +24,7 @@ from services.common.llm import LlmClient, LlmError, LlmSettings
 from services.common.vocabulary import Vocabulary
 from services.core.assortment.candidates import candidate_mask
 
-from . import rules, tool_schema
+from . import repair, rules, tool_schema
 
 BACKEND = "llm"
 FALLBACKS = Counter("interarec_decomposer_fallbacks_total",
@@ -89,9 +89,9 @@ def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.Behavi
     request.preferences.CopyFrom(preferences if preferences is not None
                                  else rules.decompose(summary, catalog, k=request.k).preferences)
 
-    # grounding, bounds, price/rating sanity, relaxation to >= k in the one relaxation order (rules.TIERS:
+    # grounding, bounds, price/rating sanity, relaxation to >= k in the one relaxation order (repair.TIERS:
     # the brand exclusion is given up first)
-    rules.repair_request(request, catalog)
+    repair.repair_request(request, catalog)
 
     # Pins: catalog products that satisfy the (repaired) constraints, at most k of them.
     allowed = candidate_mask(catalog, c)
@@ -114,7 +114,7 @@ def build_request(args: tool_schema.ToolArguments, summary: summaries_pb2.Behavi
 
 
 def side_constraint_problems(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> list[str]:
-    """What rules.validate_request does not know about: the side constraints only this backend sets."""
+    """What repair.validate_request does not know about: the side constraints only this backend sets."""
     c, problems = request.constraints, []
     problems += [f"exclude_brands: {b!r} is not a catalog brand" for b in c.exclude_brands if b not in catalog.brands]
     problems += [f"brand {b!r} both required and excluded" for b in c.brands if b in c.exclude_brands]

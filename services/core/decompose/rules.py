@@ -5,25 +5,39 @@ signals become hard constraints; everything else becomes soft MNL preferences, w
 candidates. The rules are deliberately conservative: a wrong hard constraint hides what the shopper wants,
 a missing one only makes the ranking a little less sharp.
 
-`repair_request` is the backend-independent half (grounding, bounds, contradiction relaxation) and is
-also meant for the vllm backend; `validate_request` lists what is still wrong with a request.
+What the rules read off a summary is in evidence.py, the glance rules in glances.py, the hedges in hedges.py; the
+backend-independent half (grounding, bounds, contradiction relaxation, validation) is repair.py.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
-from services.common.vocabulary import Vocabulary, norm
 from services.core.assortment.attraction import category_quantiles
-from services.core.assortment.candidates import candidate_rows
+from services.core.decompose.evidence import (
+    FIELDS,
+    FILTER_EVIDENCE,
+    HARD_TERM_MIN_VIEWS,
+    HARD_TERM_WEIGHT,
+    SEARCH_TERM_WEIGHT,
+    STALE_SHARE,
+    View,
+    explicit_of,
+    field_vocabulary,
+    hard_terms,
+    share,
+    term_change,
+    term_weights,
+    views_of,
+)
+from services.core.decompose.glances import glance_hedge, hard_from, type_glance
 from services.core.decompose.hedges import (
     hedge_price,
     hedge_starved_budget,
@@ -31,6 +45,7 @@ from services.core.decompose.hedges import (
     sorted_rating,
     yield_to_the_sorted_rating,
 )
+from services.core.decompose.repair import K_MAX, K_MIN, repair_request
 from services.core.decompose.thresholds import (
     DEFAULT_K,
     HEDGE_SHARE,
@@ -42,280 +57,30 @@ from services.core.decompose.thresholds import (
     PRICE_BAND_MAX_RATIO,
     PRICE_BAND_MIN_SHARE,
     PRICE_BAND_MIN_VIEWS,
-    PRICE_BAND_STEP,
-    PRICE_WIDEN_FACTOR,
 )
-from services.core.recency import RECENCY_DECAY, recency_weights
 
 BACKEND = "rules"
-K_MIN, K_MAX = 1, 50  # K_MAX: a recommendation panel never shows more; keeps the optimizer fast
-
-# Hard-constraint rules (brand, category, colour alike).
-HARD_TERM_WEIGHT = 0.5  # at least half of the grounded views share the term: a clear focus
-HARD_TERM_MIN_VIEWS = 2  # and it was seen on two or more products, not one lingering glance
-# Term weights are recency-weighted, so the newest intent wins; but a term must also hold at least half of the
-# views counted plainly: off-preference views (up to a third of a noisy session), even two in a row at the end,
-# can then never make a term hard on their own.
-HARD_TERM_MIN_SHARE = 0.5
-# Once a term is hard, keep strong runners-up so "A or B" shoppers lose neither; a runner-up needs this share
-# both recency-weighted and counted plainly, so one recent glance is not taken for a second taste.
-COMPANION_TERM_WEIGHT = 0.3
-
-# Recency: each newer distinct product view multiplies the weight of older ones by this (the summarizer's
-# embedded backend weights its terms the same way), so the newest intent wins.
-# Explicit signals: what the shopper typed or set in the UI, stronger than anything inferred from views.
-FILTER_EVIDENCE = 1.0  # a filter set in the shop's UI
-SEARCH_EVIDENCE = 0.5  # a term typed in the search box
-SEARCH_TERM_WEIGHT = 0.5  # soft preference weight of a searched term no view backs yet
-STALE_SHARE = 0.5  # an explicit signal is stale once less than this (recency-weighted) share of views fits it
 
 # Cold start (no signal at all): the most likely purchases, one per brand, instead of the dearest items.
 COLD_START_MAX_PER_BRAND = 1
 
-SUPPORTED_OBJECTIVES = (optimization_pb2.OBJECTIVE_EXPECTED_REVENUE, optimization_pb2.OBJECTIVE_EXPECTED_MARGIN,
-                        optimization_pb2.OBJECTIVE_PURCHASE_PROBABILITY)
 
-
-
-# --- grounding --------------------------------------------------------------------------------------
-
-# One vocabulary (services/common/vocabulary.py) for every path; the rules match exactly (no fuzzy step):
-# a summary's values were grounded already, and a query word that is not a catalog word is left unmatched.
-
-
-@dataclass(frozen=True)
-class _Field:
-    name: str  # Constraints / Preferences field name
-    noun: str  # for messages
-    catalog_attr: str  # Catalog property listing known values
-
-
-FIELDS = (
-    _Field("brands", "brand", "brands"),
-    _Field("categories", "category", "categories"),
-    _Field("colours", "colour", "colours"),
-)
-
-
-def field_vocabulary(catalog: Catalog, field: _Field) -> Vocabulary:
-    """The catalog's spelling of one field (brands, categories, colours), matched exactly after normalising."""
-    return Vocabulary(getattr(catalog, field.catalog_attr), fuzzy=False)
-
-
-@dataclass(frozen=True)
-class _View:
-    product_id: str | None  # None when the product is not in the catalog
-    brand: str
-    category: str
-    colour: str
-    price: float  # 0 when unknown
-    rating: float | None  # catalog rating; None when not grounded
-    weight: float = 1.0  # recency weight: 1 for the newest view
-
-
-def _views(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> list[_View]:
-    """Viewed products (oldest to newest), with catalog attributes when the id is grounded (they beat what
-    was read off a screenshot) and a recency weight; a product viewed twice counts once, at its last view."""
-    raw: list[_View] = []
-    for vp in summary.viewed_products:
-        product = catalog.by_id.get(vp.product_id)
-        if product is not None:
-            raw = [v for v in raw if v.product_id != product.product_id]
-            raw.append(_View(product.product_id, product.brand, product.category, product.colour,
-                             product.price, product.rating))
-        elif vp.brand or vp.category or vp.colour or vp.price > 0:
-            raw.append(_View(None, vp.brand, vp.category, vp.colour, max(vp.price, 0.0), None))
-    weights = recency_weights(len(raw))
-    return [_View(v.product_id, v.brand, v.category, v.colour, v.price, v.rating, w)
-            for v, w in zip(raw, weights, strict=True)]
-
-
-def _share(views: Sequence[_View], fits) -> float:
-    """Recency-weighted share of the views for which fits(view) holds (1.0 when there are no views)."""
-    total = sum(v.weight for v in views)
-    return sum(v.weight for v in views if fits(v)) / total if total else 1.0
-
-
-def _terms(
-    summary_terms: Sequence[summaries_pb2.WeightedTerm],
-    views: list[_View],
-    attr: str,
-    ground: Vocabulary,
-    field: _Field,
-    relaxations: list[optimization_pb2.Relaxation],
-) -> dict[str, float]:
-    """Grounded term -> weight. Summary weights win; when the summary gives none, derive view shares."""
-    raw: list[tuple[str, float]] = [(t.value, t.weight) for t in summary_terms if t.value.strip()]
-    if not raw and views:
-        counts: dict[str, float] = {}
-        for view in views:
-            value = getattr(view, attr)
-            if value:
-                counts[value] = counts.get(value, 0.0) + view.weight
-        total = sum(v.weight for v in views)
-        raw = [(value, count / total) for value, count in counts.items()]
-    out: dict[str, float] = {}
-    for value, weight in raw:
-        canonical = ground(value)
-        if canonical is None:
-            relaxations.append(optimization_pb2.Relaxation(
-                constraint=field.name, reason=f"not in catalog: {field.noun} {value!r} (weight {weight:.2f})"))
-            continue
-        out[canonical] = max(out.get(canonical, 0.0), min(max(float(weight), 0.0), 1.0))
-    return out
-
-
-def _hard_terms(terms: dict[str, float], views: list[_View], attr: str, ground: Vocabulary) -> list[str]:
-    """Rule: a term with weight >= HARD_TERM_WEIGHT seen on >= HARD_TERM_MIN_VIEWS viewed products, and on at
-    least HARD_TERM_MIN_SHARE of them, becomes hard; so does a term every viewed product shares, however few
-    (the shopper's first view is their current intent: nothing contradicts it); then companions with weight >=
-    COMPANION_TERM_WEIGHT, seen on at least that share of the viewed products (and on two) too, join it. Without
-    such a term, one newest view that disagrees with all older views, which agree, makes the term both values. Strongest
-    first."""
-    backing: dict[str, int] = {}
-    for view in views:
-        canonical = ground(getattr(view, attr)) if getattr(view, attr) else None
-        if canonical is not None:
-            backing[canonical] = backing.get(canonical, 0) + 1
-    n = len(views)
-    # Unanimous views need no second view: waiting for one left the panel unconstrained for a whole view. A wrong
-    # guess from one view is undone by the next views that disagree (below).
-    min_views = 1 if n and len(backing) == 1 else HARD_TERM_MIN_VIEWS
-    primary = [t for t, w in terms.items() if w >= HARD_TERM_WEIGHT and backing.get(t, 0) >= min_views
-               and backing.get(t, 0) >= HARD_TERM_MIN_SHARE * n]
-    change = _change(views, attr, ground)
-    if not primary and change is not None:
-        # The newest views agree on a term none of the older views has, and the older views agree: one such view
-        # widens the term to both instead of removing it (a glance elsewhere must not empty a panel the older
-        # views agreed on); two in a row are a change of mind, followed in full (before, five views with the
-        # old term on three stayed unconstrained until the new one held half of them).
-        old, new, run = change
-        if run >= HARD_TERM_MIN_VIEWS:
-            return [new]
-        return sorted({old, new}, key=lambda t: (-terms.get(t, 0.0), t))
-    if not primary:
-        return []
-    # A second taste needs two views, as the first does: at three views one glance holds a third of them and was
-    # taken for a companion (held-out draw 2 `noisy-colour`: a lamp and a white shoe glanced at kept lamps and white
-    # hard beside beige footwear, 4 of 8 right).
-    chosen = set(primary) | {t for t, w in terms.items()
-                             if w >= COMPANION_TERM_WEIGHT and backing.get(t, 0) >= COMPANION_TERM_WEIGHT * n
-                             and backing.get(t, 0) >= HARD_TERM_MIN_VIEWS}
-    return sorted(chosen, key=lambda t: (-terms[t], t))
-
-
-def _of_types(views: Sequence[_View], types: Sequence[str]) -> list[_View]:
+def _of_types(views: Sequence[View], types: Sequence[str]) -> list[View]:
     """The views of the given product types."""
     return [v for v in views if v.category in types]
-
-
-def _hard_from(views: list[_View], attr: str, ground: Vocabulary, field: _Field) -> list[str]:
-    """The terms `views` alone make hard (their own weights, no summary terms)."""
-    return _hard_terms(_terms((), views, attr, ground, field, []), views, attr, ground)
-
-
-def _hard_before(views: Sequence[_View], m: int, attr: str, ground: Vocabulary, field: _Field) -> list[str]:
-    """The terms the first `m` views alone made hard, reweighted for recency as when the m-th was the newest."""
-    sub = [replace(v, weight=w) for v, w in zip(views[:m], recency_weights(m), strict=True)]
-    return _hard_from(sub, attr, ground, field)
-
-
-def _change(views: Sequence[_View], attr: str, ground: Vocabulary) -> tuple[str, str, int] | None:
-    """(old term, new term, newest views with it) when the newest views share a term none of the older views
-    has and all older views share one term; else None."""
-    values = [ground(getattr(v, attr)) if getattr(v, attr) else None for v in views]
-    if len(values) < 2 or values[-1] is None:
-        return None
-    run = 1
-    while run < len(values) and values[-1 - run] == values[-1]:
-        run += 1
-    older = set(values[:len(values) - run])
-    if len(older) != 1 or None in older:
-        return None
-    return next(iter(older)), values[-1], run
-
-
-def _glance_hedge(views: Sequence[_View], attr: str, ground: Vocabulary, field: _Field,
-                  hold: Callable[[_View], bool | None] = lambda v: None) -> list[str] | None:
-    """Rule: one view off the reading the earlier views settled is a glance, a hedge at most, never a replacement
-    of the kept reading. The field's reading is followed view by view (each prefix of the views, reweighted for
-    recency, through _hard_terms): where the newest view changes what the views held hard when the reading last
-    settled, and it is not the second view in a row off the kept reading alike with the one before (a change of
-    mind, followed in full; alike: the same brand or colour, or both within the budget and rating floor the views
-    read, `hold`), the field is unsettled: nothing of it is hard, the kept reading's strongest term gets
-    half the panel (returned) while it is on a runner-up's share of the views ([] when faded or none was kept), and
-    the new reading only its soft weight, the strongest as the newest. None when settled.
-    Two glances in a row that share neither brand nor colour are no new reading: before, the second of them
-    dropped the kept reading's half (held-out draw 3 `noisy-brand`: Pinecrest, then a white Meridian and a yellow
-    Juniper glance, 1 of 8 Pinecrest).
-    Before, held-out draw 2 `noisy-brand` (Wexford, Granite, Wexford, Ardent; the glances grey): the fourth view
-    took Wexford out of the hard brands (2 of 4 views, recency-weighted 0.41) and made grey hard (2 of 4, 0.59),
-    0 of 8 right; `brand-loyal`: two Ardent sunglasses, purple then blue, made "blue or purple" hard, no Ardent
-    sunglasses left in them, and the relaxation gave up the product type (0 of 8)."""
-    values = [ground(getattr(v, attr)) if getattr(v, attr) else None for v in views]
-    kept: list[str] = []  # the reading as last settled
-    hedge: list[str] | None = None
-    for n in range(1, len(views) + 1):
-        now = _hard_before(views, n, attr, ground, field)
-        # a change of mind: the two newest views both off the kept reading and sharing their value, or (a reading
-        # kept) the other field's value (a new brand in new colours too) or the budget and rating floor the views
-        # read (`hold`): a new reading seen twice; two off views sharing none of them are two glances
-        off = [values[i] not in kept for i in (n - 2, n - 1)] if n >= 2 else [False]
-        a, b = views[n - 2], views[n - 1]
-        again = all(off) and (values[n - 1] is not None and values[n - 2] == values[n - 1]
-                              or bool(kept) and (_alike(a, b) or bool(hold(a) and hold(b))))
-        on_kept = values[n - 1] in kept  # a view on the kept reading never unsettles it (a companion may go)
-        # nor does a second taste two views back joining the kept reading (noisy-brand's last view, a second glance
-        # at one brand: "kept or that brand" stays hard, 6 of 8 right, where half the panel kept 5)
-        joins = bool(kept) and set(kept) <= set(now) and all(
-            values[:n].count(t) >= HARD_TERM_MIN_VIEWS for t in now if t not in kept)
-        settled = n == 1 or set(now) == set(kept) or again or on_kept or joins
-        # the kept reading keeps its half while it is on a runner-up's share of the views; faded, nothing is hard
-        hedge = None if settled else [t for t in kept[:1] if values[:n].count(t) >= COMPANION_TERM_WEIGHT * n]
-        if settled:
-            kept = now
-    return hedge
-
-
-def _alike(a: _View, b: _View) -> bool:
-    """Whether two views share their brand or their colour."""
-    return any(getattr(a, x) and norm(getattr(a, x)) == norm(getattr(b, x)) for x in ("brand", "colour"))
-
-
-def _type_glance(views: Sequence[_View], ground: Vocabulary, field: _Field) -> tuple[str, str] | None:
-    """Rule: (kept type, glanced type) when the newest view is of a type the views before it did not hold hard,
-    the view before it was of the one type they held hard (and held before that view too), and that type is not
-    hard any more: one view off the kept type is a glance, kept as a one-view switch keeps both types (half the
-    panel each, decompose), never a replacement. `_change` covers this only when every older view was of one type;
-    here they need only have settled on one. Two views in a row off the kept type are a change of mind, followed as
-    before.
-    Before, held-out draw 2 `noisy-colour` (footwear, a lamp, footwear, headphones): the fourth view left footwear
-    on 2 of 4 views (recency-weighted 0.41) and the product type went whole: no footwear on the panel."""
-    values = [ground(v.category) if v.category else None for v in views]
-    n = len(values)
-    if n < 3 or values[-1] is None:
-        return None
-    kept = _hard_before(views, n - 1, "category", ground, field)
-    if len(kept) != 1 or values[-2] != kept[0] or values[-1] == kept[0]:
-        return None
-    # settled, not just arrived: the type was held before its last view too (five views over four types, the two
-    # newest before the glance cameras, are no kept reading: halving the panel on them made chance colours hard)
-    if kept[0] not in _hard_before(views, n - 2, "category", ground, field):
-        return None
-    return kept[0], values[-1]
 
 
 @dataclass(frozen=True)
 class _Habits:
     """What the views of the kept product types say beside brand and colour: their prices, budget and rating floor."""
 
-    relevant: list[_View]  # the views of the kept types (all views without one)
+    relevant: list[View]  # the views of the kept types (all views without one)
     prices: list[float]
     scope: object  # catalog mask of the kept types, None without one
     band: tuple[float, float] | None
     floor: float | None
 
-    def hold(self, view: _View) -> bool | None:
+    def hold(self, view: View) -> bool | None:
         """Whether `view` fits the budget and rating floor read off the views; None when they read neither."""
         if self.band is None and self.floor is None:
             return None
@@ -323,7 +88,7 @@ class _Habits:
                 and (self.floor is None or (view.rating or 0.0) >= self.floor))
 
 
-def _habits(views: list[_View], cats: set[str], catalog: Catalog) -> _Habits:
+def _habits(views: list[View], cats: set[str], catalog: Catalog) -> _Habits:
     """Price and rating habits belong to the product type: with the type settled, read them off its views only
     (after an intent change, the old type's prices say nothing about the new budget)."""
     relevant = [v for v in views if not cats or v.category in cats] or views
@@ -375,63 +140,7 @@ def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tupl
     return None
 
 
-# --- explicit signals: UI filters and searches --------------------------------------------------------
-
-_FILTER_FIELD = {summaries_pb2.UiFilter.FIELD_BRAND: "brands", summaries_pb2.UiFilter.FIELD_COLOUR: "colours",
-                 summaries_pb2.UiFilter.FIELD_CATEGORY: "categories"}
-
-
-@dataclass
-class _Explicit:
-    """What the shopper set or typed: field -> {catalog value: evidence}, plus a price filter."""
-
-    terms: dict[str, dict[str, float]]
-    price: tuple[float | None, float | None] | None = None
-    category: str | None = None  # the category the filters were set on
-
-
-def _explicit(summary: summaries_pb2.BehaviourSummary, catalog: Catalog) -> _Explicit:
-    out = _Explicit(terms={f.name: {} for f in FIELDS})
-    grounders = {f.name: field_vocabulary(catalog, f) for f in FIELDS}
-    for f in summary.ui_filter_fields:
-        if f.field == summaries_pb2.UiFilter.FIELD_PRICE:
-            out.price = (f.price_low if f.HasField("price_low") else None,
-                         f.price_high if f.HasField("price_high") else None)
-        elif (field := _FILTER_FIELD.get(f.field)) and (value := grounders[field](f.value)):
-            out.terms[field][value] = FILTER_EVIDENCE
-    out.category = grounders["categories"](summary.ui_filters_category) if summary.ui_filters_category else None
-    # Searched words and word pairs that name a brand, colour or category ("norda black sneakers"). A query
-    # that names one product ("Norda Trail Runner") is a way to reach that product, not a stated taste: the
-    # view it leads to already counts as a view.
-    queries = [q for q in summary.search_queries if not _names_a_product(q, catalog, grounders)]
-    for i, query in enumerate(reversed(queries)):  # newest first, older ones weigh less
-        words = norm(query).split()
-        grams = words + [" ".join(words[j:j + 2]) for j in range(len(words) - 1)]
-        for f in FIELDS:
-            for gram in grams:
-                if value := grounders[f.name](gram):
-                    evidence = SEARCH_EVIDENCE * RECENCY_DECAY ** i
-                    out.terms[f.name][value] = max(out.terms[f.name].get(value, 0.0), evidence)
-    return out
-
-
-_TITLE_WORDS: weakref.WeakKeyDictionary[Catalog, list[frozenset[str]]] = weakref.WeakKeyDictionary()
-
-
-def _names_a_product(query: str, catalog: Catalog, grounders: dict[str, Vocabulary]) -> bool:
-    """Whether a query names a product: it has words that are no brand, colour or category, and all of its
-    words are in one catalog title."""
-    words = norm(query).split()
-    if not words or all(any(g(w) for g in grounders.values()) for w in words):
-        return False
-    titles = _TITLE_WORDS.get(catalog)
-    if titles is None:  # each title's words, once per catalog (dropped with it)
-        titles = _TITLE_WORDS[catalog] = [frozenset(norm(p.title).split()) for p in catalog.products]
-    wanted = set(words)
-    return any(wanted <= title for title in titles)
-
-
-def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> float | None:
+def _rating_floor(views: Sequence[View], catalog_ratings: Sequence[float]) -> float | None:
     """The rating floor a shopper keeps to, inferred from the ratings of the products they opened.
 
     Keep all but the lowest MIN_RATING_OUTLIER_SHARE of the viewed ratings; their minimum r is a floor
@@ -453,7 +162,7 @@ def _rating_floor(views: Sequence[_View], catalog_ratings: Sequence[float]) -> f
     return round(floor - MIN_RATING_SLACK, 2)
 
 
-def _chosen_among(views: Sequence[_View], types: set[str], catalog: Catalog) -> np.ndarray:
+def _chosen_among(views: Sequence[View], types: set[str], catalog: Catalog) -> np.ndarray:
     """The products a rating habit is read against (mask): those of the kept types sharing a brand or colour every view
     has. A shopper who keeps to one colour chooses among its products, which may be rated above or below the type's
     (brown sunglasses: 36 % rated 4.3+, the type's 49 %; three brown views rated 4.3+ are a habit there, a coin toss
@@ -494,8 +203,8 @@ def decompose(
         return repair_request(request, catalog)
 
     relaxations: list[optimization_pb2.Relaxation] = []
-    views = _views(summary, catalog)
-    explicit = _explicit(summary, catalog)
+    views = views_of(summary, catalog)
+    explicit = explicit_of(summary, catalog)
 
     sources = {"brands": summary.brands, "categories": summary.product_types, "colours": summary.colours}
     attrs = {"brands": "brand", "categories": "category", "colours": "colour"}
@@ -508,8 +217,8 @@ def decompose(
         f = next(x for x in FIELDS if x.name == field)
         ground = field_vocabulary(catalog, f)
         attr = attrs[field]
-        terms = _terms(sources[field], views, attr, ground, f, relaxations)
-        chosen = _hard_terms(terms, views, attr, ground)
+        terms = term_weights(sources[field], views, attr, ground, f, relaxations)
+        chosen = hard_terms(terms, views, attr, ground)
         if field == "categories" and not views and not chosen:
             # No product opened yet: the type the shopper browses (a category listing) is all the evidence of what
             # they look for, and nothing contradicts it. Soft, it lost to revenue: a backpacks listing showed the
@@ -523,7 +232,7 @@ def decompose(
             # white lamp weighed 0.41 and made no colour hard for the footwear, held-out draw 2 `noisy-colour`)
             # the old type's term needs two of its views: one shoe's brand and one lamp's made "Dovetail or Juniper"
             # hard, too few beige shoes left for the footwear half (held-out draw 2 `noisy-colour`, 3 of 8 right)
-            per_type = [_hard_from(_of_types(views, [t]), attr, ground, f) for t in switch]
+            per_type = [hard_from(_of_types(views, [t]), attr, ground, f) for t in switch]
             old_views = _of_types(views, [switch[0]])
             per_type[0] = [t for t in per_type[0]
                            if sum(ground(getattr(v, attr) or "") == t for v in old_views)
@@ -540,17 +249,17 @@ def decompose(
                 continue
             terms[value] = max(terms.get(value, 0.0), 1.0 if is_filter else SEARCH_TERM_WEIGHT)
             fits = lambda v, value=value, ground=ground, attr=attr: ground(getattr(v, attr) or "") == value  # noqa: E731
-            if _share(views, fits) >= STALE_SHARE:
+            if share(views, fits) >= STALE_SHARE:
                 chosen = [value] if is_filter else list(dict.fromkeys([*chosen, value]))
                 if is_filter:
                     break
-        if field == "categories" and (change := _change(views, attr, ground)) and change[2] == 1 \
+        if field == "categories" and (change := term_change(views, attr, ground)) and change[2] == 1 \
                 and set(chosen) <= {change[0], change[1]} and change[0] in chosen:
             # One view of a type none of the older views had: a glance or a change of mind, which one view cannot
             # tell. Both types stay, and each gets half the panel at its own prices (groups added below).
             switch = change[:2]
             chosen = list(dict.fromkeys([*chosen, change[1]]))
-        elif field == "categories" and (glance := _type_glance(views, ground, f)) and glance[0] not in chosen \
+        elif field == "categories" and (glance := type_glance(views, ground, f)) and glance[0] not in chosen \
                 and set(chosen) <= set(glance):
             switch = glance
             chosen = list(glance)
@@ -558,7 +267,7 @@ def decompose(
         if field == "brands":  # the product type is decided: the budget and rating floor its views read
             habits = _habits(views, set(hard["categories"]), catalog)
         if field != "categories" and switch is None and not stated \
-                and (hedge := _glance_hedge(views, attr, ground, f, habits.hold)) is not None:
+                and (hedge := glance_hedge(views, attr, ground, f, habits.hold)) is not None:
             chosen = []
             glances[field] = hedge
         hard[field] = chosen
@@ -580,7 +289,7 @@ def decompose(
     price_filter = explicit.price
     if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
         lo, hi = price_filter
-        inside = _share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
+        inside = share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
         if inside >= STALE_SHARE:  # an explicit budget beats one inferred from a few prices
             band = (lo, hi)
     if band is not None:
@@ -655,7 +364,7 @@ _LEANING_ORDERS = {summaries_pb2.SORT_ORDER_RATING_DESC: ("rating", 1.0),
 
 
 def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summaries_pb2.BehaviourSummary,
-                   views: Sequence[_View], catalog: Catalog) -> None:
+                   views: Sequence[View], catalog: Catalog) -> None:
     """Rule: a sort by rating or price becomes Preferences.listing_order, weighted by how far the views since agree
     with it; none for another order (newest: the catalog has no date) or once the views contradict it."""
     lean = _LEANING_ORDERS.get(summary.listing_sort_order)
@@ -665,11 +374,11 @@ def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summa
     medians = category_quantiles(catalog, attr, 0.5)  # each product type's median
     rated = [v for v in views if v.product_id is not None and v.category in medians]
 
-    def agrees(v: _View) -> bool:
+    def agrees(v: View) -> bool:
         value = v.rating if attr == "rating" else v.price
         return sign * (value - medians[v.category]) >= 0
 
-    weight = _share(rated, agrees)
+    weight = share(rated, agrees)
     if weight >= STALE_SHARE:
         request.preferences.listing_order.order = summary.listing_sort_order
         request.preferences.listing_order.weight = round(weight, 3)
@@ -686,343 +395,3 @@ def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
         if acc >= half:
             return value
     return ordered[-1][0]
-
-
-def _candidates(catalog: Catalog, c: optimization_pb2.Constraints) -> int:
-    """How many products the request leaves: the optimizer's own candidate function, exclusions included."""
-    return int(candidate_rows(catalog, c).size)
-
-
-def _describe(c: optimization_pb2.Constraints) -> str:
-    parts = [f"{f.name}={list(getattr(c, f.name))}" for f in FIELDS if getattr(c, f.name)]
-    if c.HasField("price_min") or c.HasField("price_max"):
-        lo = f"{c.price_min:g}" if c.HasField("price_min") else ""
-        hi = f"{c.price_max:g}" if c.HasField("price_max") else ""
-        parts.append(f"price={lo}..{hi}")
-    if c.HasField("min_rating"):
-        parts.append(f"min_rating={c.min_rating:g}")
-    if c.exclude_brands:
-        parts.append(f"exclude_brands={list(c.exclude_brands)}")
-    return ", ".join(parts) or "no constraints"
-
-
-_PRICE = ("price_min", "price_max")
-_LISTS = ("brands", "categories", "colours", "exclude_brands")
-
-
-def _snapshot(c: optimization_pb2.Constraints, fields: Sequence[str]) -> tuple:
-    out = []
-    for name in fields:
-        if name in _LISTS:
-            out.append(tuple(getattr(c, name)))
-        else:
-            out.append(getattr(c, name) if c.HasField(name) else None)
-    return tuple(out)
-
-
-def _restore(c: optimization_pb2.Constraints, fields: Sequence[str], values: tuple) -> None:
-    for name, value in zip(fields, values, strict=True):
-        if name in _LISTS:
-            del getattr(c, name)[:]
-            getattr(c, name).extend(value)
-        elif value is None:
-            c.ClearField(name)
-        else:
-            setattr(c, name, value)
-
-
-# Relaxation: when fewer than k products meet every constraint, which constraint does the shopper give up
-# first? One order, by what the constraint rests on (earlier tiers are given up first):
-#   1. "excluded"  - brands the model excluded (exclude_brands): a dislike guessed from what the shopper did not
-#                    open; nothing on screen says "not X", so it is the weakest claim and yields first.
-#   2. "inferred"  - brand, product type, colour, price band, rating floor read off the shopper's views (or a
-#                    searched word): weighed against each other by evidence (below).
-#   3. "stated"    - set by the shopper's own UI filter (a filter chip, a price filter): the shopper said so;
-#                    it outlasts anything inferred (decompose only keeps a filter the views still follow).
-#   never relaxed  - the products already seen (exclude_product_ids): showing them again in the panel wastes
-#                    its slots, while a dropped filter still ranks its own products first (it stays a soft
-#                    preference). Too few unseen products at all -> a shorter panel, never a repeated one.
-# Within a tier, a greedy build-up: start from no relaxable constraint, add them back one at a time,
-# best-evidenced first, each at its strictest level that still leaves >= k candidates, else not at all.
-# The next constraint is the one with the strongest evidence given those already kept: the KL divergence of
-# support from base (see _lift), where support is the recency-weighted share of viewed products consistent
-# with the constraint and base the share of the remaining candidates that is (a colour on every view where
-# one candidate in ten has it is strong evidence; a brand that makes a third of the backpacks in a price band,
-# seen on half the views, is weak). A searched word adds a bonus. No kind of attribute outranks another by
-# itself; ties keep the order of _RELAXABLE.
-_RELAXABLE = ("categories", "brands", "colours", "price_band", "min_rating", "exclude_brands")
-TIERS = ("excluded", "inferred", "stated")  # given up first -> kept longest
-STATED_BONUS = {FILTER_EVIDENCE: 2.0, SEARCH_EVIDENCE: 1.0}  # evidence added per kind of statement
-# A product of another type fails the shopper outright, a wrong colour or brand only in part: the product
-# type's evidence counts this much more. A weight, not an order: a type seen on few views still yields.
-CATEGORY_EVIDENCE_WEIGHT = 1.5
-
-
-def _support(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog | None = None) -> float:
-    """Recency-weighted share of the viewed products consistent with a hard constraint (1.0 without views),
-    so support follows the newest intent as the hard terms do (a chance term is kept out of the hard
-    constraints by HARD_TERM_MIN_SHARE, not here). All views count for every constraint: a price band read
-    off one product type's views must not look better supported than that type itself."""
-    fits = _fits(request, name, catalog)
-    if not fits:
-        return 1.0
-    weights = recency_weights(len(fits))  # oldest to newest: after an intent change the new intent counts
-    return sum(w for w, ok in zip(weights, fits, strict=True) if ok) / sum(weights)
-
-
-def _fits(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog | None = None) -> list[bool]:
-    """For each viewed product, oldest first: whether it is consistent with the hard constraint `name`."""
-    c, viewed = request.constraints, list(request.summary.viewed_products)
-    if name == "price_band":
-        lo = c.price_min if c.HasField("price_min") else 0.0
-        hi = c.price_max if c.HasField("price_max") else float("inf")
-        return [lo <= v.price <= hi for v in viewed]
-    if name == "min_rating":
-        by_id = catalog.by_id if catalog is not None else {}
-        return [v.product_id in by_id and by_id[v.product_id].rating >= c.min_rating for v in viewed]
-    if name == "exclude_brands":
-        banned = {norm(x) for x in c.exclude_brands}
-        return [norm(v.brand) not in banned for v in viewed]
-    field = {"colours": "colour", "categories": "category", "brands": "brand"}[name]
-    allowed = {norm(x) for x in getattr(c, name)}
-    return [norm(getattr(v, field)) in allowed for v in viewed]
-
-
-def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: Catalog) -> float:
-    """Bonus evidence for a constraint the shopper stated: through a UI filter or a searched word."""
-    explicit = _explicit(request.summary, catalog)
-    if name == "price_band":
-        # Only a band that is the filter: one the views left is stale (decompose), and the band then is read off
-        # the views; the filter's bonus made that inferred band outlast the type and brand (a $94-95.5 band kept,
-        # Footwear and Ardent dropped, 1 of 8 right).
-        c = request.constraints
-        band = (c.price_min if c.HasField("price_min") else None, c.price_max if c.HasField("price_max") else None)
-        return STATED_BONUS[FILTER_EVIDENCE] if explicit.price is not None and band == explicit.price else 0.0
-    if name in ("min_rating", "exclude_brands"):
-        return 0.0
-    values = set(getattr(request.constraints, name))
-    strongest = max((e for v, e in explicit.terms[name].items() if v in values), default=0.0)
-    if strongest >= FILTER_EVIDENCE:
-        return STATED_BONUS[FILTER_EVIDENCE]
-    return STATED_BONUS[SEARCH_EVIDENCE] * strongest / SEARCH_EVIDENCE
-
-
-def _lift(support: float, base: float) -> float:
-    """How far the shopper's views depart from chance: the binary KL divergence between the share of views
-    consistent with the constraint (support) and the share of candidates that are (base). The views that
-    do not fit count against it, so a colour on most views does not outweigh a product type on all."""
-    b = min(max(base, 1e-6), 1 - 1e-6)
-    s = min(max(support, 0.0), 1.0)
-    fit = s * math.log(s / b) if s > 0 else 0.0
-    miss = (1 - s) * math.log((1 - s) / (1 - b)) if s < 1 else 0.0
-    return fit + miss
-
-
-def _levels(name: str, c: optimization_pb2.Constraints) -> list[tuple[str, tuple]]:
-    """The constraint's settings from strictest to loosest, as (how, snapshot); loosest is 'absent'."""
-    if name == "price_band":
-        band = _snapshot(c, _PRICE)
-        steps = math.ceil(math.log(PRICE_WIDEN_FACTOR) / math.log(PRICE_BAND_STEP))
-        factors = [PRICE_BAND_STEP ** j for j in range(1, steps)] + [PRICE_WIDEN_FACTOR]
-        return [("kept", band)] + [
-            (f"widened x{f:.3g}", tuple(None if v is None else round(v / f if i == 0 else v * f, 2)
-                                         for i, v in enumerate(band))) for f in factors]
-    return [("kept", _snapshot(c, _FIELDS_OF[name]))]
-
-
-_FIELDS_OF = {"categories": ("categories",), "brands": ("brands",), "colours": ("colours",),
-              "price_band": _PRICE, "min_rating": ("min_rating",), "exclude_brands": ("exclude_brands",)}
-
-
-def _tier(name: str, stated: float) -> int:
-    """Index into TIERS: how long the constraint lasts when the panel cannot be filled."""
-    if name == "exclude_brands":
-        return TIERS.index("excluded")
-    return TIERS.index("stated" if stated >= STATED_BONUS[FILTER_EVIDENCE] else "inferred")
-
-
-def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> list[optimization_pb2.Relaxation]:
-    c, k = request.constraints, request.k
-    if _candidates(catalog, c) >= k:
-        return []
-    present = [n for n in _RELAXABLE if any(v not in (None, ()) for v in _snapshot(c, _FIELDS_OF[n]))]
-    support = {n: _support(request, n, catalog) for n in present}
-    backing = {n: _fits(request, n, catalog) for n in ("brands", "colours") if n in present}
-    stated = {n: _stated(request, n, catalog) for n in present}
-    wanted = {n: _levels(n, c) for n in present}
-    empty = {n: tuple(() if f in _LISTS else None for f in _FIELDS_OF[n]) for n in present}
-    for n in present:
-        _restore(c, _FIELDS_OF[n], empty[n])
-
-    def evidence(n: str) -> float:
-        before = _candidates(catalog, c)
-        _restore(c, _FIELDS_OF[n], wanted[n][0][1])
-        after = _candidates(catalog, c)
-        _restore(c, _FIELDS_OF[n], empty[n])
-        if not after:
-            return -math.inf  # contradicts what is already kept: nothing to weigh
-        weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
-        return weight * _lift(support[n], after / before if before else 0.0) + stated[n]
-
-    # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
-    # views): it is weighed only once the type is settled, so it can never push out the type it came from.
-    # Likewise a brand or colour read off a single product view: one product says what kind of thing the shopper
-    # looks for far more surely than which of its brand or colour they want.
-    single = len({v.product_id for v in request.summary.viewed_products}) < HARD_TERM_MIN_VIEWS
-    waits = {n for n in ("price_band", "min_rating", *(("brands", "colours") if single else ()))
-             if n in present and not stated[n]}
-
-    relaxations = []
-    remaining = list(present)
-    while remaining:
-        eligible = [x for x in remaining if not (x in waits and "categories" in remaining)]
-        # kept longest first: highest tier, then strongest evidence
-        n = min(eligible, key=lambda x: (-_tier(x, stated[x]), -evidence(x), _RELAXABLE.index(x)))
-        remaining.remove(n)
-        tried: list[str] = []
-        outcome = "dropped"
-        for how, values in wanted[n]:
-            _restore(c, _FIELDS_OF[n], values)
-            count = _candidates(catalog, c)
-            if count >= k:
-                outcome = how
-                break
-            tried.append(f"only {count} candidates for k={k} with {_describe(c)}")
-        else:
-            _restore(c, _FIELDS_OF[n], empty[n])
-        if tried:
-            if len(tried) > 2:  # a band widened step by step: the first failure says why, the outcome how far
-                tried = [tried[0], f"{len(tried) - 1} wider steps too few"]
-            reason = f"{'; then '.join(tried)}; {n} {outcome} -> {_candidates(catalog, c)} candidates"
-            relaxations.append(optimization_pb2.Relaxation(constraint=n, reason=reason))
-    pair = ("brands", "colours")
-    kept = [n for n in pair if n in present and _snapshot(c, _FIELDS_OF[n]) != empty[n]]
-    inferred = all(n in present and not stated[n] for n in pair)
-    # Which of a brand and a colour the shopper wants cannot be told from one view, nor from views that back each as
-    # often, the newest both: the lift then only says which is rarer in the catalog, not which the shopper follows
-    # (held-out draw 2 `short-home`: two grey Velmont lamps, too few of both to fill the panel, kept Velmont alone,
-    # 0 of 8 grey lamps; draw 3 `noisy-brand`: Pinecrest on the first and the newest of four views, yellow on the
-    # two newest, kept yellow alone, 0 of 8 Pinecrest).
-    untold = single or inferred and backing["brands"][-1] and backing["colours"][-1] \
-        and sum(backing["brands"]) == sum(backing["colours"])
-    if untold and inferred and len(kept) == 1 and k >= 2:
-        # The brand and colour cannot fill the panel together: half the panel for each instead of all of it for one.
-        _restore(c, _FIELDS_OF[kept[0]], empty[kept[0]])
-        count = int(k * HEDGE_SHARE)
-        for n in pair:
-            getattr(c.at_least.add(count=count), n).extend(wanted[n][0][1][0])
-        relaxations.append(optimization_pb2.Relaxation(constraint=kept[0], reason=(
-            f"{sum(backing['brands'])} view(s) each, the newest both: brand {list(wanted['brands'][0][1][0])} or "
-            f"colour {list(wanted['colours'][0][1][0])} cannot be told apart; {kept[0]} not kept alone: at least "
-            f"{count} of {k} items of each")))
-    return relaxations
-
-
-def repair_request(
-    request: optimization_pb2.OptimizationRequest, catalog: Catalog
-) -> optimization_pb2.OptimizationRequest:
-    """Make any backend's request valid in place (and return it): k bounded, objective set, constraint and
-    preference terms grounded in the catalog, prices and ratings sane, contradictions relaxed. Every
-    change to a hard constraint is recorded as a Relaxation."""
-    def note(constraint: str, reason: str) -> None:
-        request.relaxations.add(constraint=constraint, reason=reason)
-
-    if not K_MIN <= request.k <= K_MAX:
-        bounded = DEFAULT_K if request.k == 0 else min(max(request.k, K_MIN), K_MAX)
-        if request.k != 0:
-            note("k", f"k={request.k} outside [{K_MIN}, {K_MAX}]; set to {bounded}")
-        request.k = bounded
-    if request.objective not in SUPPORTED_OBJECTIVES:
-        request.objective = optimization_pb2.OBJECTIVE_EXPECTED_REVENUE
-
-    c, p = request.constraints, request.preferences
-    for field in FIELDS:
-        ground = field_vocabulary(catalog, field)
-        values: list[str] = []
-        for value in getattr(c, field.name):
-            canonical = ground(value)
-            if canonical is None:
-                note(field.name, f"not in catalog: {field.noun} {value!r}")
-            elif canonical not in values:
-                values.append(canonical)
-        del getattr(c, field.name)[:]
-        getattr(c, field.name).extend(values)
-        terms: dict[str, float] = {}
-        for term in getattr(p, field.name):
-            canonical = ground(term.value)
-            if canonical is not None:  # soft terms are dropped silently: they never remove candidates
-                terms[canonical] = max(terms.get(canonical, 0.0), min(max(term.weight, 0.0), 1.0))
-        del getattr(p, field.name)[:]
-        for value, weight in terms.items():
-            getattr(p, field.name).add(value=value, weight=weight)
-
-    for name in _PRICE:
-        if c.HasField(name) and not getattr(c, name) > 0:
-            note(name, f"{name}={getattr(c, name):g} is not positive; dropped")
-            c.ClearField(name)
-    if c.HasField("price_min") and c.HasField("price_max") and c.price_min > c.price_max:
-        note("price_band", f"price_min={c.price_min:g} > price_max={c.price_max:g}; swapped")
-        c.price_min, c.price_max = c.price_max, c.price_min
-    if c.HasField("min_rating") and not 0 <= c.min_rating <= 5:
-        note("min_rating", f"min_rating={c.min_rating:g} outside [0, 5]; dropped")
-        c.ClearField("min_rating")
-    if p.HasField("price_anchor") and not p.price_anchor > 0:
-        p.ClearField("price_anchor")
-    known_ids = [pid for pid in c.exclude_product_ids if pid in catalog.by_id]
-    del c.exclude_product_ids[:]
-    c.exclude_product_ids.extend(dict.fromkeys(known_ids))  # unknown ids exclude nothing; dedupe in order
-
-    request.relaxations.extend(_relax(request, catalog))
-    return request
-
-
-def validate_request(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> list[str]:
-    """Problems that make a request unfit for the optimizer; empty when it is valid."""
-    problems: list[str] = []
-    if not request.session_id:
-        problems.append("session_id is empty")
-    if not K_MIN <= request.k <= K_MAX:
-        problems.append(f"k={request.k} outside [{K_MIN}, {K_MAX}]")
-    if request.objective not in SUPPORTED_OBJECTIVES:
-        problems.append(f"objective {request.objective} is not a supported objective")
-    c, p = request.constraints, request.preferences
-    for field in FIELDS:
-        known = set(getattr(catalog, field.catalog_attr))
-        for value in getattr(c, field.name):
-            if value not in known:
-                problems.append(f"constraints.{field.name}: {value!r} is not a catalog {field.noun}")
-        for term in getattr(p, field.name):
-            if term.value not in known:
-                problems.append(f"preferences.{field.name}: {term.value!r} is not a catalog {field.noun}")
-            if not 0 <= term.weight <= 1:
-                problems.append(f"preferences.{field.name}: weight {term.weight:g} of {term.value!r} outside [0, 1]")
-    for name in _PRICE:
-        if c.HasField(name) and not getattr(c, name) > 0:
-            problems.append(f"{name}={getattr(c, name):g} is not positive")
-    if c.HasField("price_min") and c.HasField("price_max") and c.price_min > c.price_max:
-        problems.append(f"price_min={c.price_min:g} > price_max={c.price_max:g}")
-    if c.HasField("min_rating") and not 0 <= c.min_rating <= 5:
-        problems.append(f"min_rating={c.min_rating:g} outside [0, 5]")
-    if p.HasField("price_anchor") and not p.price_anchor > 0:
-        problems.append(f"price_anchor={p.price_anchor:g} is not positive")
-    unknown = [pid for pid in c.exclude_product_ids if pid not in catalog.by_id]
-    if unknown:
-        problems.append(f"exclude_product_ids not in catalog: {unknown[:5]}")
-    for i, group in enumerate(c.at_least):
-        if not 0 < group.count <= request.k:
-            problems.append(f"at_least[{i}]: count={group.count} outside [1, k={request.k}]")
-        for field in FIELDS:
-            known = set(getattr(catalog, field.catalog_attr))
-            problems.extend(f"at_least[{i}].{field.name}: {v!r} is not a catalog {field.noun}"
-                            for v in getattr(group, field.name) if v not in known)
-        lo = group.price_min if group.HasField("price_min") else 0.0
-        hi = group.price_max if group.HasField("price_max") else math.inf
-        if not (0 <= lo <= hi):  # also false for NaN
-            problems.append(f"at_least[{i}]: price range {lo:g}..{hi:g} is not a range of prices")
-        if group.HasField("min_rating") and not 0 <= group.min_rating <= 5:
-            problems.append(f"at_least[{i}]: min_rating={group.min_rating:g} outside [0, 5]")
-    if not problems:
-        count = _candidates(catalog, c)
-        if count < request.k:
-            problems.append(f"only {count} candidates satisfy the constraints ({_describe(c)}), k={request.k}")
-    return problems

@@ -1,5 +1,5 @@
-"""The thresholds the rules decomposer (rules.py) and its hedges (hedges.py) share: how much evidence makes a
-budget, a rating floor or a hedge."""
+"""The thresholds the rules decomposer (rules.py), its hedges (hedges.py) and the repair (repair.py, widening a band)
+share: how much evidence makes a budget, a rating floor or a hedge."""
 
 DEFAULT_K = 8  # the panel size when a request leaves k unset
 

@@ -17,7 +17,7 @@ from services.common.catalog import Catalog
 PROMPT_VERSION = "decompose-v1"
 QUERY_PROMPT_VERSION = "query-v1"  # the storefront's typed query (query_messages); same tool
 TOOL_NAME = "optimize_assortment"
-# The objectives the shared validation (rules.repair_request) accepts today.
+# The objectives the shared validation (repair.repair_request) accepts today.
 OBJECTIVES = {"expected_revenue": optimization_pb2.OBJECTIVE_EXPECTED_REVENUE,
               "expected_margin": optimization_pb2.OBJECTIVE_EXPECTED_MARGIN}
 MAX_PINS = 10
