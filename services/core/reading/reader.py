@@ -113,8 +113,9 @@ def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
     return Box(left, top, right - left, bottom - top, b.ink, framed=True)
 
 
-# a frame's top edge: one run of ink across this share of its box, and this many times the box's height
-FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 3.0
+# a frame's top edge: one run of ink across this share of its box, and this many times the box's height (a select
+# showing a short option, "Red", is ~2.5 heights wide; a text row's runs end at its letters' gaps)
+FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 2.0
 
 
 def label_on_frame(gray: np.ndarray, b: Box) -> tuple[Box, Box] | None:
