@@ -344,3 +344,28 @@ def test_a_select_beside_its_label_is_not_read_as_a_heading(demo_catalog: Catalo
     is looked for in, so the page went ungrounded (theme-92, since the sort-control round read thin rings)."""
     frame, obs = _read("theme-92-product-00.webp", demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
+
+
+@needs_tesseract
+def test_a_title_cut_to_body_height_by_the_sticky_header_is_not_read(demo_catalog: Catalog) -> None:
+    """Scrolled 140 px, only the bottom half of a big bold title shows under the sticky header's edge, 16 px: as tall
+    as the page's body text, so it passed for a line with only its tops hidden, read as garbage at a cost of 27 (a
+    long line at body height) and the buy box under it (brand, rating, price) went unread. A line cut by the
+    masthead's edge is read only when what shows is still heading-sized; the page is then grounded by its price,
+    brand and picture's colour (theme-138)."""
+    frame, obs = _read("theme-138-product-00.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.heading is None and obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+@needs_tesseract
+def test_a_buy_box_beside_a_picture_on_a_backdrop_of_the_pages_tone_is_read(demo_catalog: Catalog) -> None:
+    """Scrolled past its title under the sticky header: the product picture's backdrop is as light as the page, so
+    the picture found is its object alone (sunglasses, 303 x 89 px), under the 120 px a main picture had to be on
+    both sides, and the lines level with it were not the buy box's anyway: its brand and price sit above the
+    object's top. The block read around the "Reviews" heading spent the budget. A main picture is one of a big
+    enough area, and the buy box beside it is every line from the masthead down to its bottom, on the page's side
+    of it (left of it at any distance: a short line ends far from it) (theme-124)."""
+    frame, obs = _read("theme-124-product-03.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]

@@ -57,7 +57,9 @@ MARGIN_PX = 6  # columns at each side of the frame where the page's background s
 # a control's text shorter than this share of its box is scaled by the text, not the box (a filled chip)
 FRAMED_TEXT_SHARE = 0.7
 MENU_MIN_ITEMS = 4  # tinted lines level with each other from which they are a menu bar's links
-MAIN_PICTURE_PX = 120  # a product page's main picture is at least this tall and wide (a card's thumbnail less)
+# a product page's main picture is at least this tall and wide in area (a card's thumbnail less); its box may be
+# its object alone, wide and short (sunglasses), when its backdrop is the page's tone
+MAIN_PICTURE_PX = 120
 NEAR_PX = 400  # how far right of the page's heading, or beside its main picture, its buy box may reach
 
 
@@ -336,11 +338,12 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
                  dialog: tuple[int, int, int, int] | None = None) -> tuple[list[Box], int]:
     """(`choose_lines`'s lines, how many at their head were chosen only to look for our panel's heading)."""
     # text outside the pictures, and not a sliver of a line cut by the masthead's edge: under a sticky header,
-    # what shows of it is shorter than the page's text, reads as garbage and looks long (a line's cost is its
-    # width over its height); a title with just its tops hidden is still read
+    # what shows of it is no taller than the page's text (the bottom half of a big title is body-sized), reads as
+    # garbage and looks long (a line's cost is its width over its height); a title with just its tops hidden, still
+    # heading-sized, is read
     typical = median_height(lines) or 0
     visible = [b for b in lines if not any(b.inside(p) for p in pictures)
-               and not (b.top < masthead - 1 < b.bottom and b.height < typical)]
+               and not (b.top < masthead - 1 < b.bottom and b.height < BIG_OF_BODY * typical)]
     body = [b for b in visible if b not in known]
     if dialog is not None:
         left, top, right, bottom = dialog
@@ -430,15 +433,17 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # A heading below the page's main picture heads a section ("Details", "Reviews"), not the buy box: a page
     # scrolled past its title shows no heading of the product, and the block read around that section heading
     # (specs, description) spent the budget. The buy box is then beside the picture (image left or right): the
-    # lines level with the biggest picture are read first, top first.
+    # lines from the masthead down to the biggest picture's bottom beside it are read first, top first (from the
+    # masthead, not the picture's top: the picture found may be its object alone, and the brand and price above it).
     body_pictures = [p for p in pictures if (panel_left is None or p.left < panel_left)
-                     and p.width >= MAIN_PICTURE_PX and p.height >= MAIN_PICTURE_PX]
+                     and p.width * p.height >= MAIN_PICTURE_PX ** 2]
     pic = max(body_pictures, key=lambda p: p.width * p.height, default=None)
     if pic is not None and (focus is None or focus.top >= pic.bottom):
-        # (beside it: a buy box starts within NEAR_PX of the picture; a column further off is our panel's cards,
-        # on a first page read before its heading tells where the panel starts)
-        level = [b for b in main if pic.top <= b.top + b.height / 2 <= pic.bottom
-                 and (0 <= b.left - pic.right <= NEAR_PX or 0 <= pic.left - b.right <= NEAR_PX)]
+        # (beside it: a buy box right of the picture starts within NEAR_PX of it, a column further off is our panel's
+        # cards on a first page read before its heading tells where the panel starts; left of it, the page's column,
+        # whose short lines end far from it)
+        level = [b for b in main if below(b, masthead) and b.top + b.height / 2 <= pic.bottom
+                 and (0 <= b.left - pic.right <= NEAR_PX or b.right <= pic.left)]
         for b in sorted(level, key=lambda b: (b.top, b.left)):
             take(b)
     if focus is not None:
