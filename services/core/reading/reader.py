@@ -6,14 +6,16 @@ recommendation panel, the text inside product pictures) at whatever size it happ
 1. `find_lines`: a morphological gradient marks ink (dark-on-light and light-on-dark alike); closing it
    horizontally joins letters into words and words into lines; connected components are the line boxes.
    Components far taller than text are pictures. (~10 ms for 1280x800.)
-2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge); lines inside
+2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge: until it is, the lines
+   on the right are read first, on their own, to find it: `RegionReader._find_panel`); lines inside
    pictures, and lines read before with exactly the same pixels (header, navigation: their text is
    reused), are skipped; then lines are taken in order of importance until the profile's read budget is
    spent: the biggest text first (a product title, a page heading, a price), the lines leading the page
    below the masthead (masthead.py), text on tinted bands (promotions), then the block around the main
    heading (the buy box: brand, price, rating, swatches; the breadcrumb), then everything else by size, and
    last the lines of a dialog pinned over the page's bottom (a cookie banner: overlays.py). Lines read only
-   to look for our panel's heading are dropped when it is not in sight (they are then the panel's cards).
+   to look for our panel's heading are dropped when it is not in sight (they are then the panel's cards, and
+   their column is left unread).
 3. `recognise`: the chosen lines are rescaled to `target_line_px`, polarity-normalised (dark text on
    white), stacked into one strip and recognised in one libtesseract call; word boxes are mapped back to
    the screenshot, so the grounding sees the same `OcrLine`s as from full-frame OCR.
@@ -60,6 +62,7 @@ MENU_MIN_ITEMS = 4  # tinted lines level with each other from which they are a m
 # a product page's main picture is at least this tall and wide in area (a card's thumbnail less); its box may be
 # its object alone, wide and short (sunglasses), when its backdrop is the page's tone
 MAIN_PICTURE_PX = 120
+PANEL_PAD = 24  # our panel's heading starts this far right of the panel's edge
 NEAR_PX = 400  # how far right of the page's heading, or beside its main picture, its buy box may reach
 
 
@@ -368,12 +371,8 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         return False
 
     if panel_left is None:
-        # until our panel's heading has been read, read the headings on the right first to find it
-        # (below the masthead, whose cart and account links sit on the right too). Finding the panel is a
-        # once-per-shop cost, so it does not eat into what this page's own content may spend.
-        menu = set(menu_rows(body))
-        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and below(b, masthead) and b not in menu)
-        chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
+        # Finding the panel is a once-per-shop cost, so it does not eat into what this page's own content may spend.
+        chosen.extend(panel_probes(body, width, masthead))
     probes = len(chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
@@ -458,6 +457,14 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     for b in sorted(banner, key=lambda b: (-b.height, b.top)):
         take(b)
     return chosen, probes
+
+
+def panel_probes(lines: list[Box], width: int, masthead: int) -> list[Box]:
+    """The lines to read first, until our panel's heading has been read, to find it: the top two on the right (below
+    the masthead, whose cart and account links sit on the right too; not a menu bar's links)."""
+    menu = set(menu_rows(lines))
+    side = (b for b in lines if b.left > width * 0.6 and b.height >= 14 and below(b, masthead) and b not in menu)
+    return sorted(side, key=lambda b: b.top)[:2]
 
 
 def menu_rows(lines: list[Box], min_items: int = MENU_MIN_ITEMS) -> list[Box]:
@@ -650,6 +657,26 @@ class RegionReader:
         """The panel's left edge in the default session (a caller reading one shop passes no session)."""
         return self.panels.get("")
 
+    def _find_panel(self, gray: np.ndarray, lines: list[Box], keys: dict[Box, tuple], session: str) -> int | None:
+        """Where our panel starts in this frame, read off the lines on the right (`panel_probes`) before the frame's
+        reading is planned: on a shop's first frame the plan did not know it, and spent the budget on our panel's
+        cards beside the buy box (and took their titles, brands and prices for the page's). Its heading in sight: the
+        panel's edge, remembered for the session, and the probes' text too (then free). Out of sight (a page scrolled
+        past it): the probes are our panel's cards, and the column they start is the panel's for this frame only,
+        left unread; nothing is remembered. None when there is nothing on the right to look at."""
+        probes = panel_probes(lines, gray.shape[1], masthead_bottom(gray, lines))
+        if not probes:
+            return None
+        read = dict(recognise(gray, [b for b in probes if keys[b] not in self._memo], self.profile.target_line_px))
+        texts = [read[b] if b in read else self._memo.get(keys[b]) for b in probes]
+        heading = next((ln for ln in texts if ln is not None and ln.left > 200 and self._panel_re.search(ln.text)),
+                       None)
+        if heading is None:
+            return min(b.left for b in probes) - PANEL_PAD
+        self.panels.set(session, heading.left - PANEL_PAD)
+        self._memo.update((keys[b], read.get(b)) for b in probes if keys[b] not in self._memo)
+        return heading.left - PANEL_PAD
+
     @staticmethod
     def _key(gray: np.ndarray, b: Box) -> tuple:
         crop = gray[b.top:b.bottom, b.left:b.right]
@@ -664,10 +691,12 @@ class RegionReader:
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         rings: list[Box] = []
         lines, pictures = find_lines(gray, rings)
+        keys = {b: self._key(gray, b) for b in lines}
+        if panel_left is None and self._panel_re:
+            panel_left = self._find_panel(gray, lines, keys, session)
         # the shop's lines only: our panel's heading beside a page's title made their row look like a
         # masthead's bar (a logo and, far from it, a cart link), and the title was then left out as the header
         masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
-        keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
         chosen, probes = plan_reading(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead,
                                       bottom_dialog(gray, lines))
@@ -682,7 +711,7 @@ class RegionReader:
             for ln in sorted((*fresh.values(), *(self._memo.get(keys[b]) for b in known)),
                              key=lambda ln: (ln.top, ln.left) if ln else (0, 0)):
                 if ln is not None and ln.left > 200 and self._panel_re.search(ln.text):
-                    panel_left = ln.left - 24
+                    panel_left = ln.left - PANEL_PAD
                     self.panels.set(session, panel_left)
                     break
         if panel_left is None:
