@@ -358,6 +358,7 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     main = [b for b in body if panel_left is None or b.left < panel_left]
     if not main:
         return _within_budget(sorted(banner, key=lambda b: (-b.height, b.top)), profile.read_budget), 0
+    menu = set(menu_rows(main))  # a menu bar's links: neither a probe for our panel nor a promotion
     chosen: list[Box] = []
     spent = 0.0
 
@@ -372,7 +373,7 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
 
     if panel_left is None:
         # Finding the panel is a once-per-shop cost, so it does not eat into what this page's own content may spend.
-        chosen.extend(panel_probes(body, width, masthead))
+        chosen.extend(panel_probes(body, width, masthead, menu))  # (body is main: no panel known)
     probes = len(chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
@@ -408,7 +409,6 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # tint read for free above, costs this share nothing)
     tinted_spent = 0.0
     # (not a menu bar's links: a row of them on one band is navigation, read by size with the rest)
-    menu = set(menu_rows(main))
     tinted = [b for b in main if b.tinted and not b.framed and b not in chosen and b not in menu]
     for b in sorted(tinted, key=lambda b: (-b.height, b.top))[:3]:
         if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget and take(b):
@@ -459,10 +459,10 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     return chosen, probes
 
 
-def panel_probes(lines: list[Box], width: int, masthead: int) -> list[Box]:
+def panel_probes(lines: list[Box], width: int, masthead: int, menu: set[Box] | None = None) -> list[Box]:
     """The lines to read first, until our panel's heading has been read, to find it: the top two on the right (below
-    the masthead, whose cart and account links sit on the right too; not a menu bar's links)."""
-    menu = set(menu_rows(lines))
+    the masthead, whose cart and account links sit on the right too; not a menu bar's links: `menu`, else found)."""
+    menu = set(menu_rows(lines)) if menu is None else menu
     side = (b for b in lines if b.left > width * 0.6 and b.height >= 14 and below(b, masthead) and b not in menu)
     return sorted(side, key=lambda b: b.top)[:2]
 
@@ -496,7 +496,7 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
         scale = min(3.0, max(0.5, target_px / max(height, 1)))
         crop = cv2.resize(crop, None, fx=scale, fy=scale,
                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        crop = _lift_fills(_clear_margin(_dark_on_light(crop)))
+        crop = _normalised(crop)
         crops.append(crop)
         slots.append((y, y + crop.shape[0], scale, left, t, b))
         y += crop.shape[0] + GAP
@@ -538,11 +538,17 @@ def _text_band(crop: np.ndarray) -> tuple[int, int] | None:
     the box its words came out half the size of the lines stacked with them, which tesseract then read as
     nothing (the boutique's brand and colour chips were lost whenever bigger lines shared the strip). None when
     the text fills the box (a select or input with its frame drawn in ink: nothing to cut)."""
-    ink = _lift_fills(_clear_margin(_dark_on_light(crop))) < 128
+    ink = _normalised(crop) < 128
     rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0 or rows[-1] - rows[0] + 1 >= FRAMED_TEXT_SHARE * (crop.shape[0] - 4):
         return None
     return max(0, int(rows[0]) - 2), int(rows[-1] - rows[0]) + 1
+
+
+def _normalised(crop: np.ndarray) -> np.ndarray:
+    """A line's crop as tesseract reads it best: dark text on white, the page around a control whitened, filled chips
+    inside it turned dark on light too."""
+    return _lift_fills(_clear_margin(_dark_on_light(crop)))
 
 
 def _dark_on_light(crop: np.ndarray) -> np.ndarray:
