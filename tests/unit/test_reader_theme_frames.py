@@ -372,14 +372,16 @@ def test_a_buy_box_beside_a_picture_on_a_backdrop_of_the_pages_tone_is_read(demo
 
 
 @needs_tesseract
-@pytest.mark.parametrize("name", ["theme-4-product-08.webp", "theme-75-product-00.webp"])
+@pytest.mark.parametrize("name", ["theme-4-product-08.webp", "theme-75-product-00.webp", "theme-43-product-00.webp"])
 def test_a_first_page_finds_our_panel_before_it_plans_its_reading(name: str, demo_catalog: Catalog) -> None:
     """A product page as a fresh reader's first frame: where our panel starts was not known when the reading was
     planned, so its cards beside the buy box took the budget (theme-4: the title's second line, the price and the
     brand went unread; its "Recommended for you" heading the longest heading-sized line, the block read around it)
     or, on a page scrolled past the panel's heading, were read as the page's (theme-75: another product's brand
     and price, no product grounded). The lines on the right are read first, on their own: the panel's heading
-    among them gives its edge; else they are its cards, and their column is left out of this frame."""
+    among them gives its edge; else they are its cards, and the right side's column is left out of this frame, from
+    its leftmost box (theme-43: the panel's "Why: ... mostly Yardley in Yardley Monarch Sconce" starts left of the
+    cards' text, level with their thumbnails, and its product title was taken for the page's heading)."""
     frame, obs = _first_page(name, demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
     assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]

@@ -63,6 +63,7 @@ MENU_MIN_ITEMS = 4  # tinted lines level with each other from which they are a m
 # its object alone, wide and short (sunglasses), when its backdrop is the page's tone
 MAIN_PICTURE_PX = 120
 PANEL_PAD = 24  # our panel's heading starts this far right of the panel's edge
+SIDE_SHARE = 0.6  # our panel starts right of this share of the frame's width
 NEAR_PX = 400  # how far right of the page's heading, or beside its main picture, its buy box may reach
 
 
@@ -463,8 +464,13 @@ def panel_probes(lines: list[Box], width: int, masthead: int, menu: set[Box] | N
     """The lines to read first, until our panel's heading has been read, to find it: the top two on the right (below
     the masthead, whose cart and account links sit on the right too; not a menu bar's links: `menu`, else found)."""
     menu = set(menu_rows(lines)) if menu is None else menu
-    side = (b for b in lines if b.left > width * 0.6 and b.height >= 14 and below(b, masthead) and b not in menu)
+    side = (b for b in lines if _on_right(b, width) and b.height >= 14 and below(b, masthead) and b not in menu)
     return sorted(side, key=lambda b: b.top)[:2]
+
+
+def _on_right(b: Box, width: int) -> bool:
+    """Starts in the frame's right part, where our panel sits (a page's own column starts left of it)."""
+    return b.left > SIDE_SHARE * width
 
 
 def menu_rows(lines: list[Box], min_items: int = MENU_MIN_ITEMS) -> list[Box]:
@@ -663,14 +669,17 @@ class RegionReader:
         """The panel's left edge in the default session (a caller reading one shop passes no session)."""
         return self.panels.get("")
 
-    def _find_panel(self, gray: np.ndarray, lines: list[Box], keys: dict[Box, tuple], session: str) -> int | None:
+    def _find_panel(self, gray: np.ndarray, lines: list[Box], pictures: list[Box], keys: dict[Box, tuple],
+                    session: str) -> int | None:
         """Where our panel starts in this frame, read off the lines on the right (`panel_probes`) before the frame's
         reading is planned: on a shop's first frame the plan did not know it, and spent the budget on our panel's
         cards beside the buy box (and took their titles, brands and prices for the page's). Its heading in sight: the
         panel's edge, remembered for the session, and the probes' text too (then free). Out of sight (a page scrolled
-        past it): the probes are our panel's cards, and the column they start is the panel's for this frame only,
-        left unread; nothing is remembered. None when there is nothing on the right to look at."""
-        probes = panel_probes(lines, gray.shape[1], masthead_bottom(gray, lines))
+        past it): the probes are our panel's cards, and the right side's column from its leftmost box (a card's
+        thumbnail, the panel's closing words left of the cards' text) is the panel's for this frame only, left unread;
+        nothing is remembered. None when there is nothing on the right to look at."""
+        masthead = masthead_bottom(gray, lines)
+        probes = panel_probes(lines, gray.shape[1], masthead)
         if not probes:
             return None
         read = dict(recognise(gray, [b for b in probes if keys[b] not in self._memo], self.profile.target_line_px))
@@ -678,7 +687,8 @@ class RegionReader:
         heading = next((ln for ln in texts if ln is not None and ln.left > 200 and self._panel_re.search(ln.text)),
                        None)
         if heading is None:
-            return min(b.left for b in probes) - PANEL_PAD
+            side = [b.left for b in (*lines, *pictures) if _on_right(b, gray.shape[1]) and below(b, masthead)]
+            return min(side) - PANEL_PAD
         self.panels.set(session, heading.left - PANEL_PAD)
         self._memo.update((keys[b], read.get(b)) for b in probes if keys[b] not in self._memo)
         return heading.left - PANEL_PAD
@@ -699,7 +709,7 @@ class RegionReader:
         lines, pictures = find_lines(gray, rings)
         keys = {b: self._key(gray, b) for b in lines}
         if panel_left is None and self._panel_re:
-            panel_left = self._find_panel(gray, lines, keys, session)
+            panel_left = self._find_panel(gray, lines, pictures, keys, session)
         # the shop's lines only: our panel's heading beside a page's title made their row look like a
         # masthead's bar (a logo and, far from it, a cart link), and the title was then left out as the header
         masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
