@@ -385,15 +385,3 @@ def test_a_first_page_finds_our_panel_before_it_plans_its_reading(name: str, dem
     frame, obs = _first_page(name, demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
     assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
-
-
-@needs_tesseract
-def test_a_first_page_whose_picture_is_cut_by_the_sticky_header_reads_the_buy_box_beside_it(
-        demo_catalog: Catalog) -> None:
-    """Scrolled under the sticky header past its title, read as a first page: no heading left, the longest line of
-    the buy box ("Also available in Beige, Purple, Yellow") was read around, below the brand and rating, and the
-    budget went to a reviewer's name and the reviews; one product-page mark read, the page was no product page. A
-    main picture cut by the masthead says the page is scrolled past the buy box's top: the lines beside it are read
-    from the masthead down (theme-138)."""
-    frame, obs = _first_page("theme-138-product-03.webp", demo_catalog)
-    _assert_viewed(frame, obs, demo_catalog)

@@ -435,12 +435,10 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # (specs, description) spent the budget. The buy box is then beside the picture (image left or right): the
     # lines from the masthead down to the biggest picture's bottom beside it are read first, top first (from the
     # masthead, not the picture's top: the picture found may be its object alone, and the brand and price above it).
-    # So too when the picture's top is cut by the masthead: the page is scrolled past the buy box's top, and the
-    # longest line left in it ("Also available in ...") is no title to read around (the brand above it went unread).
     body_pictures = [p for p in pictures if (panel_left is None or p.left < panel_left)
                      and p.width * p.height >= MAIN_PICTURE_PX ** 2]
     pic = max(body_pictures, key=lambda p: p.width * p.height, default=None)
-    if pic is not None and (focus is None or focus.top >= pic.bottom or pic.top <= masthead + 2):
+    if pic is not None and (focus is None or focus.top >= pic.bottom):
         # (beside it: a buy box right of the picture starts within NEAR_PX of it, a column further off is our panel's
         # cards on a first page read before its heading tells where the panel starts; left of it, the page's column,
         # whose short lines end far from it)
