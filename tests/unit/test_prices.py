@@ -38,6 +38,10 @@ def test_numbers_without_a_currency_are_not_prices(text: str) -> None:
     # a struck-through "263,99 $" whose struck "$" reads as a digit, before the paid price (theme-92 product-08):
     # "263,994 223,99" is no number (a comma cannot group thousands and mark the cents in one number)
     ("263,994 223,99 $ (15%", [223.99]),
+    # ... or as "-4" (the same page read as a first frame): "4 223,99" is no space-grouped number
+    ("263,99-4 223,99 $ 5%", [223.99]),
+    ("4 223,99 $", [4223.99]),
+    ("10-20 $", [20.0]),
     ("$1,234 567.00", [1234.0]),
     ("1.234 567,00 €", [567.0]),
     ("1.234.567,00 €", [1234567.0]),

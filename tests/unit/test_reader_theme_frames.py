@@ -333,3 +333,55 @@ def test_a_title_no_taller_than_the_body_without_its_price_grounds_nothing() -> 
     assert observe("Tavora Ember Vest A34", "USD 68.99 Was USD 98.99").product_id == "P32752"
     assert observe("Tavora Ember Vest A34", "USD 120.00 Was USD 98.99").product_id is None
     assert observe("Tavora Embor Vost A3", "USD 68.99 Was USD 98.99").product_id is None
+
+
+@needs_tesseract
+def test_a_select_beside_its_label_is_not_read_as_a_heading(demo_catalog: Catalog) -> None:
+    """"Color [Red v]": the label a closing's reach from a select box barely wider than two heights, the two one thin
+    ring. Not split (a frame's top edge had to run three of the box's heights), the ring was read whole as a control
+    whose label was the price line above it: "Color) Red v" at the frame's 30 px, the tallest line on the page, and
+    with the shop's name and the breadcrumb it filled the three tallest lines a title barely taller than the body text
+    is looked for in, so the page went ungrounded (theme-92, since the sort-control round read thin rings)."""
+    frame, obs = _read("theme-92-product-00.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+
+
+@needs_tesseract
+def test_a_title_cut_to_body_height_by_the_sticky_header_is_not_read(demo_catalog: Catalog) -> None:
+    """Scrolled 140 px, only the bottom half of a big bold title shows under the sticky header's edge, 16 px: as tall
+    as the page's body text, so it passed for a line with only its tops hidden, read as garbage at a cost of 27 (a
+    long line at body height) and the buy box under it (brand, rating, price) went unread. A line cut by the
+    masthead's edge is read only when what shows is still heading-sized; the page is then grounded by its price,
+    brand and picture's colour (theme-138)."""
+    frame, obs = _read("theme-138-product-00.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.heading is None and obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+@needs_tesseract
+def test_a_buy_box_beside_a_picture_on_a_backdrop_of_the_pages_tone_is_read(demo_catalog: Catalog) -> None:
+    """Scrolled past its title under the sticky header: the product picture's backdrop is as light as the page, so
+    the picture found is its object alone (sunglasses, 303 x 89 px), under the 120 px a main picture had to be on
+    both sides, and the lines level with it were not the buy box's anyway: its brand and price sit above the
+    object's top. The block read around the "Reviews" heading spent the budget. A main picture is one of a big
+    enough area, and the buy box beside it is every line from the masthead down to its bottom, on the page's side
+    of it (left of it at any distance: a short line ends far from it) (theme-124)."""
+    frame, obs = _read("theme-124-product-03.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+@needs_tesseract
+@pytest.mark.parametrize("name", ["theme-4-product-08.webp", "theme-75-product-00.webp", "theme-43-product-00.webp"])
+def test_a_first_page_finds_our_panel_before_it_plans_its_reading(name: str, demo_catalog: Catalog) -> None:
+    """A product page as a fresh reader's first frame: where our panel starts was not known when the reading was
+    planned, so its cards beside the buy box took the budget (theme-4: the title's second line, the price and the
+    brand went unread; its "Recommended for you" heading the longest heading-sized line, the block read around it)
+    or, on a page scrolled past the panel's heading, were read as the page's (theme-75: another product's brand
+    and price, no product grounded). The lines on the right are read first, on their own: the panel's heading
+    among them gives its edge; else they are its cards, and the right side's column is left out of this frame, from
+    its leftmost box (theme-43: the panel's "Why: ... mostly Yardley in Yardley Monarch Sconce" starts left of the
+    cards' text, level with their thumbnails, and its product title was taken for the page's heading)."""
+    frame, obs = _first_page(name, demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]

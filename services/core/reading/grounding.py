@@ -228,22 +228,21 @@ class Grounder:
                 out.append(f"{a.text} {b.text}")
         return out
 
-    def _big_headings(self, main: list[OcrLine], typical: float | None = None,
-                      ratio: float = HEADING_MIN_RATIO, leading: float | None | bool = False) -> list[str]:
+    def _big_headings(self, main: list[OcrLine], typical: float | None = None, ratio: float = HEADING_MIN_RATIO,
+                      leading: bool = False, masthead: float | None = None) -> list[str]:
         """Heading-sized lines (clearly taller than the page's typical text) and their wrapped pairs: where a
         product page names its product. Card titles in a listing are body-sized, so they never qualify.
-        `typical` is the median text height of the whole page when the caller read only part of it. `leading`
-        (where the masthead ends, None: unknown): only lines no taller line of words sits above, below it."""
+        `typical` is the median text height of the whole page when the caller read only part of it. `leading`:
+        only lines no taller line of words sits above, below the masthead (where it ends, None: unknown)."""
         usable = [ln for ln in main if ln.conf >= MIN_LINE_CONF and len(ln.text) >= 6 and " " in ln.text.strip()]
         if not usable:
             return []
         if typical is None:
-            heights = sorted(ln.height for ln in main)
-            typical = heights[len(heights) // 2]
+            typical = _median_height(main)
         big = [ln for ln in usable if ln.height >= ratio * typical and not self._label_re.search(ln.text)]
-        if leading is not False:
-            masthead = leading if leading is not None else text_bar_bottom(
-                main, max((ln.top + ln.height for ln in main), default=0))
+        if leading:
+            if masthead is None:
+                masthead = text_bar_bottom(main, max((ln.top + ln.height for ln in main), default=0))
             words = [ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)
                      and below(ln, masthead) and re.search(r"[A-Za-z]{2}", prices.without(ln.text))]
             big = [a for a in big if not any(ln.height > a.height and ln.top + ln.height <= a.top for ln in words)]
@@ -261,28 +260,24 @@ class Grounder:
                 out.append(f"{a.text} {min(wrapped, key=lambda b: b.top).text}")
         return out
 
-    def _lead_title_lines(self, main: list[OcrLine], typical: float | None, masthead: float | None,
-                          ratio: float = TITLE_MIN_RATIO) -> list[str]:
-        """Texts that could be the page's title: lines of words (not one) at least `ratio` times as tall as the
-        page's typical text that no line above them is taller than, top first. A listing's card titles sit under
-        a bigger heading (the category's name); a product page's title leads its page, though a row of variant
-        chips or a section heading further down may be set bigger. Not candidates, nor taller lines above: a
-        label or price, a line without a word once its amounts are taken out ("4.9 ★★★★★ (12)", "83,00 €"),
-        and the masthead (the shop's name is often set bigger than a product title): where the reader saw it end
-        (masthead.py), else the top row of the lines read when it is a bar."""
+    def _lead_title_lines(self, main: list[OcrLine], typical: float, masthead: float | None) -> list[OcrLine]:
+        """Lines that could be the page's title: lines of words (not one) at least as tall as the page's typical text
+        that no line above them is taller than, top first (callers ask more height of some). A listing's card titles sit
+        under a bigger heading (the category's name); a product page's title leads its page, though a row of variant
+        chips or a section heading further down may be set bigger. Not candidates, nor taller lines above: a label or
+        price, a line without a word once its amounts are taken out ("4.9 ★★★★★ (12)", "83,00 €"), and the masthead (the
+        shop's name is often set bigger than a product title): where the reader saw it end (masthead.py), else the top
+        row of the lines read when it is a bar."""
         if masthead is None:
             masthead = text_bar_bottom(main, max((ln.top + ln.height for ln in main), default=0))
         usable = sorted((ln for ln in main if ln.conf >= MIN_LINE_CONF and not self._label_re.search(ln.text)
                          and below(ln, masthead) and re.search(r"[A-Za-z]{2}", prices.without(ln.text))),
                         key=lambda ln: ln.top)
-        if typical is None:
-            heights = sorted(ln.height for ln in main)
-            typical = heights[len(heights) // 2] if heights else 0.0
         out, tallest_above = [], 0.0
         for ln in usable:
             text = ln.text.strip()
-            if ln.height >= tallest_above and len(text) >= 6 and " " in text and ln.height >= ratio * typical:
-                out.append(text)
+            if ln.height >= tallest_above and len(text) >= 6 and " " in text and ln.height >= typical:
+                out.append(ln)
             tallest_above = max(tallest_above, ln.height)
         return out
 
@@ -360,6 +355,11 @@ class Grounder:
 
         headings = self._heading_candidates(main)
         big = self._big_headings(main, body_text_px)
+        typical = body_text_px if body_text_px is not None else _median_height(main)
+        leads = self._lead_title_lines(main, typical, masthead_px)
+        lead_lines = [ln.text.strip() for ln in leads]
+        # a title leading the page is set above the body text, though by less than a heading need be
+        lead_titles = [ln.text.strip() for ln in leads if ln.height >= TITLE_MIN_RATIO * typical]
         # Only product pages print a SKU; when it is unreadable or the shop prints none, the profile's
         # product-page marks ("Add to cart", "Visit the X store", "Brand:" labels) stand in for it: two
         # of them, or one beside a heading-sized catalog title.
@@ -377,17 +377,15 @@ class Grounder:
             titled = any(self.match_title(h)[1] >= TITLE_PRICED_MIN_SCORE for h in big[:6])
             if not titled and lead_may_name:
                 # a title set barely above the body text: a line leading the page, a catalog title with its price
-                titled = self._priced_title(self._lead_title_lines(main, body_text_px, masthead_px), obs,
-                                            TITLE_PRICED_MIN_SCORE)
+                titled = self._confirmed_title(lead_titles, TITLE_PRICED_MIN_SCORE, obs)
                 # ... or a title leading the page no taller than its body lines (a bold title without descenders
                 # measures 21 px against 19 px lines with them), nearly letter for letter, with its price read
-                lead_lines = self._lead_title_lines(main, body_text_px, masthead_px, 1.0)
-                titled = titled or self._priced_title(lead_lines, obs, TITLE_ONLY_MIN_SCORE)
+                titled = titled or self._confirmed_title(lead_lines, TITLE_ONLY_MIN_SCORE, obs)
                 if not titled and labelled_brands:
                     # ... or, its price out of sight (under a cookie banner), a catalog title nearly letter for letter
                     # leading the page whose brand a label names ("by X", "Brand: X"). Its box may be no taller than
                     # body lines: a bold title without descenders measures 22 px against 20 px lines with them
-                    titled = self._branded_title(lead_lines, labelled_brands, TITLE_ONLY_MIN_SCORE)
+                    titled = self._confirmed_title(lead_lines, TITLE_ONLY_MIN_SCORE, brands=labelled_brands)
         elif marks == 0 and lead_may_name:
             # a shop whose wording we do not know (or whose button is cut off): a heading that is a catalog
             # title nearly letter for letter, with that product's price on the page, is its product page
@@ -397,9 +395,8 @@ class Grounder:
             # text, each with its price beside it
             # A heading-sized title under a taller heading (a listing's "Watches" over its one card in sight, whose
             # price is read once the budget reaches it) is a card's, not the page's: only leading ones count here
-            leads = self._lead_title_lines(main, body_text_px, masthead_px)
-            titled = self._priced_title([*self._big_headings(main, body_text_px, leading=masthead_px)[:6], *leads],
-                                        obs, TITLE_ONLY_MIN_SCORE)
+            big_leads = self._big_headings(main, body_text_px, leading=True, masthead=masthead_px)[:6]
+            titled = self._confirmed_title([*big_leads, *lead_titles], TITLE_ONLY_MIN_SCORE, obs)
         product_page = sku_label or marks >= 2 or titled
         if product_page:
             obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
@@ -443,16 +440,13 @@ class Grounder:
         obs.list_prices = sorted(set(obs.list_prices) - set(obs.prices))
         return obs
 
-    def _priced_title(self, texts: Sequence[str], obs: Observation, min_score: float) -> bool:
-        """Whether one of `texts` is a catalog title (at least `min_score`) whose product's price is on the page."""
-        obs.prices = sorted(set(obs.prices))
-        return any((m := self.match_title(t))[0] is not None and m[1] >= min_score and self._price_on_page(m[0], obs)
-                   for t in texts)
-
-    def _branded_title(self, texts: Sequence[str], labelled_brands: Sequence[str], min_score: float) -> bool:
-        """Whether one of `texts` is a catalog title (at least `min_score`) whose brand a brand label names."""
+    def _confirmed_title(self, texts: Sequence[str], min_score: float, obs: Observation | None = None,
+                         brands: Sequence[str] = ()) -> bool:
+        """Whether one of `texts` is a catalog title (at least `min_score`) whose product's price is on the page
+        (`obs`'s prices) or whose brand a brand label names (`brands`)."""
         return any((m := self.match_title(t))[0] is not None and m[1] >= min_score
-                   and self.catalog.products[m[0]].brand in labelled_brands for t in texts)
+                   and ((obs is not None and self._price_on_page(m[0], obs))
+                        or self.catalog.products[m[0]].brand in brands) for t in texts)
 
     def _price_on_page(self, idx: int, obs: Observation) -> bool:
         price = self.catalog.products[idx].price
@@ -629,6 +623,12 @@ def _struck(text: str, cue_end: int, amounts: list[tuple[int, int, float]]) -> t
     if after is None or _STRUCK_GAP.fullmatch(text[cue_end:after[0]]) is None:
         return None
     return after
+
+
+def _median_height(lines: Sequence[OcrLine]) -> float:
+    """The (upper) median of the lines' heights: the page's typical text; 0 without lines."""
+    heights = sorted(ln.height for ln in lines)
+    return heights[len(heights) // 2] if heights else 0.0
 
 
 def _num(raw: str) -> float:

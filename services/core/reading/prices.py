@@ -15,9 +15,11 @@ from collections.abc import Iterator
 _CURRENCY = r"(?:US\s?\$|\$|USD|EUR|GBP|CAD|AUD|€|£)"
 # grouped thousands (1,234 / 1.234 / 1 234), one separator throughout and never the decimal mark, or a plain
 # whole part, then optional 2-digit cents. Mixed separators are two numbers: a struck-through "263,99 $" whose
-# struck "$" reads as a digit, then the paid "223,99 $", made "263,994 223,99" one amount of 263 million
+# struck "$" reads as a digit, then the paid "223,99 $", made "263,994 223,99" one amount of 263 million. Nor do
+# space-grouped thousands start glued by a dash to a number: the same struck "$" read as "-4" made "263,99-4 223,99"
+# an amount of 4,223.99
 _AMOUNT = (r"(\d{1,3}(?:,\d{3})+(?:\.\d{2})?|\d{1,3}(?:\.\d{3})+(?:,\d{2})?"
-           r"|\d{1,3}(?:[\u202f\u00a0 ]\d{3})+(?:[.,]\d{2})?|\d{1,6}(?:[.,]\d{2})?)")
+           r"|(?<!\d-)\d{1,3}(?:[\u202f\u00a0 ]\d{3})+(?:[.,]\d{2})?|\d{1,6}(?:[.,]\d{2})?)")
 # a number followed by a percent sign is a percentage ("-15%"), however a currency before it reads
 _BEFORE_RE = re.compile(rf"(?<![\w.,]){_CURRENCY}\s?{_AMOUNT}(?![\d])(?!\s?%)", re.IGNORECASE)  # $83.00, USD 83.00
 _AFTER_RE = re.compile(rf"(?<![\w.,$]){_AMOUNT}\s?{_CURRENCY}(?![A-Za-z])", re.IGNORECASE)  # 83,00 $, 83.00 USD

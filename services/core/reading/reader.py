@@ -6,14 +6,16 @@ recommendation panel, the text inside product pictures) at whatever size it happ
 1. `find_lines`: a morphological gradient marks ink (dark-on-light and light-on-dark alike); closing it
    horizontally joins letters into words and words into lines; connected components are the line boxes.
    Components far taller than text are pictures. (~10 ms for 1280x800.)
-2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge); lines inside
+2. `choose_lines`: our panel is cut out (its heading, learned once, fixes its left edge: until it is, the lines
+   on the right are read first, on their own, to find it: `RegionReader._find_panel`); lines inside
    pictures, and lines read before with exactly the same pixels (header, navigation: their text is
    reused), are skipped; then lines are taken in order of importance until the profile's read budget is
    spent: the biggest text first (a product title, a page heading, a price), the lines leading the page
    below the masthead (masthead.py), text on tinted bands (promotions), then the block around the main
    heading (the buy box: brand, price, rating, swatches; the breadcrumb), then everything else by size, and
    last the lines of a dialog pinned over the page's bottom (a cookie banner: overlays.py). Lines read only
-   to look for our panel's heading are dropped when it is not in sight (they are then the panel's cards).
+   to look for our panel's heading are dropped when it is not in sight (they are then the panel's cards, and
+   their column is left unread).
 3. `recognise`: the chosen lines are rescaled to `target_line_px`, polarity-normalised (dark text on
    white), stacked into one strip and recognised in one libtesseract call; word boxes are mapped back to
    the screenshot, so the grounding sees the same `OcrLine`s as from full-frame OCR.
@@ -57,7 +59,11 @@ MARGIN_PX = 6  # columns at each side of the frame where the page's background s
 # a control's text shorter than this share of its box is scaled by the text, not the box (a filled chip)
 FRAMED_TEXT_SHARE = 0.7
 MENU_MIN_ITEMS = 4  # tinted lines level with each other from which they are a menu bar's links
-MAIN_PICTURE_PX = 120  # a product page's main picture is at least this tall and wide (a card's thumbnail less)
+# a product page's main picture is at least this tall and wide in area (a card's thumbnail less); its box may be
+# its object alone, wide and short (sunglasses), when its backdrop is the page's tone
+MAIN_PICTURE_PX = 120
+PANEL_PAD = 24  # our panel's heading starts this far right of the panel's edge
+SIDE_SHARE = 0.6  # our panel starts right of this share of the frame's width
 NEAR_PX = 400  # how far right of the page's heading, or beside its main picture, its buy box may reach
 
 
@@ -113,8 +119,9 @@ def inside_frame(gray: np.ndarray, b: Box, border: int = 3) -> Box | None:
     return Box(left, top, right - left, bottom - top, b.ink, framed=True)
 
 
-# a frame's top edge: one run of ink across this share of its box, and this many times the box's height
-FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 3.0
+# a frame's top edge: one run of ink across this share of its box, and this many times the box's height (a select
+# showing a short option, "Red", is ~2.5 heights wide; a text row's runs end at its letters' gaps)
+FRAME_EDGE_SHARE, FRAME_EDGE_HEIGHTS = 0.5, 2.0
 
 
 def label_on_frame(gray: np.ndarray, b: Box) -> tuple[Box, Box] | None:
@@ -335,11 +342,12 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
                  dialog: tuple[int, int, int, int] | None = None) -> tuple[list[Box], int]:
     """(`choose_lines`'s lines, how many at their head were chosen only to look for our panel's heading)."""
     # text outside the pictures, and not a sliver of a line cut by the masthead's edge: under a sticky header,
-    # what shows of it is shorter than the page's text, reads as garbage and looks long (a line's cost is its
-    # width over its height); a title with just its tops hidden is still read
+    # what shows of it is no taller than the page's text (the bottom half of a big title is body-sized), reads as
+    # garbage and looks long (a line's cost is its width over its height); a title with just its tops hidden, still
+    # heading-sized, is read
     typical = median_height(lines) or 0
     visible = [b for b in lines if not any(b.inside(p) for p in pictures)
-               and not (b.top < masthead - 1 < b.bottom and b.height < typical)]
+               and not (b.top < masthead - 1 < b.bottom and b.height < BIG_OF_BODY * typical)]
     body = [b for b in visible if b not in known]
     if dialog is not None:
         left, top, right, bottom = dialog
@@ -351,6 +359,7 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     main = [b for b in body if panel_left is None or b.left < panel_left]
     if not main:
         return _within_budget(sorted(banner, key=lambda b: (-b.height, b.top)), profile.read_budget), 0
+    menu = set(menu_rows(main))  # a menu bar's links: neither a probe for our panel nor a promotion
     chosen: list[Box] = []
     spent = 0.0
 
@@ -364,12 +373,8 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         return False
 
     if panel_left is None:
-        # until our panel's heading has been read, read the headings on the right first to find it
-        # (below the masthead, whose cart and account links sit on the right too). Finding the panel is a
-        # once-per-shop cost, so it does not eat into what this page's own content may spend.
-        menu = set(menu_rows(body))
-        side = (b for b in body if b.left > width * 0.6 and b.height >= 14 and below(b, masthead) and b not in menu)
-        chosen.extend(b for b in sorted(side, key=lambda b: b.top)[:2] if b not in chosen)
+        # Finding the panel is a once-per-shop cost, so it does not eat into what this page's own content may spend.
+        chosen.extend(panel_probes(body, width, masthead, menu))  # (body is main: no panel known)
     probes = len(chosen)
     anchors = [b for b in main if not b.framed and b.ink >= ANCHOR_MIN_INK] or main
     tall = max((b.height for b in anchors), default=0)
@@ -405,7 +410,6 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # tint read for free above, costs this share nothing)
     tinted_spent = 0.0
     # (not a menu bar's links: a row of them on one band is navigation, read by size with the rest)
-    menu = set(menu_rows(main))
     tinted = [b for b in main if b.tinted and not b.framed and b not in chosen and b not in menu]
     for b in sorted(tinted, key=lambda b: (-b.height, b.top))[:3]:
         if tinted_spent + b.cost <= TINTED_SHARE * profile.read_budget and take(b):
@@ -429,15 +433,17 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # A heading below the page's main picture heads a section ("Details", "Reviews"), not the buy box: a page
     # scrolled past its title shows no heading of the product, and the block read around that section heading
     # (specs, description) spent the budget. The buy box is then beside the picture (image left or right): the
-    # lines level with the biggest picture are read first, top first.
+    # lines from the masthead down to the biggest picture's bottom beside it are read first, top first (from the
+    # masthead, not the picture's top: the picture found may be its object alone, and the brand and price above it).
     body_pictures = [p for p in pictures if (panel_left is None or p.left < panel_left)
-                     and p.width >= MAIN_PICTURE_PX and p.height >= MAIN_PICTURE_PX]
+                     and p.width * p.height >= MAIN_PICTURE_PX ** 2]
     pic = max(body_pictures, key=lambda p: p.width * p.height, default=None)
     if pic is not None and (focus is None or focus.top >= pic.bottom):
-        # (beside it: a buy box starts within NEAR_PX of the picture; a column further off is our panel's cards,
-        # on a first page read before its heading tells where the panel starts)
-        level = [b for b in main if pic.top <= b.top + b.height / 2 <= pic.bottom
-                 and (0 <= b.left - pic.right <= NEAR_PX or 0 <= pic.left - b.right <= NEAR_PX)]
+        # (beside it: a buy box right of the picture starts within NEAR_PX of it, a column further off is our panel's
+        # cards on a first page read before its heading tells where the panel starts; left of it, the page's column,
+        # whose short lines end far from it)
+        level = [b for b in main if below(b, masthead) and b.top + b.height / 2 <= pic.bottom
+                 and (0 <= b.left - pic.right <= NEAR_PX or b.right <= pic.left)]
         for b in sorted(level, key=lambda b: (b.top, b.left)):
             take(b)
     if focus is not None:
@@ -452,6 +458,19 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     for b in sorted(banner, key=lambda b: (-b.height, b.top)):
         take(b)
     return chosen, probes
+
+
+def panel_probes(lines: list[Box], width: int, masthead: int, menu: set[Box] | None = None) -> list[Box]:
+    """The lines to read first, until our panel's heading has been read, to find it: the top two on the right (below
+    the masthead, whose cart and account links sit on the right too; not a menu bar's links: `menu`, else found)."""
+    menu = set(menu_rows(lines)) if menu is None else menu
+    side = (b for b in lines if _on_right(b, width) and b.height >= 14 and below(b, masthead) and b not in menu)
+    return sorted(side, key=lambda b: b.top)[:2]
+
+
+def _on_right(b: Box, width: int) -> bool:
+    """Starts in the frame's right part, where our panel sits (a page's own column starts left of it)."""
+    return b.left > SIDE_SHARE * width
 
 
 def menu_rows(lines: list[Box], min_items: int = MENU_MIN_ITEMS) -> list[Box]:
@@ -483,7 +502,7 @@ def recognise(gray: np.ndarray, boxes: list[Box], target_px: int) -> list[tuple[
         scale = min(3.0, max(0.5, target_px / max(height, 1)))
         crop = cv2.resize(crop, None, fx=scale, fy=scale,
                           interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
-        crop = _lift_fills(_clear_margin(_dark_on_light(crop)))
+        crop = _normalised(crop)
         crops.append(crop)
         slots.append((y, y + crop.shape[0], scale, left, t, b))
         y += crop.shape[0] + GAP
@@ -525,11 +544,17 @@ def _text_band(crop: np.ndarray) -> tuple[int, int] | None:
     the box its words came out half the size of the lines stacked with them, which tesseract then read as
     nothing (the boutique's brand and colour chips were lost whenever bigger lines shared the strip). None when
     the text fills the box (a select or input with its frame drawn in ink: nothing to cut)."""
-    ink = _lift_fills(_clear_margin(_dark_on_light(crop))) < 128
+    ink = _normalised(crop) < 128
     rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0 or rows[-1] - rows[0] + 1 >= FRAMED_TEXT_SHARE * (crop.shape[0] - 4):
         return None
     return max(0, int(rows[0]) - 2), int(rows[-1] - rows[0]) + 1
+
+
+def _normalised(crop: np.ndarray) -> np.ndarray:
+    """A line's crop as tesseract reads it best: dark text on white, the page around a control whitened, filled chips
+    inside it turned dark on light too."""
+    return _lift_fills(_clear_margin(_dark_on_light(crop)))
 
 
 def _dark_on_light(crop: np.ndarray) -> np.ndarray:
@@ -644,6 +669,30 @@ class RegionReader:
         """The panel's left edge in the default session (a caller reading one shop passes no session)."""
         return self.panels.get("")
 
+    def _find_panel(self, gray: np.ndarray, lines: list[Box], pictures: list[Box], keys: dict[Box, tuple],
+                    session: str) -> int | None:
+        """Where our panel starts in this frame, read off the lines on the right (`panel_probes`) before the frame's
+        reading is planned: on a shop's first frame the plan did not know it, and spent the budget on our panel's
+        cards beside the buy box (and took their titles, brands and prices for the page's). Its heading in sight: the
+        panel's edge, remembered for the session, and the probes' text too (then free). Out of sight (a page scrolled
+        past it): the probes are our panel's cards, and the right side's column from its leftmost box (a card's
+        thumbnail, the panel's closing words left of the cards' text) is the panel's for this frame only, left unread;
+        nothing is remembered. None when there is nothing on the right to look at."""
+        masthead = masthead_bottom(gray, lines)
+        probes = panel_probes(lines, gray.shape[1], masthead)
+        if not probes:
+            return None
+        read = dict(recognise(gray, [b for b in probes if keys[b] not in self._memo], self.profile.target_line_px))
+        texts = [read[b] if b in read else self._memo.get(keys[b]) for b in probes]
+        heading = next((ln for ln in texts if ln is not None and ln.left > 200 and self._panel_re.search(ln.text)),
+                       None)
+        if heading is None:
+            side = [b.left for b in (*lines, *pictures) if _on_right(b, gray.shape[1]) and below(b, masthead)]
+            return min(side) - PANEL_PAD
+        self.panels.set(session, heading.left - PANEL_PAD)
+        self._memo.update((keys[b], read.get(b)) for b in probes if keys[b] not in self._memo)
+        return heading.left - PANEL_PAD
+
     @staticmethod
     def _key(gray: np.ndarray, b: Box) -> tuple:
         crop = gray[b.top:b.bottom, b.left:b.right]
@@ -658,10 +707,12 @@ class RegionReader:
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         rings: list[Box] = []
         lines, pictures = find_lines(gray, rings)
+        keys = {b: self._key(gray, b) for b in lines}
+        if panel_left is None and self._panel_re:
+            panel_left = self._find_panel(gray, lines, pictures, keys, session)
         # the shop's lines only: our panel's heading beside a page's title made their row look like a
         # masthead's bar (a logo and, far from it, a cart link), and the title was then left out as the header
         masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
-        keys = {b: self._key(gray, b) for b in lines}
         known = {b for b, k in keys.items() if k in self._memo}
         chosen, probes = plan_reading(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead,
                                       bottom_dialog(gray, lines))
@@ -676,7 +727,7 @@ class RegionReader:
             for ln in sorted((*fresh.values(), *(self._memo.get(keys[b]) for b in known)),
                              key=lambda ln: (ln.top, ln.left) if ln else (0, 0)):
                 if ln is not None and ln.left > 200 and self._panel_re.search(ln.text):
-                    panel_left = ln.left - 24
+                    panel_left = ln.left - PANEL_PAD
                     self.panels.set(session, panel_left)
                     break
         if panel_left is None:
