@@ -50,3 +50,28 @@ def make_catalog(n: int = 240, seed: int = 0) -> Catalog:
             )
         )
     return Catalog(products)
+
+
+def demo_catalog() -> Catalog:
+    """The demo shop's generated catalog (2,400 products, seed 7), built in memory: the rules' tests on the products
+    the shoppers browse."""
+    from services.common.demo_catalog import build_rows
+
+    return Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+
+
+def demo_panel(catalog: Catalog, views: list[Product], k: int = 8, order: int = 0, colour_filter: str = ""):
+    """(the panel the optimizer shows, the request) after the rules decomposer read `views` (one grounded view each,
+    oldest first), with the listing's sort order and a colour filter the shopper set, if any."""
+    from interarec.v1 import summaries_pb2
+    from services.core.assortment.mnl import solve_request
+    from services.core.decompose.rules import decompose
+    from services.core.reading.summary import add_views
+
+    summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1, listing_sort_order=order)
+    add_views(summary, [(p, 2, 0.95) for p in views])
+    if colour_filter:
+        summary.ui_filter_fields.add(field=summaries_pb2.UiFilter.FIELD_COLOUR, value=colour_filter)
+    request = decompose(summary, catalog, k=k)
+    solved = solve_request(catalog, request)
+    return [catalog.products[int(solved.candidates[i])] for i in solved.assortment.indices], request

@@ -8,23 +8,19 @@ from collections import Counter
 import numpy as np
 
 from interarec.v1 import summaries_pb2
-from services.common.catalog import Catalog, Product
-from services.common.demo_catalog import build_rows
+from services.common.catalog import Product
 from services.core.assortment.candidates import candidate_rows
 from services.core.assortment.mnl import solve_request
 from services.core.decompose.rules import decompose
 from services.core.reading.summary import add_views
+from tests.unit.catalog_factory import demo_catalog, demo_panel
 
-DEMO = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+DEMO = demo_catalog()
 K = 8
 
 
 def _panel(p: Product) -> list[Product]:
-    summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
-    add_views(summary, [(p, 2, 0.95)])
-    request = decompose(summary, DEMO, k=K)
-    solved = solve_request(DEMO, request)
-    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices]
+    return demo_panel(DEMO, [p], K)[0]
 
 
 def test_one_view_whose_brand_and_colour_cannot_fill_the_panel_gets_half_of_each():
@@ -68,11 +64,7 @@ def test_one_view_of_a_cheap_product_keeps_half_the_panel_near_its_price():
 
 
 def _panel_after(views: list[Product]) -> tuple[list[Product], object]:
-    summary = summaries_pb2.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
-    add_views(summary, [(p, 2, 0.95) for p in views])
-    request = decompose(summary, DEMO, k=K)
-    solved = solve_request(DEMO, request)
-    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices], request
+    return demo_panel(DEMO, views, K)
 
 
 def _switch_sessions(n: int):
@@ -204,6 +196,19 @@ def test_one_view_whose_brand_and_colour_leave_nothing_near_its_price_hedges_all
     assert starved == 8 and kept == 4
 
 
+def _other_brand_and_colour(priced, n: int):
+    """n pairs (p, q) of one type, q of another brand and colour, at a price ratio q/p that `priced` accepts."""
+    found = 0
+    for p in DEMO.products[::7]:
+        q = next((x for x in DEMO.products if x.category == p.category and x.brand != p.brand
+                  and x.colour != p.colour and priced(x.price / p.price)), None)
+        if q is not None:
+            yield p, q
+            found += 1
+            if found == n:
+                return
+
+
 def test_two_views_that_differ_in_brand_and_colour_hedge_the_first_and_the_budget():
     # Two views of one type at close prices that differ in brand and colour made both "either" terms hard; their
     # products near those prices were few (any-band-search: Halvard red then Bexley black lamps at $66.50 and
@@ -211,13 +216,7 @@ def test_two_views_that_differ_in_brand_and_colour_hedge_the_first_and_the_budge
     # reading or a change of mind (test_rules_glances.py): neither term is hard, the first view's brand and colour
     # keep half the panel each, and every group lies near the viewed prices.
     checked = 0
-    for p in DEMO.products[::7]:
-        if checked == 6:
-            break
-        q = next((x for x in DEMO.products if x.category == p.category and x.brand != p.brand
-                  and x.colour != p.colour and 1 < x.price / p.price <= 1.15), None)
-        if q is None:
-            continue
+    for p, q in _other_brand_and_colour(lambda ratio: 1 < ratio <= 1.15, 6):
         panel, request = _panel_after([p, q])
         checked += 1
         assert not request.constraints.brands and not request.constraints.colours, (p, q)
@@ -317,13 +316,7 @@ def test_a_glance_at_another_price_leaves_the_kept_brand_near_its_own_views_pric
     # `noisy-band`: a $297 Juniper, then a $190 glance; the Juniper half took $212-225 items, 2 of 8 in its
     # $270-305 band, where it had 5 before the glance).
     checked = 0
-    for p in DEMO.products[::7]:
-        if checked == 6:
-            break
-        q = next((x for x in DEMO.products if x.category == p.category and x.brand != p.brand
-                  and x.colour != p.colour and 0.6 < x.price / p.price < 0.7), None)
-        if q is None:
-            continue
+    for p, q in _other_brand_and_colour(lambda ratio: 0.6 < ratio < 0.7, 6):
         _, request = _panel_after([p, q])
         groups = [g for g in request.constraints.at_least
                   if list(g.brands) == [p.brand] or list(g.colours) == [p.colour]]

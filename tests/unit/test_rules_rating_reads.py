@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from interarec.v1 import summaries_pb2 as S
-from services.common.catalog import Catalog, Product
-from services.common.demo_catalog import build_rows
+from services.common.catalog import Product
 from services.core.assortment.candidates import candidate_rows
-from services.core.assortment.mnl import solve_request
 from services.core.decompose.evidence import View
-from services.core.decompose.rules import _rating_floor, decompose
+from services.core.decompose.rules import _rating_floor
 from services.core.decompose.thresholds import MIN_RATING_CHANCE, MIN_RATING_SLACK
-from services.core.reading.summary import add_views
+from tests.unit.catalog_factory import demo_catalog, demo_panel
 
-DEMO = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+DEMO = demo_catalog()
 K = 8
 
 
 def _solve(views: list[Product], colour_filter: str = ""):
-    summary = S.BehaviourSummary(session_id="s", tenant="demo", window_seq=1)
-    add_views(summary, [(p, 2, 0.95) for p in views])
-    if colour_filter:
-        summary.ui_filter_fields.add(field=S.UiFilter.FIELD_COLOUR, value=colour_filter)
-    request = decompose(summary, DEMO, k=K)
-    solved = solve_request(DEMO, request)
-    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices], request
+    return demo_panel(DEMO, views, K, colour_filter=colour_filter)
 
 
 def test_views_tied_at_the_floor_all_count_in_its_chance():

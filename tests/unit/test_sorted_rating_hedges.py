@@ -8,26 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from interarec.v1 import summaries_pb2 as S
-from services.common.catalog import Catalog, Product
-from services.common.demo_catalog import build_rows
-from services.core.assortment.mnl import solve_request
-from services.core.decompose.rules import decompose
-from services.core.reading.summary import add_views
+from services.common.catalog import Product
+from tests.unit.catalog_factory import demo_catalog, demo_panel
 
-DEMO = Catalog([Product(**row) for row in build_rows(seed=7, n_products=2400)])
+DEMO = demo_catalog()
 K = 8
 # the level the MNL lean reads a sort by rating as: the type's best-rated quarter
 TOP = {c: float(np.quantile(DEMO.rating[DEMO.category == c], 0.75)) for c in DEMO.categories}
 
 
 def _solve(views: list[Product], order: int = S.SORT_ORDER_RATING_DESC, colour_filter: str = ""):
-    summary = S.BehaviourSummary(session_id="s", tenant="demo", window_seq=1, listing_sort_order=order)
-    add_views(summary, [(p, 2, 0.95) for p in views])
-    if colour_filter:
-        summary.ui_filter_fields.add(field=S.UiFilter.FIELD_COLOUR, value=colour_filter)
-    request = decompose(summary, DEMO, k=K)
-    solved = solve_request(DEMO, request)
-    return [DEMO.products[int(solved.candidates[i])] for i in solved.assortment.indices], request
+    return demo_panel(DEMO, views, K, order, colour_filter)
 
 
 def _rated(panel: list[Product], category: str) -> int:
