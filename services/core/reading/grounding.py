@@ -24,7 +24,7 @@ from services.common.vocabulary import OCR_MIN_SCORE, Vocabulary
 from . import filters as chips
 from . import prices
 from . import sort_order as sorts
-from .masthead import below, text_bar_bottom
+from .masthead import below, median_height, text_bar_bottom
 from .ocr import OcrLine
 from .panel_geometry import PanelGeometry
 from .profile import ShopProfile, load_profile
@@ -238,7 +238,7 @@ class Grounder:
         if not usable:
             return []
         if typical is None:
-            typical = _median_height(main)
+            typical = median_height(main)
         big = [ln for ln in usable if ln.height >= ratio * typical and not self._label_re.search(ln.text)]
         if leading:
             if masthead is None:
@@ -355,7 +355,7 @@ class Grounder:
 
         headings = self._heading_candidates(main)
         big = self._big_headings(main, body_text_px)
-        typical = body_text_px if body_text_px is not None else _median_height(main)
+        typical = body_text_px if body_text_px is not None else (median_height(main) or 0.0)
         leads = self._lead_title_lines(main, typical, masthead_px)
         lead_lines = [ln.text.strip() for ln in leads]
         # a title leading the page is set above the body text, though by less than a heading need be
@@ -623,12 +623,6 @@ def _struck(text: str, cue_end: int, amounts: list[tuple[int, int, float]]) -> t
     if after is None or _STRUCK_GAP.fullmatch(text[cue_end:after[0]]) is None:
         return None
     return after
-
-
-def _median_height(lines: Sequence[OcrLine]) -> float:
-    """The (upper) median of the lines' heights: the page's typical text; 0 without lines."""
-    heights = sorted(ln.height for ln in lines)
-    return heights[len(heights) // 2] if heights else 0.0
 
 
 def _num(raw: str) -> float:

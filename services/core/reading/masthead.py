@@ -1,6 +1,7 @@
 """Where the shop's masthead (logo, search, cart; a sticky header over a scrolled page) ends, from what a frame
 shows rather than from a fixed height: the shop's name is often set bigger than a product title, so the
-reader and the grounding leave the masthead out when they look for the page's own heading."""
+reader and the grounding leave the masthead out when they look for the page's own heading. Also the page's typical
+text height, which both measure the page's lines by."""
 
 from __future__ import annotations
 
@@ -41,3 +42,10 @@ def below(line, masthead: float) -> bool:
     """A line is the page's, not the masthead's, when its middle is below the masthead's end (a title half
     under a sticky header's border still counts)."""
     return line.top + line.height / 2 > masthead
+
+
+def median_height(lines) -> int | None:
+    """The page's text height: the (upper) median of the lines' heights (line boxes or read lines); None without
+    lines. The reader plans by it and the grounding sizes headings by it."""
+    heights = sorted(ln.height for ln in lines)
+    return heights[len(heights) // 2] if heights else None

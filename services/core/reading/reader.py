@@ -35,7 +35,7 @@ from PIL import Image
 from services.common import privacy
 
 from . import sort_order, tesslib
-from .masthead import below, masthead_bottom
+from .masthead import below, masthead_bottom, median_height
 from .ocr import OcrLine
 from .overlays import bottom_dialog
 from .panel_geometry import PanelGeometry
@@ -310,12 +310,6 @@ def _merge_words(words: list[Box], controls: set[Box] | frozenset[Box] = frozens
         else:
             lines.append([b.left, b.top, b.right, b.bottom, int(control)])
     return sorted((Box(a, t, r - a, btm - t) for a, t, r, btm, _ in lines), key=lambda b: (b.top, b.left))
-
-
-def median_height(boxes: list[Box]) -> int | None:
-    """The page's text height: the (upper) median of the line boxes' heights; None without lines."""
-    heights = sorted(b.height for b in boxes)
-    return heights[len(heights) // 2] if heights else None
 
 
 def _within_budget(boxes: list[Box], budget: float) -> list[Box]:
