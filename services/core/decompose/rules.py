@@ -335,11 +335,9 @@ def decompose(
             for term in kept:
                 getattr(request.constraints.at_least.add(count=count), field).append(term)
     if switch is not None and count and set(switch) <= set(request.constraints.categories):
-        old_group = request.constraints.at_least.add(count=count, categories=[switch[0]])
         # the old type's half is the old reading whole: with its own brand or colour (before, "beige or white"
         # over both types let white shoes fill the footwear half: held-out draw 2 `noisy-colour`, 3 of 8 right)
-        for field, values in old_type_terms.items():
-            getattr(old_group, field).extend(values)
+        old_group = request.constraints.at_least.add(count=count, categories=[switch[0]], **old_type_terms)
         if old_band is not None:
             old_group.price_min, old_group.price_max = old_band
         new_prices = [v.price for v in views if v.category == switch[1] and v.price > 0]
@@ -349,9 +347,7 @@ def decompose(
         if new_prices:
             hedge_price(request, catalog, new_prices, switch[1], terms=new_type_terms)
         else:
-            new_group = request.constraints.at_least.add(count=count, categories=[switch[1]])
-            for field, values in new_type_terms.items():
-                getattr(new_group, field).extend(values)
+            request.constraints.at_least.add(count=count, categories=[switch[1]], **new_type_terms)
     elif price_filter is None and request.constraints.categories and 0 < len(prices) < PRICE_BAND_MIN_VIEWS:
         hedge_starved_budget(request, catalog, prices, explicit)
         rating = hedged_rating(relevant, list(catalog_ratings)) if floor is None else None
