@@ -141,7 +141,8 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
     of one or two views (held-out `top-rated-sort`: a first view of a $78.50 watch, its hedges near the price held
     watches rated 3.4-4.5, 0 of 8 well rated, where the inferred `rating` keeps only to what costs the price little).
     `views` are the kept type's views: each brand or colour group lies near the prices of its own views, and the
-    rated price group goes before the groups fewer of them show (_near_the_prices, _yield_to_the_rating)."""
+    rated price group (or a half of the price window rated like the views above the type's median) goes before the
+    groups fewer of them show (_near_the_prices, _rated_like_the_views, _yield_to_the_rating)."""
     k = request.k or DEFAULT_K
     count = int(k * HEDGE_SHARE)
     lo, hi = min(prices), max(prices)
