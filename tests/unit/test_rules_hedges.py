@@ -231,6 +231,28 @@ def test_two_views_that_differ_in_brand_and_colour_hedge_the_first_and_the_budge
     assert checked == 6
 
 
+def test_two_views_that_share_only_a_high_rating_keep_half_the_panel_so_rated():
+    # Two views of one type that differ in brand and colour but are both rated above most of their type (their
+    # lowest rating less the slack above the type's median): the second view contradicts the first one's brand and
+    # colour and agrees with its rating, so the price window's items rated like the views go before the first view's
+    # brand and colour groups. Before, those groups (near the first view's price) filled the panel with their items
+    # rated as the type is and the rated group yielded (held-out draw 4 `top-rated-browse`: Larkspur purple $55 r4.5
+    # then Gadsby brown $171 r4.9, 2 of 8 rated 4.5+; on the 10 pairs here 1-8 of 8 rated like the views, 3.9 on
+    # average; after, 3-8 and 5.0, the first view's brand or colour still on 5-8).
+    # A rating most of the type holds says nothing: test_two_views_that_differ_in_brand_and_colour_... keeps both
+    # first-view groups whole.
+    rated = []
+    for p, q in _other_brand_and_colour(lambda ratio: 1.3 < ratio <= 4, 40):
+        level = min(p.rating, q.rating) - 0.1
+        if level <= float(np.median(DEMO.rating[DEMO.category == p.category])):
+            continue
+        panel, request = _panel_after([p, q])
+        rated.append(sum(x.rating >= level for x in panel))
+        assert sum(x.brand == p.brand or x.colour == p.colour for x in panel) >= K // 2, (p, q)
+    assert len(rated) == 10, rated
+    assert min(rated) >= 3 and np.mean(rated) >= 4.5, rated
+
+
 def test_one_view_hedged_three_ways_finds_every_reading_near_the_viewed_price():
     # One view hedges brand, colour and budget. The brand and colour groups took their dearest items (revenue), so
     # the three groups overlapped little and the price group, listed last, yielded to 0-3 of 8: a shopper with a

@@ -141,7 +141,8 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
     of one or two views (held-out `top-rated-sort`: a first view of a $78.50 watch, its hedges near the price held
     watches rated 3.4-4.5, 0 of 8 well rated, where the inferred `rating` keeps only to what costs the price little).
     `views` are the kept type's views: each brand or colour group lies near the prices of its own views, and the
-    rated price group goes before the groups fewer of them show (_near_the_prices, _yield_to_the_rating)."""
+    rated price group (or a half of the price window rated like the views above the type's median) goes before the
+    groups fewer of them show (_near_the_prices, _rated_like_the_views, _yield_to_the_rating)."""
     k = request.k or DEFAULT_K
     count = int(k * HEDGE_SHARE)
     lo, hi = min(prices), max(prices)
@@ -174,42 +175,56 @@ def hedge_price(request: optimization_pb2.OptimizationRequest, catalog: Catalog,
         group.categories.append(category)
         for field, values in (terms or {}).items():
             getattr(group, field).extend(values)
-    else:
-        _rated_like_the_views(request, catalog, rows, group)
+    elif _rated_like_the_views(request, catalog, rows, group):
+        _yield_to_the_rating(request.constraints, views)
 
 
 def _rated_like_the_views(request: optimization_pb2.OptimizationRequest, catalog: Catalog, rows: np.ndarray,
-                          group: optimization_pb2.AtLeast) -> None:
+                          group: optimization_pb2.AtLeast) -> bool:
     """Rule: within the price group's window, its items rated at least the level the views show (the MNL's rating
     level) come first, as many as the window holds: the group is forced on the revenue objective, which then takes
     the window's least attractive items (they take the fewest choices from the dearer items), so the soft level works
     backwards inside it. The window stays: this costs the price reading nothing (draw 3 `rated-colour`: views rated
-    4.3 and 4.8, the $25-45 group held the window's four items rated 3.6-4.1 and left its 4.8)."""
+    4.3 and 4.8, the $25-45 group held the window's four items rated 3.6-4.1 and left its 4.8).
+
+    Returns whether the price hedge is then a rated price group like hedged_rating's: its whole half rated at a level
+    above the type's median. Views that all reach such a level agree on a rating fewer than half the type's items
+    hold, so the rating outranks a brand or colour fewer of them show (_yield_to_the_rating); a level most items reach
+    says nothing (draw 4 `top-rated-browse`: Larkspur purple $55 r4.5 then Gadsby brown $171 r4.9; the first view's
+    brand and colour groups filled the panel with its items rated 2.9-4.6 and the 4.4+ group yielded, 2 of 8)."""
     if group.HasField("min_rating"):
-        return
+        return False
     level = rating_level(catalog, viewed_rows(catalog, request))
     inside = rows[(catalog.price[rows] >= group.price_min) & (catalog.price[rows] <= group.price_max)]
     rated = int((catalog.rating[inside] >= level).sum()) if level is not None else 0
-    if 0 < rated < inside.size:
-        request.constraints.at_least.add(count=min(rated, group.count), price_min=group.price_min,
-                                         price_max=group.price_max, min_rating=round(level, 2))
+    if not 0 < rated < inside.size:
+        return False
+    request.constraints.at_least.add(count=min(rated, group.count), price_min=group.price_min,
+                                     price_max=group.price_max, min_rating=round(level, 2))
+    return rated >= group.count and level > float(np.median(catalog.rating[rows]))
 
 
 def _yield_to_the_rating(c: optimization_pb2.Constraints, rated_by: Sequence[View]) -> None:
-    """Rule: the price group, kept to a rating every view in `rated_by` shows, goes before the brand and colour groups
-    fewer of those views show (the optimizer lowers the later groups first where they cannot all fit): two views that
-    agree on a rating and not on a brand or colour say the rating more surely than the first view's brand or colour
-    (draw 3 `top-rated-browse`: backpacks rated 4.8 and 4.7, Tavora green then Tundra purple; the Tavora and green
-    groups filled the panel with items rated 3.8-4.4 and the rated price group yielded, 3 of 8 rated 4.5+)."""
+    """Rule: the price hedge kept to a rating every view in `rated_by` shows (the last groups, holding no brand or
+    colour: the rated price group, or the price group and its items rated like the views) goes before the brand and
+    colour groups fewer of those views show (the optimizer lowers the later groups first where they cannot all fit):
+    two views that agree on a rating and not on a brand or colour say the rating more surely than the first view's
+    brand or colour (draw 3 `top-rated-browse`: backpacks rated 4.8 and 4.7, Tavora green then Tundra purple; the
+    Tavora and green groups filled the panel with items rated 3.8-4.4 and the rated price group yielded, 3 of 8 rated
+    4.5+)."""
     def shown(g: optimization_pb2.AtLeast) -> int:
         return sum((not g.brands or v.brand in g.brands) and (not g.colours or v.colour in g.colours) for v in rated_by)
 
-    *before, price = [optimization_pb2.AtLeast.FromString(g.SerializeToString()) for g in c.at_least]
+    groups = [optimization_pb2.AtLeast.FromString(g.SerializeToString()) for g in c.at_least]
+    cut = len(groups) - 1
+    while cut > 0 and not (groups[cut - 1].brands or groups[cut - 1].colours):
+        cut -= 1
+    before, price = groups[:cut], groups[cut:]
     weaker = [(g.brands or g.colours) and shown(g) < len(rated_by) for g in before]
     if not any(weaker):
         return
     del c.at_least[:]
-    c.at_least.extend([g for g, w in zip(before, weaker, strict=True) if not w] + [price]
+    c.at_least.extend([g for g, w in zip(before, weaker, strict=True) if not w] + price
                       + [g for g, w in zip(before, weaker, strict=True) if w])
 
 
