@@ -57,6 +57,7 @@ from services.core.decompose.thresholds import (
     PRICE_BAND_MAX_RATIO,
     PRICE_BAND_MIN_SHARE,
     PRICE_BAND_MIN_VIEWS,
+    PRICE_END_SHARE,
 )
 
 BACKEND = "rules"
@@ -77,14 +78,15 @@ class _Habits:
     relevant: list[View]  # the views of the kept types (all views without one)
     prices: list[float]
     scope: object  # catalog mask of the kept types, None without one
-    band: tuple[float, float] | None
+    band: tuple[float | None, float | None] | None  # an end budget leaves one side open (None)
     floor: float | None
 
     def hold(self, view: View) -> bool | None:
         """Whether `view` fits the budget and rating floor read off the views; None when they read neither."""
         if self.band is None and self.floor is None:
             return None
-        return ((self.band is None or self.band[0] <= view.price <= self.band[1])
+        lo, hi = self.band or (None, None)
+        return ((lo is None or view.price >= lo) and (hi is None or view.price <= hi)
                 and (self.floor is None or (view.rating or 0.0) >= self.floor))
 
 
@@ -95,6 +97,8 @@ def _habits(views: list[View], cats: set[str], catalog: Catalog) -> _Habits:
     prices = [v.price for v in relevant if v.price > 0]
     scope = catalog.mask(categories=sorted(cats)) if cats else None
     band = _price_band(prices, catalog.price[scope] if scope is not None else catalog.price)
+    if band is None and scope is not None:
+        band = _end_budget(prices, catalog.price[scope])
     floor = _rating_floor(relevant, list(catalog.rating[_chosen_among(relevant, cats, catalog)]))
     return _Habits(relevant, prices, scope, band, floor)
 
@@ -137,6 +141,24 @@ def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tupl
         # P(some m of n random prices fall in one window of this mass) <= C(n, m) * m * mass^(m-1)
         if math.comb(n, m) * m * mass ** (m - 1) < PRICE_BAND_CHANCE:
             return band(lo, hi, m)
+    return None
+
+
+def _end_budget(prices: list[float], type_prices: Sequence[float]) -> tuple[float | None, float | None] | None:
+    """Rule: views too far apart for a band that all lie in one end of their type's prices (its cheapest or dearest
+    PRICE_END_SHARE) say "cheap" or "dear": a one-sided budget, no dearer (cheaper) than the views; the relaxation
+    widens it when too few products fit. From PRICE_BAND_MIN_VIEWS views, so many landing in either end by chance is
+    unlikely (2 * 0.25^3 = 3 %, below PRICE_BAND_CHANCE). Three cookware views at $15-30.50, all in the type's
+    cheapest quarter, made no band (x2 apart), and the panel showed black cookware at $43-272 (held-out draw 4)."""
+    prices = sorted(p for p in prices if p > 0)
+    scope = [p for p in type_prices if p > 0]
+    if len(prices) < PRICE_BAND_MIN_VIEWS or not scope:  # fewer views are hedged near their prices (hedge_price)
+        return None
+    lo, hi = prices[0], prices[-1]
+    if sum(p <= hi for p in scope) <= PRICE_END_SHARE * len(scope):
+        return None, hi
+    if sum(p >= lo for p in scope) <= PRICE_END_SHARE * len(scope):
+        return lo, None
     return None
 
 

@@ -1,0 +1,42 @@
+"""Rules decomposer, price readings: views too far apart for a band that all lie in one end of their type's prices
+make a one-sided budget (held-out draw 4 `intent-cheap-to-luxury`). Synthetic sessions through the real summarizer
+and rules decomposer."""
+
+from __future__ import annotations
+
+from services.core.decompose.rules import decompose
+from services.core.decompose.thresholds import PRICE_BAND_MAX_RATIO, PRICE_END_SHARE
+from tests.unit.test_rules_evidence import CATALOG, session_summary
+
+
+def _spread_within(category: str, start: float, end: float, n: int = 3):
+    """n products of a type between two price quantiles, the cheapest and dearest of that stretch among them: too
+    far apart for a band when the stretch spans more than PRICE_BAND_MAX_RATIO."""
+    ranked = sorted((p for p in CATALOG.products if p.category == category), key=lambda p: p.price)
+    part = ranked[int(len(ranked) * start):int(len(ranked) * end)]
+    picked = [part[0], part[len(part) // 2], part[-1]][:n]
+    assert picked[-1].price > picked[0].price * PRICE_BAND_MAX_RATIO
+    return picked, [p.price for p in ranked]
+
+
+def test_three_views_in_the_cheapest_quarter_make_a_one_sided_budget():
+    viewed, prices = _spread_within("Keyboards", 0.0, PRICE_END_SHARE - 0.01)
+    c = decompose(session_summary(viewed), CATALOG, k=4).constraints
+    assert not c.HasField("price_min")
+    assert c.HasField("price_max") and c.price_max >= max(p.price for p in viewed)
+    assert c.price_max < prices[len(prices) // 2]  # "cheap": well below the type's median
+
+
+def test_three_views_in_the_dearest_quarter_make_a_price_floor():
+    viewed, prices = _spread_within("Keyboards", 1 - PRICE_END_SHARE + 0.01, 1.0)
+    c = decompose(session_summary(viewed), CATALOG, k=4).constraints
+    assert not c.HasField("price_max")
+    assert c.HasField("price_min") and c.price_min <= min(p.price for p in viewed)
+    assert c.price_min > prices[len(prices) // 2]
+
+
+def test_views_spread_over_the_cheaper_half_make_no_budget():
+    # The cheaper half is no end: a shopper who opens well-rated products opens cheap ones that often by chance.
+    viewed, _ = _spread_within("Keyboards", 0.05, 0.45)
+    c = decompose(session_summary(viewed), CATALOG, k=4).constraints
+    assert not c.HasField("price_min") and not c.HasField("price_max")
