@@ -4,9 +4,10 @@ and rules decomposer."""
 
 from __future__ import annotations
 
+from interarec.v1 import summaries_pb2
 from services.core.decompose.rules import decompose
 from services.core.decompose.thresholds import PRICE_BAND_MAX_RATIO, PRICE_END_SHARE
-from tests.unit.test_rules_evidence import CATALOG, session_summary
+from tests.unit.test_rules_evidence import CATALOG, _adjacent_in_price, session_summary
 
 
 def _spread_within(category: str, start: float, end: float, n: int = 3):
@@ -40,3 +41,35 @@ def test_views_spread_over_the_cheaper_half_make_no_budget():
     viewed, _ = _spread_within("Keyboards", 0.05, 0.45)
     c = decompose(session_summary(viewed), CATALOG, k=4).constraints
     assert not c.HasField("price_min") and not c.HasField("price_max")
+
+
+def _sorted(summary, order=summaries_pb2.SORT_ORDER_PRICE_ASC):
+    summary.listing_sort_order = order
+    return summary
+
+
+def test_a_sort_by_price_keeps_only_the_sorted_side_of_the_band():
+    # Three keyboards at adjacent prices make a band; sorted cheapest first, nothing cheaper is out of the budget (the
+    # sort put it first), and a fourth view dearer than the band, still cheap, fits it.
+    viewed = [*_adjacent_in_price("Keyboards", 3, start=0.1), *_adjacent_in_price("Keyboards", 1, start=0.3)]
+    c = decompose(session_summary(viewed), CATALOG, k=4).constraints
+    assert c.HasField("price_min") and c.price_max < viewed[-1].price  # unsorted: the band of the three
+    c = decompose(_sorted(session_summary(viewed)), CATALOG, k=4).constraints
+    assert not c.HasField("price_min") and c.price_max == viewed[-1].price
+
+
+def test_a_sort_by_the_dearest_first_keeps_only_the_lower_side():
+    viewed = [*_adjacent_in_price("Keyboards", 3, start=0.8), *_adjacent_in_price("Keyboards", 1, start=0.6)]
+    c = decompose(_sorted(session_summary(viewed), summaries_pb2.SORT_ORDER_PRICE_DESC), CATALOG, k=4).constraints
+    assert not c.HasField("price_max") and c.price_min == viewed[-1].price
+
+
+def test_a_sort_by_price_the_views_follow_outweighs_a_colour_on_most_views():
+    # Four cameras in the cheaper half, three of them white, sorted cheapest first: white and the budget cannot both
+    # fill the panel. Unsorted, white wins; the shopper's own sort says the price matters, and the budget is kept.
+    viewed = [CATALOG.by_id[i] for i in ("P00075", "P00371", "P00003", "P00387")]
+    assert sum(p.colour == "white" for p in viewed) == 3
+    assert list(decompose(session_summary(viewed), CATALOG).constraints.colours) == ["white"]
+    c = decompose(_sorted(session_summary(viewed)), CATALOG).constraints
+    assert not c.colours
+    assert not c.HasField("price_min") and c.price_max == max(p.price for p in viewed)

