@@ -5,6 +5,7 @@ and rules decomposer."""
 from __future__ import annotations
 
 from interarec.v1 import summaries_pb2
+from services.core.assortment.mnl import recommend
 from services.core.decompose.rules import decompose
 from services.core.decompose.thresholds import PRICE_BAND_MAX_RATIO, PRICE_END_SHARE
 from tests.unit.test_rules_evidence import CATALOG, _adjacent_in_price, session_summary
@@ -73,3 +74,20 @@ def test_a_sort_by_price_the_views_follow_outweighs_a_colour_on_most_views():
     c = decompose(_sorted(session_summary(viewed)), CATALOG).constraints
     assert not c.colours
     assert not c.HasField("price_min") and c.price_max == max(p.price for p in viewed)
+
+
+def test_a_band_read_off_two_views_that_share_a_brand_and_colour_does_not_outlast_them():
+    # Two black Acme keyboards at $43.94 and $44.05: brand, colour and a tight band, each on both views, too few
+    # products for all three. The band's window, cut around the two prices, made it the rarest and it was kept alone
+    # (no Acme, no black item needed in the panel); the views back each reading alike, so each keeps half the panel.
+    viewed = [CATALOG.by_id["P00197"], CATALOG.by_id["P00453"]]
+    assert viewed[0].brand == viewed[1].brand and viewed[0].colour == viewed[1].colour
+    request = decompose(session_summary(viewed), CATALOG)
+    c, half = request.constraints, request.k // 2
+    assert not c.HasField("price_min") and not c.HasField("price_max")
+    assert any(list(g.brands) == ["Acme"] and g.count == half for g in c.at_least)
+    assert any(list(g.colours) == ["black"] and g.count == half for g in c.at_least)
+    assert any(g.HasField("price_max") and g.price_max >= viewed[1].price for g in c.at_least)  # the price group
+    chosen, candidates = recommend(CATALOG, request)
+    panel = [CATALOG.products[int(candidates[i])] for i in chosen.indices]
+    assert sum(p.brand == "Acme" for p in panel) >= half

@@ -23,6 +23,7 @@ from services.core.decompose.evidence import (
 from services.core.decompose.thresholds import (
     DEFAULT_K,
     HEDGE_SHARE,
+    PRICE_BAND_MIN_VIEWS,
     PRICE_BAND_STEP,
     PRICE_WIDEN_FACTOR,
 )
@@ -263,6 +264,11 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     # two newest, kept yellow alone, 0 of 8 Pinecrest).
     untold = single or inferred and backing["brands"][-1] and backing["colours"][-1] \
         and sum(backing["brands"]) == sum(backing["colours"])
+    # A budget read off the same two views is as untold: its tight window, cut around them, only made it the rarest
+    # (held-out draw 4 `noisy-brand`: two black Elkhorn headphones at $25 and $26, a $24-27 band kept alone, 1 of 8
+    # Elkhorn). It yields too; decompose's price group keeps half the panel near the two prices (hedges.hedge_price).
+    if untold and inferred and not kept and _budget_alike(request, catalog, backing, stated):
+        kept = ["price_band"]
     if untold and inferred and len(kept) == 1 and k >= 2:
         # The brand and colour cannot fill the panel together: half the panel for each instead of all of it for one.
         _restore(c, _FIELDS_OF[kept[0]], empty[kept[0]])
@@ -271,9 +277,21 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
             getattr(c.at_least.add(count=count), n).extend(wanted[n][0][1][0])
         relaxations.append(optimization_pb2.Relaxation(constraint=kept[0], reason=(
             f"{sum(backing['brands'])} view(s) each, the newest both: brand {list(wanted['brands'][0][1][0])} or "
-            f"colour {list(wanted['colours'][0][1][0])} cannot be told apart; {kept[0]} not kept alone: at least "
+            f"colour {list(wanted['colours'][0][1][0])}{' or the budget' * (kept[0] == 'price_band')} cannot be "
+            f"told apart; {kept[0]} not kept alone: at least "
             f"{count} of {k} items of each")))
     return relaxations
+
+
+def _budget_alike(request: optimization_pb2.OptimizationRequest, catalog: Catalog, backing: dict[str, list[bool]],
+                  stated: dict[str, float]) -> bool:
+    """Whether an inferred budget is kept that fewer views than a plain budget needs back exactly as the brand and
+    colour are backed."""
+    c = request.constraints
+    if not (c.HasField("price_min") or c.HasField("price_max")) or stated.get("price_band"):
+        return False
+    few = len({v.product_id for v in request.summary.viewed_products}) < PRICE_BAND_MIN_VIEWS
+    return few and _fits(request, "price_band", catalog) == backing["brands"] == backing["colours"]
 
 
 def repair_request(
