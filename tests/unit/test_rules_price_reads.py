@@ -59,6 +59,15 @@ def test_a_sort_by_price_keeps_only_the_sorted_side_of_the_band():
     assert not c.HasField("price_min") and c.price_max == viewed[-1].price
 
 
+def test_a_view_the_price_sort_does_not_explain_sets_no_bound():
+    # A dear keyboard glanced at, then three cheap ones sorted cheapest first: the budget ends at the dearest of the
+    # three; the glance, in the dearer half the sort puts last, does not stretch it.
+    cheap = _adjacent_in_price("Keyboards", 3, start=0.1)
+    viewed = [*_adjacent_in_price("Keyboards", 1, start=0.9), *cheap]
+    c = decompose(_sorted(session_summary(viewed)), CATALOG, k=4).constraints
+    assert not c.HasField("price_min") and c.price_max == max(p.price for p in cheap)
+
+
 def test_a_sort_by_the_dearest_first_keeps_only_the_lower_side():
     viewed = [*_adjacent_in_price("Keyboards", 3, start=0.8), *_adjacent_in_price("Keyboards", 1, start=0.6)]
     c = decompose(_sorted(session_summary(viewed), summaries_pb2.SORT_ORDER_PRICE_DESC), CATALOG, k=4).constraints

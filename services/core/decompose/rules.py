@@ -340,7 +340,7 @@ def decompose(
 
     _listing_order(request, summary, views, catalog)
     if inferred_band:
-        _keep_the_sorted_side(request, prices)
+        _keep_the_sorted_side(request, relevant, catalog)
 
     # Rule: the shopper has already seen these; recommending them again wastes panel slots. The summary's
     # seen_product_ids covers the whole session, viewed_products only its recent part.
@@ -392,40 +392,54 @@ _LEANING_ORDERS = {summaries_pb2.SORT_ORDER_RATING_DESC: ("rating", 1.0),
                    summaries_pb2.SORT_ORDER_PRICE_DESC: ("price", 1.0)}
 
 
+def _following(views: Sequence[View], order: int, catalog: Catalog) -> tuple[list[View], list[View]] | None:
+    """The grounded views of a sorted type, and those of them in the half of their type the sort puts first (rated at
+    least the type's median for a sort by rating; priced at most, or at least, its median for a sort by price); None
+    for an order that leans nothing."""
+    lean = _LEANING_ORDERS.get(order)
+    if lean is None:
+        return None
+    attr, sign = lean
+    medians = category_quantiles(catalog, attr, 0.5)  # each product type's median
+    rated = [v for v in views if v.product_id is not None and v.category in medians]
+    return rated, [v for v in rated if sign * ((v.rating if attr == "rating" else v.price) - medians[v.category]) >= 0]
+
+
 def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summaries_pb2.BehaviourSummary,
                    views: Sequence[View], catalog: Catalog) -> None:
     """Rule: a sort by rating or price becomes Preferences.listing_order, weighted by how far the views since agree
     with it; none for another order (newest: the catalog has no date) or once the views contradict it."""
-    lean = _LEANING_ORDERS.get(summary.listing_sort_order)
-    if lean is None:
+    following = _following(views, summary.listing_sort_order, catalog)
+    if following is None:
         return
-    attr, sign = lean
-    medians = category_quantiles(catalog, attr, 0.5)  # each product type's median
-    rated = [v for v in views if v.product_id is not None and v.category in medians]
-
-    def agrees(v: View) -> bool:
-        value = v.rating if attr == "rating" else v.price
-        return sign * (value - medians[v.category]) >= 0
-
-    weight = share(rated, agrees)
+    rated, agree = following
+    weight = share(rated, lambda v: v in agree)
     if weight >= STALE_SHARE:
         request.preferences.listing_order.order = summary.listing_sort_order
         request.preferences.listing_order.weight = round(weight, 3)
 
 
-def _keep_the_sorted_side(request: optimization_pb2.OptimizationRequest, prices: Sequence[float]) -> None:
+def _keep_the_sorted_side(request: optimization_pb2.OptimizationRequest, views: Sequence[View],
+                          catalog: Catalog) -> None:
     """Rule: a sort by price the views still follow says which side of the price matters: cheapest first, nothing
-    dearer than the views (dearest first, nothing cheaper). A budget read off the views keeps only that side, at the
-    views' own extreme: its other bound would cut the very products the shopper sorted to the top, and a view beyond
-    the band on the sorted side still fits (held-out draw 4 `bargain-hunter`: $50-85.50 watches, sorted cheapest
-    first, read as a $46-61 band that a purple watch on 3 of 4 views pushed out whole)."""
+    dearer than the views that follow it (dearest first, nothing cheaper). A budget read off the views keeps only that
+    side, at those views' own extreme: its other bound would cut the very products the shopper sorted to the top, and
+    a view beyond the band on the sorted side still fits; a view the sort does not explain (a dear glance) sets no
+    bound (held-out draw 4 `bargain-hunter`: $50-85.50 watches, sorted cheapest first, read as a $46-61 band that a
+    purple watch on 3 of 4 views pushed out whole)."""
     order, c = request.preferences.listing_order.order, request.constraints
-    if order == summaries_pb2.SORT_ORDER_PRICE_ASC:
-        c.ClearField("price_min")
-        c.price_max = max(prices)
-    elif order == summaries_pb2.SORT_ORDER_PRICE_DESC:
-        c.ClearField("price_max")
-        c.price_min = min(prices)
+    following = _following(views, order, catalog) if order in _PRICE_SIDE else None
+    prices = [v.price for v in following[1] if v.price > 0] if following else []
+    if not prices:
+        return
+    kept, opened = _PRICE_SIDE[order]
+    c.ClearField(opened)
+    setattr(c, kept, max(prices) if kept == "price_max" else min(prices))
+
+
+# the bound a sort by price keeps, and the one it opens
+_PRICE_SIDE = {summaries_pb2.SORT_ORDER_PRICE_ASC: ("price_max", "price_min"),
+               summaries_pb2.SORT_ORDER_PRICE_DESC: ("price_min", "price_max")}
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:
