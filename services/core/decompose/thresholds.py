@@ -10,6 +10,9 @@ PRICE_BAND_MIN_SHARE = 2 / 3  # the band must hold most views, so one outlier vi
 # Fewer or noisier views (two products; a third of views elsewhere) make a band when at least half of them
 # cluster so tightly that random products of the type would rarely do so: the same test as the rating floor.
 PRICE_BAND_CHANCE = 0.1
+# Views too far apart for a band, all in one end of their type's prices, make a one-sided budget: an end is a quarter
+# (four views in the cheaper half are no "cheap" habit: a shopper who opens well-rated products may open those).
+PRICE_END_SHARE = 0.25
 # Relaxation widens a band in small steps (each side by this factor per step, up to PRICE_WIDEN_FACTOR), so
 # it stops at the tightest band around the shopper's prices that still fills the panel.
 PRICE_BAND_STEP = 1.02
