@@ -385,3 +385,35 @@ def test_a_first_page_finds_our_panel_before_it_plans_its_reading(name: str, dem
     frame, obs = _first_page(name, demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
     assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+@needs_tesseract
+@pytest.mark.parametrize("name", ["theme-24-aside-off-00.webp", "theme-5-aside-below-00.webp"])
+def test_a_first_page_with_the_shops_own_column_on_the_right_reads_it(name: str, demo_catalog: Catalog) -> None:
+    """A shop whose buy box sits right of a wide gallery, our panel not shown (theme-24) or under the page, out of
+    sight (theme-5): rendered from the themes with the gallery 760 px wide and our panel hidden or moved below (a
+    capture with injected CSS). No panel heading among the lines on the right, so the right side's column was taken
+    for our panel's cards and left unread on every frame: the title, brand and price unread, no product. The column
+    is ours only with evidence, our cards' shape: lines at one x beside thumbnails, a card apart."""
+    frame, obs = _first_page(name, demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+def test_our_panels_cards_are_told_from_a_buy_box_by_their_thumbnails() -> None:
+    """Our panel's cards (a thumbnail, the card's text beside it, stacked) against a buy box's lines beside a wide
+    gallery: only the cards are evidence that the right side's column is ours."""
+    from services.core.reading.masthead import below, masthead_bottom
+    from services.core.reading.reader import _on_right, cards_beside_thumbnails, find_lines, to_gray
+
+    def right_side(name: str):
+        with Image.open(THEMES / name) as im:
+            gray = to_gray(im)
+        lines = find_lines(gray)[0]
+        masthead = masthead_bottom(gray, lines)
+        return gray, [b for b in lines if _on_right(b, gray.shape[1]) and below(b, masthead)]
+
+    for name in ("theme-75-product-00.webp", "theme-43-product-00.webp", "theme-4-product-08.webp"):
+        assert cards_beside_thumbnails(*right_side(name)), name
+    for name in ("theme-24-aside-off-00.webp", "theme-5-aside-below-00.webp"):
+        assert not cards_beside_thumbnails(*right_side(name)), name
