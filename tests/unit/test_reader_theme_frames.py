@@ -417,3 +417,14 @@ def test_our_panels_cards_are_told_from_a_buy_box_by_their_thumbnails() -> None:
         assert cards_beside_thumbnails(*right_side(name)), name
     for name in ("theme-24-aside-off-00.webp", "theme-5-aside-below-00.webp"):
         assert not cards_beside_thumbnails(*right_side(name)), name
+
+
+@needs_tesseract
+def test_a_first_page_scrolled_past_its_title_reads_the_buy_box_beside_the_picture(demo_catalog: Catalog) -> None:
+    """theme-138 product-03 as a first page, scrolled so the title's bottom half shows under the sticky header (a
+    body-sized sliver, not read): the block was read around the buy box's longest line, "Also available in ...",
+    and the brand and rating above it went unread (one product-page mark: no product page; three green products at
+    86.99). A sliver cut by the masthead beside the main picture says the page is scrolled past its title: the buy
+    box beside the picture is read from the masthead down, as when the only heading in sight is below the picture."""
+    frame, obs = _first_page("theme-138-product-03.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)

@@ -344,8 +344,9 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     # garbage and looks long (a line's cost is its width over its height); a title with just its tops hidden, still
     # heading-sized, is read
     typical = median_height(lines) or 0
-    visible = [b for b in lines if not any(b.inside(p) for p in pictures)
-               and not (b.top < masthead - 1 < b.bottom and b.height < BIG_OF_BODY * typical)]
+    outside = [b for b in lines if not any(b.inside(p) for p in pictures)]
+    slivers = [b for b in outside if b.top < masthead - 1 < b.bottom and b.height < BIG_OF_BODY * typical]
+    visible = [b for b in outside if b not in slivers]
     body = [b for b in visible if b not in known]
     if dialog is not None:
         left, top, right, bottom = dialog
@@ -436,7 +437,10 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     body_pictures = [p for p in pictures if (panel_left is None or p.left < panel_left)
                      and p.width * p.height >= MAIN_PICTURE_PX ** 2]
     pic = max(body_pictures, key=lambda p: p.width * p.height, default=None)
-    if pic is not None and (focus is None or focus.top >= pic.bottom):
+    # So too when a sliver of a line beside the picture is cut by the masthead: the page is scrolled past its title,
+    # and the longest line left in the buy box ("Also available in ...") is no heading to read around.
+    if pic is not None and (focus is None or focus.top >= pic.bottom
+                            or any(0 <= b.left - pic.right <= NEAR_PX for b in slivers)):
         # (beside it: a buy box right of the picture starts within NEAR_PX of it, a column further off is our panel's
         # cards on a first page read before its heading tells where the panel starts; left of it, the page's column,
         # whose short lines end far from it)
