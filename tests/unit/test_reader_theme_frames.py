@@ -428,3 +428,26 @@ def test_a_first_page_scrolled_past_its_title_reads_the_buy_box_beside_the_pictu
     box beside the picture is read from the masthead down, as when the only heading in sight is below the picture."""
     frame, obs = _first_page("theme-138-product-03.webp", demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
+
+
+def test_a_title_barely_taller_than_the_body_is_looked_for_among_the_lines_leading_the_page() -> None:
+    """A product page (two product-page marks) whose title is barely taller than the body text, and taller lines fill
+    the three tallest a title is then looked for in: the shop's name, a select box with its label read whole
+    (measured by its frame), a section heading. The title leads the page below the masthead (a breadcrumb as tall
+    above it): it is looked for there too, and its price on the page confirms it."""
+    catalog = Catalog([Product(product_id=i, title=t, brand="Tavora", category="Outerwear", colour="Green",
+                               price=pr, margin=0.3, rating=4.0, review_count=274, description="", specs="",
+                               image=f"{i}.png")
+                       for i, t, pr in (("P32752", "Tavora Ember Vest A34", 68.99),
+                                        ("P10001", "Tavora Ember Parka B12", 120.0))])
+    lines = [OcrLine(text="Studio Nine", conf=97, height=24, left=30, top=19, width=170),
+             OcrLine(text="Home | Outerwear", conf=96, height=21, left=29, top=106, width=156),
+             OcrLine(text="Tavora Ember Vest A34", conf=94, height=21, left=28, top=175, width=312),
+             OcrLine(text="USD 68.99", conf=92, height=19, left=30, top=252, width=120),
+             OcrLine(text="Colour) Green v", conf=80, height=30, left=30, top=300, width=150),
+             OcrLine(text="In stock", conf=96, height=19, left=30, top=340, width=80),
+             OcrLine(text="Add to trolley", conf=96, height=19, left=62, top=364, width=131),
+             OcrLine(text="Details", conf=96, height=23, left=30, top=469, width=100),
+             OcrLine(text="Fit", conf=97, height=16, left=30, top=580, width=30)]
+    obs = Grounder(catalog).observe(lines, picture_colour="Green", body_text_px=19.0, masthead_px=87, session=None)
+    assert obs.kind == "product" and obs.product_id == "P32752"
