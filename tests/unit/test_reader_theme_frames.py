@@ -391,10 +391,11 @@ def test_a_first_page_finds_our_panel_before_it_plans_its_reading(name: str, dem
 @pytest.mark.parametrize("name", ["theme-24-aside-off-00.webp", "theme-5-aside-below-00.webp"])
 def test_a_first_page_with_the_shops_own_column_on_the_right_reads_it(name: str, demo_catalog: Catalog) -> None:
     """A shop whose buy box sits right of a wide gallery, our panel not shown (theme-24) or under the page, out of
-    sight (theme-5): rendered from the themes with the gallery 760 px wide and our panel hidden or moved below (a
-    capture with injected CSS). No panel heading among the lines on the right, so the right side's column was taken
-    for our panel's cards and left unread on every frame: the title, brand and price unread, no product. The column
-    is ours only with evidence, our cards' shape: lines at one x beside thumbnails, a card apart."""
+    sight (theme-5): rendered from the themes with the gallery 760 px wide and our panel hidden or moved below
+    (`infra.bench.own_column_frames`: CSS injected at capture). No panel heading among the lines on the right, so
+    the right side's column was taken for our panel's cards and left unread on every frame: the title, brand and
+    price unread, no product. The column is ours only with evidence, our cards' shape: lines at one x beside
+    thumbnails, a card apart."""
     frame, obs = _first_page(name, demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
     assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
