@@ -172,12 +172,15 @@ def _first_page(name: str, catalog: Catalog):
 
 
 @needs_tesseract
-@pytest.mark.parametrize("name", ["theme-92-product-01.webp", "theme-100-product-00.webp"])
+@pytest.mark.parametrize("name", ["theme-92-product-01.webp", "theme-100-product-00.webp",
+                                  "theme-148-product-01.webp"])
 def test_a_cookie_banner_over_the_first_page_is_read_last(name: str, demo_catalog: Catalog) -> None:
     """A cookie banner (a box floating over the bottom left, a bar along the bottom) sits on a band of its own
     colour, which the reader reads early as a promotion's emphasis: on the first page of a shop its sentence took
     the budget the title's price or the second product-page mark needed. A band pinned at the viewport's bottom
-    holding lines is a dialog over the page (overlays.py): its lines are read last."""
+    holding lines is a dialog over the page (overlays.py): its lines are read last. The band is filled from the
+    commonest tone left of a line, not the pixel beside its first glyph (theme-148: that pixel was the glyph's blur,
+    5 levels off the bar's fill, the fill stopped at once and the bar's sentence took the price's budget)."""
     from services.core.reading.overlays import bottom_dialog
     from services.core.reading.reader import find_lines, to_gray
 
@@ -385,3 +388,70 @@ def test_a_first_page_finds_our_panel_before_it_plans_its_reading(name: str, dem
     frame, obs = _first_page(name, demo_catalog)
     _assert_viewed(frame, obs, demo_catalog)
     assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+@needs_tesseract
+@pytest.mark.parametrize("name", ["theme-24-aside-off-00.webp", "theme-5-aside-below-00.webp"])
+def test_a_first_page_with_the_shops_own_column_on_the_right_reads_it(name: str, demo_catalog: Catalog) -> None:
+    """A shop whose buy box sits right of a wide gallery, our panel not shown (theme-24) or under the page, out of
+    sight (theme-5): rendered from the themes with the gallery 760 px wide and our panel hidden or moved below
+    (`infra.bench.own_column_frames`: CSS injected at capture). No panel heading among the lines on the right, so
+    the right side's column was taken for our panel's cards and left unread on every frame: the title, brand and
+    price unread, no product. The column is ours only with evidence, our cards' shape: lines at one x beside
+    thumbnails, a card apart."""
+    frame, obs = _first_page(name, demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    assert obs.prices == [demo_catalog.by_id[frame["product_id"]].price]
+
+
+def test_our_panels_cards_are_told_from_a_buy_box_by_their_thumbnails() -> None:
+    """Our panel's cards (a thumbnail, the card's text beside it, stacked) against a buy box's lines beside a wide
+    gallery: only the cards are evidence that the right side's column is ours."""
+    from services.core.reading.masthead import below, masthead_bottom
+    from services.core.reading.reader import _on_right, cards_beside_thumbnails, find_lines, to_gray
+
+    def right_side(name: str):
+        with Image.open(THEMES / name) as im:
+            gray = to_gray(im)
+        lines = find_lines(gray)[0]
+        masthead = masthead_bottom(gray, lines)
+        return gray, [b for b in lines if _on_right(b, gray.shape[1]) and below(b, masthead)]
+
+    for name in ("theme-75-product-00.webp", "theme-43-product-00.webp", "theme-4-product-08.webp"):
+        assert cards_beside_thumbnails(*right_side(name)), name
+    for name in ("theme-24-aside-off-00.webp", "theme-5-aside-below-00.webp"):
+        assert not cards_beside_thumbnails(*right_side(name)), name
+
+
+@needs_tesseract
+def test_a_first_page_scrolled_past_its_title_reads_the_buy_box_beside_the_picture(demo_catalog: Catalog) -> None:
+    """theme-138 product-03 as a first page, scrolled so the title's bottom half shows under the sticky header (a
+    body-sized sliver, not read): the block was read around the buy box's longest line, "Also available in ...",
+    and the brand and rating above it went unread (one product-page mark: no product page; three green products at
+    86.99). A sliver cut by the masthead beside the main picture says the page is scrolled past its title: the buy
+    box beside the picture is read from the masthead down, as when the only heading in sight is below the picture."""
+    frame, obs = _first_page("theme-138-product-03.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+
+
+def test_a_title_barely_taller_than_the_body_is_looked_for_among_the_lines_leading_the_page() -> None:
+    """A product page (two product-page marks) whose title is barely taller than the body text, and taller lines fill
+    the three tallest a title is then looked for in: the shop's name, a select box with its label read whole
+    (measured by its frame), a section heading. The title leads the page below the masthead (a breadcrumb as tall
+    above it): it is looked for there too, and its price on the page confirms it."""
+    catalog = Catalog([Product(product_id=i, title=t, brand="Tavora", category="Outerwear", colour="Green",
+                               price=pr, margin=0.3, rating=4.0, review_count=274, description="", specs="",
+                               image=f"{i}.png")
+                       for i, t, pr in (("P32752", "Tavora Ember Vest A34", 68.99),
+                                        ("P10001", "Tavora Ember Parka B12", 120.0))])
+    lines = [OcrLine(text="Studio Nine", conf=97, height=24, left=30, top=19, width=170),
+             OcrLine(text="Home | Outerwear", conf=96, height=21, left=29, top=106, width=156),
+             OcrLine(text="Tavora Ember Vest A34", conf=94, height=21, left=28, top=175, width=312),
+             OcrLine(text="USD 68.99", conf=92, height=19, left=30, top=252, width=120),
+             OcrLine(text="Colour) Green v", conf=80, height=30, left=30, top=300, width=150),
+             OcrLine(text="In stock", conf=96, height=19, left=30, top=340, width=80),
+             OcrLine(text="Add to trolley", conf=96, height=19, left=62, top=364, width=131),
+             OcrLine(text="Details", conf=96, height=23, left=30, top=469, width=100),
+             OcrLine(text="Fit", conf=97, height=16, left=30, top=580, width=30)]
+    obs = Grounder(catalog).observe(lines, picture_colour="Green", body_text_px=19.0, masthead_px=87, session=None)
+    assert obs.kind == "product" and obs.product_id == "P32752"

@@ -401,7 +401,7 @@ class Grounder:
         if product_page:
             obs.picture_colour = picture_colour if picture_colour in self.catalog.colours else None
             self._ground_product(obs, sku_token, headings, self._big_headings(main, body_text_px, TITLE_MIN_RATIO),
-                                 labelled_brands)
+                                 labelled_brands, lead_lines)
             if obs.product_id is None and obs.heading is None:
                 self._ground_untitled(obs)
             obs.kind = "product"
@@ -453,7 +453,8 @@ class Grounder:
         return any(abs(price - p) < 0.006 for p in obs.prices)
 
     def _ground_product(self, obs: Observation, sku_token: str | None, headings: list[str],
-                        big: list[str] | None = None, labelled_brands: Sequence[str] = ()) -> None:
+                        big: list[str] | None = None, labelled_brands: Sequence[str] = (),
+                        leads: Sequence[str] = ()) -> None:
         title_idx, title_score, title_margin = None, 0.0, 0.0
         for text in headings:
             idx, score, margin = self.match_title(text)
@@ -490,8 +491,10 @@ class Grounder:
         if obs.product_id is None and big is not None and headings:
             # a theme may set its title barely larger than its body text: its tallest lines still name
             # the product if it is a catalog title letter for letter with that price on the page, or its brand
-            # labelled (tallest three: the wordmark may be taller)
-            self._ground_by_title(obs, headings[:3], labelled_brands, strict=True)
+            # labelled (tallest three: the wordmark may be taller), as do the lines leading the page below the
+            # masthead (`leads`), which made it a product page: taller lines than the title (a select box with its
+            # label, measured by its frame; the shop's name; a breadcrumb as tall, above it) fill the three
+            self._ground_by_title(obs, [*headings[:3], *leads], labelled_brands, strict=True)
 
     def _ground_by_title(self, obs: Observation, headings: list[str], labelled_brands: Sequence[str] = (),
                          strict: bool = False) -> None:

@@ -41,8 +41,13 @@ def bottom_dialog(gray: np.ndarray, lines: list[LineBox]) -> tuple[int, int, int
     gray = gray if gray.flags.writeable else gray.copy()  # OpenCV takes the image in and out, even mask-only
     seen: list[tuple[int, int, int, int]] = []
     for b in sorted((b for b in lines if b.tinted and b.top >= height * (1 - MAX_SHARE)), key=lambda b: -b.bottom):
-        x, y = b.left - 4, b.top + b.height // 2
-        if x < 0 or any(r[0] <= x < r[2] and r[1] <= y < r[3] for r in seen):
+        # seeded on the commonest tone just left of the line: the pixel right beside its first glyph can be the
+        # glyph's blur (JPEG ringing), a few levels off the band's fill, and the fill then stopped at once
+        y, side = b.top + b.height // 2, gray[b.top + b.height // 2, max(0, b.left - 10):max(0, b.left - 2)]
+        if not side.size:
+            continue
+        x = max(0, b.left - 10) + int(np.argmin(np.abs(side.astype(np.int16) - int(np.median(side)))))
+        if any(r[0] <= x < r[2] and r[1] <= y < r[3] for r in seen):
             continue
         mask = np.zeros((height + 2, width + 2), np.uint8)
         flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (255 << 8)

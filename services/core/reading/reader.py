@@ -64,6 +64,9 @@ MENU_MIN_ITEMS = 4  # tinted lines level with each other from which they are a m
 MAIN_PICTURE_PX = 120
 PANEL_PAD = 24  # our panel's heading starts this far right of the panel's edge
 SIDE_SHARE = 0.6  # our panel starts right of this share of the frame's width
+# our panel's cards: a thumbnail (52-60 px on every layout) with the card's text beside it, a small gap between;
+# two lines beside thumbnails this far apart (more than one thumbnail's height) are two cards
+THUMB_MAX_PX, THUMB_GAP_PX, CARD_STRIDE_PX = 80, 16, 60
 NEAR_PX = 400  # how far right of the page's heading, or beside its main picture, its buy box may reach
 
 
@@ -333,15 +336,17 @@ def choose_lines(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
 
 def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, panel_left: int | None,
                  width: int, known: frozenset[Box] | set[Box] = frozenset(), masthead: int = 0,
-                 dialog: tuple[int, int, int, int] | None = None) -> tuple[list[Box], int]:
-    """(`choose_lines`'s lines, how many at their head were chosen only to look for our panel's heading)."""
+                 dialog: tuple[int, int, int, int] | None = None, probe: bool = True) -> tuple[list[Box], int]:
+    """(`choose_lines`'s lines, how many at their head were chosen only to look for our panel's heading). `probe`:
+    whether to look for it while `panel_left` is unknown (not when `RegionReader._find_panel` looked already)."""
     # text outside the pictures, and not a sliver of a line cut by the masthead's edge: under a sticky header,
     # what shows of it is no taller than the page's text (the bottom half of a big title is body-sized), reads as
     # garbage and looks long (a line's cost is its width over its height); a title with just its tops hidden, still
     # heading-sized, is read
     typical = median_height(lines) or 0
-    visible = [b for b in lines if not any(b.inside(p) for p in pictures)
-               and not (b.top < masthead - 1 < b.bottom and b.height < BIG_OF_BODY * typical)]
+    outside = [b for b in lines if not any(b.inside(p) for p in pictures)]
+    slivers = [b for b in outside if b.top < masthead - 1 < b.bottom and b.height < BIG_OF_BODY * typical]
+    visible = [b for b in outside if b not in slivers]
     body = [b for b in visible if b not in known]
     if dialog is not None:
         left, top, right, bottom = dialog
@@ -366,7 +371,7 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
             return True
         return False
 
-    if panel_left is None:
+    if panel_left is None and probe:
         # Finding the panel is a once-per-shop cost, so it does not eat into what this page's own content may spend.
         chosen.extend(panel_probes(body, width, masthead, menu))  # (body is main: no panel known)
     probes = len(chosen)
@@ -432,7 +437,10 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
     body_pictures = [p for p in pictures if (panel_left is None or p.left < panel_left)
                      and p.width * p.height >= MAIN_PICTURE_PX ** 2]
     pic = max(body_pictures, key=lambda p: p.width * p.height, default=None)
-    if pic is not None and (focus is None or focus.top >= pic.bottom):
+    # So too when a sliver of a line beside the picture is cut by the masthead: the page is scrolled past its title,
+    # and the longest line left in the buy box ("Also available in ...") is no heading to read around.
+    if pic is not None and (focus is None or focus.top >= pic.bottom
+                            or any(0 <= b.left - pic.right <= NEAR_PX for b in slivers)):
         # (beside it: a buy box right of the picture starts within NEAR_PX of it, a column further off is our panel's
         # cards on a first page read before its heading tells where the panel starts; left of it, the page's column,
         # whose short lines end far from it)
@@ -460,6 +468,31 @@ def panel_probes(lines: list[Box], width: int, masthead: int, menu: set[Box] | N
     menu = set(menu_rows(lines)) if menu is None else menu
     side = (b for b in lines if _on_right(b, width) and b.height >= 14 and below(b, masthead) and b not in menu)
     return sorted(side, key=lambda b: b.top)[:2]
+
+
+def cards_beside_thumbnails(gray: np.ndarray, lines: list[Box]) -> bool:
+    """Whether `lines` show cards like our panel's: two or more of them start at one x, each just right of a
+    thumbnail, and a card apart. Evidence that a column is ours, not the shop's own content (a buy box beside a wide
+    gallery, specifications): their lines sit beside a big picture or nothing, never a row of small ones."""
+    beside = [b for b in lines if _right_of_thumbnail(gray, b)]
+    return any(abs(a.left - b.left) <= 4 and b.top - a.top >= CARD_STRIDE_PX for a in beside for b in beside)
+
+
+def _right_of_thumbnail(gray: np.ndarray, b: Box) -> bool:
+    """A thumbnail just left of line `b`: on the line's rows, something set off from the tone of the gap before the
+    text (a small picture: its object, or its backdrop) within THUMB_MAX_PX of the text, with that tone on both sides
+    of it: the gap, and a stretch of the tone left of it (not a wide picture's edge; a border is one column)."""
+    strip = gray[b.top:b.bottom, max(0, b.left - THUMB_MAX_PX - 2 * THUMB_GAP_PX):b.left].astype(np.int16)
+    if strip.shape[1] < THUMB_MAX_PX + 2 * THUMB_GAP_PX:
+        return False
+    tone = np.median(strip[:, -3:])
+    # per column, right to left from the text: any of its pixels set off (an object narrower than its thumbnail)
+    # (past the few columns the text's own edge blurs into)
+    marked = np.flatnonzero(((np.abs(strip - tone) >= 4).mean(axis=0) >= 0.15)[::-1][5:]) + 5
+    thumb = marked[marked <= THUMB_MAX_PX]
+    if len(thumb) == 0 or thumb[-1] - thumb[0] < THUMB_GAP_PX // 2:
+        return False
+    return np.count_nonzero((marked > thumb[-1]) & (marked <= thumb[-1] + THUMB_GAP_PX)) <= 2
 
 
 def _on_right(b: Box, width: int) -> bool:
@@ -669,9 +702,11 @@ class RegionReader:
         reading is planned: on a shop's first frame the plan did not know it, and spent the budget on our panel's
         cards beside the buy box (and took their titles, brands and prices for the page's). Its heading in sight: the
         panel's edge, remembered for the session, and the probes' text too (then free). Out of sight (a page scrolled
-        past it): the probes are our panel's cards, and the right side's column from its leftmost box (a card's
-        thumbnail, the panel's closing words left of the cards' text) is the panel's for this frame only, left unread;
-        nothing is remembered. None when there is nothing on the right to look at."""
+        past it) with our cards' shape on the right (`cards_beside_thumbnails`): the probes are our panel's cards, and
+        the right side's column from its leftmost box (a card's thumbnail, the panel's closing words left of the
+        cards' text) is the panel's for this frame only, left unread; nothing is remembered. Without them the right
+        side is the shop's own (our panel elsewhere or not shown): None, the probes' text kept as the page's. None
+        too when there is nothing on the right to look at."""
         masthead = masthead_bottom(gray, lines)
         probes = panel_probes(lines, gray.shape[1], masthead)
         if not probes:
@@ -681,8 +716,13 @@ class RegionReader:
         heading = next((ln for ln in texts if ln is not None and ln.left > 200 and self._panel_re.search(ln.text)),
                        None)
         if heading is None:
-            side = [b.left for b in (*lines, *pictures) if _on_right(b, gray.shape[1]) and below(b, masthead)]
-            return min(side) - PANEL_PAD
+            side = [b for b in (*lines, *pictures) if _on_right(b, gray.shape[1]) and below(b, masthead)]
+            if not cards_beside_thumbnails(gray, [b for b in side if b in keys]):
+                # no card of ours in sight: the right side is the shop's own (a buy box beside a wide gallery, its
+                # specifications; our panel elsewhere or not shown), read as the page's: the probes' text is kept
+                self._memo.update((keys[b], read.get(b)) for b in probes if keys[b] not in self._memo)
+                return None
+            return min(b.left for b in side) - PANEL_PAD
         self.panels.set(session, heading.left - PANEL_PAD)
         self._memo.update((keys[b], read.get(b)) for b in probes if keys[b] not in self._memo)
         return heading.left - PANEL_PAD
@@ -702,14 +742,15 @@ class RegionReader:
         rings: list[Box] = []
         lines, pictures = find_lines(gray, rings)
         keys = {b: self._key(gray, b) for b in lines}
-        if panel_left is None and self._panel_re:
+        looked = panel_left is None and bool(self._panel_re)
+        if looked:
             panel_left = self._find_panel(gray, lines, pictures, keys, session)
         # the shop's lines only: our panel's heading beside a page's title made their row look like a
         # masthead's bar (a logo and, far from it, a cart link), and the title was then left out as the header
         masthead = masthead_bottom(gray, [b for b in lines if panel_left is None or b.left < panel_left])
         known = {b for b, k in keys.items() if k in self._memo}
         chosen, probes = plan_reading(lines, pictures, self.profile, panel_left, gray.shape[1], known, masthead,
-                                      bottom_dialog(gray, lines))
+                                      bottom_dialog(gray, lines), probe=not looked)
         # labelled form controls beyond the budget (a listing's sort select: sort_order.py), read inside their frames
         controls = sort_order.labelled_controls([*lines, *rings], {*chosen, *known}, panel_left,
                                                 lambda b: inside_frame(gray, b), lambda b: label_on_frame(gray, b))
