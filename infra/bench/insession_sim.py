@@ -27,6 +27,7 @@ from urllib.parse import quote_plus
 
 from services.common import config
 from services.common.catalog import Catalog
+from services.common.settings import from_env
 from services.core.reading import filters as chips
 from services.core.reading.grounding import Observation
 from services.core.reading.summary import summarize
@@ -37,7 +38,6 @@ from services.eval import insession as ins
 from services.eval.replay import Replay, WindowResult, _describe, _solve
 from services.eval.runner import _intents
 from services.shoppers.personas import LIBRARY, LISTING_PAGES, Persona, load, resolve
-from services.common.settings import from_env
 from services.summarizer.settings import SummarizerSettings
 
 FRAME_S = 0.5  # the capture client's 2 frames a second
@@ -356,8 +356,9 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n" + "\n".join(trace(replay, persona, catalog)) + "\n")
             if args.drops and m.drops and not m.switched:
                 for before, at in drop_windows(replay, persona, catalog):
-                    print(f"DROP {persona.id} seed={persona.seed} wants {persona.describe()} at {at.closed_ms / 1000:.1f} s"
-                          f" viewed {at.viewed}\n  before: {before.constraints}\n  at:     {at.constraints}")
+                    print(f"DROP {persona.id} seed={persona.seed} wants {persona.describe()} "
+                          f"at {at.closed_ms / 1000:.1f} s viewed {at.viewed}\n  before: {before.constraints}\n"
+                          f"  at:     {at.constraints}")
         total += rows
         good = [m.first_good_s for m in rows if m.first_good_s is not None]
         single = [m for m in rows if not m.switched]
