@@ -218,6 +218,16 @@ def test_a_title_whose_price_is_under_a_cookie_banner_is_confirmed_by_its_brand_
     assert obs.prices == [] and obs.product_confidence < 0.9  # grounded without its price, never as sure as a SKU
 
 
+
+@needs_tesseract
+def test_a_first_pages_menu_bar_is_read_after_the_pages_own_lines(demo_catalog: Catalog) -> None:
+    """The same page as the first frame of a fresh reader: its menu bar's links, new (on later frames read for
+    free), were read as the lines beside the main picture (the title below it, image on top) and before the stock
+    line by size, and the budget ran out before "Only a few left in stock", the page's one product-page mark with
+    its price under the cookie box. Navigation says nothing of the page in view: it is read last, and is no buy box."""
+    frame, obs = _first_page("theme-114-product-00.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+
 def test_a_title_leading_the_page_without_its_brands_label_or_price_grounds_nothing() -> None:
     """The same page read without the "by X" label: one product-page mark and a title no taller than the body
     text, nothing to confirm it; and with a label naming another brand: nothing either."""

@@ -444,7 +444,8 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         # (beside it: a buy box right of the picture starts within NEAR_PX of it, a column further off is our panel's
         # cards on a first page read before its heading tells where the panel starts; left of it, the page's column,
         # whose short lines end far from it)
-        level = [b for b in main if below(b, masthead) and b.top + b.height / 2 <= pic.bottom
+        # (not a menu bar's links over the picture: navigation, not the buy box)
+        level = [b for b in main if below(b, masthead) and b.top + b.height / 2 <= pic.bottom and b not in menu
                  and (0 <= b.left - pic.right <= NEAR_PX or b.right <= pic.left)]
         for b in sorted(level, key=lambda b: (b.top, b.left)):
             take(b)
@@ -455,7 +456,9 @@ def plan_reading(lines: list[Box], pictures: list[Box], profile: ShopProfile, pa
         # nearest first; what is above the heading (navigation, breadcrumb) counts as twice as far
         for b in sorted(near, key=lambda b: b.top - focus.top if b.top >= focus.top else 2 * (focus.top - b.top)):
             take(b)
-    for b in sorted(main, key=lambda b: (-b.height, b.top)):
+    # the rest by size, a menu bar's links last: navigation says nothing of the page in view, and on a shop's first
+    # frame (new, not yet read for free) they took the budget a product page's stock line or price needed
+    for b in sorted(main, key=lambda b: (b in menu, -b.height, b.top)):
         take(b)
     for b in sorted(banner, key=lambda b: (-b.height, b.top)):
         take(b)
