@@ -465,3 +465,18 @@ def test_a_title_barely_taller_than_the_body_is_looked_for_among_the_lines_leadi
              OcrLine(text="Fit", conf=97, height=16, left=30, top=580, width=30)]
     obs = Grounder(catalog).observe(lines, picture_colour="Green", body_text_px=19.0, masthead_px=87, session=None)
     assert obs.kind == "product" and obs.product_id == "P32752"
+
+
+@needs_tesseract
+def test_an_object_drawn_in_pieces_is_one_picture(demo_catalog: Catalog) -> None:
+    """A pair of earbuds on a backdrop too faint to be ink, the page scrolled so a sticky masthead cuts their
+    headband: each earbud is a component narrower than a picture, no picture was found and the product's colour
+    went unread (theme-195, sweep and first page). Tall pieces side by side, their rows overlapping, are one
+    picture."""
+    from services.core.reading.reader import find_lines, to_gray
+
+    frame, obs = _first_page("theme-195-product-03.webp", demo_catalog)
+    _assert_viewed(frame, obs, demo_catalog)
+    with Image.open(THEMES / "theme-195-product-03.webp") as im:
+        pictures = find_lines(to_gray(im))[1]
+    assert any(p.left < 100 and p.right > 200 and p.top < 80 for p in pictures)  # both earbuds, under the masthead

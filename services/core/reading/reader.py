@@ -179,6 +179,7 @@ def find_lines(gray: np.ndarray, rings: list[Box] | None = None) -> tuple[list[B
     words: list[Box] = []
     pictures: list[Box] = []
     narrow: list[Box] = []
+    pieces: list[Box] = []
     for x, y, w, h, area in stats[1:]:
         box = Box(int(x), int(y), int(w), int(h))
         if h >= PICTURE_MIN_PX and w >= PICTURE_MIN_PX:
@@ -189,6 +190,8 @@ def find_lines(gray: np.ndarray, rings: list[Box] | None = None) -> tuple[list[B
         elif h >= 28 and w < 1.3 * h:
             if h <= MAX_LINE_PX:
                 narrow.append(box)  # an icon or thumbnail, unless it ends a line of text (below)
+            elif h >= PICTURE_MIN_PX:
+                pieces.append(box)  # maybe a part of a picture's object (below)
             continue
         elif MIN_LINE_PX <= h <= MAX_LINE_PX and w >= 6:
             if area >= 0.35 * w * h:
@@ -213,9 +216,27 @@ def find_lines(gray: np.ndarray, rings: list[Box] | None = None) -> tuple[list[B
         tinted = all(side.size and abs(float(np.median(side)) - page_bg) > 8 for side in sides)
         lines.append(Box(b.left, b.top, b.width, b.height, round(float(total) / (b.width * b.height), 3),
                          framed, tinted))
+    pictures += pieces_of_one_object(pieces)
     # a "picture" holding several lines of text is a panel or a card outline, not a product image
     pictures = [p for p in pictures if sum(b.inside(p) for b in lines) <= 3]
     return lines, pictures
+
+
+def pieces_of_one_object(pieces: list[Box]) -> list[Box]:
+    """Pictures made of tall narrow pieces side by side: an object drawn in parts on a backdrop too faint to
+    join them (a pair of earbuds, a headband cut by a sticky masthead, a pair of shoes) is several components,
+    each narrower than a picture. Pieces whose rows overlap almost wholly, at most their height apart, are one
+    picture when together they are picture-wide. Hairlines (a column's rule) are no object's part."""
+    groups: list[Box] = []
+    for p in sorted((p for p in pieces if p.width >= 8), key=lambda p: p.left):
+        last = groups[-1] if groups else None
+        if last is not None and 0 <= p.left - last.right <= min(p.height, last.height) and \
+                min(p.bottom, last.bottom) - max(p.top, last.top) >= 0.8 * max(p.height, last.height):
+            top, bottom = min(p.top, last.top), max(p.bottom, last.bottom)
+            groups[-1] = Box(last.left, top, max(p.right, last.right) - last.left, bottom - top)
+        else:
+            groups.append(p)
+    return [g for g in groups if g.width >= PICTURE_MIN_PX and g not in pieces]
 
 
 def page_background(gray: np.ndarray) -> int:
