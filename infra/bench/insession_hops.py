@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|---|---|")
         for name in ("honest", "newest_frame", "capture_clock"):
             m = [r[name] for r in rows if r.get(name) is not None]
-            good = sorted(x.first_good_s for x in m if x.first_good_s is not None)
-            p90 = good[min(len(good) - 1, int(0.9 * len(good)))] if good else None
+            good = [x.first_good_s for x in m if x.first_good_s is not None]
+            p90 = ins.quantile(good, 0.9)
             follow = [_fmt(x.follow_s) for x in m if x.switched]
             print(f"| {name} | {len(m)} | {statistics.mean(x.share for x in m):.3f} | "
                   f"{_median(good)} / {_fmt(p90)} | {sum(x.drops for x in m if not x.switched)} | "

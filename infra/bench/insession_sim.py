@@ -290,26 +290,28 @@ def _memo_key(summary) -> bytes:
     return s.SerializeToString(deterministic=True)
 
 
+def _capture_clock(replay: Replay, persona: Persona, catalog: Catalog):
+    """(panel timeline, intents, first product view, end) with each panel from its window's close."""
+    first_view, intents = _intents(replay, persona, catalog)
+    timeline = [(w.closed_ms / 1000, w.items) for w in replay.windows]
+    return timeline, intents, first_view, replay.frames[-1]["capture_ms"] / 1000
+
+
 def measure(replay: Replay, persona: Persona, catalog: Catalog) -> ins.InSession | None:
     """The eval's in-session metrics on the capture clock (insession_hops.breakdown's capture_clock)."""
-    first_view, intents = _intents(replay, persona, catalog)
-    end = replay.frames[-1]["capture_ms"] / 1000
-    timeline = [(w.closed_ms / 1000, w.items) for w in replay.windows]
-    return ins.measure(timeline, intents, first_view, end)
+    return ins.measure(*_capture_clock(replay, persona, catalog))
 
 
 def drop_windows(replay: Replay, persona: Persona, catalog: Catalog) -> list[tuple[WindowResult, WindowResult]]:
-    """(window before, window at) each fall below half right within one intent: what changed there."""
-    _, intents = _intents(replay, persona, catalog)
-    switches = {t for t, _ in intents[1:]}
-    out, before, prev = [], False, None
-    for w in replay.windows:
-        t = w.closed_ms / 1000
-        right = ins._intent_at(intents, t)
-        good = bool(w.items) and sum(map(right, w.items)) / len(w.items) >= ins.GOOD_SHARE
-        if before and not good and t not in switches and prev is not None and w.items != prev.items:
-            out.append((prev, w))
-        before, prev = good, w
+    """(window before, window at) each drop the metric counts (`insession.drop_times`): what changed there."""
+    timeline, intents, first_view, end = _capture_clock(replay, persona, catalog)
+    if first_view is None:
+        return []
+    out = []
+    for t in ins.drop_times(timeline, intents, first_view, end):
+        at = max(i for i, w in enumerate(replay.windows) if w.closed_ms / 1000 <= t)  # the panel shown from t
+        if at > 0:
+            out.append((replay.windows[at - 1], replay.windows[at]))
     return out
 
 
@@ -321,10 +323,8 @@ def personas_of(raw: dict, catalog: Catalog, n: int, offset: int) -> list[Person
 
 
 def _pct(values: list[float], q: float) -> str:
-    if not values:
-        return "-"
-    values = sorted(values)
-    return f"{values[min(len(values) - 1, int(q * len(values)))]:.2f}"
+    value = ins.quantile(values, q)
+    return "-" if value is None else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:

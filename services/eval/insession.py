@@ -82,17 +82,32 @@ def first_good(panels: Timeline, intents: Intents, start: float, end: float,
     return None
 
 
-def drops(panels: Timeline, intents: Intents, start: float, end: float, threshold: float = GOOD_SHARE) -> int:
-    """Times the panel goes from at least `threshold` right to below it, within one intent (the instant a new
-    intent starts is not a drop)."""
+def drop_times(panels: Timeline, intents: Intents, start: float, end: float,
+               threshold: float = GOOD_SHARE) -> list[float]:
+    """The instants the panel goes from at least `threshold` right to below it, within one intent (the instant a
+    new intent starts is not a drop)."""
     switches = {t for t, _ in intents[1:]}
-    count, before = 0, False
+    out, before = [], False
     for t in _breakpoints(panels, intents, start, end):
         now = share_at(panels, intents, t) >= threshold
         if before and not now and t not in switches:
-            count += 1
+            out.append(t)
         before = now
-    return count
+    return out
+
+
+def drops(panels: Timeline, intents: Intents, start: float, end: float, threshold: float = GOOD_SHARE) -> int:
+    """How many times the panel drops (`drop_times`)."""
+    return len(drop_times(panels, intents, start, end, threshold))
+
+
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank quantile the reports print (the value at index int(q * n) of the sorted values); None for
+    no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def measure(panels: Timeline, intents: Intents, first_view: float | None, end: float) -> InSession | None:

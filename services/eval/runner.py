@@ -223,13 +223,6 @@ def summarise(rows: list[Row], catalog: Catalog) -> list[dict]:
     return out
 
 
-def _p90(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-
-
 def layout_groups(layouts: set[str]) -> list[tuple[str, set[str]]]:
     """(name, member layouts) for the per-layout tables: each layout, then the seeded themes together
     ("themes") when more than one was run, then "all"."""
@@ -259,7 +252,7 @@ def insession_table(rows: list[Row]) -> list[dict]:
             out.append({"layout": layout, "method": method, "sessions": len(sel),
                         "share": _mean(x.share for x in sel),
                         "first_good_median_s": statistics.median(good) if good else None,
-                        "first_good_p90_s": _p90(good), "never_good": len(sel) - len(good),
+                        "first_good_p90_s": ins.quantile(good, 0.9), "never_good": len(sel) - len(good),
                         "drops_single_intent": sum(x.drops for x in single),
                         "single_sessions_with_drops": sum(1 for x in single if x.drops),
                         "switches": len(switched), "follow_median_s": statistics.median(follow) if follow else None,
