@@ -22,9 +22,8 @@ from services.capture.frames import Frame, FrameStreamer, FrameUploader
 from services.common.catalog import Catalog
 from services.shoppers.personas import LISTING_PAGES, Persona, Step
 from services.shoppers.shopper import (
-    CHROMIUM_ARGS,
     VIEWPORT,
-    chromium_path,
+    chromium_launch_options,
     open_product_page,
     press,
     product_link,
@@ -222,7 +221,7 @@ async def run_persona(shop_url: str, persona: Persona, catalog: Catalog, record_
     run = PersonaRun(session_id=session_id, persona_id=persona.id)
     started = time.monotonic()
     async with async_playwright() as pw, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
-        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=headless, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(**chromium_launch_options(headless))
         recorder = None
         try:
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)

@@ -49,6 +49,12 @@ def chromium_path() -> str:
     return ShopperSettings.from_env().chromium_path
 
 
+def chromium_launch_options(headless: bool = True) -> dict:
+    """The keyword arguments of every `pw.chromium.launch(...)` (sync or async Playwright): the configured browser
+    (INTERAREC_CHROMIUM_PATH) with our flags, so the shoppers, the benchmarks and the tests drive the same Chromium."""
+    return {"executable_path": chromium_path(), "args": CHROMIUM_ARGS, "headless": headless}
+
+
 async def _click_or_focus(target, timeout_ms: int) -> bool:
     """Click `target` if a pointer click would land on it (True), else focus it (False): something the shop floats
     over the page (a cookie banner that stays, a sticky bar) still covers it after the browser's own
@@ -278,7 +284,7 @@ async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id:
         f"{len(plan.product_ids)} products to open")
     started = time.monotonic()
     async with async_playwright() as pw, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
-        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=headless, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(**chromium_launch_options(headless))
         try:
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
             page = await context.new_page()
