@@ -35,8 +35,8 @@ from services.core.reading.window import FrameMeta, SessionState, add_frame, clo
 from services.demo_shop.app import PAGE_SIZE
 from services.demo_shop.queries import CategoryFilters, SearchIndex, featured, filter_category
 from services.eval import insession as ins
-from services.eval.replay import Replay, WindowResult, _describe, _solve
-from services.eval.runner import _intents
+from services.eval.replay import Replay, WindowResult, describe_constraints, solve_panel
+from services.eval.runner import persona_intents
 from services.shoppers.personas import LIBRARY, LISTING_PAGES, Persona, load, resolve
 from services.summarizer.settings import SummarizerSettings
 
@@ -254,8 +254,8 @@ def run_session(persona: Persona, catalog: Catalog, rng: random.Random, k: int =
         summary = summarize("sim", "sim", window, window.history, catalog)
         key = _memo_key(summary)
         if key not in memo:
-            request, items = _solve(summary, catalog, k)
-            memo[key] = (_describe(request.constraints), items)
+            request, items = solve_panel(summary, catalog, k)
+            memo[key] = (describe_constraints(request.constraints), items)
         constraints, items = memo[key]
         out.windows.append(WindowResult(window.window_seq, window.last_capture_ms, 0.0, items, [],
                                         [v.product_id for v in summary.viewed_products], constraints,
@@ -292,7 +292,7 @@ def _memo_key(summary) -> bytes:
 
 def _capture_clock(replay: Replay, persona: Persona, catalog: Catalog):
     """(panel timeline, intents, first product view, end) with each panel from its window's close."""
-    first_view, intents = _intents(replay, persona, catalog)
+    first_view, intents = persona_intents(replay, persona, catalog)
     timeline = [(w.closed_ms / 1000, w.items) for w in replay.windows]
     return timeline, intents, first_view, replay.frames[-1]["capture_ms"] / 1000
 
