@@ -47,11 +47,11 @@ class Shot:
 async def _record(shop_url: str, paths: list[str], scroll_px: int) -> list[list[Shot]]:
     from playwright.async_api import async_playwright
 
-    from services.shoppers.shopper import CHROMIUM_ARGS, VIEWPORT, chromium_path
+    from services.shoppers.shopper import VIEWPORT, chromium_launch_options
 
     visits: list[list[Shot]] = []
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(**chromium_launch_options())
         try:
             page = await (await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)).new_page()
             for path in paths:

@@ -21,10 +21,9 @@ from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.demo_shop import merchandising
 from services.demo_shop.app import LAYOUTS, create_app
+from services.shoppers.shopper import chromium_launch_options
 
 VIEWPORT = {"width": 1280, "height": 800}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # What static/panel.js renders for a recommendation event (the storefront API is not running here).
 FILL_PANEL = """(items) => {
   const list = document.getElementById('rec-items');
@@ -82,7 +81,7 @@ def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list
     out.mkdir(parents=True, exist_ok=True)
     frames: list[dict] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(**chromium_launch_options())
         page = browser.new_page(viewport=VIEWPORT)
         for layout in LAYOUTS:
             with _shop(catalog, layout) as served:
@@ -125,7 +124,7 @@ def theme_frames(catalog: Catalog, numbers: list[int], n_products: int = 10, see
     from services.demo_shop.themes import theme
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(**chromium_launch_options())
         page = browser.new_page(viewport=VIEWPORT)
         try:
             for number in numbers:

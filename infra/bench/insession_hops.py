@@ -37,7 +37,7 @@ from services.core.reading import filters as chips
 from services.core.reading.reader import FrameReader
 from services.eval import insession as ins
 from services.eval.replay import Replay, replay_session
-from services.eval.runner import _intents
+from services.eval.runner import persona_intents
 from services.shoppers.personas import Persona, library
 
 
@@ -55,7 +55,7 @@ def breakdown(directory: Path, catalog: Catalog, reader: FrameReader, persona) -
     opens = [a for a in replay.meta.get("actions", []) if a["kind"] == "open"]
     views = [f for f in replay.frames if "/p/" in f["url"]]
     row: dict = {"persona": directory.name, "windows": replay.windows, "replay": replay}
-    first_view, intents = _intents(replay, persona, catalog)
+    first_view, intents = persona_intents(replay, persona, catalog)
     end = (replay.frames[-1]["capture_ms"] - start) / 1000
     for name, at in (("honest", lambda w: w.shown_ms), ("newest_frame", lambda w: w.capture_ms + w.compute_ms),
                      ("capture_clock", lambda w: w.closed_ms)):
@@ -97,7 +97,7 @@ def trace(replay: Replay, persona: Persona, catalog: Catalog) -> list[str]:
     when the panel showed, the close reason, the reads in the window, constraints, summary and the panel
     (* = meets the intent active then)."""
     start = replay.meta["started_ms"]
-    _, intents = _intents(replay, persona, catalog)
+    _, intents = persona_intents(replay, persona, catalog)
     lines = [f"### {replay.directory.name}: wants {persona.describe()}"]
     last = None
     for w in replay.windows:

@@ -35,9 +35,23 @@ from services.core.reading.window import FrameMeta, SessionState, add_frame, clo
 from services.demo_shop.app import PAGE_SIZE
 from services.demo_shop.queries import CategoryFilters, SearchIndex, featured, filter_category
 from services.eval import insession as ins
-from services.eval.replay import Replay, WindowResult, _describe, _solve
-from services.eval.runner import _intents
+from services.eval.replay import Replay, WindowResult, describe_constraints, solve_panel
+from services.eval.runner import persona_intents
+from services.shoppers.persona_shopper import (
+    AFTER_BACK_S,
+    BRIEF_READ_S,
+    FILTER_APPLY_S,
+    FILTER_START_S,
+    FIRST_LOOK_S,
+    HOME_BACK_UP_S,
+    HOME_SCROLLED_S,
+    LISTING_BACK_UP_S,
+    LISTING_SCROLLED_S,
+    NEXT_PAGE_S,
+    PRICE_KEY_DELAY_MS,
+)
 from services.shoppers.personas import LIBRARY, LISTING_PAGES, Persona, load, resolve
+from services.shoppers.shopper import BEFORE_CLICK_S, KEY_DELAY_MS, SEARCH_SUBMIT_S
 from services.summarizer.settings import SummarizerSettings
 
 FRAME_S = 0.5  # the capture client's 2 frames a second
@@ -129,9 +143,9 @@ class _Walk:
         self.go(listing.page_url, listing.observe(listing.page_items))
 
     def browse_listing(self) -> None:
-        self.pause(0.8, 1.4)
-        self.pause(0.6, 1.2)
-        self.pause(0.3, 0.6)
+        self.pause(*FIRST_LOOK_S)
+        self.pause(*LISTING_SCROLLED_S)
+        self.pause(*LISTING_BACK_UP_S)
 
     def open_category(self, name: str, filters: dict) -> None:
         self.category = name
@@ -142,17 +156,17 @@ class _Walk:
         self.browse_listing()
 
     def type_search(self, text: str) -> None:
-        self.t += len(text) * self.rng.uniform(0.055, 0.095)
-        self.pause(0.2, 0.4)
+        self.t += len(text) * self.rng.uniform(KEY_DELAY_MS[0] / 1000, KEY_DELAY_MS[1] / 1000)
+        self.pause(*SEARCH_SUBMIT_S)
         items = [p.product_id for p in self.search.search(text)]
         self.show_listing(_Listing(f"/search?q={quote_plus(text)}", items,
                                    lambda shown, q=text: search_observation(q, shown)))
         self.browse_listing()
 
     def filter(self, f: dict) -> None:
-        self.pause(0.6, 1.2)
-        self.t += sum(len(f"{f[k]:g}") * 0.08 for k in ("price_min", "price_max") if k in f)
-        self.pause(0.3, 0.6)
+        self.pause(*FILTER_START_S)
+        self.t += sum(len(f"{f[k]:g}") * (PRICE_KEY_DELAY_MS / 1000) for k in ("price_min", "price_max") if k in f)
+        self.pause(*FILTER_APPLY_S)
         self.open_category(self.category, f)
 
     def find_card(self, pid: str) -> bool:
@@ -165,7 +179,7 @@ class _Walk:
         for _ in range(LISTING_PAGES - 1):
             if listing is None or listing.page * PAGE_SIZE >= len(listing.items):
                 break
-            self.pause(0.4, 0.8)
+            self.pause(*NEXT_PAGE_S)
             listing.page += 1
             self.show_listing(listing)
             self.browse_listing()
@@ -175,16 +189,16 @@ class _Walk:
         return pid in self.listing.page_items
 
     def read_page(self, brief: bool) -> None:
-        self.t += self.rng.uniform(0.9, 1.4) if brief else self.rng.uniform(*self.persona.dwell)
+        self.t += self.rng.uniform(*BRIEF_READ_S) if brief else self.rng.uniform(*self.persona.dwell)
 
     def back(self) -> None:
         if self.listing is not None:
             self.go(self.listing.page_url, self.listing.observe(self.listing.page_items))
-        self.pause(0.4, 0.9)
+        self.pause(*AFTER_BACK_S)
 
     def open(self, pid: str, brief: bool) -> None:
         if self.find_card(pid):
-            self.pause(0.3, 0.6)
+            self.pause(*BEFORE_CLICK_S)
         self.go(f"/p/{pid}", product_observation(pid, self.catalog))
         self.read_page(brief)
         self.back()
@@ -196,8 +210,8 @@ class _Walk:
 
     def step(self, s) -> None:
         if s.kind == "home":
-            self.pause(1.0, 2.0)
-            self.pause(0.4, 0.8)
+            self.pause(*HOME_SCROLLED_S)
+            self.pause(*HOME_BACK_UP_S)
         elif s.kind == "category":
             self.open_category(s.arg, {})
         elif s.kind == "search":
@@ -214,7 +228,7 @@ def visits(persona: Persona, catalog: Catalog, rng: random.Random) -> list[Visit
     """The persona's steps as the page visits a shopper makes, timed with `rng`."""
     walk = _Walk(persona, catalog, rng)
     walk.visits.append(Visit("/", home_observation(catalog), 0.0, 0.0))
-    walk.pause(0.8, 1.4)
+    walk.pause(*FIRST_LOOK_S)
     for s in persona.steps:
         walk.step(s)
     walk.visits[-1] = replace(walk.visits[-1], end_s=walk.t)
@@ -254,8 +268,8 @@ def run_session(persona: Persona, catalog: Catalog, rng: random.Random, k: int =
         summary = summarize("sim", "sim", window, window.history, catalog)
         key = _memo_key(summary)
         if key not in memo:
-            request, items = _solve(summary, catalog, k)
-            memo[key] = (_describe(request.constraints), items)
+            request, items = solve_panel(summary, catalog, k)
+            memo[key] = (describe_constraints(request.constraints), items)
         constraints, items = memo[key]
         out.windows.append(WindowResult(window.window_seq, window.last_capture_ms, 0.0, items, [],
                                         [v.product_id for v in summary.viewed_products], constraints,
@@ -292,7 +306,7 @@ def _memo_key(summary) -> bytes:
 
 def _capture_clock(replay: Replay, persona: Persona, catalog: Catalog):
     """(panel timeline, intents, first product view, end) with each panel from its window's close."""
-    first_view, intents = _intents(replay, persona, catalog)
+    first_view, intents = persona_intents(replay, persona, catalog)
     timeline = [(w.closed_ms / 1000, w.items) for w in replay.windows]
     return timeline, intents, first_view, replay.frames[-1]["capture_ms"] / 1000
 

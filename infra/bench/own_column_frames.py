@@ -18,10 +18,11 @@ import json
 import random
 from pathlib import Path
 
-from infra.bench.capture_screens import CHROMIUM_ARGS, FILL_PANEL, VIEWPORT, _shop
+from infra.bench.capture_screens import FILL_PANEL, VIEWPORT, _shop
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.demo_shop.themes import theme
+from services.shoppers.shopper import chromium_launch_options
 
 WIDE_GALLERY = ".page{grid-template-columns:minmax(0,1fr)} .gallery img{width:760px;height:500px}"
 MODES = {"off": ".rec-panel{display:none} " + WIDE_GALLERY, "below": WIDE_GALLERY}
@@ -34,7 +35,7 @@ def capture(catalog: Catalog, out: Path, numbers: list[int], n_products: int = 4
     out.mkdir(parents=True, exist_ok=True)
     frames: list[dict] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(**chromium_launch_options())
         page = browser.new_page(viewport=VIEWPORT)
         for number in numbers:
             layout = theme(number).layout

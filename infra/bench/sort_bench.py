@@ -72,12 +72,13 @@ def captured(catalog: Catalog, layouts: list[str], categories: list[str], save: 
     """(frame, image) per listing with a chosen order, each layout served in turn on a free port."""
     from playwright.sync_api import sync_playwright
 
-    from infra.bench.capture_screens import CHROMIUM_ARGS, VIEWPORT, _shoot, _shop
+    from infra.bench.capture_screens import VIEWPORT, _shoot, _shop
+    from services.shoppers.shopper import chromium_launch_options
 
     rng = random.Random(seed)
     frames = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(**chromium_launch_options())
         page = browser.new_page(viewport=VIEWPORT)
         try:
             for layout in layouts:

@@ -28,7 +28,7 @@ from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.core.reading.reader import FrameReader
 from services.demo_shop.app import create_app
-from services.shoppers.shopper import CHROMIUM_ARGS, VIEWPORT, chromium_path
+from services.shoppers.shopper import VIEWPORT, chromium_launch_options
 
 BENCH_BUNDLE = Path(__file__).resolve().parents[2] / "capture-js" / "dist" / "bench-renderers.js"
 CANDIDATES = (
@@ -69,7 +69,7 @@ async def measure(shop: str, pages: list[tuple[str, int]], rounds: int) -> dict:
     frames: dict[str, list[tuple[str, Image.Image, set[str]]]] = defaultdict(list)
     cost: dict[str, list[dict]] = defaultdict(list)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(**chromium_launch_options())
         page = await browser.new_page(viewport=VIEWPORT)
         for path, scroll in pages:
             await page.goto(shop + path, wait_until="load")

@@ -83,7 +83,9 @@ def read_frame(frame_reader: FrameReader, image, url: str, seq: int, capture_ms:
     return frame_reader.observe(image, page_url=url, frame_seq=seq, capture_ms=capture_ms)
 
 
-def _describe(c) -> str:
+def describe_constraints(c) -> str:
+    """A request's constraints in one short line ("categories=['Lamps'], price=20..60", or "none"): what a replay's
+    window and the in-session simulator report the decomposer asked for."""
     parts = [f"{n}={list(getattr(c, n))}" for n in ("categories", "brands", "colours") if getattr(c, n)]
     if c.HasField("price_min") or c.HasField("price_max"):
         parts.append(f"price={c.price_min:g}..{c.price_max:g}")
@@ -92,7 +94,9 @@ def _describe(c) -> str:
     return ", ".join(parts) or "none"
 
 
-def _solve(summary, catalog: Catalog, k: int):
+def solve_panel(summary, catalog: Catalog, k: int):
+    """What the decomposer and the optimizer make of `summary` (services/core, as the services run them):
+    (the decomposed request, the ids of the k products the panel shows)."""
     request = decompose(summary, catalog, k=k)
     chosen, candidates = recommend(catalog, request)
     return request, [catalog.products[int(candidates[i])].product_id for i in chosen.indices]
@@ -125,22 +129,23 @@ def replay_session(directory: Path, catalog: Catalog, grounder: FrameReader, k: 
         nonlocal pending_ocr_ms, busy_ms
         t0 = time.perf_counter()
         summary = summarize(sid, tenant, window, window.history, catalog)
-        request, items = _solve(summary, catalog, k)
+        request, items = solve_panel(summary, catalog, k)
         solve_ms = (time.perf_counter() - t0) * 1000
         compute_ms = pending_ocr_ms + solve_ms
         busy_ms = max(busy_ms, window.closed_ms) + solve_ms
         ocr_ms, pending_ocr_ms = pending_ocr_ms, 0.0
         alone = replace(window, history=[], seen_product_ids=[])
-        _, items_alone = _solve(summarize(sid, tenant, alone, [], catalog), catalog, k)
+        _, items_alone = solve_panel(summarize(sid, tenant, alone, [], catalog), catalog, k)
         result = WindowResult(window.window_seq, window.last_capture_ms, round(compute_ms, 1), items, items_alone,
-                              [v.product_id for v in summary.viewed_products], _describe(request.constraints),
-                              summary.narrative, closed_ms=window.closed_ms, reason=window.reason,
+                              [v.product_id for v in summary.viewed_products],
+                              describe_constraints(request.constraints), summary.narrative,
+                              closed_ms=window.closed_ms, reason=window.reason,
                               ocr_ms=round(ocr_ms, 1), first_capture_ms=window.first_capture_ms,
                               shown_ms=round(busy_ms, 1), frame_seqs=list(window.frame_seqs))
         if model is not None:
             by_model = model.summarize(sid, tenant, window, [directory / files[s] for s in window.frame_seqs
                                                              if s in files])
-            _, result.items_model = _solve(by_model, catalog, k)
+            _, result.items_model = solve_panel(by_model, catalog, k)
             result.model_fallback = by_model.fallback_reason
         out.windows.append(result)
 

@@ -142,9 +142,9 @@ def score_session(replay: Replay, persona: Persona, catalog: Catalog, k: int, se
     return rows, study
 
 
-def _intents(replay: Replay, persona: Persona, catalog: Catalog) -> tuple[float | None, list]:
-    """(seconds to the first product view, intents [(start s, satisfies)]): an intent change starts at the
-    first view of a product fitting the new intent and not the old one."""
+def persona_intents(replay: Replay, persona: Persona, catalog: Catalog) -> tuple[float | None, list]:
+    """A persona session's (seconds to the first product view, intents [(start s, satisfies)]): an intent change
+    starts at the first view of a product fitting the new intent and not the old one."""
     start = replay.meta["started_ms"]
     views = [((f["capture_ms"] - start) / 1000, f["url"].rsplit("/p/", 1)[1].split("?")[0])
              for f in replay.frames if "/p/" in f["url"]]
@@ -166,7 +166,7 @@ def _in_session(rows: list[Row], replay: Replay, persona: Persona, catalog: Cata
     """In-session metrics for InteraRec (replayed; live when recorded) and for the web-log baseline
     recomputed at each page view, attached to their rows."""
     start = replay.meta["started_ms"]
-    first_view, intents = _intents(replay, persona, catalog)
+    first_view, intents = persona_intents(replay, persona, catalog)
     if not replay.frames:
         return
     end = (replay.frames[-1]["capture_ms"] - start) / 1000

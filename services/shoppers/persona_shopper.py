@@ -22,9 +22,8 @@ from services.capture.frames import Frame, FrameStreamer, FrameUploader
 from services.common.catalog import Catalog
 from services.shoppers.personas import LISTING_PAGES, Persona, Step
 from services.shoppers.shopper import (
-    CHROMIUM_ARGS,
     VIEWPORT,
-    chromium_path,
+    chromium_launch_options,
     open_product_page,
     press,
     product_link,
@@ -34,6 +33,19 @@ from services.shoppers.shopper import (
 FRAMES_INDEX = "frames.jsonl"
 # Evaluation runs share a busy machine: give navigations more time than the interactive shopper does.
 NAV_TIMEOUT_MS = 45_000
+# The persona's pauses, (shortest, longest) seconds drawn uniformly from its seeded RNG; named once because the
+# in-session simulator (infra/bench/insession_sim.py) times its walk through the shop with the same ones.
+FIRST_LOOK_S = (0.8, 1.4)  # a page just shown (a listing, the shop at the start), before the first move
+LISTING_SCROLLED_S = (0.6, 1.2)  # a listing scrolled down, before scrolling back up
+LISTING_BACK_UP_S = (0.3, 0.6)  # a listing scrolled back up, before the next step
+HOME_SCROLLED_S = (1.0, 2.0)  # the home page scrolled down, before scrolling back up
+HOME_BACK_UP_S = (0.4, 0.8)  # the home page scrolled back up
+FILTER_START_S = (0.6, 1.2)  # before setting a listing's filters
+FILTER_APPLY_S = (0.3, 0.6)  # the filters set, before applying them
+NEXT_PAGE_S = (0.4, 0.8)  # the next-page link in view, before pressing it
+BRIEF_READ_S = (0.9, 1.4)  # a page opened by mistake (noise) is read this long; others the persona's dwell
+AFTER_BACK_S = (0.4, 0.9)  # back from a product or comparison page
+PRICE_KEY_DELAY_MS = 80  # between two characters typed in a price box
 
 
 class FrameRecorder:
@@ -99,17 +111,17 @@ class _PersonaBrowse:
         await self.page.mouse.wheel(0, dy)
 
     async def browse_listing(self) -> None:
-        await self.pause(0.8, 1.4)
+        await self.pause(*FIRST_LOOK_S)
         await self.scroll(self.rng.randint(250, 600))
-        await self.pause(0.6, 1.2)
+        await self.pause(*LISTING_SCROLLED_S)
         await self.scroll(-self.rng.randint(100, 300))
-        await self.pause(0.3, 0.6)
+        await self.pause(*LISTING_BACK_UP_S)
 
     async def home(self) -> None:
         await self.scroll(self.rng.randint(200, 500))
-        await self.pause(1.0, 2.0)
+        await self.pause(*HOME_SCROLLED_S)
         await self.scroll(-600)
-        await self.pause(0.4, 0.8)
+        await self.pause(*HOME_BACK_UP_S)
 
     async def category(self, name: str) -> None:
         await press(self.page.locator(f'nav [data-role=category-link][data-category="{name}"]'), NAV_TIMEOUT_MS)
@@ -125,7 +137,7 @@ class _PersonaBrowse:
         await self.browse_listing()
 
     async def filter(self, f: dict) -> None:
-        await self.pause(0.6, 1.2)
+        await self.pause(*FILTER_START_S)
         if "brand" in f:
             await self.page.select_option("#filter-brand", f["brand"])
         if "colour" in f:
@@ -134,10 +146,10 @@ class _PersonaBrowse:
             if key in f:
                 box = self.page.locator(f"#filter-{key.replace('_', '-')}")
                 await box.fill("")
-                await box.press_sequentially(f"{f[key]:g}", delay=80)
+                await box.press_sequentially(f"{f[key]:g}", delay=PRICE_KEY_DELAY_MS)
         if "sort" in f:
             await self.page.select_option("#filter-sort", f["sort"])
-        await self.pause(0.3, 0.6)
+        await self.pause(*FILTER_APPLY_S)
         await press(self.page.locator("#filter-apply"), NAV_TIMEOUT_MS)
         await self.page.wait_for_url("**/c/**?**", timeout=NAV_TIMEOUT_MS)
         self.listing_url = self.page.url
@@ -155,7 +167,7 @@ class _PersonaBrowse:
             if not await nxt.count():
                 break
             await nxt.first.scroll_into_view_if_needed()
-            await self.pause(0.4, 0.8)
+            await self.pause(*NEXT_PAGE_S)
             await press(nxt, NAV_TIMEOUT_MS)
             await self.page.wait_for_load_state("domcontentloaded")
             self.listing_url = self.page.url
@@ -168,7 +180,7 @@ class _PersonaBrowse:
         return self.page.locator(product_link(pid))
 
     async def read_page(self, brief: bool) -> None:
-        total = self.rng.uniform(0.9, 1.4) if brief else self.rng.uniform(*self.persona.dwell)
+        total = self.rng.uniform(*BRIEF_READ_S) if brief else self.rng.uniform(*self.persona.dwell)
         await asyncio.sleep(total * 0.5)
         await self.scroll(self.rng.randint(150, 400))
         await asyncio.sleep(total * 0.2)
@@ -184,7 +196,7 @@ class _PersonaBrowse:
                  + (" - noise" if brief else ""))
         await self.read_page(brief)
         await self.page.go_back(wait_until="domcontentloaded")
-        await self.pause(0.4, 0.9)
+        await self.pause(*AFTER_BACK_S)
 
     async def compare(self, ids: str) -> None:
         await self.page.goto(f"{self.shop}/compare?ids={quote(ids)}", wait_until="domcontentloaded")
@@ -192,7 +204,7 @@ class _PersonaBrowse:
         self.say(f"compared {ids}")
         await self.read_page(brief=False)
         await self.page.go_back(wait_until="domcontentloaded")
-        await self.pause(0.4, 0.9)
+        await self.pause(*AFTER_BACK_S)
 
     async def step(self, s: Step) -> None:
         self.note(s.kind, arg=s.arg, filters=s.filters, brief=s.brief)
@@ -222,7 +234,7 @@ async def run_persona(shop_url: str, persona: Persona, catalog: Catalog, record_
     run = PersonaRun(session_id=session_id, persona_id=persona.id)
     started = time.monotonic()
     async with async_playwright() as pw, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
-        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=headless, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(**chromium_launch_options(headless))
         recorder = None
         try:
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
@@ -236,7 +248,7 @@ async def run_persona(shop_url: str, persona: Persona, catalog: Catalog, record_
             await streamer.start()
             browse = _PersonaBrowse(page, shop_url, persona, catalog, run, say, streamer.capture_now)
             try:
-                await browse.pause(0.8, 1.4)
+                await browse.pause(*FIRST_LOOK_S)
                 for s in persona.steps:
                     await browse.step(s)
                 if linger_s > 0:

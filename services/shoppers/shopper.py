@@ -38,6 +38,11 @@ NAV_TIMEOUT_MS = 15_000
 PRODUCT_TITLE = "[data-role=product-title]"
 # How long a pointer click may wait for its target to be uncovered before the shopper uses the keyboard.
 COVERED_WAIT_MS = 4_000
+# A person's pace in the two helpers below, (shortest, longest) drawn uniformly; named once because the in-session
+# simulator (infra/bench/insession_sim.py) times its shoppers with the same ones.
+KEY_DELAY_MS = (55, 95)  # between two characters typed in the search box
+SEARCH_SUBMIT_S = (0.2, 0.4)  # the query typed, before pressing Enter
+BEFORE_CLICK_S = (0.3, 0.6)  # a product's card scrolled into view, before clicking it
 
 
 def product_link(product_id: str) -> str:
@@ -47,6 +52,12 @@ def product_link(product_id: str) -> str:
 
 def chromium_path() -> str:
     return ShopperSettings.from_env().chromium_path
+
+
+def chromium_launch_options(headless: bool = True) -> dict:
+    """The keyword arguments of every `pw.chromium.launch(...)` (sync or async Playwright): the configured browser
+    (INTERAREC_CHROMIUM_PATH) with our flags, so the shoppers, the benchmarks and the tests drive the same Chromium."""
+    return {"executable_path": chromium_path(), "args": CHROMIUM_ARGS, "headless": headless}
 
 
 async def _click_or_focus(target, timeout_ms: int) -> bool:
@@ -79,10 +90,10 @@ async def type_search(page, text: str, rng: random.Random, pause, timeout_ms: in
     await box.fill("")
     # One timeout per keystroke, not one for the whole text: a page busy for a moment (its capture script
     # rendering a frame on a loaded machine) slows the typing, and only a page that stops answering fails it.
-    delay = rng.randint(55, 95)
+    delay = rng.randint(*KEY_DELAY_MS)
     for char in text:
         await box.press_sequentially(char, delay=delay, timeout=timeout_ms)
-    await pause(0.2, 0.4)
+    await pause(*SEARCH_SUBMIT_S)
     await box.press("Enter")
     await page.wait_for_url("**/search?**", timeout=timeout_ms)
 
@@ -94,7 +105,7 @@ async def open_product_page(page, shop_url: str, pid: str, card, pause, timeout_
 
     if await card.count():
         await card.first.scroll_into_view_if_needed()
-        await pause(0.3, 0.6)
+        await pause(*BEFORE_CLICK_S)
         await press(card, timeout_ms)
         try:
             await page.wait_for_url(f"**/p/{pid}", timeout=timeout_ms)
@@ -278,7 +289,7 @@ async def run_shopper(shop_url: str, gateway_url: str, api_key: str, session_id:
         f"{len(plan.product_ids)} products to open")
     started = time.monotonic()
     async with async_playwright() as pw, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
-        browser = await pw.chromium.launch(executable_path=chromium_path(), headless=headless, args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(**chromium_launch_options(headless))
         try:
             context = await browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
             page = await context.new_page()

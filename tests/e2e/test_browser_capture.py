@@ -27,6 +27,7 @@ from services.core.reading.ocr import ocr_lines
 from services.demo_shop.capture import BUNDLE
 from services.gateway.app import GatewaySettings, create_app
 from services.gateway.backpressure import PipelineLag
+from services.shoppers.shopper import chromium_launch_options
 
 pytestmark = [
     pytest.mark.e2e,
@@ -143,7 +144,7 @@ def browse(url: str, *, act=None, seconds: float = 4.0, init_script: str | None 
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+        browser = pw.chromium.launch(**chromium_launch_options())
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             errors: list[str] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bench.capture_screens import CHROMIUM_ARGS, FILL_PANEL  # what the reader fixture was captured with
+from infra.bench.capture_screens import FILL_PANEL  # what the reader fixture was captured with
 from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.core.reading import imaging
@@ -23,6 +23,7 @@ from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.demo_shop.app import create_app
+from services.shoppers.shopper import chromium_launch_options
 
 pytestmark = [
     pytest.mark.e2e,
@@ -56,7 +57,7 @@ def browser_page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(**chromium_launch_options())
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         yield page
         browser.close()

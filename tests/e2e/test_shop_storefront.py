@@ -18,6 +18,7 @@ from services.common.catalog import Catalog
 from services.common.keys import session_key
 from services.common.topics import FEEDBACK, SUMMARIES
 from services.demo_shop.session import COOKIE
+from services.shoppers.shopper import chromium_launch_options
 from tests.integration.test_storefront_api import records_for
 from tests.support import latest, wait_for
 
@@ -27,8 +28,6 @@ pytestmark = [
 ]
 PICK_IDS = re.compile(r'<section class="rec-extra" id="{}">(.*?)</section>', re.S)
 CARD = re.compile(r'data-product-id="(P\d{5})"')
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 def picks(html: str, section: str) -> list[str]:
@@ -93,7 +92,7 @@ def test_browser_panel_streams_with_a_token_and_reports_impressions_and_clicks(s
     shown = [i["product_id"] for i in rec["items"]]
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(**chromium_launch_options())
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             context.add_cookies([{"name": COOKIE, "value": cookie, "url": stack.shop_url}])  # the same visitor

@@ -17,7 +17,7 @@ from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.demo_shop.app import create_app
 from services.demo_shop.themes import theme
-from services.shoppers.shopper import CHROMIUM_ARGS, VIEWPORT, open_product_page, press, product_link
+from services.shoppers.shopper import VIEWPORT, chromium_launch_options, open_product_page, press, product_link
 
 pytestmark = [
     pytest.mark.e2e,
@@ -42,7 +42,7 @@ async def _footwear_listing(shop_url: str):
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = await pw.chromium.launch(**chromium_launch_options())
         try:
             page = await browser.new_page(viewport=VIEWPORT)
             await page.goto(f"{shop_url}/c/Footwear", wait_until="domcontentloaded")

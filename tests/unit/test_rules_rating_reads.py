@@ -10,7 +10,7 @@ import numpy as np
 from services.common.catalog import Product
 from services.core.assortment.candidates import candidate_rows
 from services.core.decompose.evidence import View
-from services.core.decompose.rules import _rating_floor
+from services.core.decompose.habits import _rating_floor
 from services.core.decompose.thresholds import MIN_RATING_CHANCE, MIN_RATING_SLACK
 from tests.unit.catalog_factory import demo_catalog, demo_panel
 

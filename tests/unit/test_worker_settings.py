@@ -137,6 +137,15 @@ def test_scripted_shopper_options_default_to_their_declared_settings(monkeypatch
     assert chromium_path() == "/usr/bin/chromium"
 
 
+def test_every_chromium_launch_drives_the_configured_browser_with_our_flags(monkeypatch):
+    from services.shoppers.shopper import CHROMIUM_ARGS, chromium_launch_options
+
+    monkeypatch.setenv("INTERAREC_CHROMIUM_PATH", "/opt/chromium/chrome")
+    assert chromium_launch_options() == {"executable_path": "/opt/chromium/chrome", "args": CHROMIUM_ARGS,
+                                         "headless": True}
+    assert chromium_launch_options(headless=False)["headless"] is False
+
+
 def test_storefront_and_gateway_accept_the_same_token_secrets(monkeypatch):
     """The storefront mints with the secret its settings read, the gateway checks with token_secret_from_env:
     one rule (session_tokens.parse_token_secret), so a secret one accepts the other cannot refuse."""
