@@ -97,7 +97,8 @@ def test_make_run_exit_code_follows_the_preference():
 
 @pytest.mark.parametrize(("name", "offset"), [("personas-heldout.toml", 5000), ("personas-heldout2.toml", 7000),
                                                    ("personas-heldout3.toml", 9000), ("personas-heldout4.toml", 11000),
-                                                   ("personas-heldout5.toml", 13000), ("personas-heldout6.toml", 15000)])
+                                                   ("personas-heldout5.toml", 13000),
+                                                   ("personas-heldout6.toml", 15000)])
 def test_held_out_draws_are_the_library_with_new_seeds(catalog, name, offset):
     # A held-out draw measures the same persona types on hidden preferences and plans never tuned on: a type
     # added to the library, or a draw's persona edited by hand, would quietly measure something else.
