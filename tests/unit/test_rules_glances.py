@@ -4,6 +4,8 @@ through the real summarizer, rules decomposer and optimizer."""
 
 from __future__ import annotations
 
+import pytest
+
 from services.core.assortment.mnl import recommend
 from services.core.decompose.rules import decompose
 from tests.unit.test_rules_evidence import CATALOG, pick, session_summary
@@ -67,14 +69,28 @@ def test_two_views_in_a_row_are_a_change_of_mind():
     assert not any(g.brands or g.colours for g in request.constraints.at_least)
 
 
-def test_one_view_of_a_new_type_keeps_the_old_type_with_its_own_colour():
-    # Two grey speakers, then one laptop: the speakers' half of the panel is grey speakers, not any speaker.
+@pytest.mark.parametrize("search", [None, "grey speakers"])
+def test_one_view_of_a_new_type_keeps_the_reading_before_it_in_half_the_panel(search):
+    # Two grey speakers (or one, after searching "grey speakers"), then one laptop: half the panel keeps the reading the
+    # panel showed before the laptop, whole, with its own hedges. Before, the speakers' half was read again from the
+    # speakers by rules of its own and could disagree with the panel it replaced (simulated `intent-category-switch`:
+    # a brand two of three backpacks shared, never hard before, made hard and the budget dropped: 0 of 8 right).
     taken: set[str] = set()
-    speakers = pick(2, taken, category="Speakers", colour="grey")
+    speakers = pick(1 if search else 2, taken, category="Speakers", colour="grey")
     laptop = pick(1, taken, category="Laptops", where=lambda p: p.colour != "grey")
-    request = decompose(session_summary([*speakers, *laptop]), CATALOG, k=4)
-    old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
-    assert old and list(old[0].colours) == ["grey"]
+    earlier, now = session_summary(speakers), session_summary([*speakers, *laptop])
+    for summary in (earlier, now):
+        summary.search_queries.extend([search] if search else [])
+    before = decompose(earlier, CATALOG, k=4).constraints
+    request = decompose(now, CATALOG, k=4)
+    old = [g for g in request.constraints.at_least if "Laptops" not in g.categories]
+    assert old[0].count == request.k // 2
+    for field in ("categories", "brands", "colours"):
+        assert list(getattr(old[0], field)) == list(getattr(before, field))
+    for field in ("price_min", "price_max", "min_rating"):
+        assert old[0].HasField(field) == before.HasField(field) and getattr(old[0], field) == getattr(before, field)
+    assert len(old) == 1 + len(before.at_least)  # and the reading's own hedges, each with its share of the half
+    assert sum(p.category == "Speakers" for p in _panel(request)) >= request.k // 2
 
 
 def test_a_second_taste_seen_twice_joins_the_kept_brand():
@@ -113,20 +129,6 @@ def test_one_view_of_the_old_type_makes_no_brand_hard_after_a_new_type():
     assert not request.constraints.brands
     old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
     assert old and not old[0].brands
-
-
-def test_a_searched_colour_backs_the_old_types_one_view():
-    # Searched "grey speakers", one grey speaker, then one laptop: the search and the view together keep grey on the
-    # speakers' half (held-out draw 2 `noisy-colour`: "Beige Footwear", one beige shoe, a lamp; before, the footwear
-    # half was any colour, 3 of 8 right).
-    taken: set[str] = set()
-    speaker = pick(1, taken, category="Speakers", colour="grey")
-    laptop = pick(1, taken, category="Laptops", where=lambda p: p.colour != "grey")
-    summary = session_summary([*speaker, *laptop])
-    summary.search_queries.append("grey speakers")
-    request = decompose(summary, CATALOG, k=4)
-    old = [g for g in request.constraints.at_least if list(g.categories) == ["Speakers"]]
-    assert old and list(old[0].colours) == ["grey"]
 
 
 def test_two_views_sharing_a_brand_and_a_colour_hedge_both_when_together_they_cannot_fill_the_panel():

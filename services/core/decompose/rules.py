@@ -35,7 +35,7 @@ from services.core.decompose.evidence import (
     views_of,
 )
 from services.core.decompose.glances import glance_hedge, hard_from, type_glance
-from services.core.decompose.habits import _habits, _price_band
+from services.core.decompose.habits import _habits
 from services.core.decompose.hedges import (
     hedge_price,
     hedge_starved_budget,
@@ -101,8 +101,8 @@ def decompose(
     switch: tuple[str, str] | None = None  # (old type, new type) after one view of a new type
     terms_of: dict[str, dict[str, float]] = {}
     glances: dict[str, list[str]] = {}  # unsettled field -> the kept reading's term ([] if none), none hard
-    old_type_terms: dict[str, list[str]] = {}  # after one view of a new type: the old type's own hard terms
-    new_type_terms: dict[str, list[str]] = {}  # ... and the new type's, where the field is hard for both types
+    new_type_terms: dict[str, list[str]] = {}  # after one view of a new type: its own hard terms, where the field is
+    #                                             hard for both types
     for field in ("categories", "brands", "colours"):  # categories first: they decide if filters are stale
         f = next(x for x in FIELDS if x.name == field)
         ground = field_vocabulary(catalog, f)
@@ -128,7 +128,6 @@ def decompose(
                            if sum(ground(getattr(v, attr) or "") == t for v in old_views)
                            + (t in explicit.terms[field]) >= HARD_TERM_MIN_VIEWS]  # a search or filter backs it too
             chosen = sorted(set().union(*per_type), key=lambda t: (-terms.get(t, 0.0), t)) if all(per_type) else []
-            old_type_terms[field] = per_type[0]
             if chosen:
                 new_type_terms[field] = per_type[1]
         # Explicit signals: a filter or searched term is hard unless the shopper's views have moved away from it
@@ -173,10 +172,7 @@ def decompose(
 
     cats = set(hard["categories"])
     relevant, prices, scope, band = habits.relevant, habits.prices, habits.scope, habits.band
-    old_band = None
     if switch is not None:  # each type's prices make its own budget: no hard band over both (groups below)
-        old_prices = [v.price for v in views if v.category == switch[0] and v.price > 0]
-        old_band = _price_band(old_prices, catalog.price[catalog.mask(categories=[switch[0]])])
         band = None
     inferred_band = band is not None  # read off the views (until a price filter replaces it)
     price_filter = explicit.price
@@ -227,11 +223,7 @@ def decompose(
             for term in kept:
                 getattr(request.constraints.at_least.add(count=count), field).append(term)
     if switch is not None and count and set(switch) <= set(request.constraints.categories):
-        # the old type's half is the old reading whole: with its own brand or colour (before, "beige or white"
-        # over both types let white shoes fill the footwear half: held-out draw 2 `noisy-colour`, 3 of 8 right)
-        old_group = request.constraints.at_least.add(count=count, categories=[switch[0]], **old_type_terms)
-        if old_band is not None:
-            old_group.price_min, old_group.price_max = old_band
+        _keep_the_reading_before(request, summary, catalog, count, switch[0])
         new_prices = [v.price for v in views if v.category == switch[1] and v.price > 0]
         # and the new type's half is the new reading whole too: "Hawthorn or Granite" hard over coats and watches let
         # Hawthorn watches, which neither reading holds, fill the watch half (held-out draw 4 `intent-brand-switch`:
@@ -247,6 +239,56 @@ def decompose(
         # keeps to a rating more of the views show than the brand or colour: hedges._yield_to_the_rating)
         hedge_price(request, catalog, prices, rating=rating, sorted_level=sorted_level, views=relevant)
     return request
+
+
+def _keep_the_reading_before(request: optimization_pb2.OptimizationRequest, summary: summaries_pb2.BehaviourSummary,
+                             catalog: Catalog, count: int, old_type: str) -> None:
+    """Rule: one view of a new type (a glance or a change of mind, which one view cannot tell) keeps half the panel
+    on the reading the panel showed before that view, whole: the summary decomposed as it stood without the newest
+    view. The halves hold their own brands, colours, budgets and rating floors, so none stays hard over both.
+    Before, the old half was read again from the old type's views by rules of its own, and could disagree with the
+    panel it replaced: two of three backpacks sharing a brand, never hard before, made it hard and dropped the budget,
+    and the backpack half held none of the shopper's backpacks."""
+    prior = decompose(before_the_newest_view(summary), catalog, request.k).constraints
+    c = request.constraints
+    old_half = c.at_least.add(count=count, categories=[old_type])
+    _hold(old_half, prior)
+    for hedge in prior.at_least:  # the reading's own hedges, each with its share of the half
+        _hold(_hold(c.at_least.add(count=max(1, hedge.count * count // request.k)), prior), hedge)
+    # what holds over both halves is what both readings hold: a brand or colour only where the reading before had one
+    c.categories.extend(t for t in old_half.categories if t not in c.categories)
+    for name in ("brands", "colours"):
+        held = getattr(c, name)
+        if not getattr(prior, name):
+            del held[:]
+        elif held:
+            held.extend(t for t in getattr(prior, name) if t not in held)
+
+
+def _hold(group: optimization_pb2.AtLeast, terms) -> optimization_pb2.AtLeast:
+    """The group holds `terms`' brands, colours, product types, budget and rating floor (a Constraints or an AtLeast),
+    each in place of its own where `terms` sets one."""
+    for name in ("categories", "brands", "colours"):
+        if getattr(terms, name):
+            getattr(group, name)[:] = list(getattr(terms, name))
+    for name in ("price_min", "price_max", "min_rating"):
+        if terms.HasField(name):
+            setattr(group, name, getattr(terms, name))
+    return group
+
+
+def before_the_newest_view(summary: summaries_pb2.BehaviourSummary) -> summaries_pb2.BehaviourSummary:
+    """The summary without its newest product view, its term weights cleared so that the views left weigh them (as
+    the embedded summarizer weighs them: evidence.term_weights)."""
+    prior = summaries_pb2.BehaviourSummary()
+    prior.CopyFrom(summary)
+    newest = summary.viewed_products[-1].product_id
+    kept = [vp for vp in summary.viewed_products[:-1] if not newest or vp.product_id != newest]
+    del prior.viewed_products[:]
+    prior.viewed_products.extend(kept)
+    for name in ("product_types", "brands", "colours"):
+        prior.ClearField(name)
+    return prior
 
 
 # A listing order the shopper chose (summary.listing_sort_order) leans the panel towards that end of its candidates
