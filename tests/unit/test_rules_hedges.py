@@ -374,3 +374,23 @@ def test_a_brand_switch_keeps_each_brand_to_its_own_type():
         assert sum(p.brand == new.brand for p in of_new) >= K // 2, (new.brand, [(p.brand, p.price) for p in of_new])
         checked += 1
     assert checked >= 3
+
+
+def test_two_views_of_one_brand_and_colour_too_few_to_fill_keep_the_type_and_hedge_the_pair():
+    # Two views share their type, brand and colour, and too few such products are left to fill the panel: which of
+    # the brand or the colour the shopper follows cannot be told, so the type stays and each gets half the panel.
+    # Before, the brand's lift given the colour left the type almost nothing to add where the brand makes mostly
+    # that type, and the type went instead (simulated `noisy-brand`: two blue Larkspur coats, then 1 of 6 coats).
+    by_type_brand = Counter((p.category, p.brand) for p in DEMO.products)
+    by_type_colour = Counter((p.category, p.colour) for p in DEMO.products)
+    groups: dict[tuple[str, str, str], list[Product]] = {}
+    for p in DEMO.products:
+        groups.setdefault((p.category, p.brand, p.colour), []).append(p)
+    pairs = [g[:2] for key, g in groups.items() if 2 <= len(g) < K + 2
+             and by_type_brand[key[:2]] > K and by_type_colour[key[0], key[2]] > K]
+    assert len(pairs) >= 20
+    for views in pairs[:40]:
+        panel, _ = _panel_after(views)
+        assert len(panel) == K and all(x.category == views[0].category for x in panel), views
+        assert sum(x.brand == views[0].brand for x in panel) >= K // 2, views
+        assert sum(x.colour == views[0].colour for x in panel) >= K // 2, views

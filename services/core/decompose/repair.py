@@ -223,13 +223,23 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
         weight = CATEGORY_EVIDENCE_WEIGHT if n == "categories" else 1.0
         return weight * _lift(support[n], after / before if before else 0.0) + stated[n] + sorted_for[n]
 
+    pair = ("brands", "colours")
+    single = len({v.product_id for v in request.summary.viewed_products}) < HARD_TERM_MIN_VIEWS
+    inferred = all(n in present and not stated[n] for n in pair)
+    # Which of a brand and a colour the shopper wants cannot be told from one view, nor from views that back each as
+    # often, the newest both: the lift then only says which is rarer in the catalog, not which the shopper follows
+    # (held-out draw 2 `short-home`: two grey Velmont lamps, too few of both to fill the panel, kept Velmont alone,
+    # 0 of 8 grey lamps; draw 3 `noisy-brand`: Pinecrest on the first and the newest of four views, yellow on the
+    # two newest, kept yellow alone, 0 of 8 Pinecrest).
+    untold = single or inferred and backing["brands"][-1] and backing["colours"][-1] \
+        and sum(backing["brands"]) == sum(backing["colours"])
     # An inferred budget or rating floor is a habit within a product type (decompose reads it off the type's
     # views): it is weighed only once the type is settled, so it can never push out the type it came from.
-    # Likewise a brand or colour read off a single product view: one product says what kind of thing the shopper
-    # looks for far more surely than which of its brand or colour they want.
-    single = len({v.product_id for v in request.summary.viewed_products}) < HARD_TERM_MIN_VIEWS
-    waits = {n for n in ("price_band", "min_rating", *(("brands", "colours") if single else ()))
-             if n in present and not stated[n]}
+    # Likewise a brand and colour the views cannot tell apart: what kind of thing the shopper looks for is surer than
+    # which of its brand or colour they want, and the brand's lift given the colour (or the colour's given the brand)
+    # left the type almost nothing to add where few products hold both (simulated `noisy-brand`: two blue Larkspur
+    # coats kept Larkspur and blue over the type, 1 of 6 coats, where a coat of either is what the views say).
+    waits = {n for n in ("price_band", "min_rating", *(pair if untold else ())) if n in present and not stated[n]}
 
     relaxations = []
     remaining = list(present)
@@ -254,16 +264,7 @@ def _relax(request: optimization_pb2.OptimizationRequest, catalog: Catalog) -> l
                 tried = [tried[0], f"{len(tried) - 1} wider steps too few"]
             reason = f"{'; then '.join(tried)}; {n} {outcome} -> {_candidates(catalog, c)} candidates"
             relaxations.append(optimization_pb2.Relaxation(constraint=n, reason=reason))
-    pair = ("brands", "colours")
     kept = [n for n in pair if n in present and _snapshot(c, _FIELDS_OF[n]) != empty[n]]
-    inferred = all(n in present and not stated[n] for n in pair)
-    # Which of a brand and a colour the shopper wants cannot be told from one view, nor from views that back each as
-    # often, the newest both: the lift then only says which is rarer in the catalog, not which the shopper follows
-    # (held-out draw 2 `short-home`: two grey Velmont lamps, too few of both to fill the panel, kept Velmont alone,
-    # 0 of 8 grey lamps; draw 3 `noisy-brand`: Pinecrest on the first and the newest of four views, yellow on the
-    # two newest, kept yellow alone, 0 of 8 Pinecrest).
-    untold = single or inferred and backing["brands"][-1] and backing["colours"][-1] \
-        and sum(backing["brands"]) == sum(backing["colours"])
     # A budget read off the same two views is as untold: its tight window, cut around them, only made it the rarest
     # (held-out draw 4 `noisy-brand`: two black Elkhorn headphones at $25 and $26, a $24-27 band kept alone, 1 of 8
     # Elkhorn). It yields too; decompose's price group keeps half the panel near the two prices (hedges.hedge_price).
