@@ -25,7 +25,7 @@ from services.core.decompose.thresholds import (
 
 
 @dataclass(frozen=True)
-class _Habits:
+class Habits:
     """What the views of the kept product types say beside brand and colour: their prices, budget and rating floor."""
 
     relevant: list[View]  # the views of the kept types (all views without one)
@@ -43,7 +43,7 @@ class _Habits:
                 and (self.floor is None or (view.rating or 0.0) >= self.floor))
 
 
-def _habits(views: list[View], cats: set[str], catalog: Catalog) -> _Habits:
+def habits_of(views: list[View], cats: set[str], catalog: Catalog) -> Habits:
     """Price and rating habits belong to the product type: with the type settled, read them off its views only
     (after an intent change, the old type's prices say nothing about the new budget)."""
     relevant = [v for v in views if not cats or v.category in cats] or views
@@ -53,7 +53,7 @@ def _habits(views: list[View], cats: set[str], catalog: Catalog) -> _Habits:
     if band is None and scope is not None:
         band = _end_budget(prices, catalog.price[scope])
     floor = _rating_floor(relevant, list(catalog.rating[_chosen_among(relevant, cats, catalog)]))
-    return _Habits(relevant, prices, scope, band, floor)
+    return Habits(relevant, prices, scope, band, floor)
 
 
 def _price_band(prices: list[float], scope_prices: Sequence[float] = ()) -> tuple[float, float] | None:

@@ -35,7 +35,7 @@ from services.core.decompose.evidence import (
     views_of,
 )
 from services.core.decompose.glances import glance_hedge, hard_from, type_glance
-from services.core.decompose.habits import _habits
+from services.core.decompose.habits import habits_of
 from services.core.decompose.hedges import (
     hedge_price,
     hedge_starved_budget,
@@ -156,7 +156,7 @@ def decompose(
             chosen = list(glance)
         stated = any(e >= FILTER_EVIDENCE and v in chosen for v, e in explicit.terms[field].items())
         if field == "brands":  # the product type is decided: the budget and rating floor its views read
-            habits = _habits(views, set(hard["categories"]), catalog)
+            habits = habits_of(views, set(hard["categories"]), catalog)
         if field != "categories" and switch is None and not stated \
                 and (hedge := glance_hedge(views, attr, ground, f, habits.hold)) is not None:
             chosen = []
