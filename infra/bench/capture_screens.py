@@ -21,9 +21,8 @@ from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.demo_shop import merchandising
 from services.demo_shop.app import LAYOUTS, create_app
-from services.shoppers.shopper import chromium_launch_options
+from services.shoppers.shopper import VIEWPORT, chromium_launch_options
 
-VIEWPORT = {"width": 1280, "height": 800}
 # What static/panel.js renders for a recommendation event (the storefront API is not running here).
 FILL_PANEL = """(items) => {
   const list = document.getElementById('rec-items');

@@ -27,11 +27,11 @@ from services.core.reading.ocr import ocr_lines
 from services.demo_shop.capture import BUNDLE
 from services.gateway.app import GatewaySettings, create_app
 from services.gateway.backpressure import PipelineLag
-from services.shoppers.shopper import chromium_launch_options
+from services.shoppers.shopper import chromium_launch_options, chromium_path
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not Path(chromium_path()).exists(), reason="needs Chromium (INTERAREC_CHROMIUM_PATH)"),
     pytest.mark.skipif(not BUNDLE.is_file(), reason="capture script not built: make capture-js"),
 ]
 

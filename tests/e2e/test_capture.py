@@ -17,11 +17,11 @@ from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.demo_shop.app import create_app
 from services.demo_shop.session import COOKIE
-from services.shoppers.shopper import run_shopper
+from services.shoppers.shopper import chromium_path, run_shopper
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not Path(chromium_path()).exists(), reason="needs Chromium (INTERAREC_CHROMIUM_PATH)"),
 ]
 
 API_KEY = "test-key"

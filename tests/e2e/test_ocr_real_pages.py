@@ -23,11 +23,11 @@ from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.demo_shop.app import create_app
-from services.shoppers.shopper import chromium_launch_options
+from services.shoppers.shopper import chromium_launch_options, chromium_path
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not Path(chromium_path()).exists(), reason="needs Chromium (INTERAREC_CHROMIUM_PATH)"),
     pytest.mark.skipif(not Path("/usr/bin/tesseract").exists(), reason="needs Debian's tesseract-ocr"),
 ]
 

@@ -18,13 +18,13 @@ from services.common.catalog import Catalog
 from services.common.keys import session_key
 from services.common.topics import FEEDBACK, SUMMARIES
 from services.demo_shop.session import COOKIE
-from services.shoppers.shopper import chromium_launch_options
+from services.shoppers.shopper import chromium_launch_options, chromium_path
 from tests.integration.test_storefront_api import records_for
 from tests.support import latest, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not Path(chromium_path()).exists(), reason="needs Chromium (INTERAREC_CHROMIUM_PATH)"),
 ]
 PICK_IDS = re.compile(r'<section class="rec-extra" id="{}">(.*?)</section>', re.S)
 CARD = re.compile(r'data-product-id="(P\d{5})"')

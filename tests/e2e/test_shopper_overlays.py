@@ -17,11 +17,18 @@ from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.demo_shop.app import create_app
 from services.demo_shop.themes import theme
-from services.shoppers.shopper import VIEWPORT, chromium_launch_options, open_product_page, press, product_link
+from services.shoppers.shopper import (
+    VIEWPORT,
+    chromium_launch_options,
+    chromium_path,
+    open_product_page,
+    press,
+    product_link,
+)
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not Path(chromium_path()).exists(), reason="needs Chromium (INTERAREC_CHROMIUM_PATH)"),
 ]
 
 THEME = 2

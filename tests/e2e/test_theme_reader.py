@@ -14,10 +14,11 @@ import pytest
 from infra.bench.reader_bench import THEME_TARGETS, run_themes
 from services.common.catalog import Catalog
 from services.demo_shop.themes import theme
+from services.shoppers.shopper import chromium_path
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium"),
+    pytest.mark.skipif(not Path(chromium_path()).exists(), reason="needs Chromium (INTERAREC_CHROMIUM_PATH)"),
     pytest.mark.skipif(not Path("/usr/bin/tesseract").exists(), reason="needs Debian's tesseract-ocr"),
 ]
 
