@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from infra.local.served import Served
@@ -59,12 +61,30 @@ def _shop(catalog: Catalog, layout: str) -> Served:
     return Served(create_app(catalog, "http://127.0.0.1:9", layout=layout), lifespan=False, ready_path=None)
 
 
+@contextmanager
+def shop_page() -> Iterator:
+    """A page of the shoppers' Chromium at their viewport, the browser closed when the `with` block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch_options())
+        try:
+            yield browser.new_page(viewport=VIEWPORT)
+        finally:
+            browser.close()
+
+
+def fill_panel(page, panel: list) -> None:
+    """Our panel on the loaded page filled with `panel`'s products, as static/panel.js renders them."""
+    page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
+                                "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
+
+
 def _shoot(page, url: str, path: str, panel: list, scroll: int, settle_ms: int) -> tuple[bytes, list[str]]:
     """One page as a visitor sees it, our panel filled with `panel`: (JPEG, ids of the products its promotions
     name)."""
     page.goto(url + path, wait_until="load")
-    page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
-                                "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
+    fill_panel(page, panel)
     if scroll:
         page.evaluate(f"window.scrollTo(0, {scroll})")
     page.wait_for_timeout(settle_ms)
@@ -74,14 +94,10 @@ def _shoot(page, url: str, path: str, panel: list, scroll: int, settle_ms: int) 
 
 
 def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     frames: list[dict] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch_options())
-        page = browser.new_page(viewport=VIEWPORT)
+    with shop_page() as page:
         for layout in LAYOUTS:
             with _shop(catalog, layout) as served:
                 url = served.url
@@ -106,7 +122,6 @@ def capture(catalog: Catalog, out: Path, n_products: int, seed: int = 9) -> list
                 shot("/compare?ids=" + ",".join(p.product_id for p in ids), "compare")
                 for i, p in enumerate(viewed):
                     shot(f"/p/{p.product_id}", f"product-{i:02d}", product=p, scroll=rng.choice((0, 0, 0, 50, 100)))
-        browser.close()
     return frames
 
 
@@ -118,38 +133,32 @@ def theme_frames(catalog: Catalog, numbers: list[int], n_products: int = 10, see
     import io
 
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
     from services.demo_shop.themes import theme
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch_options())
-        page = browser.new_page(viewport=VIEWPORT)
-        try:
-            for number in numbers:
-                layout = theme(number).layout
-                rng = random.Random(f"{seed}-{number}")
-                with _shop(catalog, layout) as served:
-                    url = served.url
-                    viewed = rng.sample(catalog.products, n_products)
-                    others = [p for p in catalog.products if p not in viewed]
-                    first = viewed[0]
-                    pages = [("/", "home", None), (f"/c/{first.category}?colour={first.colour}", "listing", None),
-                             (f"/search?q={first.brand.lower()}", "search", None),
-                             ("/compare?ids=" + ",".join(p.product_id for p in [first]
-                                                         + merchandising.similar(first, catalog)), "compare", None)]
-                    pages += [(f"/p/{p.product_id}", f"product-{i:02d}", p) for i, p in enumerate(viewed)]
-                    for path, name, product in pages:
-                        panel = rng.sample(others, 4)
-                        scroll = rng.choice((0, 0, 0, 60, 140)) if product else 0
-                        data, promos = _shoot(page, url, path, panel, scroll, settle_ms=80)
-                        frame = {"file": f"{layout}-{name}.jpg", "layout": layout, "url": "http://shop" + path,
-                                 "scroll": scroll, "product_id": product.product_id if product else None,
-                                 "panel_ids": [p.product_id for p in panel], "promo_ids": promos}
-                        with Image.open(io.BytesIO(data)) as im:
-                            yield frame, im.convert("RGB")
-        finally:
-            browser.close()
+    with shop_page() as page:
+        for number in numbers:
+            layout = theme(number).layout
+            rng = random.Random(f"{seed}-{number}")
+            with _shop(catalog, layout) as served:
+                url = served.url
+                viewed = rng.sample(catalog.products, n_products)
+                others = [p for p in catalog.products if p not in viewed]
+                first = viewed[0]
+                pages = [("/", "home", None), (f"/c/{first.category}?colour={first.colour}", "listing", None),
+                         (f"/search?q={first.brand.lower()}", "search", None),
+                         ("/compare?ids=" + ",".join(p.product_id for p in [first]
+                                                     + merchandising.similar(first, catalog)), "compare", None)]
+                pages += [(f"/p/{p.product_id}", f"product-{i:02d}", p) for i, p in enumerate(viewed)]
+                for path, name, product in pages:
+                    panel = rng.sample(others, 4)
+                    scroll = rng.choice((0, 0, 0, 60, 140)) if product else 0
+                    data, promos = _shoot(page, url, path, panel, scroll, settle_ms=80)
+                    frame = {"file": f"{layout}-{name}.jpg", "layout": layout, "url": "http://shop" + path,
+                             "scroll": scroll, "product_id": product.product_id if product else None,
+                             "panel_ids": [p.product_id for p in panel], "promo_ids": promos}
+                    with Image.open(io.BytesIO(data)) as im:
+                        yield frame, im.convert("RGB")
 
 
 def main() -> None:

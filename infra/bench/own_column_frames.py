@@ -18,11 +18,10 @@ import json
 import random
 from pathlib import Path
 
-from infra.bench.capture_screens import FILL_PANEL, VIEWPORT, _shop
+from infra.bench.capture_screens import _shop, fill_panel, shop_page
 from services.common.catalog import Catalog
 from services.common.demo_catalog import generate
 from services.demo_shop.themes import theme
-from services.shoppers.shopper import chromium_launch_options
 
 WIDE_GALLERY = ".page{grid-template-columns:minmax(0,1fr)} .gallery img{width:760px;height:500px}"
 MODES = {"off": ".rec-panel{display:none} " + WIDE_GALLERY, "below": WIDE_GALLERY}
@@ -30,13 +29,10 @@ MODES = {"off": ".rec-panel{display:none} " + WIDE_GALLERY, "below": WIDE_GALLER
 
 def capture(catalog: Catalog, out: Path, numbers: list[int], n_products: int = 4) -> list[dict]:
     from PIL import Image
-    from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
     frames: list[dict] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch_options())
-        page = browser.new_page(viewport=VIEWPORT)
+    with shop_page() as page:
         for number in numbers:
             layout = theme(number).layout
             rng = random.Random(f"aside-{number}")
@@ -45,8 +41,7 @@ def capture(catalog: Catalog, out: Path, numbers: list[int], n_products: int = 4
                     for mode, css in MODES.items():
                         page.goto(served.url + f"/p/{product.product_id}", wait_until="load")
                         panel = rng.sample(catalog.products, 4)
-                        page.evaluate(FILL_PANEL, [{"product_id": p.product_id, "title": p.title, "brand": p.brand,
-                                                    "price": f"${p.price:,.2f}", "image": p.image} for p in panel])
+                        fill_panel(page, panel)
                         page.add_style_tag(content=css)
                         page.wait_for_timeout(120)
                         name = f"{layout}-aside-{mode}-{i:02d}.png"
@@ -55,7 +50,6 @@ def capture(catalog: Catalog, out: Path, numbers: list[int], n_products: int = 4
                         frames.append({"file": name, "layout": layout, "url": f"http://shop/p/{product.product_id}",
                                        "scroll": 0, "product_id": product.product_id,
                                        "panel_ids": [p.product_id for p in panel], "promo_ids": [], "panel_left": None})
-        browser.close()
     return frames
 
 

@@ -70,16 +70,11 @@ class Tally:
 def captured(catalog: Catalog, layouts: list[str], categories: list[str], save: Path | None,
              seed: int = 17) -> Iterator[tuple[dict, Image.Image]]:
     """(frame, image) per listing with a chosen order, each layout served in turn on a free port."""
-    from playwright.sync_api import sync_playwright
-
-    from infra.bench.capture_screens import VIEWPORT, _shoot, _shop
-    from services.shoppers.shopper import chromium_launch_options
+    from infra.bench.capture_screens import _shoot, _shop, shop_page
 
     rng = random.Random(seed)
     frames = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch_options())
-        page = browser.new_page(viewport=VIEWPORT)
+    with shop_page() as page:
         try:
             for layout in layouts:
                 with _shop(catalog, layout) as served:
@@ -97,7 +92,6 @@ def captured(catalog: Catalog, layouts: list[str], categories: list[str], save: 
                                 frames.append(frame)
                             yield frame, image
         finally:
-            browser.close()
             if save and frames:
                 (save / "manifest.json").write_text(json.dumps({"frames": frames}, indent=1) + "\n")
 

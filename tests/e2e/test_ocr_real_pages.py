@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.bench.capture_screens import FILL_PANEL  # what the reader fixture was captured with
+from infra.bench.capture_screens import FILL_PANEL, shop_page  # what the reader fixture was captured with
 from infra.local.served import Served
 from services.common.catalog import Catalog
 from services.core.reading import imaging
@@ -23,7 +23,7 @@ from services.core.reading.reader import FrameReader
 from services.core.reading.summary import summarize
 from services.core.reading.window import FrameMeta, SessionState, add_frame, close_idle, should_process
 from services.demo_shop.app import create_app
-from services.shoppers.shopper import chromium_launch_options, chromium_path
+from services.shoppers.shopper import chromium_path
 
 pytestmark = [
     pytest.mark.e2e,
@@ -54,13 +54,8 @@ def boutique_url(catalog: Catalog):
 
 @pytest.fixture(scope="module")
 def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch_options())
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+    with shop_page() as page:
         yield page
-        browser.close()
 
 
 def test_grounding_on_real_shop_pages(catalog: Catalog, shop_url: str, browser_page) -> None:
