@@ -121,7 +121,9 @@ def decompose(
             # each type's own views weigh its terms (the summary's weights are over both types: one beige shoe before a
             # white lamp weighed 0.41 and made no colour hard for the footwear, held-out draw 2 `noisy-colour`)
             # the old type's term needs two of its views: one shoe's brand and one lamp's made "Dovetail or Juniper"
-            # hard, too few beige shoes left for the footwear half (held-out draw 2 `noisy-colour`, 3 of 8 right)
+            # hard, too few beige shoes left for the footwear half (held-out draw 2 `noisy-colour`, 3 of 8 right).
+            # This per-type reading decides what is hard over both types and the new type's half; the old type's
+            # half is the reading before the new view, whole (_keep_the_reading_before).
             per_type = [hard_from(_of_types(views, [t]), attr, ground, f) for t in switch]
             old_views = _of_types(views, [switch[0]])
             per_type[0] = [t for t in per_type[0]
@@ -249,7 +251,7 @@ def _keep_the_reading_before(request: optimization_pb2.OptimizationRequest, summ
     Before, the old half was read again from the old type's views by rules of its own, and could disagree with the
     panel it replaced: two of three backpacks sharing a brand, never hard before, made it hard and dropped the budget,
     and the backpack half held none of the shopper's backpacks."""
-    prior = decompose(before_the_newest_view(summary), catalog, request.k).constraints
+    prior = decompose(_before_the_newest_view(summary), catalog, request.k).constraints
     c = request.constraints
     old_half = c.at_least.add(count=count, categories=[old_type])
     _hold(old_half, prior)
@@ -277,7 +279,7 @@ def _hold(group: optimization_pb2.AtLeast, terms) -> optimization_pb2.AtLeast:
     return group
 
 
-def before_the_newest_view(summary: summaries_pb2.BehaviourSummary) -> summaries_pb2.BehaviourSummary:
+def _before_the_newest_view(summary: summaries_pb2.BehaviourSummary) -> summaries_pb2.BehaviourSummary:
     """The summary without its newest product view, its term weights cleared so that the views left weigh them (as
     the embedded summarizer weighs them: evidence.term_weights)."""
     prior = summaries_pb2.BehaviourSummary()
